@@ -1,0 +1,58 @@
+// The worker protocol's messages (docs/protocol.md is the normative description).
+// The same JSON travels over the embedded broker's WebSocket and over AMQP.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+
+namespace grove {
+
+using Json = nlohmann::json;
+
+inline constexpr int kProtocolVersion = 1;
+
+// One step as the worker runs it: everything already resolved by the master.
+struct StepSpec {
+  std::string name;
+  std::string type = "shell";
+  std::string command;            // run by /bin/sh -c when argv is empty
+  std::vector<std::string> argv;  // run directly when not empty
+  std::map<std::string, std::string> env;
+  std::string workdir;            // relative to the build directory
+  int64_t timeout_s = 0;          // 0: no limit
+  bool halt_on_failure = true;
+  Json options = Json::object();  // step-type specific settings
+};
+
+// One attempt at a build request.
+struct JobSpec {
+  int64_t request_id = 0;
+  int attempt = 1;
+  std::string builder;
+  Json source = Json::object();
+  Json properties = Json::object();
+  std::vector<StepSpec> steps;
+};
+
+Json ToJson(const StepSpec& s);
+Json ToJson(const JobSpec& j);
+Status StepFromJson(const Json& in, StepSpec* out);
+Status JobFromJson(const Json& in, JobSpec* out);
+
+// Event types sent by workers.
+namespace event {
+inline constexpr const char* kJobStarted = "job.started";
+inline constexpr const char* kStepStarted = "step.started";
+inline constexpr const char* kLog = "log";
+inline constexpr const char* kStepFinished = "step.finished";
+inline constexpr const char* kJobFinished = "job.finished";
+inline constexpr const char* kHeartbeat = "heartbeat";
+}  // namespace event
+
+}  // namespace grove

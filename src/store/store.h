@@ -1,0 +1,127 @@
+// Store: Grove's persistent state behind one interface (DESIGN.md, "Store").
+//
+// A Store object is used by one thread at a time; open one per thread (SQLite in WAL mode
+// lets readers run beside the single writer). Timestamps are milliseconds since the epoch.
+// Writes made between Begin() and Commit() are one transaction: the master groups many
+// events into one commit instead of paying one fsync per event.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/protocol.h"
+#include "core/result.h"
+#include "core/status.h"
+
+namespace grove {
+
+struct RequestRecord {
+  int64_t id = 0;
+  std::string builder;
+  std::string reason;
+  Json properties = Json::object();
+  Json source = Json::object();
+  std::string state;   // "queued" | "claimed" | "finished" | "cancelled"
+  int attempt = 0;     // attempts handed out so far
+  int priority = 0;
+  std::string worker;  // worker of the current attempt while claimed
+  int result = -1;     // a Result once finished, else -1
+  int64_t submitted_at = 0;
+  int64_t claimed_at = 0;
+  int64_t finished_at = 0;
+};
+
+struct BuildRecord {
+  int64_t id = 0;
+  int64_t request_id = 0;
+  int attempt = 0;
+  std::string builder;
+  int64_t number = 0;  // per builder, 1, 2, 3...
+  std::string worker;
+  std::string state;   // "running" | "finished"
+  int result = -1;
+  int64_t started_at = 0;
+  int64_t finished_at = 0;
+  Json properties = Json::object();
+};
+
+struct StepRecord {
+  int64_t build_id = 0;
+  int idx = 0;
+  std::string name;
+  std::string state;  // "running" | "finished"
+  int result = -1;
+  int64_t started_at = 0;
+  int64_t finished_at = 0;
+  int64_t log_bytes = 0;
+  int64_t log_lines = 0;
+};
+
+struct WorkerRecord {
+  std::string name;
+  Json tags = Json::array();
+  int capacity = 1;
+  bool connected = false;
+  bool paused = false;
+  int64_t last_seen = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  virtual Status Begin() = 0;
+  virtual Status Commit() = 0;
+  virtual Status Rollback() = 0;
+
+  // Build requests. AddRequest sets id, state "queued" and submitted_at (when 0).
+  virtual Status AddRequest(RequestRecord* r) = 0;
+  virtual Status GetRequest(int64_t id, RequestRecord* out) = 0;
+  // Requests in |state|; "queued" ones come by priority (highest first), then id.
+  virtual Status ListRequests(const std::string& state, int limit,
+                              std::vector<RequestRecord>* out) = 0;
+  // queued → claimed by |worker|, attempt incremented and returned. Conflict if not queued.
+  virtual Status ClaimRequest(int64_t id, const std::string& worker, int64_t now,
+                              int* attempt) = 0;
+  // claimed → queued (the attempt failed for reasons outside the build, e.g. a lost worker).
+  virtual Status RequeueRequest(int64_t id) = 0;
+  virtual Status FinishRequest(int64_t id, Result result, int64_t now) = 0;
+
+  // Builds. StartBuild is idempotent on (request_id, attempt): a second call fills |b| with the
+  // existing build (id, number, ...) and changes nothing. Numbers are allocated per builder.
+  virtual Status StartBuild(BuildRecord* b) = 0;
+  virtual Status FinishBuild(int64_t build_id, Result result, int64_t now) = 0;
+  virtual Status GetBuild(int64_t id, BuildRecord* out) = 0;
+  virtual Status FindBuild(int64_t request_id, int attempt, BuildRecord* out) = 0;
+  // Newest first; |before_number| 0 means from the newest.
+  virtual Status ListBuilds(const std::string& builder, int64_t before_number, int limit,
+                            std::vector<BuildRecord>* out) = 0;
+  virtual Status BuildsOfRequest(int64_t request_id, std::vector<BuildRecord>* out) = 0;
+  virtual Status RunningBuilds(std::vector<BuildRecord>* out) = 0;
+
+  // Steps. StartStep is idempotent on (build_id, idx).
+  virtual Status StartStep(const StepRecord& s) = 0;
+  virtual Status FinishStep(int64_t build_id, int idx, Result result, int64_t now) = 0;
+  virtual Status ListSteps(int64_t build_id, std::vector<StepRecord>* out) = 0;
+
+  // Logs. Chunks arrive with a per-step sequence number from 0; a chunk whose seq is already
+  // stored is ignored (redelivery). Chunks are stored zstd-compressed with their byte and line
+  // offsets, so ReadLog decompresses only the chunks it returns.
+  virtual Status AppendLog(int64_t build_id, int idx, int64_t seq, std::string_view data) = 0;
+  // Up to |max_bytes| of the log from byte |offset|; |total| receives the log's size.
+  virtual Status ReadLog(int64_t build_id, int idx, int64_t offset, int64_t max_bytes,
+                         std::string* out, int64_t* total) = 0;
+
+  // Workers known to the master (configured or seen).
+  virtual Status UpsertWorker(const WorkerRecord& w) = 0;
+  virtual Status ListWorkers(std::vector<WorkerRecord>* out) = 0;
+};
+
+// Opens (creating and migrating as needed) the store at |url|: "sqlite:PATH" (PATH relative to
+// |base_dir| unless absolute). PostgreSQL ("postgresql://...") comes with the multi-master work.
+Status OpenStore(const std::string& url, const std::string& base_dir, std::unique_ptr<Store>* out);
+
+}  // namespace grove
