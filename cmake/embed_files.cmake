@@ -1,0 +1,18 @@
+# Writes a C++ source that holds files as byte arrays:
+#   cmake -DOUTPUT=x.cc -DROOT=dir -DFILES=a,b -DTABLE=kWebAssets -DHEADER=master/web_assets.h -P this
+string(REPLACE "," ";" FILES "${FILES}")
+set(body "// Generated from ${ROOT} by cmake/embed_files.cmake. Do not edit.\n#include \"${HEADER}\"\n\nnamespace grove {\nnamespace {\n")
+set(table "")
+set(i 0)
+foreach(f ${FILES})
+  file(READ "${ROOT}/${f}" hex HEX)
+  string(LENGTH "${hex}" hexlen)
+  math(EXPR size "${hexlen} / 2")
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+  string(APPEND body "const unsigned char kData${i}[] = {${bytes}0x00};\n")
+  string(APPEND table "    {\"/${f}\", kData${i}, ${size}},\n")
+  math(EXPR i "${i} + 1")
+endforeach()
+string(APPEND body "}  // namespace\n\nconst EmbeddedFile ${TABLE}[] = {\n${table}};\nconst size_t ${TABLE}Count = ${i};\n\n}  // namespace grove\n")
+file(WRITE "${OUTPUT}.tmp" "${body}")
+file(COPY_FILE "${OUTPUT}.tmp" "${OUTPUT}" ONLY_IF_DIFFERENT)

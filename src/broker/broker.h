@@ -1,0 +1,48 @@
+// Broker, master side: carries jobs and control messages to workers and brings their events
+// back (DESIGN.md, "Broker"). The embedded broker speaks WebSocket on the master's HTTP port;
+// the AMQP broker goes through RabbitMQ. The JSON is the same on both.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/protocol.h"
+#include "core/status.h"
+
+namespace grove {
+
+// A connection of one worker process; a reconnect gets a new id.
+using ConnId = uint64_t;
+
+struct WorkerHello {
+  std::string name;
+  std::string secret;
+  int capacity = 0;            // 0: as configured on the master
+  Json running = Json::array();  // [{"request":N,"attempt":N}] jobs the worker still runs
+  std::string version;
+  std::string remote;          // peer address, for the log
+};
+
+// Implemented by the master. Called from the broker's thread; the implementation moves work to
+// its own thread.
+class BrokerListener {
+ public:
+  virtual ~BrokerListener() = default;
+  // |reply| is called once, from any thread: ok → the worker is welcome; else refused.
+  virtual void OnHello(ConnId conn, WorkerHello hello, std::function<void(Status)> reply) = 0;
+  // Messages from an accepted worker, in the order they arrived.
+  virtual void OnMessages(ConnId conn, const std::string& worker, std::vector<Json> msgs) = 0;
+  virtual void OnClosed(ConnId conn, const std::string& worker) = 0;
+};
+
+class Broker {
+ public:
+  virtual ~Broker() = default;
+  // Thread-safe; messages to a closed connection are dropped.
+  virtual void Send(ConnId conn, Json msg) = 0;
+  virtual void Close(ConnId conn, const std::string& reason) = 0;
+};
+
+}  // namespace grove

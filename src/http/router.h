@@ -1,0 +1,32 @@
+// Router: maps "METHOD /path/{param}/..." patterns to handlers. Pure logic, no I/O.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "http/http_types.h"
+
+namespace grove::http {
+
+class Router {
+ public:
+  // |pattern| segments in braces match one path segment and are passed in Request::params.
+  // A trailing "{*}" matches the rest of the path (one param, may contain '/').
+  void Add(const std::string& method, const std::string& pattern, Handler handler);
+
+  // Finds the handler for |req| and fills req->params. Sets |status| to 404 (no such path)
+  // or 405 (path exists, other method) when none matches.
+  const Handler* Match(Request* req, int* status) const;
+
+ private:
+  struct Route {
+    std::string method;
+    std::vector<std::string> segments;
+    Handler handler;
+  };
+  std::vector<Route> routes_;
+};
+
+std::vector<std::string> SplitPath(const std::string& path);
+
+}  // namespace grove::http

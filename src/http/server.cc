@@ -1,0 +1,204 @@
+#include "http/server.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+
+#include "core/log.h"
+#include "http/upgrade.h"
+
+namespace grove::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+Status ParseHostPort(const std::string& text, std::string* host, int* port) {
+  auto bad = [&] { return Status::Invalid("invalid listen address '" + text + "' (expected host:port)"); };
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) return bad();
+  std::string h = text.substr(0, colon);
+  if (h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  int p = 0;
+  for (char c : text.substr(colon + 1)) {
+    if (c < '0' || c > '9') return bad();
+    p = p * 10 + (c - '0');
+    if (p > 65535) return bad();
+  }
+  *host = h;
+  *port = p;
+  return Status::Ok();
+}
+
+struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
+  Impl(asio::io_context& io, const Router& r, ServerOptions o)
+      : io(io), router(r), opts(std::move(o)), acceptor(io) {}
+  asio::io_context& io;
+  const Router& router;
+  ServerOptions opts;
+  tcp::acceptor acceptor;
+  std::map<std::string, UpgradeHandler> upgrades;
+  bool stopped = false;
+
+  void Accept();
+};
+
+namespace {
+
+// One keep-alive HTTP connection: read a request, route it, write the answer, repeat.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, std::shared_ptr<HttpServer::Impl> server)
+      : stream_(std::move(socket)), server_(std::move(server)) {
+    boost::system::error_code ec;
+    auto ep = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ = ep.address().to_string();
+  }
+
+  void Read() {
+    parser_.emplace();
+    parser_->body_limit(server_->opts.max_body_bytes);
+    stream_.expires_after(std::chrono::seconds(120));
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+  }
+
+ private:
+  void OnRead(beast::error_code ec) {
+    if (ec == bhttp::error::body_limit) return WriteNow(Response::Error(413, "request body too large"), false);
+    if (ec) return Close();
+    auto& msg = parser_->get();
+    if (beast::websocket::is_upgrade(msg)) {
+      std::string path(msg.target().substr(0, msg.target().find('?')));
+      auto it = server_->upgrades.find(path);
+      if (it != server_->upgrades.end()) {
+        stream_.expires_never();
+        auto up = std::make_unique<Upgrade>(stream_.release_socket());
+        up->request = parser_->release();
+        up->remote = remote_;
+        it->second(std::move(up));
+        return;
+      }
+    }
+    Request req;
+    req.method = std::string(msg.method_string());
+    req.target = std::string(msg.target());
+    size_t q = req.target.find('?');
+    req.path = UrlDecode(req.target.substr(0, q), false);
+    if (q != std::string::npos) req.query = ParseQuery(req.target.substr(q + 1));
+    for (const auto& field : msg) {
+      std::string name(field.name_string());
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      req.headers[name] = std::string(field.value());
+    }
+    req.body = std::move(msg.body());
+    req.remote = remote_;
+    keep_alive_ = msg.keep_alive();
+    version_ = msg.version();
+
+    int status = 404;
+    const Handler* handler = server_->router.Match(&req, &status);
+    if (!handler) {
+      return WriteNow(Response::Error(status, status == 404 ? "no such resource: " + req.path
+                                                            : "method not allowed: " + req.method),
+                      keep_alive_);
+    }
+    // The handler may answer later and from another thread: come back to this connection's
+    // thread before touching the stream.
+    auto self = shared_from_this();
+    (*handler)(req, [self](Response resp) {
+      asio::post(self->server_->io, [self, resp = std::move(resp)]() mutable {
+        self->WriteNow(std::move(resp), self->keep_alive_);
+      });
+    });
+  }
+
+  void WriteNow(Response resp, bool keep_alive) {
+    auto res = std::make_shared<bhttp::response<bhttp::string_body>>();
+    res->version(version_);
+    res->result(static_cast<unsigned>(resp.status));
+    res->set(bhttp::field::server, "grove");
+    res->set(bhttp::field::content_type, resp.content_type);
+    for (const auto& [k, v] : resp.headers) res->set(k, v);
+    res->keep_alive(keep_alive);
+    res->body() = std::move(resp.body);
+    res->prepare_payload();
+    stream_.expires_after(std::chrono::seconds(120));
+    bhttp::async_write(stream_, *res, [self = shared_from_this(), res, keep_alive](beast::error_code ec, size_t) {
+      if (ec || !keep_alive) return self->Close();
+      self->Read();
+    });
+  }
+
+  void Close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  beast::tcp_stream stream_;
+  std::shared_ptr<HttpServer::Impl> server_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::string remote_;
+  bool keep_alive_ = true;
+  unsigned version_ = 11;
+};
+
+}  // namespace
+
+void HttpServer::Impl::Accept() {
+  acceptor.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+    if (self->stopped) return;
+    if (!ec) {
+      socket.set_option(tcp::no_delay(true), ec);
+      std::make_shared<Session>(std::move(socket), self)->Read();
+    } else {
+      spdlog::warn("accept failed: {}", ec.message());
+    }
+    self->Accept();
+  });
+}
+
+HttpServer::HttpServer(asio::io_context& io, const Router& router, ServerOptions opts)
+    : impl_(std::make_shared<Impl>(io, router, std::move(opts))) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+void HttpServer::AddUpgrade(const std::string& path, UpgradeHandler handler) {
+  impl_->upgrades[path] = std::move(handler);
+}
+
+Status HttpServer::Start() {
+  std::string host;
+  int port = 0;
+  GROVE_RETURN_IF_ERROR(ParseHostPort(impl_->opts.listen, &host, &port));
+  beast::error_code ec;
+  auto addr = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+  if (ec) return Status::Invalid("invalid listen address '" + impl_->opts.listen + "': " + ec.message());
+  tcp::endpoint ep(addr, static_cast<unsigned short>(port));
+  impl_->acceptor.open(ep.protocol(), ec);
+  if (!ec) impl_->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) impl_->acceptor.bind(ep, ec);
+  if (!ec) impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Status::IoError("cannot listen on " + impl_->opts.listen + ": " + ec.message());
+  impl_->Accept();
+  return Status::Ok();
+}
+
+int HttpServer::port() const {
+  beast::error_code ec;
+  return impl_->acceptor.local_endpoint(ec).port();
+}
+
+void HttpServer::Stop() {
+  if (!impl_ || impl_->stopped) return;
+  impl_->stopped = true;
+  beast::error_code ec;
+  impl_->acceptor.close(ec);
+}
+
+}  // namespace grove::http

@@ -1,0 +1,217 @@
+#include "master/api.h"
+
+#include <charconv>
+
+#include "core/log.h"
+#include "master/api_json.h"
+#include "master/controller.h"
+#include "master/read_pool.h"
+
+namespace grove {
+
+using http::Request;
+using http::Responder;
+using http::Response;
+
+namespace {
+
+bool ParseInt(const std::string& s, int64_t* out) {
+  if (s.empty()) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+int HttpStatusOf(const Status& st) {
+  switch (st.code()) {
+    case Status::Code::kOk: return 200;
+    case Status::Code::kNotFound: return 404;
+    case Status::Code::kInvalid: return 400;
+    case Status::Code::kConflict: return 409;
+    case Status::Code::kUnauthorized: return 401;
+    case Status::Code::kUnavailable: return 503;
+    case Status::Code::kIo: return 500;
+  }
+  return 500;
+}
+
+Response FromStatus(const Status& st) { return Response::Error(HttpStatusOf(st), st.message()); }
+
+// Query integer with bounds; |fallback| when absent. False (and a 400 sent) when malformed.
+bool QueryInt(const Request& req, const std::string& name, int64_t fallback, int64_t lo, int64_t hi,
+              int64_t* out, const Responder& respond) {
+  std::string v = req.Query(name);
+  if (v.empty()) {
+    *out = fallback;
+    return true;
+  }
+  if (!ParseInt(v, out) || *out < lo || *out > hi) {
+    respond(Response::Error(400, "invalid '" + name + "' parameter: " + v));
+    return false;
+  }
+  return true;
+}
+
+class Api {
+ public:
+  Api(Controller& c, ReadPool& r, ConfigSource cfg) : controller_(c), reads_(r), config_(std::move(cfg)) {}
+
+  void Builders(const Request&, Responder respond) {
+    auto config = config_();
+    reads_.Run([config, respond](Store& store) {
+      Json out = Json::array();
+      for (const auto& b : config->builders) {
+        std::vector<BuildRecord> last;
+        (void)store.ListBuilds(b.name, 0, 5, &last);
+        Json recent = Json::array();
+        for (const auto& r : last) recent.push_back(BuildJson(r));
+        out.push_back({{"name", b.name}, {"tags", b.tags}, {"priority", b.priority},
+                       {"steps", b.steps.size()}, {"recent_builds", recent}});
+      }
+      respond(Response::Json(200, out));
+    });
+  }
+
+  void BuilderBuilds(const Request& req, Responder respond) {
+    std::string name = req.params[0];
+    if (!config_()->FindBuilder(name)) return respond(Response::Error(404, "no such builder: " + name));
+    int64_t limit, before;
+    if (!QueryInt(req, "limit", 50, 1, 1000, &limit, respond)) return;
+    if (!QueryInt(req, "before", 0, 0, INT64_MAX, &before, respond)) return;
+    reads_.Run([name, limit, before, respond](Store& store) {
+      std::vector<BuildRecord> builds;
+      Status st = store.ListBuilds(name, before, static_cast<int>(limit), &builds);
+      if (!st.ok()) return respond(FromStatus(st));
+      Json out = Json::array();
+      for (const auto& b : builds) out.push_back(BuildJson(b));
+      respond(Response::Json(200, out));
+    });
+  }
+
+  void Build(const Request& req, Responder respond) {
+    int64_t id;
+    if (!ParseInt(req.params[0], &id)) return respond(Response::Error(400, "invalid build id: " + req.params[0]));
+    reads_.Run([id, respond](Store& store) {
+      BuildRecord b;
+      Status st = store.GetBuild(id, &b);
+      if (!st.ok()) return respond(FromStatus(st));
+      std::vector<StepRecord> steps;
+      st = store.ListSteps(id, &steps);
+      if (!st.ok()) return respond(FromStatus(st));
+      Json j = BuildJson(b);
+      j["steps"] = Json::array();
+      for (const auto& s : steps) j["steps"].push_back(StepJson(s));
+      RequestRecord r;
+      if (store.GetRequest(b.request_id, &r).ok()) {
+        j["reason"] = r.reason;
+        j["source"] = r.source;
+      }
+      respond(Response::Json(200, j));
+    });
+  }
+
+  // Plain text. ?offset=N reads from byte N (for tailing: pass the X-Log-Next-Offset of the
+  // previous answer); ?tail=N returns the last N bytes; ?limit caps the answer (default 1 MiB).
+  void Log(const Request& req, Responder respond) {
+    int64_t id, step, offset, limit, tail;
+    if (!ParseInt(req.params[0], &id)) return respond(Response::Error(400, "invalid build id: " + req.params[0]));
+    if (!ParseInt(req.params[1], &step)) return respond(Response::Error(400, "invalid step number: " + req.params[1]));
+    if (!QueryInt(req, "offset", 0, 0, INT64_MAX, &offset, respond)) return;
+    if (!QueryInt(req, "limit", 1 << 20, 1, 16 << 20, &limit, respond)) return;
+    if (!QueryInt(req, "tail", -1, 0, 16 << 20, &tail, respond)) return;
+    reads_.Run([=](Store& store) {
+      std::vector<StepRecord> steps;
+      Status st = store.ListSteps(id, &steps);
+      if (!st.ok()) return respond(FromStatus(st));
+      auto it = std::find_if(steps.begin(), steps.end(), [&](const StepRecord& s) { return s.idx == step; });
+      if (it == steps.end())
+        return respond(Response::Error(404, "build " + std::to_string(id) + " has no step " + std::to_string(step)));
+      int64_t from = tail >= 0 ? std::max<int64_t>(0, it->log_bytes - tail) : offset;
+      int64_t max = tail >= 0 ? std::min(tail, limit) : limit;
+      std::string text;
+      int64_t total = 0;
+      st = store.ReadLog(id, static_cast<int>(step), from, max, &text, &total);
+      if (!st.ok()) return respond(FromStatus(st));
+      Response r = Response::Text(200, std::move(text));
+      r.headers["X-Log-Size"] = std::to_string(total);
+      r.headers["X-Log-Offset"] = std::to_string(from);
+      r.headers["X-Log-Next-Offset"] = std::to_string(from + static_cast<int64_t>(r.body.size()));
+      r.headers["X-Step-State"] = it->state;
+      respond(std::move(r));
+    });
+  }
+
+  void Force(const Request& req, Responder respond) {
+    ForceArgs args;
+    args.builder = req.params[0];
+    if (!req.body.empty()) {
+      Json body = Json::parse(req.body, nullptr, false);
+      if (body.is_discarded() || !body.is_object())
+        return respond(Response::Error(400, "malformed JSON body"));
+      if (body.contains("reason")) {
+        if (!body["reason"].is_string()) return respond(Response::Error(400, "'reason' must be a string"));
+        args.reason = body["reason"].get<std::string>();
+      }
+      if (body.contains("properties")) {
+        if (!body["properties"].is_object()) return respond(Response::Error(400, "'properties' must be an object"));
+        args.properties = body["properties"];
+      }
+    }
+    controller_.Force(std::move(args), [respond](Status st, int64_t id) {
+      if (!st.ok()) return respond(FromStatus(st));
+      respond(Response::Json(201, {{"request", id}}));
+    });
+  }
+
+  void RequestInfo(const Request& req, Responder respond) {
+    int64_t id;
+    if (!ParseInt(req.params[0], &id)) return respond(Response::Error(400, "invalid request id: " + req.params[0]));
+    reads_.Run([id, respond](Store& store) {
+      RequestRecord r;
+      Status st = store.GetRequest(id, &r);
+      if (!st.ok()) return respond(FromStatus(st));
+      std::vector<BuildRecord> builds;
+      (void)store.BuildsOfRequest(id, &builds);
+      Json j = RequestJson(r);
+      j["builds"] = Json::array();
+      for (const auto& b : builds) j["builds"].push_back(BuildJson(b));
+      respond(Response::Json(200, j));
+    });
+  }
+
+  void Workers(const Request&, Responder respond) {
+    controller_.DescribeWorkers([respond](Json j) { respond(Response::Json(200, j)); });
+  }
+
+  void StatusInfo(const Request&, Responder respond) {
+    auto config = config_();
+    controller_.DescribeQueue([respond, config](Json j) {
+      j["project"] = {{"name", config->project_name}, {"url", config->project_url}};
+      j["builders_count"] = config->builders.size();
+      respond(Response::Json(200, j));
+    });
+  }
+
+ private:
+  Controller& controller_;
+  ReadPool& reads_;
+  ConfigSource config_;
+};
+
+}  // namespace
+
+void AddApiRoutes(http::Router& router, Controller& controller, ReadPool& reads, ConfigSource config) {
+  auto api = std::make_shared<Api>(controller, reads, std::move(config));
+  auto bind = [api](void (Api::*fn)(const Request&, Responder)) {
+    return [api, fn](const Request& req, Responder respond) { ((*api).*fn)(req, std::move(respond)); };
+  };
+  router.Add("GET", "/api/v1/builders", bind(&Api::Builders));
+  router.Add("GET", "/api/v1/builders/{name}/builds", bind(&Api::BuilderBuilds));
+  router.Add("POST", "/api/v1/builders/{name}/force", bind(&Api::Force));
+  router.Add("GET", "/api/v1/builds/{id}", bind(&Api::Build));
+  router.Add("GET", "/api/v1/builds/{id}/steps/{n}/log", bind(&Api::Log));
+  router.Add("GET", "/api/v1/requests/{id}", bind(&Api::RequestInfo));
+  router.Add("GET", "/api/v1/workers", bind(&Api::Workers));
+  router.Add("GET", "/api/v1/status", bind(&Api::StatusInfo));
+}
+
+}  // namespace grove

@@ -1,0 +1,20 @@
+// The master's HTTP API v1 (JSON): builders, builds, steps and logs, requests, workers, force.
+// Reads run on the ReadPool; writes go through the Controller on the core loop.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "config/config.h"
+#include "http/router.h"
+
+namespace grove {
+
+class Controller;
+class ReadPool;
+
+using ConfigSource = std::function<std::shared_ptr<const Config>()>;
+
+void AddApiRoutes(http::Router& router, Controller& controller, ReadPool& reads, ConfigSource config);
+
+}  // namespace grove

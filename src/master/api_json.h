@@ -1,0 +1,12 @@
+// The JSON shapes of stored records as the API shows them.
+#pragma once
+
+#include "store/store.h"
+
+namespace grove {
+
+Json BuildJson(const BuildRecord& b);
+Json StepJson(const StepRecord& s);
+Json RequestJson(const RequestRecord& r);
+
+}  // namespace grove

@@ -1,0 +1,426 @@
+#include "master/controller.h"
+
+#include <algorithm>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <openssl/crypto.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+
+namespace grove {
+
+namespace asio = boost::asio;
+
+namespace {
+
+bool SecretsEqual(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+JobKey KeyOf(const Json& j) {
+  return {j.value("request", int64_t{0}), j.value("attempt", 0)};
+}
+
+Json KeyJson(const JobKey& k) { return {{"request", k.request}, {"attempt", k.attempt}}; }
+
+}  // namespace
+
+Controller::Controller(CoreLoop& core, asio::io_context& net, std::shared_ptr<const Config> config,
+                       ControllerOptions opts)
+    : core_(core),
+      net_(net),
+      config_(std::move(config)),
+      opts_(opts),
+      alive_(std::make_shared<std::atomic<bool>>(true)) {}
+
+Controller::~Controller() { *alive_ = false; }
+
+void Controller::Reconfigure(std::shared_ptr<const Config> config) {
+  core_.Post([this, config = std::move(config)](Txn& txn) {
+    config_ = config;
+    for (const auto& wc : config_->workers) {
+      if (auto* w = workers_.Find(wc.name)) w->tags = {wc.tags.begin(), wc.tags.end()};
+    }
+    Dispatch(txn);
+  });
+}
+
+void Controller::Recover() {
+  core_.Post([this](Txn& txn) {
+    std::vector<RequestRecord> queued, claimed;
+    Status st = txn.store().ListRequests("queued", 1 << 30, &queued);
+    if (st.ok()) st = txn.store().ListRequests("claimed", 1 << 30, &claimed);
+    if (!st.ok()) {
+      spdlog::error("cannot load the queue from the store: {}", st.message());
+      return;
+    }
+    for (const auto& r : queued) queue_.Add({r.id, r.priority, r.builder});
+    int64_t deadline = NowMs() + opts_.worker_grace.count();
+    for (const auto& r : claimed) {
+      JobKey key{r.id, r.attempt};
+      ActiveJob job{r.worker, r.builder, 0};
+      BuildRecord b;
+      if (txn.store().FindBuild(r.id, r.attempt, &b).ok()) job.build_id = b.id;
+      active_[key] = job;
+      orphans_[key] = {r.worker, deadline};
+    }
+    for (const auto& wc : config_->workers) {
+      WorkerRecord rec;
+      rec.name = wc.name;
+      rec.tags = wc.tags;
+      rec.capacity = wc.capacity;
+      (void)txn.store().UpsertWorker(rec);
+    }
+    spdlog::info("recovered {} queued requests and {} jobs in progress", queued.size(), claimed.size());
+    if (!orphans_.empty()) ScheduleReap(opts_.worker_grace);
+  });
+}
+
+void Controller::OnHello(ConnId conn, WorkerHello hello, std::function<void(Status)> reply) {
+  core_.Post([this, conn, hello = std::move(hello), reply = std::move(reply)](Txn& txn) {
+    const WorkerConfig* wc = config_->FindWorker(hello.name);
+    if (!wc || !SecretsEqual(wc->secret, hello.secret)) {
+      spdlog::warn("refused worker '{}' from {}: {}", hello.name, hello.remote,
+                   wc ? "wrong secret" : "unknown worker name");
+      return reply(Status::Unauthorized("unknown worker or wrong secret"));
+    }
+    if (auto* old = workers_.Find(hello.name)) {
+      // A second connection under the same name: the newest wins (the old one is likely a
+      // half-open connection from before a network break).
+      spdlog::warn("worker {} connected again from {}; closing its previous connection", hello.name,
+                   hello.remote);
+      if (broker_) broker_->Close(old->conn, "replaced by a new connection");
+      for (const auto& key : old->running) orphans_[key] = {hello.name, NowMs() + opts_.worker_grace.count()};
+      workers_.Remove(hello.name);
+    }
+    ConnectedWorker w;
+    w.name = hello.name;
+    w.conn = conn;
+    w.tags = {wc->tags.begin(), wc->tags.end()};
+    w.capacity = hello.capacity > 0 ? std::min(hello.capacity, wc->capacity) : wc->capacity;
+    w.connected_at = w.last_seen = NowMs();
+    ConnectedWorker& added = workers_.Add(std::move(w));
+
+    // Jobs the worker says it still runs: keep those that are still its own, cancel the rest.
+    std::set<JobKey> reported;
+    for (const auto& j : hello.running) {
+      JobKey key = KeyOf(j);
+      auto it = active_.find(key);
+      if (it != active_.end() && it->second.worker == hello.name) {
+        added.running.insert(key);
+        orphans_.erase(key);
+        reported.insert(key);
+      } else {
+        SendCancel(conn, key);
+      }
+    }
+    // Jobs the master gave it that it no longer knows: lost with its previous process.
+    std::vector<JobKey> lost;
+    for (const auto& [key, orphan] : orphans_)
+      if (orphan.worker == hello.name && !reported.count(key)) lost.push_back(key);
+    for (const auto& key : lost) {
+      orphans_.erase(key);
+      LoseJob(txn, key, "worker " + hello.name + " restarted without it");
+    }
+
+    WorkerRecord rec;
+    rec.name = hello.name;
+    rec.tags = wc->tags;
+    rec.capacity = added.capacity;
+    rec.connected = true;
+    rec.last_seen = NowMs();
+    (void)txn.store().UpsertWorker(rec);
+    spdlog::info("worker {} connected from {} (capacity {}, {} jobs resumed)", hello.name, hello.remote,
+                 added.capacity, reported.size());
+    txn.AfterCommit([reply](const Status& st) { reply(st); });
+    Dispatch(txn);
+  });
+}
+
+void Controller::OnClosed(ConnId conn, const std::string& worker) {
+  core_.Post([this, conn, worker](Txn& txn) {
+    ConnectedWorker* w = workers_.Find(worker);
+    if (!w || w->conn != conn) return;  // an older connection, already replaced
+    int64_t deadline = NowMs() + opts_.worker_grace.count();
+    for (const auto& key : w->running) orphans_[key] = {worker, deadline};
+    WorkerRecord rec;
+    rec.name = worker;
+    if (const WorkerConfig* wc = config_->FindWorker(worker)) {
+      rec.tags = wc->tags;
+      rec.capacity = wc->capacity;
+    }
+    rec.connected = false;
+    rec.last_seen = NowMs();
+    (void)txn.store().UpsertWorker(rec);
+    workers_.Remove(worker);
+    if (!orphans_.empty()) ScheduleReap(opts_.worker_grace);
+  });
+}
+
+void Controller::OnMessages(ConnId conn, const std::string& worker, std::vector<Json> msgs) {
+  core_.Post([this, conn, worker, msgs = std::move(msgs)](Txn& txn) {
+    ConnectedWorker* w = workers_.Find(worker);
+    if (!w || w->conn != conn) return;
+    w->last_seen = NowMs();
+    int64_t ack = -1;
+    for (const auto& m : msgs) {
+      HandleEvent(txn, *w, m);
+      if (m.contains("id") && m["id"].is_number_integer()) ack = std::max(ack, m["id"].get<int64_t>());
+    }
+    if (ack >= 0 && broker_) {
+      txn.AfterCommit([this, conn, ack](const Status& st) {
+        // Only what is durable is acknowledged; on a failed commit the worker sends it again.
+        if (st.ok()) broker_->Send(conn, Json{{"type", "ack"}, {"upto", ack}});
+      });
+    }
+    Dispatch(txn);
+  });
+}
+
+void Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev) {
+  const std::string type = ev.value("type", "");
+  if (type == event::kHeartbeat) return;
+  JobKey key = KeyOf(ev);
+  auto it = active_.find(key);
+  if (it == active_.end() || it->second.worker != w.name) {
+    // An event for a job this worker no longer owns (it was re-queued while the worker was
+    // away, or already finished). Acknowledge it and make sure the worker stops the job.
+    if (type != event::kJobFinished) SendCancel(w.conn, key);
+    return;
+  }
+  ActiveJob& job = it->second;
+  Store& store = txn.store();
+  const int64_t now = NowMs();
+  Status st;
+  if (type == event::kJobStarted) {
+    EnsureBuild(txn, key, job, w.name);
+  } else if (type == event::kStepStarted) {
+    StepRecord s;
+    s.build_id = EnsureBuild(txn, key, job, w.name);
+    s.idx = ev.value("step", 0);
+    s.name = ev.value("name", "");
+    s.state = "running";
+    s.started_at = now;
+    st = store.StartStep(s);
+  } else if (type == event::kLog) {
+    st = store.AppendLog(EnsureBuild(txn, key, job, w.name), ev.value("step", 0), ev.value("seq", int64_t{0}),
+                         ev.value("data", ""));
+  } else if (type == event::kStepFinished) {
+    Result r = ParseResult(ev.value("result", "exception")).value_or(Result::kException);
+    st = store.FinishStep(EnsureBuild(txn, key, job, w.name), ev.value("step", 0), r, now);
+  } else if (type == event::kJobFinished) {
+    EnsureBuild(txn, key, job, w.name);
+    Result r = ParseResult(ev.value("result", "exception")).value_or(Result::kException);
+    FinishJob(txn, key, r);
+  } else {
+    spdlog::warn("worker {}: unknown event type '{}' ignored", w.name, type);
+  }
+  if (!st.ok()) spdlog::warn("worker {}: event {} for request {}: {}", w.name, type, key.request, st.message());
+}
+
+int64_t Controller::EnsureBuild(Txn& txn, const JobKey& key, ActiveJob& job, const std::string& worker) {
+  if (job.build_id) return job.build_id;
+  BuildRecord b;
+  b.request_id = key.request;
+  b.attempt = key.attempt;
+  b.builder = job.builder;
+  b.worker = worker;
+  b.state = "running";
+  b.started_at = NowMs();
+  RequestRecord req;
+  if (txn.store().GetRequest(key.request, &req).ok()) b.properties = req.properties;
+  if (const BuilderConfig* bc = config_->FindBuilder(job.builder)) {
+    for (auto& [k, v] : bc->properties.items())
+      if (!b.properties.contains(k)) b.properties[k] = v;
+  }
+  b.properties["buildername"] = job.builder;
+  b.properties["workername"] = worker;
+  Status st = txn.store().StartBuild(&b);
+  if (!st.ok()) {
+    spdlog::error("cannot record the build of request {}: {}", key.request, st.message());
+    return 0;
+  }
+  job.build_id = b.id;
+  return b.id;
+}
+
+void Controller::FinishJob(Txn& txn, const JobKey& key, Result result) {
+  auto it = active_.find(key);
+  if (it == active_.end()) return;
+  const int64_t now = NowMs();
+  if (it->second.build_id) (void)txn.store().FinishBuild(it->second.build_id, result, now);
+  (void)txn.store().FinishRequest(key.request, result, now);
+  if (auto* w = workers_.Find(it->second.worker)) w->running.erase(key);
+  orphans_.erase(key);
+  active_.erase(it);
+}
+
+void Controller::LoseJob(Txn& txn, const JobKey& key, const std::string& why) {
+  auto it = active_.find(key);
+  if (it == active_.end()) return;
+  Store& store = txn.store();
+  const int64_t now = NowMs();
+  spdlog::warn("request {} attempt {} lost: {}", key.request, key.attempt, why);
+  if (it->second.build_id) {
+    std::vector<StepRecord> steps;
+    if (store.ListSteps(it->second.build_id, &steps).ok()) {
+      for (const auto& s : steps)
+        if (s.state == "running") (void)store.FinishStep(s.build_id, s.idx, Result::kRetry, now);
+    }
+    (void)store.FinishBuild(it->second.build_id, Result::kRetry, now);
+  }
+  RequestRecord req;
+  Status st = store.GetRequest(key.request, &req);
+  if (st.ok() && req.state == "claimed") {
+    if (req.attempt >= opts_.max_attempts) {
+      spdlog::error("request {} lost {} times; giving up", key.request, req.attempt);
+      (void)store.FinishRequest(key.request, Result::kException, now);
+    } else if (store.RequeueRequest(key.request).ok()) {
+      queue_.Add({req.id, req.priority, req.builder});
+    }
+  }
+  if (auto* w = workers_.Find(it->second.worker)) w->running.erase(key);
+  active_.erase(it);
+}
+
+void Controller::ReapOrphans(Txn& txn) {
+  const int64_t now = NowMs();
+  std::vector<JobKey> due;
+  int64_t next = 0;
+  for (const auto& [key, o] : orphans_) {
+    if (o.deadline <= now)
+      due.push_back(key);
+    else
+      next = next ? std::min(next, o.deadline) : o.deadline;
+  }
+  for (const auto& key : due) {
+    std::string worker = orphans_[key].worker;
+    orphans_.erase(key);
+    LoseJob(txn, key, "worker " + worker + " did not come back");
+  }
+  if (next) ScheduleReap(std::chrono::milliseconds(next - now + 1));
+  if (!due.empty()) Dispatch(txn);
+}
+
+void Controller::ScheduleReap(std::chrono::milliseconds delay) {
+  auto timer = std::make_shared<asio::steady_timer>(net_, delay);
+  timer->async_wait([this, timer, alive = alive_](const boost::system::error_code& ec) {
+    if (ec || !*alive) return;
+    core_.Post([this](Txn& txn) { ReapOrphans(txn); });
+  });
+}
+
+void Controller::SendCancel(ConnId conn, const JobKey& key) {
+  if (!broker_) return;
+  Json msg = KeyJson(key);
+  msg["type"] = "cancel";
+  broker_->Send(conn, msg);
+}
+
+void Controller::Dispatch(Txn& txn) {
+  if (!broker_) return;
+  for (auto it = queue_.begin(); it != queue_.end() && workers_.AnyFree();) {
+    const BuilderConfig* bc = config_->FindBuilder(it->builder);
+    if (!bc) {
+      ++it;  // kept queued: the builder may come back with the next reconfig
+      continue;
+    }
+    ConnectedWorker* w = workers_.PickFor(*bc);
+    if (!w) {
+      ++it;
+      continue;
+    }
+    int attempt = 0;
+    Status st = txn.store().ClaimRequest(it->id, w->name, NowMs(), &attempt);
+    if (!st.ok()) {
+      spdlog::error("cannot claim request {}: {}", it->id, st.message());
+      it = queue_.Erase(it);
+      continue;
+    }
+    JobKey key{it->id, attempt};
+    RequestRecord req;
+    (void)txn.store().GetRequest(it->id, &req);
+    JobSpec job;
+    job.request_id = it->id;
+    job.attempt = attempt;
+    job.builder = bc->name;
+    job.source = req.source;
+    job.properties = bc->properties;
+    for (auto& [k, v] : req.properties.items()) job.properties[k] = v;
+    job.steps = bc->steps;
+    active_[key] = {w->name, bc->name, 0};
+    w->running.insert(key);
+    ConnId conn = w->conn;
+    txn.AfterCommit([this, conn, msg = Json{{"type", "job"}, {"job", ToJson(job)}}](const Status& st) {
+      // A job whose claim did not reach the disk is not sent; it will be found queued again.
+      if (st.ok()) broker_->Send(conn, msg);
+    });
+    it = queue_.Erase(it);
+  }
+}
+
+void Controller::Force(ForceArgs args, std::function<void(Status, int64_t)> done) {
+  core_.Post([this, args = std::move(args), done = std::move(done)](Txn& txn) {
+    const BuilderConfig* bc = config_->FindBuilder(args.builder);
+    if (!bc) return done(Status::NotFound("no such builder: " + args.builder), 0);
+    RequestRecord r;
+    r.builder = args.builder;
+    r.reason = args.reason.empty() ? "forced" : args.reason;
+    r.properties = args.properties;
+    r.priority = bc->priority;
+    Status st = txn.store().AddRequest(&r);
+    if (!st.ok()) return done(st, 0);
+    queue_.Add({r.id, r.priority, r.builder});
+    int64_t id = r.id;
+    txn.AfterCommit([done, id](const Status& st) { done(st, st.ok() ? id : 0); });
+    Dispatch(txn);
+  });
+}
+
+void Controller::DescribeWorkers(std::function<void(Json)> done) {
+  core_.Post([this, done = std::move(done)](Txn& txn) {
+    std::vector<WorkerRecord> known;
+    (void)txn.store().ListWorkers(&known);
+    std::map<std::string, WorkerRecord> by_name;
+    for (auto& k : known) by_name[k.name] = k;
+    Json out = Json::array();
+    for (const auto& wc : config_->workers) {
+      Json j = {{"name", wc.name}, {"tags", wc.tags}, {"capacity", wc.capacity}, {"connected", false},
+                {"paused", false}, {"running", Json::array()}, {"last_seen", nullptr}};
+      if (auto it = by_name.find(wc.name); it != by_name.end() && it->second.last_seen)
+        j["last_seen"] = it->second.last_seen;
+      if (const ConnectedWorker* w = workers_.Find(wc.name)) {
+        j["connected"] = true;
+        j["capacity"] = w->capacity;
+        j["paused"] = w->paused;
+        j["last_seen"] = w->last_seen;
+        for (const auto& key : w->running) {
+          Json r = KeyJson(key);
+          if (auto a = active_.find(key); a != active_.end()) {
+            r["builder"] = a->second.builder;
+            r["build"] = a->second.build_id;
+          }
+          j["running"].push_back(r);
+        }
+      }
+      out.push_back(j);
+    }
+    done(out);
+  });
+}
+
+void Controller::DescribeQueue(std::function<void(Json)> done) {
+  core_.Post([this, done = std::move(done)](Txn&) {
+    Json queued = Json::array();
+    for (const auto& q : queue_) {
+      if (queued.size() >= 100) break;
+      queued.push_back({{"request", q.id}, {"builder", q.builder}, {"priority", q.priority}});
+    }
+    done({{"queued_count", queue_.size()}, {"running_count", active_.size()}, {"queued", queued},
+          {"workers_connected", workers_.all().size()}});
+  });
+}
+
+}  // namespace grove

@@ -1,0 +1,135 @@
+#include "master/master.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "broker/embedded_broker.h"
+#include "config/config.h"
+#include "core/log.h"
+#include "http/server.h"
+#include "master/api.h"
+#include "master/controller.h"
+#include "master/core_loop.h"
+#include "master/read_pool.h"
+#include "master/web_ui.h"
+
+namespace grove {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string ConfigPath(const std::string& dir) { return (fs::path(dir) / "grove.lua").string(); }
+std::string PidPath(const std::string& dir) { return (fs::path(dir) / "master.pid").string(); }
+
+// The pid file lets `grove reconfig` find the master; it is removed on a clean stop.
+class PidFile {
+ public:
+  explicit PidFile(std::string path) : path_(std::move(path)) {
+    std::ofstream(path_) << getpid() << "\n";
+  }
+  ~PidFile() {
+    std::error_code ec;
+    fs::remove(path_, ec);
+  }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace
+
+Status RunMaster(const MasterOptions& opts) {
+  auto config = std::make_shared<Config>();
+  GROVE_RETURN_IF_ERROR(LoadConfig(ConfigPath(opts.dir), config.get()));
+  if (config->broker_url != "embedded")
+    return Status::Invalid("broker '" + config->broker_url + "' is not supported yet; use broker \"embedded\"");
+
+  std::unique_ptr<Store> store;
+  GROVE_RETURN_IF_ERROR(OpenStore(config->store_url, config->base_dir, &store));
+  CoreLoop core(std::move(store));
+  ReadPool reads;
+  GROVE_RETURN_IF_ERROR(reads.Start(config->store_url, config->base_dir, opts.read_threads));
+
+  std::atomic<std::shared_ptr<const Config>> current(config);
+  ConfigSource config_source = [&current] { return current.load(); };
+
+  asio::io_context net(1);
+  ControllerOptions copts;
+  copts.worker_grace = opts.worker_grace;
+  Controller controller(core, net, config, copts);
+
+  http::Router router;
+  AddApiRoutes(router, controller, reads, config_source);
+  AddWebUiRoutes(router);
+  http::ServerOptions sopts;
+  sopts.listen = opts.listen.empty() ? config->web.listen : opts.listen;
+  http::HttpServer server(net, router, sopts);
+  EmbeddedBroker broker(net, server, controller);
+  controller.SetBroker(&broker);
+
+  GROVE_RETURN_IF_ERROR(server.Start());
+  core.Start();
+  controller.Recover();
+  PidFile pid_file(PidPath(opts.dir));
+  spdlog::info("master '{}' listening on http://{}:{} (store {}, broker {})", config->project_name,
+               sopts.listen.substr(0, sopts.listen.rfind(':')), server.port(), config->store_url,
+               config->broker_url);
+
+  asio::signal_set stop_signals(net, SIGINT, SIGTERM);
+  stop_signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {}: stopping", sig);
+    server.Stop();
+    broker.Shutdown();
+    // Let the close frames go out, then leave the loop.
+    auto timer = std::make_shared<asio::steady_timer>(net, std::chrono::milliseconds(200));
+    timer->async_wait([&net, timer](const boost::system::error_code&) { net.stop(); });
+  });
+
+  asio::signal_set hup(net, SIGHUP);
+  std::function<void()> wait_hup = [&] {
+    hup.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      auto fresh = std::make_shared<Config>();
+      Status st = LoadConfig(ConfigPath(opts.dir), fresh.get());
+      if (!st.ok()) {
+        spdlog::error("reconfig refused, the running configuration is unchanged: {}", st.message());
+      } else {
+        if (fresh->store_url != config->store_url || fresh->broker_url != config->broker_url ||
+            fresh->web.listen != config->web.listen)
+          spdlog::warn("reconfig: store, broker and listen address take effect at the next restart");
+        current.store(fresh);
+        controller.Reconfigure(fresh);
+        spdlog::info("reconfig applied: {} builders, {} workers", fresh->builders.size(), fresh->workers.size());
+      }
+      wait_hup();
+    });
+  };
+  wait_hup();
+
+  net.run();
+  core.Stop();
+  reads.Stop();
+  spdlog::info("master stopped");
+  return Status::Ok();
+}
+
+Status SignalReconfig(const std::string& dir) {
+  std::ifstream in(PidPath(dir));
+  pid_t pid = 0;
+  if (!(in >> pid) || pid <= 0) return Status::NotFound("no running master in " + dir + " (no master.pid)");
+  if (kill(pid, SIGHUP) != 0) return Status::NotFound("master process " + std::to_string(pid) + " is not running");
+  return Status::Ok();
+}
+
+}  // namespace grove

@@ -1,0 +1,26 @@
+// Master: loads grove.lua, opens the store, and runs the HTTP API, the embedded broker and the
+// controller until SIGINT or SIGTERM. SIGHUP re-reads grove.lua and applies it whole, or not at
+// all when it has an error.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "core/status.h"
+
+namespace grove {
+
+struct MasterOptions {
+  std::string dir;     // the master directory (grove.lua, state/, secrets/)
+  std::string listen;  // overrides web { listen = ... } when set
+  std::chrono::milliseconds worker_grace{10000};
+  int read_threads = 2;
+};
+
+// Blocks until the master is asked to stop. Errors at start-up are returned.
+Status RunMaster(const MasterOptions& opts);
+
+// Re-reads the configuration of the master running in |dir| (sends it SIGHUP).
+Status SignalReconfig(const std::string& dir);
+
+}  // namespace grove

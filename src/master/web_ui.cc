@@ -1,0 +1,56 @@
+#include "master/web_ui.h"
+
+#include <string_view>
+
+#include "master/web_assets.h"
+
+namespace grove {
+
+namespace {
+
+std::string ContentType(std::string_view path) {
+  auto ends = [&](std::string_view ext) { return path.size() >= ext.size() && path.substr(path.size() - ext.size()) == ext; };
+  if (ends(".html")) return "text/html; charset=utf-8";
+  if (ends(".js")) return "text/javascript; charset=utf-8";
+  if (ends(".css")) return "text/css; charset=utf-8";
+  if (ends(".svg")) return "image/svg+xml";
+  if (ends(".png")) return "image/png";
+  return "application/octet-stream";
+}
+
+const EmbeddedFile* FindAsset(std::string_view path) {
+  for (size_t i = 0; i < kWebAssetsCount; ++i)
+    if (kWebAssets[i].path == path) return &kWebAssets[i];
+  return nullptr;
+}
+
+http::Response Serve(const EmbeddedFile& a) {
+  http::Response r;
+  r.content_type = ContentType(a.path);
+  r.body.assign(reinterpret_cast<const char*>(a.data), a.size);
+  r.headers["Cache-Control"] = "no-cache";
+  r.headers["X-Content-Type-Options"] = "nosniff";
+  return r;
+}
+
+}  // namespace
+
+void AddWebUiRoutes(http::Router& router) {
+  // The UI is a single page: every path that is not a file serves index.html, and the page
+  // routes on the client side.
+  auto page = [](const http::Request& req, http::Responder respond) {
+    const EmbeddedFile* a = FindAsset(req.path);
+    if (!a) a = FindAsset("/index.html");
+    if (!a) return respond(http::Response::Error(404, "the web UI is not built into this binary"));
+    respond(Serve(*a));
+  };
+  router.Add("GET", "/", page);
+  router.Add("GET", "/ui/{*}", page);
+  router.Add("GET", "/static/{*}", [](const http::Request& req, http::Responder respond) {
+    const EmbeddedFile* a = FindAsset(req.path.substr(std::string_view("/static").size()));
+    if (!a) return respond(http::Response::Error(404, "no such file: " + req.path));
+    respond(Serve(*a));
+  });
+}
+
+}  // namespace grove

@@ -1,0 +1,55 @@
+// WorkerRegistry: the workers connected right now, what they may run and what they are running.
+// Lives on the core loop; pure bookkeeping, no I/O.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "broker/broker.h"
+#include "config/config.h"
+
+namespace grove {
+
+// One attempt at one request: what a job is called everywhere.
+struct JobKey {
+  int64_t request = 0;
+  int attempt = 0;
+  auto operator<=>(const JobKey&) const = default;
+};
+
+struct ConnectedWorker {
+  std::string name;
+  ConnId conn = 0;
+  std::set<std::string> tags;
+  int capacity = 1;
+  bool paused = false;
+  std::set<JobKey> running;
+  int64_t connected_at = 0;
+  int64_t last_seen = 0;
+
+  int free() const { return paused ? 0 : capacity - static_cast<int>(running.size()); }
+};
+
+class WorkerRegistry {
+ public:
+  ConnectedWorker* Find(const std::string& name);
+  ConnectedWorker* FindConn(ConnId conn);
+  ConnectedWorker& Add(ConnectedWorker w);
+  void Remove(const std::string& name);
+
+  // The connected worker with free capacity that may run |builder|, least busy first.
+  ConnectedWorker* PickFor(const BuilderConfig& builder);
+  bool AnyFree() const;
+  const std::map<std::string, ConnectedWorker>& all() const { return workers_; }
+
+ private:
+  std::map<std::string, ConnectedWorker> workers_;
+};
+
+// True when |w| may run |builder|: named in builder.workers, or has every tag it asks for.
+bool WorkerFits(const ConnectedWorker& w, const BuilderConfig& builder);
+
+}  // namespace grove

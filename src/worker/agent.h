@@ -1,0 +1,22 @@
+// The worker process: connects to the master, runs the jobs it is given (up to its capacity,
+// each in a build directory of its own) and streams their events back.
+#pragma once
+
+#include <string>
+
+#include "core/status.h"
+
+namespace grove {
+
+struct WorkerOptions {
+  std::string master_url = "http://127.0.0.1:8010";
+  std::string name;
+  std::string secret;
+  std::string workdir = ".";
+  int capacity = 0;  // 0: as configured on the master
+};
+
+// Runs until SIGINT/SIGTERM, or until the master refuses the worker (an error is returned).
+Status RunWorker(const WorkerOptions& opts);
+
+}  // namespace grove

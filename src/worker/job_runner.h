@@ -1,0 +1,52 @@
+// JobRunner: runs one job's steps in order on the worker and reports what happens as protocol
+// events: job.started, step.started, log (chunked, numbered), step.finished, job.finished.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/protocol.h"
+#include "core/result.h"
+#include "worker/step_executor.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace grove {
+
+// Where events go: the master link's outbox.
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  virtual void Emit(Json event) = 0;
+  // True while too much is waiting for the master: runners stop reading their commands' output
+  // until Resume is called, so a step printing gigabytes keeps the worker's memory flat.
+  virtual bool Congested() const = 0;
+};
+
+class JobRunner {
+ public:
+  JobRunner(boost::asio::io_context& io, JobSpec job, std::string builddir, EventSink& sink,
+            std::function<void(JobRunner&, Result)> on_done);
+  ~JobRunner();
+  JobRunner(const JobRunner&) = delete;
+  JobRunner& operator=(const JobRunner&) = delete;
+
+  void Start();
+  void Cancel();
+  // Called by the agent when the outbox has drained.
+  void ResumeOutput();
+
+  const JobSpec& job() const { return job_; }
+  const std::string& builddir() const { return builddir_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  JobSpec job_;
+  std::string builddir_;
+};
+
+}  // namespace grove

@@ -1,0 +1,40 @@
+// StepExecutor: how a worker runs one kind of step (DESIGN.md, "Step executor"). One class per
+// step type behind this interface; MakeStepExecutor picks it from the step's type.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/protocol.h"
+#include "core/result.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace grove {
+
+struct StepContext {
+  boost::asio::io_context* io = nullptr;
+  const JobSpec* job = nullptr;
+  const StepSpec* step = nullptr;
+  std::string builddir;                          // absolute; exists
+  std::function<void(std::string_view)> log;     // appends to the step's log
+};
+
+class StepExecutor {
+ public:
+  virtual ~StepExecutor() = default;
+  // Starts the step; |done| is called once with its result, on the io_context's thread.
+  virtual void Start(const StepContext& ctx, std::function<void(Result)> done) = 0;
+  virtual void Cancel() = 0;
+  virtual void PauseOutput() {}
+  virtual void ResumeOutput() {}
+};
+
+// nullptr when the type is unknown to this worker.
+std::unique_ptr<StepExecutor> MakeStepExecutor(const std::string& type);
+
+}  // namespace grove
