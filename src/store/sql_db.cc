@@ -1,0 +1,78 @@
+#include "store/sql_db.h"
+
+namespace grove::sql {
+
+Query& Query::operator=(Query&& other) noexcept {
+  if (this != &other) {
+    Reset();
+    stmt_ = other.stmt_;
+    other.stmt_ = nullptr;
+  }
+  return *this;
+}
+
+void Query::Reset() {
+  if (stmt_ != nullptr) {
+    stmt_->Release();
+    stmt_ = nullptr;
+  }
+}
+
+Status Query::Run() {
+  bool row = true;
+  while (row) GROVE_RETURN_IF_ERROR(stmt_->Step(&row));
+  return Status::Ok();
+}
+
+namespace {
+// One name serves every level: both engines resolve a savepoint name to the innermost one.
+constexpr std::string_view kSavepoint = "SAVEPOINT grove_scope";
+constexpr std::string_view kRelease = "RELEASE SAVEPOINT grove_scope";
+constexpr std::string_view kRollbackTo = "ROLLBACK TO SAVEPOINT grove_scope";
+}  // namespace
+
+Status WriteScope::RunCached(std::string_view sql) {
+  Query q;
+  GROVE_RETURN_IF_ERROR(db_->Prepare(sql, &q));
+  return q.Run();
+}
+
+Status WriteScope::Open() {
+  if (db_->InTransaction()) {
+    GROVE_RETURN_IF_ERROR(RunCached(kSavepoint));
+    kind_ = Kind::kSavepoint;
+  } else {
+    GROVE_RETURN_IF_ERROR(db_->BeginWrite());
+    kind_ = Kind::kTransaction;
+  }
+  return Status::Ok();
+}
+
+Status WriteScope::Commit() {
+  Kind kind = kind_;
+  kind_ = Kind::kNone;
+  switch (kind) {
+    case Kind::kSavepoint:
+      return RunCached(kRelease);
+    case Kind::kTransaction:
+      return db_->Commit();
+    case Kind::kNone:
+      break;
+  }
+  return Status::Ok();
+}
+
+WriteScope::~WriteScope() {
+  // Some errors (SQLITE_FULL, SQLITE_IOERR, ...) end the whole transaction on their own; then
+  // there is nothing left to roll back.
+  if (!db_->InTransaction()) return;
+  if (kind_ == Kind::kSavepoint) {
+    // Rolling back to a savepoint keeps it open; releasing it afterwards removes it.
+    (void)RunCached(kRollbackTo);
+    (void)RunCached(kRelease);
+  } else if (kind_ == Kind::kTransaction) {
+    (void)db_->Rollback();
+  }
+}
+
+}  // namespace grove::sql

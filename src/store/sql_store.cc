@@ -1,0 +1,605 @@
+#include "store/sql_store.h"
+
+#include <algorithm>
+#include <limits>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "core/clock.h"
+#include "store/log_codec.h"
+
+namespace grove {
+namespace {
+
+using sql::Query;
+
+constexpr int64_t kNoLimit = std::numeric_limits<int64_t>::max();
+
+int64_t LimitOf(int limit) {
+  return limit > 0 ? limit : kNoLimit;
+}
+
+// Never throws: a string that is not valid UTF-8 (say, from a log line copied into a property)
+// is stored with replacement characters rather than failing the write.
+std::string Dump(const Json& j) {
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+Status Parse(std::string_view text, const char* what, Json* out) {
+  Json j = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return Status::IoError(std::string("store: corrupt JSON in ") + what);
+  *out = std::move(j);
+  return Status::Ok();
+}
+
+Status NotFound(const char* what, int64_t id) {
+  return Status::NotFound(std::string(what) + " " + std::to_string(id) + " not found");
+}
+
+// --- Rows --------------------------------------------------------------------------------
+
+// Column lists shared by several queries. Macros, so that every query stays one compile-time
+// string literal; #undef at the end of the file.
+#define GROVE_REQUEST_COLUMNS                                                           \
+  "id, builder, reason, properties, source, state, attempt, priority, worker, result, " \
+  "submitted_at, claimed_at, finished_at"
+
+Status ReadRequest(Query& q, RequestRecord* r) {
+  r->id = q.Int(0);
+  r->builder = q.Text(1);
+  r->reason = q.Text(2);
+  GROVE_RETURN_IF_ERROR(Parse(q.Text(3), "requests.properties", &r->properties));
+  GROVE_RETURN_IF_ERROR(Parse(q.Text(4), "requests.source", &r->source));
+  r->state = q.Text(5);
+  r->attempt = static_cast<int>(q.Int(6));
+  r->priority = static_cast<int>(q.Int(7));
+  r->worker = q.Text(8);
+  r->result = static_cast<int>(q.Int(9));
+  r->submitted_at = q.Int(10);
+  r->claimed_at = q.Int(11);
+  r->finished_at = q.Int(12);
+  return Status::Ok();
+}
+
+#define GROVE_BUILD_COLUMNS                                                                    \
+  "id, request_id, attempt, builder, number, worker, state, result, started_at, finished_at, " \
+  "properties"
+
+Status ReadBuild(Query& q, BuildRecord* b) {
+  b->id = q.Int(0);
+  b->request_id = q.Int(1);
+  b->attempt = static_cast<int>(q.Int(2));
+  b->builder = q.Text(3);
+  b->number = q.Int(4);
+  b->worker = q.Text(5);
+  b->state = q.Text(6);
+  b->result = static_cast<int>(q.Int(7));
+  b->started_at = q.Int(8);
+  b->finished_at = q.Int(9);
+  return Parse(q.Text(10), "builds.properties", &b->properties);
+}
+
+void ReadStep(Query& q, StepRecord* s) {
+  s->build_id = q.Int(0);
+  s->idx = static_cast<int>(q.Int(1));
+  s->name = q.Text(2);
+  s->state = q.Text(3);
+  s->result = static_cast<int>(q.Int(4));
+  s->started_at = q.Int(5);
+  s->finished_at = q.Int(6);
+  s->log_bytes = q.Int(7);
+  s->log_lines = q.Int(8);
+}
+
+Status ReadWorker(Query& q, WorkerRecord* w) {
+  w->name = q.Text(0);
+  GROVE_RETURN_IF_ERROR(Parse(q.Text(1), "workers.tags", &w->tags));
+  w->capacity = static_cast<int>(q.Int(2));
+  w->connected = q.Int(3) != 0;
+  w->paused = q.Int(4) != 0;
+  w->last_seen = q.Int(5);
+  return Status::Ok();
+}
+
+// Steps |q| through all its rows, reading each with |read| into a new element of |out|.
+template <typename Record, typename Read>
+Status ReadAll(Query& q, std::vector<Record>* out, Read read) {
+  out->clear();
+  for (;;) {
+    bool row = false;
+    GROVE_RETURN_IF_ERROR(q.Step(&row));
+    if (!row) return Status::Ok();
+    Record rec;
+    if constexpr (std::is_same_v<decltype(read(q, &rec)), void>) {
+      read(q, &rec);
+    } else {
+      GROVE_RETURN_IF_ERROR(read(q, &rec));
+    }
+    out->push_back(std::move(rec));
+  }
+}
+
+// --- Queries (SQL shared by SQLite and PostgreSQL) -------------------------------------------
+
+constexpr std::string_view kInsertRequest =
+    "INSERT INTO requests (builder, reason, properties, source, state, attempt, priority, "
+    "worker, result, submitted_at, claimed_at, finished_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id";
+constexpr std::string_view kGetRequest =
+    "SELECT " GROVE_REQUEST_COLUMNS " FROM requests WHERE id = $1";
+constexpr std::string_view kListRequests = "SELECT " GROVE_REQUEST_COLUMNS
+                                           " FROM requests WHERE state = $1 "
+                                           "ORDER BY priority DESC, id LIMIT $2";
+constexpr std::string_view kRequestState = "SELECT state FROM requests WHERE id = $1";
+constexpr std::string_view kClaimRequest =
+    "UPDATE requests SET state = 'claimed', attempt = attempt + 1, worker = $2, claimed_at = $3 "
+    "WHERE id = $1 AND state = 'queued' RETURNING attempt";
+constexpr std::string_view kRequeueRequest =
+    "UPDATE requests SET state = 'queued', worker = '', claimed_at = 0 "
+    "WHERE id = $1 AND state = 'claimed' RETURNING id";
+constexpr std::string_view kFinishRequest =
+    "UPDATE requests SET state = 'finished', result = $2, finished_at = $3 WHERE id = $1 "
+    "RETURNING id";
+
+// One statement hands out the next number: both engines lock the builder's row for the rest
+// of the transaction, so concurrent masters cannot get the same number.
+constexpr std::string_view kNextBuildNumber =
+    "INSERT INTO builder_numbers (builder, last_number) VALUES ($1, 1) "
+    "ON CONFLICT (builder) DO UPDATE SET last_number = builder_numbers.last_number + 1 "
+    "RETURNING last_number";
+constexpr std::string_view kInsertBuild =
+    "INSERT INTO builds (request_id, attempt, builder, number, worker, state, result, "
+    "started_at, finished_at, properties) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id";
+constexpr std::string_view kGetBuild = "SELECT " GROVE_BUILD_COLUMNS " FROM builds WHERE id = $1";
+constexpr std::string_view kFindBuild =
+    "SELECT " GROVE_BUILD_COLUMNS " FROM builds WHERE request_id = $1 AND attempt = $2";
+constexpr std::string_view kListBuilds = "SELECT " GROVE_BUILD_COLUMNS
+                                         " FROM builds WHERE builder = $1 AND number < $2 "
+                                         "ORDER BY number DESC LIMIT $3";
+constexpr std::string_view kBuildsOfRequest =
+    "SELECT " GROVE_BUILD_COLUMNS " FROM builds WHERE request_id = $1 ORDER BY attempt";
+// The literal state = 'running' lets both engines use the partial index builds_running.
+constexpr std::string_view kRunningBuilds =
+    "SELECT " GROVE_BUILD_COLUMNS " FROM builds WHERE state = 'running' ORDER BY id";
+constexpr std::string_view kFinishBuild =
+    "UPDATE builds SET state = 'finished', result = $2, finished_at = $3 WHERE id = $1 "
+    "RETURNING id";
+constexpr std::string_view kBuildExists = "SELECT 1 FROM builds WHERE id = $1";
+
+constexpr std::string_view kInsertStep =
+    "INSERT INTO steps (build_id, idx, name, state, result, started_at, finished_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (build_id, idx) DO NOTHING";
+constexpr std::string_view kFinishStep =
+    "UPDATE steps SET state = 'finished', result = $3, finished_at = $4 "
+    "WHERE build_id = $1 AND idx = $2 RETURNING idx";
+constexpr std::string_view kListSteps =
+    "SELECT build_id, idx, name, state, result, started_at, finished_at, log_bytes, log_lines "
+    "FROM steps WHERE build_id = $1 ORDER BY idx";
+constexpr std::string_view kStepLogSize =
+    "SELECT log_bytes, log_lines FROM steps WHERE build_id = $1 AND idx = $2";
+
+// RETURNING yields a row only when the chunk was inserted, not when its seq was already stored.
+constexpr std::string_view kInsertChunk =
+    "INSERT INTO log_chunks (build_id, idx, seq, byte_offset, line_offset, raw_size, lines, data) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+    "ON CONFLICT (build_id, idx, seq) DO NOTHING RETURNING seq";
+constexpr std::string_view kGrowStepLog =
+    "UPDATE steps SET log_bytes = log_bytes + $3, log_lines = log_lines + $4 "
+    "WHERE build_id = $1 AND idx = $2";
+// The chunks covering bytes [$3, $4): from the one holding $3 (the largest byte_offset <= $3,
+// an index seek) up to the one before $4. Only these rows' blobs are read.
+constexpr std::string_view kReadChunks =
+    "SELECT byte_offset, raw_size, data FROM log_chunks "
+    "WHERE build_id = $1 AND idx = $2 AND byte_offset < $4 AND byte_offset >= "
+    "(SELECT byte_offset FROM log_chunks WHERE build_id = $1 AND idx = $2 AND byte_offset <= $3 "
+    "ORDER BY byte_offset DESC LIMIT 1) "
+    "ORDER BY byte_offset";
+
+constexpr std::string_view kUpsertWorker =
+    "INSERT INTO workers (name, tags, capacity, connected, paused, last_seen) "
+    "VALUES ($1, $2, $3, $4, $5, $6) "
+    "ON CONFLICT (name) DO UPDATE SET tags = excluded.tags, capacity = excluded.capacity, "
+    "connected = excluded.connected, paused = excluded.paused, last_seen = excluded.last_seen";
+constexpr std::string_view kListWorkers =
+    "SELECT name, tags, capacity, connected, paused, last_seen FROM workers ORDER BY name";
+
+// --- The store -------------------------------------------------------------------------------
+
+class SqlStore final : public Store {
+ public:
+  explicit SqlStore(std::unique_ptr<sql::Db> db) : db_(std::move(db)) {}
+
+  Status Begin() override {
+    if (db_->InTransaction()) return Status::Invalid("store: a transaction is already open");
+    return db_->BeginWrite();
+  }
+  Status Commit() override {
+    if (!db_->InTransaction()) return Status::Invalid("store: no transaction to commit");
+    return db_->Commit();
+  }
+  Status Rollback() override {
+    // Nothing to undo when the transaction is already gone (e.g. a failed COMMIT ended it).
+    if (!db_->InTransaction()) return Status::Ok();
+    return db_->Rollback();
+  }
+
+  // --- Requests ---
+
+  Status AddRequest(RequestRecord* r) override {
+    if (r->builder.empty()) return Status::Invalid("store: a request needs a builder");
+    r->state = "queued";
+    if (r->submitted_at == 0) r->submitted_at = NowMs();
+    Query q;
+    GROVE_RETURN_IF_ERROR(db_->Prepare(kInsertRequest, &q));
+    q.Bind(1, r->builder)
+        .Bind(2, r->reason)
+        .Bind(3, Dump(r->properties))
+        .Bind(4, Dump(r->source))
+        .Bind(5, r->state)
+        .Bind(6, r->attempt)
+        .Bind(7, r->priority)
+        .Bind(8, r->worker)
+        .Bind(9, r->result)
+        .Bind(10, r->submitted_at)
+        .Bind(11, r->claimed_at)
+        .Bind(12, r->finished_at);
+    return StepReturning(q, &r->id, "request insert");
+  }
+
+  Status GetRequest(int64_t id, RequestRecord* out) override {
+    Query q;
+    GROVE_RETURN_IF_ERROR(db_->Prepare(kGetRequest, &q));
+    q.Bind(1, id);
+    bool row = false;
+    GROVE_RETURN_IF_ERROR(q.Step(&row));
+    if (!row) return NotFound("request", id);
+    return ReadRequest(q, out);
+  }
+
+  Status ListRequests(const std::string& state, int limit,
+                      std::vector<RequestRecord>* out) override {
+    Query q;
+    GROVE_RETURN_IF_ERROR(db_->Prepare(kListRequests, &q));
+    q.Bind(1, state).Bind(2, LimitOf(limit));
+    return ReadAll(q, out, ReadRequest);
+  }
+
+  Status ClaimRequest(int64_t id, const std::string& worker, int64_t now, int* attempt) override {
+    Query q;
+    GROVE_RETURN_IF_ERROR(db_->Prepare(kClaimRequest, &q));
+    q.Bind(1, id).Bind(2, worker).Bind(3, now);
+    bool row = false;
+    GROVE_RETURN_IF_ERROR(q.Step(&row));
+    if (!row) return WhyNotInState(id, "queued");
+    *attempt = static_cast<int>(q.Int(0));
+    return Status::Ok();
+  }
+
+  Status RequeueRequest(int64_t id) override {
+    Query q;
+    GROVE_RETURN_IF_ERROR(db_->Prepare(kRequeueRequest, &q));
+    q.Bind(1, id);
+    bool row = false;
+    GROVE_RETURN_IF_ERROR(q.Step(&row));
+    return row ? Status::Ok() : WhyNotInState(id, "claimed");
+  }
+
+  Status FinishRequest(int64_t id, Result result, int64_t now) override {
+    Query q;
+    GROVE_RETURN_IF_ERROR(db_->Prepare(kFinishRequest, &q));
+    q.Bind(1, id).Bind(2, static_cast<int64_t>(result)).Bind(3, now);
+    return UpdatedOne(q, "request", id);
+  }
+
+  // --- Builds ---
+
+  Status StartBuild(BuildRecord* b) override {
+    if (b->builder.empty()) return Status::Invalid("store: a build needs a builder");
+    sql::WriteScope scope(db_.get());
+    GROVE_RETURN_IF_ERROR(scope.Open());
+    // Checked inside the write scope: with the write lock held nobody can insert it meanwhile.
+    Status st = FindBuild(b->request_id, b->attempt, b);
+    if (st.ok()) return Status::Ok();  // a repeated start: nothing changes
+    if (!st.IsNotFound()) return st;
+    GROVE_RETURN_IF_ERROR(RequireRequest(b->request_id));
+    if (b->state.empty()) b->state = "running";
+
+    Query num;
+    GROVE_RETURN_IF_ERROR(db_->Prepare(kNextBuildNumber, &num));
+    num.Bind(1, b->builder);
+    GROVE_RETURN_IF_ERROR(StepReturning(num, &b->number, "build number"));
+    num.Reset();
+
+    Query q;
+    GROVE_RETURN_IF_ERROR(db_->Prepare(kInsertBuild, &q));
+    q.Bind(1, b->request_id)
+        .Bind(2, b->attempt)
+        .Bind(3, b->builder)
+        .Bind(4, b->number)
+        .Bind(5, b->worker)
+        .Bind(6, b->state)
+        .Bind(7, b->result)
+        .Bind(8, b->started_at)
+        .Bind(9, b->finished_at)
+        .Bind(10, Dump(b->properties));
+    GROVE_RETURN_IF_ERROR(StepReturning(q, &b->id, "build insert"));
+    q.Reset();
+    return scope.Commit();
+  }
+
+  Status FinishBuild(int64_t build_id, Result result, int64_t now) override {
+    Query q;
+    GROVE_RETURN_IF_ERROR(db_->Prepare(kFinishBuild, &q));
+    q.Bind(1, build_id).Bind(2, static_cast<int64_t>(result)).Bind(3, now);
+    return UpdatedOne(q, "build", build_id);
+  }
+
+  Status GetBuild(int64_t id, BuildRecord* out) override {
+    Query q;
+    GROVE_RETURN_IF_ERROR(db_->Prepare(kGetBuild, &q));
+    q.Bind(1, id);
+    bool row = false;
+    GROVE_RETURN_IF_ERROR(q.Step(&row));
+    if (!row) return NotFound("build", id);
+    return ReadBuild(q, out);
+  }
+
+  Status FindBuild(int64_t request_id, int attempt, BuildRecord* out) override {
+    Query q;
+    GROVE_RETURN_IF_ERROR(db_->Prepare(kFindBuild, &q));
+    q.Bind(1, request_id).Bind(2, attempt);
+    bool row = false;
+    GROVE_RETURN_IF_ERROR(q.Step(&row));
+    if (!row) {
+      return Status::NotFound("no build for request " + std::to_string(request_id) + " attempt " +
+                              std::to_string(attempt));
+    }
+    return ReadBuild(q, out);
+  }
+
+  Status ListBuilds(const std::string& builder, int64_t before_number, int limit,
+                    std::vector<BuildRecord>* out) override {
+    Query q;
+    GROVE_RETURN_IF_ERROR(db_->Prepare(kListBuilds, &q));
+    q.Bind(1, builder)
+        .Bind(2, before_number > 0 ? before_number : kNoLimit)
+        .Bind(3, LimitOf(limit));
+    return ReadAll(q, out, ReadBuild);
+  }
+
+  Status BuildsOfRequest(int64_t request_id, std::vector<BuildRecord>* out) override {
+    Query q;
+    GROVE_RETURN_IF_ERROR(db_->Prepare(kBuildsOfRequest, &q));
+    q.Bind(1, request_id);
+    return ReadAll(q, out, ReadBuild);
+  }
+
+  Status RunningBuilds(std::vector<BuildRecord>* out) override {
+    Query q;
+    GROVE_RETURN_IF_ERROR(db_->Prepare(kRunningBuilds, &q));
+    return ReadAll(q, out, ReadBuild);
+  }
+
+  // --- Steps ---
+
+  Status StartStep(const StepRecord& s) override {
+    if (s.idx < 0) return Status::Invalid("store: negative step index");
+    GROVE_RETURN_IF_ERROR(RequireBuild(s.build_id));
+    Query q;
+    GROVE_RETURN_IF_ERROR(db_->Prepare(kInsertStep, &q));
+    q.Bind(1, s.build_id)
+        .Bind(2, s.idx)
+        .Bind(3, s.name)
+        .Bind(4, s.state.empty() ? std::string_view("running") : std::string_view(s.state))
+        .Bind(5, s.result)
+        .Bind(6, s.started_at)
+        .Bind(7, s.finished_at);
+    return q.Run();
+  }
+
+  Status FinishStep(int64_t build_id, int idx, Result result, int64_t now) override {
+    Query q;
+    GROVE_RETURN_IF_ERROR(db_->Prepare(kFinishStep, &q));
+    q.Bind(1, build_id).Bind(2, idx).Bind(3, static_cast<int64_t>(result)).Bind(4, now);
+    bool row = false;
+    GROVE_RETURN_IF_ERROR(q.Step(&row));
+    return row ? Status::Ok() : StepNotFound(build_id, idx);
+  }
+
+  Status ListSteps(int64_t build_id, std::vector<StepRecord>* out) override {
+    Query q;
+    GROVE_RETURN_IF_ERROR(db_->Prepare(kListSteps, &q));
+    q.Bind(1, build_id);
+    return ReadAll(q, out, ReadStep);
+  }
+
+  // --- Logs ---
+
+  Status AppendLog(int64_t build_id, int idx, int64_t seq, std::string_view data) override {
+    if (seq < 0) return Status::Invalid("store: negative log chunk sequence number");
+    sql::WriteScope scope(db_.get());
+    GROVE_RETURN_IF_ERROR(scope.Open());
+
+    int64_t log_bytes = 0, log_lines = 0;
+    {
+      Query q;
+      GROVE_RETURN_IF_ERROR(db_->Prepare(kStepLogSize, &q));
+      q.Bind(1, build_id).Bind(2, idx);
+      bool row = false;
+      GROVE_RETURN_IF_ERROR(q.Step(&row));
+      if (!row) return StepNotFound(build_id, idx);
+      log_bytes = q.Int(0);
+      log_lines = q.Int(1);
+    }
+    // An empty chunk adds nothing, and storing it would put two chunks at one byte offset.
+    if (data.empty()) return Status::Ok();
+
+    GROVE_RETURN_IF_ERROR(codec_.Compress(data, &buffer_));
+    const int64_t lines = CountLines(data);
+    {
+      Query q;
+      GROVE_RETURN_IF_ERROR(db_->Prepare(kInsertChunk, &q));
+      q.Bind(1, build_id)
+          .Bind(2, idx)
+          .Bind(3, seq)
+          .Bind(4, log_bytes)
+          .Bind(5, log_lines)
+          .Bind(6, static_cast<int64_t>(data.size()))
+          .Bind(7, lines)
+          .BindBlob(8, buffer_);
+      bool row = false;
+      GROVE_RETURN_IF_ERROR(q.Step(&row));
+      if (!row) return Status::Ok();  // this seq is already stored: a redelivered chunk
+    }
+    {
+      Query q;
+      GROVE_RETURN_IF_ERROR(db_->Prepare(kGrowStepLog, &q));
+      q.Bind(1, build_id).Bind(2, idx).Bind(3, static_cast<int64_t>(data.size())).Bind(4, lines);
+      GROVE_RETURN_IF_ERROR(q.Run());
+    }
+    return scope.Commit();
+  }
+
+  Status ReadLog(int64_t build_id, int idx, int64_t offset, int64_t max_bytes, std::string* out,
+                 int64_t* total) override {
+    out->clear();
+    if (offset < 0 || max_bytes < 0) return Status::Invalid("store: negative log offset or size");
+    int64_t size = 0;
+    {
+      Query q;
+      GROVE_RETURN_IF_ERROR(db_->Prepare(kStepLogSize, &q));
+      q.Bind(1, build_id).Bind(2, idx);
+      bool row = false;
+      GROVE_RETURN_IF_ERROR(q.Step(&row));
+      if (!row) return StepNotFound(build_id, idx);
+      size = q.Int(0);
+    }
+    *total = size;
+    if (offset >= size || max_bytes == 0) return Status::Ok();
+    // The log is append-only and its size was read first, so chunks appended meanwhile by
+    // another connection are simply beyond |end|.
+    const int64_t end = offset + std::min(max_bytes, size - offset);
+    out->reserve(end - offset);
+
+    Query q;
+    GROVE_RETURN_IF_ERROR(db_->Prepare(kReadChunks, &q));
+    q.Bind(1, build_id).Bind(2, idx).Bind(3, offset).Bind(4, end);
+    int64_t pos = -1;  // where the next chunk must start
+    for (;;) {
+      bool row = false;
+      GROVE_RETURN_IF_ERROR(q.Step(&row));
+      if (!row) break;
+      const int64_t chunk_offset = q.Int(0);
+      const int64_t raw_size = q.Int(1);
+      if (pos >= 0 && chunk_offset != pos) break;  // a gap: reported below
+      pos = chunk_offset + raw_size;
+      const int64_t from = std::max(offset, chunk_offset) - chunk_offset;
+      const int64_t to = std::min(end, pos) - chunk_offset;
+      if (from == 0 && to == raw_size) {
+        // The whole chunk is wanted: decompress it straight into the result.
+        GROVE_RETURN_IF_ERROR(codec_.DecompressAppend(q.Blob(2), raw_size, out));
+      } else {
+        buffer_.clear();
+        GROVE_RETURN_IF_ERROR(codec_.DecompressAppend(q.Blob(2), raw_size, &buffer_));
+        out->append(buffer_, from, to - from);
+      }
+    }
+    if (static_cast<int64_t>(out->size()) != end - offset) {
+      out->clear();
+      return Status::IoError("store: log of build " + std::to_string(build_id) + " step " +
+                             std::to_string(idx) + " has missing chunks");
+    }
+    return Status::Ok();
+  }
+
+  // --- Workers ---
+
+  Status UpsertWorker(const WorkerRecord& w) override {
+    if (w.name.empty()) return Status::Invalid("store: a worker needs a name");
+    Query q;
+    GROVE_RETURN_IF_ERROR(db_->Prepare(kUpsertWorker, &q));
+    q.Bind(1, w.name)
+        .Bind(2, Dump(w.tags))
+        .Bind(3, w.capacity)
+        .Bind(4, w.connected ? 1 : 0)
+        .Bind(5, w.paused ? 1 : 0)
+        .Bind(6, w.last_seen);
+    return q.Run();
+  }
+
+  Status ListWorkers(std::vector<WorkerRecord>* out) override {
+    Query q;
+    GROVE_RETURN_IF_ERROR(db_->Prepare(kListWorkers, &q));
+    return ReadAll(q, out, ReadWorker);
+  }
+
+ private:
+  // Steps an INSERT ... RETURNING that must produce one row, and reads its first column.
+  static Status StepReturning(Query& q, int64_t* value, const char* what) {
+    bool row = false;
+    GROVE_RETURN_IF_ERROR(q.Step(&row));
+    if (!row) return Status::IoError(std::string("store: ") + what + " returned no row");
+    *value = q.Int(0);
+    return Status::Ok();
+  }
+
+  // Steps an UPDATE ... RETURNING: NotFound when it matched no row.
+  static Status UpdatedOne(Query& q, const char* what, int64_t id) {
+    bool row = false;
+    GROVE_RETURN_IF_ERROR(q.Step(&row));
+    return row ? Status::Ok() : NotFound(what, id);
+  }
+
+  static Status StepNotFound(int64_t build_id, int idx) {
+    return Status::NotFound("step " + std::to_string(idx) + " of build " +
+                            std::to_string(build_id) + " not found");
+  }
+
+  // After a state transition matched no row: NotFound, or Conflict naming the actual state.
+  Status WhyNotInState(int64_t id, const char* wanted) {
+    Query q;
+    GROVE_RETURN_IF_ERROR(db_->Prepare(kRequestState, &q));
+    q.Bind(1, id);
+    bool row = false;
+    GROVE_RETURN_IF_ERROR(q.Step(&row));
+    if (!row) return NotFound("request", id);
+    return Status::Conflict("request " + std::to_string(id) + " is " + std::string(q.Text(0)) +
+                            ", not " + wanted);
+  }
+
+  Status RequireRequest(int64_t id) {
+    Query q;
+    GROVE_RETURN_IF_ERROR(db_->Prepare(kRequestState, &q));
+    q.Bind(1, id);
+    bool row = false;
+    GROVE_RETURN_IF_ERROR(q.Step(&row));
+    return row ? Status::Ok() : NotFound("request", id);
+  }
+
+  Status RequireBuild(int64_t id) {
+    Query q;
+    GROVE_RETURN_IF_ERROR(db_->Prepare(kBuildExists, &q));
+    q.Bind(1, id);
+    bool row = false;
+    GROVE_RETURN_IF_ERROR(q.Step(&row));
+    return row ? Status::Ok() : NotFound("build", id);
+  }
+
+  std::unique_ptr<sql::Db> db_;
+  LogCodec codec_;
+  std::string buffer_;  // reused for compressed chunks and partly read ones
+};
+
+#undef GROVE_REQUEST_COLUMNS
+#undef GROVE_BUILD_COLUMNS
+
+}  // namespace
+
+std::unique_ptr<Store> NewSqlStore(std::unique_ptr<sql::Db> db) {
+  return std::make_unique<SqlStore>(std::move(db));
+}
+
+}  // namespace grove

@@ -1,0 +1,263 @@
+#include "store/sqlite_db.h"
+
+#include <sqlite3.h>
+
+#include <charconv>
+#include <functional>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace grove::sql {
+namespace {
+
+struct CloseDb {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+struct FinalizeStmt {
+  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
+};
+struct FreeSqlite {
+  void operator()(char* p) const { sqlite3_free(p); }
+};
+
+using DbPtr = std::unique_ptr<sqlite3, CloseDb>;
+using StmtPtr = std::unique_ptr<sqlite3_stmt, FinalizeStmt>;
+
+// The statement as one short line, to say in an error message which query failed.
+std::string Abbreviate(std::string_view sql) {
+  std::string out;
+  bool space = false;
+  for (char c : sql) {
+    if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
+      space = !out.empty();
+      continue;
+    }
+    if (space) out += ' ';
+    space = false;
+    out += c;
+    if (out.size() >= 80) {
+      out += "...";
+      break;
+    }
+  }
+  return out;
+}
+
+Status Error(std::string_view what, std::string_view sql) {
+  std::string msg = "sqlite: ";
+  msg += what;
+  if (!sql.empty()) {
+    msg += " (in: ";
+    msg += Abbreviate(sql);
+    msg += ")";
+  }
+  return Status::IoError(std::move(msg));
+}
+
+// The status for a failed call on |db|: constraint violations are conflicts (a duplicate key
+// the caller may handle); everything else is an I/O error carrying SQLite's own message.
+Status ErrorOf(sqlite3* db, int rc, std::string_view sql) {
+  if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+    return Status::Conflict(std::string("sqlite: ") + sqlite3_errmsg(db) +
+                            " (in: " + Abbreviate(sql) + ")");
+  }
+  return Error(sqlite3_errmsg(db), sql);
+}
+
+class SqliteStmt final : public Stmt {
+ public:
+  SqliteStmt(sqlite3* db, StmtPtr stmt, std::string_view sql)
+      : db_(db), stmt_(std::move(stmt)), sql_(sql) {
+    // SQLite treats "$1" as a *named* parameter and numbers parameters in order of first
+    // appearance, so "SET a = $2 WHERE id = $1" would swap them. Map $N to SQLite's index.
+    const int count = sqlite3_bind_parameter_count(stmt_.get());
+    index_.assign(count + 1, 0);
+    for (int i = 1; i <= count; ++i) {
+      const char* name = sqlite3_bind_parameter_name(stmt_.get(), i);
+      int n = i;  // anonymous "?" parameters keep their position
+      if (name != nullptr && name[0] == '$') {
+        std::string_view digits(name + 1);
+        auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+        if (ec != std::errc() || p != digits.data() + digits.size() || n < 1) n = 0;
+      }
+      if (n >= static_cast<int>(index_.size())) index_.resize(n + 1, 0);
+      if (n > 0) index_[n] = i;
+    }
+  }
+
+  bool in_use() const { return in_use_; }
+  void Acquire() { in_use_ = true; }
+
+  void BindInt(int pos, int64_t v) override {
+    if (int i = Index(pos)) Check(pos, sqlite3_bind_int64(stmt_.get(), i, v));
+  }
+  void BindText(int pos, std::string_view v) override {
+    if (int i = Index(pos))
+      Check(pos,
+            sqlite3_bind_text64(stmt_.get(), i, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
+  }
+  void BindBlob(int pos, std::string_view v) override {
+    // A zero-length blob must still be a blob, not NULL: bind_zeroblob for the empty case.
+    if (int i = Index(pos)) {
+      int rc = v.empty()
+                   ? sqlite3_bind_zeroblob(stmt_.get(), i, 0)
+                   : sqlite3_bind_blob64(stmt_.get(), i, v.data(), v.size(), SQLITE_TRANSIENT);
+      Check(pos, rc);
+    }
+  }
+  void BindNull(int pos) override {
+    if (int i = Index(pos)) Check(pos, sqlite3_bind_null(stmt_.get(), i));
+  }
+
+  Status Step(bool* row) override {
+    *row = false;
+    if (!bind_error_.ok()) return bind_error_;
+    // SQLite would silently re-run a finished statement; a finished one stays finished.
+    if (done_) return Status::Ok();
+    int rc = sqlite3_step(stmt_.get());
+    if (rc == SQLITE_ROW) {
+      *row = true;
+      return Status::Ok();
+    }
+    done_ = true;
+    if (rc == SQLITE_DONE) return Status::Ok();
+    return ErrorOf(db_, rc, sql_);
+  }
+
+  bool IsNull(int col) override { return sqlite3_column_type(stmt_.get(), col) == SQLITE_NULL; }
+  int64_t Int(int col) override { return sqlite3_column_int64(stmt_.get(), col); }
+  std::string_view Text(int col) override {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_.get(), col));
+    if (p == nullptr) return {};
+    return {p, static_cast<size_t>(sqlite3_column_bytes(stmt_.get(), col))};
+  }
+  std::string_view Blob(int col) override {
+    const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_.get(), col));
+    if (p == nullptr) return {};
+    return {p, static_cast<size_t>(sqlite3_column_bytes(stmt_.get(), col))};
+  }
+
+  void Release() override {
+    sqlite3_reset(stmt_.get());
+    sqlite3_clear_bindings(stmt_.get());
+    bind_error_ = Status::Ok();
+    done_ = false;
+    in_use_ = false;
+  }
+
+ private:
+  int Index(int pos) {
+    if (pos >= 1 && pos < static_cast<int>(index_.size()) && index_[pos] != 0) return index_[pos];
+    if (bind_error_.ok())
+      bind_error_ = Status::Invalid("sqlite: no parameter $" + std::to_string(pos) +
+                                    " (in: " + Abbreviate(sql_) + ")");
+    return 0;
+  }
+  void Check(int pos, int rc) {
+    if (rc != SQLITE_OK && bind_error_.ok())
+      bind_error_ = Error(
+          std::string("cannot bind $") + std::to_string(pos) + ": " + sqlite3_errmsg(db_), sql_);
+  }
+
+  sqlite3* db_;
+  StmtPtr stmt_;
+  std::string sql_;
+  std::vector<int> index_;  // $N → SQLite's parameter index (0: no such parameter)
+  Status bind_error_;
+  bool done_ = false;
+  bool in_use_ = false;
+};
+
+// Lets the cache be searched with a string_view without building a std::string per lookup.
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+class SqliteDb final : public Db {
+ public:
+  explicit SqliteDb(DbPtr db) : db_(std::move(db)) {}
+
+  Dialect dialect() const override { return Dialect::kSqlite; }
+
+  Status Exec(std::string_view sql) override {
+    std::string text(sql);  // sqlite3_exec wants a NUL-terminated string
+    char* raw_err = nullptr;
+    int rc = sqlite3_exec(db_.get(), text.c_str(), nullptr, nullptr, &raw_err);
+    std::unique_ptr<char, FreeSqlite> err(raw_err);
+    if (rc == SQLITE_OK) return Status::Ok();
+    return Error(err ? err.get() : sqlite3_errstr(rc), sql);
+  }
+
+  Status Prepare(std::string_view sql, Query* out) override {
+    auto it = cache_.find(sql);
+    if (it == cache_.end()) {
+      sqlite3_stmt* raw = nullptr;
+      const char* tail = nullptr;
+      // PERSISTENT: the statement lives in the cache for the connection's lifetime.
+      int rc = sqlite3_prepare_v3(db_.get(), sql.data(), static_cast<int>(sql.size()),
+                                  SQLITE_PREPARE_PERSISTENT, &raw, &tail);
+      StmtPtr stmt(raw);
+      if (rc != SQLITE_OK) return ErrorOf(db_.get(), rc, sql);
+      if (stmt == nullptr) return Status::Invalid("sqlite: empty statement");
+      if (std::string_view(tail, sql.data() + sql.size() - tail).find_first_not_of(" \t\r\n;") !=
+          std::string_view::npos) {
+        return Status::Invalid("sqlite: more than one statement (in: " + Abbreviate(sql) + ")");
+      }
+      it = cache_
+               .emplace(std::string(sql),
+                        std::make_unique<SqliteStmt>(db_.get(), std::move(stmt), sql))
+               .first;
+    }
+    SqliteStmt* stmt = it->second.get();
+    if (stmt->in_use()) {
+      return Status::Invalid("sqlite: statement already in use (in: " + Abbreviate(sql) + ")");
+    }
+    stmt->Acquire();
+    *out = Query(stmt);
+    return Status::Ok();
+  }
+
+  Status BeginWrite() override { return Run("BEGIN IMMEDIATE"); }
+  Status Commit() override { return Run("COMMIT"); }
+  Status Rollback() override { return Run("ROLLBACK"); }
+  bool InTransaction() const override { return sqlite3_get_autocommit(db_.get()) == 0; }
+
+ private:
+  Status Run(std::string_view sql) {
+    Query q;
+    GROVE_RETURN_IF_ERROR(Prepare(sql, &q));
+    return q.Run();
+  }
+
+  // Declared before the cache so that it is destroyed after it: statements are finalized
+  // before the connection closes.
+  DbPtr db_;
+  std::unordered_map<std::string, std::unique_ptr<SqliteStmt>, StringHash, std::equal_to<>> cache_;
+};
+
+}  // namespace
+
+Status OpenSqliteDb(const std::string& path, std::unique_ptr<Db>* out) {
+  sqlite3* raw = nullptr;
+  // NOMUTEX: a connection is used by one thread at a time (store.h), so SQLite's per-call
+  // mutex is pure overhead.
+  int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  DbPtr db(raw);  // sqlite3_open_v2 may allocate a handle even when it fails
+  if (rc != SQLITE_OK) {
+    return Status::IoError("sqlite: cannot open " + path + ": " +
+                           (db ? sqlite3_errmsg(db.get()) : sqlite3_errstr(rc)));
+  }
+  sqlite3_busy_timeout(db.get(), 5000);
+  auto sqlite = std::make_unique<SqliteDb>(std::move(db));
+  Status st =
+      sqlite->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+  if (!st.ok()) return Status::IoError("cannot open " + path + ": " + st.message());
+  *out = std::move(sqlite);
+  return Status::Ok();
+}
+
+}  // namespace grove::sql
