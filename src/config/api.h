@@ -1,0 +1,41 @@
+// The functions grove.lua can call, one group per api_<group>.cc, each with a Register function.
+// To add a group (say, change sources): write api_sources.cc with RegisterSourceApi, declare it
+// here and call it from InstallApi. Function bodies follow the rules in lua_fn.h.
+#pragma once
+
+#include <lua.hpp>
+#include <string>
+
+#include "config/load_context.h"
+
+namespace grove::config_internal {
+
+// A lua_CFunction that prepares a fresh state: standard libraries, the environment and every
+// config function. Run it under lua_pcall.
+int InstallApi(lua_State* L);
+
+void RegisterEnvironment(lua_State* L);  // require from the master directory, grove.base_dir
+void RegisterProjectApi(lua_State* L);   // project, store, broker, web
+void RegisterWorkerApi(lua_State* L);    // worker, secret
+void RegisterStepApi(lua_State* L);      // shell
+void RegisterBuilderApi(lua_State* L);   // builder
+void RegisterScheduleApi(lua_State* L);  // schedule.force
+
+// Helpers shared by the bodies (api_common.cc).
+
+// Throws unless the function got exactly one argument of Lua type |type|; |usage| shows a correct
+// call, e.g. "project { name = \"...\" }".
+void ExpectOneArg(lua_State* L, int type, const std::string& usage);
+
+// Records that |what| ("store", "web") is declared at the caller's line; a second declaration is
+// an error naming the first.
+void DeclareOnce(lua_State* L, LoadContext& ctx, const std::string& what);
+
+// The first half of a curried definition, KIND "NAME" { ... }: checks the name and returns (as
+// the one result for Lua) the function |table_fn| that takes the table. A definition whose table
+// never comes is reported when the config has run.
+int BeginDefinition(lua_State* L, LoadContext& ctx, const char* kind, lua_CFunction table_fn);
+// Called first by |table_fn|: marks the definition complete and returns NAME.
+std::string TakeDefinition(lua_State* L, LoadContext& ctx);
+
+}  // namespace grove::config_internal

@@ -1,0 +1,13 @@
+// The checks that need the whole config (a builder may name a worker declared further down),
+// and the defaults that depend on it.
+#pragma once
+
+#include "config/load_context.h"
+#include "core/status.h"
+
+namespace grove::config_internal {
+
+// Run once grove.lua has finished; errors are "WHERE: message" like those raised while it runs.
+Status FinishConfig(LoadContext& ctx);
+
+}  // namespace grove::config_internal
