@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""One step that prints N bytes of text (default 1 GB). Prints MB/s from the first byte to the
+build's end, the peak RSS of master and worker, the stored size, and how long reading the
+log's tail takes.
+
+  GROVE_BIN=build/cli/grove python3 bench/big_log.py [--bytes 1000000000]
+"""
+import argparse
+import os
+import time
+
+import bench_util
+from grove_harness import Grove, wait_for
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bytes", type=int, default=1_000_000_000)
+    args = ap.parse_args()
+    line = "grove big log benchmark: the quick brown fox jumps over the lazy dog 0123456789"
+    config = rf'''
+worker "bench" {{ secret = secret "bench", tags = {{ "bench" }}, capacity = 1 }}
+builder "chatty" {{
+  tags = {{ "bench" }},
+  steps = {{ shell {{ "yes '{line}' | head -c {args.bytes}", name = "print" }} }},
+}}
+'''
+    g = Grove(config, workers=["bench"], grace="30s")
+    try:
+        master = g.start_master()
+        worker = g.start_worker("bench")
+        rid = g.force("chatty")
+        t0 = None
+        build_id = None
+        while True:
+            req = g.get(f"/api/v1/requests/{rid}")
+            if req["builds"]:
+                build_id = req["builds"][0]["id"]
+                b = g.build(build_id)
+                if t0 is None and b["steps"] and b["steps"][0]["log_bytes"] > 0:
+                    t0 = time.monotonic()
+                if req["state"] == "finished":
+                    break
+            time.sleep(0.05)
+        elapsed = time.monotonic() - (t0 or time.monotonic())
+        b = g.build(build_id)
+        size = b["steps"][0]["log_bytes"]
+        assert size == args.bytes, (size, args.bytes)
+        db = os.path.join(g.dir, "state")
+        stored = sum(os.path.getsize(os.path.join(db, f)) for f in os.listdir(db))
+        t1 = time.monotonic()
+        tail, _ = g.log(build_id, 0, tail=65536)
+        tail_ms = (time.monotonic() - t1) * 1000
+        assert tail.endswith(line[: len(tail.rsplit(chr(10), 1)[-1])]), "tail is not the log's end"
+        t1 = time.monotonic()
+        mid, _ = g.log(build_id, 0, offset=args.bytes // 2, limit=1 << 20)
+        mid_ms = (time.monotonic() - t1) * 1000
+        print(f"log size:            {size / 1e6:.0f} MB")
+        print(f"throughput:          {size / 1e6 / elapsed:.0f} MB/s ({elapsed:.1f} s first byte to build end)")
+        print(f"master peak RSS:     {bench_util.rss_kb(master.pid, 'VmHWM') / 1024:.1f} MB")
+        print(f"worker peak RSS:     {bench_util.rss_kb(worker.pid, 'VmHWM') / 1024:.1f} MB")
+        print(f"stored (state dir):  {stored / 1e6:.1f} MB ({size / max(stored, 1):.0f}x smaller than the log)")
+        print(f"read 64 KiB tail:    {tail_ms:.1f} ms; 1 MiB from the middle: {mid_ms:.1f} ms")
+    finally:
+        g.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Grove needs, only those missing (idempotent). Sourced by the
+# quickstart and test scripts: `install_packages build` or `install_packages build test`.
+set -euo pipefail
+
+BUILD_PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config git
+  libboost-dev libboost-system-dev libssl-dev
+  liblua5.4-dev libsqlite3-dev libzstd-dev libsodium-dev libcurl4-openssl-dev
+  nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libhowardhinnant-date-dev tzdata
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+TEST_PACKAGES=(python3 procps curl)
+
+install_packages() {
+  local wanted=() missing=()
+  for group in "$@"; do
+    case "$group" in
+      build) wanted+=("${BUILD_PACKAGES[@]}") ;;
+      test) wanted+=("${TEST_PACKAGES[@]}") ;;
+    esac
+  done
+  for p in "${wanted[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    echo "grove: installing ${missing[*]}" >&2
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+# Configures and builds into $1 (Release unless $2 says otherwise; extra CMake flags after).
+build_grove() {
+  local dir="$1" type="${2:-Release}"
+  shift 2 || shift $#
+  cmake -S "$GROVE_ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="$type" "$@" >/dev/null
+  ninja -C "$dir" -j "$(nproc)"
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs Grove's whole test suite: installs missing packages, builds once (Release), and runs
+# every test through ctest, two at a time. GROVE_SANITIZE=1 builds and runs the unit tests with
+# AddressSanitizer and UBSan as well.
+set -euo pipefail
+GROVE_ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+source "$GROVE_ROOT/scripts/deps.sh"
+
+install_packages build test
+build_grove "$GROVE_ROOT/build" Release
+cd "$GROVE_ROOT/build"
+ctest --output-on-failure -j 2 --timeout 600 "$@"
+
+if [ "${GROVE_SANITIZE:-0}" = "1" ]; then
+  build_grove "$GROVE_ROOT/build-asan" Debug -DGROVE_SANITIZE=ON -DGROVE_BENCH=OFF
+  cd "$GROVE_ROOT/build-asan"
+  ctest --output-on-failure -j 2 -R '^unit\.'
+fi

@@ -1,0 +1,224 @@
+"""Starts real Grove masters and workers on loopback for the integration tests and benchmarks.
+
+Only Python's standard library is used, so Debian's python3 runs it as is.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+GROVE = os.environ.get("GROVE_BIN") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "cli", "grove")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout=20.0, interval=0.05, what="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def pid_alive(pid):
+    """True while |pid| exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+
+
+class Proc:
+    """A grove process with its output in a log file."""
+
+    def __init__(self, args, log_path, cwd=None):
+        self.log_path = log_path
+        self.log = open(log_path, "ab")
+        self.popen = subprocess.Popen([GROVE] + args, stdout=self.log, stderr=subprocess.STDOUT,
+                                      cwd=cwd, start_new_session=True)
+
+    @property
+    def pid(self):
+        return self.popen.pid
+
+    def output(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def alive(self):
+        return self.popen.poll() is None
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        if self.popen.poll() is None:
+            try:
+                self.popen.send_signal(sig)
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        self.log.close()
+        return self.popen.returncode
+
+    def kill_group(self):
+        """SIGKILL the process and everything it started (its session)."""
+        try:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.popen.wait()
+        self.log.close()
+
+
+class Grove:
+    """A master directory with its master and workers."""
+
+    def __init__(self, config_body, workers=None, grace="2s"):
+        self.root = tempfile.mkdtemp(prefix="grove-test-")
+        self.dir = os.path.join(self.root, "master")
+        os.makedirs(os.path.join(self.dir, "secrets"))
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.grace = grace
+        self.workers = {}
+        self.master = None
+        self.secrets = {}
+        for name in workers or []:
+            self.secrets[name] = f"secret-of-{name}-" + os.urandom(8).hex()
+            with open(os.path.join(self.dir, "secrets", name), "w") as f:
+                f.write(self.secrets[name] + "\n")
+        self.write_config(config_body)
+
+    def write_config(self, body):
+        with open(os.path.join(self.dir, "grove.lua"), "w") as f:
+            f.write(f'store "sqlite:state/grove.db"\nbroker "embedded"\nweb {{ listen = "127.0.0.1:{self.port}" }}\n')
+            f.write(body)
+
+    def start_master(self, extra=None):
+        self.master = Proc(["master", self.dir, "--worker-grace", self.grace] + (extra or []),
+                           os.path.join(self.root, "master.log"))
+        wait_for(self.ready, timeout=20, what="the master to answer")
+        return self.master
+
+    def ready(self):
+        if self.master and not self.master.alive():
+            raise AssertionError("master exited:\n" + self.master.output())
+        try:
+            self.get("/api/v1/status")
+            return True
+        except (urllib.error.URLError, ConnectionError, OSError):
+            return False
+
+    def start_worker(self, name, secret=None, extra=None, wait=True):
+        secret_file = os.path.join(self.root, f"{name}.secret")
+        with open(secret_file, "w") as f:
+            f.write((secret if secret is not None else self.secrets[name]) + "\n")
+        workdir = os.path.join(self.root, "workers", name)
+        proc = Proc(["worker", "--master", self.url, "--name", name, "--secret-file", secret_file,
+                     "--workdir", workdir] + (extra or []),
+                    os.path.join(self.root, f"worker-{name}.log"))
+        self.workers[name] = proc
+        if wait:
+            wait_for(lambda: self.worker_connected(name), what=f"worker {name} to connect")
+        return proc
+
+    def worker_connected(self, name):
+        return any(w["name"] == name and w["connected"] for w in self.get("/api/v1/workers"))
+
+    # -- API ------------------------------------------------------------------------------
+    def call(self, method, path, body=None, raw=False):
+        data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+        req = urllib.request.Request(self.url + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                payload = resp.read()
+                return resp.status, (payload if raw else json.loads(payload)), dict(resp.headers)
+        except urllib.error.HTTPError as e:
+            payload = e.read()
+            return e.code, (payload if raw else json.loads(payload or b"null")), dict(e.headers)
+
+    def get(self, path):
+        status, body, _ = self.call("GET", path)
+        if status != 200:
+            raise AssertionError(f"GET {path} -> {status} {body}")
+        return body
+
+    def force(self, builder, properties=None, reason=None):
+        body = {"properties": properties or {}}
+        if reason:
+            body["reason"] = reason
+        status, answer, _ = self.call("POST", f"/api/v1/builders/{builder}/force", body)
+        if status != 201:
+            raise AssertionError(f"force {builder} -> {status} {answer}")
+        return answer["request"]
+
+    def wait_request(self, request_id, timeout=30):
+        def done():
+            r = self.get(f"/api/v1/requests/{request_id}")
+            return r if r["state"] in ("finished", "cancelled") else None
+        return wait_for(done, timeout=timeout, what=f"request {request_id} to finish")
+
+    def build(self, build_id):
+        return self.get(f"/api/v1/builds/{build_id}")
+
+    def log(self, build_id, step, **query):
+        qs = "&".join(f"{k}={v}" for k, v in query.items())
+        status, body, headers = self.call("GET", f"/api/v1/builds/{build_id}/steps/{step}/log?{qs}", raw=True)
+        if status != 200:
+            raise AssertionError(f"log {build_id}/{step} -> {status} {body}")
+        return body.decode("utf-8", "replace"), headers
+
+    def cli(self, *args, env_master=True):
+        env = dict(os.environ)
+        if env_master:
+            env["GROVE_MASTER"] = self.url
+        return subprocess.run([GROVE] + list(args), capture_output=True, text=True, env=env, timeout=120)
+
+    def close(self):
+        for w in self.workers.values():
+            w.kill_group()
+        if self.master:
+            self.master.stop()
+        if os.environ.get("GROVE_KEEP_TEST_DIRS"):
+            print("kept", self.root)
+        else:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+class GroveTestCase(unittest.TestCase):
+    """Closes every Grove the test made, and shows their logs when the test fails."""
+
+    def setUp(self):
+        self.groves = []
+
+    def make(self, config, workers=None, grace="2s"):
+        g = Grove(config, workers, grace)
+        self.groves.append(g)
+        return g
+
+    def tearDown(self):
+        result = getattr(getattr(self, "_outcome", None), "result", None)
+        failed = bool(result) and any(t is self for t, _ in result.errors + result.failures)
+        for g in self.groves:
+            if failed or os.environ.get("GROVE_SHOW_LOGS"):
+                for name in os.listdir(g.root):
+                    if name.endswith(".log"):
+                        with open(os.path.join(g.root, name), errors="replace") as f:
+                            print(f"----- {name} -----\n{f.read()[-4000:]}")
+            g.close()

@@ -1,0 +1,106 @@
+"""Nothing is lost when a worker dies or the master restarts; strangers are refused."""
+import signal
+import time
+import unittest
+
+from grove_harness import GroveTestCase, wait_for
+
+CONFIG = r'''
+worker "w1" { secret = secret "w1", tags = { "linux" }, capacity = 1 }
+worker "w2" { secret = secret "w2", tags = { "linux" }, capacity = 1 }
+builder "quick" { tags = { "linux" }, steps = { shell { "echo quick", name = "q" } } }
+builder "long" {
+  tags = { "linux" },
+  steps = {
+    shell { "echo started; sleep 3; echo finished", name = "work" },
+    shell { "echo second step", name = "more" },
+  },
+}
+'''
+
+
+def running_step(g, request_id):
+    """The build of |request_id| once its first step runs."""
+    req = g.get(f"/api/v1/requests/{request_id}")
+    if not req["builds"]:
+        return None
+    b = g.build(req["builds"][-1]["id"])
+    return b if b["steps"] and b["steps"][0]["state"] == "running" else None
+
+
+class ResilienceTests(GroveTestCase):
+    def test_wrong_secret_and_unknown_name_are_refused(self):
+        g = self.make(CONFIG, workers=["w1", "w2"])
+        g.start_master()
+        bad = g.start_worker("w1", secret="not-the-secret", wait=False)
+        self.assertEqual(bad.popen.wait(timeout=20), 1)
+        self.assertIn("master refused this worker", bad.output())
+        stranger = g.start_worker("mallory", secret="whatever", wait=False)
+        self.assertEqual(stranger.popen.wait(timeout=20), 1)
+        self.assertFalse(any(w["connected"] for w in g.get("/api/v1/workers")))
+        log = g.master.output()
+        self.assertIn("refused worker 'w1'", log)
+        self.assertIn("wrong secret", log)
+        self.assertIn("refused worker 'mallory'", log)
+        self.assertNotIn("not-the-secret", log)  # what a stranger sent is not echoed
+
+    def test_worker_killed_mid_build_is_retried_on_another(self):
+        g = self.make(CONFIG, workers=["w1", "w2"], grace="1s")
+        g.start_master()
+        w1 = g.start_worker("w1")
+        rid = g.force("long")
+        first = wait_for(lambda: running_step(g, rid), what="the build to start")
+        self.assertEqual(first["worker"], "w1")
+        w1.kill_group()
+        g.start_worker("w2")
+        req = g.wait_request(rid, timeout=40)
+        self.assertEqual(req["result"], "success")
+        self.assertEqual([b["attempt"] for b in req["builds"]], [1, 2])
+        lost, retried = (g.build(b["id"]) for b in req["builds"])
+        self.assertEqual(lost["result"], "retry")
+        self.assertEqual(lost["state"], "finished")
+        self.assertEqual(retried["worker"], "w2")
+        self.assertEqual(retried["result"], "success")
+        log, _ = g.log(retried["id"], 0)
+        self.assertEqual(log, "started\nfinished\n")
+        self.assertEqual(g.get("/api/v1/status")["running_count"], 0)
+
+    def test_master_restart_keeps_history_and_finishes_the_queue(self):
+        g = self.make(CONFIG, workers=["w1", "w2"])
+        g.start_master()
+        w1 = g.start_worker("w1")
+        done = g.wait_request(g.force("quick"))
+        self.assertEqual(done["result"], "success")
+        w1.stop()
+        queued = [g.force("quick") for _ in range(3)]
+        self.assertEqual(g.master.stop(), 0)
+        g.start_master()
+        history = g.get("/api/v1/builders/quick/builds")
+        self.assertEqual([b["result"] for b in history], ["success"])
+        self.assertEqual(g.get("/api/v1/status")["queued_count"], 3)
+        g.start_worker("w1")
+        for rid in queued:
+            self.assertEqual(g.wait_request(rid)["result"], "success")
+        self.assertEqual([b["number"] for b in g.get("/api/v1/builders/quick/builds")], [4, 3, 2, 1])
+
+    def test_master_killed_mid_build_loses_nothing(self):
+        g = self.make(CONFIG, workers=["w1", "w2"], grace="10s")
+        g.start_master()
+        g.start_worker("w1")
+        rid = g.force("long")
+        wait_for(lambda: running_step(g, rid), what="the build to start")
+        g.master.kill_group()  # SIGKILL: no clean shutdown
+        time.sleep(0.5)
+        g.start_master()
+        req = g.wait_request(rid, timeout=40)
+        # The worker kept running, reconnected and delivered what it had: one build, complete.
+        self.assertEqual(req["result"], "success")
+        self.assertEqual(len(req["builds"]), 1)
+        build = g.build(req["builds"][0]["id"])
+        self.assertEqual([s["result"] for s in build["steps"]], ["success", "success"])
+        log, _ = g.log(build["id"], 0)
+        self.assertEqual(log, "started\nfinished\n")
+
+
+if __name__ == "__main__":
+    unittest.main()
