@@ -1,6 +1,5 @@
 // grove init DIR: a new master directory from the quickstart.
 #include <CLI/CLI.hpp>
-
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -18,7 +17,8 @@ namespace {
 std::string RandomSecret() {
   std::ifstream urandom("/dev/urandom", std::ios::binary);
   unsigned char bytes[32];
-  if (!urandom.read(reinterpret_cast<char*>(bytes), sizeof bytes)) Fail(kExitFailure, "cannot read /dev/urandom");
+  if (!urandom.read(reinterpret_cast<char*>(bytes), sizeof bytes))
+    Fail(kExitFailure, "cannot read /dev/urandom");
   static const char* hex = "0123456789abcdef";
   std::string out;
   for (unsigned char b : bytes) {
@@ -30,7 +30,8 @@ std::string RandomSecret() {
 
 void Init(const std::string& dir) {
   fs::path root(dir);
-  if (fs::exists(root / "grove.lua")) Fail(kExitFailure, (root / "grove.lua").string() + " already exists; not overwriting it");
+  if (fs::exists(root / "grove.lua"))
+    Fail(kExitFailure, (root / "grove.lua").string() + " already exists; not overwriting it");
   std::error_code ec;
   fs::create_directories(root / "secrets", ec);
   if (!ec) fs::create_directories(root / "state", ec);
@@ -50,15 +51,16 @@ void Init(const std::string& dir) {
   fs::permissions(root / "secrets", fs::perms::owner_all, ec);
   std::cout << "Created a Grove master in " << dir << "\n"
             << "  start it:        grove master " << dir << "\n"
-            << "  start a worker:  grove worker --name local --secret-file " << secret.string() << " --workdir "
-            << (root / "worker").string() << "\n"
+            << "  start a worker:  grove worker --name local --secret-file " << secret.string()
+            << " --workdir " << (root / "worker").string() << "\n"
             << "  then open        http://127.0.0.1:8010\n";
 }
 
 }  // namespace
 
 void AddInitCommand(CLI::App& app) {
-  auto* cmd = app.add_subcommand("init", "Create a master directory (grove.lua, secrets/, state/) from the quickstart");
+  auto* cmd = app.add_subcommand(
+      "init", "Create a master directory (grove.lua, secrets/, state/) from the quickstart");
   auto dir = std::make_shared<std::string>();
   cmd->add_option("DIR", *dir, "The directory to create")->required();
   cmd->callback([dir] { Init(*dir); });

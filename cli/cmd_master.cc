@@ -1,6 +1,5 @@
 // grove master, grove checkconfig, grove reconfig: the commands that work on a master directory.
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 
 #include "commands.h"
@@ -37,21 +36,25 @@ void Checkconfig(const std::string& dir) {
   Config config;
   Status st = LoadConfig(dir + "/grove.lua", &config);
   if (!st.ok()) Fail(kExitFailure, st.message());
-  std::cout << dir << "/grove.lua: OK (" << config.builders.size() << " builders, " << config.workers.size()
-            << " workers)\n";
+  std::cout << dir << "/grove.lua: OK (" << config.builders.size() << " builders, "
+            << config.workers.size() << " workers)\n";
 }
 
 }  // namespace
 
 void AddMasterCommand(CLI::App& app) {
-  auto* cmd = app.add_subcommand("master", "Run the master of the directory DIR (foreground; stop with Ctrl-C)");
+  auto* cmd = app.add_subcommand(
+      "master", "Run the master of the directory DIR (foreground; stop with Ctrl-C)");
   auto a = std::make_shared<MasterArgs>();
   cmd->add_option("DIR", a->dir, "The master directory (holds grove.lua)")->required();
-  cmd->add_option("--listen", a->listen, "HOST:PORT to serve the web UI and API on (overrides grove.lua)");
-  cmd->add_option("--worker-grace", a->grace,
-                  "How long a disconnected worker's jobs wait for it to come back before they are re-queued")
+  cmd->add_option("--listen", a->listen,
+                  "HOST:PORT to serve the web UI and API on (overrides grove.lua)");
+  cmd->add_option(
+         "--worker-grace", a->grace,
+         "How long a disconnected worker's jobs wait for it to come back before they are re-queued")
       ->capture_default_str();
-  cmd->add_option("--log-level", a->log_level, "trace, debug, info, warn or error")->capture_default_str();
+  cmd->add_option("--log-level", a->log_level, "trace, debug, info, warn or error")
+      ->capture_default_str();
   cmd->callback([a] { Master(*a); });
 }
 
@@ -63,7 +66,8 @@ void AddCheckconfigCommand(CLI::App& app) {
 }
 
 void AddReconfigCommand(CLI::App& app) {
-  auto* cmd = app.add_subcommand("reconfig", "Check DIR/grove.lua, then make the running master apply it");
+  auto* cmd =
+      app.add_subcommand("reconfig", "Check DIR/grove.lua, then make the running master apply it");
   auto dir = std::make_shared<std::string>();
   cmd->add_option("DIR", *dir, "The master directory")->required();
   cmd->callback([dir] {

@@ -1,6 +1,5 @@
 // grove worker: run builds and jobs for a master.
 #include <CLI/CLI.hpp>
-
 #include <fstream>
 
 #include "commands.h"
@@ -48,13 +47,19 @@ void Worker(const WorkerArgs& a) {
 void AddWorkerCommand(CLI::App& app) {
   auto* cmd = app.add_subcommand("worker", "Run a worker that takes jobs from a master");
   auto a = std::make_shared<WorkerArgs>();
-  cmd->add_option("--master", a->master, "The master's URL (default $GROVE_MASTER, else http://127.0.0.1:8010)");
-  cmd->add_option("--name", a->name, "This worker's name, as in the master's grove.lua")->required();
-  cmd->add_option("--secret-file", a->secret_file, "A file holding this worker's secret")->required();
-  cmd->add_option("--workdir", a->workdir, "Where builds run (one directory per builder)")->capture_default_str();
-  cmd->add_option("--capacity", a->capacity, "Jobs to run at once (default: as configured on the master)")
+  cmd->add_option("--master", a->master,
+                  "The master's URL (default $GROVE_MASTER, else http://127.0.0.1:8010)");
+  cmd->add_option("--name", a->name, "This worker's name, as in the master's grove.lua")
+      ->required();
+  cmd->add_option("--secret-file", a->secret_file, "A file holding this worker's secret")
+      ->required();
+  cmd->add_option("--workdir", a->workdir, "Where builds run (one directory per builder)")
+      ->capture_default_str();
+  cmd->add_option("--capacity", a->capacity,
+                  "Jobs to run at once (default: as configured on the master)")
       ->check(CLI::Range(1, 1024));
-  cmd->add_option("--log-level", a->log_level, "trace, debug, info, warn or error")->capture_default_str();
+  cmd->add_option("--log-level", a->log_level, "trace, debug, info, warn or error")
+      ->capture_default_str();
   cmd->callback([a] { Worker(*a); });
 }
 

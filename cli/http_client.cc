@@ -14,7 +14,8 @@ size_t Collect(char* data, size_t size, size_t n, void* user) {
 }
 }  // namespace
 
-Status HttpCall(const std::string& method, const std::string& url, const std::string& body, HttpResult* out) {
+Status HttpCall(const std::string& method, const std::string& url, const std::string& body,
+                HttpResult* out) {
   std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
   if (!curl) return Status::IoError("cannot initialise libcurl");
   std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers(
@@ -33,7 +34,8 @@ Status HttpCall(const std::string& method, const std::string& url, const std::st
     curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
   }
   CURLcode rc = curl_easy_perform(curl.get());
-  if (rc != CURLE_OK) return Status::Unavailable("cannot reach the master at " + url + ": " + curl_easy_strerror(rc));
+  if (rc != CURLE_OK)
+    return Status::Unavailable("cannot reach the master at " + url + ": " + curl_easy_strerror(rc));
   curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &out->status);
   return Status::Ok();
 }

@@ -13,7 +13,8 @@ struct HttpResult {
 };
 
 // Unavailable when the master cannot be reached.
-Status HttpCall(const std::string& method, const std::string& url, const std::string& body, HttpResult* out);
+Status HttpCall(const std::string& method, const std::string& url, const std::string& body,
+                HttpResult* out);
 
 // The master's URL: --master, else $GROVE_MASTER, else http://127.0.0.1:8010.
 std::string MasterUrl(const std::string& flag);

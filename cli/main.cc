@@ -1,6 +1,5 @@
 // grove: the one binary for the master, the worker and the command-line client.
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 
 #include "commands.h"
@@ -16,7 +15,9 @@ void Fail(int code, const std::string& message) {
 }  // namespace grove
 
 int main(int argc, char** argv) {
-  CLI::App app{"Grove: distributed builds and scheduled jobs.\nA master decides what runs and when; workers run it."};
+  CLI::App app{
+      "Grove: distributed builds and scheduled jobs.\nA master decides what runs and when; workers "
+      "run it."};
   app.require_subcommand(1);
   app.set_version_flag("--version", "grove 0.1.0");
   grove::AddInitCommand(app);

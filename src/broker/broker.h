@@ -19,10 +19,10 @@ using ConnId = uint64_t;
 struct WorkerHello {
   std::string name;
   std::string secret;
-  int capacity = 0;            // 0: as configured on the master
+  int capacity = 0;              // 0: as configured on the master
   Json running = Json::array();  // [{"request":N,"attempt":N}] jobs the worker still runs
   std::string version;
-  std::string remote;          // peer address, for the log
+  std::string remote;  // peer address, for the log
 };
 
 // Implemented by the master. Called from the broker's thread; the implementation moves work to

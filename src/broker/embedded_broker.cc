@@ -1,12 +1,11 @@
 #include "broker/embedded_broker.h"
 
-#include <deque>
-#include <map>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
+#include <deque>
+#include <map>
 
 #include "core/log.h"
 #include "http/server.h"
@@ -37,7 +36,8 @@ constexpr size_t kMaxMessageBytes = 16 * 1024 * 1024;
 // One worker's WebSocket: the hello handshake, then a read loop and a write queue.
 class WsSession : public std::enable_shared_from_this<WsSession> {
  public:
-  WsSession(std::unique_ptr<http::Upgrade> up, std::shared_ptr<EmbeddedBroker::State> state, ConnId id)
+  WsSession(std::unique_ptr<http::Upgrade> up, std::shared_ptr<EmbeddedBroker::State> state,
+            ConnId id)
       : ws_(std::move(up->socket)), state_(std::move(state)), id_(id), remote_(up->remote) {
     request_ = std::move(up->request);
   }
@@ -64,8 +64,9 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   void CloseWith(const std::string& reason) {
     if (closed_) return;
     closing_ = true;
-    ws_.async_close(ws::close_reason(ws::close_code::policy_error, reason),
-                    [self = shared_from_this()](beast::error_code) { self->Closed("closed by master"); });
+    ws_.async_close(
+        ws::close_reason(ws::close_code::policy_error, reason),
+        [self = shared_from_this()](beast::error_code) { self->Closed("closed by master"); });
   }
 
  private:
@@ -120,12 +121,13 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
 
   void WriteNext() {
     ws_.text(true);
-    ws_.async_write(asio::buffer(out_.front()), [self = shared_from_this()](beast::error_code ec, size_t) {
-      if (ec) return self->Closed(ec.message());
-      if (self->closed_) return;
-      self->out_.pop_front();
-      if (!self->out_.empty()) self->WriteNext();
-    });
+    ws_.async_write(asio::buffer(out_.front()),
+                    [self = shared_from_this()](beast::error_code ec, size_t) {
+                      if (ec) return self->Closed(ec.message());
+                      if (self->closed_) return;
+                      self->out_.pop_front();
+                      if (!self->out_.empty()) self->WriteNext();
+                    });
   }
 
   void Closed(const std::string& why) {
@@ -154,7 +156,8 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
 
 }  // namespace
 
-EmbeddedBroker::EmbeddedBroker(asio::io_context& io, http::HttpServer& server, BrokerListener& listener)
+EmbeddedBroker::EmbeddedBroker(asio::io_context& io, http::HttpServer& server,
+                               BrokerListener& listener)
     : state_(std::make_shared<State>(io, listener)) {
   server.AddUpgrade("/api/v1/worker", [state = state_](std::unique_ptr<http::Upgrade> up) {
     ConnId id = state->next_id++;
@@ -167,11 +170,13 @@ EmbeddedBroker::EmbeddedBroker(asio::io_context& io, http::HttpServer& server, B
 EmbeddedBroker::~EmbeddedBroker() = default;
 
 void EmbeddedBroker::Send(ConnId conn, Json msg) {
-  asio::post(state_->io, [state = state_, conn, text = msg.dump(-1, ' ', false, Json::error_handler_t::replace)]() mutable {
-    auto it = state->sessions.find(conn);
-    if (it == state->sessions.end()) return;
-    if (auto s = it->second.lock()) s->Send(std::move(text));
-  });
+  asio::post(state_->io,
+             [state = state_, conn,
+              text = msg.dump(-1, ' ', false, Json::error_handler_t::replace)]() mutable {
+               auto it = state->sessions.find(conn);
+               if (it == state->sessions.end()) return;
+               if (auto s = it->second.lock()) s->Send(std::move(text));
+             });
 }
 
 void EmbeddedBroker::Close(ConnId conn, const std::string& reason) {

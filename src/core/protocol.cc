@@ -3,8 +3,9 @@
 namespace grove {
 
 Json ToJson(const StepSpec& s) {
-  Json j = {{"name", s.name},   {"type", s.type},           {"env", s.env},
-            {"workdir", s.workdir}, {"timeout", s.timeout_s}, {"halt_on_failure", s.halt_on_failure}};
+  Json j = {{"name", s.name},         {"type", s.type},
+            {"env", s.env},           {"workdir", s.workdir},
+            {"timeout", s.timeout_s}, {"halt_on_failure", s.halt_on_failure}};
   if (s.argv.empty())
     j["command"] = s.command;
   else
@@ -16,8 +17,8 @@ Json ToJson(const StepSpec& s) {
 Json ToJson(const JobSpec& job) {
   Json steps = Json::array();
   for (const auto& s : job.steps) steps.push_back(ToJson(s));
-  return {{"v", kProtocolVersion}, {"request", job.request_id}, {"attempt", job.attempt},
-          {"builder", job.builder}, {"source", job.source},     {"properties", job.properties},
+  return {{"v", kProtocolVersion},  {"request", job.request_id}, {"attempt", job.attempt},
+          {"builder", job.builder}, {"source", job.source},      {"properties", job.properties},
           {"steps", steps}};
 }
 

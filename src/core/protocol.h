@@ -4,10 +4,9 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/status.h"
 
@@ -24,8 +23,8 @@ struct StepSpec {
   std::string command;            // run by /bin/sh -c when argv is empty
   std::vector<std::string> argv;  // run directly when not empty
   std::map<std::string, std::string> env;
-  std::string workdir;            // relative to the build directory
-  int64_t timeout_s = 0;          // 0: no limit
+  std::string workdir;    // relative to the build directory
+  int64_t timeout_s = 0;  // 0: no limit
   bool halt_on_failure = true;
   Json options = Json::object();  // step-type specific settings
 };

@@ -4,18 +4,25 @@
 
 namespace grove {
 namespace {
-constexpr std::array<std::string_view, 7> kNames = {
-    "success", "warnings", "failure", "skipped", "exception", "retry", "cancelled"};
+constexpr std::array<std::string_view, 7> kNames = {"success",   "warnings", "failure",  "skipped",
+                                                    "exception", "retry",    "cancelled"};
 
 int Severity(Result r) {
   switch (r) {
-    case Result::kSkipped: return -1;
-    case Result::kSuccess: return 0;
-    case Result::kWarnings: return 1;
-    case Result::kFailure: return 2;
-    case Result::kRetry: return 3;
-    case Result::kException: return 4;
-    case Result::kCancelled: return 5;
+    case Result::kSkipped:
+      return -1;
+    case Result::kSuccess:
+      return 0;
+    case Result::kWarnings:
+      return 1;
+    case Result::kFailure:
+      return 2;
+    case Result::kRetry:
+      return 3;
+    case Result::kException:
+      return 4;
+    case Result::kCancelled:
+      return 5;
   }
   return 4;
 }
@@ -32,7 +39,9 @@ std::optional<Result> ParseResult(std::string_view name) {
   return std::nullopt;
 }
 
-Result WorseResult(Result a, Result b) { return Severity(a) >= Severity(b) ? a : b; }
+Result WorseResult(Result a, Result b) {
+  return Severity(a) >= Severity(b) ? a : b;
+}
 
 Result ResultFromExitCode(int exit_code) {
   return exit_code == 0 ? Result::kSuccess : Result::kFailure;

@@ -17,7 +17,9 @@ class Status {
   static Status Invalid(std::string msg) { return Status(Code::kInvalid, std::move(msg)); }
   static Status IoError(std::string msg) { return Status(Code::kIo, std::move(msg)); }
   static Status Conflict(std::string msg) { return Status(Code::kConflict, std::move(msg)); }
-  static Status Unauthorized(std::string msg) { return Status(Code::kUnauthorized, std::move(msg)); }
+  static Status Unauthorized(std::string msg) {
+    return Status(Code::kUnauthorized, std::move(msg));
+  }
   static Status Unavailable(std::string msg) { return Status(Code::kUnavailable, std::move(msg)); }
 
   bool ok() const { return code_ == Code::kOk; }
@@ -37,8 +39,8 @@ class Status {
 }  // namespace grove
 
 // Returns early from the calling function when |expr| is not ok.
-#define GROVE_RETURN_IF_ERROR(expr)        \
-  do {                                     \
-    ::grove::Status _st = (expr);          \
-    if (!_st.ok()) return _st;             \
+#define GROVE_RETURN_IF_ERROR(expr) \
+  do {                              \
+    ::grove::Status _st = (expr);   \
+    if (!_st.ok()) return _st;      \
   } while (0)

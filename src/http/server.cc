@@ -18,7 +18,9 @@ namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 
 Status ParseHostPort(const std::string& text, std::string* host, int* port) {
-  auto bad = [&] { return Status::Invalid("invalid listen address '" + text + "' (expected host:port)"); };
+  auto bad = [&] {
+    return Status::Invalid("invalid listen address '" + text + "' (expected host:port)");
+  };
   size_t colon = text.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) return bad();
   std::string h = text.substr(0, colon);
@@ -63,13 +65,15 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->body_limit(server_->opts.max_body_bytes);
     stream_.expires_after(std::chrono::seconds(120));
-    bhttp::async_read(stream_, buffer_, *parser_,
-                      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+    bhttp::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
  private:
   void OnRead(beast::error_code ec) {
-    if (ec == bhttp::error::body_limit) return WriteNow(Response::Error(413, "request body too large"), false);
+    if (ec == bhttp::error::body_limit)
+      return WriteNow(Response::Error(413, "request body too large"), false);
     if (ec) return Close();
     auto& msg = parser_->get();
     if (beast::websocket::is_upgrade(msg)) {
@@ -128,10 +132,11 @@ class Session : public std::enable_shared_from_this<Session> {
     res->body() = std::move(resp.body);
     res->prepare_payload();
     stream_.expires_after(std::chrono::seconds(120));
-    bhttp::async_write(stream_, *res, [self = shared_from_this(), res, keep_alive](beast::error_code ec, size_t) {
-      if (ec || !keep_alive) return self->Close();
-      self->Read();
-    });
+    bhttp::async_write(stream_, *res,
+                       [self = shared_from_this(), res, keep_alive](beast::error_code ec, size_t) {
+                         if (ec || !keep_alive) return self->Close();
+                         self->Read();
+                       });
   }
 
   void Close() {
@@ -166,7 +171,9 @@ void HttpServer::Impl::Accept() {
 HttpServer::HttpServer(asio::io_context& io, const Router& router, ServerOptions opts)
     : impl_(std::make_shared<Impl>(io, router, std::move(opts))) {}
 
-HttpServer::~HttpServer() { Stop(); }
+HttpServer::~HttpServer() {
+  Stop();
+}
 
 void HttpServer::AddUpgrade(const std::string& path, UpgradeHandler handler) {
   impl_->upgrades[path] = std::move(handler);
@@ -178,7 +185,8 @@ Status HttpServer::Start() {
   GROVE_RETURN_IF_ERROR(ParseHostPort(impl_->opts.listen, &host, &port));
   beast::error_code ec;
   auto addr = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
-  if (ec) return Status::Invalid("invalid listen address '" + impl_->opts.listen + "': " + ec.message());
+  if (ec)
+    return Status::Invalid("invalid listen address '" + impl_->opts.listen + "': " + ec.message());
   tcp::endpoint ep(addr, static_cast<unsigned short>(port));
   impl_->acceptor.open(ep.protocol(), ec);
   if (!ec) impl_->acceptor.set_option(asio::socket_base::reuse_address(true), ec);

@@ -23,18 +23,27 @@ bool ParseInt(const std::string& s, int64_t* out) {
 
 int HttpStatusOf(const Status& st) {
   switch (st.code()) {
-    case Status::Code::kOk: return 200;
-    case Status::Code::kNotFound: return 404;
-    case Status::Code::kInvalid: return 400;
-    case Status::Code::kConflict: return 409;
-    case Status::Code::kUnauthorized: return 401;
-    case Status::Code::kUnavailable: return 503;
-    case Status::Code::kIo: return 500;
+    case Status::Code::kOk:
+      return 200;
+    case Status::Code::kNotFound:
+      return 404;
+    case Status::Code::kInvalid:
+      return 400;
+    case Status::Code::kConflict:
+      return 409;
+    case Status::Code::kUnauthorized:
+      return 401;
+    case Status::Code::kUnavailable:
+      return 503;
+    case Status::Code::kIo:
+      return 500;
   }
   return 500;
 }
 
-Response FromStatus(const Status& st) { return Response::Error(HttpStatusOf(st), st.message()); }
+Response FromStatus(const Status& st) {
+  return Response::Error(HttpStatusOf(st), st.message());
+}
 
 // Query integer with bounds; |fallback| when absent. False (and a 400 sent) when malformed.
 bool QueryInt(const Request& req, const std::string& name, int64_t fallback, int64_t lo, int64_t hi,
@@ -53,7 +62,8 @@ bool QueryInt(const Request& req, const std::string& name, int64_t fallback, int
 
 class Api {
  public:
-  Api(Controller& c, ReadPool& r, ConfigSource cfg) : controller_(c), reads_(r), config_(std::move(cfg)) {}
+  Api(Controller& c, ReadPool& r, ConfigSource cfg)
+      : controller_(c), reads_(r), config_(std::move(cfg)) {}
 
   void Builders(const Request&, Responder respond) {
     auto config = config_();
@@ -64,8 +74,11 @@ class Api {
         (void)store.ListBuilds(b.name, 0, 5, &last);
         Json recent = Json::array();
         for (const auto& r : last) recent.push_back(BuildJson(r));
-        out.push_back({{"name", b.name}, {"tags", b.tags}, {"priority", b.priority},
-                       {"steps", b.steps.size()}, {"recent_builds", recent}});
+        out.push_back({{"name", b.name},
+                       {"tags", b.tags},
+                       {"priority", b.priority},
+                       {"steps", b.steps.size()},
+                       {"recent_builds", recent}});
       }
       respond(Response::Json(200, out));
     });
@@ -73,7 +86,8 @@ class Api {
 
   void BuilderBuilds(const Request& req, Responder respond) {
     std::string name = req.params[0];
-    if (!config_()->FindBuilder(name)) return respond(Response::Error(404, "no such builder: " + name));
+    if (!config_()->FindBuilder(name))
+      return respond(Response::Error(404, "no such builder: " + name));
     int64_t limit, before;
     if (!QueryInt(req, "limit", 50, 1, 1000, &limit, respond)) return;
     if (!QueryInt(req, "before", 0, 0, INT64_MAX, &before, respond)) return;
@@ -89,7 +103,8 @@ class Api {
 
   void Build(const Request& req, Responder respond) {
     int64_t id;
-    if (!ParseInt(req.params[0], &id)) return respond(Response::Error(400, "invalid build id: " + req.params[0]));
+    if (!ParseInt(req.params[0], &id))
+      return respond(Response::Error(400, "invalid build id: " + req.params[0]));
     reads_.Run([id, respond](Store& store) {
       BuildRecord b;
       Status st = store.GetBuild(id, &b);
@@ -113,8 +128,10 @@ class Api {
   // previous answer); ?tail=N returns the last N bytes; ?limit caps the answer (default 1 MiB).
   void Log(const Request& req, Responder respond) {
     int64_t id, step, offset, limit, tail;
-    if (!ParseInt(req.params[0], &id)) return respond(Response::Error(400, "invalid build id: " + req.params[0]));
-    if (!ParseInt(req.params[1], &step)) return respond(Response::Error(400, "invalid step number: " + req.params[1]));
+    if (!ParseInt(req.params[0], &id))
+      return respond(Response::Error(400, "invalid build id: " + req.params[0]));
+    if (!ParseInt(req.params[1], &step))
+      return respond(Response::Error(400, "invalid step number: " + req.params[1]));
     if (!QueryInt(req, "offset", 0, 0, INT64_MAX, &offset, respond)) return;
     if (!QueryInt(req, "limit", 1 << 20, 1, 16 << 20, &limit, respond)) return;
     if (!QueryInt(req, "tail", -1, 0, 16 << 20, &tail, respond)) return;
@@ -122,9 +139,11 @@ class Api {
       std::vector<StepRecord> steps;
       Status st = store.ListSteps(id, &steps);
       if (!st.ok()) return respond(FromStatus(st));
-      auto it = std::find_if(steps.begin(), steps.end(), [&](const StepRecord& s) { return s.idx == step; });
+      auto it = std::find_if(steps.begin(), steps.end(),
+                             [&](const StepRecord& s) { return s.idx == step; });
       if (it == steps.end())
-        return respond(Response::Error(404, "build " + std::to_string(id) + " has no step " + std::to_string(step)));
+        return respond(Response::Error(
+            404, "build " + std::to_string(id) + " has no step " + std::to_string(step)));
       int64_t from = tail >= 0 ? std::max<int64_t>(0, it->log_bytes - tail) : offset;
       int64_t max = tail >= 0 ? std::min(tail, limit) : limit;
       std::string text;
@@ -148,11 +167,13 @@ class Api {
       if (body.is_discarded() || !body.is_object())
         return respond(Response::Error(400, "malformed JSON body"));
       if (body.contains("reason")) {
-        if (!body["reason"].is_string()) return respond(Response::Error(400, "'reason' must be a string"));
+        if (!body["reason"].is_string())
+          return respond(Response::Error(400, "'reason' must be a string"));
         args.reason = body["reason"].get<std::string>();
       }
       if (body.contains("properties")) {
-        if (!body["properties"].is_object()) return respond(Response::Error(400, "'properties' must be an object"));
+        if (!body["properties"].is_object())
+          return respond(Response::Error(400, "'properties' must be an object"));
         args.properties = body["properties"];
       }
     }
@@ -164,7 +185,8 @@ class Api {
 
   void RequestInfo(const Request& req, Responder respond) {
     int64_t id;
-    if (!ParseInt(req.params[0], &id)) return respond(Response::Error(400, "invalid request id: " + req.params[0]));
+    if (!ParseInt(req.params[0], &id))
+      return respond(Response::Error(400, "invalid request id: " + req.params[0]));
     reads_.Run([id, respond](Store& store) {
       RequestRecord r;
       Status st = store.GetRequest(id, &r);
@@ -199,10 +221,12 @@ class Api {
 
 }  // namespace
 
-void AddApiRoutes(http::Router& router, Controller& controller, ReadPool& reads, ConfigSource config) {
+void AddApiRoutes(http::Router& router, Controller& controller, ReadPool& reads,
+                  ConfigSource config) {
   auto api = std::make_shared<Api>(controller, reads, std::move(config));
   auto bind = [api](void (Api::*fn)(const Request&, Responder)) {
-    return [api, fn](const Request& req, Responder respond) { ((*api).*fn)(req, std::move(respond)); };
+    return
+        [api, fn](const Request& req, Responder respond) { ((*api).*fn)(req, std::move(respond)); };
   };
   router.Add("GET", "/api/v1/builders", bind(&Api::Builders));
   router.Add("GET", "/api/v1/builders/{name}/builds", bind(&Api::BuilderBuilds));

@@ -15,6 +15,7 @@ class ReadPool;
 
 using ConfigSource = std::function<std::shared_ptr<const Config>()>;
 
-void AddApiRoutes(http::Router& router, Controller& controller, ReadPool& reads, ConfigSource config);
+void AddApiRoutes(http::Router& router, Controller& controller, ReadPool& reads,
+                  ConfigSource config);
 
 }  // namespace grove

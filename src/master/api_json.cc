@@ -6,7 +6,9 @@ namespace {
 Json ResultJson(int r) {
   return r < 0 ? Json(nullptr) : Json(std::string(ResultName(static_cast<Result>(r))));
 }
-Json TimeJson(int64_t ms) { return ms ? Json(ms) : Json(nullptr); }
+Json TimeJson(int64_t ms) {
+  return ms ? Json(ms) : Json(nullptr);
+}
 }  // namespace
 
 Json BuildJson(const BuildRecord& b) {

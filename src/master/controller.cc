@@ -1,10 +1,10 @@
 #include "master/controller.h"
 
-#include <algorithm>
+#include <openssl/crypto.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <openssl/crypto.h>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -23,7 +23,9 @@ JobKey KeyOf(const Json& j) {
   return {j.value("request", int64_t{0}), j.value("attempt", 0)};
 }
 
-Json KeyJson(const JobKey& k) { return {{"request", k.request}, {"attempt", k.attempt}}; }
+Json KeyJson(const JobKey& k) {
+  return {{"request", k.request}, {"attempt", k.attempt}};
+}
 
 }  // namespace
 
@@ -35,7 +37,9 @@ Controller::Controller(CoreLoop& core, asio::io_context& net, std::shared_ptr<co
       opts_(opts),
       alive_(std::make_shared<std::atomic<bool>>(true)) {}
 
-Controller::~Controller() { *alive_ = false; }
+Controller::~Controller() {
+  *alive_ = false;
+}
 
 void Controller::Reconfigure(std::shared_ptr<const Config> config) {
   core_.Post([this, config = std::move(config)](Txn& txn) {
@@ -73,7 +77,8 @@ void Controller::Recover() {
       rec.capacity = wc.capacity;
       (void)txn.store().UpsertWorker(rec);
     }
-    spdlog::info("recovered {} queued requests and {} jobs in progress", queued.size(), claimed.size());
+    spdlog::info("recovered {} queued requests and {} jobs in progress", queued.size(),
+                 claimed.size());
     if (!orphans_.empty()) ScheduleReap(opts_.worker_grace);
   });
 }
@@ -92,7 +97,8 @@ void Controller::OnHello(ConnId conn, WorkerHello hello, std::function<void(Stat
       spdlog::warn("worker {} connected again from {}; closing its previous connection", hello.name,
                    hello.remote);
       if (broker_) broker_->Close(old->conn, "replaced by a new connection");
-      for (const auto& key : old->running) orphans_[key] = {hello.name, NowMs() + opts_.worker_grace.count()};
+      for (const auto& key : old->running)
+        orphans_[key] = {hello.name, NowMs() + opts_.worker_grace.count()};
       workers_.Remove(hello.name);
     }
     ConnectedWorker w;
@@ -132,8 +138,8 @@ void Controller::OnHello(ConnId conn, WorkerHello hello, std::function<void(Stat
     rec.connected = true;
     rec.last_seen = NowMs();
     (void)txn.store().UpsertWorker(rec);
-    spdlog::info("worker {} connected from {} (capacity {}, {} jobs resumed)", hello.name, hello.remote,
-                 added.capacity, reported.size());
+    spdlog::info("worker {} connected from {} (capacity {}, {} jobs resumed)", hello.name,
+                 hello.remote, added.capacity, reported.size());
     txn.AfterCommit([reply](const Status& st) { reply(st); });
     Dispatch(txn);
   });
@@ -167,7 +173,8 @@ void Controller::OnMessages(ConnId conn, const std::string& worker, std::vector<
     int64_t ack = -1;
     for (const auto& m : msgs) {
       HandleEvent(txn, *w, m);
-      if (m.contains("id") && m["id"].is_number_integer()) ack = std::max(ack, m["id"].get<int64_t>());
+      if (m.contains("id") && m["id"].is_number_integer())
+        ack = std::max(ack, m["id"].get<int64_t>());
     }
     if (ack >= 0 && broker_) {
       txn.AfterCommit([this, conn, ack](const Status& st) {
@@ -205,8 +212,8 @@ void Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev) {
     s.started_at = now;
     st = store.StartStep(s);
   } else if (type == event::kLog) {
-    st = store.AppendLog(EnsureBuild(txn, key, job, w.name), ev.value("step", 0), ev.value("seq", int64_t{0}),
-                         ev.value("data", ""));
+    st = store.AppendLog(EnsureBuild(txn, key, job, w.name), ev.value("step", 0),
+                         ev.value("seq", int64_t{0}), ev.value("data", ""));
   } else if (type == event::kStepFinished) {
     Result r = ParseResult(ev.value("result", "exception")).value_or(Result::kException);
     st = store.FinishStep(EnsureBuild(txn, key, job, w.name), ev.value("step", 0), r, now);
@@ -217,10 +224,12 @@ void Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev) {
   } else {
     spdlog::warn("worker {}: unknown event type '{}' ignored", w.name, type);
   }
-  if (!st.ok()) spdlog::warn("worker {}: event {} for request {}: {}", w.name, type, key.request, st.message());
+  if (!st.ok())
+    spdlog::warn("worker {}: event {} for request {}: {}", w.name, type, key.request, st.message());
 }
 
-int64_t Controller::EnsureBuild(Txn& txn, const JobKey& key, ActiveJob& job, const std::string& worker) {
+int64_t Controller::EnsureBuild(Txn& txn, const JobKey& key, ActiveJob& job,
+                                const std::string& worker) {
   if (job.build_id) return job.build_id;
   BuildRecord b;
   b.request_id = key.request;
@@ -353,10 +362,11 @@ void Controller::Dispatch(Txn& txn) {
     active_[key] = {w->name, bc->name, 0};
     w->running.insert(key);
     ConnId conn = w->conn;
-    txn.AfterCommit([this, conn, msg = Json{{"type", "job"}, {"job", ToJson(job)}}](const Status& st) {
-      // A job whose claim did not reach the disk is not sent; it will be found queued again.
-      if (st.ok()) broker_->Send(conn, msg);
-    });
+    txn.AfterCommit(
+        [this, conn, msg = Json{{"type", "job"}, {"job", ToJson(job)}}](const Status& st) {
+          // A job whose claim did not reach the disk is not sent; it will be found queued again.
+          if (st.ok()) broker_->Send(conn, msg);
+        });
     it = queue_.Erase(it);
   }
 }
@@ -387,8 +397,9 @@ void Controller::DescribeWorkers(std::function<void(Json)> done) {
     for (auto& k : known) by_name[k.name] = k;
     Json out = Json::array();
     for (const auto& wc : config_->workers) {
-      Json j = {{"name", wc.name}, {"tags", wc.tags}, {"capacity", wc.capacity}, {"connected", false},
-                {"paused", false}, {"running", Json::array()}, {"last_seen", nullptr}};
+      Json j = {{"name", wc.name},     {"tags", wc.tags}, {"capacity", wc.capacity},
+                {"connected", false},  {"paused", false}, {"running", Json::array()},
+                {"last_seen", nullptr}};
       if (auto it = by_name.find(wc.name); it != by_name.end() && it->second.last_seen)
         j["last_seen"] = it->second.last_seen;
       if (const ConnectedWorker* w = workers_.Find(wc.name)) {
@@ -418,7 +429,9 @@ void Controller::DescribeQueue(std::function<void(Json)> done) {
       if (queued.size() >= 100) break;
       queued.push_back({{"request", q.id}, {"builder", q.builder}, {"priority", q.priority}});
     }
-    done({{"queued_count", queue_.size()}, {"running_count", active_.size()}, {"queued", queued},
+    done({{"queued_count", queue_.size()},
+          {"running_count", active_.size()},
+          {"queued", queued},
           {"workers_connected", workers_.all().size()}});
   });
 }

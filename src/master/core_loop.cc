@@ -6,9 +6,13 @@ namespace grove {
 
 CoreLoop::CoreLoop(std::unique_ptr<Store> store) : store_(std::move(store)) {}
 
-CoreLoop::~CoreLoop() { Stop(); }
+CoreLoop::~CoreLoop() {
+  Stop();
+}
 
-void CoreLoop::Start() { thread_ = std::thread([this] { Run(); }); }
+void CoreLoop::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void CoreLoop::Stop() {
   {

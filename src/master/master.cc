@@ -4,12 +4,11 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <filesystem>
-#include <fstream>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <filesystem>
+#include <fstream>
 
 #include "broker/embedded_broker.h"
 #include "config/config.h"
@@ -28,8 +27,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string ConfigPath(const std::string& dir) { return (fs::path(dir) / "grove.lua").string(); }
-std::string PidPath(const std::string& dir) { return (fs::path(dir) / "master.pid").string(); }
+std::string ConfigPath(const std::string& dir) {
+  return (fs::path(dir) / "grove.lua").string();
+}
+std::string PidPath(const std::string& dir) {
+  return (fs::path(dir) / "master.pid").string();
+}
 
 // The pid file lets `grove reconfig` find the master; it is removed on a clean stop.
 class PidFile {
@@ -52,7 +55,8 @@ Status RunMaster(const MasterOptions& opts) {
   auto config = std::make_shared<Config>();
   GROVE_RETURN_IF_ERROR(LoadConfig(ConfigPath(opts.dir), config.get()));
   if (config->broker_url != "embedded")
-    return Status::Invalid("broker '" + config->broker_url + "' is not supported yet; use broker \"embedded\"");
+    return Status::Invalid("broker '" + config->broker_url +
+                           "' is not supported yet; use broker \"embedded\"");
 
   std::unique_ptr<Store> store;
   GROVE_RETURN_IF_ERROR(OpenStore(config->store_url, config->base_dir, &store));
@@ -107,10 +111,12 @@ Status RunMaster(const MasterOptions& opts) {
       } else {
         if (fresh->store_url != config->store_url || fresh->broker_url != config->broker_url ||
             fresh->web.listen != config->web.listen)
-          spdlog::warn("reconfig: store, broker and listen address take effect at the next restart");
+          spdlog::warn(
+              "reconfig: store, broker and listen address take effect at the next restart");
         current.store(fresh);
         controller.Reconfigure(fresh);
-        spdlog::info("reconfig applied: {} builders, {} workers", fresh->builders.size(), fresh->workers.size());
+        spdlog::info("reconfig applied: {} builders, {} workers", fresh->builders.size(),
+                     fresh->workers.size());
       }
       wait_hup();
     });
@@ -127,8 +133,10 @@ Status RunMaster(const MasterOptions& opts) {
 Status SignalReconfig(const std::string& dir) {
   std::ifstream in(PidPath(dir));
   pid_t pid = 0;
-  if (!(in >> pid) || pid <= 0) return Status::NotFound("no running master in " + dir + " (no master.pid)");
-  if (kill(pid, SIGHUP) != 0) return Status::NotFound("master process " + std::to_string(pid) + " is not running");
+  if (!(in >> pid) || pid <= 0)
+    return Status::NotFound("no running master in " + dir + " (no master.pid)");
+  if (kill(pid, SIGHUP) != 0)
+    return Status::NotFound("master process " + std::to_string(pid) + " is not running");
   return Status::Ok();
 }
 

@@ -36,15 +36,16 @@ struct ReadPool::Impl {
 };
 
 ReadPool::ReadPool() = default;
-ReadPool::~ReadPool() { Stop(); }
+ReadPool::~ReadPool() {
+  Stop();
+}
 
 Status ReadPool::Start(const std::string& store_url, const std::string& base_dir, int threads) {
   impl_ = std::make_unique<Impl>();
   for (int i = 0; i < threads; ++i) {
     std::unique_ptr<Store> store;
     GROVE_RETURN_IF_ERROR(OpenStore(store_url, base_dir, &store));
-    impl_->threads.emplace_back(
-        [impl = impl_.get(), s = std::move(store)]() { impl->Loop(*s); });
+    impl_->threads.emplace_back([impl = impl_.get(), s = std::move(store)]() { impl->Loop(*s); });
   }
   return Status::Ok();
 }

@@ -6,7 +6,8 @@ namespace grove {
 
 bool WorkerFits(const ConnectedWorker& w, const BuilderConfig& builder) {
   if (!builder.workers.empty())
-    return std::find(builder.workers.begin(), builder.workers.end(), w.name) != builder.workers.end();
+    return std::find(builder.workers.begin(), builder.workers.end(), w.name) !=
+           builder.workers.end();
   return std::all_of(builder.tags.begin(), builder.tags.end(),
                      [&](const std::string& t) { return w.tags.count(t) > 0; });
 }
@@ -27,7 +28,9 @@ ConnectedWorker& WorkerRegistry::Add(ConnectedWorker w) {
   return workers_[name] = std::move(w);
 }
 
-void WorkerRegistry::Remove(const std::string& name) { workers_.erase(name); }
+void WorkerRegistry::Remove(const std::string& name) {
+  workers_.erase(name);
+}
 
 ConnectedWorker* WorkerRegistry::PickFor(const BuilderConfig& builder) {
   ConnectedWorker* best = nullptr;
@@ -39,7 +42,8 @@ ConnectedWorker* WorkerRegistry::PickFor(const BuilderConfig& builder) {
 }
 
 bool WorkerRegistry::AnyFree() const {
-  return std::any_of(workers_.begin(), workers_.end(), [](const auto& kv) { return kv.second.free() > 0; });
+  return std::any_of(workers_.begin(), workers_.end(),
+                     [](const auto& kv) { return kv.second.free() > 0; });
 }
 
 }  // namespace grove

@@ -1,12 +1,11 @@
 #include "worker/agent.h"
 
-#include <filesystem>
-#include <map>
-#include <set>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <filesystem>
+#include <map>
+#include <set>
 
 #include "core/log.h"
 #include "worker/job_runner.h"
@@ -22,7 +21,9 @@ namespace {
 // Builder names become directory names: keep them tame.
 std::string SafeDirName(const std::string& name) {
   std::string out;
-  for (char c : name) out.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ? c : '_');
+  for (char c : name)
+    out.push_back(
+        std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ? c : '_');
   if (out.empty() || out[0] == '.') out.insert(0, "_");
   return out;
 }
@@ -51,7 +52,8 @@ class Agent : public LinkHandler {
 
   Json RunningJobs() override {
     Json out = Json::array();
-    for (const auto& [key, runner] : runners_) out.push_back({{"request", key.first}, {"attempt", key.second}});
+    for (const auto& [key, runner] : runners_)
+      out.push_back({{"request", key.first}, {"attempt", key.second}});
     return out;
   }
 
@@ -63,8 +65,9 @@ class Agent : public LinkHandler {
     if (runners_.count(key) || stopping_) return;  // already running (a resend), or leaving
     std::string dir = BuildDir(job.builder);
     spdlog::info("job {}.{}: builder {} in {}", job.request_id, job.attempt, job.builder, dir);
-    auto runner = std::make_unique<JobRunner>(io_, std::move(job), dir, *link_,
-                                              [this, key](JobRunner& r, Result res) { Done(key, r, res); });
+    auto runner =
+        std::make_unique<JobRunner>(io_, std::move(job), dir, *link_,
+                                    [this, key](JobRunner& r, Result res) { Done(key, r, res); });
     JobRunner* raw = runner.get();
     runners_[key] = std::move(runner);
     busy_dirs_.insert(dir);
@@ -109,7 +112,8 @@ class Agent : public LinkHandler {
       return;
     }
     auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(50));
-    timer->async_wait([this, timer, deadline](const boost::system::error_code&) { WaitDrained(deadline); });
+    timer->async_wait(
+        [this, timer, deadline](const boost::system::error_code&) { WaitDrained(deadline); });
   }
 
   asio::io_context& io_;
@@ -126,7 +130,8 @@ class Agent : public LinkHandler {
 Status RunWorker(const WorkerOptions& opts) {
   std::error_code ec;
   fs::create_directories(opts.workdir, ec);
-  if (ec) return Status::IoError("cannot create work directory " + opts.workdir + ": " + ec.message());
+  if (ec)
+    return Status::IoError("cannot create work directory " + opts.workdir + ": " + ec.message());
   asio::io_context io(1);
   Agent agent(io, opts);
   asio::signal_set signals(io, SIGINT, SIGTERM);

@@ -1,11 +1,11 @@
 #include "worker/job_runner.h"
 
-#include <filesystem>
+#include <fmt/format.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <fmt/format.h>
+#include <filesystem>
 
 #include "core/log.h"
 #include "core/utf8.h"
@@ -20,7 +20,8 @@ constexpr auto kLogFlushDelay = std::chrono::milliseconds(100);
 }  // namespace
 
 struct JobRunner::Impl {
-  Impl(asio::io_context& io, JobRunner& owner, EventSink& sink, std::function<void(JobRunner&, Result)> done)
+  Impl(asio::io_context& io, JobRunner& owner, EventSink& sink,
+       std::function<void(JobRunner&, Result)> done)
       : io(io), owner(owner), sink(sink), on_done(std::move(done)), flush_timer(io) {}
 
   asio::io_context& io;

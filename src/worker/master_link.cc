@@ -1,14 +1,13 @@
 #include "worker/master_link.h"
 
-#include <deque>
-#include <random>
-#include <set>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
+#include <deque>
+#include <random>
+#include <set>
 
 #include "core/log.h"
 
@@ -72,35 +71,46 @@ struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
     std::string host, port;
     Status st = ParseMasterUrl(opts.master_url, &host, &port);
     if (!st.ok()) return handler.OnRefused(st.message());
-    resolver.async_resolve(host, port, [self = shared_from_this(), host, port](beast::error_code ec,
-                                                                                 tcp::resolver::results_type results) {
-      if (ec) return self->Retry("cannot resolve " + host + ": " + ec.message());
-      self->stream = std::make_unique<ws::stream<beast::tcp_stream>>(self->io);
-      beast::get_lowest_layer(*self->stream).expires_after(std::chrono::seconds(10));
-      beast::get_lowest_layer(*self->stream)
-          .async_connect(results, [self, host, port](beast::error_code ec, const tcp::endpoint&) {
-            if (ec) return self->Retry("cannot connect to " + host + ":" + port + ": " + ec.message());
-            beast::get_lowest_layer(*self->stream).expires_never();
-            beast::get_lowest_layer(*self->stream).socket().set_option(tcp::no_delay(true));
-            ws::stream_base::timeout t{};
-            t.handshake_timeout = std::chrono::seconds(10);
-            t.idle_timeout = std::chrono::seconds(20);
-            t.keep_alive_pings = true;
-            self->stream->set_option(t);
-            self->stream->read_message_max(64 << 20);
-            self->stream->async_handshake(host + ":" + port, "/api/v1/worker", [self](beast::error_code ec) {
-              if (ec) return self->Retry("WebSocket handshake failed: " + ec.message());
-              self->SendHello();
-            });
-          });
-    });
+    resolver.async_resolve(
+        host, port,
+        [self = shared_from_this(), host, port](beast::error_code ec,
+                                                tcp::resolver::results_type results) {
+          if (ec) return self->Retry("cannot resolve " + host + ": " + ec.message());
+          self->stream = std::make_unique<ws::stream<beast::tcp_stream>>(self->io);
+          beast::get_lowest_layer(*self->stream).expires_after(std::chrono::seconds(10));
+          beast::get_lowest_layer(*self->stream)
+              .async_connect(
+                  results, [self, host, port](beast::error_code ec, const tcp::endpoint&) {
+                    if (ec)
+                      return self->Retry("cannot connect to " + host + ":" + port + ": " +
+                                         ec.message());
+                    beast::get_lowest_layer(*self->stream).expires_never();
+                    beast::get_lowest_layer(*self->stream).socket().set_option(tcp::no_delay(true));
+                    ws::stream_base::timeout t{};
+                    t.handshake_timeout = std::chrono::seconds(10);
+                    t.idle_timeout = std::chrono::seconds(20);
+                    t.keep_alive_pings = true;
+                    self->stream->set_option(t);
+                    self->stream->read_message_max(64 << 20);
+                    self->stream->async_handshake(
+                        host + ":" + port, "/api/v1/worker", [self](beast::error_code ec) {
+                          if (ec) return self->Retry("WebSocket handshake failed: " + ec.message());
+                          self->SendHello();
+                        });
+                  });
+        });
   }
 
   void SendHello() {
     Json running = handler.RunningJobs();
-    for (const auto& [req, att] : finished_unacked) running.push_back({{"request", req}, {"attempt", att}});
-    Json hello = {{"type", "hello"},  {"v", kProtocolVersion}, {"name", opts.name},
-                  {"secret", opts.secret}, {"capacity", opts.capacity}, {"running", running},
+    for (const auto& [req, att] : finished_unacked)
+      running.push_back({{"request", req}, {"attempt", att}});
+    Json hello = {{"type", "hello"},
+                  {"v", kProtocolVersion},
+                  {"name", opts.name},
+                  {"secret", opts.secret},
+                  {"capacity", opts.capacity},
+                  {"running", running},
                   {"version", "grove-worker/0.1"}};
     hello_text = hello.dump();
     hello_pending = true;
@@ -109,14 +119,15 @@ struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
   }
 
   void Read() {
-    stream->async_read(in, [self = shared_from_this(), s = stream.get()](beast::error_code ec, size_t) {
-      if (s != self->stream.get()) return;  // a previous connection's read
-      if (ec) return self->Retry("connection to master lost: " + ec.message());
-      std::string text = beast::buffers_to_string(self->in.data());
-      self->in.consume(self->in.size());
-      self->OnMessage(text);
-      if (self->stream.get() == s && !self->stopped) self->Read();
-    });
+    stream->async_read(in,
+                       [self = shared_from_this(), s = stream.get()](beast::error_code ec, size_t) {
+                         if (s != self->stream.get()) return;  // a previous connection's read
+                         if (ec) return self->Retry("connection to master lost: " + ec.message());
+                         std::string text = beast::buffers_to_string(self->in.data());
+                         self->in.consume(self->in.size());
+                         self->OnMessage(text);
+                         if (self->stream.get() == s && !self->stopped) self->Read();
+                       });
   }
 
   void OnMessage(const std::string& text) {
@@ -169,17 +180,18 @@ struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
     writing = true;
     stream->text(true);
     // The entry stays in the outbox until acknowledged, so the buffer outlives the write.
-    stream->async_write(asio::buffer(*text), [self = shared_from_this(), s = stream.get(),
-                                              was_hello = hello_pending](beast::error_code ec, size_t) {
-      self->writing = false;
-      if (s != self->stream.get()) return;
-      if (ec) return self->Retry("write to master failed: " + ec.message());
-      if (was_hello)
-        self->hello_pending = false;
-      else
-        ++self->next_to_send;
-      self->Write();
-    });
+    stream->async_write(asio::buffer(*text),
+                        [self = shared_from_this(), s = stream.get(), was_hello = hello_pending](
+                            beast::error_code ec, size_t) {
+                          self->writing = false;
+                          if (s != self->stream.get()) return;
+                          if (ec) return self->Retry("write to master failed: " + ec.message());
+                          if (was_hello)
+                            self->hello_pending = false;
+                          else
+                            ++self->next_to_send;
+                          self->Write();
+                        });
   }
 
   void Retry(const std::string& why) {
@@ -222,9 +234,13 @@ struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
 MasterLink::MasterLink(asio::io_context& io, LinkOptions opts, LinkHandler& handler)
     : impl_(std::make_shared<Impl>(io, std::move(opts), handler)) {}
 
-MasterLink::~MasterLink() { Stop(); }
+MasterLink::~MasterLink() {
+  Stop();
+}
 
-void MasterLink::Start() { impl_->Connect(); }
+void MasterLink::Start() {
+  impl_->Connect();
+}
 
 void MasterLink::Stop() {
   impl_->stopped = true;
@@ -235,8 +251,14 @@ void MasterLink::Stop() {
   }
 }
 
-void MasterLink::Emit(Json event) { impl_->Emit(std::move(event)); }
-bool MasterLink::Congested() const { return impl_->outbox_bytes > impl_->opts.congestion_bytes; }
-bool MasterLink::Drained() const { return impl_->outbox.empty(); }
+void MasterLink::Emit(Json event) {
+  impl_->Emit(std::move(event));
+}
+bool MasterLink::Congested() const {
+  return impl_->outbox_bytes > impl_->opts.congestion_bytes;
+}
+bool MasterLink::Drained() const {
+  return impl_->outbox.empty();
+}
 
 }  // namespace grove

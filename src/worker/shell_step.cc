@@ -1,18 +1,20 @@
 #include "worker/shell_step.h"
 
-#include <filesystem>
-
 #include <fmt/format.h>
+
+#include <filesystem>
 
 namespace grove {
 
 void ShellStep::Start(const StepContext& ctx, std::function<void(Result)> done) {
   const StepSpec& spec = *ctx.step;
   ChildOptions opts;
-  opts.argv = spec.argv.empty() ? std::vector<std::string>{"/bin/sh", "-c", spec.command} : spec.argv;
+  opts.argv =
+      spec.argv.empty() ? std::vector<std::string>{"/bin/sh", "-c", spec.command} : spec.argv;
   opts.env = spec.env;
-  opts.workdir = spec.workdir.empty() ? ctx.builddir
-                                      : (std::filesystem::path(ctx.builddir) / spec.workdir).string();
+  opts.workdir = spec.workdir.empty()
+                     ? ctx.builddir
+                     : (std::filesystem::path(ctx.builddir) / spec.workdir).string();
   opts.timeout = std::chrono::seconds(spec.timeout_s);
   auto log = ctx.log;
   int64_t timeout = spec.timeout_s;
@@ -35,7 +37,8 @@ void ShellStep::Start(const StepContext& ctx, std::function<void(Result)> done) 
           log(fmt::format("\n[grove] command killed by signal {}\n", exit.signal));
           return done(Result::kFailure);
         }
-        if (exit.exit_code != 0) log(fmt::format("\n[grove] command exited with code {}\n", exit.exit_code));
+        if (exit.exit_code != 0)
+          log(fmt::format("\n[grove] command exited with code {}\n", exit.exit_code));
         done(ResultFromExitCode(exit.exit_code));
       });
 }

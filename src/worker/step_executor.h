@@ -20,8 +20,8 @@ struct StepContext {
   boost::asio::io_context* io = nullptr;
   const JobSpec* job = nullptr;
   const StepSpec* step = nullptr;
-  std::string builddir;                          // absolute; exists
-  std::function<void(std::string_view)> log;     // appends to the step's log
+  std::string builddir;                       // absolute; exists
+  std::function<void(std::string_view)> log;  // appends to the step's log
 };
 
 class StepExecutor {
