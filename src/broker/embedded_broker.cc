@@ -38,9 +38,11 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
  public:
   WsSession(std::unique_ptr<http::Upgrade> up, std::shared_ptr<EmbeddedBroker::State> state,
             ConnId id)
-      : ws_(std::move(up->socket)), state_(std::move(state)), id_(id), remote_(up->remote) {
-    request_ = std::move(up->request);
-  }
+      : ws_(std::move(up->socket)),
+        state_(std::move(state)),
+        id_(id),
+        remote_(up->remote),
+        request_(std::move(up->request)) {}
 
   void Start() {
     ws::stream_base::timeout t{};

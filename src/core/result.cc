@@ -30,7 +30,8 @@ int Severity(Result r) {
 
 std::string_view ResultName(Result r) {
   auto i = static_cast<size_t>(r);
-  return i < kNames.size() ? kNames[i] : "unknown";
+  if (i >= kNames.size()) return "unknown";
+  return kNames[i];
 }
 
 std::optional<Result> ParseResult(std::string_view name) {

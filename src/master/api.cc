@@ -177,7 +177,7 @@ class Api {
         args.properties = body["properties"];
       }
     }
-    controller_.Force(std::move(args), [respond](Status st, int64_t id) {
+    controller_.Force(std::move(args), [respond](const Status& st, int64_t id) {
       if (!st.ok()) return respond(FromStatus(st));
       respond(Response::Json(201, {{"request", id}}));
     });

@@ -23,7 +23,7 @@ Status ParseMasterUrl(const std::string& url, std::string* host, std::string* po
   if (url.rfind(prefix, 0) != 0)
     return Status::Invalid("invalid master URL '" + url + "' (expected http://HOST:PORT)");
   std::string rest = url.substr(prefix.size());
-  rest = rest.substr(0, rest.find('/'));
+  if (size_t slash = rest.find('/'); slash != std::string::npos) rest.resize(slash);
   size_t colon = rest.rfind(':');
   if (rest.empty() || colon == 0) return Status::Invalid("invalid master URL '" + url + "'");
   *host = colon == std::string::npos ? rest : rest.substr(0, colon);
