@@ -1,0 +1,541 @@
+// ChildProcess on Linux: posix_spawnp into a new process group, a pidfd for the exit, one pipe
+// for stdout+stderr, both driven by Asio on the io_context's thread.
+//
+// Lifetime: the public object is a thin handle over a shared ChildState. Every pending Asio
+// handler holds a shared_ptr to the state, so the state (its buffer, descriptors and timers)
+// outlives the handle until those handlers have run; the handle's destructor marks the state
+// detached, kills and reaps the group, and closes everything, so the handlers that still run
+// only see operation_aborted / detached and return without touching a callback.
+//
+// Joining exit and EOF: the exit is reported once both |reaped_| (the main process has been
+// waited for) and |pipe_eof_| (the pipe has been read to its end) are true, whichever comes
+// last calls MaybeFinish(), which fires on_exit.
+#include "worker/child_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cerrno>
+#include <filesystem>
+#include <system_error>
+#include <utility>
+
+extern char** environ;
+
+namespace grove {
+namespace {
+
+namespace asio = boost::asio;
+using std::chrono::milliseconds;
+
+constexpr size_t kReadBufferSize = 64 * 1024;
+
+// Once the main process has exited, the rest of its group is SIGKILLed, so the pipe normally
+// reaches EOF at once. Only a process that left the group (setsid, setpgid) can still hold the
+// write end; this is how long we keep reading for it before closing our end and reporting.
+constexpr milliseconds kEofGraceAfterExit{2000};
+
+// Exit polling, used only if pidfd_open() fails (no kernel support, or out of descriptors).
+constexpr milliseconds kPollFirst{5};
+constexpr milliseconds kPollMax{100};
+
+std::string ErrnoMessage(int err) {
+  return std::system_category().message(err);
+}
+
+// Owns one file descriptor.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept {
+    reset(other.release());
+    return *this;
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd() { reset(); }
+
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+  void reset(int fd = -1) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+  explicit operator bool() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+// Moves |fd| to a number >= 3. If the worker runs with 0, 1 or 2 closed, pipe2() can hand those
+// out, and the child's "open /dev/null as 0" / "dup2 onto 1 and 2" actions would then clobber
+// the very descriptor they are meant to copy.
+bool MoveAboveStdio(UniqueFd& fd) {
+  if (fd.get() > STDERR_FILENO) return true;
+  int moved = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+  if (moved < 0) return false;
+  fd.reset(moved);
+  return true;
+}
+
+struct SpawnFileActions {
+  posix_spawn_file_actions_t value;
+  SpawnFileActions() { posix_spawn_file_actions_init(&value); }
+  ~SpawnFileActions() { posix_spawn_file_actions_destroy(&value); }
+  SpawnFileActions(const SpawnFileActions&) = delete;
+  SpawnFileActions& operator=(const SpawnFileActions&) = delete;
+};
+
+struct SpawnAttr {
+  posix_spawnattr_t value;
+  SpawnAttr() { posix_spawnattr_init(&value); }
+  ~SpawnAttr() { posix_spawnattr_destroy(&value); }
+  SpawnAttr(const SpawnAttr&) = delete;
+  SpawnAttr& operator=(const SpawnAttr&) = delete;
+};
+
+// The worker's environment with |overrides| replacing or adding variables.
+std::vector<std::string> BuildEnv(const std::map<std::string, std::string>& overrides) {
+  std::vector<std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string_view entry(*e);
+    std::string name(entry.substr(0, entry.find('=')));
+    if (!overrides.contains(name)) env.emplace_back(entry);
+  }
+  for (const auto& [name, value] : overrides) env.push_back(name + "=" + value);
+  return env;
+}
+
+struct Spawned {
+  pid_t pid = -1;
+  UniqueFd output;  // read end of the stdout+stderr pipe
+  std::string error;
+};
+
+Spawned Spawn(const ChildOptions& opts) {
+  Spawned result;
+  if (opts.argv.empty() || opts.argv[0].empty()) {
+    result.error = "cannot run an empty command";
+    return result;
+  }
+  const std::string& program = opts.argv[0];
+
+  if (!opts.workdir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(opts.workdir, ec);
+    if (ec) {
+      result.error = "cannot create workdir '" + opts.workdir + "': " + ec.message();
+      return result;
+    }
+  }
+
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    result.error = "cannot run '" + program + "': pipe: " + ErrnoMessage(errno);
+    return result;
+  }
+  UniqueFd read_end(fds[0]);
+  UniqueFd write_end(fds[1]);
+  if (!MoveAboveStdio(read_end) || !MoveAboveStdio(write_end)) {
+    result.error = "cannot run '" + program + "': " + ErrnoMessage(errno);
+    return result;
+  }
+  // Only our end is non-blocking: a child whose stdout were non-blocking would see EAGAIN
+  // instead of blocking when we pause reading.
+  ::fcntl(read_end.get(), F_SETFL, ::fcntl(read_end.get(), F_GETFL) | O_NONBLOCK);
+
+  SpawnFileActions actions;
+  posix_spawn_file_actions_addopen(&actions.value, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions.value, write_end.get(), STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions.value, write_end.get(), STDERR_FILENO);
+  // Our own descriptors are O_CLOEXEC, but another thread of the worker may open one without it
+  // (or between open and fcntl); close everything above stderr so no child inherits, say, a
+  // socket to the master or the write end of another step's pipe, which would hold it open.
+  posix_spawn_file_actions_addclosefrom_np(&actions.value, STDERR_FILENO + 1);
+  if (!opts.workdir.empty()) {
+    posix_spawn_file_actions_addchdir_np(&actions.value, opts.workdir.c_str());
+  }
+
+  SpawnAttr attr;
+  // A process group of its own (pgid = its pid), so that a timeout or cancel can signal the
+  // whole tree with kill(-pgid). Signals reset: dispositions set to SIG_IGN survive exec (a
+  // worker that ignores SIGPIPE would otherwise make `yes | head` spin), and so does the mask.
+  posix_spawnattr_setflags(&attr.value,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setpgroup(&attr.value, 0);
+  sigset_t signals;
+  sigemptyset(&signals);
+  posix_spawnattr_setsigmask(&attr.value, &signals);
+  sigfillset(&signals);
+  posix_spawnattr_setsigdefault(&attr.value, &signals);
+
+  std::vector<std::string> argv_storage = opts.argv;
+  std::vector<char*> argv;
+  for (std::string& arg : argv_storage) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env_storage = BuildEnv(opts.env);
+  std::vector<char*> envp;
+  for (std::string& var : env_storage) envp.push_back(var.data());
+  envp.push_back(nullptr);
+
+  // glibc's posix_spawn runs the file actions and exec in a CLONE_VFORK child and returns their
+  // errno here, so "no such program" and "cannot chdir" come back synchronously.
+  pid_t pid = -1;
+  int err =
+      ::posix_spawnp(&pid, program.c_str(), &actions.value, &attr.value, argv.data(), envp.data());
+  if (err != 0) {
+    // The same errno can come from the chdir or from the exec; tell them apart for the message.
+    struct stat st;
+    if (!opts.workdir.empty() && (::stat(opts.workdir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) ||
+                                  ::access(opts.workdir.c_str(), X_OK) != 0)) {
+      result.error = "cannot enter workdir '" + opts.workdir + "': " + ErrnoMessage(err);
+    } else {
+      result.error = "cannot run '" + program + "': " + ErrnoMessage(err);
+    }
+    return result;
+  }
+  result.pid = pid;
+  result.output = std::move(read_end);
+  return result;  // |write_end| closes here: the child holds the only copies, so EOF can come
+}
+
+class ChildState : public std::enable_shared_from_this<ChildState> {
+ public:
+  ChildState(asio::io_context& io, ChildProcess::OutputFn on_output, ChildProcess::ExitFn on_exit)
+      : io_(io),
+        on_output_(std::move(on_output)),
+        on_exit_(std::move(on_exit)),
+        pipe_(io),
+        pidfd_(io),
+        timeout_timer_(io),
+        kill_timer_(io),
+        eof_timer_(io),
+        poll_timer_(io),
+        buffer_(kReadBufferSize) {}
+
+  void Begin(const ChildOptions& opts) {
+    kill_grace_ = opts.kill_grace;
+    Spawned spawned = Spawn(opts);
+    if (!spawned.error.empty()) {
+      exit_.error = std::move(spawned.error);
+      reaped_ = pipe_eof_ = true;
+      // Reported like any other exit: never from inside Start().
+      asio::post(io_, [self = shared_from_this()] {
+        if (!self->detached_) self->MaybeFinish();
+      });
+      return;
+    }
+    pid_ = spawned.pid;
+
+    boost::system::error_code ec;
+    pipe_.assign(spawned.output.get(), ec);
+    if (ec) {
+      pipe_eof_ = true;  // cannot happen short of ENOMEM; still report the exit
+    } else {
+      spawned.output.release();
+      StartRead();
+    }
+
+    // The child cannot have been reaped yet (only we wait for it), so the pid still names it.
+    UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0)));
+    if (pidfd) pidfd_.assign(pidfd.get(), ec);
+    if (pidfd && !ec) {
+      pidfd.release();
+      pidfd_.async_wait(asio::posix::descriptor_base::wait_read,
+                        [self = shared_from_this()](const boost::system::error_code& ec) {
+                          self->OnPidfdReadable(ec);
+                        });
+    } else {
+      SchedulePoll();
+    }
+
+    if (opts.timeout.count() > 0) {
+      timeout_timer_.expires_after(opts.timeout);
+      timeout_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+        if (ec || self->detached_ || self->reaped_ || self->terminating_) return;
+        self->exit_.timed_out = true;
+        self->Terminate();
+      });
+    }
+  }
+
+  // Called by the handle's destructor: no callback may run after this returns.
+  void Detach() {
+    detached_ = true;
+    if (pid_ > 0 && !reaped_) {
+      KillGroup(SIGKILL);
+      int status;
+      while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+      }
+      reaped_ = true;
+    }
+    CloseAll();
+    on_exit_ = nullptr;
+    // Destroyed from inside on_output: that std::function is still running; Deliver() drops it.
+    if (!in_output_callback_) on_output_ = nullptr;
+  }
+
+  void Cancel() {
+    if (pid_ <= 0 || reaped_ || terminating_ || detached_) return;
+    exit_.cancelled = true;
+    Terminate();
+  }
+
+  void PauseOutput() { paused_ = true; }
+
+  void ResumeOutput() {
+    if (!paused_) return;
+    paused_ = false;
+    // Inside on_output, Deliver() continues once the callback returns; reading now would
+    // overwrite the buffer the callback's chunk points into.
+    if (in_output_callback_ || finished_ || detached_) return;
+    if (stashed_ > 0) {
+      // Deliver the chunk that arrived while paused, but not from inside this call.
+      if (!flush_posted_) {
+        flush_posted_ = true;
+        asio::post(io_, [self = shared_from_this()] {
+          self->flush_posted_ = false;
+          self->Flush();
+        });
+      }
+      return;
+    }
+    StartRead();
+  }
+
+  int pid() const { return pid_; }
+
+ private:
+  void StartRead() {
+    if (read_pending_ || paused_ || pipe_eof_ || detached_ || in_output_callback_ || stashed_ > 0)
+      return;
+    read_pending_ = true;
+    pipe_.async_read_some(asio::buffer(buffer_),
+                          [self = shared_from_this()](const boost::system::error_code& ec,
+                                                      size_t n) { self->OnRead(ec, n); });
+  }
+
+  void OnRead(const boost::system::error_code& ec, size_t n) {
+    read_pending_ = false;
+    if (detached_ || finished_) return;
+    if (n > 0) {
+      // A read that was already under way when PauseOutput() was called: keep it in the buffer
+      // (memory stays bounded by one buffer) and deliver it on resume.
+      if (paused_) {
+        stashed_ = n;
+        return;
+      }
+      Deliver(n);
+      return;
+    }
+    if (ec == asio::error::operation_aborted) return;  // we closed the pipe
+    // EOF, or a read error: either way nothing more will come through this pipe.
+    pipe_eof_ = true;
+    boost::system::error_code ignored;
+    pipe_.close(ignored);
+    eof_timer_.cancel();
+    MaybeFinish();
+  }
+
+  void Flush() {
+    if (detached_ || finished_ || paused_) return;
+    if (stashed_ > 0) {
+      Deliver(std::exchange(stashed_, 0));
+    } else {
+      StartRead();
+    }
+  }
+
+  void Deliver(size_t n) {
+    in_output_callback_ = true;
+    if (on_output_) on_output_(std::string_view(buffer_.data(), n));
+    in_output_callback_ = false;
+    if (detached_) {
+      on_output_ = nullptr;
+      return;
+    }
+    StartRead();
+  }
+
+  void OnPidfdReadable(const boost::system::error_code& ec) {
+    if (detached_ || reaped_) return;
+    if (ec == asio::error::operation_aborted) return;
+    CheckExit();
+  }
+
+  void SchedulePoll() {
+    poll_interval_ =
+        poll_interval_.count() == 0 ? kPollFirst : std::min(poll_interval_ * 2, kPollMax);
+    poll_timer_.expires_after(poll_interval_);
+    poll_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (ec || self->detached_ || self->reaped_) return;
+      self->CheckExit();
+    });
+  }
+
+  void CheckExit() {
+    // WNOWAIT: look without reaping, so that the zombie keeps its pid (which is also the pgid)
+    // reserved while we kill what is left of the group; after the reap, the number could be
+    // reused by an unrelated process group.
+    siginfo_t info{};
+    int r;
+    while ((r = ::waitid(P_PID, pid_, &info, WEXITED | WNOHANG | WNOWAIT)) < 0 && errno == EINTR) {
+    }
+    if (r < 0) {
+      // ECHILD: somebody else reaped it (SIGCHLD set to SIG_IGN, or a waitpid(-1) elsewhere).
+      exit_.error = "lost track of process " + std::to_string(pid_) + ": " + ErrnoMessage(errno);
+      OnReaped();
+      return;
+    }
+    if (info.si_pid == 0) {  // not exited after all (the pidfd said otherwise): poll
+      SchedulePoll();
+      return;
+    }
+    // Background jobs the command left behind would keep the pipe open (and keep running after
+    // the step): the step is over, so is its group.
+    KillGroup(SIGKILL);
+    int status = 0;
+    while ((r = ::waitpid(pid_, &status, 0)) < 0 && errno == EINTR) {
+    }
+    if (r == pid_) {
+      if (WIFEXITED(status)) exit_.exit_code = WEXITSTATUS(status);
+      if (WIFSIGNALED(status)) exit_.signal = WTERMSIG(status);
+    }
+    OnReaped();
+  }
+
+  void OnReaped() {
+    reaped_ = true;
+    timeout_timer_.cancel();
+    kill_timer_.cancel();
+    poll_timer_.cancel();
+    boost::system::error_code ignored;
+    pidfd_.close(ignored);
+    if (!pipe_eof_) {
+      eof_timer_.expires_after(kEofGraceAfterExit);
+      ArmEofTimer();
+    }
+    MaybeFinish();
+  }
+
+  void ArmEofTimer() {
+    eof_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (ec || self->detached_ || self->finished_ || self->pipe_eof_) return;
+      if (self->paused_ || self->stashed_ > 0) {
+        // The consumer holds the output back; what is in the pipe is still wanted.
+        self->eof_timer_.expires_after(kEofGraceAfterExit);
+        self->ArmEofTimer();
+        return;
+      }
+      // Held open by a process outside the group. Stop waiting for it; a read that completed
+      // in this same instant is dropped (at most one buffer of a runaway's output).
+      self->pipe_eof_ = true;
+      boost::system::error_code ignored;
+      self->pipe_.close(ignored);
+      self->MaybeFinish();
+    });
+  }
+
+  // SIGTERM now, SIGKILL after the grace period unless the main process has exited by then
+  // (its exit SIGKILLs the rest of the group anyway).
+  void Terminate() {
+    terminating_ = true;
+    KillGroup(SIGTERM);
+    KillGroup(SIGCONT);  // a stopped process would not act on SIGTERM until continued
+    kill_timer_.expires_after(kill_grace_);
+    kill_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (ec || self->detached_ || self->reaped_) return;
+      self->KillGroup(SIGKILL);
+    });
+  }
+
+  // Only while the leader is unreaped: its pid then cannot name any other process group.
+  void KillGroup(int sig) {
+    if (pid_ > 0 && !reaped_) ::kill(-pid_, sig);
+  }
+
+  void MaybeFinish() {
+    if (finished_ || !reaped_ || !pipe_eof_) return;
+    finished_ = true;
+    CloseAll();
+    on_output_ = nullptr;
+    // Moved out first: the callback may destroy the ChildProcess (and so Detach() this state).
+    ChildProcess::ExitFn on_exit = std::move(on_exit_);
+    on_exit_ = nullptr;
+    if (on_exit) on_exit(exit_);
+  }
+
+  void CloseAll() {
+    boost::system::error_code ignored;
+    pipe_.close(ignored);
+    pidfd_.close(ignored);
+    timeout_timer_.cancel();
+    kill_timer_.cancel();
+    eof_timer_.cancel();
+    poll_timer_.cancel();
+  }
+
+  asio::io_context& io_;
+  ChildProcess::OutputFn on_output_;
+  ChildProcess::ExitFn on_exit_;
+  asio::posix::stream_descriptor pipe_;
+  asio::posix::stream_descriptor pidfd_;
+  asio::steady_timer timeout_timer_;
+  asio::steady_timer kill_timer_;
+  asio::steady_timer eof_timer_;  // guards the pipe after the main process has exited
+  asio::steady_timer poll_timer_;
+  std::vector<char> buffer_;
+  milliseconds kill_grace_{0};
+  milliseconds poll_interval_{0};
+  pid_t pid_ = -1;
+  ChildExit exit_;
+  size_t stashed_ = 0;  // bytes in |buffer_| read while paused, not yet delivered
+  bool reaped_ = false;
+  bool pipe_eof_ = false;
+  bool finished_ = false;  // on_exit has been called
+  bool detached_ = false;  // the handle is gone
+  bool terminating_ = false;
+  bool paused_ = false;
+  bool read_pending_ = false;
+  bool in_output_callback_ = false;
+  bool flush_posted_ = false;
+};
+
+class ChildHandle final : public ChildProcess {
+ public:
+  explicit ChildHandle(std::shared_ptr<ChildState> state) : state_(std::move(state)) {}
+  ~ChildHandle() override { state_->Detach(); }
+
+  void Cancel() override { state_->Cancel(); }
+  void PauseOutput() override { state_->PauseOutput(); }
+  void ResumeOutput() override { state_->ResumeOutput(); }
+  int pid() const override { return state_->pid(); }
+
+ private:
+  std::shared_ptr<ChildState> state_;
+};
+
+}  // namespace
+
+std::unique_ptr<ChildProcess> ChildProcess::Start(boost::asio::io_context& io,
+                                                  const ChildOptions& opts, OutputFn on_output,
+                                                  ExitFn on_exit) {
+  auto state = std::make_shared<ChildState>(io, std::move(on_output), std::move(on_exit));
+  state->Begin(opts);
+  return std::make_unique<ChildHandle>(std::move(state));
+}
+
+}  // namespace grove
