@@ -17,14 +17,16 @@ using Json = nlohmann::json;
 namespace {
 
 // Calls the API; exits with a clear message when the master is unreachable or answers an error.
-Json Api(const std::string& method, const std::string& url, const std::string& body = "") {
+Json Api(const std::string& method, const std::string& url, const std::string& body = "",
+         const std::string& token = ApiToken("")) {
   HttpResult res;
-  Status st = HttpCall(method, url, body, &res);
+  Status st = HttpCall(method, url, body, &res, token);
   if (!st.ok()) Fail(kExitUnreachable, st.message());
   Json j = Json::parse(res.body, nullptr, false);
   if (res.status >= 400) {
     std::string msg =
         j.is_object() && j.contains("error") ? j["error"].get<std::string>() : res.body;
+    if (res.status == 401) msg += " (the master requires an API token: --token or $GROVE_TOKEN)";
     Fail(res.status == 400 || res.status == 404 ? kExitUsage : kExitFailure, msg);
   }
   if (j.is_discarded()) Fail(kExitFailure, "the master answered something that is not JSON");
@@ -37,6 +39,7 @@ struct ForceArgs {
   std::vector<std::string> props;
   std::string reason;
   bool wait = false;
+  std::string token;
 };
 
 void Force(const ForceArgs& a) {
@@ -49,12 +52,14 @@ void Force(const ForceArgs& a) {
       Fail(kExitUsage, "--prop takes NAME=VALUE, got '" + p + "'");
     body["properties"][p.substr(0, eq)] = p.substr(eq + 1);
   }
-  Json answer = Api("POST", base + "/api/v1/builders/" + a.builder + "/force", body.dump());
+  const std::string token = ApiToken(a.token);
+  Json answer =
+      Api("POST", base + "/api/v1/builders/" + a.builder + "/force", body.dump(), token);
   int64_t id = answer.value("request", int64_t{0});
   std::cout << "request " << id << " queued for " << a.builder << "\n";
   if (!a.wait) return;
   for (;;) {
-    Json req = Api("GET", fmt::format("{}/api/v1/requests/{}", base, id));
+    Json req = Api("GET", fmt::format("{}/api/v1/requests/{}", base, id), "", token);
     std::string state = req.value("state", "");
     if (state == "finished" || state == "cancelled") {
       std::string result =
@@ -112,6 +117,9 @@ void AddForceCommand(CLI::App& app) {
   cmd->add_option("BUILDER", a->builder, "The builder to build")->required();
   cmd->add_option("--prop", a->props, "A build property NAME=VALUE (repeatable)");
   cmd->add_option("--reason", a->reason, "Why (shown with the build)");
+  cmd->add_option("--token", a->token,
+                  "An API token (`grove user token`) for a master that requires login "
+                  "(default $GROVE_TOKEN)");
   cmd->add_flag("--wait", a->wait,
                 "Wait for the build; exit 0 on success, 1 on failure, 3 on exception");
   cmd->add_option("--master", a->master,

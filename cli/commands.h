@@ -25,6 +25,7 @@ void AddReconfigCommand(CLI::App& app);
 void AddForceCommand(CLI::App& app);
 void AddStatusCommand(CLI::App& app);
 void AddCronCommand(CLI::App& app);
+void AddUserCommand(CLI::App& app);
 
 // Prints "grove: MESSAGE" on stderr and exits with |code| (throws CLI::RuntimeError).
 [[noreturn]] void Fail(int code, const std::string& message);

@@ -15,11 +15,13 @@ size_t Collect(char* data, size_t size, size_t n, void* user) {
 }  // namespace
 
 Status HttpCall(const std::string& method, const std::string& url, const std::string& body,
-                HttpResult* out) {
+                HttpResult* out, const std::string& token) {
   std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
   if (!curl) return Status::IoError("cannot initialise libcurl");
   std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers(
       curl_slist_append(nullptr, "Content-Type: application/json"), curl_slist_free_all);
+  if (!token.empty())
+    headers.reset(curl_slist_append(headers.release(), ("Authorization: Bearer " + token).c_str()));
   out->body.clear();
   curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl.get(), CURLOPT_CUSTOMREQUEST, method.c_str());
@@ -38,6 +40,12 @@ Status HttpCall(const std::string& method, const std::string& url, const std::st
     return Status::Unavailable("cannot reach the master at " + url + ": " + curl_easy_strerror(rc));
   curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &out->status);
   return Status::Ok();
+}
+
+std::string ApiToken(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  const char* env = std::getenv("GROVE_TOKEN");
+  return env ? env : "";
 }
 
 std::string MasterUrl(const std::string& flag) {

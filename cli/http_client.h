@@ -13,8 +13,12 @@ struct HttpResult {
 };
 
 // Unavailable when the master cannot be reached.
+// A non-empty |token| is sent as "Authorization: Bearer TOKEN" (API tokens, `grove user token`).
 Status HttpCall(const std::string& method, const std::string& url, const std::string& body,
-                HttpResult* out);
+                HttpResult* out, const std::string& token = "");
+
+// The API token: |flag| (--token), else $GROVE_TOKEN, else none.
+std::string ApiToken(const std::string& flag);
 
 // The master's URL: --master, else $GROVE_MASTER, else http://127.0.0.1:8010.
 std::string MasterUrl(const std::string& flag);

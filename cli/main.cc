@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   grove::AddForceCommand(app);
   grove::AddStatusCommand(app);
   grove::AddCronCommand(app);
+  grove::AddUserCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {

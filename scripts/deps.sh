@@ -9,6 +9,7 @@ BUILD_PACKAGES=(
   liblua5.4-dev libsqlite3-dev libzstd-dev libsodium-dev libcurl4-openssl-dev
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libhowardhinnant-date-dev tzdata
   libgtest-dev libgmock-dev libbenchmark-dev
+  libexpat1-dev
 )
 TEST_PACKAGES=(python3 procps curl)
 

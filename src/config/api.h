@@ -4,8 +4,10 @@
 #pragma once
 
 #include <lua.hpp>
+#include <optional>
 #include <string>
 
+#include "config/config.h"
 #include "config/load_context.h"
 
 namespace grove::config_internal {
@@ -18,10 +20,27 @@ void RegisterEnvironment(lua_State* L);  // require from the master directory, g
 void RegisterProjectApi(lua_State* L);   // project, store, broker, web
 void RegisterWorkerApi(lua_State* L);    // worker, secret
 void RegisterStepApi(lua_State* L);      // shell
+void RegisterPipelineStepApi(lua_State* L);  // checkout, test, set_property, upload, download, publish
+void RegisterLockApi(lua_State* L);          // lock.master, lock.worker
+void RegisterArtifactStoreApi(lua_State* L);  // artifacts
+// The marker key of lock tables, and their reading from a builder's locks option (api_locks.cc).
+inline constexpr const char* kLockKey = "__grove_lock";
+std::vector<LockUse> ParseLocks(const Json& data, const std::string& what);
 void RegisterBuilderApi(lua_State* L);   // builder
 void RegisterScheduleApi(lua_State* L);  // schedule.force
+// schedule.cron, .periodic, .on_change, .triggerable (after RegisterScheduleApi), webhooks
+void RegisterTimedScheduleApi(lua_State* L);
+void RegisterSourceApi(lua_State* L);   // git, webhooks
+void RegisterTriggerApi(lua_State* L);  // the trigger step
 
 // Helpers shared by the bodies (api_common.cc).
+
+class TableReader;
+// Takes a scheduler's name from value #1 or name = (default |fallback|) and reserves it: all
+// scheduler kinds share one namespace (api_schedule.cc).
+std::string ClaimSchedulerName(lua_State* L, LoadContext& ctx, TableReader& t,
+                               std::optional<std::string> positional,
+                               std::optional<std::string> named, const char* fallback);
 
 // Throws unless the function got exactly one argument of Lua type |type|; |usage| shows a correct
 // call, e.g. "project { name = \"...\" }".

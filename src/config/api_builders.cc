@@ -4,6 +4,7 @@
 //     tags = { "linux" },          -- run on a worker having all these tags
 //     workers = { "w1" },          -- or only on these workers
 //     priority = 0, properties = { answer = 42 },
+//     locks = { lock.master { "db" } }, collapse = true,   -- api_locks.cc
 //     steps = { shell { "make" }, ... },
 //   }
 #include <set>
@@ -73,6 +74,8 @@ int BuilderTable(lua_State* L, LoadContext& ctx) {
   b.workers = t.StringList("workers").value_or(std::vector<std::string>{});
   std::optional<int64_t> priority = t.Integer("priority");
   b.properties = t.Data("properties").value_or(Json::object());
+  if (auto locks = t.Data("locks")) b.locks = ParseLocks(*locks, what);
+  b.collapse = t.Bool("collapse").value_or(false);
   t.Push("steps");  // read below, once every option is known, so that a typo is reported first
   lua_pop(L, 1);
   t.Finish();

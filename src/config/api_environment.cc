@@ -80,8 +80,14 @@ int InstallApi(lua_State* L) {
   RegisterProjectApi(L);
   RegisterWorkerApi(L);
   RegisterStepApi(L);
+  RegisterPipelineStepApi(L);
+  RegisterLockApi(L);
+  RegisterArtifactStoreApi(L);
   RegisterBuilderApi(L);
   RegisterScheduleApi(L);
+  RegisterTimedScheduleApi(L);
+  RegisterSourceApi(L);
+  RegisterTriggerApi(L);
   return 0;
 }
 

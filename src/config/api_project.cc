@@ -80,7 +80,19 @@ int Web(lua_State* L, LoadContext& ctx) {
   DeclareOnce(L, ctx, "web");
   TableReader t(L, 1, "web");
   std::optional<std::string> listen = t.String("listen");
+  std::optional<std::string> users = t.String("users");
+  std::optional<std::string> anonymous = t.String("anonymous");
   t.Finish();
+  if (users) {
+    if (users->empty()) throw ConfigError("web: 'users' must name a file");
+    ctx.config->web.users = *users;
+  }
+  if (anonymous) {
+    if (*anonymous != "viewer" && *anonymous != "none")
+      throw ConfigError("invalid anonymous '" + *anonymous +
+                        "' in web: expected \"viewer\" or \"none\"");
+    ctx.config->web.anonymous = *anonymous;
+  }
   if (listen) {
     if (!IsListenAddress(*listen))
       throw ConfigError("invalid listen address '" + *listen +

@@ -78,6 +78,8 @@ Status FinishConfig(LoadContext& ctx) {
                                     "'" + DidYouMean(name, BuilderNames(config)));
   }
 
+  GROVE_RETURN_IF_ERROR(FinishSchedulers(ctx));
+
   // Forcing a build from the web UI or `grove force` should work without ceremony.
   if (config.force_schedulers.empty() && !ctx.schedulers.count("force")) {
     ForceSchedulerConfig f;

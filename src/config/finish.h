@@ -9,5 +9,7 @@ namespace grove::config_internal {
 
 // Run once grove.lua has finished; errors are "WHERE: message" like those raised while it runs.
 Status FinishConfig(LoadContext& ctx);
+// The part for schedulers, change sources and trigger steps (finish_schedulers.cc).
+Status FinishSchedulers(LoadContext& ctx);
 
 }  // namespace grove::config_internal

@@ -5,6 +5,7 @@
 // "tiemout" is an error with a suggestion instead of a silently ignored setting.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <lua.hpp>
 #include <map>
@@ -41,6 +42,8 @@ class TableReader {
   std::optional<StringOrSecret> StringOrSecretValue(const char* key);
   // The positional value [i] (as in shell { "make" }), which must be a string.
   std::optional<std::string> PositionalString(int i);
+  // Marks positional value [i] as read, for values read by hand (a list, a source marker).
+  void MarkPositional(int i) { positional_ = std::max(positional_, i); }
 
   // Pushes the raw value of |key| (nil when absent) for option types without a getter; returns
   // its Lua type. The caller pops it.

@@ -17,9 +17,14 @@ Json ToJson(const StepSpec& s) {
 Json ToJson(const JobSpec& job) {
   Json steps = Json::array();
   for (const auto& s : job.steps) steps.push_back(ToJson(s));
-  return {{"v", kProtocolVersion},  {"request", job.request_id}, {"attempt", job.attempt},
-          {"builder", job.builder}, {"source", job.source},      {"properties", job.properties},
-          {"steps", steps}};
+  Json j = {{"v", kProtocolVersion},  {"request", job.request_id}, {"attempt", job.attempt},
+            {"builder", job.builder}, {"source", job.source},      {"properties", job.properties},
+            {"steps", steps}};
+  if (!job.secrets.empty()) j["secrets"] = job.secrets;
+  if (job.build_id) j["build"] = job.build_id;
+  if (!job.token.empty()) j["token"] = job.token;
+  if (!job.api_token.empty()) j["api_token"] = job.api_token;
+  return j;
 }
 
 Status StepFromJson(const Json& in, StepSpec* out) {
@@ -52,6 +57,10 @@ Status JobFromJson(const Json& in, JobSpec* out) {
     out->builder = in.value("builder", "");
     out->source = in.value("source", Json::object());
     out->properties = in.value("properties", Json::object());
+    out->secrets = in.value("secrets", std::map<std::string, std::string>{});
+    out->build_id = in.value("build", int64_t{0});
+    out->token = in.value("token", "");
+    out->api_token = in.value("api_token", "");
     out->steps.clear();
     for (const auto& s : in.at("steps")) {
       StepSpec step;

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -19,9 +20,25 @@ struct Request {
   std::string body;
   std::vector<std::string> params;  // the path's {placeholders}, filled by the router
   std::string remote;               // peer address
+  // Who asks, filled by the router's guard (http/router.h) before the handler runs:
+  // empty user = anonymous; role "viewer" | "developer" | "admin" | "" (none).
+  std::string user;
+  std::string role;
 
   std::string Header(const std::string& lower_name) const;
   std::string Query(const std::string& name, const std::string& fallback = "") const;
+};
+
+// The open end of a streaming answer (Server-Sent Events). Write() may be called from any thread
+// and never blocks: it queues the bytes for the connection's thread and returns false once the
+// connection is closed or more than its bound is waiting (the stream is then closed: a slow
+// reader is dropped rather than allowed to hold memory; it reconnects and resynchronises).
+class StreamSink {
+ public:
+  virtual ~StreamSink() = default;
+  virtual bool Write(std::string bytes) = 0;
+  virtual bool closed() const = 0;
+  virtual void Close() = 0;
 };
 
 struct Response {
@@ -29,6 +46,9 @@ struct Response {
   std::string content_type = "application/json";
   std::string body;
   std::map<std::string, std::string> headers;
+  // When set, the server sends the status and headers without a length, keeps the connection
+  // open and hands its sink to this callback (on the network thread); |body| is ignored.
+  std::function<void(std::shared_ptr<StreamSink>)> on_stream;
 
   static Response Json(int status, const nlohmann::json& body);
   // {"error": message} with the status: what every failing API call answers.

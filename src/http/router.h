@@ -1,6 +1,7 @@
 // Router: maps "METHOD /path/{param}/..." patterns to handlers. Pure logic, no I/O.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,15 @@ class Router {
   // or 405 (path exists, other method) when none matches.
   const Handler* Match(Request* req, int* status) const;
 
+  // The one place where access is decided (authentication and roles): the server calls it for
+  // every routed request before the handler. It may fill req->user/role; an answer it returns
+  // is sent instead of running the handler. Without a guard everything is allowed.
+  using Guard = std::function<std::optional<Response>(Request*)>;
+  void SetGuard(Guard guard) { guard_ = std::move(guard); }
+  std::optional<Response> Check(Request* req) const {
+    return guard_ ? guard_(req) : std::nullopt;
+  }
+
  private:
   struct Route {
     std::string method;
@@ -25,6 +35,7 @@ class Router {
     Handler handler;
   };
   std::vector<Route> routes_;
+  Guard guard_;
 };
 
 std::vector<std::string> SplitPath(const std::string& path);

@@ -3,9 +3,14 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
+
+#include <array>
+#include <atomic>
+#include <mutex>
 
 #include "core/log.h"
 #include "http/upgrade.h"
@@ -50,6 +55,94 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 };
 
 namespace {
+
+// A streaming answer's connection: bytes queued from any thread go out in order on the
+// connection's thread; whatever the client sends is read and ignored so that its hang-up is seen.
+class SocketSink : public StreamSink, public std::enable_shared_from_this<SocketSink> {
+ public:
+  static constexpr size_t kMaxPending = 1 << 20;
+
+  SocketSink(tcp::socket socket, asio::io_context& io) : socket_(std::move(socket)), io_(io) {}
+
+  void Begin(std::string head) {
+    Write(std::move(head));
+    WatchForHangup();
+  }
+
+  bool Write(std::string bytes) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return false;
+    if (pending_ + bytes.size() > kMaxPending) {
+      closed_ = true;
+      asio::post(io_, [self = shared_from_this()] { self->Shut(); });
+      return false;
+    }
+    pending_ += bytes.size();
+    queue_ += bytes;
+    if (!flush_posted_) {
+      flush_posted_ = true;
+      asio::post(io_, [self = shared_from_this()] { self->Flush(); });
+    }
+    return true;
+  }
+
+  bool closed() const override { return closed_; }
+
+  void Close() override {
+    closed_ = true;
+    asio::post(io_, [self = shared_from_this()] { self->Shut(); });
+  }
+
+ private:
+  void Flush() {
+    if (writing_) return;  // the write in flight calls Flush again when it is done
+    auto batch = std::make_shared<std::string>();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (queue_.empty() || closed_) {
+        flush_posted_ = false;
+        return;
+      }
+      batch->swap(queue_);
+    }
+    writing_ = true;
+    asio::async_write(socket_, asio::buffer(*batch),
+                      [self = shared_from_this(), batch](beast::error_code ec, size_t) {
+                        self->writing_ = false;
+                        {
+                          std::lock_guard<std::mutex> lock(self->mu_);
+                          self->pending_ -= batch->size();
+                        }
+                        if (ec) return self->Shut();
+                        self->Flush();
+                      });
+  }
+
+  void WatchForHangup() {
+    socket_.async_read_some(asio::buffer(scratch_),
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              if (ec) return self->Shut();
+                              self->WatchForHangup();
+                            });
+  }
+
+  void Shut() {
+    closed_ = true;
+    beast::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+  }
+
+  tcp::socket socket_;
+  asio::io_context& io_;
+  std::mutex mu_;
+  std::string queue_;
+  size_t pending_ = 0;
+  bool flush_posted_ = false;
+  bool writing_ = false;  // connection thread only
+  std::atomic<bool> closed_{false};
+  std::array<char, 512> scratch_;
+};
 
 // One keep-alive HTTP connection: read a request, route it, write the answer, repeat.
 class Session : public std::enable_shared_from_this<Session> {
@@ -111,6 +204,8 @@ class Session : public std::enable_shared_from_this<Session> {
                                                             : "method not allowed: " + req.method),
                       keep_alive_);
     }
+    if (std::optional<Response> denied = server_->router.Check(&req))
+      return WriteNow(std::move(*denied), keep_alive_);
     // The handler may answer later and from another thread: come back to this connection's
     // thread before touching the stream.
     auto self = shared_from_this();
@@ -122,6 +217,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void WriteNow(Response resp, bool keep_alive) {
+    if (resp.on_stream) return StartStream(std::move(resp));
     auto res = std::make_shared<bhttp::response<bhttp::string_body>>();
     res->version(version_);
     res->result(static_cast<unsigned>(resp.status));
@@ -142,6 +238,21 @@ class Session : public std::enable_shared_from_this<Session> {
   void Close() {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  // The connection leaves the request/response cycle for good: it becomes a SocketSink.
+  void StartStream(Response resp) {
+    std::string head = "HTTP/1.1 " + std::to_string(resp.status) + " " +
+                       std::string(bhttp::obsolete_reason(bhttp::int_to_status(
+                           static_cast<unsigned>(resp.status)))) +
+                       "\r\nServer: grove\r\nContent-Type: " + resp.content_type +
+                       "\r\nCache-Control: no-cache\r\nConnection: close\r\n";
+    for (const auto& [k, v] : resp.headers) head += k + ": " + v + "\r\n";
+    head += "\r\n";
+    stream_.expires_never();
+    auto sink = std::make_shared<SocketSink>(stream_.release_socket(), server_->io);
+    sink->Begin(std::move(head));
+    resp.on_stream(sink);
   }
 
   beast::tcp_stream stream_;

@@ -1,9 +1,12 @@
 #include "master/api.h"
 
 #include <charconv>
+#include <unordered_map>
 
 #include "core/log.h"
+#include "master/api_artifacts.h"
 #include "master/api_json.h"
+#include "master/api_schedulers.h"
 #include "master/controller.h"
 #include "master/read_pool.h"
 
@@ -68,12 +71,20 @@ class Api {
   void Builders(const Request&, Responder respond) {
     auto config = config_();
     reads_.Run([config, respond](Store& store) {
+      // One statement for every builder's last builds (not one query per builder).
+      std::vector<BuildRecord> all;
+      Status st = store.LastBuildsPerBuilder(5, &all);
+      if (!st.ok()) return respond(FromStatus(st));
+      std::unordered_map<std::string, Json> by_builder;
+      for (const auto& r : all) {
+        Json& list = by_builder[r.builder];
+        if (list.is_null()) list = Json::array();
+        list.push_back(BuildSummaryJson(r));
+      }
       Json out = Json::array();
       for (const auto& b : config->builders) {
-        std::vector<BuildRecord> last;
-        (void)store.ListBuilds(b.name, 0, 5, &last);
-        Json recent = Json::array();
-        for (const auto& r : last) recent.push_back(BuildJson(r));
+        auto found = by_builder.find(b.name);
+        Json recent = found == by_builder.end() ? Json::array() : std::move(found->second);
         out.push_back({{"name", b.name},
                        {"tags", b.tags},
                        {"priority", b.priority},
@@ -120,6 +131,13 @@ class Api {
         j["reason"] = r.reason;
         j["source"] = r.source;
       }
+      std::vector<ChangeRecord> changes;  // the changes its request was made for
+      j["changes"] = Json::array();
+      if (store.ChangesOfRequest(b.request_id, &changes).ok())
+        for (const auto& c : changes) j["changes"].push_back(ChangeJson(c));
+      std::vector<StepTestsRecord> tests;  // JUnit totals (details: .../tests)
+      if (store.ListBuildTests(id, &tests).ok() && !tests.empty())
+        j["tests"] = TestTotalsJson(tests);
       respond(Response::Json(200, j));
     });
   }
@@ -177,6 +195,10 @@ class Api {
         args.properties = body["properties"];
       }
     }
+    if (config_()->FindBuilder(args.builder)) {  // declared parameters: defaults and checks
+      Status params = ApplyForceParams(*config_(), args.builder, &args.properties);
+      if (!params.ok()) return respond(FromStatus(params));
+    }
     controller_.Force(std::move(args), [respond](const Status& st, int64_t id) {
       if (!st.ok()) return respond(FromStatus(st));
       respond(Response::Json(201, {{"request", id}}));
@@ -196,6 +218,8 @@ class Api {
       Json j = RequestJson(r);
       j["builds"] = Json::array();
       for (const auto& b : builds) j["builds"].push_back(BuildJson(b));
+      int64_t by = 0;  // collapsed: the newer request that replaced this one
+      if (store.SupersededBy(id, &by).ok() && by) j["superseded_by"] = by;
       respond(Response::Json(200, j));
     });
   }

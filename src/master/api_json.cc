@@ -25,6 +25,15 @@ Json BuildJson(const BuildRecord& b) {
           {"properties", b.properties}};
 }
 
+Json BuildSummaryJson(const BuildRecord& b) {
+  return {{"id", b.id},
+          {"number", b.number},
+          {"state", b.state},
+          {"result", ResultJson(b.result)},
+          {"started_at", TimeJson(b.started_at)},
+          {"finished_at", TimeJson(b.finished_at)}};
+}
+
 Json StepJson(const StepRecord& s) {
   return {{"number", s.idx},
           {"name", s.name},

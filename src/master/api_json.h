@@ -6,6 +6,8 @@
 namespace grove {
 
 Json BuildJson(const BuildRecord& b);
+// A build in a list (home page, grid): no properties, to keep thousands of them small.
+Json BuildSummaryJson(const BuildRecord& b);
 Json StepJson(const StepRecord& s);
 Json RequestJson(const RequestRecord& r);
 

@@ -8,6 +8,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "master/event_hub.h"
 
 namespace grove {
 
@@ -68,6 +69,8 @@ void Controller::Recover() {
       BuildRecord b;
       if (txn.store().FindBuild(r.id, r.attempt, &b).ok()) job.build_id = b.id;
       active_[key] = job;
+      if (const BuilderConfig* bc = config_->FindBuilder(r.builder))
+        TakeLocks(*bc, r.worker, active_[key]);
       orphans_[key] = {r.worker, deadline};
     }
     for (const auto& wc : config_->workers) {
@@ -141,6 +144,7 @@ void Controller::OnHello(ConnId conn, WorkerHello hello, std::function<void(Stat
     spdlog::info("worker {} connected from {} (capacity {}, {} jobs resumed)", hello.name,
                  hello.remote, added.capacity, reported.size());
     txn.AfterCommit([reply](const Status& st) { reply(st); });
+    Notify(txn, {{"type", "worker"}, {"name", hello.name}, {"connected", true}});
     Dispatch(txn);
   });
 }
@@ -161,6 +165,7 @@ void Controller::OnClosed(ConnId conn, const std::string& worker) {
     rec.last_seen = NowMs();
     (void)txn.store().UpsertWorker(rec);
     workers_.Remove(worker);
+    Notify(txn, {{"type", "worker"}, {"name", worker}, {"connected", false}});
     if (!orphans_.empty()) ScheduleReap(opts_.worker_grace);
   });
 }
@@ -203,6 +208,9 @@ void Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev) {
   Status st;
   if (type == event::kJobStarted) {
     EnsureBuild(txn, key, job, w.name);
+    // The worker chooses the directory: it becomes the builddir property.
+    if (ev.contains("builddir") && ev["builddir"].is_string())
+      HandleStepReport(txn, job, {{"properties", {{"builddir", ev["builddir"]}}}});
   } else if (type == event::kStepStarted) {
     StepRecord s;
     s.build_id = EnsureBuild(txn, key, job, w.name);
@@ -211,12 +219,20 @@ void Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev) {
     s.state = "running";
     s.started_at = now;
     st = store.StartStep(s);
+    Notify(txn, {{"type", "step"}, {"build", s.build_id}, {"step", s.idx}, {"state", "running"}});
   } else if (type == event::kLog) {
     st = store.AppendLog(EnsureBuild(txn, key, job, w.name), ev.value("step", 0),
-                         ev.value("seq", int64_t{0}), ev.value("data", ""));
+                         ev.value("seq", int64_t{0}), MaskLog(job, ev.value("data", "")));
+    Notify(txn, {{"type", "log"}, {"build", job.build_id}, {"step", ev.value("step", 0)}});
   } else if (type == event::kStepFinished) {
     Result r = ParseResult(ev.value("result", "exception")).value_or(Result::kException);
     st = store.FinishStep(EnsureBuild(txn, key, job, w.name), ev.value("step", 0), r, now);
+    HandleStepReport(txn, job, ev);
+    Notify(txn, {{"type", "step"},
+                 {"build", job.build_id},
+                 {"step", ev.value("step", 0)},
+                 {"state", "finished"},
+                 {"result", std::string(ResultName(r))}});
   } else if (type == event::kJobFinished) {
     EnsureBuild(txn, key, job, w.name);
     Result r = ParseResult(ev.value("result", "exception")).value_or(Result::kException);
@@ -252,6 +268,12 @@ int64_t Controller::EnsureBuild(Txn& txn, const JobKey& key, ActiveJob& job,
     return 0;
   }
   job.build_id = b.id;
+  Notify(txn, {{"type", "build"},
+               {"id", b.id},
+               {"request", key.request},
+               {"builder", b.builder},
+               {"number", b.number},
+               {"state", "running"}});
   return b.id;
 }
 
@@ -261,7 +283,14 @@ void Controller::FinishJob(Txn& txn, const JobKey& key, Result result) {
   const int64_t now = NowMs();
   if (it->second.build_id) (void)txn.store().FinishBuild(it->second.build_id, result, now);
   (void)txn.store().FinishRequest(key.request, result, now);
+  Notify(txn, {{"type", "build"},
+               {"id", it->second.build_id},
+               {"request", key.request},
+               {"builder", it->second.builder},
+               {"state", "finished"},
+               {"result", std::string(ResultName(result))}});
   if (auto* w = workers_.Find(it->second.worker)) w->running.erase(key);
+  ReleaseLocks(it->second);
   orphans_.erase(key);
   active_.erase(it);
 }
@@ -279,6 +308,12 @@ void Controller::LoseJob(Txn& txn, const JobKey& key, const std::string& why) {
         if (s.state == "running") (void)store.FinishStep(s.build_id, s.idx, Result::kRetry, now);
     }
     (void)store.FinishBuild(it->second.build_id, Result::kRetry, now);
+    Notify(txn, {{"type", "build"},
+                 {"id", it->second.build_id},
+                 {"request", key.request},
+                 {"builder", it->second.builder},
+                 {"state", "finished"},
+                 {"result", "retry"}});
   }
   RequestRecord req;
   Status st = store.GetRequest(key.request, &req);
@@ -291,6 +326,7 @@ void Controller::LoseJob(Txn& txn, const JobKey& key, const std::string& why) {
     }
   }
   if (auto* w = workers_.Find(it->second.worker)) w->running.erase(key);
+  ReleaseLocks(it->second);
   active_.erase(it);
 }
 
@@ -328,6 +364,13 @@ void Controller::SendCancel(ConnId conn, const JobKey& key) {
   broker_->Send(conn, msg);
 }
 
+void Controller::Notify(Txn& txn, Json event) {
+  if (!hub_) return;
+  txn.AfterCommit([hub = hub_, event = std::move(event)](const Status& st) {
+    if (st.ok()) hub->Publish(event);
+  });
+}
+
 void Controller::Dispatch(Txn& txn) {
   if (!broker_) return;
   for (auto it = queue_.begin(); it != queue_.end() && workers_.AnyFree();) {
@@ -336,9 +379,9 @@ void Controller::Dispatch(Txn& txn) {
       ++it;  // kept queued: the builder may come back with the next reconfig
       continue;
     }
-    ConnectedWorker* w = workers_.PickFor(*bc);
+    ConnectedWorker* w = bc->locks.empty() ? workers_.PickFor(*bc) : PickWithFreeLocks(*bc);
     if (!w) {
-      ++it;
+      ++it;  // no worker, or a lock it needs is taken: it waits (others may pass it)
       continue;
     }
     int attempt = 0;
@@ -359,8 +402,13 @@ void Controller::Dispatch(Txn& txn) {
     job.properties = bc->properties;
     for (auto& [k, v] : req.properties.items()) job.properties[k] = v;
     job.steps = bc->steps;
-    active_[key] = {w->name, bc->name, 0};
+    if (job_token_) job.api_token = job_token_(key.request, key.attempt);
+    ActiveJob& active = active_[key];
+    active = ActiveJob{w->name, bc->name, 0, {}, {}};
+    TakeLocks(*bc, w->name, active);
+    PrepareJob(txn, key, active, *bc, req, &job);  // allocates the build: buildnumber is known
     w->running.insert(key);
+    Notify(txn, {{"type", "request"}, {"id", it->id}, {"builder", bc->name}, {"state", "claimed"}});
     ConnId conn = w->conn;
     txn.AfterCommit(
         [this, conn, msg = Json{{"type", "job"}, {"job", ToJson(job)}}](const Status& st) {
@@ -379,14 +427,24 @@ void Controller::Force(ForceArgs args, std::function<void(Status, int64_t)> done
     r.builder = args.builder;
     r.reason = args.reason.empty() ? "forced" : args.reason;
     r.properties = args.properties;
-    r.priority = bc->priority;
-    Status st = txn.store().AddRequest(&r);
+    Status st = Submit(txn, &r);
     if (!st.ok()) return done(st, 0);
-    queue_.Add({r.id, r.priority, r.builder});
     int64_t id = r.id;
     txn.AfterCommit([done, id](const Status& st) { done(st, st.ok() ? id : 0); });
-    Dispatch(txn);
   });
+}
+
+Status Controller::Submit(Txn& txn, RequestRecord* r, const std::vector<int64_t>& changes) {
+  const BuilderConfig* bc = config_->FindBuilder(r->builder);
+  if (!bc) return Status::NotFound("no such builder: " + r->builder);
+  r->priority = bc->priority;
+  GROVE_RETURN_IF_ERROR(txn.store().AddRequest(r));
+  if (!changes.empty()) GROVE_RETURN_IF_ERROR(txn.store().LinkRequestChanges(r->id, changes));
+  queue_.Add({r->id, r->priority, r->builder});
+  CollapseOlder(txn, *r);
+  Notify(txn, {{"type", "request"}, {"id", r->id}, {"builder", r->builder}, {"state", "queued"}});
+  Dispatch(txn);
+  return Status::Ok();
 }
 
 void Controller::DescribeWorkers(std::function<void(Json)> done) {

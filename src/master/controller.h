@@ -24,6 +24,9 @@ class io_context;
 
 namespace grove {
 
+class EventHub;
+class ArtifactTokens;
+
 struct ControllerOptions {
   // How long the jobs of a disconnected worker wait for it to reconnect before they are
   // re-queued; also how long after a master start its workers have to come back.
@@ -44,6 +47,10 @@ class Controller : public BrokerListener {
   ~Controller() override;
 
   void SetBroker(Broker* broker) { broker_ = broker; }
+  // Where committed changes are published for the web UI's live updates (may stay unset).
+  void SetEventHub(EventHub* hub) { hub_ = hub; }
+  // Makes the per-build artifact tokens put in every job (may stay unset: no token).
+  void SetArtifactTokens(const ArtifactTokens* tokens) { artifact_tokens_ = tokens; }
   // Loads the queue and the jobs that were running when the master stopped.
   void Recover();
   void Reconfigure(std::shared_ptr<const Config> config);
@@ -55,16 +62,37 @@ class Controller : public BrokerListener {
 
   // Queues a build request; |done| receives the request id once it is durable.
   void Force(ForceArgs args, std::function<void(Status, int64_t)> done);
+  // On the core thread: stores |r| (builder, reason, properties, source) as a queued request
+  // with |changes| linked to it, and dispatches. Sets r->id. Used by Force and the schedulers.
+  Status Submit(Txn& txn, RequestRecord* r, const std::vector<int64_t>& changes = {});
+  // Makes the per-job token put in every job (trigger steps authenticate with it).
+  void SetJobTokenMaker(std::function<std::string(int64_t request, int attempt)> fn) {
+    job_token_ = std::move(fn);
+  }
   // The workers as the API shows them.
   void DescribeWorkers(std::function<void(Json)> done);
   // Queue length and running jobs, for the home page and `grove status`.
   void DescribeQueue(std::function<void(Json)> done);
+
+  // Queue control (controller_queue_control.cc). A queued request is finished as cancelled;
+  // Conflict when it is no longer queued.
+  void CancelRequest(int64_t request_id, std::function<void(Status)> done);
+  // Asks the worker running |build_id| to cancel it (it kills the step's process tree and
+  // finishes the job as cancelled). Conflict when the build is not running.
+  void StopBuild(int64_t build_id, std::function<void(Status)> done);
+  // A new request for the same builder, properties and source as |build_id|'s request.
+  void Rebuild(int64_t build_id, const std::string& reason,
+               std::function<void(Status, int64_t)> done);
+  // A paused worker finishes what it runs and is given nothing new until resumed.
+  void SetWorkerPaused(const std::string& worker, bool paused, std::function<void(Status)> done);
 
  private:
   struct ActiveJob {
     std::string worker;
     std::string builder;
     int64_t build_id = 0;
+    std::vector<std::string> secrets;  // values sent with the job: masked in what it reports
+    std::vector<std::string> locks;    // lock keys held (controller_pipeline.cc)
   };
   struct Orphan {
     std::string worker;
@@ -80,12 +108,32 @@ class Controller : public BrokerListener {
   void ReapOrphans(Txn& txn);
   void ScheduleReap(std::chrono::milliseconds delay);
   void SendCancel(ConnId conn, const JobKey& key);
+  // Publishes |event| to the EventHub once |txn| is committed.
+  void Notify(Txn& txn, Json event);
+
+  // Pipelines (controller_pipeline.cc): build properties, secrets and the artifact token put in
+  // a job at dispatch (the build is allocated then, so buildnumber is known); what step.finished
+  // reports (properties, tests); secret masking of logs; locks; collapse.
+  void PrepareJob(Txn& txn, const JobKey& key, ActiveJob& job, const BuilderConfig& bc,
+                  const RequestRecord& req, JobSpec* spec);
+  void HandleStepReport(Txn& txn, ActiveJob& job, const Json& ev);
+  std::string MaskLog(const ActiveJob& job, std::string data) const;
+  bool LocksFree(const BuilderConfig& bc, const std::string& worker) const;
+  // Like WorkerRegistry::PickFor, among the workers where every lock of |bc| has a free slot.
+  ConnectedWorker* PickWithFreeLocks(const BuilderConfig& bc);
+  void TakeLocks(const BuilderConfig& bc, const std::string& worker, ActiveJob& job);
+  void ReleaseLocks(ActiveJob& job);
+  void CollapseOlder(Txn& txn, const RequestRecord& newer);
 
   CoreLoop& core_;
   boost::asio::io_context& net_;
   std::shared_ptr<const Config> config_;
   ControllerOptions opts_;
   Broker* broker_ = nullptr;
+  EventHub* hub_ = nullptr;
+  const ArtifactTokens* artifact_tokens_ = nullptr;
+  std::map<std::string, int> lock_counts_;  // "master:NAME" / "worker:W:NAME" → holders
+  std::function<std::string(int64_t, int)> job_token_;
 
   WorkerRegistry workers_;
   JobQueue queue_;

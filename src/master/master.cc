@@ -15,7 +15,16 @@
 #include "core/log.h"
 #include "http/server.h"
 #include "master/api.h"
+#include "master/api_artifacts.h"
+#include "master/artifact_tokens.h"
+#include "master/api_control.h"
+#include "master/auth.h"
+#include "master/event_hub.h"
 #include "master/controller.h"
+#include "master/api_schedulers.h"
+#include "master/git_poller.h"
+#include "master/job_token.h"
+#include "master/schedulers.h"
 #include "master/core_loop.h"
 #include "master/read_pool.h"
 #include "master/web_ui.h"
@@ -71,12 +80,43 @@ Status RunMaster(const MasterOptions& opts) {
   ControllerOptions copts;
   copts.worker_grace = opts.worker_grace;
   Controller controller(core, net, config, copts);
+  // Schedulers and change sources (issue 3): job tokens for trigger steps, timers, git poller.
+  std::string job_key;
+  GROVE_RETURN_IF_ERROR(JobTokens::LoadOrCreateKey(
+      (fs::path(config->base_dir) / "state" / "job-token.key").string(), &job_key));
+  JobTokens job_tokens(job_key);
+  controller.SetJobTokenMaker(
+      [&job_tokens](int64_t request, int attempt) { return job_tokens.Make(request, attempt); });
+  Schedulers schedulers(core, net, controller, config);
+  GitPoller git_poller(schedulers, (fs::path(config->base_dir) / "state").string());
+  EventHub hub;
+  controller.SetEventHub(&hub);
+  Auth auth([&current] {
+    auto c = current.load();
+    fs::path users(c->web.users);
+    if (users.is_relative()) users = fs::path(c->base_dir) / users;
+    return AuthSettings{users.string(), c->web.anonymous};
+  });
 
   http::Router router;
   AddApiRoutes(router, controller, reads, config_source);
+  // Pipelines (issue 4): per-build artifact tokens, the artifact store and test results.
+  std::unique_ptr<ArtifactTokens> artifact_tokens;
+  GROVE_RETURN_IF_ERROR(ArtifactTokens::Open(
+      (fs::path(config->base_dir) / "state" / "artifacts.key").string(), &artifact_tokens));
+  controller.SetArtifactTokens(artifact_tokens.get());
+  AddArtifactRoutes(
+      router, core, reads, *artifact_tokens,
+      {(fs::path(config->base_dir) / "state" / "artifacts").string(), config->artifact_max_bytes});
+  AddControlRoutes(router, controller, reads, hub, config_source);
+  AddSchedulerRoutes(router, schedulers, reads, job_tokens, config_source);
+  auth.AddRoutes(router, reads);
   AddWebUiRoutes(router);
   http::ServerOptions sopts;
   sopts.listen = opts.listen.empty() ? config->web.listen : opts.listen;
+  // An artifact upload is one request body: the limit must let the largest allowed one in.
+  sopts.max_body_bytes = std::max<size_t>(sopts.max_body_bytes,
+                                          static_cast<size_t>(config->artifact_max_bytes) + 65536);
   http::HttpServer server(net, router, sopts);
   EmbeddedBroker broker(net, server, controller);
   controller.SetBroker(&broker);
@@ -84,10 +124,25 @@ Status RunMaster(const MasterOptions& opts) {
   GROVE_RETURN_IF_ERROR(server.Start());
   core.Start();
   controller.Recover();
+  schedulers.Start();
+  git_poller.Start(*config);
   PidFile pid_file(PidPath(opts.dir));
   spdlog::info("master '{}' listening on http://{}:{} (store {}, broker {})", config->project_name,
                sopts.listen.substr(0, sopts.listen.rfind(':')), server.port(), config->store_url,
                config->broker_url);
+
+  // Live-update streams get a comment every 15 s: idle proxies keep them open and the hub
+  // notices subscribers that went away.
+  asio::steady_timer ping(net);
+  std::function<void()> schedule_ping = [&] {
+    ping.expires_after(std::chrono::seconds(15));
+    ping.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      hub.Ping();
+      schedule_ping();
+    });
+  };
+  schedule_ping();
 
   asio::signal_set stop_signals(net, SIGINT, SIGTERM);
   stop_signals.async_wait([&](const boost::system::error_code& ec, int sig) {
@@ -95,6 +150,7 @@ Status RunMaster(const MasterOptions& opts) {
     spdlog::info("signal {}: stopping", sig);
     server.Stop();
     broker.Shutdown();
+    ping.cancel();
     // Let the close frames go out, then leave the loop.
     auto timer = std::make_shared<asio::steady_timer>(net, std::chrono::milliseconds(200));
     timer->async_wait([&net, timer](const boost::system::error_code&) { net.stop(); });
@@ -115,6 +171,8 @@ Status RunMaster(const MasterOptions& opts) {
               "reconfig: store, broker and listen address take effect at the next restart");
         current.store(fresh);
         controller.Reconfigure(fresh);
+        schedulers.Reconfigure(fresh);
+        git_poller.Reconfigure(*fresh);
         spdlog::info("reconfig applied: {} builders, {} workers", fresh->builders.size(),
                      fresh->workers.size());
       }
@@ -124,6 +182,7 @@ Status RunMaster(const MasterOptions& opts) {
   wait_hup();
 
   net.run();
+  git_poller.Stop();
   core.Stop();
   reads.Stop();
   spdlog::info("master stopped");

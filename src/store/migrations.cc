@@ -104,6 +104,60 @@ CREATE TABLE workers (
   last_seen BIGINT NOT NULL DEFAULT 0
 );
 )sql"},
+    // 2: schedulers and change sources (issue 3).
+    {2, R"sql(
+-- Per scheduler (and per git poller, key "git:URL"): the last slot fired, so that a restart
+-- never fires a slot twice, and small JSON state (last change seen, known branch heads).
+CREATE TABLE scheduler_state (
+  name TEXT PRIMARY KEY,
+  last_fire BIGINT NOT NULL DEFAULT 0,
+  data TEXT NOT NULL DEFAULT '{}'
+);
+
+CREATE TABLE changes (
+  id @ID@,
+  source TEXT NOT NULL DEFAULT '',
+  repository TEXT NOT NULL DEFAULT '',
+  branch TEXT NOT NULL DEFAULT '',
+  revision TEXT NOT NULL DEFAULT '',
+  author TEXT NOT NULL DEFAULT '',
+  committed_at BIGINT NOT NULL DEFAULT 0,
+  comments TEXT NOT NULL DEFAULT '',
+  files TEXT NOT NULL DEFAULT '[]',
+  created_at BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX changes_by_repository ON changes (repository, id);
+
+-- The changes a request was made for; its builds show them.
+CREATE TABLE request_changes (
+  request_id BIGINT NOT NULL REFERENCES requests (id),
+  change_id BIGINT NOT NULL REFERENCES changes (id),
+  PRIMARY KEY (request_id, change_id)
+);
+)sql"},
+    // 3: pipelines (issue 4): test results, artifacts, superseded requests.
+    {3, R"sql(
+CREATE TABLE step_tests (
+  build_id BIGINT NOT NULL,
+  idx BIGINT NOT NULL,
+  tests TEXT NOT NULL,
+  PRIMARY KEY (build_id, idx)
+);
+
+CREATE TABLE artifacts (
+  build_id BIGINT NOT NULL REFERENCES builds (id),
+  path TEXT NOT NULL,
+  size BIGINT NOT NULL,
+  sha256 TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (build_id, path)
+);
+
+CREATE TABLE request_superseded (
+  request_id BIGINT PRIMARY KEY REFERENCES requests (id),
+  by_request BIGINT NOT NULL
+);
+)sql"},
 };
 
 void ReplaceAll(std::string* s, std::string_view from, std::string_view to) {

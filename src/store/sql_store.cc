@@ -9,6 +9,8 @@
 
 #include "core/clock.h"
 #include "store/log_codec.h"
+#include "store/sql_changes.h"
+#include "store/sql_pipeline.h"
 
 namespace grove {
 namespace {
@@ -164,6 +166,14 @@ constexpr std::string_view kBuildsOfRequest =
 // The literal state = 'running' lets both engines use the partial index builds_running.
 constexpr std::string_view kRunningBuilds =
     "SELECT " GROVE_BUILD_COLUMNS " FROM builds WHERE state = 'running' ORDER BY id";
+// Build numbers per builder are consecutive and never reused, so the last N builds are those
+// numbered above last_number - N: one seek per builder on UNIQUE (builder, number), instead of
+// a window over the whole builds table.
+constexpr std::string_view kLastBuildsPerBuilder =
+    "SELECT builds.id, request_id, attempt, builds.builder, number, worker, state, result, "
+    "started_at, finished_at, properties"
+    " FROM builder_numbers n JOIN builds ON builds.builder = n.builder "
+    "AND builds.number > n.last_number - $1 ORDER BY builds.builder, builds.number DESC";
 constexpr std::string_view kFinishBuild =
     "UPDATE builds SET state = 'finished', result = $2, finished_at = $3 WHERE id = $1 "
     "RETURNING id";
@@ -377,6 +387,13 @@ class SqlStore final : public Store {
     return ReadAll(q, out, ReadBuild);
   }
 
+  Status LastBuildsPerBuilder(int per_builder, std::vector<BuildRecord>* out) override {
+    Query q;
+    GROVE_RETURN_IF_ERROR(db_->Prepare(kLastBuildsPerBuilder, &q));
+    q.Bind(1, static_cast<int64_t>(per_builder));
+    return ReadAll(q, out, ReadBuild);
+  }
+
   Status RunningBuilds(std::vector<BuildRecord>* out) override {
     Query q;
     GROVE_RETURN_IF_ERROR(db_->Prepare(kRunningBuilds, &q));
@@ -586,6 +603,53 @@ class SqlStore final : public Store {
     bool row = false;
     GROVE_RETURN_IF_ERROR(q.Step(&row));
     return row ? Status::Ok() : NotFound("build", id);
+  }
+
+  // Changes and scheduler state: the queries live in sql_changes.cc.
+  Status AddChange(ChangeRecord* c) override { return sql_changes::AddChange(*db_, c); }
+  Status ListChanges(int64_t before, int limit, std::vector<ChangeRecord>* out) override {
+    return sql_changes::ListChanges(*db_, before, limit, out);
+  }
+  Status LatestChangeId(const std::string& repository, int64_t* id) override {
+    return sql_changes::LatestChangeId(*db_, repository, id);
+  }
+  Status LinkRequestChanges(int64_t request, const std::vector<int64_t>& ids) override {
+    return sql_changes::LinkRequestChanges(*db_, request, ids);
+  }
+  Status ChangesOfRequest(int64_t request, std::vector<ChangeRecord>* out) override {
+    return sql_changes::ChangesOfRequest(*db_, request, out);
+  }
+  Status GetSchedulerState(const std::string& name, SchedulerState* out) override {
+    return sql_changes::GetSchedulerState(*db_, name, out);
+  }
+  Status PutSchedulerState(const std::string& name, const SchedulerState& state) override {
+    return sql_changes::PutSchedulerState(*db_, name, state);
+  }
+
+  // Pipelines: the queries live in sql_pipeline.cc.
+  Status SetBuildProperties(int64_t build_id, const Json& properties) override {
+    return sql_pipeline::SetBuildProperties(*db_, build_id, properties);
+  }
+  Status SetStepTests(int64_t build_id, int idx, const Json& tests) override {
+    return sql_pipeline::SetStepTests(*db_, build_id, idx, tests);
+  }
+  Status ListBuildTests(int64_t build_id, std::vector<StepTestsRecord>* out) override {
+    return sql_pipeline::ListBuildTests(*db_, build_id, out);
+  }
+  Status PutArtifact(const ArtifactRecord& a) override {
+    return sql_pipeline::PutArtifact(*db_, a);
+  }
+  Status ListArtifacts(int64_t build_id, std::vector<ArtifactRecord>* out) override {
+    return sql_pipeline::ListArtifacts(*db_, build_id, out);
+  }
+  Status GetArtifact(int64_t build_id, const std::string& path, ArtifactRecord* out) override {
+    return sql_pipeline::GetArtifact(*db_, build_id, path, out);
+  }
+  Status SupersedeRequest(int64_t id, int64_t by, int64_t now) override {
+    return sql_pipeline::SupersedeRequest(*db_, id, by, now);
+  }
+  Status SupersededBy(int64_t id, int64_t* by) override {
+    return sql_pipeline::SupersededBy(*db_, id, by);
   }
 
   std::unique_ptr<sql::Db> db_;

@@ -69,6 +69,41 @@ struct WorkerRecord {
   int64_t last_seen = 0;
 };
 
+// A commit (or a push) seen by a change source (git poller or webhook).
+struct ChangeRecord {
+  int64_t id = 0;
+  std::string source;      // the change source: "git:URL", "github", "gitlab", ...
+  std::string repository;  // as configured in git { url = ... } when one matches
+  std::string branch;
+  std::string revision;
+  std::string author;           // "Name <email>"
+  int64_t committed_at = 0;     // committer time, ms
+  std::string comments;         // the commit message
+  std::vector<std::string> files;
+  int64_t created_at = 0;       // when Grove saw it (set by AddChange when 0)
+};
+
+// What a scheduler or poller keeps across restarts.
+struct SchedulerState {
+  int64_t last_fire = 0;  // seconds since the epoch of the last slot fired (cron, periodic)
+  Json data = Json::object();
+};
+
+// A file a build uploaded to the master's artifact store (state/artifacts/<build>/<path>).
+struct ArtifactRecord {
+  int64_t build_id = 0;
+  std::string path;    // relative, '/'-separated, checked (no "..", not absolute)
+  int64_t size = 0;
+  std::string sha256;  // hex
+  int64_t created_at = 0;
+};
+
+// The JUnit results a test step reported (core/junit.h's JSON).
+struct StepTestsRecord {
+  int idx = 0;
+  Json tests = Json::object();
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -101,6 +136,9 @@ class Store {
                             std::vector<BuildRecord>* out) = 0;
   virtual Status BuildsOfRequest(int64_t request_id, std::vector<BuildRecord>* out) = 0;
   virtual Status RunningBuilds(std::vector<BuildRecord>* out) = 0;
+  // The last |per_builder| builds of every builder (newest first within a builder), in one
+  // statement: the home page of a master with thousands of builders.
+  virtual Status LastBuildsPerBuilder(int per_builder, std::vector<BuildRecord>* out) = 0;
 
   // Steps. StartStep is idempotent on (build_id, idx).
   virtual Status StartStep(const StepRecord& s) = 0;
@@ -118,6 +156,34 @@ class Store {
   // Workers known to the master (configured or seen).
   virtual Status UpsertWorker(const WorkerRecord& w) = 0;
   virtual Status ListWorkers(std::vector<WorkerRecord>* out) = 0;
+
+  // Changes and scheduler state (schedulers, change sources). Not pure so that test doubles
+  // need not implement them; SqlStore does (sql_changes.cc).
+  // AddChange sets id (and created_at when 0).
+  virtual Status AddChange(ChangeRecord* c);
+  // Newest first; |before_id| 0 means from the newest.
+  virtual Status ListChanges(int64_t before_id, int limit, std::vector<ChangeRecord>* out);
+  // The newest change id of |repository| (0 when none).
+  virtual Status LatestChangeId(const std::string& repository, int64_t* id);
+  virtual Status LinkRequestChanges(int64_t request_id, const std::vector<int64_t>& change_ids);
+  virtual Status ChangesOfRequest(int64_t request_id, std::vector<ChangeRecord>* out);
+  // NotFound when |name| has no state yet.
+  virtual Status GetSchedulerState(const std::string& name, SchedulerState* out);
+  virtual Status PutSchedulerState(const std::string& name, const SchedulerState& state);
+
+  // Pipelines (issue 4; SqlStore: sql_pipeline.cc). Not pure, for the same reason.
+  // Replaces the build's properties (steps add got_revision, set_property values, ...).
+  virtual Status SetBuildProperties(int64_t build_id, const Json& properties);
+  virtual Status SetStepTests(int64_t build_id, int idx, const Json& tests);
+  virtual Status ListBuildTests(int64_t build_id, std::vector<StepTestsRecord>* out);
+  // Insert or replace (an upload of the same path again replaces it).
+  virtual Status PutArtifact(const ArtifactRecord& a);
+  virtual Status ListArtifacts(int64_t build_id, std::vector<ArtifactRecord>* out);
+  virtual Status GetArtifact(int64_t build_id, const std::string& path, ArtifactRecord* out);
+  // A queued request replaced by a newer one (builder collapse): finished as skipped, state
+  // "superseded", |by| remembered. SupersededBy gives 0 when the request was not superseded.
+  virtual Status SupersedeRequest(int64_t id, int64_t by, int64_t now);
+  virtual Status SupersededBy(int64_t id, int64_t* by);
 };
 
 // Opens (creating and migrating as needed) the store at |url|: "sqlite:PATH" (PATH relative to

@@ -61,6 +61,7 @@ class Agent : public LinkHandler {
     JobSpec job;
     Status st = JobFromJson(msg, &job);
     if (!st.ok()) return spdlog::error("job refused: {}", st.message());
+    job.master_url = opts_.master_url;  // trigger steps call the master's API
     std::pair<int64_t, int> key{job.request_id, job.attempt};
     if (runners_.count(key) || stopping_) return;  // already running (a resend), or leaving
     std::string dir = BuildDir(job.builder);
@@ -69,6 +70,7 @@ class Agent : public LinkHandler {
         std::make_unique<JobRunner>(io_, std::move(job), dir, *link_,
                                     [this, key](JobRunner& r, Result res) { Done(key, r, res); });
     JobRunner* raw = runner.get();
+    raw->set_master_url(opts_.master_url);
     runners_[key] = std::move(runner);
     busy_dirs_.insert(dir);
     raw->Start();

@@ -7,7 +7,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <filesystem>
 
+#include "core/interpolate.h"
 #include "core/log.h"
+#include "core/secret_mask.h"
 #include "core/utf8.h"
 
 namespace grove {
@@ -38,6 +40,15 @@ struct JobRunner::Impl {
   bool paused = false;
   bool cancelled = false;
   Result result = Result::kSuccess;
+  // Pipelines (docs/config.md): the build's properties as they grow, the step being run with its
+  // ${...} resolved, what it reports, and the halt state (only always_run steps run once set).
+  Json props = Json::object();
+  StepSpec current;
+  Json report = Json::object();
+  bool halted = false;
+  int64_t step_bytes = 0;
+  bool output_exceeded = false;
+  std::unique_ptr<SecretMasker> masker;
 
   Json Event(const char* type) const {
     return {{"type", type}, {"request", owner.job_.request_id}, {"attempt", owner.job_.attempt}};
@@ -45,13 +56,24 @@ struct JobRunner::Impl {
 
   void RunStep() {
     const auto& steps = owner.job_.steps;
+    // After a halting failure only the always_run steps (cleanup) still run.
+    while (halted && step < steps.size() && !steps[step].options.value("always_run", false)) ++step;
     if (step >= steps.size() || cancelled) return Finish();
     const StepSpec& spec = steps[step];
     seq = 0;
+    step_bytes = 0;
+    output_exceeded = false;
+    report = Json::object();
     Json ev = Event(event::kStepStarted);
     ev["step"] = step;
     ev["name"] = spec.name;
+    if (spec.options.contains("description")) ev["description"] = spec.options["description"];
     sink.Emit(std::move(ev));
+    Status resolved = Resolve(spec, &current);
+    if (!resolved.ok()) {
+      Log(fmt::format("[grove] step '{}': {}\n", spec.name, resolved.message()));
+      return StepDone(Result::kException);
+    }
     exec = MakeStepExecutor(spec.type);
     if (!exec) {
       Log(fmt::format("[grove] this worker does not know step type '{}'\n", spec.type));
@@ -60,16 +82,39 @@ struct JobRunner::Impl {
     StepContext ctx;
     ctx.io = &io;
     ctx.job = &owner.job_;
-    ctx.step = &spec;
+    ctx.step = &current;
     ctx.builddir = owner.builddir_;
     ctx.log = [this](std::string_view s) { Log(s); };
+    ctx.properties = &props;
+    ctx.report = &report;
+    ctx.master_url = owner.master_url_;
     exec->Start(ctx, [this](Result r) {
       // Leave the executor's callback before destroying it.
       asio::post(io, [this, r] { StepDone(r); });
     });
   }
 
-  void Log(std::string_view data) {
+  // The step with every ${prop:...} and ${secret:...} in its arguments resolved.
+  Status Resolve(const StepSpec& spec, StepSpec* out) {
+    const auto& secrets = owner.job_.secrets;
+    *out = spec;
+    GROVE_RETURN_IF_ERROR(Interpolate(spec.command, props, secrets, &out->command));
+    for (auto& a : out->argv) GROVE_RETURN_IF_ERROR(Interpolate(a, props, secrets, &a));
+    for (auto& [k, v] : out->env) GROVE_RETURN_IF_ERROR(Interpolate(v, props, secrets, &v));
+    GROVE_RETURN_IF_ERROR(Interpolate(spec.workdir, props, secrets, &out->workdir));
+    return InterpolateJson(spec.options, props, secrets, &out->options);
+  }
+
+  void Log(std::string_view raw) {
+    if (output_exceeded) return;  // what a killed chatty step still prints is dropped
+    // Secrets never leave the worker: masked here, with a split secret held back (secret_mask.h).
+    std::string data = masker->Feed(raw);
+    step_bytes += static_cast<int64_t>(raw.size());
+    int64_t max_output = current.options.value("max_output", int64_t{0});
+    if (max_output > 0 && step_bytes > max_output && exec) {
+      output_exceeded = true;
+      exec->Cancel();
+    }
     pending.append(data);
     if (pending.size() >= kLogChunkBytes) {
       Flush(false);
@@ -111,20 +156,34 @@ struct JobRunner::Impl {
   }
 
   void StepDone(Result r) {
+    pending.append(masker->Flush());
+    if (output_exceeded)
+      pending.append(fmt::format("\n[grove] output limit of {} bytes exceeded: step killed\n",
+                                 current.options.value("max_output", int64_t{0})));
     Flush(true);
     flush_timer.cancel();
     exec.reset();
     paused = false;
+    if (output_exceeded && r == Result::kCancelled && !cancelled) r = Result::kFailure;
+    const StepSpec& spec = owner.job_.steps[step];
     Json ev = Event(event::kStepFinished);
     ev["step"] = step;
     ev["result"] = ResultName(r);
+    if (report.contains("properties") && report["properties"].is_object()) {
+      for (auto& [k, v] : report["properties"].items()) props[k] = v;
+      ev["properties"] = report["properties"];
+    }
+    if (report.contains("tests")) ev["tests"] = report["tests"];
     sink.Emit(std::move(ev));
-    result = WorseResult(result, r);
-    const StepSpec& spec = owner.job_.steps[step];
+    // What a failure does to the build: flunk_on_failure (default) fails it, warn_on_failure
+    // makes it warnings, neither leaves it alone.
+    Result effect = r;
+    if (r == Result::kFailure && !spec.options.value("flunk_on_failure", true))
+      effect = spec.options.value("warn_on_failure", false) ? Result::kWarnings : Result::kSuccess;
+    result = WorseResult(result, effect);
     ++step;
-    bool halt = (r == Result::kFailure && spec.halt_on_failure) || r == Result::kException ||
-                r == Result::kCancelled;
-    if (halt || cancelled) return Finish();
+    if (r == Result::kCancelled || cancelled) return Finish();
+    if ((r == Result::kFailure && spec.halt_on_failure) || r == Result::kException) halted = true;
     RunStep();
   }
 
@@ -152,6 +211,11 @@ void JobRunner::Start() {
   Json ev = impl_->Event(event::kJobStarted);
   ev["builddir"] = builddir_;
   impl_->sink.Emit(std::move(ev));
+  std::vector<std::string> secret_values;  // (the owner's job_ is set only after Impl is made)
+  for (const auto& [name, value] : job_.secrets) secret_values.push_back(value);
+  impl_->masker = std::make_unique<SecretMasker>(std::move(secret_values));
+  impl_->props = job_.properties.is_object() ? job_.properties : Json::object();
+  impl_->props["builddir"] = builddir_;
   impl_->RunStep();
 }
 

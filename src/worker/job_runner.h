@@ -41,12 +41,15 @@ class JobRunner {
 
   const JobSpec& job() const { return job_; }
   const std::string& builddir() const { return builddir_; }
+  // The master's HTTP base URL (http://host:port), for the artifact steps.
+  void set_master_url(std::string url) { master_url_ = std::move(url); }
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
   JobSpec job_;
   std::string builddir_;
+  std::string master_url_;
 };
 
 }  // namespace grove

@@ -4,6 +4,8 @@
 
 #include <filesystem>
 
+#include "worker/command_sequence.h"
+
 namespace grove {
 
 void ShellStep::Start(const StepContext& ctx, std::function<void(Result)> done) {
@@ -18,28 +20,12 @@ void ShellStep::Start(const StepContext& ctx, std::function<void(Result)> done) 
   opts.timeout = std::chrono::seconds(spec.timeout_s);
   auto log = ctx.log;
   int64_t timeout = spec.timeout_s;
+  // decode_rc maps exit codes to results, e.g. { ["0"] = "success", ["1"] = "warnings" }.
+  Json decode = spec.options.value("decode_rc", Json());
   child_ = ChildProcess::Start(
       *ctx.io, opts, [log](std::string_view chunk) { log(chunk); },
-      [log, done, timeout](const ChildExit& exit) {
-        if (!exit.error.empty()) {
-          log(fmt::format("\n[grove] {}\n", exit.error));
-          return done(Result::kException);
-        }
-        if (exit.cancelled) {
-          log("\n[grove] step cancelled: process group killed\n");
-          return done(Result::kCancelled);
-        }
-        if (exit.timed_out) {
-          log(fmt::format("\n[grove] step timed out after {}s: process group killed\n", timeout));
-          return done(Result::kFailure);
-        }
-        if (exit.signal) {
-          log(fmt::format("\n[grove] command killed by signal {}\n", exit.signal));
-          return done(Result::kFailure);
-        }
-        if (exit.exit_code != 0)
-          log(fmt::format("\n[grove] command exited with code {}\n", exit.exit_code));
-        done(ResultFromExitCode(exit.exit_code));
+      [log, done, timeout, decode](const ChildExit& exit) {
+        done(ResultOfExit(exit, timeout, decode.is_object() ? &decode : nullptr, log));
       });
 }
 

@@ -406,7 +406,7 @@ INSTANTIATE_TEST_SUITE_P(
                   "grove.lua:2: unexpected value #2 in shell step"},
         ErrorCase{"UnknownSchedulerKind", "schedule.forse { \"f\" }\n",
                   "grove.lua:1: there is no scheduler schedule.forse (did you mean 'force'?); "
-                  "known: force"},
+                  "known: cron, force, on_change, periodic, triggerable"},
         // Wrong types.
         ErrorCase{"CapacityString", "worker \"w1\" { secret = \"s\", capacity = \"2\" }\n",
                   "grove.lua:1: option 'capacity' in worker 'w1' must be an integer, got string"},

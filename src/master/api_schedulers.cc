@@ -1,0 +1,207 @@
+#include "master/api_schedulers.h"
+
+#include <charconv>
+
+#include "core/log.h"
+#include "core/result.h"
+#include "master/api_json.h"
+#include "master/job_token.h"
+#include "master/read_pool.h"
+#include "master/schedulers.h"
+#include "master/webhooks.h"
+
+namespace grove {
+
+using http::Request;
+using http::Responder;
+using http::Response;
+
+namespace {
+
+bool ParseInt(const std::string& s, int64_t* out) {
+  if (s.empty()) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+int HttpStatusOf(const Status& st) {
+  switch (st.code()) {
+    case Status::Code::kOk:
+      return 200;
+    case Status::Code::kNotFound:
+      return 404;
+    case Status::Code::kInvalid:
+      return 400;
+    case Status::Code::kConflict:
+      return 409;
+    case Status::Code::kUnauthorized:
+      return 401;
+    case Status::Code::kUnavailable:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+// "Authorization: Bearer TOKEN" with a valid job token.
+bool CheckJobToken(const Request& req, const JobTokens& tokens, int64_t* request, int* attempt) {
+  std::string authz = req.Header("authorization");
+  if (authz.rfind("Bearer ", 0) != 0) return false;
+  return tokens.Check(authz.substr(7), request, attempt);
+}
+
+class SchedulerApi {
+ public:
+  SchedulerApi(Schedulers& s, ReadPool& r, const JobTokens& t, ConfigSource c)
+      : schedulers_(s), reads_(r), tokens_(t), config_(std::move(c)) {}
+
+  void List(const Request&, Responder respond) {
+    schedulers_.Describe([respond](Json j) { respond(Response::Json(200, j)); });
+  }
+
+  void Changes(const Request& req, Responder respond) {
+    int64_t limit = 50, before = 0;
+    std::string l = req.Query("limit"), b = req.Query("before");
+    if (!l.empty() && (!ParseInt(l, &limit) || limit < 1 || limit > 1000))
+      return respond(Response::Error(400, "invalid 'limit' parameter: " + l));
+    if (!b.empty() && (!ParseInt(b, &before) || before < 0))
+      return respond(Response::Error(400, "invalid 'before' parameter: " + b));
+    reads_.Run([limit, before, respond](Store& store) {
+      std::vector<ChangeRecord> changes;
+      Status st = store.ListChanges(before, static_cast<int>(limit), &changes);
+      if (!st.ok()) return respond(Response::Error(HttpStatusOf(st), st.message()));
+      Json out = Json::array();
+      for (const ChangeRecord& c : changes) out.push_back(ChangeJson(c));
+      respond(Response::Json(200, out));
+    });
+  }
+
+  void Hook(const Request& req, Responder respond) {
+    const std::string provider = req.params[0];
+    auto config = config_();
+    auto it = config->webhooks.secrets.find(provider);
+    std::string secret = it == config->webhooks.secrets.end() ? "" : it->second;
+    std::vector<std::string> urls;
+    for (const GitSourceConfig& g : config->git_sources) urls.push_back(g.url);
+    HookOutcome out = ReceiveWebhook(provider, secret, req, urls);
+    if (out.status != 200) {
+      spdlog::warn("webhook {} from {} refused: {}", provider, req.remote, out.message);
+      return respond(Response::Error(out.status, out.message));
+    }
+    if (out.ping || out.changes.empty())
+      return respond(Response::Json(
+          200, {{"ok", true}, {"ping", out.ping}, {"message", out.message}, {"changes", 0}}));
+    size_t n = out.changes.size();
+    std::string message = out.message;
+    schedulers_.AddChanges(std::move(out.changes), "", Json(), [respond, n, message](Status st) {
+      if (!st.ok()) return respond(Response::Error(HttpStatusOf(st), st.message()));
+      respond(Response::Json(200, {{"ok", true}, {"message", message}, {"changes", n}}));
+    });
+  }
+
+  void Trigger(const Request& req, Responder respond) {
+    int64_t parent = 0;
+    int attempt = 0;
+    if (!CheckJobToken(req, tokens_, &parent, &attempt))
+      return respond(Response::Error(401, "missing or invalid job token"));
+    Json body = Json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object())
+      return respond(Response::Error(400, "malformed JSON body"));
+    if (!body.contains("target") || !body["target"].is_string())
+      return respond(Response::Error(400, "'target' must be a string"));
+    Json props = body.value("properties", Json::object());
+    if (!props.is_object()) return respond(Response::Error(400, "'properties' must be an object"));
+    schedulers_.Trigger(parent, attempt, body["target"].get<std::string>(), props,
+                        [respond](Status st, std::vector<int64_t> ids) {
+                          if (!st.ok())
+                            return respond(Response::Error(HttpStatusOf(st), st.message()));
+                          respond(Response::Json(201, {{"requests", ids}}));
+                        });
+  }
+
+  void TriggerRequest(const Request& req, Responder respond) {
+    int64_t parent = 0, id = 0;
+    int attempt = 0;
+    if (!CheckJobToken(req, tokens_, &parent, &attempt))
+      return respond(Response::Error(401, "missing or invalid job token"));
+    if (!ParseInt(req.params[0], &id))
+      return respond(Response::Error(400, "invalid request id: " + req.params[0]));
+    reads_.Run([id, respond](Store& store) {
+      RequestRecord r;
+      Status st = store.GetRequest(id, &r);
+      if (!st.ok()) return respond(Response::Error(HttpStatusOf(st), st.message()));
+      Json j = {{"id", r.id}, {"builder", r.builder}, {"state", r.state}, {"result", nullptr}};
+      if (r.result >= 0) j["result"] = std::string(ResultName(static_cast<Result>(r.result)));
+      std::vector<BuildRecord> builds;
+      (void)store.BuildsOfRequest(id, &builds);
+      if (!builds.empty()) j["build"] = builds.back().id;
+      respond(Response::Json(200, j));
+    });
+  }
+
+ private:
+  Schedulers& schedulers_;
+  ReadPool& reads_;
+  const JobTokens& tokens_;
+  ConfigSource config_;
+};
+
+}  // namespace
+
+Json ChangeJson(const ChangeRecord& c) {
+  return {{"id", c.id},
+          {"source", c.source},
+          {"repository", c.repository},
+          {"branch", c.branch},
+          {"revision", c.revision},
+          {"author", c.author},
+          {"committed_at", c.committed_at},
+          {"comments", c.comments},
+          {"files", c.files},
+          {"created_at", c.created_at}};
+}
+
+Status ApplyForceParams(const Config& config, const std::string& builder, Json* properties) {
+  for (const ForceSchedulerConfig& f : config.force_schedulers) {
+    if (std::find(f.builders.begin(), f.builders.end(), builder) == f.builders.end()) continue;
+    for (const ForceParamConfig& p : f.params) {
+      if (!properties->contains(p.name) || (*properties)[p.name].is_null()) {
+        if (!p.default_value.is_null())
+          (*properties)[p.name] = p.default_value;
+        else if (p.required)
+          return Status::Invalid("parameter '" + p.name + "' is required");
+        continue;
+      }
+      const Json& v = (*properties)[p.name];
+      if (v.is_object() || v.is_array())
+        return Status::Invalid("parameter '" + p.name + "' must be a string, number or boolean");
+      if (p.required && v.is_string() && v.get<std::string>().empty())
+        return Status::Invalid("parameter '" + p.name + "' is required");
+      if (!p.choices.empty()) {
+        std::string s = v.is_string() ? v.get<std::string>() : v.dump();
+        if (std::find(p.choices.begin(), p.choices.end(), s) == p.choices.end()) {
+          std::string list;
+          for (const std::string& c : p.choices) list += (list.empty() ? "" : ", ") + c;
+          return Status::Invalid("parameter '" + p.name + "' must be one of: " + list);
+        }
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+void AddSchedulerRoutes(http::Router& router, Schedulers& schedulers, ReadPool& reads,
+                        const JobTokens& tokens, ConfigSource config) {
+  auto api = std::make_shared<SchedulerApi>(schedulers, reads, tokens, std::move(config));
+  auto bind = [api](void (SchedulerApi::*fn)(const Request&, Responder)) {
+    return
+        [api, fn](const Request& req, Responder respond) { ((*api).*fn)(req, std::move(respond)); };
+  };
+  router.Add("GET", "/api/v1/schedulers", bind(&SchedulerApi::List));
+  router.Add("GET", "/api/v1/changes", bind(&SchedulerApi::Changes));
+  router.Add("POST", "/api/v1/hooks/{provider}", bind(&SchedulerApi::Hook));
+  router.Add("POST", "/api/v1/trigger", bind(&SchedulerApi::Trigger));
+  router.Add("GET", "/api/v1/trigger/requests/{id}", bind(&SchedulerApi::TriggerRequest));
+}
+
+}  // namespace grove

@@ -1,0 +1,182 @@
+// Controller, the pipeline half (issue 4): what a job carries besides its steps, what steps
+// report back, build-level locks and collapsing of queued requests. Runs on the core thread.
+#include <set>
+
+#include "config/secrets.h"
+#include "core/clock.h"
+#include "core/interpolate.h"
+#include "core/log.h"
+#include "core/secret_mask.h"
+#include "master/artifact_tokens.h"
+#include "master/controller.h"
+
+namespace grove {
+
+namespace {
+
+void CollectStepSecrets(const StepSpec& s, std::set<std::string>* names) {
+  CollectSecretNames(s.command, names);
+  for (const auto& a : s.argv) CollectSecretNames(a, names);
+  for (const auto& [k, v] : s.env) CollectSecretNames(v, names);
+  CollectSecretNames(s.workdir, names);
+  CollectSecretNamesInJson(s.options, names);
+}
+
+// Masks every string in |j| (property values, test failure messages).
+Json MaskJson(const Json& j, const std::vector<std::string>& secrets) {
+  if (secrets.empty()) return j;
+  if (j.is_string()) return MaskSecrets(j.get<std::string>(), secrets);
+  if (j.is_object() || j.is_array()) {
+    Json copy = j;
+    for (auto& item : copy) item = MaskJson(item, secrets);
+    return copy;
+  }
+  return j;
+}
+
+std::string LockKey(const LockUse& l, const std::string& worker) {
+  return l.kind == "worker" ? "worker:" + worker + ":" + l.name : "master:" + l.name;
+}
+
+std::string BranchOf(const RequestRecord& r) {
+  if (r.source.is_object() && r.source.contains("branch") && r.source["branch"].is_string())
+    return r.source["branch"].get<std::string>();
+  if (r.properties.is_object() && r.properties.contains("branch") &&
+      r.properties["branch"].is_string())
+    return r.properties["branch"].get<std::string>();
+  return "";
+}
+
+}  // namespace
+
+void Controller::PrepareJob(Txn& txn, const JobKey& key, ActiveJob& job, const BuilderConfig& bc,
+                            const RequestRecord& req, JobSpec* spec) {
+  Store& store = txn.store();
+  // The change's properties, unless the builder or the request set them.
+  if (req.source.is_object()) {
+    for (const char* k : {"branch", "revision", "repository"})
+      if (req.source.contains(k) && !spec->properties.contains(k))
+        spec->properties[k] = req.source[k];
+  }
+  int64_t build_id = EnsureBuild(txn, key, job, job.worker);
+  BuildRecord b;
+  if (build_id && store.GetBuild(build_id, &b).ok()) {
+    for (auto& [k, v] : spec->properties.items())
+      if (!b.properties.contains(k)) b.properties[k] = v;
+    b.properties["buildnumber"] = b.number;
+    b.properties["buildid"] = b.id;
+    b.properties["buildername"] = bc.name;
+    b.properties["workername"] = job.worker;
+    (void)store.SetBuildProperties(build_id, b.properties);
+    spec->properties = b.properties;
+    spec->build_id = build_id;
+    if (artifact_tokens_) spec->token = artifact_tokens_->For(build_id);
+  }
+  // Only the secrets its steps name travel with the job.
+  std::set<std::string> names;
+  for (const auto& s : spec->steps) CollectStepSecrets(s, &names);
+  for (const auto& name : names) {
+    std::string value;
+    Status st = config_internal::ResolveSecret(config_->base_dir, name, &value);
+    if (!st.ok()) {
+      spdlog::warn("builder {}: {}", bc.name, st.message());
+      continue;
+    }
+    spec->secrets[name] = value;
+    job.secrets.push_back(value);
+  }
+}
+
+void Controller::HandleStepReport(Txn& txn, ActiveJob& job, const Json& ev) {
+  if (!job.build_id) return;
+  Store& store = txn.store();
+  if (ev.contains("properties") && ev["properties"].is_object() && !ev["properties"].empty()) {
+    BuildRecord b;
+    if (store.GetBuild(job.build_id, &b).ok()) {
+      for (auto& [k, v] : ev["properties"].items()) b.properties[k] = MaskJson(v, job.secrets);
+      Status st = store.SetBuildProperties(job.build_id, b.properties);
+      if (!st.ok())
+        spdlog::warn("build {}: cannot store properties: {}", job.build_id, st.message());
+    }
+  }
+  if (ev.contains("tests") && ev["tests"].is_object()) {
+    Status st =
+        store.SetStepTests(job.build_id, ev.value("step", 0), MaskJson(ev["tests"], job.secrets));
+    if (!st.ok())
+      spdlog::warn("build {}: cannot store test results: {}", job.build_id, st.message());
+  }
+}
+
+std::string Controller::MaskLog(const ActiveJob& job, std::string data) const {
+  // The worker masks too (and handles secrets split across chunks); this catches workers that
+  // do not, within a chunk.
+  if (job.secrets.empty()) return data;
+  return MaskSecrets(data, job.secrets);
+}
+
+bool Controller::LocksFree(const BuilderConfig& bc, const std::string& worker) const {
+  for (const auto& l : bc.locks) {
+    auto it = lock_counts_.find(LockKey(l, worker));
+    if (it != lock_counts_.end() && it->second >= l.max) return false;
+  }
+  return true;
+}
+
+ConnectedWorker* Controller::PickWithFreeLocks(const BuilderConfig& bc) {
+  const ConnectedWorker* best = nullptr;
+  for (const auto& [name, w] : workers_.all()) {
+    if (w.free() <= 0 || !WorkerFits(w, bc) || !LocksFree(bc, name)) continue;
+    if (!best || w.running.size() < best->running.size()) best = &w;
+  }
+  return best ? workers_.Find(best->name) : nullptr;
+}
+
+void Controller::TakeLocks(const BuilderConfig& bc, const std::string& worker, ActiveJob& job) {
+  for (const auto& l : bc.locks) {
+    std::string key = LockKey(l, worker);
+    ++lock_counts_[key];
+    job.locks.push_back(key);
+  }
+}
+
+void Controller::ReleaseLocks(ActiveJob& job) {
+  for (const auto& key : job.locks) {
+    auto it = lock_counts_.find(key);
+    if (it != lock_counts_.end() && --it->second <= 0) lock_counts_.erase(it);
+  }
+  job.locks.clear();
+}
+
+void Controller::CollapseOlder(Txn& txn, const RequestRecord& newer) {
+  const BuilderConfig* bc = config_->FindBuilder(newer.builder);
+  if (!bc || !bc->collapse) return;
+  const std::string branch = BranchOf(newer);
+  const int64_t now = NowMs();
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    if (it->builder != newer.builder || it->id >= newer.id) {
+      ++it;
+      continue;
+    }
+    RequestRecord older;
+    if (!txn.store().GetRequest(it->id, &older).ok() || BranchOf(older) != branch) {
+      ++it;
+      continue;
+    }
+    Status st = txn.store().SupersedeRequest(older.id, newer.id, now);
+    if (!st.ok()) {
+      spdlog::warn("cannot mark request {} superseded: {}", older.id, st.message());
+      ++it;
+      continue;
+    }
+    spdlog::info("request {} superseded by request {} (builder {} collapses)", older.id, newer.id,
+                 newer.builder);
+    Notify(txn, {{"type", "request"},
+                 {"id", older.id},
+                 {"builder", older.builder},
+                 {"state", "superseded"},
+                 {"superseded_by", newer.id}});
+    it = queue_.Erase(it);
+  }
+}
+
+}  // namespace grove

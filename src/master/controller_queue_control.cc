@@ -1,0 +1,101 @@
+// Queue control for the web UI and the API (developer role): cancel a queued request, stop a
+// running build, rebuild, pause and resume a worker. Runs on the core loop like the rest of the
+// Controller.
+#include "core/clock.h"
+#include "core/log.h"
+#include "master/controller.h"
+
+namespace grove {
+
+void Controller::CancelRequest(int64_t request_id, std::function<void(Status)> done) {
+  core_.Post([this, request_id, done = std::move(done)](Txn& txn) {
+    RequestRecord r;
+    Status st = txn.store().GetRequest(request_id, &r);
+    if (!st.ok()) return done(st);
+    if (r.state != "queued")
+      return done(Status::Conflict("request " + std::to_string(request_id) + " is " + r.state +
+                                   ", not queued" +
+                                   (r.state == "claimed" ? " (stop its build instead)" : "")));
+    queue_.Remove(r.id, r.priority);
+    st = txn.store().FinishRequest(request_id, Result::kCancelled, NowMs());
+    if (!st.ok()) return done(st);
+    spdlog::info("request {} ({}) cancelled", request_id, r.builder);
+    Notify(txn, {{"type", "request"},
+                 {"id", request_id},
+                 {"builder", r.builder},
+                 {"state", "finished"},
+                 {"result", "cancelled"}});
+    txn.AfterCommit([done](const Status& st) { done(st); });
+  });
+}
+
+void Controller::StopBuild(int64_t build_id, std::function<void(Status)> done) {
+  core_.Post([this, build_id, done = std::move(done)](Txn& txn) {
+    for (auto& [key, job] : active_) {
+      if (job.build_id != build_id) continue;
+      ConnectedWorker* w = workers_.Find(job.worker);
+      if (w && w->running.count(key)) {
+        // The worker kills the step's process tree and reports job.finished "cancelled".
+        spdlog::info("build {} ({}): stop requested, asking worker {}", build_id, job.builder,
+                     job.worker);
+        SendCancel(w->conn, key);
+      } else {
+        // Its worker is away: nothing runs that could be told, so the build ends here.
+        FinishJob(txn, key, Result::kCancelled);
+      }
+      txn.AfterCommit([done](const Status& st) { done(st); });
+      return;
+    }
+    BuildRecord b;
+    Status st = txn.store().GetBuild(build_id, &b);
+    if (!st.ok()) return done(st);
+    done(Status::Conflict("build " + std::to_string(build_id) + " is not running"));
+  });
+}
+
+void Controller::Rebuild(int64_t build_id, const std::string& reason,
+                         std::function<void(Status, int64_t)> done) {
+  core_.Post([this, build_id, reason, done = std::move(done)](Txn& txn) {
+    BuildRecord b;
+    Status st = txn.store().GetBuild(build_id, &b);
+    if (!st.ok()) return done(st, 0);
+    RequestRecord old;
+    st = txn.store().GetRequest(b.request_id, &old);
+    if (!st.ok()) return done(st, 0);
+    const BuilderConfig* bc = config_->FindBuilder(old.builder);
+    if (!bc) return done(Status::NotFound("no such builder: " + old.builder), 0);
+    RequestRecord r;
+    r.builder = old.builder;
+    r.reason = reason.empty() ? "rebuild of " + old.builder + " #" + std::to_string(b.number)
+                              : reason;
+    r.properties = old.properties;
+    r.source = old.source;
+    r.priority = bc->priority;
+    st = txn.store().AddRequest(&r);
+    if (!st.ok()) return done(st, 0);
+    queue_.Add({r.id, r.priority, r.builder});
+    Notify(txn, {{"type", "request"}, {"id", r.id}, {"builder", r.builder}, {"state", "queued"}});
+    int64_t id = r.id;
+    txn.AfterCommit([done, id](const Status& st) { done(st, st.ok() ? id : 0); });
+    Dispatch(txn);
+  });
+}
+
+void Controller::SetWorkerPaused(const std::string& worker, bool paused,
+                                 std::function<void(Status)> done) {
+  core_.Post([this, worker, paused, done = std::move(done)](Txn& txn) {
+    ConnectedWorker* w = workers_.Find(worker);
+    if (!w) {
+      return done(config_->FindWorker(worker)
+                      ? Status::Conflict("worker " + worker + " is not connected")
+                      : Status::NotFound("no such worker: " + worker));
+    }
+    w->paused = paused;
+    spdlog::info("worker {} {}", worker, paused ? "paused" : "resumed");
+    Notify(txn, {{"type", "worker"}, {"name", worker}, {"connected", true}, {"paused", paused}});
+    txn.AfterCommit([done](const Status& st) { done(st); });
+    if (!paused) Dispatch(txn);
+  });
+}
+
+}  // namespace grove

@@ -1,0 +1,109 @@
+// Schedulers: turn time and changes into build requests (DESIGN.md, "scheduler").
+//
+// Everything here runs on the core loop's thread (timers on the network io_context only post
+// tasks to it), so a scheduler's fire, its requests and its stored state are one transaction:
+//  - cron and periodic entries store the last slot they fired (scheduler_state), so that a
+//    restart never fires a slot twice; slots missed while the master was down are skipped
+//    (catch_up = "none") or fired once at start (catch_up = "once");
+//  - changes (from the git pollers and webhooks) are stored, then matched against the
+//    on_change schedulers: one request per builder for the newest change of each branch,
+//    linked to every change it covers; with tree_stable, after that long without new changes;
+//  - triggerable schedulers are started by trigger steps (Trigger below).
+// Pending tree-stable timers live in memory: a master restart forgets them.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "core/cron.h"
+#include "master/core_loop.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace grove {
+
+class Controller;
+
+class Schedulers {
+ public:
+  Schedulers(CoreLoop& core, boost::asio::io_context& net, Controller& controller,
+             std::shared_ptr<const Config> config);
+  ~Schedulers();
+  Schedulers(const Schedulers&) = delete;
+  Schedulers& operator=(const Schedulers&) = delete;
+
+  // Loads the stored state and arms the timers.
+  void Start();
+  void Reconfigure(std::shared_ptr<const Config> config);
+
+  // From any thread: stores |changes| and runs the on_change schedulers. |state_key| and
+  // |state|, when |state_key| is not empty, are stored in the same transaction (a poller's
+  // branch heads). |done| gets the outcome once durable.
+  void AddChanges(std::vector<ChangeRecord> changes, std::string state_key, Json state,
+                  std::function<void(Status)> done);
+  // From any thread: the stored state of |key| (an empty object when none).
+  void LoadState(std::string key, std::function<void(Json)> done);
+
+  // A trigger step of attempt |attempt| of request |parent| asks for builds of |target| (a
+  // triggerable scheduler or a builder). Refused unless that attempt is still running.
+  void Trigger(int64_t parent, int attempt, std::string target, Json properties,
+               std::function<void(Status, std::vector<int64_t>)> done);
+
+  // GET /api/v1/schedulers.
+  void Describe(std::function<void(Json)> done);
+
+ private:
+  struct Timed {
+    std::string kind;  // "cron" | "periodic"
+    std::string name;
+    CronSchedule cron;
+    int64_t every_s = 0;
+    std::vector<std::string> builders;
+    std::string catch_up;
+    std::string only_if_changed;
+    Json properties;
+    int64_t next = 0;          // epoch seconds; 0 = never
+    bool catching_up = false;  // |next| is the catch-up fire for slots missed while down
+    Json data;                 // stored with the last fire
+  };
+  struct Pending {  // an on_change scheduler's branch waiting for its tree to be stable
+    std::vector<int64_t> changes;
+    ChangeRecord newest;
+    uint64_t generation = 0;
+  };
+
+  void Load(Txn& txn);
+  void Tick(Txn& txn);
+  void Arm();
+  void Fire(Txn& txn, Timed& t, int64_t slot);
+  void MatchChanges(Txn& txn, const std::vector<ChangeRecord>& changes);
+  void SubmitForChanges(Txn& txn, const OnChangeSchedulerConfig& s, const std::vector<int64_t>& ids,
+                        const ChangeRecord& newest);
+  void ArmTreeStable(const std::string& key, int64_t delay_s, uint64_t generation);
+  int64_t NextAfter(const Timed& t, int64_t after_s) const;
+
+  CoreLoop& core_;
+  boost::asio::io_context& net_;
+  Controller& controller_;
+  std::shared_ptr<const Config> config_;
+  std::map<std::string, Timed> timed_;
+  std::map<std::string, Pending> pending_;  // "scheduler\nbranch"
+  uint64_t arm_generation_ = 0;
+  uint64_t tree_generation_ = 0;
+  std::shared_ptr<std::atomic<bool>> alive_;
+};
+
+// Whether |branch| matches one of |patterns| (exact names or shell globs); empty matches all.
+bool BranchMatches(const std::vector<std::string>& patterns, const std::string& branch);
+// Whether one of |files| matches one of the |globs| ('*' crosses '/'); empty globs match all.
+bool FilesMatch(const std::vector<std::string>& globs, const std::vector<std::string>& files);
+
+}  // namespace grove

@@ -1,0 +1,176 @@
+#include "store/sql_pipeline.h"
+
+namespace grove {
+
+// Defaults for Store implementations without pipelines (test doubles).
+Status Store::SetBuildProperties(int64_t, const Json&) {
+  return Status::Unavailable("store: build properties are not supported");
+}
+Status Store::SetStepTests(int64_t, int, const Json&) {
+  return Status::Unavailable("store: test results are not supported");
+}
+Status Store::ListBuildTests(int64_t, std::vector<StepTestsRecord>*) {
+  return Status::Unavailable("store: test results are not supported");
+}
+Status Store::PutArtifact(const ArtifactRecord&) {
+  return Status::Unavailable("store: artifacts are not supported");
+}
+Status Store::ListArtifacts(int64_t, std::vector<ArtifactRecord>*) {
+  return Status::Unavailable("store: artifacts are not supported");
+}
+Status Store::GetArtifact(int64_t, const std::string&, ArtifactRecord*) {
+  return Status::Unavailable("store: artifacts are not supported");
+}
+Status Store::SupersedeRequest(int64_t, int64_t, int64_t) {
+  return Status::Unavailable("store: collapsing requests is not supported");
+}
+Status Store::SupersededBy(int64_t, int64_t* by) {
+  *by = 0;
+  return Status::Ok();
+}
+
+namespace sql_pipeline {
+namespace {
+
+using sql::Query;
+
+std::string Dump(const Json& j) {
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+Status UpdatedOne(Query& q, const std::string& what) {
+  bool row = false;
+  GROVE_RETURN_IF_ERROR(q.Step(&row));
+  if (!row) return Status::NotFound(what + " not found");
+  return Status::Ok();
+}
+
+void ReadArtifact(Query& q, ArtifactRecord* a) {
+  a->build_id = q.Int(0);
+  a->path = std::string(q.Text(1));
+  a->size = q.Int(2);
+  a->sha256 = std::string(q.Text(3));
+  a->created_at = q.Int(4);
+}
+
+}  // namespace
+
+Status SetBuildProperties(sql::Db& db, int64_t build_id, const Json& properties) {
+  Query q;
+  GROVE_RETURN_IF_ERROR(
+      db.Prepare("UPDATE builds SET properties = $2 WHERE id = $1 RETURNING id", &q));
+  q.Bind(1, build_id).Bind(2, Dump(properties));
+  return UpdatedOne(q, "build " + std::to_string(build_id));
+}
+
+Status SetStepTests(sql::Db& db, int64_t build_id, int idx, const Json& tests) {
+  Query q;
+  GROVE_RETURN_IF_ERROR(
+      db.Prepare("INSERT INTO step_tests (build_id, idx, tests) VALUES ($1, $2, $3) "
+                 "ON CONFLICT (build_id, idx) DO UPDATE SET tests = excluded.tests",
+                 &q));
+  return q.Bind(1, build_id).Bind(2, int64_t{idx}).Bind(3, Dump(tests)).Run();
+}
+
+Status ListBuildTests(sql::Db& db, int64_t build_id, std::vector<StepTestsRecord>* out) {
+  Query q;
+  GROVE_RETURN_IF_ERROR(
+      db.Prepare("SELECT idx, tests FROM step_tests WHERE build_id = $1 ORDER BY idx", &q));
+  q.Bind(1, build_id);
+  out->clear();
+  for (;;) {
+    bool row = false;
+    GROVE_RETURN_IF_ERROR(q.Step(&row));
+    if (!row) return Status::Ok();
+    StepTestsRecord r;
+    r.idx = static_cast<int>(q.Int(0));
+    std::string_view text = q.Text(1);
+    Json j = Json::parse(text.begin(), text.end(), nullptr, false);
+    r.tests = j.is_object() ? j : Json::object();
+    out->push_back(std::move(r));
+  }
+}
+
+Status PutArtifact(sql::Db& db, const ArtifactRecord& a) {
+  Query q;
+  GROVE_RETURN_IF_ERROR(db.Prepare(
+      "INSERT INTO artifacts (build_id, path, size, sha256, created_at) VALUES ($1, $2, $3, $4, "
+      "$5) ON CONFLICT (build_id, path) DO UPDATE SET size = excluded.size, sha256 = "
+      "excluded.sha256, created_at = excluded.created_at",
+      &q));
+  return q.Bind(1, a.build_id)
+      .Bind(2, a.path)
+      .Bind(3, a.size)
+      .Bind(4, a.sha256)
+      .Bind(5, a.created_at)
+      .Run();
+}
+
+Status ListArtifacts(sql::Db& db, int64_t build_id, std::vector<ArtifactRecord>* out) {
+  Query q;
+  GROVE_RETURN_IF_ERROR(db.Prepare(
+      "SELECT build_id, path, size, sha256, created_at FROM artifacts WHERE build_id = $1 "
+      "ORDER BY path",
+      &q));
+  q.Bind(1, build_id);
+  out->clear();
+  for (;;) {
+    bool row = false;
+    GROVE_RETURN_IF_ERROR(q.Step(&row));
+    if (!row) return Status::Ok();
+    ArtifactRecord a;
+    ReadArtifact(q, &a);
+    out->push_back(std::move(a));
+  }
+}
+
+Status GetArtifact(sql::Db& db, int64_t build_id, const std::string& path, ArtifactRecord* out) {
+  Query q;
+  GROVE_RETURN_IF_ERROR(db.Prepare(
+      "SELECT build_id, path, size, sha256, created_at FROM artifacts WHERE build_id = $1 AND "
+      "path = $2",
+      &q));
+  q.Bind(1, build_id).Bind(2, path);
+  bool row = false;
+  GROVE_RETURN_IF_ERROR(q.Step(&row));
+  if (!row)
+    return Status::NotFound("build " + std::to_string(build_id) + " has no artifact " + path);
+  ReadArtifact(q, out);
+  return Status::Ok();
+}
+
+Status SupersedeRequest(sql::Db& db, int64_t id, int64_t by, int64_t now) {
+  sql::WriteScope scope(&db);
+  GROVE_RETURN_IF_ERROR(scope.Open());
+  Query q;
+  GROVE_RETURN_IF_ERROR(
+      db.Prepare("UPDATE requests SET state = 'superseded', result = $2, finished_at = $3 "
+                 "WHERE id = $1 AND state = 'queued' RETURNING id",
+                 &q));
+  q.Bind(1, id).Bind(2, static_cast<int64_t>(Result::kSkipped)).Bind(3, now);
+  bool row = false;
+  GROVE_RETURN_IF_ERROR(q.Step(&row));
+  if (!row) return Status::Conflict("request " + std::to_string(id) + " is not queued");
+  q.Reset();
+  Query link;
+  GROVE_RETURN_IF_ERROR(
+      db.Prepare("INSERT INTO request_superseded (request_id, by_request) VALUES ($1, $2) "
+                 "ON CONFLICT (request_id) DO UPDATE SET by_request = excluded.by_request",
+                 &link));
+  GROVE_RETURN_IF_ERROR(link.Bind(1, id).Bind(2, by).Run());
+  return scope.Commit();
+}
+
+Status SupersededBy(sql::Db& db, int64_t id, int64_t* by) {
+  Query q;
+  GROVE_RETURN_IF_ERROR(
+      db.Prepare("SELECT by_request FROM request_superseded WHERE request_id = $1", &q));
+  q.Bind(1, id);
+  bool row = false;
+  GROVE_RETURN_IF_ERROR(q.Step(&row));
+  *by = row ? q.Int(0) : 0;
+  return Status::Ok();
+}
+
+}  // namespace sql_pipeline
+}  // namespace grove

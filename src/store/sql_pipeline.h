@@ -1,0 +1,21 @@
+// The queries behind Store's pipeline methods (test results, artifacts, build properties,
+// superseded requests), as free functions over a sql::Db; sql_store.cc delegates to them.
+#pragma once
+
+#include <vector>
+
+#include "store/sql_db.h"
+#include "store/store.h"
+
+namespace grove::sql_pipeline {
+
+Status SetBuildProperties(sql::Db& db, int64_t build_id, const Json& properties);
+Status SetStepTests(sql::Db& db, int64_t build_id, int idx, const Json& tests);
+Status ListBuildTests(sql::Db& db, int64_t build_id, std::vector<StepTestsRecord>* out);
+Status PutArtifact(sql::Db& db, const ArtifactRecord& a);
+Status ListArtifacts(sql::Db& db, int64_t build_id, std::vector<ArtifactRecord>* out);
+Status GetArtifact(sql::Db& db, int64_t build_id, const std::string& path, ArtifactRecord* out);
+Status SupersedeRequest(sql::Db& db, int64_t id, int64_t by, int64_t now);
+Status SupersededBy(sql::Db& db, int64_t id, int64_t* by);
+
+}  // namespace grove::sql_pipeline

@@ -1,0 +1,178 @@
+#include "worker/artifact_steps.h"
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <filesystem>
+
+#include "worker/glob_files.h"
+
+namespace grove {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string StepDir(const StepContext& ctx) {
+  const StepSpec& spec = *ctx.step;
+  return spec.workdir.empty() ? ctx.builddir : (fs::path(ctx.builddir) / spec.workdir).string();
+}
+
+std::string ArtifactUrl(const StepContext& ctx, const std::string& build, const std::string& path) {
+  std::string base = ctx.master_url;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  return base + "/api/v1/builds/" + build + "/artifacts/" + HttpCall::EscapePath(path);
+}
+
+std::string FirstLine(const std::string& body) {
+  std::string s = body.substr(0, 2000);
+  return s;
+}
+
+}  // namespace
+
+bool InsideBuildDir(const std::string& dir, const std::string& file, std::string* why) {
+  struct stat st;
+  if (::lstat(file.c_str(), &st) != 0) {
+    *why = "cannot read it";
+    return false;
+  }
+  if (S_ISLNK(st.st_mode)) {
+    *why = "it is a symbolic link";
+    return false;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    *why = "it is not a regular file";
+    return false;
+  }
+  std::error_code ec;
+  fs::path real_dir = fs::canonical(dir, ec);
+  if (ec) {
+    *why = "the build directory cannot be resolved";
+    return false;
+  }
+  fs::path real = fs::canonical(file, ec);
+  if (ec) {
+    *why = "it cannot be resolved";
+    return false;
+  }
+  auto rel = real.lexically_relative(real_dir);
+  if (rel.empty() || *rel.begin() == "..") {
+    *why = "it is outside the build directory (through a linked directory)";
+    return false;
+  }
+  return true;
+}
+
+void UploadStep::Start(const StepContext& ctx, std::function<void(Result)> done) {
+  ctx_ = ctx;
+  done_ = std::move(done);
+  const Json& o = ctx.step->options;
+  if (ctx.job->build_id == 0 || ctx.job->token.empty() || ctx.master_url.empty()) {
+    ctx.log("[grove] upload: this job has no artifact token (the master is too old?)\n");
+    return done_(Result::kException);
+  }
+  std::string to = o.value("to", "");
+  std::string dir = StepDir(ctx);
+  for (const auto& pattern : StringOrList(o, "files")) {
+    std::vector<std::string> matched = GlobFiles(dir, pattern);
+    if (matched.empty()) {
+      ctx.log(fmt::format("[grove] upload: no file matches '{}'\n", pattern));
+      return done_(Result::kFailure);
+    }
+    for (const auto& f : matched) {
+      std::string why;
+      if (!InsideBuildDir(ctx.builddir, f, &why)) {
+        ctx.log(fmt::format("[grove] upload: refusing {}: {}\n", f, why));
+        return done_(Result::kFailure);
+      }
+      std::string name = fs::path(f).filename().string();
+      std::string dest = to.empty() ? name : (to.back() == '/' ? to + name : to);
+      if (!to.empty() && to.back() != '/' && matched.size() > 1) dest = to + "/" + name;
+      files_.emplace_back(f, dest);
+    }
+  }
+  Next();
+}
+
+void UploadStep::Next() {
+  if (cancelled_) return done_(Result::kCancelled);
+  if (next_ >= files_.size()) return done_(Result::kSuccess);
+  auto [local, dest] = files_[next_++];
+  ctx_.log(fmt::format("[grove] uploading {} as artifact {}\n", local, dest));
+  HttpRequestSpec spec;
+  spec.method = "PUT";
+  spec.url = ArtifactUrl(ctx_, std::to_string(ctx_.job->build_id), dest);
+  spec.body_file = local;
+  spec.headers.push_back("Authorization: Bearer " + ctx_.job->token);
+  spec.headers.push_back("Content-Type: application/octet-stream");
+  call_ = HttpCall::Start(*ctx_.io, spec, [this, dest](HttpOutcome out) {
+    if (out.cancelled) return done_(Result::kCancelled);
+    if (!out.error.empty()) {
+      ctx_.log(fmt::format("[grove] upload of {} failed: {}\n", dest, out.error));
+      return done_(Result::kFailure);
+    }
+    if (out.status != 201 && out.status != 200) {
+      ctx_.log(fmt::format("[grove] upload of {} refused by the master (HTTP {}): {}\n", dest,
+                           out.status, FirstLine(out.body)));
+      return done_(Result::kFailure);
+    }
+    Json j = Json::parse(out.body, nullptr, false);
+    if (j.is_object())
+      ctx_.log(fmt::format("[grove]   {} bytes, sha256 {}\n", j.value("size", int64_t{0}),
+                           j.value("sha256", "")));
+    // Leave the call's callback before the next call replaces it.
+    boost::asio::post(*ctx_.io, [this] { Next(); });
+  });
+}
+
+void UploadStep::Cancel() {
+  cancelled_ = true;
+  if (call_) call_->Cancel();
+}
+
+void DownloadStep::Start(const StepContext& ctx, std::function<void(Result)> done) {
+  const Json& o = ctx.step->options;
+  std::string build = o.value("build", "");
+  std::string path = o.value("path", "");
+  std::string to = o.value("to", path);
+  if (build.empty() || path.empty() || ctx.master_url.empty()) {
+    ctx.log("[grove] download: needs a build, a path and the master's URL\n");
+    return done(Result::kException);
+  }
+  fs::path dest = fs::path(StepDir(ctx)) / to;
+  // The destination was checked in grove.lua, but ${prop:...} may have changed it since.
+  fs::path rel =
+      dest.lexically_normal().lexically_relative(fs::path(ctx.builddir).lexically_normal());
+  if (to.empty() || to[0] == '/' || rel.empty() || *rel.begin() == "..") {
+    ctx.log(fmt::format("[grove] download: destination '{}' is outside the build directory\n", to));
+    return done(Result::kFailure);
+  }
+  ctx.log(fmt::format("[grove] downloading artifact {} of build {} to {}\n", path, build,
+                      dest.string()));
+  HttpRequestSpec spec;
+  spec.url = ArtifactUrl(ctx, build, path);
+  spec.save_to = dest.string();
+  auto log = ctx.log;
+  call_ = HttpCall::Start(*ctx.io, spec, [log, done, path](HttpOutcome out) {
+    if (out.cancelled) return done(Result::kCancelled);
+    if (!out.error.empty()) {
+      log(fmt::format("[grove] download of {} failed: {}\n", path, out.error));
+      return done(Result::kFailure);
+    }
+    if (out.status != 200) {
+      log(fmt::format("[grove] download of {} failed (HTTP {}): {}\n", path, out.status,
+                      FirstLine(out.body)));
+      return done(Result::kFailure);
+    }
+    done(Result::kSuccess);
+  });
+}
+
+void DownloadStep::Cancel() {
+  if (call_) call_->Cancel();
+}
+
+}  // namespace grove

@@ -1,0 +1,180 @@
+// Tests for the pure parts of the schedulers and change sources: branch and file matching,
+// webhook verification and parsing, job tokens, and the store's changes and scheduler state.
+#include "master/schedulers.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "master/hmac.h"
+#include "master/job_token.h"
+#include "master/webhooks.h"
+#include "store/store.h"
+
+namespace grove {
+namespace {
+
+TEST(Matching, Branches) {
+  EXPECT_TRUE(BranchMatches({}, "anything"));
+  EXPECT_TRUE(BranchMatches({"main"}, "main"));
+  EXPECT_FALSE(BranchMatches({"main"}, "maint"));
+  EXPECT_TRUE(BranchMatches({"main", "release/*"}, "release/1.2"));
+  EXPECT_FALSE(BranchMatches({"release/*"}, "feature/x"));
+}
+
+TEST(Matching, Files) {
+  EXPECT_TRUE(FilesMatch({}, {}));
+  EXPECT_TRUE(FilesMatch({"docs/*"}, {"src/a.c", "docs/deep/guide.md"}));
+  EXPECT_FALSE(FilesMatch({"docs/*"}, {"src/a.c"}));
+  EXPECT_TRUE(FilesMatch({"*.py"}, {"tools/x.py"}));
+}
+
+TEST(Hmac, KnownVector) {
+  // RFC 4231 test case 2.
+  EXPECT_EQ(HmacSha256Hex("Jefe", "what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  EXPECT_TRUE(ConstantTimeEquals("abc", "abc"));
+  EXPECT_FALSE(ConstantTimeEquals("abc", "abd"));
+  EXPECT_FALSE(ConstantTimeEquals("abc", "abcd"));
+}
+
+TEST(JobTokens, RoundTripAndTampering) {
+  JobTokens tokens("k" + std::string(63, '0'));
+  std::string t = tokens.Make(42, 3);
+  int64_t request = 0;
+  int attempt = 0;
+  ASSERT_TRUE(tokens.Check(t, &request, &attempt));
+  EXPECT_EQ(request, 42);
+  EXPECT_EQ(attempt, 3);
+  std::string other = "43" + t.substr(2);
+  EXPECT_FALSE(tokens.Check(other, &request, &attempt));
+  EXPECT_FALSE(tokens.Check("42.3.", &request, &attempt));
+  EXPECT_FALSE(tokens.Check("", &request, &attempt));
+  EXPECT_FALSE(JobTokens("another-key").Check(t, &request, &attempt));
+}
+
+http::Request Post(std::string body, std::map<std::string, std::string> headers) {
+  http::Request r;
+  r.method = "POST";
+  r.body = std::move(body);
+  r.headers = std::move(headers);
+  return r;
+}
+
+const char* kPush = R"({"ref":"refs/heads/main","after":"bbbb","repository":{
+  "clone_url":"https://github.com/o/r.git","html_url":"https://github.com/o/r"},
+  "commits":[{"id":"aaaa","message":"m","timestamp":"2026-01-02T03:04:05Z",
+  "author":{"name":"A","email":"a@x"},"added":["n"],"modified":["m"],"removed":["n"]}]})";
+
+TEST(Webhooks, GithubSignature) {
+  std::string sig = "sha256=" + HmacSha256Hex("s3cret", kPush);
+  HookOutcome ok = ReceiveWebhook(
+      "github", "s3cret", Post(kPush, {{"x-hub-signature-256", sig}, {"x-github-event", "push"}}),
+      {"https://GitHub.com/o/r"});
+  ASSERT_EQ(ok.status, 200) << ok.message;
+  ASSERT_EQ(ok.changes.size(), 1u);
+  EXPECT_EQ(ok.changes[0].repository, "https://GitHub.com/o/r");  // the configured spelling
+  EXPECT_EQ(ok.changes[0].files, (std::vector<std::string>{"m", "n"}));
+  EXPECT_EQ(ok.changes[0].committed_at, 1767323045000);
+  EXPECT_EQ(
+      ReceiveWebhook("github", "s3cret", Post(kPush, {{"x-github-event", "push"}}), {}).status,
+      401);
+  EXPECT_EQ(
+      ReceiveWebhook("github", "other", Post(kPush, {{"x-hub-signature-256", sig}}), {}).status,
+      401);
+  EXPECT_EQ(ReceiveWebhook("github", "", Post(kPush, {{"x-hub-signature-256", sig}}), {}).status,
+            404);
+  // A tag push and a deleted branch are answered without changes.
+  std::string tag = R"({"ref":"refs/tags/v1","after":"cc","repository":{"clone_url":"u"}})";
+  HookOutcome t = ReceiveWebhook(
+      "github", "s", Post(tag, {{"x-hub-signature-256", "sha256=" + HmacSha256Hex("s", tag)}}), {});
+  EXPECT_EQ(t.status, 200);
+  EXPECT_TRUE(t.changes.empty());
+  std::string del =
+      R"({"ref":"refs/heads/x","after":"0000000000","deleted":true,"repository":{"clone_url":"u"}})";
+  HookOutcome d = ReceiveWebhook(
+      "github", "s", Post(del, {{"x-hub-signature-256", "sha256=" + HmacSha256Hex("s", del)}}), {});
+  EXPECT_EQ(d.status, 200);
+  EXPECT_TRUE(d.changes.empty());
+}
+
+TEST(Webhooks, MalformedBodiesAre400) {
+  for (std::string body : {std::string("[1,2]"), std::string(R"({"ref":5})"),
+                           std::string(R"({"ref":"refs/heads/m","commits":{}})"),
+                           std::string(R"({"ref":"refs/heads/m","commits":[{"id":1}]})")}) {
+    HookOutcome o = ReceiveWebhook(
+        "gitea", "k", Post(body, {{"x-gitea-signature", HmacSha256Hex("k", body)}}), {});
+    EXPECT_EQ(o.status, 400) << body;
+  }
+  HookOutcome g = ReceiveWebhook(
+      "generic", "tok",
+      Post(R"({"repository":"r","branch":"b"})", {{"authorization", "Bearer tok"}}), {});
+  EXPECT_EQ(g.status, 400);
+  EXPECT_NE(g.message.find("revision"), std::string::npos);
+}
+
+TEST(Webhooks, GitlabTokenAndGeneric) {
+  std::string body =
+      R"({"object_kind":"push","ref":"refs/heads/dev","after":"c1","project":{"git_http_url":"https://gl/x.git"},"commits":[{"id":"c1","message":"x"}]})";
+  EXPECT_EQ(ReceiveWebhook("gitlab", "t", Post(body, {{"x-gitlab-token", "u"}}), {}).status, 401);
+  HookOutcome ok = ReceiveWebhook(
+      "gitlab", "t", Post(body, {{"x-gitlab-token", "t"}, {"x-gitlab-event", "Push Hook"}}), {});
+  ASSERT_EQ(ok.status, 200) << ok.message;
+  EXPECT_EQ(ok.changes.at(0).repository, "https://gl/x.git");
+  HookOutcome gen =
+      ReceiveWebhook("generic", "tok",
+                     Post(R"({"repository":"r","branch":"b","revision":"v","when":1700000000})",
+                          {{"authorization", "Bearer tok"}}),
+                     {});
+  ASSERT_EQ(gen.status, 200) << gen.message;
+  EXPECT_EQ(gen.changes.at(0).committed_at, 1700000000000);
+}
+
+TEST(StoreChanges, AddListLinkAndState) {
+  std::unique_ptr<Store> store;
+  ASSERT_TRUE(OpenStore("sqlite::memory:", "", &store).ok());
+  ChangeRecord a, b;
+  a.repository = b.repository = "repo";
+  a.branch = b.branch = "main";
+  a.revision = "r1";
+  b.revision = "r2";
+  b.files = {"x", "y"};
+  ASSERT_TRUE(store->AddChange(&a).ok());
+  ASSERT_TRUE(store->AddChange(&b).ok());
+  EXPECT_GT(b.id, a.id);
+  std::vector<ChangeRecord> list;
+  ASSERT_TRUE(store->ListChanges(0, 10, &list).ok());
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].revision, "r2");
+  EXPECT_EQ(list[0].files, (std::vector<std::string>{"x", "y"}));
+  ASSERT_TRUE(store->ListChanges(b.id, 10, &list).ok());
+  EXPECT_EQ(list.size(), 1u);
+  int64_t latest = 0;
+  ASSERT_TRUE(store->LatestChangeId("repo", &latest).ok());
+  EXPECT_EQ(latest, b.id);
+  ASSERT_TRUE(store->LatestChangeId("other", &latest).ok());
+  EXPECT_EQ(latest, 0);
+
+  RequestRecord r;
+  r.builder = "b";
+  ASSERT_TRUE(store->AddRequest(&r).ok());
+  ASSERT_TRUE(store->LinkRequestChanges(r.id, {a.id, b.id}).ok());
+  ASSERT_TRUE(store->LinkRequestChanges(r.id, {b.id}).ok());  // idempotent
+  ASSERT_TRUE(store->ChangesOfRequest(r.id, &list).ok());
+  EXPECT_EQ(list.size(), 2u);
+
+  SchedulerState s;
+  EXPECT_EQ(store->GetSchedulerState("nightly", &s).code(), Status::Code::kNotFound);
+  s.last_fire = 1234;
+  s.data = {{"heads", {{"main", "r2"}}}};
+  ASSERT_TRUE(store->PutSchedulerState("nightly", s).ok());
+  s.last_fire = 5678;
+  ASSERT_TRUE(store->PutSchedulerState("nightly", s).ok());
+  SchedulerState back;
+  ASSERT_TRUE(store->GetSchedulerState("nightly", &back).ok());
+  EXPECT_EQ(back.last_fire, 5678);
+  EXPECT_EQ(back.data["heads"]["main"], "r2");
+}
+
+}  // namespace
+}  // namespace grove
