@@ -1,12 +1,12 @@
 #include "master/api.h"
 
-#include <charconv>
 #include <unordered_map>
 
 #include "core/log.h"
 #include "master/api_artifacts.h"
 #include "master/api_json.h"
 #include "master/api_schedulers.h"
+#include "master/api_util.h"
 #include "master/controller.h"
 #include "master/read_pool.h"
 
@@ -18,82 +18,10 @@ using http::Response;
 
 namespace {
 
-bool ParseInt(const std::string& s, int64_t* out) {
-  if (s.empty()) return false;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
-  return ec == std::errc() && p == s.data() + s.size();
-}
-
-int HttpStatusOf(const Status& st) {
-  switch (st.code()) {
-    case Status::Code::kOk:
-      return 200;
-    case Status::Code::kNotFound:
-      return 404;
-    case Status::Code::kInvalid:
-      return 400;
-    case Status::Code::kConflict:
-      return 409;
-    case Status::Code::kUnauthorized:
-      return 401;
-    case Status::Code::kUnavailable:
-      return 503;
-    case Status::Code::kIo:
-      return 500;
-  }
-  return 500;
-}
-
-Response FromStatus(const Status& st) {
-  return Response::Error(HttpStatusOf(st), st.message());
-}
-
-// Query integer with bounds; |fallback| when absent. False (and a 400 sent) when malformed.
-bool QueryInt(const Request& req, const std::string& name, int64_t fallback, int64_t lo, int64_t hi,
-              int64_t* out, const Responder& respond) {
-  std::string v = req.Query(name);
-  if (v.empty()) {
-    *out = fallback;
-    return true;
-  }
-  if (!ParseInt(v, out) || *out < lo || *out > hi) {
-    respond(Response::Error(400, "invalid '" + name + "' parameter: " + v));
-    return false;
-  }
-  return true;
-}
-
 class Api {
  public:
   Api(Controller& c, ReadPool& r, ConfigSource cfg)
       : controller_(c), reads_(r), config_(std::move(cfg)) {}
-
-  void Builders(const Request&, Responder respond) {
-    auto config = config_();
-    reads_.Run([config, respond](Store& store) {
-      // One statement for every builder's last builds (not one query per builder).
-      std::vector<BuildRecord> all;
-      Status st = store.LastBuildsPerBuilder(5, &all);
-      if (!st.ok()) return respond(FromStatus(st));
-      std::unordered_map<std::string, Json> by_builder;
-      for (const auto& r : all) {
-        Json& list = by_builder[r.builder];
-        if (list.is_null()) list = Json::array();
-        list.push_back(BuildSummaryJson(r));
-      }
-      Json out = Json::array();
-      for (const auto& b : config->builders) {
-        auto found = by_builder.find(b.name);
-        Json recent = found == by_builder.end() ? Json::array() : std::move(found->second);
-        out.push_back({{"name", b.name},
-                       {"tags", b.tags},
-                       {"priority", b.priority},
-                       {"steps", b.steps.size()},
-                       {"recent_builds", recent}});
-      }
-      respond(Response::Json(200, out));
-    });
-  }
 
   void BuilderBuilds(const Request& req, Responder respond) {
     std::string name = req.params[0];
@@ -105,7 +33,7 @@ class Api {
     reads_.Run([name, limit, before, respond](Store& store) {
       std::vector<BuildRecord> builds;
       Status st = store.ListBuilds(name, before, static_cast<int>(limit), &builds);
-      if (!st.ok()) return respond(FromStatus(st));
+      if (!st.ok()) return respond(ErrorResponse(st));
       Json out = Json::array();
       for (const auto& b : builds) out.push_back(BuildJson(b));
       respond(Response::Json(200, out));
@@ -114,15 +42,15 @@ class Api {
 
   void Build(const Request& req, Responder respond) {
     int64_t id;
-    if (!ParseInt(req.params[0], &id))
+    if (!ParseInt64(req.params[0], &id))
       return respond(Response::Error(400, "invalid build id: " + req.params[0]));
     reads_.Run([id, respond](Store& store) {
       BuildRecord b;
       Status st = store.GetBuild(id, &b);
-      if (!st.ok()) return respond(FromStatus(st));
+      if (!st.ok()) return respond(ErrorResponse(st));
       std::vector<StepRecord> steps;
       st = store.ListSteps(id, &steps);
-      if (!st.ok()) return respond(FromStatus(st));
+      if (!st.ok()) return respond(ErrorResponse(st));
       Json j = BuildJson(b);
       j["steps"] = Json::array();
       for (const auto& s : steps) j["steps"].push_back(StepJson(s));
@@ -146,9 +74,9 @@ class Api {
   // previous answer); ?tail=N returns the last N bytes; ?limit caps the answer (default 1 MiB).
   void Log(const Request& req, Responder respond) {
     int64_t id, step, offset, limit, tail;
-    if (!ParseInt(req.params[0], &id))
+    if (!ParseInt64(req.params[0], &id))
       return respond(Response::Error(400, "invalid build id: " + req.params[0]));
-    if (!ParseInt(req.params[1], &step))
+    if (!ParseInt64(req.params[1], &step))
       return respond(Response::Error(400, "invalid step number: " + req.params[1]));
     if (!QueryInt(req, "offset", 0, 0, INT64_MAX, &offset, respond)) return;
     if (!QueryInt(req, "limit", 1 << 20, 1, 16 << 20, &limit, respond)) return;
@@ -156,7 +84,7 @@ class Api {
     reads_.Run([=](Store& store) {
       std::vector<StepRecord> steps;
       Status st = store.ListSteps(id, &steps);
-      if (!st.ok()) return respond(FromStatus(st));
+      if (!st.ok()) return respond(ErrorResponse(st));
       auto it = std::find_if(steps.begin(), steps.end(),
                              [&](const StepRecord& s) { return s.idx == step; });
       if (it == steps.end())
@@ -167,7 +95,7 @@ class Api {
       std::string text;
       int64_t total = 0;
       st = store.ReadLog(id, static_cast<int>(step), from, max, &text, &total);
-      if (!st.ok()) return respond(FromStatus(st));
+      if (!st.ok()) return respond(ErrorResponse(st));
       Response r = Response::Text(200, std::move(text));
       r.headers["X-Log-Size"] = std::to_string(total);
       r.headers["X-Log-Offset"] = std::to_string(from);
@@ -197,22 +125,22 @@ class Api {
     }
     if (config_()->FindBuilder(args.builder)) {  // declared parameters: defaults and checks
       Status params = ApplyForceParams(*config_(), args.builder, &args.properties);
-      if (!params.ok()) return respond(FromStatus(params));
+      if (!params.ok()) return respond(ErrorResponse(params));
     }
     controller_.Force(std::move(args), [respond](const Status& st, int64_t id) {
-      if (!st.ok()) return respond(FromStatus(st));
+      if (!st.ok()) return respond(ErrorResponse(st));
       respond(Response::Json(201, {{"request", id}}));
     });
   }
 
   void RequestInfo(const Request& req, Responder respond) {
     int64_t id;
-    if (!ParseInt(req.params[0], &id))
+    if (!ParseInt64(req.params[0], &id))
       return respond(Response::Error(400, "invalid request id: " + req.params[0]));
     reads_.Run([id, respond](Store& store) {
       RequestRecord r;
       Status st = store.GetRequest(id, &r);
-      if (!st.ok()) return respond(FromStatus(st));
+      if (!st.ok()) return respond(ErrorResponse(st));
       std::vector<BuildRecord> builds;
       (void)store.BuildsOfRequest(id, &builds);
       Json j = RequestJson(r);
@@ -252,7 +180,7 @@ void AddApiRoutes(http::Router& router, Controller& controller, ReadPool& reads,
     return
         [api, fn](const Request& req, Responder respond) { ((*api).*fn)(req, std::move(respond)); };
   };
-  router.Add("GET", "/api/v1/builders", bind(&Api::Builders));
+  // GET /api/v1/builders is in api_control.cc (cached between changes).
   router.Add("GET", "/api/v1/builders/{name}/builds", bind(&Api::BuilderBuilds));
   router.Add("POST", "/api/v1/builders/{name}/force", bind(&Api::Force));
   router.Add("GET", "/api/v1/builds/{id}", bind(&Api::Build));

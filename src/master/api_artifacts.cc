@@ -11,6 +11,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "master/api_util.h"
 #include "master/artifact_path.h"
 #include "master/artifact_tokens.h"
 #include "master/core_loop.h"
@@ -25,9 +26,7 @@ using http::Response;
 namespace {
 
 bool ParseId(const std::string& s, int64_t* out) {
-  if (s.empty()) return false;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
-  return ec == std::errc() && p == s.data() + s.size() && *out > 0;
+  return ParseInt64(s, out) && *out > 0;
 }
 
 std::string Sha256Hex(std::string_view data) {
@@ -45,13 +44,6 @@ std::string Sha256Hex(std::string_view data) {
 
 Json ArtifactJson(const ArtifactRecord& a) {
   return {{"path", a.path}, {"size", a.size}, {"sha256", a.sha256}, {"created_at", a.created_at}};
-}
-
-int StatusOf(const Status& st) {
-  if (st.IsNotFound()) return 404;
-  if (st.IsInvalid()) return 400;
-  if (st.code() == Status::Code::kConflict) return 409;
-  return 500;
 }
 
 // "bytes=A-B", "bytes=A-", "bytes=-N" against |size|; false when unsatisfiable or malformed.
@@ -94,7 +86,7 @@ class ArtifactApi {
     reads_.Run([id, respond](Store& store) {
       BuildRecord b;
       Status st = store.GetBuild(id, &b);
-      if (!st.ok()) return respond(Response::Error(StatusOf(st), st.message()));
+      if (!st.ok()) return respond(ErrorResponse(st));
       std::vector<ArtifactRecord> list;
       st = store.ListArtifacts(id, &list);
       if (!st.ok()) return respond(Response::Error(500, st.message()));
@@ -116,7 +108,7 @@ class ArtifactApi {
     reads_.Run([id, rel, range, root, respond](Store& store) {
       ArtifactRecord a;
       Status st = store.GetArtifact(id, rel, &a);
-      if (!st.ok()) return respond(Response::Error(StatusOf(st), st.message()));
+      if (!st.ok()) return respond(ErrorResponse(st));
       std::string path = root + "/" + std::to_string(id) + "/" + rel;
       int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
       if (fd < 0) return respond(Response::Error(404, "artifact file is missing: " + rel));
@@ -175,12 +167,12 @@ class ArtifactApi {
     reads_.Run([id, rel, root, body, core, respond](Store& store) {
       BuildRecord b;
       Status st = store.GetBuild(id, &b);
-      if (!st.ok()) return respond(Response::Error(StatusOf(st), st.message()));
+      if (!st.ok()) return respond(ErrorResponse(st));
       if (b.state != "running")
         return respond(Response::Error(409, "build " + std::to_string(id) + " is finished"));
       std::string full;
       st = PrepareArtifactFile(root, rel, &full);
-      if (!st.ok()) return respond(Response::Error(StatusOf(st), st.message()));
+      if (!st.ok()) return respond(ErrorResponse(st));
       std::string tmp = full + ".grove-upload";
       {
         std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
@@ -219,7 +211,7 @@ class ArtifactApi {
     reads_.Run([id, respond](Store& store) {
       BuildRecord b;
       Status st = store.GetBuild(id, &b);
-      if (!st.ok()) return respond(Response::Error(StatusOf(st), st.message()));
+      if (!st.ok()) return respond(ErrorResponse(st));
       std::vector<StepTestsRecord> steps;
       st = store.ListBuildTests(id, &steps);
       if (!st.ok()) return respond(Response::Error(500, st.message()));

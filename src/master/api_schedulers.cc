@@ -1,10 +1,9 @@
 #include "master/api_schedulers.h"
 
-#include <charconv>
-
 #include "core/log.h"
 #include "core/result.h"
 #include "master/api_json.h"
+#include "master/api_util.h"
 #include "master/job_token.h"
 #include "master/read_pool.h"
 #include "master/schedulers.h"
@@ -17,31 +16,6 @@ using http::Responder;
 using http::Response;
 
 namespace {
-
-bool ParseInt(const std::string& s, int64_t* out) {
-  if (s.empty()) return false;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
-  return ec == std::errc() && p == s.data() + s.size();
-}
-
-int HttpStatusOf(const Status& st) {
-  switch (st.code()) {
-    case Status::Code::kOk:
-      return 200;
-    case Status::Code::kNotFound:
-      return 404;
-    case Status::Code::kInvalid:
-      return 400;
-    case Status::Code::kConflict:
-      return 409;
-    case Status::Code::kUnauthorized:
-      return 401;
-    case Status::Code::kUnavailable:
-      return 503;
-    default:
-      return 500;
-  }
-}
 
 // "Authorization: Bearer TOKEN" with a valid job token.
 bool CheckJobToken(const Request& req, const JobTokens& tokens, int64_t* request, int* attempt) {
@@ -62,14 +36,14 @@ class SchedulerApi {
   void Changes(const Request& req, Responder respond) {
     int64_t limit = 50, before = 0;
     std::string l = req.Query("limit"), b = req.Query("before");
-    if (!l.empty() && (!ParseInt(l, &limit) || limit < 1 || limit > 1000))
+    if (!l.empty() && (!ParseInt64(l, &limit) || limit < 1 || limit > 1000))
       return respond(Response::Error(400, "invalid 'limit' parameter: " + l));
-    if (!b.empty() && (!ParseInt(b, &before) || before < 0))
+    if (!b.empty() && (!ParseInt64(b, &before) || before < 0))
       return respond(Response::Error(400, "invalid 'before' parameter: " + b));
     reads_.Run([limit, before, respond](Store& store) {
       std::vector<ChangeRecord> changes;
       Status st = store.ListChanges(before, static_cast<int>(limit), &changes);
-      if (!st.ok()) return respond(Response::Error(HttpStatusOf(st), st.message()));
+      if (!st.ok()) return respond(ErrorResponse(st));
       Json out = Json::array();
       for (const ChangeRecord& c : changes) out.push_back(ChangeJson(c));
       respond(Response::Json(200, out));
@@ -94,7 +68,7 @@ class SchedulerApi {
     size_t n = out.changes.size();
     std::string message = out.message;
     schedulers_.AddChanges(std::move(out.changes), "", Json(), [respond, n, message](Status st) {
-      if (!st.ok()) return respond(Response::Error(HttpStatusOf(st), st.message()));
+      if (!st.ok()) return respond(ErrorResponse(st));
       respond(Response::Json(200, {{"ok", true}, {"message", message}, {"changes", n}}));
     });
   }
@@ -113,8 +87,7 @@ class SchedulerApi {
     if (!props.is_object()) return respond(Response::Error(400, "'properties' must be an object"));
     schedulers_.Trigger(parent, attempt, body["target"].get<std::string>(), props,
                         [respond](Status st, std::vector<int64_t> ids) {
-                          if (!st.ok())
-                            return respond(Response::Error(HttpStatusOf(st), st.message()));
+                          if (!st.ok()) return respond(ErrorResponse(st));
                           respond(Response::Json(201, {{"requests", ids}}));
                         });
   }
@@ -124,12 +97,12 @@ class SchedulerApi {
     int attempt = 0;
     if (!CheckJobToken(req, tokens_, &parent, &attempt))
       return respond(Response::Error(401, "missing or invalid job token"));
-    if (!ParseInt(req.params[0], &id))
+    if (!ParseInt64(req.params[0], &id))
       return respond(Response::Error(400, "invalid request id: " + req.params[0]));
     reads_.Run([id, respond](Store& store) {
       RequestRecord r;
       Status st = store.GetRequest(id, &r);
-      if (!st.ok()) return respond(Response::Error(HttpStatusOf(st), st.message()));
+      if (!st.ok()) return respond(ErrorResponse(st));
       Json j = {{"id", r.id}, {"builder", r.builder}, {"state", r.state}, {"result", nullptr}};
       if (r.result >= 0) j["result"] = std::string(ResultName(static_cast<Result>(r.result)));
       std::vector<BuildRecord> builds;
