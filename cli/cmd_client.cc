@@ -53,8 +53,7 @@ void Force(const ForceArgs& a) {
     body["properties"][p.substr(0, eq)] = p.substr(eq + 1);
   }
   const std::string token = ApiToken(a.token);
-  Json answer =
-      Api("POST", base + "/api/v1/builders/" + a.builder + "/force", body.dump(), token);
+  Json answer = Api("POST", base + "/api/v1/builders/" + a.builder + "/force", body.dump(), token);
   int64_t id = answer.value("request", int64_t{0});
   std::cout << "request " << id << " queued for " << a.builder << "\n";
   if (!a.wait) return;

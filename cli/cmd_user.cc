@@ -147,8 +147,8 @@ void AddUserCommand(CLI::App& app) {
     s->callback([a, fn] { fn(*a); });
     return s;
   };
-  auto* add = sub("add", "Add a user (password from the terminal, or the first line of stdin)",
-                  true, Add);
+  auto* add =
+      sub("add", "Add a user (password from the terminal, or the first line of stdin)", true, Add);
   add->add_option("--role", a->role, "viewer, developer (default) or admin");
   sub("remove", "Remove a user and its API tokens", true, Remove);
   sub("passwd", "Change a user's password", true, Passwd);

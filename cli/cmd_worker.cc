@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "http_client.h"
 #include "worker/agent.h"
+#include "worker/amqp_agent.h"
 
 namespace grove {
 
@@ -17,6 +18,8 @@ struct WorkerArgs {
   std::string secret_file;
   std::string workdir = "worker";
   int capacity = 0;
+  std::string broker;             // distributed mode (issue 5)
+  std::vector<std::string> tags;  // distributed mode: the tags whose queues it consumes
   std::string log_level = "info";
 };
 
@@ -38,6 +41,19 @@ void Worker(const WorkerArgs& a) {
   opts.secret = ReadSecret(a.secret_file);
   opts.workdir = a.workdir;
   opts.capacity = a.capacity;
+  if (!a.broker.empty()) {
+    AmqpWorkerOptions ao;
+    ao.broker_url = a.broker;
+    ao.name = a.name;
+    ao.secret = opts.secret;
+    ao.tags = a.tags;
+    ao.workdir = a.workdir;
+    ao.capacity = a.capacity > 0 ? a.capacity : 1;
+    if (!a.master.empty()) ao.master_url = opts.master_url;
+    Status st = RunAmqpWorker(ao);
+    if (!st.ok()) Fail(kExitFailure, st.message());
+    return;
+  }
   Status st = RunWorker(opts);
   if (!st.ok()) Fail(kExitFailure, st.message());
 }
@@ -58,6 +74,10 @@ void AddWorkerCommand(CLI::App& app) {
   cmd->add_option("--capacity", a->capacity,
                   "Jobs to run at once (default: as configured on the master)")
       ->check(CLI::Range(1, 1024));
+  cmd->add_option("--broker", a->broker,
+                  "Distributed mode: take jobs from RabbitMQ (amqp://user:pass@host:port/vhost)");
+  cmd->add_option("--tags", a->tags, "Distributed mode: this worker's tags (comma-separated)")
+      ->delimiter(',');
   cmd->add_option("--log-level", a->log_level, "trace, debug, info, warn or error")
       ->capture_default_str();
   cmd->callback([a] { Worker(*a); });

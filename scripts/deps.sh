@@ -10,8 +10,9 @@ BUILD_PACKAGES=(
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libhowardhinnant-date-dev tzdata
   libgtest-dev libgmock-dev libbenchmark-dev
   libexpat1-dev
+  librabbitmq-dev
 )
-TEST_PACKAGES=(python3 procps curl)
+TEST_PACKAGES=(python3 procps curl rabbitmq-server python3-pika)
 
 install_packages() {
   local wanted=() missing=()

@@ -8,6 +8,11 @@ source "$GROVE_ROOT/scripts/deps.sh"
 
 install_packages build test
 build_grove "$GROVE_ROOT/build" Release
+# A private RabbitMQ node for the AMQP tests (scripts/rabbitmq.sh), stopped whatever happens.
+GROVE_RABBITMQ_DIR="$(mktemp -d /tmp/grove-rabbitmq.XXXXXX)"
+trap '"$GROVE_ROOT/scripts/rabbitmq.sh" stop "$GROVE_RABBITMQ_DIR" || true' EXIT
+GROVE_TEST_AMQP_URL="$("$GROVE_ROOT/scripts/rabbitmq.sh" start "$GROVE_RABBITMQ_DIR")"
+export GROVE_TEST_AMQP_URL GROVE_RABBITMQ_DIR
 cd "$GROVE_ROOT/build"
 ctest --output-on-failure -j 2 --timeout 600 "$@"
 

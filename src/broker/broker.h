@@ -43,6 +43,11 @@ class Broker {
   // Thread-safe; messages to a closed connection are dropped.
   virtual void Send(ConnId conn, Json msg) = 0;
   virtual void Close(ConnId conn, const std::string& reason) = 0;
+  // Distributed mode (AmqpBroker): the broker, not the dispatcher, picks the worker. A job is
+  // handed over with PublishJob for the queue of the builder's |tags|; its worker is known from
+  // its first event.
+  virtual bool RoutesJobs() const { return false; }
+  virtual void PublishJob(const std::vector<std::string>& /*tags*/, Json /*msg*/) {}
 };
 
 }  // namespace grove

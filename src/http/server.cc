@@ -1,5 +1,7 @@
 #include "http/server.h"
 
+#include <array>
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -7,9 +9,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
-
-#include <array>
-#include <atomic>
 #include <mutex>
 
 #include "core/log.h"
@@ -243,8 +242,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // The connection leaves the request/response cycle for good: it becomes a SocketSink.
   void StartStream(Response resp) {
     std::string head = "HTTP/1.1 " + std::to_string(resp.status) + " " +
-                       std::string(bhttp::obsolete_reason(bhttp::int_to_status(
-                           static_cast<unsigned>(resp.status)))) +
+                       std::string(bhttp::obsolete_reason(
+                           bhttp::int_to_status(static_cast<unsigned>(resp.status)))) +
                        "\r\nServer: grove\r\nContent-Type: " + resp.content_type +
                        "\r\nCache-Control: no-cache\r\nConnection: close\r\n";
     for (const auto& [k, v] : resp.headers) head += k + ": " + v + "\r\n";

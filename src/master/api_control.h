@@ -12,7 +12,7 @@ class Controller;
 class EventHub;
 class ReadPool;
 
-void AddControlRoutes(http::Router& router, Controller& controller, ReadPool& reads,
-                      EventHub& hub, ConfigSource config);
+void AddControlRoutes(http::Router& router, Controller& controller, ReadPool& reads, EventHub& hub,
+                      ConfigSource config);
 
 }  // namespace grove

@@ -5,8 +5,8 @@
 #include <algorithm>
 
 #include "core/clock.h"
-#include "core/protocol.h"
 #include "core/log.h"
+#include "core/protocol.h"
 #include "master/api_artifacts.h"
 #include "master/read_pool.h"
 
@@ -44,9 +44,8 @@ bool StartsWith(const std::string& s, const std::string& prefix) {
 
 // Open to everyone whatever the configuration: the page itself and the calls that log in.
 bool IsPublic(const Request& req) {
-  if (req.method == "GET" &&
-      (req.path == "/" || StartsWith(req.path, "/ui/") || StartsWith(req.path, "/static/") ||
-       req.path == "/api/v1/me"))
+  if (req.method == "GET" && (req.path == "/" || StartsWith(req.path, "/ui/") ||
+                              StartsWith(req.path, "/static/") || req.path == "/api/v1/me"))
     return true;
   return req.method == "POST" && (req.path == "/api/v1/login" || req.path == "/api/v1/logout");
 }
@@ -79,7 +78,7 @@ std::string OriginHost(const std::string& origin) {
 }
 
 std::string FileStamp(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return "absent";
   return std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + "/" +
          std::to_string(st.st_size) + "/" + std::to_string(st.st_ino);
@@ -208,8 +207,9 @@ bool Auth::Throttled(const std::string& user, const std::string& addr, int64_t n
     auto it = failures_.find(key);
     if (it == failures_.end()) continue;
     auto& v = it->second;
-    v.erase(std::remove_if(v.begin(), v.end(), [&](int64_t t) { return t < now - kFailureWindowMs; }),
-            v.end());
+    v.erase(
+        std::remove_if(v.begin(), v.end(), [&](int64_t t) { return t < now - kFailureWindowMs; }),
+        v.end());
     if (v.size() >= kMaxFailures) return true;
   }
   return false;
@@ -262,9 +262,9 @@ void Auth::Login(const Request& req, Responder respond, ReadPool& hashing) {
     }
     spdlog::info("user {} logged in from {}", u->name, remote);
     Response r = Response::Json(200, {{"user", u->name}, {"role", u->role}, {"csrf", s.csrf}});
-    r.headers["Set-Cookie"] = std::string(kSessionCookie) + "=" + sid +
-                              "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" +
-                              std::to_string(kSessionLifetimeMs / 1000);
+    r.headers["Set-Cookie"] =
+        std::string(kSessionCookie) + "=" + sid +
+        "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" + std::to_string(kSessionLifetimeMs / 1000);
     respond(std::move(r));
   });
 }

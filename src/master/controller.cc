@@ -117,6 +117,7 @@ void Controller::OnHello(ConnId conn, WorkerHello hello, std::function<void(Stat
     for (const auto& j : hello.running) {
       JobKey key = KeyOf(j);
       auto it = active_.find(key);
+      if (it != active_.end() && it->second.worker.empty()) AdoptJob(txn, added, key, it->second);
       if (it != active_.end() && it->second.worker == hello.name) {
         added.running.insert(key);
         orphans_.erase(key);
@@ -196,6 +197,7 @@ void Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev) {
   if (type == event::kHeartbeat) return;
   JobKey key = KeyOf(ev);
   auto it = active_.find(key);
+  if (it != active_.end() && it->second.worker.empty()) AdoptJob(txn, w, key, it->second);
   if (it == active_.end() || it->second.worker != w.name) {
     // An event for a job this worker no longer owns (it was re-queued while the worker was
     // away, or already finished). Acknowledge it and make sure the worker stops the job.
@@ -373,6 +375,7 @@ void Controller::Notify(Txn& txn, Json event) {
 
 void Controller::Dispatch(Txn& txn) {
   if (!broker_) return;
+  if (broker_->RoutesJobs()) return DispatchToQueues(txn);
   for (auto it = queue_.begin(); it != queue_.end() && workers_.AnyFree();) {
     const BuilderConfig* bc = config_->FindBuilder(it->builder);
     if (!bc) {

@@ -100,6 +100,10 @@ class Controller : public BrokerListener {
   };
 
   void Dispatch(Txn& txn);
+  // Distributed mode (controller_amqp.cc): the broker routes jobs to tag queues; the worker
+  // that runs a job is known from its first event (AdoptJob).
+  void DispatchToQueues(Txn& txn);
+  void AdoptJob(Txn& txn, ConnectedWorker& w, const JobKey& key, ActiveJob& job);
   void HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev);
   int64_t EnsureBuild(Txn& txn, const JobKey& key, ActiveJob& job, const std::string& worker);
   void FinishJob(Txn& txn, const JobKey& key, Result result);

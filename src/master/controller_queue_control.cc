@@ -66,8 +66,8 @@ void Controller::Rebuild(int64_t build_id, const std::string& reason,
     if (!bc) return done(Status::NotFound("no such builder: " + old.builder), 0);
     RequestRecord r;
     r.builder = old.builder;
-    r.reason = reason.empty() ? "rebuild of " + old.builder + " #" + std::to_string(b.number)
-                              : reason;
+    r.reason =
+        reason.empty() ? "rebuild of " + old.builder + " #" + std::to_string(b.number) : reason;
     r.properties = old.properties;
     r.source = old.source;
     r.priority = bc->priority;

@@ -12,6 +12,7 @@ void EventHub::Subscribe(std::shared_ptr<http::StreamSink> sink) {
 }
 
 void EventHub::Publish(const Json& event) {
+  generation_.fetch_add(1);
   std::string frame;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -27,11 +28,10 @@ void EventHub::Ping() {
 
 void EventHub::Broadcast(const std::string& frame) {
   std::lock_guard<std::mutex> lock(mu_);
-  sinks_.erase(std::remove_if(sinks_.begin(), sinks_.end(),
-                              [&](const std::shared_ptr<http::StreamSink>& s) {
-                                return !s->Write(frame);
-                              }),
-               sinks_.end());
+  sinks_.erase(
+      std::remove_if(sinks_.begin(), sinks_.end(),
+                     [&](const std::shared_ptr<http::StreamSink>& s) { return !s->Write(frame); }),
+      sinks_.end());
 }
 
 size_t EventHub::subscribers() const {

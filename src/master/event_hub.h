@@ -7,6 +7,7 @@
 // its EventSource reconnects and the page re-reads what it shows (drop-and-resync).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -25,6 +26,9 @@ class EventHub {
   // A comment frame that keeps proxies from timing the stream out and finds dead subscribers.
   void Ping();
   size_t subscribers() const;
+  // Counts every Publish (subscribers or not): a cached answer built at generation G is still
+  // right while generation() == G.
+  uint64_t generation() const { return generation_.load(); }
 
  private:
   void Broadcast(const std::string& frame);
@@ -32,6 +36,7 @@ class EventHub {
   mutable std::mutex mu_;
   std::vector<std::shared_ptr<http::StreamSink>> sinks_;
   int64_t next_id_ = 1;
+  std::atomic<uint64_t> generation_{0};
 };
 
 }  // namespace grove

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "broker/amqp_broker.h"
 #include "broker/embedded_broker.h"
 #include "config/config.h"
 #include "core/log.h"
@@ -63,9 +64,9 @@ class PidFile {
 Status RunMaster(const MasterOptions& opts) {
   auto config = std::make_shared<Config>();
   GROVE_RETURN_IF_ERROR(LoadConfig(ConfigPath(opts.dir), config.get()));
-  if (config->broker_url != "embedded")
-    return Status::Invalid("broker '" + config->broker_url +
-                           "' is not supported yet; use broker \"embedded\"");
+  const bool amqp_mode = config->broker_url.rfind("amqp://", 0) == 0;
+  if (config->broker_url != "embedded" && !amqp_mode)
+    return Status::Invalid("broker must be \"embedded\" or an amqp:// URL");
 
   std::unique_ptr<Store> store;
   GROVE_RETURN_IF_ERROR(OpenStore(config->store_url, config->base_dir, &store));
@@ -100,6 +101,18 @@ Status RunMaster(const MasterOptions& opts) {
 
   http::Router router;
   AddApiRoutes(router, controller, reads, config_source);
+  // Distributed mode (issue 5): RabbitMQ's dead-letter queue, read without consuming it.
+  std::unique_ptr<AmqpBroker> amqp_broker;
+  router.Add("GET", "/api/v1/deadletters", [&amqp_broker](const http::Request& req,
+                                                          http::Responder respond) {
+    if (!amqp_broker)
+      return respond(http::Response::Json(200, {{"count", 0}, {"messages", Json::array()}}));
+    (void)req;
+    amqp_broker->ListDeadLetters(100, [respond](Status st, Json out) {
+      if (!st.ok()) return respond(http::Response::Error(503, st.message()));
+      respond(http::Response::Json(200, out));
+    });
+  });
   // Pipelines (issue 4): per-build artifact tokens, the artifact store and test results.
   std::unique_ptr<ArtifactTokens> artifact_tokens;
   GROVE_RETURN_IF_ERROR(ArtifactTokens::Open(
@@ -120,6 +133,14 @@ Status RunMaster(const MasterOptions& opts) {
   http::HttpServer server(net, router, sopts);
   EmbeddedBroker broker(net, server, controller);
   controller.SetBroker(&broker);
+  // Distributed mode (issue 5): jobs and events go through RabbitMQ instead.
+  if (amqp_mode) {
+    amqp_broker = std::make_unique<AmqpBroker>(config->broker_url, controller);
+    std::vector<std::vector<std::string>> builder_tags;
+    for (const auto& b : config->builders) builder_tags.push_back(b.tags);
+    GROVE_RETURN_IF_ERROR(amqp_broker->Start(builder_tags));
+    controller.SetBroker(amqp_broker.get());
+  }
 
   GROVE_RETURN_IF_ERROR(server.Start());
   core.Start();
@@ -129,7 +150,7 @@ Status RunMaster(const MasterOptions& opts) {
   PidFile pid_file(PidPath(opts.dir));
   spdlog::info("master '{}' listening on http://{}:{} (store {}, broker {})", config->project_name,
                sopts.listen.substr(0, sopts.listen.rfind(':')), server.port(), config->store_url,
-               config->broker_url);
+               amqp_mode ? "amqp (password not shown)" : config->broker_url);
 
   // Live-update streams get a comment every 15 s: idle proxies keep them open and the hub
   // notices subscribers that went away.
@@ -182,6 +203,7 @@ Status RunMaster(const MasterOptions& opts) {
   wait_hup();
 
   net.run();
+  if (amqp_broker) amqp_broker->Stop();
   git_poller.Stop();
   core.Stop();
   reads.Stop();

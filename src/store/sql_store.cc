@@ -168,16 +168,19 @@ constexpr std::string_view kRunningBuilds =
     "SELECT " GROVE_BUILD_COLUMNS " FROM builds WHERE state = 'running' ORDER BY id";
 // Build numbers per builder are consecutive and never reused, so the last N builds are those
 // numbered above last_number - N: one seek per builder on UNIQUE (builder, number), instead of
-// a window over the whole builds table.
+// a window over the whole builds table. CROSS JOIN makes SQLite drive from builder_numbers
+// (the small side) rather than scan builds.
 constexpr std::string_view kLastBuildsPerBuilder =
     "SELECT builds.id, request_id, attempt, builds.builder, number, worker, state, result, "
-    "started_at, finished_at, properties"
-    " FROM builder_numbers n JOIN builds ON builds.builder = n.builder "
-    "AND builds.number > n.last_number - $1 ORDER BY builds.builder, builds.number DESC";
+    "started_at, finished_at, '{}'"  // lists never show properties: skip parsing them
+    " FROM builder_numbers n CROSS JOIN builds WHERE builds.builder = n.builder "
+    "AND builds.number > n.last_number - $1 ORDER BY n.builder, builds.number DESC";
 constexpr std::string_view kFinishBuild =
     "UPDATE builds SET state = 'finished', result = $2, finished_at = $3 WHERE id = $1 "
     "RETURNING id";
 constexpr std::string_view kBuildExists = "SELECT 1 FROM builds WHERE id = $1";
+constexpr std::string_view kSetBuildWorker =
+    "UPDATE builds SET worker = $2 WHERE id = $1 RETURNING id";
 
 constexpr std::string_view kInsertStep =
     "INSERT INTO steps (build_id, idx, name, state, result, started_at, finished_at) "
@@ -344,6 +347,13 @@ class SqlStore final : public Store {
     Query q;
     GROVE_RETURN_IF_ERROR(db_->Prepare(kFinishBuild, &q));
     q.Bind(1, build_id).Bind(2, static_cast<int64_t>(result)).Bind(3, now);
+    return UpdatedOne(q, "build", build_id);
+  }
+
+  Status SetBuildWorker(int64_t build_id, const std::string& worker) override {
+    Query q;
+    GROVE_RETURN_IF_ERROR(db_->Prepare(kSetBuildWorker, &q));
+    q.Bind(1, build_id).Bind(2, worker);
     return UpdatedOne(q, "build", build_id);
   }
 

@@ -129,6 +129,8 @@ class Store {
   // existing build (id, number, ...) and changes nothing. Numbers are allocated per builder.
   virtual Status StartBuild(BuildRecord* b) = 0;
   virtual Status FinishBuild(int64_t build_id, Result result, int64_t now) = 0;
+  // Distributed mode: the worker of a build is known only from its first event.
+  virtual Status SetBuildWorker(int64_t build_id, const std::string& worker) = 0;
   virtual Status GetBuild(int64_t id, BuildRecord* out) = 0;
   virtual Status FindBuild(int64_t request_id, int attempt, BuildRecord* out) = 0;
   // Newest first; |before_number| 0 means from the newest.
@@ -136,8 +138,8 @@ class Store {
                             std::vector<BuildRecord>* out) = 0;
   virtual Status BuildsOfRequest(int64_t request_id, std::vector<BuildRecord>* out) = 0;
   virtual Status RunningBuilds(std::vector<BuildRecord>* out) = 0;
-  // The last |per_builder| builds of every builder (newest first within a builder), in one
-  // statement: the home page of a master with thousands of builders.
+  // The last |per_builder| builds of every builder (newest first within a builder; properties left
+  // empty), in one statement: the home page of a master with thousands of builders.
   virtual Status LastBuildsPerBuilder(int per_builder, std::vector<BuildRecord>* out) = 0;
 
   // Steps. StartStep is idempotent on (build_id, idx).

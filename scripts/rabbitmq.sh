@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# A private RabbitMQ node for tests and development (see /work/shared/notes/services.md):
+# loopback only, a free port, its own HOME (Erlang cookie), mnesia, log and config under one
+# directory, so it never touches a system node in /var/lib/rabbitmq.
+#
+#   scripts/rabbitmq.sh start [DIR]   installs rabbitmq-server if missing, starts the node with
+#                                     its state in DIR (a new temp dir by default) and prints
+#                                     the AMQP URL on stdout (the state dir on stderr).
+#   scripts/rabbitmq.sh stop DIR      stops that node and removes DIR.
+#   scripts/rabbitmq.sh restart DIR   stops and starts that node (same port, same data).
+#   scripts/rabbitmq.sh vhost DIR NAME adds a vhost to that node and prints its URL.
+#
+# consumer_timeout: RabbitMQ 3.10 cancels a consumer whose delivery stays unacknowledged for
+# 30 minutes. Grove acks a job only after the job finished, so a build longer than that would
+# be redelivered. 3.10 has no per-queue x-consumer-timeout argument (it arrived in 3.12), so
+# this node sets consumer_timeout in rabbitmq.conf to 24 h; operators should do the same (see
+# docs/protocol.md, "Distributed mode").
+set -euo pipefail
+
+die() { echo "rabbitmq.sh: $*" >&2; exit 1; }
+
+ensure_installed() {
+  if ! ls -d /usr/lib/rabbitmq/lib/rabbitmq_server-*/sbin >/dev/null 2>&1; then
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "rabbitmq.sh: installing rabbitmq-server" >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+      rabbitmq-server >/dev/null
+  fi
+  SBIN="$(ls -d /usr/lib/rabbitmq/lib/rabbitmq_server-*/sbin | sort -V | tail -n1)"
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Exports the node's environment for the state directory $1 (ports read from $1/ports).
+node_env() {
+  local dir="$1"
+  # shellcheck disable=SC1091
+  source "$dir/ports"
+  export HOME="$dir/home"
+  export RABBITMQ_NODENAME="grove-$AMQP_PORT@localhost"
+  export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
+  export RABBITMQ_NODE_PORT="$AMQP_PORT"
+  export RABBITMQ_DIST_PORT="$DIST_PORT"
+  export ERL_EPMD_ADDRESS=127.0.0.1
+  export RABBITMQ_MNESIA_BASE="$dir/mnesia"
+  export RABBITMQ_LOG_BASE="$dir/log"
+  export RABBITMQ_PID_FILE="$dir/rabbitmq.pid"
+  export RABBITMQ_CONFIG_FILE="$dir/rabbitmq.conf"
+  export RABBITMQ_ENABLED_PLUGINS_FILE="$dir/enabled_plugins"
+}
+
+start() {
+  ensure_installed
+  local dir="${1:-}"
+  [ -n "$dir" ] || dir="$(mktemp -d /tmp/grove-rabbitmq.XXXXXX)"
+  mkdir -p "$dir/home" "$dir/mnesia" "$dir/log"
+  local amqp dist
+  if [ -f "$dir/ports" ]; then
+    # A restart of the same node: same ports, same data.
+    # shellcheck disable=SC1091
+    source "$dir/ports"
+    amqp="$AMQP_PORT" dist="$DIST_PORT"
+  else
+    amqp="$(free_port)"
+    dist="$(free_port)"
+    while [ "$dist" = "$amqp" ]; do dist="$(free_port)"; done
+    printf 'AMQP_PORT=%s\nDIST_PORT=%s\n' "$amqp" "$dist" >"$dir/ports"
+  fi
+  # The cookie must be private to the node and readable only by its owner.
+  [ -f "$dir/home/.erlang.cookie" ] || {
+    head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/home/.erlang.cookie"
+    chmod 400 "$dir/home/.erlang.cookie"
+  }
+  cat >"$dir/rabbitmq.conf" <<CONF
+listeners.tcp.default = 127.0.0.1:$amqp
+loopback_users.guest = true
+consumer_timeout = 86400000
+log.file.level = warning
+CONF
+  echo '[].' >"$dir/enabled_plugins"
+  node_env "$dir"
+  setsid "$SBIN/rabbitmq-server" >"$dir/log/stdout.log" 2>&1 </dev/null &
+  local i
+  for i in $(seq 1 120); do
+    if "$SBIN/rabbitmqctl" -q ping >/dev/null 2>&1; then break; fi
+    sleep 0.5
+    [ "$i" -lt 120 ] || { tail -n 20 "$dir/log/stdout.log" >&2; die "node did not start (state in $dir)"; }
+  done
+  "$SBIN/rabbitmqctl" -q await_startup >/dev/null 2>&1 ||
+    { tail -n 20 "$dir/log/stdout.log" >&2; die "node did not finish starting (state in $dir)"; }
+  echo "rabbitmq.sh: node $RABBITMQ_NODENAME up, state in $dir" >&2
+  echo "$dir" >"$dir/dir"
+  echo "amqp://guest:guest@127.0.0.1:$amqp/%2f"
+}
+
+stop() {
+  local dir="${1:-}"
+  [ -n "$dir" ] && [ -f "$dir/ports" ] || die "usage: rabbitmq.sh stop DIR (the state dir of 'start')"
+  ensure_installed
+  node_env "$dir"
+  "$SBIN/rabbitmqctl" -q shutdown >/dev/null 2>&1 || {
+    # Not answering: kill what its pid file names.
+    [ -f "$RABBITMQ_PID_FILE" ] && kill "$(cat "$RABBITMQ_PID_FILE")" 2>/dev/null || true
+  }
+  rm -rf "$dir"
+}
+
+# A fresh vhost NAME on the node of DIR (guest may use it); prints its AMQP URL. Tests use one
+# vhost each so that queues left by one test never feed the next.
+# Stops the node of DIR and starts it again on the same port with its data (tests of a broker
+# restart).
+restart() {
+  local dir="${1:-}"
+  [ -n "$dir" ] && [ -f "$dir/ports" ] || die "usage: rabbitmq.sh restart DIR"
+  ensure_installed
+  node_env "$dir"
+  "$SBIN/rabbitmqctl" -q shutdown >/dev/null 2>&1 || true
+  start "$dir"
+}
+
+vhost() {
+  local dir="${1:-}" name="${2:-}"
+  [ -n "$dir" ] && [ -f "$dir/ports" ] && [ -n "$name" ] || die "usage: rabbitmq.sh vhost DIR NAME"
+  ensure_installed
+  node_env "$dir"
+  "$SBIN/rabbitmqctl" -q add_vhost "$name" >/dev/null
+  "$SBIN/rabbitmqctl" -q set_permissions -p "$name" guest '.*' '.*' '.*' >/dev/null
+  echo "amqp://guest:guest@127.0.0.1:$AMQP_PORT/$name"
+}
+
+case "${1:-}" in
+  start) shift; start "$@" ;;
+  stop) shift; stop "$@" ;;
+  vhost) shift; vhost "$@" ;;
+  restart) shift; restart "$@" ;;
+  *) die "usage: rabbitmq.sh start [DIR] | stop DIR | restart DIR | vhost DIR NAME" ;;
+esac

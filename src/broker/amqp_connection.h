@@ -1,0 +1,95 @@
+// AmqpConnection: an RAII wrapper over one rabbitmq-c connection with one channel.
+//
+// rabbitmq-c is blocking and not thread-safe: an AmqpConnection belongs to ONE thread (the
+// master's and worker's AMQP threads), never to a network loop; results are handed to other
+// threads by posting. A connection either publishes (with publisher confirms) or consumes, so a
+// confirm never has to be told apart from a delivery.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace grove::amqp {
+
+// "amqp://user:pass@host:port/vhost" (vhost URL-encoded, "%2f" is "/"; defaults: guest, guest,
+// localhost, 5672, "/").
+struct AmqpUrl {
+  std::string host = "localhost";
+  int port = 5672;
+  std::string user = "guest";
+  std::string password = "guest";
+  std::string vhost = "/";
+
+  static Status Parse(const std::string& url, AmqpUrl* out);
+  // For logs: the password is never shown.
+  std::string Redacted() const;
+};
+
+struct Delivery {
+  uint64_t tag = 0;
+  bool redelivered = false;
+  std::string exchange;
+  std::string routing_key;
+  std::string body;
+};
+
+struct QueueOptions {
+  bool durable = true;
+  std::string dead_letter_exchange;  // x-dead-letter-exchange, empty for none
+  std::string dead_letter_routing_key;
+};
+
+class AmqpConnection {
+ public:
+  // Connects, logs in and opens channel 1. |heartbeat_s| is the AMQP heartbeat proposed to the
+  // broker (0 disables); the connection must be used (Next/WaitConfirms) more often than that.
+  static Status Open(const AmqpUrl& url, int heartbeat_s, std::unique_ptr<AmqpConnection>* out);
+  ~AmqpConnection();
+  AmqpConnection(const AmqpConnection&) = delete;
+  AmqpConnection& operator=(const AmqpConnection&) = delete;
+
+  Status DeclareExchange(const std::string& name, const std::string& type, bool durable = true);
+  Status DeclareQueue(const std::string& name, const QueueOptions& opts);
+  Status Bind(const std::string& queue, const std::string& exchange, const std::string& key);
+
+  // Publisher confirms (confirm.select). Then every Publish is counted and WaitConfirms waits
+  // until the broker confirmed all of them: callers publish a batch, then wait once.
+  Status EnableConfirms();
+  // A persistent (delivery mode 2) message with content type application/json, mandatory off.
+  Status Publish(const std::string& exchange, const std::string& key, const std::string& body);
+  // Waits for every outstanding confirm; an error if the broker nacked one (the caller
+  // republishes the batch) or nothing came within |timeout_ms|.
+  Status WaitConfirms(int timeout_ms);
+  uint64_t unconfirmed() const { return published_ - confirmed_; }
+
+  // basic.qos(prefetch) (skipped when prefetch is 0) then basic.consume with manual acks.
+  Status Consume(const std::string& queue, int prefetch);
+  // One prefetch limit shared by every consumer of the channel (basic.qos global).
+  Status SharedPrefetch(int prefetch);
+  // Waits up to |timeout_ms| for a delivery; *got says whether one came. Heartbeats are
+  // handled inside. An error means the connection is unusable: drop it and reconnect.
+  Status Next(int timeout_ms, Delivery* out, bool* got);
+  Status Ack(uint64_t tag);
+  // basic.reject: requeue=false sends the message to the queue's dead-letter exchange.
+  Status Reject(uint64_t tag, bool requeue);
+
+  // Up to |limit| messages of |queue| without removing them: they are fetched unacknowledged
+  // and go back to the queue when this connection closes (so use a connection of its own).
+  Status Peek(const std::string& queue, int limit, std::vector<Delivery>* out);
+  // Messages ready in |queue| (passive declare), for tests and the API.
+  Status QueueDepth(const std::string& queue, uint32_t* ready);
+
+ private:
+  struct Impl;
+  explicit AmqpConnection(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  uint64_t published_ = 0;
+  uint64_t confirmed_ = 0;
+};
+
+}  // namespace grove::amqp

@@ -1,0 +1,95 @@
+#include "broker/amqp_publisher.h"
+
+#include "core/log.h"
+
+namespace grove::amqp {
+
+AmqpPublisher::AmqpPublisher(AmqpUrl url, std::function<Status(AmqpConnection&)> setup)
+    : url_(std::move(url)), setup_(std::move(setup)) {}
+
+AmqpPublisher::~AmqpPublisher() {
+  Stop(0);
+}
+
+void AmqpPublisher::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void AmqpPublisher::Publish(Outgoing msg) {
+  {
+    std::lock_guard lock(mu_);
+    queue_.push_back(std::move(msg));
+  }
+  cv_.notify_one();
+}
+
+size_t AmqpPublisher::pending() const {
+  std::lock_guard lock(mu_);
+  return queue_.size() + in_flight_;
+}
+
+void AmqpPublisher::Stop(int grace_ms) {
+  {
+    std::lock_guard lock(mu_);
+    if (!stopping_) {
+      stopping_ = true;
+      stop_deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
+    }
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void AmqpPublisher::Run() {
+  std::unique_ptr<AmqpConnection> conn;
+  int backoff_ms = 200;
+  std::vector<Outgoing> batch;
+  while (true) {
+    {
+      std::unique_lock lock(mu_);
+      if (batch.empty()) {
+        cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_ || !queue_.empty(); });
+        if (stopping_ && (queue_.empty() || std::chrono::steady_clock::now() > stop_deadline_))
+          return;
+        // A batch is bounded so that one confirm wait covers a reasonable amount.
+        while (!queue_.empty() && batch.size() < 2000) {
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+        in_flight_ = batch.size();
+      } else if (stopping_ && std::chrono::steady_clock::now() > stop_deadline_) {
+        return;
+      }
+    }
+    if (batch.empty()) continue;
+    Status st;
+    if (!conn) {
+      st = AmqpConnection::Open(url_, 30, &conn);
+      if (st.ok()) st = setup_(*conn);
+      if (st.ok()) st = conn->EnableConfirms();
+    }
+    if (st.ok()) {
+      for (const auto& m : batch) {
+        st = conn->Publish(m.exchange, m.key, m.body);
+        if (!st.ok()) break;
+      }
+    }
+    if (st.ok()) st = conn->WaitConfirms(30000);
+    if (!st.ok()) {
+      spdlog::warn("AMQP publish failed ({}); retrying {} messages in {} ms", st.message(),
+                   batch.size(), backoff_ms);
+      conn.reset();
+      std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+      backoff_ms = std::min(backoff_ms * 2, 5000);
+      continue;  // the same batch again, on a new connection
+    }
+    backoff_ms = 200;
+    for (auto& m : batch)
+      if (m.on_confirmed) m.on_confirmed();
+    batch.clear();
+    std::lock_guard lock(mu_);
+    in_flight_ = 0;
+  }
+}
+
+}  // namespace grove::amqp

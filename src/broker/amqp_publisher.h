@@ -1,0 +1,50 @@
+// AmqpPublisher: a thread that owns one publishing connection and sends what other threads
+// queue, as persistent messages with publisher confirms, one confirm wait per batch. A batch
+// that is not confirmed (broker restart, network break) is published again on a new connection
+// after a backoff: delivery is at least once, and consumers de-duplicate.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "broker/amqp_connection.h"
+
+namespace grove::amqp {
+
+struct Outgoing {
+  std::string exchange;
+  std::string key;
+  std::string body;
+  std::function<void()> on_confirmed;  // called on the publisher thread; may be empty
+};
+
+class AmqpPublisher {
+ public:
+  // |setup| runs on each new connection before publishing (declare the topology).
+  AmqpPublisher(AmqpUrl url, std::function<Status(AmqpConnection&)> setup);
+  ~AmqpPublisher();
+  void Start();
+  void Publish(Outgoing msg);
+  // Stops after what is queued was confirmed, or after |grace_ms|.
+  void Stop(int grace_ms = 3000);
+  size_t pending() const;
+
+ private:
+  void Run();
+  AmqpUrl url_;
+  std::function<Status(AmqpConnection&)> setup_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Outgoing> queue_;
+  size_t in_flight_ = 0;
+  bool stopping_ = false;
+  std::chrono::steady_clock::time_point stop_deadline_;
+  std::thread thread_;
+};
+
+}  // namespace grove::amqp

@@ -1,0 +1,70 @@
+// Grove's RabbitMQ topology (docs/protocol.md, "Distributed mode"), shared by the master's
+// AmqpBroker and the AMQP worker so that both declare exactly the same objects.
+#pragma once
+
+#include <algorithm>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "broker/amqp_connection.h"
+
+namespace grove::amqp {
+
+inline constexpr char kJobsExchange[] = "grove.jobs";        // direct, durable
+inline constexpr char kEventsExchange[] = "grove.events";    // topic, durable
+inline constexpr char kControlExchange[] = "grove.control";  // direct, durable
+inline constexpr char kDeadExchange[] = "grove.dead";        // fanout, durable
+inline constexpr char kDeadQueue[] = "grove.deadletters";
+inline constexpr char kMasterEventsQueue[] = "grove.events.master";
+
+// A builder's jobs go to the queue of its tag SET: "grove.jobs." + its tags sorted and joined
+// with "+", or "grove.jobs._any" when it has none. The routing key is the queue name.
+inline std::string JobQueueFor(std::vector<std::string> tags) {
+  std::sort(tags.begin(), tags.end());
+  tags.erase(std::unique(tags.begin(), tags.end()), tags.end());
+  if (tags.empty()) return "grove.jobs._any";
+  std::string q = "grove.jobs.";
+  for (size_t i = 0; i < tags.size(); ++i) q += (i ? "+" : "") + tags[i];
+  return q;
+}
+
+// A worker can run a builder whose tags are a subset of its own: it consumes the queue of
+// every subset of its tags (the empty set included). Capped at 8 tags (256 queues).
+inline std::vector<std::string> QueuesForWorker(const std::vector<std::string>& worker_tags) {
+  std::vector<std::string> tags(worker_tags);
+  std::sort(tags.begin(), tags.end());
+  tags.erase(std::unique(tags.begin(), tags.end()), tags.end());
+  if (tags.size() > 8) tags.resize(8);
+  std::set<std::string> out;
+  for (unsigned mask = 0; mask < (1u << tags.size()); ++mask) {
+    std::vector<std::string> sub;
+    for (size_t i = 0; i < tags.size(); ++i)
+      if (mask & (1u << i)) sub.push_back(tags[i]);
+    out.insert(JobQueueFor(sub));
+  }
+  return {out.begin(), out.end()};
+}
+
+inline std::string ControlQueueFor(const std::string& worker) {
+  return "grove.control." + worker;
+}
+
+// Exchanges, the dead-letter queue and the job queues |queues| (idempotent).
+inline Status DeclareTopology(AmqpConnection& c, const std::vector<std::string>& queues) {
+  GROVE_RETURN_IF_ERROR(c.DeclareExchange(kJobsExchange, "direct"));
+  GROVE_RETURN_IF_ERROR(c.DeclareExchange(kEventsExchange, "topic"));
+  GROVE_RETURN_IF_ERROR(c.DeclareExchange(kControlExchange, "direct"));
+  GROVE_RETURN_IF_ERROR(c.DeclareExchange(kDeadExchange, "fanout"));
+  GROVE_RETURN_IF_ERROR(c.DeclareQueue(kDeadQueue, {}));
+  GROVE_RETURN_IF_ERROR(c.Bind(kDeadQueue, kDeadExchange, ""));
+  QueueOptions jq;
+  jq.dead_letter_exchange = kDeadExchange;
+  for (const auto& q : queues) {
+    GROVE_RETURN_IF_ERROR(c.DeclareQueue(q, jq));
+    GROVE_RETURN_IF_ERROR(c.Bind(q, kJobsExchange, q));
+  }
+  return Status::Ok();
+}
+
+}  // namespace grove::amqp

@@ -1,0 +1,68 @@
+// Distributed mode (broker "amqp://…"): RabbitMQ, not the dispatcher, chooses the worker.
+// A queued request is claimed with no worker, its build allocated (so buildnumber is known),
+// and the job is published to the queue of the builder's tag set once the claim is durable.
+// The first event of a worker for that job makes it the job's owner (AdoptJob); a later
+// delivery of the same message to another worker (RabbitMQ redelivers a dead worker's
+// unacknowledged job) is then an event for a job it does not own: it is answered with cancel,
+// and the lost-worker path (grace, build finished as "retry", attempt + 1) runs as with the
+// embedded broker. So one attempt never has two builds.
+#include "core/clock.h"
+#include "core/log.h"
+#include "master/controller.h"
+
+namespace grove {
+
+void Controller::DispatchToQueues(Txn& txn) {
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    const BuilderConfig* bc = config_->FindBuilder(it->builder);
+    if (!bc) {
+      ++it;  // kept queued: the builder may come back with the next reconfig
+      continue;
+    }
+    int attempt = 0;
+    Status st = txn.store().ClaimRequest(it->id, "", NowMs(), &attempt);
+    if (!st.ok()) {
+      spdlog::error("cannot claim request {}: {}", it->id, st.message());
+      it = queue_.Erase(it);
+      continue;
+    }
+    JobKey key{it->id, attempt};
+    RequestRecord req;
+    (void)txn.store().GetRequest(it->id, &req);
+    JobSpec job;
+    job.request_id = it->id;
+    job.attempt = attempt;
+    job.builder = bc->name;
+    job.source = req.source;
+    job.properties = bc->properties;
+    for (auto& [k, v] : req.properties.items()) job.properties[k] = v;
+    job.steps = bc->steps;
+    if (job_token_) job.api_token = job_token_(key.request, key.attempt);
+    ActiveJob& active = active_[key];
+    active = ActiveJob{"", bc->name, 0, {}, {}};
+    PrepareJob(txn, key, active, *bc, req, &job);
+    Notify(txn, {{"type", "request"}, {"id", it->id}, {"builder", bc->name}, {"state", "claimed"}});
+    txn.AfterCommit([this, tags = bc->tags,
+                     msg = Json{{"type", "job"}, {"job", ToJson(job)}}](const Status& st) {
+      // A claim that did not reach the disk is not published; it is found queued again.
+      if (st.ok()) broker_->PublishJob(tags, msg);
+    });
+    it = queue_.Erase(it);
+  }
+}
+
+void Controller::AdoptJob(Txn& txn, ConnectedWorker& w, const JobKey& key, ActiveJob& job) {
+  job.worker = w.name;
+  w.running.insert(key);
+  if (job.build_id) {
+    (void)txn.store().SetBuildWorker(job.build_id, w.name);
+    BuildRecord b;
+    if (txn.store().GetBuild(job.build_id, &b).ok()) {
+      b.properties["workername"] = w.name;
+      (void)txn.store().SetBuildProperties(job.build_id, b.properties);
+    }
+  }
+  spdlog::info("request {} attempt {} taken by worker {}", key.request, key.attempt, w.name);
+}
+
+}  // namespace grove

@@ -1,0 +1,28 @@
+// The worker in distributed mode (`grove worker --broker AMQP-URL`): consumes the job queues of
+// its tag subsets from RabbitMQ (prefetch = capacity), runs each job with the JobRunner, and
+// publishes its events to the events exchange. A job message is acknowledged only after its
+// job.finished event was confirmed by the broker, so a worker killed mid-job leaves the job to
+// RabbitMQ, which delivers it again (docs/protocol.md, "Distributed mode").
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace grove {
+
+struct AmqpWorkerOptions {
+  std::string broker_url;
+  std::string name;
+  std::string secret;
+  std::vector<std::string> tags;
+  std::string workdir = ".";
+  int capacity = 1;
+  std::string master_url;  // for artifact and trigger steps (HTTP); may stay empty
+};
+
+// Runs until SIGINT/SIGTERM; an error when the broker cannot be reached at start.
+Status RunAmqpWorker(const AmqpWorkerOptions& opts);
+
+}  // namespace grove

@@ -1,0 +1,89 @@
+"""Distributed mode under failure: a worker SIGKILLed mid-job, poison messages."""
+import json
+import os
+import time
+import unittest
+
+import pika
+
+from amqp_harness import AmqpTestCase
+from grove_harness import wait_for
+
+CONFIG = r'''
+worker "w1" { secret = secret "w1", tags = { "linux" }, capacity = 1 }
+worker "w2" { secret = secret "w2", tags = { "linux" }, capacity = 1 }
+builder "long" {
+  tags = { "linux" },
+  steps = { shell { "echo started; sleep 4; echo done", name = "work" } },
+}
+'''
+
+
+class AmqpResilienceTests(AmqpTestCase):
+    worker_tags = {"w1": ["linux"], "w2": ["linux"]}
+
+    def channel(self):
+        conn = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
+        self.addCleanup(conn.close)
+        return conn.channel()
+
+    def depth(self, ch, queue):
+        return ch.queue_declare(queue, passive=True).method.message_count
+
+    def test_killed_worker_job_runs_again_as_next_attempt(self):
+        g = self.make(CONFIG, workers=["w1", "w2"])
+        g.start_master()
+        g.start_worker("w1")
+        rid = g.force("long")
+
+        def running_on_w1():
+            r = g.get(f"/api/v1/requests/{rid}")
+            return r["builds"] and g.build(r["builds"][0]["id"])["worker"] == "w1"
+        wait_for(running_on_w1, what="the build to start on w1")
+        g.start_worker("w2")
+        g.workers["w1"].kill_group()  # SIGKILL: the job message is unacknowledged
+        req = g.wait_request(rid, timeout=60)
+        self.assertEqual(req["result"], "success", req)
+        builds = [g.build(b["id"]) for b in req["builds"]]
+        # One build per attempt: the lost one is "retry", the next attempt ran on w2.
+        self.assertEqual(sorted(b["attempt"] for b in builds), [1, 2], builds)
+        by_attempt = {b["attempt"]: b for b in builds}
+        self.assertEqual(by_attempt[1]["result"], "retry")
+        self.assertEqual(by_attempt[1]["worker"], "w1")
+        self.assertEqual(by_attempt[2]["result"], "success")
+        self.assertEqual(by_attempt[2]["worker"], "w2")
+        log, _ = g.log(by_attempt[2]["id"], 0)
+        self.assertEqual(log.count("done"), 1, log)
+        # Nothing is left behind in RabbitMQ: the job messages were all acknowledged.
+        ch = self.channel()
+        wait_for(lambda: self.depth(ch, "grove.jobs.linux") == 0, what="an empty job queue")
+
+    def test_poison_messages_are_dead_lettered(self):
+        g = self.make(CONFIG, workers=["w1", "w2"])
+        g.start_master()
+        g.start_worker("w1")
+        ch = self.channel()
+        props = pika.BasicProperties(delivery_mode=2)
+        # An event nobody can parse, and a job that is not a job.
+        ch.basic_publish("grove.events", "w1.log", b"{not json", props)
+        ch.basic_publish("grove.jobs", "grove.jobs.linux", b'{"v": 1, "no": "job"}', props)
+        wait_for(lambda: self.depth(ch, "grove.deadletters") == 2, what="two dead letters")
+        # The API shows them without consuming them.
+        api = g.get("/api/v1/deadletters")
+        self.assertEqual(api["count"], 2, api)
+        shown = sorted(json.dumps(m["body"], sort_keys=True) for m in api["messages"])
+        self.assertEqual(shown, sorted([json.dumps("{not json"), json.dumps({"v": 1, "no": "job"}, sort_keys=True)]))
+        self.assertEqual(self.depth(ch, "grove.deadletters"), 2)
+        dead = []
+        for _ in range(2):
+            method, _, body = ch.basic_get("grove.deadletters", auto_ack=True)
+            dead.append(body)
+        self.assertIn(b"{not json", dead)
+        self.assertIn(b'{"v": 1, "no": "job"}', dead)
+        # The master and the worker carry on.
+        req = g.wait_request(g.force("long"), timeout=30)
+        self.assertEqual(req["result"], "success")
+
+
+if __name__ == "__main__":
+    unittest.main()
