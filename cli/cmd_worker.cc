@@ -21,6 +21,7 @@ struct WorkerArgs {
   std::string broker;             // distributed mode (issue 5)
   std::vector<std::string> tags;  // distributed mode: the tags whose queues it consumes
   std::string log_level = "info";
+  std::vector<std::string> consumers;  // NAME=COMMAND, for consume steps
 };
 
 std::string ReadSecret(const std::string& path) {
@@ -41,6 +42,12 @@ void Worker(const WorkerArgs& a) {
   opts.secret = ReadSecret(a.secret_file);
   opts.workdir = a.workdir;
   opts.capacity = a.capacity;
+  for (const std::string& c : a.consumers) {
+    size_t eq = c.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == c.size())
+      Fail(kExitUsage, "--consumer wants NAME=COMMAND, got '" + c + "'");
+    opts.consumers[c.substr(0, eq)] = c.substr(eq + 1);
+  }
   if (!a.broker.empty()) {
     AmqpWorkerOptions ao;
     ao.broker_url = a.broker;
@@ -49,6 +56,7 @@ void Worker(const WorkerArgs& a) {
     ao.tags = a.tags;
     ao.workdir = a.workdir;
     ao.capacity = a.capacity > 0 ? a.capacity : 1;
+    ao.consumers = opts.consumers;
     if (!a.master.empty()) ao.master_url = opts.master_url;
     Status st = RunAmqpWorker(ao);
     if (!st.ok()) Fail(kExitFailure, st.message());
@@ -78,6 +86,9 @@ void AddWorkerCommand(CLI::App& app) {
                   "Distributed mode: take jobs from RabbitMQ (amqp://user:pass@host:port/vhost)");
   cmd->add_option("--tags", a->tags, "Distributed mode: this worker's tags (comma-separated)")
       ->delimiter(',');
+  cmd->add_option("--consumer", a->consumers,
+                  "NAME=COMMAND: run consume steps for NAME with COMMAND (payload JSON on stdin, "
+                  "result JSON on stdout, stderr to the log); repeatable");
   cmd->add_option("--log-level", a->log_level, "trace, debug, info, warn or error")
       ->capture_default_str();
   cmd->callback([a] { Worker(*a); });

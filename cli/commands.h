@@ -26,6 +26,7 @@ void AddForceCommand(CLI::App& app);
 void AddStatusCommand(CLI::App& app);
 void AddCronCommand(CLI::App& app);
 void AddUserCommand(CLI::App& app);
+void AddPublishCommand(CLI::App& app);  // cmd_publish.cc
 
 // Prints "grove: MESSAGE" on stderr and exits with |code| (throws CLI::RuntimeError).
 [[noreturn]] void Fail(int code, const std::string& message);

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   grove::AddStatusCommand(app);
   grove::AddCronCommand(app);
   grove::AddUserCommand(app);
+  grove::AddPublishCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {

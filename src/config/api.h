@@ -32,6 +32,13 @@ void RegisterScheduleApi(lua_State* L);  // schedule.force
 void RegisterTimedScheduleApi(lua_State* L);
 void RegisterSourceApi(lua_State* L);   // git, webhooks
 void RegisterTriggerApi(lua_State* L);  // the trigger step
+void RegisterConsumeApi(lua_State* L);  // the consume step, consumer
+// Consumer jobs (api_consume.cc): the implicit builder "consume:NAME" with one consume step whose
+// payload is the request's "payload" property; made once, checked for the same tags after.
+inline constexpr const char* kConsumerBuilderPrefix = "consume:";
+std::string EnsureConsumerBuilder(LoadContext& ctx, const std::string& consumer,
+                                  const std::vector<std::string>& tags, const std::string& where,
+                                  int64_t timeout_s = 0);
 
 // Helpers shared by the bodies (api_common.cc).
 

@@ -88,6 +88,7 @@ int InstallApi(lua_State* L) {
   RegisterTimedScheduleApi(L);
   RegisterSourceApi(L);
   RegisterTriggerApi(L);
+  RegisterConsumeApi(L);
   return 0;
 }
 

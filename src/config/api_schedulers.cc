@@ -74,9 +74,25 @@ int Cron(lua_State* L, LoadContext& ctx) {
   std::optional<std::vector<std::string>> builders = t.StringList("builders");
   std::optional<std::string> catch_up = t.String("catch_up");
   std::optional<Json> props = t.Data("properties");
+  // Consumer jobs (api_consume.cc): consume = NAME instead of builders.
+  std::optional<std::string> consume = t.String("consume");
+  std::optional<Json> payload = t.Data("payload");
+  std::optional<std::vector<std::string>> consume_tags = t.StringList("tags");
   t.Finish();
   if (!positional && !named)
     throw ConfigError("schedule.cron needs a name: schedule.cron { \"NAME\", \"EXPR\", ... }");
+  if (consume) {
+    if (builders)
+      throw ConfigError("schedule.cron takes either consume = or builders =, not both");
+    if (consume->empty()) throw ConfigError("option 'consume' in schedule.cron is empty");
+    builders = std::vector<std::string>{EnsureConsumerBuilder(
+        ctx, *consume, consume_tags.value_or(std::vector<std::string>{}), CallerWhere(L))};
+    if (!props) props = Json::object();
+    if (props->is_object()) (*props)["payload"] = payload ? *payload : Json::object();
+  } else if (payload || consume_tags) {
+    throw ConfigError(std::string("option '") + (payload ? "payload" : "tags") +
+                      "' in schedule.cron needs consume = NAME");
+  }
   c.name = ClaimSchedulerName(L, ctx, t, positional, named, "cron");
   c.where = CallerWhere(L);
   t.set_what("schedule.cron '" + c.name + "'");

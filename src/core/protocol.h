@@ -46,6 +46,8 @@ struct JobSpec {
   std::string api_token;
   // Set by the worker from its --master URL; not part of the message.
   std::string master_url;
+  // Set by the worker from its --consumer NAME=COMMAND options; not part of the message.
+  std::map<std::string, std::string> consumers;
 };
 
 Json ToJson(const StepSpec& s);

@@ -64,8 +64,20 @@ class Api {
       if (store.ChangesOfRequest(b.request_id, &changes).ok())
         for (const auto& c : changes) j["changes"].push_back(ChangeJson(c));
       std::vector<StepTestsRecord> tests;  // JUnit totals (details: .../tests)
-      if (store.ListBuildTests(id, &tests).ok() && !tests.empty())
-        j["tests"] = TestTotalsJson(tests);
+      if (store.ListBuildTests(id, &tests).ok() && !tests.empty()) {
+        // A consume step's result is kept in the same rows (controller_pipeline.cc).
+        std::vector<StepTestsRecord> junit;
+        for (auto& t : tests) {
+          if (!t.tests.contains("result_json")) {
+            junit.push_back(t);
+            continue;
+          }
+          for (auto& s : j["steps"])
+            if (s.value("number", int64_t{-1}) == t.idx)
+              s["result_json"] = t.tests["result_json"];
+        }
+        if (!junit.empty()) j["tests"] = TestTotalsJson(junit);
+      }
       respond(Response::Json(200, j));
     });
   }

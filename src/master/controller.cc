@@ -373,6 +373,33 @@ void Controller::Notify(Txn& txn, Json event) {
   });
 }
 
+bool Controller::ClaimJob(Txn& txn, int64_t request_id, const BuilderConfig& bc,
+                          const std::string& worker, JobSpec* job) {
+  int attempt = 0;
+  Status st = txn.store().ClaimRequest(request_id, worker, NowMs(), &attempt);
+  if (!st.ok()) {
+    spdlog::error("cannot claim request {}: {}", request_id, st.message());
+    return false;
+  }
+  JobKey key{request_id, attempt};
+  RequestRecord req;
+  (void)txn.store().GetRequest(request_id, &req);
+  job->request_id = request_id;
+  job->attempt = attempt;
+  job->builder = bc.name;
+  job->source = req.source;
+  job->properties = bc.properties;
+  for (auto& [k, v] : req.properties.items()) job->properties[k] = v;
+  job->steps = bc.steps;
+  if (job_token_) job->api_token = job_token_(key.request, key.attempt);
+  ActiveJob& active = active_[key];
+  active = ActiveJob{worker, bc.name, 0, {}, {}};
+  if (!worker.empty()) TakeLocks(bc, worker, active);  // locks do not apply in AMQP mode
+  PrepareJob(txn, key, active, bc, req, job);          // allocates the build: buildnumber is known
+  Notify(txn, {{"type", "request"}, {"id", request_id}, {"builder", bc.name}, {"state", "claimed"}});
+  return true;
+}
+
 void Controller::Dispatch(Txn& txn) {
   if (!broker_) return;
   if (broker_->RoutesJobs()) return DispatchToQueues(txn);
@@ -387,31 +414,12 @@ void Controller::Dispatch(Txn& txn) {
       ++it;  // no worker, or a lock it needs is taken: it waits (others may pass it)
       continue;
     }
-    int attempt = 0;
-    Status st = txn.store().ClaimRequest(it->id, w->name, NowMs(), &attempt);
-    if (!st.ok()) {
-      spdlog::error("cannot claim request {}: {}", it->id, st.message());
+    JobSpec job;
+    if (!ClaimJob(txn, it->id, *bc, w->name, &job)) {
       it = queue_.Erase(it);
       continue;
     }
-    JobKey key{it->id, attempt};
-    RequestRecord req;
-    (void)txn.store().GetRequest(it->id, &req);
-    JobSpec job;
-    job.request_id = it->id;
-    job.attempt = attempt;
-    job.builder = bc->name;
-    job.source = req.source;
-    job.properties = bc->properties;
-    for (auto& [k, v] : req.properties.items()) job.properties[k] = v;
-    job.steps = bc->steps;
-    if (job_token_) job.api_token = job_token_(key.request, key.attempt);
-    ActiveJob& active = active_[key];
-    active = ActiveJob{w->name, bc->name, 0, {}, {}};
-    TakeLocks(*bc, w->name, active);
-    PrepareJob(txn, key, active, *bc, req, &job);  // allocates the build: buildnumber is known
-    w->running.insert(key);
-    Notify(txn, {{"type", "request"}, {"id", it->id}, {"builder", bc->name}, {"state", "claimed"}});
+    w->running.insert({job.request_id, job.attempt});
     ConnId conn = w->conn;
     txn.AfterCommit(
         [this, conn, msg = Json{{"type", "job"}, {"job", ToJson(job)}}](const Status& st) {

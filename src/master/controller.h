@@ -103,6 +103,10 @@ class Controller : public BrokerListener {
   // Distributed mode (controller_amqp.cc): the broker routes jobs to tag queues; the worker
   // that runs a job is known from its first event (AdoptJob).
   void DispatchToQueues(Txn& txn);
+  // Claims queued request |request_id| for |worker| ("" when the broker chooses), allocates its
+  // build and fills |job|. False when the claim failed (the caller drops it from the queue).
+  bool ClaimJob(Txn& txn, int64_t request_id, const BuilderConfig& bc, const std::string& worker,
+                JobSpec* job);
   void AdoptJob(Txn& txn, ConnectedWorker& w, const JobKey& key, ActiveJob& job);
   void HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev);
   int64_t EnsureBuild(Txn& txn, const JobKey& key, ActiveJob& job, const std::string& worker);

@@ -19,29 +19,11 @@ void Controller::DispatchToQueues(Txn& txn) {
       ++it;  // kept queued: the builder may come back with the next reconfig
       continue;
     }
-    int attempt = 0;
-    Status st = txn.store().ClaimRequest(it->id, "", NowMs(), &attempt);
-    if (!st.ok()) {
-      spdlog::error("cannot claim request {}: {}", it->id, st.message());
+    JobSpec job;
+    if (!ClaimJob(txn, it->id, *bc, "", &job)) {
       it = queue_.Erase(it);
       continue;
     }
-    JobKey key{it->id, attempt};
-    RequestRecord req;
-    (void)txn.store().GetRequest(it->id, &req);
-    JobSpec job;
-    job.request_id = it->id;
-    job.attempt = attempt;
-    job.builder = bc->name;
-    job.source = req.source;
-    job.properties = bc->properties;
-    for (auto& [k, v] : req.properties.items()) job.properties[k] = v;
-    job.steps = bc->steps;
-    if (job_token_) job.api_token = job_token_(key.request, key.attempt);
-    ActiveJob& active = active_[key];
-    active = ActiveJob{"", bc->name, 0, {}, {}};
-    PrepareJob(txn, key, active, *bc, req, &job);
-    Notify(txn, {{"type", "request"}, {"id", it->id}, {"builder", bc->name}, {"state", "claimed"}});
     txn.AfterCommit([this, tags = bc->tags,
                      msg = Json{{"type", "job"}, {"job", ToJson(job)}}](const Status& st) {
       // A claim that did not reach the disk is not published; it is found queued again.

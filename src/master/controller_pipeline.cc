@@ -105,6 +105,14 @@ void Controller::HandleStepReport(Txn& txn, ActiveJob& job, const Json& ev) {
     if (!st.ok())
       spdlog::warn("build {}: cannot store test results: {}", job.build_id, st.message());
   }
+  // A consume step's result (docs/protocol.md). Kept in the step's step_tests row under
+  // "result_json" (consume steps report no test counts) until the steps table gets a column.
+  if (ev.contains("result_json")) {
+    Status st = store.SetStepTests(job.build_id, ev.value("step", 0),
+                                   Json{{"result_json", MaskJson(ev["result_json"], job.secrets)}});
+    if (!st.ok())
+      spdlog::warn("build {}: cannot store the consumer's result: {}", job.build_id, st.message());
+  }
 }
 
 std::string Controller::MaskLog(const ActiveJob& job, std::string data) const {

@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "http/server.h"
 #include "master/api.h"
+#include "master/api_jobs.h"
 #include "master/api_artifacts.h"
 #include "master/artifact_tokens.h"
 #include "master/api_control.h"
@@ -101,6 +102,7 @@ Status RunMaster(const MasterOptions& opts) {
 
   http::Router router;
   AddApiRoutes(router, controller, reads, config_source);
+  AddJobRoutes(router, controller, config_source);  // consumer jobs (issue 5)
   // Distributed mode (issue 5): RabbitMQ's dead-letter queue, read without consuming it.
   std::unique_ptr<AmqpBroker> amqp_broker;
   router.Add("GET", "/api/v1/deadletters", [&amqp_broker](const http::Request& req,

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/log.h"
+#include "worker/build_dirs.h"
 #include "worker/job_runner.h"
 #include "worker/master_link.h"
 
@@ -17,16 +18,6 @@ namespace asio = boost::asio;
 namespace fs = std::filesystem;
 
 namespace {
-
-// Builder names become directory names: keep them tame.
-std::string SafeDirName(const std::string& name) {
-  std::string out;
-  for (char c : name)
-    out.push_back(
-        std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ? c : '_');
-  if (out.empty() || out[0] == '.') out.insert(0, "_");
-  return out;
-}
 
 class Agent : public LinkHandler {
  public:
@@ -62,9 +53,10 @@ class Agent : public LinkHandler {
     Status st = JobFromJson(msg, &job);
     if (!st.ok()) return spdlog::error("job refused: {}", st.message());
     job.master_url = opts_.master_url;  // trigger steps call the master's API
+    job.consumers = opts_.consumers;
     std::pair<int64_t, int> key{job.request_id, job.attempt};
     if (runners_.count(key) || stopping_) return;  // already running (a resend), or leaving
-    std::string dir = BuildDir(job.builder);
+    std::string dir = dirs_.Acquire(job.builder);
     spdlog::info("job {}.{}: builder {} in {}", job.request_id, job.attempt, job.builder, dir);
     auto runner =
         std::make_unique<JobRunner>(io_, std::move(job), dir, *link_,
@@ -72,7 +64,6 @@ class Agent : public LinkHandler {
     JobRunner* raw = runner.get();
     raw->set_master_url(opts_.master_url);
     runners_[key] = std::move(runner);
-    busy_dirs_.insert(dir);
     raw->Start();
   }
 
@@ -94,16 +85,9 @@ class Agent : public LinkHandler {
   }
 
  private:
-  std::string BuildDir(const std::string& builder) {
-    std::string base = (fs::absolute(opts_.workdir) / SafeDirName(builder)).string();
-    std::string dir = base;
-    for (int n = 2; busy_dirs_.count(dir); ++n) dir = base + "." + std::to_string(n);
-    return dir;
-  }
-
   void Done(std::pair<int64_t, int> key, JobRunner& runner, Result result) {
     spdlog::info("job {}.{}: {}", key.first, key.second, ResultName(result));
-    busy_dirs_.erase(runner.builddir());
+    dirs_.Release(runner.builddir());
     runners_.erase(key);
   }
 
@@ -122,7 +106,7 @@ class Agent : public LinkHandler {
   WorkerOptions opts_;
   std::unique_ptr<MasterLink> link_;
   std::map<std::pair<int64_t, int>, std::unique_ptr<JobRunner>> runners_;
-  std::set<std::string> busy_dirs_;
+  BuildDirs dirs_{opts_.workdir};
   bool stopping_ = false;
   Status status_;
 };

@@ -2,6 +2,7 @@
 // each in a build directory of its own) and streams their events back.
 #pragma once
 
+#include <map>
 #include <string>
 
 #include "core/status.h"
@@ -10,6 +11,7 @@ namespace grove {
 
 struct WorkerOptions {
   std::string master_url = "http://127.0.0.1:8010";
+  std::map<std::string, std::string> consumers;  // consume steps: name -> command
   std::string name;
   std::string secret;
   std::string workdir = ".";

@@ -18,6 +18,7 @@
 #include "broker/amqp_publisher.h"
 #include "broker/amqp_topology.h"
 #include "core/log.h"
+#include "worker/build_dirs.h"
 #include "worker/job_runner.h"
 
 namespace grove {
@@ -29,15 +30,6 @@ using namespace amqp;
 namespace {
 
 constexpr auto kHelloEvery = std::chrono::seconds(3);
-
-std::string SafeDirName(const std::string& name) {
-  std::string out;
-  for (char c : name)
-    out.push_back(
-        std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ? c : '_');
-  if (out.empty() || out[0] == '.') out.insert(0, "_");
-  return out;
-}
 
 std::string NewInstanceId() {
   std::random_device rd;
@@ -155,22 +147,20 @@ class AmqpAgent : public EventSink {
     }
     if (stopping_) return;  // unacknowledged: RabbitMQ gives it to another worker
     job.master_url = opts_.master_url;
-    std::string base = (fs::absolute(opts_.workdir) / SafeDirName(job.builder)).string();
-    std::string dir = base;
-    for (int n = 2; busy_dirs_.count(dir); ++n) dir = base + "." + std::to_string(n);
+    job.consumers = opts_.consumers;
+    std::string dir = dirs_.Acquire(job.builder);
     spdlog::info("job {}.{}: builder {} in {}", job.request_id, job.attempt, job.builder, dir);
     tags_[key] = {tag, generation};
     auto runner = std::make_unique<JobRunner>(
         io_, std::move(job), dir, *this, [this, key](JobRunner& r, Result res) {
           spdlog::info("job {}.{}: {}", key.first, key.second, ResultName(res));
-          busy_dirs_.erase(r.builddir());
+          dirs_.Release(r.builddir());
           // Destroyed later: this callback runs inside the runner.
           asio::post(io_, [this, key] { runners_.erase(key); });
         });
     JobRunner* raw = runner.get();
     raw->set_master_url(opts_.master_url);
     runners_[key] = std::move(runner);
-    busy_dirs_.insert(dir);
     raw->Start();
   }
 
@@ -271,7 +261,7 @@ class AmqpAgent : public EventSink {
   // io thread only
   std::map<Key, std::unique_ptr<JobRunner>> runners_;
   std::map<Key, std::pair<uint64_t, uint64_t>> tags_;  // job → (delivery tag, generation)
-  std::set<std::string> busy_dirs_;
+  BuildDirs dirs_{opts_.workdir};
   int64_t next_id_ = 1;
   bool stopping_ = false;
 };

@@ -5,6 +5,7 @@
 // RabbitMQ, which delivers it again (docs/protocol.md, "Distributed mode").
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@ struct AmqpWorkerOptions {
   std::string workdir = ".";
   int capacity = 1;
   std::string master_url;  // for artifact and trigger steps (HTTP); may stay empty
+  std::map<std::string, std::string> consumers;  // consume steps: name -> command
 };
 
 // Runs until SIGINT/SIGTERM; an error when the broker cannot be reached at start.

@@ -174,6 +174,7 @@ struct JobRunner::Impl {
       ev["properties"] = report["properties"];
     }
     if (report.contains("tests")) ev["tests"] = report["tests"];
+    if (report.contains("result_json")) ev["result_json"] = report["result_json"];
     sink.Emit(std::move(ev));
     // What a failure does to the build: flunk_on_failure (default) fails it, warn_on_failure
     // makes it warnings, neither leaves it alone.

@@ -1,6 +1,7 @@
 #include "worker/step_executor.h"
 
 #include "worker/artifact_steps.h"
+#include "worker/consume_step.h"
 #include "worker/git_step.h"
 #include "worker/publish_step.h"
 #include "worker/set_property_step.h"
@@ -19,6 +20,7 @@ std::unique_ptr<StepExecutor> MakeStepExecutor(const std::string& type) {
   if (type == "download") return std::make_unique<DownloadStep>();
   if (type == "publish") return std::make_unique<PublishStep>();
   if (type == "trigger") return std::make_unique<TriggerStep>();
+  if (type == "consume") return std::make_unique<ConsumeStep>();
   return nullptr;
 }
 

@@ -1,0 +1,26 @@
+#include "worker/build_dirs.h"
+
+#include <cctype>
+#include <filesystem>
+
+namespace grove {
+
+std::string SafeDirName(const std::string& name) {
+  std::string out;
+  for (char c : name) {
+    bool keep = std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+    out.push_back(keep ? c : '_');
+  }
+  if (out.empty() || out[0] == '.') out.insert(0, "_");
+  return out;
+}
+
+std::string BuildDirs::Acquire(const std::string& builder) {
+  std::string base = (std::filesystem::absolute(workdir_) / SafeDirName(builder)).string();
+  std::string dir = base;
+  for (int n = 2; busy_.count(dir); ++n) dir = base + "." + std::to_string(n);
+  busy_.insert(dir);
+  return dir;
+}
+
+}  // namespace grove

@@ -1,0 +1,150 @@
+"""Consumer jobs (issue 5, "Jobs that are not builds"): consume steps run a worker's registered
+command with a JSON payload, their result JSON is stored with the step, and consumer jobs are
+enqueued by POST /api/v1/jobs, grove publish and schedule.cron { consume = ... }."""
+import json
+import os
+import unittest
+
+from grove_harness import GroveTestCase, wait_for
+
+# A consumer command: payload on stdin, result on stdout, chatter on stderr (the log).
+CONSUMER = r'''
+import json, sys
+name = sys.argv[1]
+payload = json.load(sys.stdin)
+print(f"{name} got {json.dumps(payload, sort_keys=True)}", file=sys.stderr)
+if name == "double":
+    print(json.dumps({"doubled": payload["n"] * 2, "consumer": __import__("os").environ["GROVE_CONSUMER"]}))
+elif name == "explode":
+    print("cannot do that", file=sys.stderr)
+    sys.exit(2)
+elif name == "notjson":
+    print("this is not json")
+'''
+
+CONFIG = r'''
+worker "w1" { secret = secret "w1", tags = { "linux" }, capacity = 2 }
+builder "scores" {
+  tags = { "linux" },
+  steps = {
+    consume { "double", payload = { n = 21, label = "x" }, name = "recalc" },
+  },
+}
+builder "breaks" {
+  tags = { "linux" },
+  steps = { consume { "explode" } },
+}
+builder "garbled" {
+  tags = { "linux" },
+  steps = { consume { "notjson" } },
+}
+builder "unknown" {
+  tags = { "linux" },
+  steps = { consume { "nobody-serves-this" } },
+}
+consumer { "double", tags = { "linux" } }
+'''
+
+CRON = r'''
+worker "w1" { secret = secret "w1", tags = { "linux" }, capacity = 2 }
+schedule.cron { "tick", "*/2 * * * * *", consume = "double", payload = { n = 50 },
+                tags = { "linux" } }
+'''
+
+
+class ConsumerTests(GroveTestCase):
+    def setUp(self):
+        super().setUp()
+        # The cron test starts its own master (one per broker vhost in the AMQP variant).
+        if self._testMethodName != "test_cron_fires_consumer_jobs_with_its_payload":
+            self.g = self.start(CONFIG)
+
+    def start(self, config):
+        g = self.make(config, workers=["w1"])
+        script = os.path.join(g.root, "consumer.py")
+        with open(script, "w") as f:
+            f.write(CONSUMER)
+        extra = []
+        for name in ("double", "explode", "notjson"):
+            extra += ["--consumer", f"{name}=/usr/bin/python3 {script} {name}"]
+        g.start_master()
+        g.start_worker("w1", extra=extra)
+        return g
+
+    def finished_build(self, request_id):
+        req = self.g.wait_request(request_id)
+        self.assertTrue(req["builds"], req)
+        return req, self.g.build(req["builds"][-1]["id"])
+
+    def test_consume_step_stores_result_json_and_logs_stderr(self):
+        req, build = self.finished_build(self.g.force("scores"))
+        self.assertEqual(req["result"], "success", build)
+        step = build["steps"][0]
+        self.assertEqual(step["name"], "recalc")
+        self.assertEqual(step["result_json"], {"doubled": 42, "consumer": "double"})
+        self.assertNotIn("tests", build)  # not mistaken for JUnit totals
+        log, _ = self.g.log(build["id"], 0)
+        self.assertIn('double got {"label": "x", "n": 21}', log)
+        self.assertNotIn("doubled", log)  # stdout is the result, not the log
+
+    def test_failing_consumer_fails_the_step_with_its_stderr_logged(self):
+        req, build = self.finished_build(self.g.force("breaks"))
+        self.assertEqual(req["result"], "failure")
+        self.assertNotIn("result_json", build["steps"][0])
+        log, _ = self.g.log(build["id"], 0)
+        self.assertIn("cannot do that", log)
+
+    def test_result_that_is_not_json_fails_the_step(self):
+        req, build = self.finished_build(self.g.force("garbled"))
+        self.assertEqual(req["result"], "failure")
+        log, _ = self.g.log(build["id"], 0)
+        self.assertIn("not JSON", log)
+
+    def test_consumer_unknown_to_the_worker_is_an_exception(self):
+        req, build = self.finished_build(self.g.force("unknown"))
+        self.assertEqual(req["result"], "exception")
+        log, _ = self.g.log(build["id"], 0)
+        self.assertIn("no consumer 'nobody-serves-this'", log)
+
+    def test_post_jobs_enqueues_a_consumer_job(self):
+        status, answer, _ = self.g.call("POST", "/api/v1/jobs",
+                                        {"consumer": "double", "payload": {"n": 5}})
+        self.assertEqual(status, 201, answer)
+        self.assertEqual(answer["builder"], "consume:double")
+        req, build = self.finished_build(answer["request"])
+        self.assertEqual(req["result"], "success")
+        self.assertEqual(build["steps"][0]["result_json"]["doubled"], 10)
+
+    def test_post_jobs_rejects_bad_requests(self):
+        status, answer, _ = self.g.call("POST", "/api/v1/jobs", {"consumer": "nope"})
+        self.assertEqual(status, 404)
+        self.assertIn("no consumer 'nope'", answer["error"])
+        status, answer, _ = self.g.call("POST", "/api/v1/jobs", {"payload": {}})
+        self.assertEqual(status, 400)
+        status, answer, _ = self.g.call("POST", "/api/v1/jobs", b"{not json")
+        self.assertEqual(status, 400)
+
+    def test_grove_publish_waits_and_prints_the_result(self):
+        r = self.g.cli("publish", "double", "--payload", '{"n": 3}', "--wait")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout.strip().splitlines()[-1])["doubled"], 6)
+        r = self.g.cli("publish", "double", "--payload", "{oops")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("not valid JSON", r.stderr)
+
+    def test_cron_fires_consumer_jobs_with_its_payload(self):
+        g = self.start(CRON)
+
+        def fired():
+            builds = g.get("/api/v1/builders/consume:double/builds")
+            items = builds if isinstance(builds, list) else builds.get("builds", [])
+            done = [b for b in items if b.get("state") == "finished"]
+            return done or None
+        done = wait_for(fired, timeout=20, what="a cron-fired consumer job")
+        build = g.build(done[0]["id"])
+        self.assertEqual(build["steps"][0]["result_json"]["doubled"], 100)
+        self.assertTrue(build["reason"].startswith("cron 'tick'"), build["reason"])
+
+
+if __name__ == "__main__":
+    unittest.main()
