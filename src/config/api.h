@@ -20,8 +20,9 @@ void RegisterEnvironment(lua_State* L);  // require from the master directory, g
 void RegisterProjectApi(lua_State* L);   // project, store, broker, web
 void RegisterWorkerApi(lua_State* L);    // worker, secret
 void RegisterStepApi(lua_State* L);      // shell
-void RegisterPipelineStepApi(lua_State* L);  // checkout, test, set_property, upload, download, publish
-void RegisterLockApi(lua_State* L);          // lock.master, lock.worker
+void RegisterPipelineStepApi(
+    lua_State* L);                   // checkout, test, set_property, upload, download, publish
+void RegisterLockApi(lua_State* L);  // lock.master, lock.worker
 void RegisterArtifactStoreApi(lua_State* L);  // artifacts
 // The marker key of lock tables, and their reading from a builder's locks option (api_locks.cc).
 inline constexpr const char* kLockKey = "__grove_lock";

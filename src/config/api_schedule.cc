@@ -54,7 +54,8 @@ std::vector<ForceParamConfig> ReadForceParams(lua_State* L, TableReader& t) {
     if (!name) p.Missing("name");
     CheckName("parameter", *name);
     for (const ForceParamConfig& other : params)
-      if (other.name == *name) throw ConfigError("duplicate parameter '" + *name + "' in " + t.what());
+      if (other.name == *name)
+        throw ConfigError("duplicate parameter '" + *name + "' in " + t.what());
     param.name = *name;
     if (def) {
       if (def->is_object() || def->is_array())

@@ -82,8 +82,7 @@ int Cron(lua_State* L, LoadContext& ctx) {
   if (!positional && !named)
     throw ConfigError("schedule.cron needs a name: schedule.cron { \"NAME\", \"EXPR\", ... }");
   if (consume) {
-    if (builders)
-      throw ConfigError("schedule.cron takes either consume = or builders =, not both");
+    if (builders) throw ConfigError("schedule.cron takes either consume = or builders =, not both");
     if (consume->empty()) throw ConfigError("option 'consume' in schedule.cron is empty");
     builders = std::vector<std::string>{EnsureConsumerBuilder(
         ctx, *consume, consume_tags.value_or(std::vector<std::string>{}), CallerWhere(L))};

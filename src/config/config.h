@@ -25,12 +25,12 @@ struct WorkerConfig {
 struct LockUse {
   std::string kind;  // "master" | "worker"
   std::string name;
-  int max = 1;       // how many builds may hold it at once (per worker for "worker")
+  int max = 1;  // how many builds may hold it at once (per worker for "worker")
 };
 
 struct BuilderConfig {
   std::string name;
-  std::vector<std::string> tags;  // a worker may run the builder if it has all these tags
+  std::vector<std::string> tags;     // a worker may run the builder if it has all these tags
   std::vector<std::string> workers;  // optional: explicit worker names
   std::vector<StepSpec> steps;
   Json properties = Json::object();
@@ -44,7 +44,7 @@ struct BuilderConfig {
 // A parameter of a force scheduler, shown in the force form and checked by the API.
 struct ForceParamConfig {
   std::string name;
-  Json default_value;  // null when none
+  Json default_value;                // null when none
   std::vector<std::string> choices;  // empty: any value
   bool required = false;
 };
@@ -60,9 +60,9 @@ struct ForceSchedulerConfig {
 struct CronSchedulerConfig {
   std::string name;
   std::string expr;
-  std::string tz;                  // "" = UTC
+  std::string tz;  // "" = UTC
   std::vector<std::string> builders;
-  std::string catch_up = "none";   // slots missed while the master was down: "none" | "once"
+  std::string catch_up = "none";  // slots missed while the master was down: "none" | "once"
   Json properties = Json::object();
   std::string where;
 };
@@ -72,7 +72,7 @@ struct PeriodicSchedulerConfig {
   std::string name;
   int64_t every_s = 0;
   std::vector<std::string> builders;
-  std::string only_if_changed;     // a git source's url: fire only when it has new changes
+  std::string only_if_changed;  // a git source's url: fire only when it has new changes
   std::string catch_up = "none";
   Json properties = Json::object();
   std::string where;

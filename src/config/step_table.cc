@@ -12,8 +12,8 @@ namespace grove::config_internal {
 namespace {
 
 // The step types that step functions make; a new step function adds its type here.
-constexpr std::array<const char*, 9> kStepTypes = {"shell", "trigger", "consume", "git", "test", "set_property", "upload",
-                                                     "download", "publish"};
+constexpr std::array<const char*, 9> kStepTypes = {
+    "shell", "trigger", "consume", "git", "test", "set_property", "upload", "download", "publish"};
 
 void SetString(lua_State* L, const char* key, const std::string& value) {
   lua_pushstring(L, key);

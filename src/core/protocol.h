@@ -40,8 +40,8 @@ struct JobSpec {
   // Values of the secrets the steps reference as ${secret:NAME}: the worker interpolates them
   // and masks them in every log chunk. Never logged.
   std::map<std::string, std::string> secrets;
-  int64_t build_id = 0;      // the build this attempt records into (0: not yet known)
-  std::string token;         // authorises artifact uploads/downloads for this build only
+  int64_t build_id = 0;  // the build this attempt records into (0: not yet known)
+  std::string token;     // authorises artifact uploads/downloads for this build only
   // Authorises this attempt's trigger calls to the master's API (docs/protocol.md); "" if none.
   std::string api_token;
   // Set by the worker from its --master URL; not part of the message.

@@ -24,9 +24,7 @@ class Router {
   // is sent instead of running the handler. Without a guard everything is allowed.
   using Guard = std::function<std::optional<Response>(Request*)>;
   void SetGuard(Guard guard) { guard_ = std::move(guard); }
-  std::optional<Response> Check(Request* req) const {
-    return guard_ ? guard_(req) : std::nullopt;
-  }
+  std::optional<Response> Check(Request* req) const { return guard_ ? guard_(req) : std::nullopt; }
 
  private:
   struct Route {

@@ -73,8 +73,7 @@ class Api {
             continue;
           }
           for (auto& s : j["steps"])
-            if (s.value("number", int64_t{-1}) == t.idx)
-              s["result_json"] = t.tests["result_json"];
+            if (s.value("number", int64_t{-1}) == t.idx) s["result_json"] = t.tests["result_json"];
         }
         if (!junit.empty()) j["tests"] = TestTotalsJson(junit);
       }

@@ -396,7 +396,8 @@ bool Controller::ClaimJob(Txn& txn, int64_t request_id, const BuilderConfig& bc,
   active = ActiveJob{worker, bc.name, 0, {}, {}};
   if (!worker.empty()) TakeLocks(bc, worker, active);  // locks do not apply in AMQP mode
   PrepareJob(txn, key, active, bc, req, job);          // allocates the build: buildnumber is known
-  Notify(txn, {{"type", "request"}, {"id", request_id}, {"builder", bc.name}, {"state", "claimed"}});
+  Notify(txn,
+         {{"type", "request"}, {"id", request_id}, {"builder", bc.name}, {"state", "claimed"}});
   return true;
 }
 

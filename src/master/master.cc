@@ -16,19 +16,19 @@
 #include "core/log.h"
 #include "http/server.h"
 #include "master/api.h"
-#include "master/api_jobs.h"
 #include "master/api_artifacts.h"
-#include "master/artifact_tokens.h"
 #include "master/api_control.h"
-#include "master/auth.h"
-#include "master/event_hub.h"
-#include "master/controller.h"
+#include "master/api_jobs.h"
 #include "master/api_schedulers.h"
+#include "master/artifact_tokens.h"
+#include "master/auth.h"
+#include "master/controller.h"
+#include "master/core_loop.h"
+#include "master/event_hub.h"
 #include "master/git_poller.h"
 #include "master/job_token.h"
-#include "master/schedulers.h"
-#include "master/core_loop.h"
 #include "master/read_pool.h"
+#include "master/schedulers.h"
 #include "master/web_ui.h"
 
 namespace grove {
@@ -105,16 +105,17 @@ Status RunMaster(const MasterOptions& opts) {
   AddJobRoutes(router, controller, config_source);  // consumer jobs (issue 5)
   // Distributed mode (issue 5): RabbitMQ's dead-letter queue, read without consuming it.
   std::unique_ptr<AmqpBroker> amqp_broker;
-  router.Add("GET", "/api/v1/deadletters", [&amqp_broker](const http::Request& req,
-                                                          http::Responder respond) {
-    if (!amqp_broker)
-      return respond(http::Response::Json(200, {{"count", 0}, {"messages", Json::array()}}));
-    (void)req;
-    amqp_broker->ListDeadLetters(100, [respond](Status st, Json out) {
-      if (!st.ok()) return respond(http::Response::Error(503, st.message()));
-      respond(http::Response::Json(200, out));
-    });
-  });
+  router.Add(
+      "GET", "/api/v1/deadletters",
+      [&amqp_broker](const http::Request& req, http::Responder respond) {
+        if (!amqp_broker)
+          return respond(http::Response::Json(200, {{"count", 0}, {"messages", Json::array()}}));
+        (void)req;
+        amqp_broker->ListDeadLetters(100, [respond](Status st, Json out) {
+          if (!st.ok()) return respond(http::Response::Error(503, st.message()));
+          respond(http::Response::Json(200, out));
+        });
+      });
   // Pipelines (issue 4): per-build artifact tokens, the artifact store and test results.
   std::unique_ptr<ArtifactTokens> artifact_tokens;
   GROVE_RETURN_IF_ERROR(ArtifactTokens::Open(

@@ -24,8 +24,8 @@ struct RequestRecord {
   std::string reason;
   Json properties = Json::object();
   Json source = Json::object();
-  std::string state;   // "queued" | "claimed" | "finished" | "cancelled"
-  int attempt = 0;     // attempts handed out so far
+  std::string state;  // "queued" | "claimed" | "finished" | "cancelled"
+  int attempt = 0;    // attempts handed out so far
   int priority = 0;
   std::string worker;  // worker of the current attempt while claimed
   int result = -1;     // a Result once finished, else -1
@@ -41,7 +41,7 @@ struct BuildRecord {
   std::string builder;
   int64_t number = 0;  // per builder, 1, 2, 3...
   std::string worker;
-  std::string state;   // "running" | "finished"
+  std::string state;  // "running" | "finished"
   int result = -1;
   int64_t started_at = 0;
   int64_t finished_at = 0;
@@ -76,11 +76,11 @@ struct ChangeRecord {
   std::string repository;  // as configured in git { url = ... } when one matches
   std::string branch;
   std::string revision;
-  std::string author;           // "Name <email>"
-  int64_t committed_at = 0;     // committer time, ms
-  std::string comments;         // the commit message
+  std::string author;        // "Name <email>"
+  int64_t committed_at = 0;  // committer time, ms
+  std::string comments;      // the commit message
   std::vector<std::string> files;
-  int64_t created_at = 0;       // when Grove saw it (set by AddChange when 0)
+  int64_t created_at = 0;  // when Grove saw it (set by AddChange when 0)
 };
 
 // What a scheduler or poller keeps across restarts.
@@ -92,7 +92,7 @@ struct SchedulerState {
 // A file a build uploaded to the master's artifact store (state/artifacts/<build>/<path>).
 struct ArtifactRecord {
   int64_t build_id = 0;
-  std::string path;    // relative, '/'-separated, checked (no "..", not absolute)
+  std::string path;  // relative, '/'-separated, checked (no "..", not absolute)
   int64_t size = 0;
   std::string sha256;  // hex
   int64_t created_at = 0;
@@ -119,8 +119,7 @@ class Store {
   virtual Status ListRequests(const std::string& state, int limit,
                               std::vector<RequestRecord>* out) = 0;
   // queued → claimed by |worker|, attempt incremented and returned. Conflict if not queued.
-  virtual Status ClaimRequest(int64_t id, const std::string& worker, int64_t now,
-                              int* attempt) = 0;
+  virtual Status ClaimRequest(int64_t id, const std::string& worker, int64_t now, int* attempt) = 0;
   // claimed → queued (the attempt failed for reasons outside the build, e.g. a lost worker).
   virtual Status RequeueRequest(int64_t id) = 0;
   virtual Status FinishRequest(int64_t id, Result result, int64_t now) = 0;

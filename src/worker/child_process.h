@@ -35,7 +35,7 @@ struct ChildExit {
   int signal = 0;      // when it was killed by a signal
   bool timed_out = false;
   bool cancelled = false;
-  std::string error;   // set when the command could not be started at all
+  std::string error;  // set when the command could not be started at all
 };
 
 class ChildProcess {

@@ -22,7 +22,7 @@ struct StepContext {
   const StepSpec* step = nullptr;
   std::string builddir;                       // absolute; exists
   std::function<void(std::string_view)> log;  // appends to the step's log
-  const Json* properties = nullptr;  // the build's properties as this step starts
+  const Json* properties = nullptr;           // the build's properties as this step starts
   // What the step adds to its step.finished event (docs/protocol.md): "properties" (merged into
   // the build's properties, visible to later steps) and "tests" (JUnit counts).
   Json* report = nullptr;
