@@ -9,6 +9,14 @@
 #   scripts/rabbitmq.sh stop DIR      stops that node and removes DIR.
 #   scripts/rabbitmq.sh restart DIR   stops and starts that node (same port, same data).
 #   scripts/rabbitmq.sh vhost DIR NAME adds a vhost to that node and prints its URL.
+#   scripts/rabbitmq.sh user DIR NAME PASSWORD VHOST adds a user with all rights on VHOST.
+#   scripts/rabbitmq.sh tls-url DIR [VHOST] prints the amqps:// URL of that node's TLS listener
+#                                     (cacertfile=DIR/tls/ca.pem; VHOST defaults to "/").
+#
+# TLS: the node also listens for amqps:// on a second free port, with a test CA and a server
+# certificate for localhost and 127.0.0.1 made by openssl in DIR/tls (ca.pem; server.pem and
+# server.key; client.pem and client.key, a client certificate of the same CA). Client
+# certificates are checked when sent but not required (fail_if_no_peer_cert = false).
 #
 # consumer_timeout: RabbitMQ 3.10 cancels a consumer whose delivery stays unacknowledged for
 # 30 minutes. Grove acks a job only after the job finished, so a build longer than that would
@@ -35,6 +43,34 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# A test CA, a server certificate (CN localhost; SAN localhost, 127.0.0.1) and a client
+# certificate in $1/tls; kept across restarts.
+make_certs() {
+  local tls="$1/tls"
+  [ -f "$tls/client.pem" ] && return 0
+  command -v openssl >/dev/null || die "openssl is needed for the TLS listener"
+  mkdir -p "$tls"
+  (
+    cd "$tls"
+    umask 077
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=Grove test CA" \
+      -keyout ca.key -out ca.pem
+    local who
+    for who in server client; do
+      openssl req -newkey rsa:2048 -nodes -subj "/CN=${who/server/localhost}" \
+        -keyout "$who.key" -out "$who.csr"
+      if [ "$who" = server ]; then
+        printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n'
+      else
+        printf 'extendedKeyUsage=clientAuth\n'
+      fi >"$who.ext"
+      openssl x509 -req -in "$who.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+        -extfile "$who.ext" -out "$who.pem"
+    done
+    chmod 644 ca.pem server.pem client.pem
+  ) >"$1/log/openssl.log" 2>&1 || { cat "$1/log/openssl.log" >&2; die "cannot make test certificates"; }
+}
+
 # Exports the node's environment for the state directory $1 (ports read from $1/ports).
 node_env() {
   local dir="$1"
@@ -58,18 +94,26 @@ start() {
   local dir="${1:-}"
   [ -n "$dir" ] || dir="$(mktemp -d /tmp/grove-rabbitmq.XXXXXX)"
   mkdir -p "$dir/home" "$dir/mnesia" "$dir/log"
-  local amqp dist
+  local amqp dist tls
   if [ -f "$dir/ports" ]; then
     # A restart of the same node: same ports, same data.
     # shellcheck disable=SC1091
     source "$dir/ports"
-    amqp="$AMQP_PORT" dist="$DIST_PORT"
+    amqp="$AMQP_PORT" dist="$DIST_PORT" tls="${TLS_PORT:-}"
+    if [ -z "$tls" ]; then  # a node made before the TLS listener existed
+      tls="$(free_port)"
+      while [ "$tls" = "$amqp" ] || [ "$tls" = "$dist" ]; do tls="$(free_port)"; done
+      printf 'TLS_PORT=%s\n' "$tls" >>"$dir/ports"
+    fi
   else
     amqp="$(free_port)"
     dist="$(free_port)"
     while [ "$dist" = "$amqp" ]; do dist="$(free_port)"; done
-    printf 'AMQP_PORT=%s\nDIST_PORT=%s\n' "$amqp" "$dist" >"$dir/ports"
+    tls="$(free_port)"
+    while [ "$tls" = "$amqp" ] || [ "$tls" = "$dist" ]; do tls="$(free_port)"; done
+    printf 'AMQP_PORT=%s\nDIST_PORT=%s\nTLS_PORT=%s\n' "$amqp" "$dist" "$tls" >"$dir/ports"
   fi
+  make_certs "$dir"
   # The cookie must be private to the node and readable only by its owner.
   [ -f "$dir/home/.erlang.cookie" ] || {
     head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/home/.erlang.cookie"
@@ -77,6 +121,12 @@ start() {
   }
   cat >"$dir/rabbitmq.conf" <<CONF
 listeners.tcp.default = 127.0.0.1:$amqp
+listeners.ssl.default = 127.0.0.1:$tls
+ssl_options.cacertfile = $dir/tls/ca.pem
+ssl_options.certfile = $dir/tls/server.pem
+ssl_options.keyfile = $dir/tls/server.key
+ssl_options.verify = verify_peer
+ssl_options.fail_if_no_peer_cert = false
 loopback_users.guest = true
 consumer_timeout = 86400000
 log.file.level = warning
@@ -132,10 +182,35 @@ vhost() {
   echo "amqp://guest:guest@127.0.0.1:$AMQP_PORT/$name"
 }
 
+# A user of its own (tests that check a password never reaches a log need one that is not
+# also the user name, as guest's is).
+user() {
+  local dir="${1:-}" name="${2:-}" password="${3:-}" vh="${4:-}"
+  [ -n "$dir" ] && [ -f "$dir/ports" ] && [ -n "$name" ] && [ -n "$password" ] && [ -n "$vh" ] ||
+    die "usage: rabbitmq.sh user DIR NAME PASSWORD VHOST"
+  ensure_installed
+  node_env "$dir"
+  "$SBIN/rabbitmqctl" -q add_user "$name" "$password" >/dev/null
+  "$SBIN/rabbitmqctl" -q set_permissions -p "$vh" "$name" '.*' '.*' '.*' >/dev/null
+}
+
+tls_url() {
+  local dir="${1:-}" vhost="${2:-%2f}"
+  [ -n "$dir" ] && [ -f "$dir/ports" ] || die "usage: rabbitmq.sh tls-url DIR [VHOST]"
+  # shellcheck disable=SC1091
+  source "$dir/ports"
+  [ -n "${TLS_PORT:-}" ] && [ -f "$dir/tls/ca.pem" ] ||
+    die "the node of $dir has no TLS listener (started by an older rabbitmq.sh: restart it)"
+  echo "amqps://guest:guest@127.0.0.1:$TLS_PORT/$vhost?cacertfile=$dir/tls/ca.pem"
+}
+
 case "${1:-}" in
   start) shift; start "$@" ;;
   stop) shift; stop "$@" ;;
   vhost) shift; vhost "$@" ;;
   restart) shift; restart "$@" ;;
-  *) die "usage: rabbitmq.sh start [DIR] | stop DIR | restart DIR | vhost DIR NAME" ;;
+  user) shift; user "$@" ;;
+  tls-url) shift; tls_url "$@" ;;
+  *) die "usage: rabbitmq.sh start [DIR] | stop DIR | restart DIR | vhost DIR NAME |" \
+       "user DIR NAME PASSWORD VHOST | tls-url DIR [VHOST]" ;;
 esac

@@ -3,10 +3,12 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "broker/amqp_publisher.h"
 #include "broker/amqp_topology.h"
+#include "broker/amqp_wait.h"
 #include "core/clock.h"
 #include "core/log.h"
 
@@ -32,6 +34,12 @@ struct AmqpBroker::State {
   std::vector<std::pair<ConnId, bool>> hello_replies;  // controller: accepted or refused
   std::map<ConnId, std::string> conn_names;            // for Send(cancel)
   std::vector<std::pair<int, std::function<void(Status, Json)>>> dead_letter_reads;
+  struct Settle {
+    uint64_t tag;
+    uint64_t generation;  // the connection the delivery came on
+    Status status;        // of the submission
+  };
+  std::vector<Settle> submission_settles;
 
   // Consumer thread only.
   struct Worker {
@@ -40,23 +48,51 @@ struct AmqpBroker::State {
     bool accepted = false;
     int64_t last_seen = 0;
     std::vector<std::pair<int64_t, uint64_t>> unacked;  // (event id, delivery tag)
-    std::vector<std::pair<Json, uint64_t>> held;        // events before the hello was accepted
+    // Events that came before the hello was accepted, with the delivery tag to settle once the
+    // message's last event (ack_id) is durable (0 on the message's other events).
+    struct Held {
+      Json ev;
+      uint64_t tag;
+      int64_t ack_id;
+      std::string instance;  // of the process that sent it ("" from workers that do not say)
+    };
+    std::vector<Held> held;
+    std::set<std::string> refused;  // instances the master refused
   };
   std::map<std::string, Worker> workers;
   ConnId next_conn = 1;
+  uint64_t generation = 0;  // of the consumer connection
 
   Status Setup(AmqpConnection& c) {
     GROVE_RETURN_IF_ERROR(DeclareTopology(c, job_queues));
     QueueOptions q;
     q.dead_letter_exchange = kDeadExchange;
     GROVE_RETURN_IF_ERROR(c.DeclareQueue(kMasterEventsQueue, q));
-    return c.Bind(kMasterEventsQueue, kEventsExchange, "#");
+    GROVE_RETURN_IF_ERROR(c.Bind(kMasterEventsQueue, kEventsExchange, "#"));
+    GROVE_RETURN_IF_ERROR(c.DeclareExchange(kSubmitExchange, "fanout"));
+    GROVE_RETURN_IF_ERROR(c.DeclareQueue(kSubmitQueue, q));
+    return c.Bind(kSubmitQueue, kSubmitExchange, "");
   }
 
   void RunConsumer();
   void ReadDeadLetters(int limit, const std::function<void(Status, Json)>& done);
   Status ConsumeOnce(AmqpConnection& c);
   void Deliver(AmqpConnection& c, Delivery& d, std::map<std::string, std::vector<Json>>* batch);
+  void OnHelloEvent(const std::string& name, const Json& ev);
+  // The worker process behind |w| stopped or went silent.
+  void Gone(const std::string& name, Worker& w) {
+    listener->OnClosed(w.conn, name);
+    {
+      std::lock_guard lock(mu);
+      conn_names.erase(w.conn);
+    }
+    w.conn = 0;
+    w.accepted = false;
+    w.instance.clear();
+  }
+  void OnSubmission(AmqpConnection& c, const Delivery& d);
+  Status SettleSubmissions(AmqpConnection& c);
+  Wakeup wake;  // acks, hello replies or dead-letter reads are waiting
 };
 
 AmqpBroker::AmqpBroker(std::string url, BrokerListener& listener)
@@ -86,6 +122,7 @@ Status AmqpBroker::Start(const std::vector<std::vector<std::string>>& builder_ta
 void AmqpBroker::Stop() {
   State& s = *state_;
   s.stop = true;
+  s.wake.Notify();
   if (s.consumer.joinable()) s.consumer.join();
   if (s.publisher) s.publisher->Stop();
 }
@@ -101,8 +138,11 @@ void AmqpBroker::Send(ConnId conn, Json msg) {
   State& s = *state_;
   const std::string type = msg.value("type", "");
   if (type == "ack") {
-    std::lock_guard lock(s.mu);
-    s.acks.emplace_back(conn, msg.value("upto", int64_t{-1}));
+    {
+      std::lock_guard lock(s.mu);
+      s.acks.emplace_back(conn, msg.value("upto", int64_t{-1}));
+    }
+    s.wake.Notify();
     return;
   }
   std::string name;
@@ -123,8 +163,11 @@ void AmqpBroker::Close(ConnId conn, const std::string& reason) {
 }
 
 void AmqpBroker::ListDeadLetters(int limit, std::function<void(Status, Json)> done) {
-  std::lock_guard lock(state_->mu);
-  state_->dead_letter_reads.emplace_back(limit, std::move(done));
+  {
+    std::lock_guard lock(state_->mu);
+    state_->dead_letter_reads.emplace_back(limit, std::move(done));
+  }
+  state_->wake.Notify();
 }
 
 void AmqpBroker::State::ReadDeadLetters(int limit, const std::function<void(Status, Json)>& done) {
@@ -139,6 +182,7 @@ void AmqpBroker::State::ReadDeadLetters(int limit, const std::function<void(Stat
   Json out = {{"count", count}, {"messages", Json::array()}};
   for (const auto& m : msgs) {
     Json j = {{"exchange", m.exchange}, {"routing_key", m.routing_key}};
+    if (!m.headers.empty()) j["headers"] = m.headers;
     // Bodies are shown as text; bytes that are not UTF-8 would break the JSON answer.
     Json body = Json::parse(m.body, nullptr, false);
     // Secrets never leave through the API: a job carries its steps' secrets, a hello the
@@ -168,7 +212,9 @@ void AmqpBroker::State::RunConsumer() {
     std::unique_ptr<AmqpConnection> c;
     Status st = AmqpConnection::Open(url, 30, &c);
     if (st.ok()) st = Setup(*c);
+    ++generation;
     if (st.ok()) st = c->Consume(kMasterEventsQueue, 2000);
+    if (st.ok()) st = c->Consume(kSubmitQueue, 500);
     if (st.ok()) {
       backoff_ms = 200;
       st = ConsumeOnce(*c);
@@ -187,6 +233,7 @@ void AmqpBroker::State::RunConsumer() {
 
 Status AmqpBroker::State::ConsumeOnce(AmqpConnection& c) {
   while (!stop) {
+    wake.Drain();
     // 1. What the controller sent back: acks after commit, hello replies.
     std::vector<std::pair<ConnId, int64_t>> my_acks;
     std::vector<std::pair<ConnId, bool>> replies;
@@ -201,20 +248,30 @@ Status AmqpBroker::State::ConsumeOnce(AmqpConnection& c) {
       reads.swap(dead_letter_reads);
     }
     for (auto& [limit, done] : reads) ReadDeadLetters(limit, done);
+    GROVE_RETURN_IF_ERROR(SettleSubmissions(c));
     for (auto& [conn, ok] : replies) {
       for (auto& [name, w] : workers) {
         if (w.conn != conn) continue;
         if (!ok) {
-          for (auto& [ev, tag] : w.held) GROVE_RETURN_IF_ERROR(c.Reject(tag, false));
+          // Its later events are dead-lettered too (kept small: the last few refused).
+          if (w.refused.size() >= 16) w.refused.erase(w.refused.begin());
+          w.refused.insert(w.instance);
+          for (auto& h : w.held)
+            if (h.tag) GROVE_RETURN_IF_ERROR(c.Reject(h.tag, false));
           w.held.clear();
           w.conn = 0;
           continue;
         }
         w.accepted = true;
         std::vector<Json> msgs;
-        for (auto& [ev, tag] : w.held) {
-          w.unacked.emplace_back(ev.value("id", int64_t{-1}), tag);
-          msgs.push_back(std::move(ev));
+        for (auto& h : w.held) {
+          if (w.refused.count(h.instance)) {
+            // Sent by a process the master refused under this name: not this worker's.
+            if (h.tag) GROVE_RETURN_IF_ERROR(c.Reject(h.tag, false));
+            continue;
+          }
+          if (h.tag) w.unacked.emplace_back(h.ack_id, h.tag);
+          msgs.push_back(std::move(h.ev));
         }
         w.held.clear();
         if (!msgs.empty()) listener->OnMessages(conn, name, std::move(msgs));
@@ -238,21 +295,18 @@ Status AmqpBroker::State::ConsumeOnce(AmqpConnection& c) {
     for (auto& [name, w] : workers) {
       if (w.conn && now - w.last_seen > kWorkerSilenceMs) {
         spdlog::warn("AMQP worker {} silent for {} s: gone", name, kWorkerSilenceMs / 1000);
-        listener->OnClosed(w.conn, name);
-        {
-          std::lock_guard lock(mu);
-          conn_names.erase(w.conn);
-        }
-        w.conn = 0;
-        w.accepted = false;
-        w.instance.clear();
+        Gone(name, w);
       }
     }
     // 3. New events, in batches (the controller commits a batch in one transaction).
     std::map<std::string, std::vector<Json>> batch;
     Delivery d;
     bool got = false;
-    GROVE_RETURN_IF_ERROR(c.Next(50, &d, &got));
+    GROVE_RETURN_IF_ERROR(c.Next(0, &d, &got));
+    if (!got) {
+      WaitReadable({&c}, wake, 200);
+      continue;
+    }
     for (int n = 0; got && n < 1000; ++n) {
       Deliver(c, d, &batch);
       GROVE_RETURN_IF_ERROR(c.Next(0, &d, &got));
@@ -265,62 +319,161 @@ Status AmqpBroker::State::ConsumeOnce(AmqpConnection& c) {
   return Status::Ok();
 }
 
+namespace {
+
+bool IsEvent(const Json& ev) {
+  return ev.is_object() && ev.contains("worker") && ev["worker"].is_string() &&
+         ev.contains("type") && ev["type"].is_string();
+}
+
+}  // namespace
+
+// A message is one event object or an array of events of one worker (docs/protocol.md).
 void AmqpBroker::State::Deliver(AmqpConnection& c, Delivery& d,
                                 std::map<std::string, std::vector<Json>>* batch) {
-  Json ev = Json::parse(d.body, nullptr, false);
-  if (ev.is_discarded() || !ev.is_object() || !ev.contains("worker") || !ev["worker"].is_string() ||
-      !ev.contains("type") || !ev["type"].is_string()) {
+  if (d.exchange == kSubmitExchange) return OnSubmission(c, d);
+  Json body = Json::parse(d.body, nullptr, false);
+  std::vector<Json> events;
+  if (body.is_array()) {
+    for (auto& ev : body) events.push_back(std::move(ev));
+  } else if (!body.is_discarded()) {
+    events.push_back(std::move(body));
+  }
+  bool valid = !events.empty();
+  for (const auto& ev : events)
+    valid = valid && IsEvent(ev) && ev["worker"] == events.front()["worker"];
+  if (!valid) {
     // Poison: it can never be handled. The dead-letter queue keeps it for a human.
-    spdlog::warn("AMQP event that is not a Grove event ({} bytes) dead-lettered", d.body.size());
+    spdlog::warn("AMQP event message that is not Grove events ({} bytes) dead-lettered",
+                 d.body.size());
     (void)c.Reject(d.tag, false);
     return;
   }
-  const std::string name = ev["worker"].get<std::string>();
+  const std::string name = events.front()["worker"].get<std::string>();
   Worker& w = workers[name];
+  const std::string instance = events.front().value("instance", "");
+  if (!instance.empty() && w.refused.count(instance)) {
+    // A process the master refused, still running until it reads the refusal: its hellos
+    // must not displace the accepted process, its events are not this worker's.
+    bool hellos_only = true;
+    for (const auto& ev : events) hellos_only = hellos_only && ev["type"] == "hello";
+    (void)(hellos_only ? c.Ack(d.tag) : c.Reject(d.tag, false));
+    return;
+  }
   w.last_seen = NowMs();
-  if (ev["type"] == "hello") {
-    (void)c.Ack(d.tag);  // a hello carries no state worth a redelivery
-    std::string instance = ev.value("instance", "");
-    if (w.conn && w.instance == instance) return;  // the periodic keep-alive
-    if (w.conn) {
-      listener->OnClosed(w.conn, name);
-      std::lock_guard lock(mu);
-      conn_names.erase(w.conn);
+  // The delivery is settled once its last event with an id is durable; hellos carry no state
+  // worth a redelivery, so a message of hellos only is acknowledged at once.
+  int64_t ack_id = -1;
+  size_t last = 0;  // the event that carries the delivery tag
+  for (size_t i = 0; i < events.size(); ++i) {
+    int64_t id = events[i].value("id", int64_t{-1});
+    if (events[i]["type"] != "hello" && events[i]["type"] != "bye" && id >= 0) {
+      ack_id = std::max(ack_id, id);
+      last = i;
     }
-    w.conn = next_conn++;
-    w.instance = instance;
-    w.accepted = false;
+  }
+  if (ack_id < 0) (void)c.Ack(d.tag);
+  const uint64_t tag = ack_id < 0 ? 0 : d.tag;
+  for (size_t i = 0; i < events.size(); ++i) {
+    Json& ev = events[i];
+    if (ev["type"] == "hello") {
+      OnHelloEvent(name, ev);
+      continue;
+    }
+    if (ev["type"] == "bye") {  // the worker process stopped
+      if (w.conn && w.instance == ev.value("instance", "")) Gone(name, w);
+      continue;
+    }
+    const bool carries_tag = tag && i == last;
+    if (!w.conn || !w.accepted) {
+      // Before the hello was accepted (e.g. the master restarted and the worker's next hello
+      // is still to come): kept unacknowledged until then.
+      std::string instance = ev.value("instance", "");
+      w.held.push_back({std::move(ev), carries_tag ? tag : 0, ack_id, std::move(instance)});
+      continue;
+    }
+    if (carries_tag) w.unacked.emplace_back(ack_id, tag);
+    (*batch)[name].push_back(std::move(ev));
+  }
+}
+
+void AmqpBroker::State::OnHelloEvent(const std::string& name, const Json& ev) {
+  Worker& w = workers[name];
+  std::string instance = ev.value("instance", "");
+  if (w.conn && w.instance == instance) return;  // the periodic keep-alive
+  if (w.conn) {
+    listener->OnClosed(w.conn, name);
+    std::lock_guard lock(mu);
+    conn_names.erase(w.conn);
+  }
+  w.conn = next_conn++;
+  w.instance = instance;
+  w.accepted = false;
+  {
+    std::lock_guard lock(mu);
+    conn_names[w.conn] = name;
+  }
+  WorkerHello hello;
+  hello.name = name;
+  hello.secret = ev.value("secret", "");
+  hello.capacity = ev.value("capacity", 0);
+  if (ev.contains("running") && ev["running"].is_array()) hello.running = ev["running"];
+  hello.version = ev.value("version", "");
+  hello.paused = ev.contains("paused") && ev["paused"].is_boolean() && ev["paused"].get<bool>();
+  hello.remote = "amqp";
+  ConnId conn = w.conn;
+  listener->OnHello(conn, std::move(hello), [this, conn, name, instance](Status st) {
+    // The worker learns the answer on its control queue: a refused one stops, an accepted one
+    // starts acknowledging its jobs (docs/protocol.md).
+    Json answer = {{"type", st.ok() ? "welcome" : "refused"}, {"instance", instance}};
+    if (!st.ok()) answer["error"] = st.message();
+    publisher->Publish({kControlExchange, name, answer.dump(), nullptr});
     {
       std::lock_guard lock(mu);
-      conn_names[w.conn] = name;
-    }
-    WorkerHello hello;
-    hello.name = name;
-    hello.secret = ev.value("secret", "");
-    hello.capacity = ev.value("capacity", 0);
-    if (ev.contains("running") && ev["running"].is_array()) hello.running = ev["running"];
-    hello.version = ev.value("version", "");
-    hello.remote = "amqp";
-    ConnId conn = w.conn;
-    listener->OnHello(conn, std::move(hello), [this, conn](Status st) {
-      std::lock_guard lock(mu);
       hello_replies.emplace_back(conn, st.ok());
-    });
+    }
+    wake.Notify();
+  });
+}
+
+void AmqpBroker::State::OnSubmission(AmqpConnection& c, const Delivery& d) {
+  Json msg = Json::parse(d.body, nullptr, false);
+  if (msg.is_discarded() || !msg.is_object()) {
+    spdlog::warn("AMQP submission that is not a JSON object ({} bytes) dead-lettered",
+                 d.body.size());
+    (void)c.Reject(d.tag, false);
     return;
   }
-  if (!w.conn || !w.accepted) {
-    // Before the hello was accepted (e.g. the master restarted and the worker's next hello is
-    // still to come): kept unacknowledged until then.
-    w.held.emplace_back(std::move(ev), d.tag);
-    return;
+  listener->OnSubmission(std::move(msg), [this, tag = d.tag, gen = generation](Status st) {
+    {
+      std::lock_guard lock(mu);
+      submission_settles.push_back({tag, gen, std::move(st)});
+    }
+    wake.Notify();
+  });
+}
+
+// A durable submission is acknowledged; one that can never be accepted goes to the dead
+// letters; one that failed for now (the store) comes back later.
+Status AmqpBroker::State::SettleSubmissions(AmqpConnection& c) {
+  std::vector<Settle> settles;
+  {
+    std::lock_guard lock(mu);
+    settles.swap(submission_settles);
   }
-  int64_t id = ev.value("id", int64_t{-1});
-  if (id < 0) {
-    (void)c.Ack(d.tag);
-  } else {
-    w.unacked.emplace_back(id, d.tag);
+  for (const auto& s : settles) {
+    if (s.generation != generation) continue;  // its delivery died with an older connection
+    if (s.status.ok()) {
+      GROVE_RETURN_IF_ERROR(c.Ack(s.tag));
+    } else if (s.status.IsInvalid() || s.status.IsNotFound()) {
+      spdlog::warn("AMQP submission refused ({}); dead-lettered", s.status.message());
+      GROVE_RETURN_IF_ERROR(c.Reject(s.tag, false));
+    } else {
+      spdlog::warn("AMQP submission failed ({}); requeued", s.status.message());
+      GROVE_RETURN_IF_ERROR(c.Reject(s.tag, true));
+    }
   }
-  (*batch)[name].push_back(std::move(ev));
+  return Status::Ok();
 }
 
 }  // namespace grove

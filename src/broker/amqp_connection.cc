@@ -7,6 +7,8 @@
 #include <chrono>
 #include <vector>
 
+#include "broker/amqp_tls.h"
+
 namespace grove::amqp {
 
 namespace {
@@ -39,37 +41,54 @@ std::string ReplyError(const amqp_rpc_reply_t& r, const std::string& what) {
   return what + ": unknown error";
 }
 
+// The integer-valued headers of a message; other clients encode integers in whatever width
+// fits (pika: I32 or I64).
+Headers IntHeaders(const amqp_basic_properties_t& props) {
+  Headers out;
+  if (!(props._flags & AMQP_BASIC_HEADERS_FLAG)) return out;
+  for (int i = 0; i < props.headers.num_entries; ++i) {
+    const amqp_table_entry_t& e = props.headers.entries[i];
+    std::string name(static_cast<char*>(e.key.bytes), e.key.len);
+    const amqp_field_value_t& v = e.value;
+    switch (v.kind) {
+      case AMQP_FIELD_KIND_I8:
+        out[name] = v.value.i8;
+        break;
+      case AMQP_FIELD_KIND_U8:
+        out[name] = v.value.u8;
+        break;
+      case AMQP_FIELD_KIND_I16:
+        out[name] = v.value.i16;
+        break;
+      case AMQP_FIELD_KIND_U16:
+        out[name] = v.value.u16;
+        break;
+      case AMQP_FIELD_KIND_I32:
+        out[name] = v.value.i32;
+        break;
+      case AMQP_FIELD_KIND_U32:
+        out[name] = v.value.u32;
+        break;
+      case AMQP_FIELD_KIND_I64:
+        out[name] = v.value.i64;
+        break;
+      default:
+        break;
+    }
+  }
+  return out;
+}
+
 timeval Tv(int ms) {
   return timeval{ms / 1000, (ms % 1000) * 1000};
 }
 
 }  // namespace
 
-Status AmqpUrl::Parse(const std::string& url, AmqpUrl* out) {
-  if (url.rfind("amqp://", 0) != 0)
-    return Status::Invalid("broker URL must start with amqp:// (amqps:// is not supported yet)");
-  std::vector<char> buf(url.begin(), url.end());
-  buf.push_back('\0');
-  amqp_connection_info info;
-  amqp_default_connection_info(&info);
-  if (amqp_parse_url(buf.data(), &info) != AMQP_STATUS_OK)
-    return Status::Invalid("malformed broker URL (expected amqp://user:pass@host:port/vhost)");
-  out->host = info.host;
-  out->port = info.port;
-  out->user = info.user;
-  out->password = info.password;
-  out->vhost = info.vhost;
-  return Status::Ok();
-}
-
-std::string AmqpUrl::Redacted() const {
-  return "amqp://" + user + ":***@" + host + ":" + std::to_string(port) + "/" +
-         (vhost == "/" ? "%2f" : vhost);
-}
-
 struct AmqpConnection::Impl {
   amqp_connection_state_t conn = nullptr;
   bool channel_open = false;
+  TlsVerifyLog tls;  // amqps://: the SSL context of |conn| points at it
   ~Impl() {
     if (!conn) return;
     if (channel_open) amqp_channel_close(conn, 1, AMQP_REPLY_SUCCESS);
@@ -90,10 +109,18 @@ Status AmqpConnection::Open(const AmqpUrl& url, int heartbeat_s,
                             std::unique_ptr<AmqpConnection>* out) {
   auto impl = std::make_unique<Impl>();
   impl->conn = amqp_new_connection();
-  amqp_socket_t* sock = amqp_tcp_socket_new(impl->conn);
+  amqp_socket_t* sock = nullptr;
+  if (url.tls) {
+    GROVE_RETURN_IF_ERROR(NewTlsSocket(impl->conn, url, &impl->tls, &sock));
+  } else {
+    sock = amqp_tcp_socket_new(impl->conn);
+  }
   if (!sock) return Status::IoError("cannot create a socket for " + url.Redacted());
   timeval tv = Tv(5000);
   int rc = amqp_socket_open_noblock(sock, url.host.c_str(), url.port, &tv);
+  if (url.tls && IsTlsFailure(rc))
+    return Status::Unavailable(url.Redacted() +
+                               ": TLS handshake failed: " + TlsFailureReason(rc, impl->tls));
   if (rc != AMQP_STATUS_OK)
     return Status::Unavailable("cannot connect to " + url.Redacted() + ": " +
                                amqp_error_string2(rc));
@@ -146,11 +173,24 @@ Status AmqpConnection::EnableConfirms() {
 }
 
 Status AmqpConnection::Publish(const std::string& exchange, const std::string& key,
-                               const std::string& body) {
+                               const std::string& body, const Headers& headers) {
   amqp_basic_properties_t props;
   props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG;
   props.content_type = amqp_cstring_bytes("application/json");
   props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+  std::vector<amqp_table_entry_t> entries;
+  for (const auto& [name, value] : headers) {
+    amqp_table_entry_t e;
+    e.key = Bytes(name);
+    e.value.kind = AMQP_FIELD_KIND_I64;
+    e.value.value.i64 = value;
+    entries.push_back(e);
+  }
+  if (!entries.empty()) {
+    props._flags |= AMQP_BASIC_HEADERS_FLAG;
+    props.headers.num_entries = static_cast<int>(entries.size());
+    props.headers.entries = entries.data();
+  }
   int rc =
       amqp_basic_publish(impl_->conn, 1, Bytes(exchange), Bytes(key), 0, 0, &props, Bytes(body));
   if (rc != AMQP_STATUS_OK)
@@ -204,8 +244,21 @@ Status AmqpConnection::Consume(const std::string& queue, int prefetch) {
     amqp_basic_qos(impl_->conn, 1, 0, static_cast<uint16_t>(prefetch), 0);
     GROVE_RETURN_IF_ERROR(impl_->Check("basic.qos"));
   }
-  amqp_basic_consume(impl_->conn, 1, Bytes(queue), amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
-  return impl_->Check("basic.consume " + queue);
+  amqp_basic_consume_ok_t* ok =
+      amqp_basic_consume(impl_->conn, 1, Bytes(queue), amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
+  GROVE_RETURN_IF_ERROR(impl_->Check("basic.consume " + queue));
+  if (ok)
+    consumer_tags_.emplace_back(static_cast<char*>(ok->consumer_tag.bytes), ok->consumer_tag.len);
+  return Status::Ok();
+}
+
+Status AmqpConnection::CancelConsumers() {
+  for (const auto& tag : consumer_tags_) {
+    amqp_basic_cancel(impl_->conn, 1, Bytes(tag));
+    GROVE_RETURN_IF_ERROR(impl_->Check("basic.cancel"));
+  }
+  consumer_tags_.clear();
+  return Status::Ok();
 }
 
 Status AmqpConnection::SharedPrefetch(int prefetch) {
@@ -241,9 +294,18 @@ Status AmqpConnection::Next(int timeout_ms, Delivery* out, bool* got) {
   out->exchange.assign(static_cast<char*>(env.exchange.bytes), env.exchange.len);
   out->routing_key.assign(static_cast<char*>(env.routing_key.bytes), env.routing_key.len);
   out->body.assign(static_cast<char*>(env.message.body.bytes), env.message.body.len);
+  out->headers = IntHeaders(env.message.properties);
   amqp_destroy_envelope(&env);
   *got = true;
   return Status::Ok();
+}
+
+int AmqpConnection::fd() const {
+  return amqp_get_sockfd(impl_->conn);
+}
+
+bool AmqpConnection::HasBuffered() const {
+  return amqp_frames_enqueued(impl_->conn) || amqp_data_in_buffer(impl_->conn);
 }
 
 Status AmqpConnection::Ack(uint64_t tag) {
@@ -278,6 +340,7 @@ Status AmqpConnection::Peek(const std::string& queue, int limit, std::vector<Del
     if (std::string err = ReplyError(r, "read message"); !err.empty())
       return Status::Unavailable(err);
     d.body.assign(static_cast<char*>(msg.body.bytes), msg.body.len);
+    d.headers = IntHeaders(msg.properties);
     amqp_destroy_message(&msg);
     out->push_back(std::move(d));
   }

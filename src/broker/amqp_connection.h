@@ -12,27 +12,18 @@
 #include <string>
 #include <vector>
 
+#include "broker/amqp_url.h"
 #include "core/status.h"
 
 namespace grove::amqp {
 
-// "amqp://user:pass@host:port/vhost" (vhost URL-encoded, "%2f" is "/"; defaults: guest, guest,
-// localhost, 5672, "/").
-struct AmqpUrl {
-  std::string host = "localhost";
-  int port = 5672;
-  std::string user = "guest";
-  std::string password = "guest";
-  std::string vhost = "/";
-
-  static Status Parse(const std::string& url, AmqpUrl* out);
-  // For logs: the password is never shown.
-  std::string Redacted() const;
-};
+// Integer message headers (AMQP field table), e.g. Grove's x-grove-deliveries.
+using Headers = std::map<std::string, int64_t>;
 
 struct Delivery {
   uint64_t tag = 0;
   bool redelivered = false;
+  Headers headers;  // the integer-valued ones; others are skipped
   std::string exchange;
   std::string routing_key;
   std::string body;
@@ -61,7 +52,8 @@ class AmqpConnection {
   // until the broker confirmed all of them: callers publish a batch, then wait once.
   Status EnableConfirms();
   // A persistent (delivery mode 2) message with content type application/json, mandatory off.
-  Status Publish(const std::string& exchange, const std::string& key, const std::string& body);
+  Status Publish(const std::string& exchange, const std::string& key, const std::string& body,
+                 const Headers& headers = {});
   // Waits for every outstanding confirm; an error if the broker nacked one (the caller
   // republishes the batch) or nothing came within |timeout_ms|.
   Status WaitConfirms(int timeout_ms);
@@ -69,6 +61,9 @@ class AmqpConnection {
 
   // basic.qos(prefetch) (skipped when prefetch is 0) then basic.consume with manual acks.
   Status Consume(const std::string& queue, int prefetch);
+  // basic.cancel of every consumer started with Consume: no new deliveries (those already
+  // received stay unacknowledged until acked or rejected).
+  Status CancelConsumers();
   // One prefetch limit shared by every consumer of the channel (basic.qos global).
   Status SharedPrefetch(int prefetch);
   // Waits up to |timeout_ms| for a delivery; *got says whether one came. Heartbeats are
@@ -84,12 +79,19 @@ class AmqpConnection {
   // Messages ready in |queue| (passive declare), for tests and the API.
   Status QueueDepth(const std::string& queue, uint32_t* ready);
 
+  // For one thread waiting on several connections at once (WaitReadable): the socket, and
+  // whether frames already read from it wait in rabbitmq-c's buffer, where poll() cannot see
+  // them.
+  int fd() const;
+  bool HasBuffered() const;
+
  private:
   struct Impl;
   explicit AmqpConnection(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
   uint64_t published_ = 0;
   uint64_t confirmed_ = 0;
+  std::vector<std::string> consumer_tags_;
 };
 
 }  // namespace grove::amqp

@@ -4,6 +4,52 @@
 
 namespace grove::amqp {
 
+namespace {
+
+constexpr size_t kMaxMerged = 1024 * 1024;  // bytes of one merged array message
+
+struct Wire {
+  const std::string* exchange;
+  const std::string* key;
+  const Headers* headers;
+  std::string merged;         // the array, when several messages were merged
+  const std::string* single;  // else the one message's body
+  const std::string& body() const { return single ? *single : merged; }
+};
+
+// The batch as it goes on the wire: runs of mergeable messages become one array each.
+std::vector<Wire> Coalesce(const std::vector<Outgoing>& batch) {
+  std::vector<Wire> out;
+  for (size_t i = 0; i < batch.size();) {
+    const Outgoing& m = batch[i];
+    size_t j = i + 1;
+    size_t bytes = m.body.size();
+    if (!m.merge_key.empty() && m.headers.empty()) {
+      while (j < batch.size() && batch[j].merge_key == m.merge_key &&
+             batch[j].exchange == m.exchange && batch[j].headers.empty() &&
+             bytes + batch[j].body.size() < kMaxMerged)
+        bytes += batch[j++].body.size() + 1;
+    }
+    if (j == i + 1) {
+      out.push_back({&m.exchange, &m.key, &m.headers, {}, &m.body});
+    } else {
+      Wire w{&m.exchange, &m.merge_key, &m.headers, {}, nullptr};
+      w.merged.reserve(bytes + 2);
+      w.merged += '[';
+      for (size_t k = i; k < j; ++k) {
+        if (k > i) w.merged += ',';
+        w.merged += batch[k].body;
+      }
+      w.merged += ']';
+      out.push_back(std::move(w));
+    }
+    i = j;
+  }
+  return out;
+}
+
+}  // namespace
+
 AmqpPublisher::AmqpPublisher(AmqpUrl url, std::function<Status(AmqpConnection&)> setup)
     : url_(std::move(url)), setup_(std::move(setup)) {}
 
@@ -69,8 +115,8 @@ void AmqpPublisher::Run() {
       if (st.ok()) st = conn->EnableConfirms();
     }
     if (st.ok()) {
-      for (const auto& m : batch) {
-        st = conn->Publish(m.exchange, m.key, m.body);
+      for (const Wire& w : Coalesce(batch)) {
+        st = conn->Publish(*w.exchange, *w.key, w.body(), *w.headers);
         if (!st.ok()) break;
       }
     }

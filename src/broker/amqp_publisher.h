@@ -21,6 +21,10 @@ struct Outgoing {
   std::string key;
   std::string body;
   std::function<void()> on_confirmed;  // called on the publisher thread; may be empty
+  // Not empty: the body is a JSON value that may travel with the neighbouring messages of the
+  // same exchange and merge_key as one JSON array, published with merge_key as routing key.
+  std::string merge_key;
+  Headers headers;  // not merged: a message with headers travels alone
 };
 
 class AmqpPublisher {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
 #include <set>
 #include <string>
 #include <vector>
@@ -17,6 +18,13 @@ inline constexpr char kControlExchange[] = "grove.control";  // direct, durable
 inline constexpr char kDeadExchange[] = "grove.dead";        // fanout, durable
 inline constexpr char kDeadQueue[] = "grove.deadletters";
 inline constexpr char kMasterEventsQueue[] = "grove.events.master";
+inline constexpr char kSubmitExchange[] = "grove.submit";  // fanout, durable: applications
+inline constexpr char kSubmitQueue[] = "grove.submit";     // consumed by the master
+
+// How many deliveries of a job message may be lost (its worker died or lost its connection
+// before acknowledging it) before workers dead-letter it; counted in this header.
+inline constexpr char kDeliveriesHeader[] = "x-grove-deliveries";
+inline constexpr int64_t kMaxDeliveries = 5;
 
 // A builder's jobs go to the queue of its tag SET: "grove.jobs." + its tags sorted and joined
 // with "+", or "grove.jobs._any" when it has none. The routing key is the queue name.

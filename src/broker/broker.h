@@ -22,7 +22,8 @@ struct WorkerHello {
   int capacity = 0;              // 0: as configured on the master
   Json running = Json::array();  // [{"request":N,"attempt":N}] jobs the worker still runs
   std::string version;
-  std::string remote;  // peer address, for the log
+  std::string remote;   // peer address, for the log
+  bool paused = false;  // AMQP workers remember a pause across a master restart
 };
 
 // Implemented by the master. Called from the broker's thread; the implementation moves work to
@@ -35,6 +36,12 @@ class BrokerListener {
   // Messages from an accepted worker, in the order they arrived.
   virtual void OnMessages(ConnId conn, const std::string& worker, std::vector<Json> msgs) = 0;
   virtual void OnClosed(ConnId conn, const std::string& worker) = 0;
+  // Distributed mode: a submission (a build or consumer job to enqueue) an application
+  // published to grove.submit. |done| is called once, from any thread, when it is durable (ok),
+  // refused for good (Invalid, NotFound) or failed for now (anything else).
+  virtual void OnSubmission(Json msg, std::function<void(Status)> done) {
+    done(Status::Unavailable("submissions are not handled"));
+  }
 };
 
 class Broker {

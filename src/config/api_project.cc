@@ -6,6 +6,7 @@
 //   web { listen = "127.0.0.1:8010" }
 #include <arpa/inet.h>
 
+#include "broker/amqp_url.h"
 #include "config/api.h"
 #include "config/lua_fn.h"
 #include "config/table_reader.h"
@@ -71,6 +72,11 @@ int Broker(lua_State* L, LoadContext& ctx) {
     throw ConfigError("invalid broker '" + url +
                       "': expected \"embedded\" or \"amqp://USER:PASSWORD@HOST:PORT/VHOST\" "
                       "(amqps:// for TLS)");
+  if (amqp) {
+    amqp::AmqpUrl parsed;  // the query's TLS parameters, port, ... (no password in the message)
+    if (Status st = amqp::AmqpUrl::Parse(url, &parsed); !st.ok())
+      throw ConfigError("invalid broker URL: " + st.message());
+  }
   ctx.config->broker_url = url;
   return 0;
 }

@@ -9,6 +9,7 @@
 #include "master/api_util.h"
 #include "master/controller.h"
 #include "master/read_pool.h"
+#include "master/submission.h"
 
 namespace grove {
 
@@ -64,19 +65,8 @@ class Api {
       if (store.ChangesOfRequest(b.request_id, &changes).ok())
         for (const auto& c : changes) j["changes"].push_back(ChangeJson(c));
       std::vector<StepTestsRecord> tests;  // JUnit totals (details: .../tests)
-      if (store.ListBuildTests(id, &tests).ok() && !tests.empty()) {
-        // A consume step's result is kept in the same rows (controller_pipeline.cc).
-        std::vector<StepTestsRecord> junit;
-        for (auto& t : tests) {
-          if (!t.tests.contains("result_json")) {
-            junit.push_back(t);
-            continue;
-          }
-          for (auto& s : j["steps"])
-            if (s.value("number", int64_t{-1}) == t.idx) s["result_json"] = t.tests["result_json"];
-        }
-        if (!junit.empty()) j["tests"] = TestTotalsJson(junit);
-      }
+      if (store.ListBuildTests(id, &tests).ok() && !tests.empty())
+        j["tests"] = TestTotalsJson(tests);
       respond(Response::Json(200, j));
     });
   }
@@ -117,27 +107,15 @@ class Api {
   }
 
   void Force(const Request& req, Responder respond) {
+    Json body = req.body.empty() ? Json::object() : Json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object())
+      return respond(Response::Error(400, "malformed JSON body"));
+    if (body.contains("consumer"))
+      return respond(Response::Error(400, "'consumer' belongs in POST /api/v1/jobs"));
+    body["builder"] = req.params[0];
     ForceArgs args;
-    args.builder = req.params[0];
-    if (!req.body.empty()) {
-      Json body = Json::parse(req.body, nullptr, false);
-      if (body.is_discarded() || !body.is_object())
-        return respond(Response::Error(400, "malformed JSON body"));
-      if (body.contains("reason")) {
-        if (!body["reason"].is_string())
-          return respond(Response::Error(400, "'reason' must be a string"));
-        args.reason = body["reason"].get<std::string>();
-      }
-      if (body.contains("properties")) {
-        if (!body["properties"].is_object())
-          return respond(Response::Error(400, "'properties' must be an object"));
-        args.properties = body["properties"];
-      }
-    }
-    if (config_()->FindBuilder(args.builder)) {  // declared parameters: defaults and checks
-      Status params = ApplyForceParams(*config_(), args.builder, &args.properties);
-      if (!params.ok()) return respond(ErrorResponse(params));
-    }
+    Status st = ParseSubmission(body, *config_(), &args);
+    if (!st.ok()) return respond(ErrorResponse(st));
     controller_.Force(std::move(args), [respond](const Status& st, int64_t id) {
       if (!st.ok()) return respond(ErrorResponse(st));
       respond(Response::Json(201, {{"request", id}}));

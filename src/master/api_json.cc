@@ -35,14 +35,16 @@ Json BuildSummaryJson(const BuildRecord& b) {
 }
 
 Json StepJson(const StepRecord& s) {
-  return {{"number", s.idx},
-          {"name", s.name},
-          {"state", s.state},
-          {"result", ResultJson(s.result)},
-          {"started_at", TimeJson(s.started_at)},
-          {"finished_at", TimeJson(s.finished_at)},
-          {"log_bytes", s.log_bytes},
-          {"log_lines", s.log_lines}};
+  Json j = {{"number", s.idx},
+            {"name", s.name},
+            {"state", s.state},
+            {"result", ResultJson(s.result)},
+            {"started_at", TimeJson(s.started_at)},
+            {"finished_at", TimeJson(s.finished_at)},
+            {"log_bytes", s.log_bytes},
+            {"log_lines", s.log_lines}};
+  if (!s.result_json.is_null()) j["result_json"] = s.result_json;
+  return j;
 }
 
 Json RequestJson(const RequestRecord& r) {

@@ -67,11 +67,32 @@ void Controller::Recover() {
       JobKey key{r.id, r.attempt};
       ActiveJob job{r.worker, r.builder, 0};
       BuildRecord b;
-      if (txn.store().FindBuild(r.id, r.attempt, &b).ok()) job.build_id = b.id;
-      active_[key] = job;
-      if (const BuilderConfig* bc = config_->FindBuilder(r.builder))
-        TakeLocks(*bc, r.worker, active_[key]);
-      orphans_[key] = {r.worker, deadline};
+      if (txn.store().FindBuild(r.id, r.attempt, &b).ok()) {
+        job.build_id = b.id;
+        // Distributed mode: the request has no worker; the build names the one that took it.
+        if (job.worker.empty()) job.worker = b.worker;
+      }
+      ActiveJob& active = active_[key] = job;
+      const BuilderConfig* bc = config_->FindBuilder(r.builder);
+      if (!bc) {
+        if (!job.worker.empty()) orphans_[key] = {job.worker, deadline};
+        continue;
+      }
+      TakeLocks(*bc, r.worker, active);
+      // The job as it was sent: its secrets are masked again in what the worker reports.
+      JobSpec spec;
+      MakeJob(txn, key, active, *bc, &spec);
+      if (!job.worker.empty()) {
+        orphans_[key] = {job.worker, deadline};
+      } else if (broker_ && broker_->RoutesJobs()) {
+        // Distributed mode, taken by no worker: it waits in RabbitMQ — unless the master
+        // stopped between the claim's commit and the publish. Published again: a second copy
+        // is cancelled at its first event, a lost one would never run.
+        txn.AfterCommit([this, tags = bc->tags,
+                         msg = Json{{"type", "job"}, {"job", ToJson(spec)}}](const Status& st) {
+          if (st.ok()) broker_->PublishJob(tags, msg);
+        });
+      }
     }
     for (const auto& wc : config_->workers) {
       WorkerRecord rec;
@@ -110,6 +131,7 @@ void Controller::OnHello(ConnId conn, WorkerHello hello, std::function<void(Stat
     w.tags = {wc->tags.begin(), wc->tags.end()};
     w.capacity = hello.capacity > 0 ? std::min(hello.capacity, wc->capacity) : wc->capacity;
     w.connected_at = w.last_seen = NowMs();
+    w.paused = hello.paused;
     ConnectedWorker& added = workers_.Add(std::move(w));
 
     // Jobs the worker says it still runs: keep those that are still its own, cancel the rest.
@@ -197,7 +219,13 @@ void Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev) {
   if (type == event::kHeartbeat) return;
   JobKey key = KeyOf(ev);
   auto it = active_.find(key);
-  if (it != active_.end() && it->second.worker.empty()) AdoptJob(txn, w, key, it->second);
+  // The worker chooses the directory: job.started's builddir becomes a build property.
+  Json builddir = Json::object();
+  if (type == event::kJobStarted && ev.contains("builddir") && ev["builddir"].is_string())
+    builddir["builddir"] = ev["builddir"];
+  bool adopted = false;  // and its builddir stored
+  if (it != active_.end() && it->second.worker.empty())
+    adopted = AdoptJob(txn, w, key, it->second, builddir);
   if (it == active_.end() || it->second.worker != w.name) {
     // An event for a job this worker no longer owns (it was re-queued while the worker was
     // away, or already finished). Acknowledge it and make sure the worker stops the job.
@@ -210,9 +238,7 @@ void Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev) {
   Status st;
   if (type == event::kJobStarted) {
     EnsureBuild(txn, key, job, w.name);
-    // The worker chooses the directory: it becomes the builddir property.
-    if (ev.contains("builddir") && ev["builddir"].is_string())
-      HandleStepReport(txn, job, {{"properties", {{"builddir", ev["builddir"]}}}});
+    if (!adopted && !builddir.empty()) HandleStepReport(txn, job, {{"properties", builddir}});
   } else if (type == event::kStepStarted) {
     StepRecord s;
     s.build_id = EnsureBuild(txn, key, job, w.name);
@@ -238,7 +264,14 @@ void Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev) {
   } else if (type == event::kJobFinished) {
     EnsureBuild(txn, key, job, w.name);
     Result r = ParseResult(ev.value("result", "exception")).value_or(Result::kException);
-    FinishJob(txn, key, r);
+    if (r == Result::kRetry) {
+      // Handed back by a stopping worker: the next attempt runs now, elsewhere (the worker
+      // takes nothing new until it reconnects).
+      w.paused = true;
+      LoseJob(txn, key, "worker " + w.name + " stopped and handed it back");
+    } else {
+      FinishJob(txn, key, r);
+    }
   } else {
     spdlog::warn("worker {}: unknown event type '{}' ignored", w.name, type);
   }
@@ -382,23 +415,28 @@ bool Controller::ClaimJob(Txn& txn, int64_t request_id, const BuilderConfig& bc,
     return false;
   }
   JobKey key{request_id, attempt};
+  ActiveJob& active = active_[key];
+  active = ActiveJob{worker, bc.name, 0, {}, {}};
+  TakeLocks(bc, worker, active);  // AMQP mode (no worker yet): master locks only
+  MakeJob(txn, key, active, bc, job);
+  Notify(txn,
+         {{"type", "request"}, {"id", request_id}, {"builder", bc.name}, {"state", "claimed"}});
+  return true;
+}
+
+void Controller::MakeJob(Txn& txn, const JobKey& key, ActiveJob& active, const BuilderConfig& bc,
+                         JobSpec* job) {
   RequestRecord req;
-  (void)txn.store().GetRequest(request_id, &req);
-  job->request_id = request_id;
-  job->attempt = attempt;
+  (void)txn.store().GetRequest(key.request, &req);
+  job->request_id = key.request;
+  job->attempt = key.attempt;
   job->builder = bc.name;
   job->source = req.source;
   job->properties = bc.properties;
   for (auto& [k, v] : req.properties.items()) job->properties[k] = v;
   job->steps = bc.steps;
   if (job_token_) job->api_token = job_token_(key.request, key.attempt);
-  ActiveJob& active = active_[key];
-  active = ActiveJob{worker, bc.name, 0, {}, {}};
-  if (!worker.empty()) TakeLocks(bc, worker, active);  // locks do not apply in AMQP mode
-  PrepareJob(txn, key, active, bc, req, job);          // allocates the build: buildnumber is known
-  Notify(txn,
-         {{"type", "request"}, {"id", request_id}, {"builder", bc.name}, {"state", "claimed"}});
-  return true;
+  PrepareJob(txn, key, active, bc, req, job);  // allocates the build: buildnumber is known
 }
 
 void Controller::Dispatch(Txn& txn) {
@@ -433,17 +471,21 @@ void Controller::Dispatch(Txn& txn) {
 
 void Controller::Force(ForceArgs args, std::function<void(Status, int64_t)> done) {
   core_.Post([this, args = std::move(args), done = std::move(done)](Txn& txn) {
-    const BuilderConfig* bc = config_->FindBuilder(args.builder);
-    if (!bc) return done(Status::NotFound("no such builder: " + args.builder), 0);
-    RequestRecord r;
-    r.builder = args.builder;
-    r.reason = args.reason.empty() ? "forced" : args.reason;
-    r.properties = args.properties;
-    Status st = Submit(txn, &r);
+    int64_t id = 0;
+    Status st = Enqueue(txn, args, &id);
     if (!st.ok()) return done(st, 0);
-    int64_t id = r.id;
     txn.AfterCommit([done, id](const Status& st) { done(st, st.ok() ? id : 0); });
   });
+}
+
+Status Controller::Enqueue(Txn& txn, const ForceArgs& args, int64_t* id) {
+  RequestRecord r;
+  r.builder = args.builder;
+  r.reason = args.reason.empty() ? "forced" : args.reason;
+  r.properties = args.properties;
+  GROVE_RETURN_IF_ERROR(Submit(txn, &r));
+  *id = r.id;
+  return Status::Ok();
 }
 
 Status Controller::Submit(Txn& txn, RequestRecord* r, const std::vector<int64_t>& changes) {

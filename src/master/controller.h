@@ -59,9 +59,12 @@ class Controller : public BrokerListener {
   void OnHello(ConnId conn, WorkerHello hello, std::function<void(Status)> reply) override;
   void OnMessages(ConnId conn, const std::string& worker, std::vector<Json> msgs) override;
   void OnClosed(ConnId conn, const std::string& worker) override;
+  void OnSubmission(Json msg, std::function<void(Status)> done) override;
 
   // Queues a build request; |done| receives the request id once it is durable.
   void Force(ForceArgs args, std::function<void(Status, int64_t)> done);
+  // On the core thread: Force's work.
+  Status Enqueue(Txn& txn, const ForceArgs& args, int64_t* id);
   // On the core thread: stores |r| (builder, reason, properties, source) as a queued request
   // with |changes| linked to it, and dispatches. Sets r->id. Used by Force and the schedulers.
   Status Submit(Txn& txn, RequestRecord* r, const std::vector<int64_t>& changes = {});
@@ -107,7 +110,13 @@ class Controller : public BrokerListener {
   // build and fills |job|. False when the claim failed (the caller drops it from the queue).
   bool ClaimJob(Txn& txn, int64_t request_id, const BuilderConfig& bc, const std::string& worker,
                 JobSpec* job);
-  void AdoptJob(Txn& txn, ConnectedWorker& w, const JobKey& key, ActiveJob& job);
+  // |properties|: more build properties to store in the same update (job.started's builddir);
+  // false when the job has no build yet to store them in.
+  // The job a worker gets for |key| (also run again at recovery: the build, the secrets).
+  void MakeJob(Txn& txn, const JobKey& key, ActiveJob& active, const BuilderConfig& bc,
+               JobSpec* job);
+  bool AdoptJob(Txn& txn, ConnectedWorker& w, const JobKey& key, ActiveJob& job,
+                const Json& properties = Json::object());
   void HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev);
   int64_t EnsureBuild(Txn& txn, const JobKey& key, ActiveJob& job, const std::string& worker);
   void FinishJob(Txn& txn, const JobKey& key, Result result);

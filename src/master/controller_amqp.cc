@@ -9,14 +9,16 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "master/controller.h"
+#include "master/submission.h"
 
 namespace grove {
 
 void Controller::DispatchToQueues(Txn& txn) {
   for (auto it = queue_.begin(); it != queue_.end();) {
     const BuilderConfig* bc = config_->FindBuilder(it->builder);
-    if (!bc) {
-      ++it;  // kept queued: the builder may come back with the next reconfig
+    if (!bc || !LocksFree(*bc, "")) {
+      // Kept queued: the builder may come back with the next reconfig, the lock be released.
+      ++it;
       continue;
     }
     JobSpec job;
@@ -33,18 +35,33 @@ void Controller::DispatchToQueues(Txn& txn) {
   }
 }
 
-void Controller::AdoptJob(Txn& txn, ConnectedWorker& w, const JobKey& key, ActiveJob& job) {
+bool Controller::AdoptJob(Txn& txn, ConnectedWorker& w, const JobKey& key, ActiveJob& job,
+                          const Json& properties) {
   job.worker = w.name;
   w.running.insert(key);
   if (job.build_id) {
     (void)txn.store().SetBuildWorker(job.build_id, w.name);
-    BuildRecord b;
-    if (txn.store().GetBuild(job.build_id, &b).ok()) {
-      b.properties["workername"] = w.name;
-      (void)txn.store().SetBuildProperties(job.build_id, b.properties);
-    }
+    Json props = properties;
+    props["workername"] = w.name;
+    HandleStepReport(txn, job, {{"properties", props}});
   }
-  spdlog::info("request {} attempt {} taken by worker {}", key.request, key.attempt, w.name);
+  // Debug: at thousands of consumer jobs a second, a line per job would be most of the log.
+  spdlog::debug("request {} attempt {} taken by worker {}", key.request, key.attempt, w.name);
+  return job.build_id != 0;
+}
+
+// What an application published to grove.submit: the same JSON as the HTTP API's, checked the
+// same way, acknowledged in RabbitMQ once the request is durable.
+void Controller::OnSubmission(Json msg, std::function<void(Status)> done) {
+  core_.Post([this, msg = std::move(msg), done = std::move(done)](Txn& txn) {
+    ForceArgs args;
+    Status st = ParseSubmission(msg, *config_, &args);
+    if (args.reason.empty()) args.reason = "submitted through RabbitMQ";
+    int64_t id = 0;
+    if (st.ok()) st = Enqueue(txn, args, &id);
+    if (!st.ok()) return done(st);
+    txn.AfterCommit([done](const Status& st) { done(st); });
+  });
 }
 
 }  // namespace grove

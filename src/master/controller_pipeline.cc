@@ -105,11 +105,10 @@ void Controller::HandleStepReport(Txn& txn, ActiveJob& job, const Json& ev) {
     if (!st.ok())
       spdlog::warn("build {}: cannot store test results: {}", job.build_id, st.message());
   }
-  // A consume step's result (docs/protocol.md). Kept in the step's step_tests row under
-  // "result_json" (consume steps report no test counts) until the steps table gets a column.
+  // A consume step's result (docs/protocol.md).
   if (ev.contains("result_json")) {
-    Status st = store.SetStepTests(job.build_id, ev.value("step", 0),
-                                   Json{{"result_json", MaskJson(ev["result_json"], job.secrets)}});
+    Status st = store.SetStepResult(job.build_id, ev.value("step", 0),
+                                    MaskJson(ev["result_json"], job.secrets));
     if (!st.ok())
       spdlog::warn("build {}: cannot store the consumer's result: {}", job.build_id, st.message());
   }
@@ -122,8 +121,10 @@ std::string Controller::MaskLog(const ActiveJob& job, std::string data) const {
   return MaskSecrets(data, job.secrets);
 }
 
+// In distributed mode (no |worker| yet: RabbitMQ picks it) only master locks apply.
 bool Controller::LocksFree(const BuilderConfig& bc, const std::string& worker) const {
   for (const auto& l : bc.locks) {
+    if (l.kind == "worker" && worker.empty()) continue;
     auto it = lock_counts_.find(LockKey(l, worker));
     if (it != lock_counts_.end() && it->second >= l.max) return false;
   }
@@ -141,6 +142,7 @@ ConnectedWorker* Controller::PickWithFreeLocks(const BuilderConfig& bc) {
 
 void Controller::TakeLocks(const BuilderConfig& bc, const std::string& worker, ActiveJob& job) {
   for (const auto& l : bc.locks) {
+    if (l.kind == "worker" && worker.empty()) continue;
     std::string key = LockKey(l, worker);
     ++lock_counts_[key];
     job.locks.push_back(key);

@@ -92,6 +92,8 @@ void Controller::SetWorkerPaused(const std::string& worker, bool paused,
     }
     w->paused = paused;
     spdlog::info("worker {} {}", worker, paused ? "paused" : "resumed");
+    // In distributed mode RabbitMQ hands out the jobs: the worker itself stops consuming.
+    if (broker_->RoutesJobs()) broker_->Send(w->conn, {{"type", paused ? "pause" : "resume"}});
     Notify(txn, {{"type", "worker"}, {"name", worker}, {"connected", true}, {"paused", paused}});
     txn.AfterCommit([done](const Status& st) { done(st); });
     if (!paused) Dispatch(txn);

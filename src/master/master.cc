@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "broker/amqp_broker.h"
+#include "broker/amqp_url.h"
 #include "broker/embedded_broker.h"
 #include "config/config.h"
 #include "core/log.h"
@@ -60,12 +61,19 @@ class PidFile {
   std::string path_;
 };
 
+// The broker for the log: amqp[s]://user:***@host:port/vhost?... (never the password).
+std::string RedactedBrokerUrl(const std::string& url) {
+  amqp::AmqpUrl parsed;
+  return amqp::AmqpUrl::Parse(url, &parsed).ok() ? parsed.Redacted() : "amqp (password not shown)";
+}
+
 }  // namespace
 
 Status RunMaster(const MasterOptions& opts) {
   auto config = std::make_shared<Config>();
   GROVE_RETURN_IF_ERROR(LoadConfig(ConfigPath(opts.dir), config.get()));
-  const bool amqp_mode = config->broker_url.rfind("amqp://", 0) == 0;
+  const bool amqp_mode =
+      config->broker_url.rfind("amqp://", 0) == 0 || config->broker_url.rfind("amqps://", 0) == 0;
   if (config->broker_url != "embedded" && !amqp_mode)
     return Status::Invalid("broker must be \"embedded\" or an amqp:// URL");
 
@@ -153,7 +161,7 @@ Status RunMaster(const MasterOptions& opts) {
   PidFile pid_file(PidPath(opts.dir));
   spdlog::info("master '{}' listening on http://{}:{} (store {}, broker {})", config->project_name,
                sopts.listen.substr(0, sopts.listen.rfind(':')), server.port(), config->store_url,
-               amqp_mode ? "amqp (password not shown)" : config->broker_url);
+               amqp_mode ? RedactedBrokerUrl(config->broker_url) : config->broker_url);
 
   // Live-update streams get a comment every 15 s: idle proxies keep them open and the hub
   // notices subscribers that went away.

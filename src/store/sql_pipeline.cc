@@ -9,6 +9,9 @@ Status Store::SetBuildProperties(int64_t, const Json&) {
 Status Store::SetStepTests(int64_t, int, const Json&) {
   return Status::Unavailable("store: test results are not supported");
 }
+Status Store::SetStepResult(int64_t, int, const Json&) {
+  return Status::Unavailable("store: consumer results are not supported");
+}
 Status Store::ListBuildTests(int64_t, std::vector<StepTestsRecord>*) {
   return Status::Unavailable("store: test results are not supported");
 }
@@ -70,6 +73,19 @@ Status SetStepTests(sql::Db& db, int64_t build_id, int idx, const Json& tests) {
                  "ON CONFLICT (build_id, idx) DO UPDATE SET tests = excluded.tests",
                  &q));
   return q.Bind(1, build_id).Bind(2, int64_t{idx}).Bind(3, Dump(tests)).Run();
+}
+
+Status SetStepResult(sql::Db& db, int64_t build_id, int idx, const Json& result) {
+  Query q;
+  GROVE_RETURN_IF_ERROR(db.Prepare(
+      "UPDATE steps SET result_json = $3 WHERE build_id = $1 AND idx = $2 RETURNING idx", &q));
+  q.Bind(1, build_id).Bind(2, int64_t{idx}).Bind(3, Dump(result));
+  bool row = false;
+  GROVE_RETURN_IF_ERROR(q.Step(&row));
+  if (!row)
+    return Status::NotFound("store: build " + std::to_string(build_id) + " has no step " +
+                            std::to_string(idx));
+  return Status::Ok();
 }
 
 Status ListBuildTests(sql::Db& db, int64_t build_id, std::vector<StepTestsRecord>* out) {

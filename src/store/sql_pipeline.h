@@ -11,6 +11,7 @@ namespace grove::sql_pipeline {
 
 Status SetBuildProperties(sql::Db& db, int64_t build_id, const Json& properties);
 Status SetStepTests(sql::Db& db, int64_t build_id, int idx, const Json& tests);
+Status SetStepResult(sql::Db& db, int64_t build_id, int idx, const Json& result);
 Status ListBuildTests(sql::Db& db, int64_t build_id, std::vector<StepTestsRecord>* out);
 Status PutArtifact(sql::Db& db, const ArtifactRecord& a);
 Status ListArtifacts(sql::Db& db, int64_t build_id, std::vector<ArtifactRecord>* out);

@@ -83,7 +83,7 @@ Status ReadBuild(Query& q, BuildRecord* b) {
   return Parse(q.Text(10), "builds.properties", &b->properties);
 }
 
-void ReadStep(Query& q, StepRecord* s) {
+Status ReadStep(Query& q, StepRecord* s) {
   s->build_id = q.Int(0);
   s->idx = static_cast<int>(q.Int(1));
   s->name = q.Text(2);
@@ -93,6 +93,8 @@ void ReadStep(Query& q, StepRecord* s) {
   s->finished_at = q.Int(6);
   s->log_bytes = q.Int(7);
   s->log_lines = q.Int(8);
+  if (q.IsNull(9)) return Status::Ok();
+  return Parse(q.Text(9), "steps.result_json", &s->result_json);
 }
 
 Status ReadWorker(Query& q, WorkerRecord* w) {
@@ -189,8 +191,8 @@ constexpr std::string_view kFinishStep =
     "UPDATE steps SET state = 'finished', result = $3, finished_at = $4 "
     "WHERE build_id = $1 AND idx = $2 RETURNING idx";
 constexpr std::string_view kListSteps =
-    "SELECT build_id, idx, name, state, result, started_at, finished_at, log_bytes, log_lines "
-    "FROM steps WHERE build_id = $1 ORDER BY idx";
+    "SELECT build_id, idx, name, state, result, started_at, finished_at, log_bytes, log_lines, "
+    "result_json FROM steps WHERE build_id = $1 ORDER BY idx";
 constexpr std::string_view kStepLogSize =
     "SELECT log_bytes, log_lines FROM steps WHERE build_id = $1 AND idx = $2";
 
@@ -642,6 +644,9 @@ class SqlStore final : public Store {
   }
   Status SetStepTests(int64_t build_id, int idx, const Json& tests) override {
     return sql_pipeline::SetStepTests(*db_, build_id, idx, tests);
+  }
+  Status SetStepResult(int64_t build_id, int idx, const Json& result) override {
+    return sql_pipeline::SetStepResult(*db_, build_id, idx, result);
   }
   Status ListBuildTests(int64_t build_id, std::vector<StepTestsRecord>* out) override {
     return sql_pipeline::ListBuildTests(*db_, build_id, out);

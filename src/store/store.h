@@ -58,6 +58,7 @@ struct StepRecord {
   int64_t finished_at = 0;
   int64_t log_bytes = 0;
   int64_t log_lines = 0;
+  Json result_json;  // a consume step's result (docs/protocol.md); null when it has none
 };
 
 struct WorkerRecord {
@@ -176,6 +177,7 @@ class Store {
   // Replaces the build's properties (steps add got_revision, set_property values, ...).
   virtual Status SetBuildProperties(int64_t build_id, const Json& properties);
   virtual Status SetStepTests(int64_t build_id, int idx, const Json& tests);
+  virtual Status SetStepResult(int64_t build_id, int idx, const Json& result);
   virtual Status ListBuildTests(int64_t build_id, std::vector<StepTestsRecord>* out);
   // Insert or replace (an upload of the same path again replaces it).
   virtual Status PutArtifact(const ArtifactRecord& a);

@@ -32,10 +32,11 @@ class Agent : public LinkHandler {
 
   void Start() { link_->Start(); }
 
-  // Cancels what runs, then gives the link a moment to deliver the last events.
+  // Stops what runs and hands it back (job.finished "retry": the master runs it again as the
+  // next attempt), then gives the link a moment to deliver the last events.
   void Shutdown() {
     stopping_ = true;
-    for (auto& [key, runner] : runners_) runner->Cancel();
+    for (auto& [key, runner] : runners_) runner->Cancel(Result::kRetry);
     WaitDrained(std::chrono::steady_clock::now() + std::chrono::seconds(3));
   }
 
@@ -63,6 +64,7 @@ class Agent : public LinkHandler {
                                     [this, key](JobRunner& r, Result res) { Done(key, r, res); });
     JobRunner* raw = runner.get();
     raw->set_master_url(opts_.master_url);
+    raw->set_in_process_consumers(opts_.in_process.get());
     runners_[key] = std::move(runner);
     raw->Start();
   }
@@ -123,7 +125,7 @@ Status RunWorker(const WorkerOptions& opts) {
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& e, int sig) {
     if (e) return;
-    spdlog::info("signal {}: cancelling running jobs and stopping", sig);
+    spdlog::info("signal {}: handing running jobs back and stopping", sig);
     agent.Shutdown();
   });
   spdlog::info("worker {} starting; master {}, work directory {}", opts.name, opts.master_url,

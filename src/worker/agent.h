@@ -3,11 +3,14 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 
 #include "core/status.h"
 
 namespace grove {
+
+class InProcessConsumers;
 
 struct WorkerOptions {
   std::string master_url = "http://127.0.0.1:8010";
@@ -16,6 +19,8 @@ struct WorkerOptions {
   std::string secret;
   std::string workdir = ".";
   int capacity = 0;  // 0: as configured on the master
+  // Consumers compiled into this process (C++ SDK); they win over a command of the same name.
+  std::shared_ptr<InProcessConsumers> in_process;
 };
 
 // Runs until SIGINT/SIGTERM, or until the master refuses the worker (an error is returned).

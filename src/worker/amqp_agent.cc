@@ -17,6 +17,7 @@
 #include "broker/amqp_connection.h"
 #include "broker/amqp_publisher.h"
 #include "broker/amqp_topology.h"
+#include "broker/amqp_wait.h"
 #include "core/log.h"
 #include "worker/build_dirs.h"
 #include "worker/job_runner.h"
@@ -54,6 +55,11 @@ class AmqpAgent : public EventSink {
     std::unique_ptr<AmqpConnection> c;
     GROVE_RETURN_IF_ERROR(AmqpConnection::Open(url_, 30, &c));
     GROVE_RETURN_IF_ERROR(DeclareTopology(*c, queues_));
+    // The control queue exists before the first hello, so a refusal of it is not lost.
+    QueueOptions cq;
+    cq.durable = false;
+    GROVE_RETURN_IF_ERROR(c->DeclareQueue(ControlQueueFor(opts_.name), cq));
+    GROVE_RETURN_IF_ERROR(c->Bind(ControlQueueFor(opts_.name), kControlExchange, opts_.name));
     c.reset();
     publisher_.Start();
     consumer_ = std::thread([this] { RunConsumer(); });
@@ -61,15 +67,23 @@ class AmqpAgent : public EventSink {
     return Status::Ok();
   }
 
+  // Stops what runs and hands it back: job.finished "retry" (the master runs it again as the
+  // next attempt), and the job message is acknowledged once that event is confirmed.
   void Shutdown() {
     stopping_ = true;
-    for (auto& [key, r] : runners_) r->Cancel();
+    for (auto& [key, r] : runners_) r->Cancel(Result::kRetry);
     WaitDrained(std::chrono::steady_clock::now() + std::chrono::seconds(5));
   }
 
+  const Status& status() const { return status_; }
+
   void Join() {
     stop_consumer_ = true;
+    wake_.Notify();
     if (consumer_.joinable()) consumer_.join();
+    // So that the master shows this worker gone now rather than after 15 s of silence.
+    Json bye = {{"type", "bye"}, {"worker", opts_.name}, {"instance", instance_}};
+    publisher_.Publish({kEventsExchange, opts_.name + ".bye", bye.dump(), nullptr});
     publisher_.Stop();
   }
 
@@ -77,6 +91,7 @@ class AmqpAgent : public EventSink {
   void Emit(Json ev) override {
     ev["id"] = next_id_++;
     ev["worker"] = opts_.name;
+    ev["instance"] = instance_;
     const std::string type = ev.value("type", "");
     std::function<void()> on_confirmed;
     if (type == "job.finished") {
@@ -87,11 +102,13 @@ class AmqpAgent : public EventSink {
         uint64_t generation = it->second.second;
         tags_.erase(it);
         // The job message is acknowledged only once job.finished is safe in the broker.
-        on_confirmed = [this, tag, generation] { QueueSettle(tag, generation, true); };
+        on_confirmed = [this, tag, generation] { QueueSettle(tag, generation, true, true); };
       }
     }
-    publisher_.Publish(
-        {kEventsExchange, opts_.name + "." + type, ev.dump(), std::move(on_confirmed)});
+    // Events published while the previous batch awaits its confirms travel together, as one
+    // JSON array: under load a message carries many events (docs/protocol.md).
+    publisher_.Publish({kEventsExchange, opts_.name + "." + type, ev.dump(),
+                        std::move(on_confirmed), opts_.name + ".events"});
   }
   bool Congested() const override { return publisher_.pending() > 20000; }
 
@@ -100,11 +117,15 @@ class AmqpAgent : public EventSink {
     uint64_t tag;
     uint64_t generation;  // the consumer connection the tag belongs to
     bool ack;             // false: reject to the dead-letter queue
+    bool ran = false;     // the ack of a job this worker ran: waits for the master's welcome
   };
 
-  void QueueSettle(uint64_t tag, uint64_t generation, bool ack) {
-    std::lock_guard lock(mu_);
-    settles_.push_back({tag, generation, ack});
+  void QueueSettle(uint64_t tag, uint64_t generation, bool ack, bool ran = false) {
+    {
+      std::lock_guard lock(mu_);
+      settles_.push_back({tag, generation, ack, ran});
+    }
+    wake_.Notify();
   }
 
   void SayHello() {
@@ -112,15 +133,11 @@ class AmqpAgent : public EventSink {
     Json running = Json::array();
     for (const auto& [key, r] : runners_)
       running.push_back({{"request", key.first}, {"attempt", key.second}});
-    Json hello = {{"type", "hello"},
-                  {"v", 1},
-                  {"worker", opts_.name},
-                  {"secret", opts_.secret},
-                  {"instance", instance_},
-                  {"capacity", opts_.capacity},
-                  {"tags", opts_.tags},
-                  {"running", running},
-                  {"version", "grove-worker/amqp"}};
+    Json hello = {{"type", "hello"},          {"v", 1},
+                  {"worker", opts_.name},     {"secret", opts_.secret},
+                  {"instance", instance_},    {"capacity", opts_.capacity},
+                  {"tags", opts_.tags},       {"running", running},
+                  {"paused", paused_.load()}, {"version", "grove-worker/amqp"}};
     publisher_.Publish({kEventsExchange, opts_.name + ".hello", hello.dump(), nullptr});
     hello_timer_.expires_after(kHelloEvery);
     hello_timer_.async_wait([this](const boost::system::error_code& ec) {
@@ -129,8 +146,9 @@ class AmqpAgent : public EventSink {
   }
 
   // On the io thread: a delivery from a job queue.
-  void OnJob(const std::string& body, uint64_t tag, uint64_t generation) {
-    Json msg = Json::parse(body, nullptr, false);
+  void OnJob(const Delivery& d, uint64_t generation) {
+    const uint64_t tag = d.tag;
+    Json msg = Json::parse(d.body, nullptr, false);
     JobSpec job;
     Status st = msg.is_discarded() ? Status::Invalid("not JSON") : JobFromJson(msg, &job);
     if (!st.ok()) {
@@ -139,6 +157,12 @@ class AmqpAgent : public EventSink {
     }
     Key key{job.request_id, job.attempt};
     if (runners_.count(key)) {
+      auto held = tags_.find(key);
+      if (held != tags_.end() && held->second.second == generation) {
+        // A second copy of the job (the master publishes a job again after a restart when it
+        // cannot know whether the first reached RabbitMQ): the running one is enough.
+        return QueueSettle(tag, generation, true);
+      }
       // Delivered again while it runs (our connection to the broker broke and RabbitMQ put the
       // message back): the running job reports, and this delivery is the one to acknowledge
       // when it finishes (the old delivery tag died with the old connection).
@@ -146,6 +170,7 @@ class AmqpAgent : public EventSink {
       return;
     }
     if (stopping_) return;  // unacknowledged: RabbitMQ gives it to another worker
+    if (d.redelivered && Requeue(d, key, generation)) return;
     job.master_url = opts_.master_url;
     job.consumers = opts_.consumers;
     std::string dir = dirs_.Acquire(job.builder);
@@ -160,17 +185,82 @@ class AmqpAgent : public EventSink {
         });
     JobRunner* raw = runner.get();
     raw->set_master_url(opts_.master_url);
+    raw->set_in_process_consumers(opts_.in_process.get());
     runners_[key] = std::move(runner);
     raw->Start();
   }
 
+  // A job delivered before to a consumer that never acknowledged it: that worker died or lost
+  // its connection, possibly because of this very job. Classic queues do not count deliveries,
+  // so the count of such lost deliveries travels in the x-grove-deliveries header: the message
+  // is published again at the back of its queue with the count + 1 (then this delivery is
+  // acknowledged), and once kMaxDeliveries were lost it goes to the dead-letter queue instead
+  // of taking down worker after worker. Returns false when the job should simply run.
+  bool Requeue(const Delivery& d, const Key& key, uint64_t generation) {
+    auto it = d.headers.find(kDeliveriesHeader);
+    const int64_t lost = (it == d.headers.end() ? 0 : it->second) + 1;
+    if (lost >= kMaxDeliveries) {
+      spdlog::error("job {}.{}: lost with its worker {} times; dead-lettered", key.first,
+                    key.second, lost);
+      QueueSettle(d.tag, generation, false);
+      return true;
+    }
+    spdlog::warn(
+        "job {}.{}: delivered again (its worker died or lost its connection); lost "
+        "{} of at most {} times, requeued",
+        key.first, key.second, lost, kMaxDeliveries);
+    publisher_.Publish({d.exchange,
+                        d.routing_key,
+                        d.body,
+                        [this, tag = d.tag, generation] { QueueSettle(tag, generation, true); },
+                        "",
+                        {{kDeliveriesHeader, lost}}});
+    return true;
+  }
+
   void OnControl(const std::string& body) {
     Json msg = Json::parse(body, nullptr, false);
-    if (msg.is_discarded() || msg.value("type", "") != "cancel") return;
+    if (msg.is_discarded() || !msg.is_object()) return;
+    const std::string type = msg.value("type", "");
+    if (type == "refused") return OnRefused(msg);
+    if (type == "welcome") {
+      if (msg.value("instance", "") != instance_ || welcomed_) return;
+      spdlog::info("worker {}: accepted by the master", opts_.name);
+      welcomed_ = true;
+      wake_.Notify();
+      return;
+    }
+    if (type == "pause" || type == "resume") {
+      // The consumer thread stops (or resumes) taking jobs from RabbitMQ, so that other
+      // workers get them; the jobs already here run to the end.
+      spdlog::info("worker {}: {} by the master", opts_.name,
+                   type == "pause" ? "paused" : "resumed");
+      paused_ = type == "pause";
+      wake_.Notify();
+      return;
+    }
+    if (type != "cancel") return;
     auto it = runners_.find({msg.value("request", int64_t{0}), msg.value("attempt", 0)});
     if (it == runners_.end()) return;
     spdlog::info("job {}.{}: cancelled by the master", it->first.first, it->first.second);
     it->second->Cancel();
+  }
+
+  // The master refused our hello (unknown name or wrong secret): it ignores our events, so stop
+  // at once and acknowledge nothing more; RabbitMQ gives the jobs we hold to other workers.
+  void OnRefused(const Json& msg) {
+    if (msg.value("instance", instance_) != instance_) return;  // another process of this name
+    const std::string why = msg.contains("error") && msg["error"].is_string()
+                                ? msg["error"].get<std::string>()
+                                : "refused";
+    spdlog::error("master refused this worker: {}", why);
+    status_ = Status::Unauthorized("master refused this worker: " + why);
+    stop_consumer_ = true;
+    wake_.Notify();
+    stopping_ = true;
+    for (auto& [key, r] : runners_) r->Cancel();
+    hello_timer_.cancel();
+    io_.stop();
   }
 
   void WaitDrained(std::chrono::steady_clock::time_point deadline) {
@@ -210,7 +300,8 @@ class AmqpAgent : public EventSink {
     GROVE_RETURN_IF_ERROR(AmqpConnection::Open(url_, 30, &jobs));
     GROVE_RETURN_IF_ERROR(DeclareTopology(*jobs, queues_));
     GROVE_RETURN_IF_ERROR(jobs->SharedPrefetch(opts_.capacity));
-    for (const auto& q : queues_) GROVE_RETURN_IF_ERROR(jobs->Consume(q, 0));
+    bool consuming = false;
+    std::vector<Settle> unwelcomed;  // acks held until the master accepts this worker
     GROVE_RETURN_IF_ERROR(AmqpConnection::Open(url_, 30, &control));
     QueueOptions cq;
     cq.durable = false;
@@ -222,27 +313,50 @@ class AmqpAgent : public EventSink {
     spdlog::info("worker {}: consuming {} job queue(s) from {} (prefetch {})", opts_.name,
                  queues_.size(), url_.Redacted(), opts_.capacity);
     while (true) {
+      wake_.Drain();
       std::vector<Settle> settles;
       {
         std::lock_guard lock(mu_);
         settles.swap(settles_);
       }
+      if (welcomed_) settles.insert(settles.begin(), unwelcomed.begin(), unwelcomed.end());
+      if (welcomed_) unwelcomed.clear();
       for (const auto& s : settles) {
         if (s.generation != gen) continue;  // that delivery was on a closed connection
+        if (s.ran && !welcomed_) {
+          // Until the master accepted our hello, nothing is acknowledged: a worker it refuses
+          // (wrong secret) must leave the jobs it took to the others, finished or not.
+          unwelcomed.push_back(s);
+          continue;
+        }
         GROVE_RETURN_IF_ERROR(s.ack ? jobs->Ack(s.tag) : jobs->Reject(s.tag, false));
       }
       if (stop_consumer_) return Status::Ok();
+      if (consuming == paused_) {
+        if (paused_) {
+          GROVE_RETURN_IF_ERROR(jobs->CancelConsumers());
+        } else {
+          for (const auto& q : queues_) GROVE_RETURN_IF_ERROR(jobs->Consume(q, 0));
+        }
+        consuming = !paused_;
+      }
+      // What has arrived, without blocking; then sleep until a socket or a settle wakes us.
+      bool any = false;
       Delivery d;
       bool got = false;
-      GROVE_RETURN_IF_ERROR(jobs->Next(20, &d, &got));
-      if (got)
-        asio::post(io_,
-                   [this, body = std::move(d.body), tag = d.tag, gen] { OnJob(body, tag, gen); });
-      GROVE_RETURN_IF_ERROR(control->Next(got ? 0 : 20, &d, &got));
+      for (int n = 0; n < 256; ++n) {
+        GROVE_RETURN_IF_ERROR(jobs->Next(0, &d, &got));
+        if (!got) break;
+        any = true;
+        asio::post(io_, [this, d = std::move(d), gen] { OnJob(d, gen); });
+      }
+      GROVE_RETURN_IF_ERROR(control->Next(0, &d, &got));
       if (got) {
+        any = true;
         GROVE_RETURN_IF_ERROR(control->Ack(d.tag));
         asio::post(io_, [this, body = std::move(d.body)] { OnControl(body); });
       }
+      if (!any) WaitReadable({jobs.get(), control.get()}, wake_, 200);
     }
   }
 
@@ -256,14 +370,19 @@ class AmqpAgent : public EventSink {
   std::thread consumer_;
   std::atomic<bool> stop_consumer_{false};
   std::atomic<uint64_t> generation_{0};
+  std::atomic<bool> paused_{false};
+  std::atomic<bool> welcomed_{
+      false};  // the master accepted our hello  // by the master (POST /api/v1/workers/NAME/pause)
   std::mutex mu_;
   std::vector<Settle> settles_;
+  Wakeup wake_;  // settles_ has work, or stop_consumer_ was set
   // io thread only
   std::map<Key, std::unique_ptr<JobRunner>> runners_;
   std::map<Key, std::pair<uint64_t, uint64_t>> tags_;  // job → (delivery tag, generation)
   BuildDirs dirs_{opts_.workdir};
   int64_t next_id_ = 1;
   bool stopping_ = false;
+  Status status_;  // why the worker stopped, when not by a signal
 };
 
 }  // namespace
@@ -281,14 +400,14 @@ Status RunAmqpWorker(const AmqpWorkerOptions& opts) {
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& e, int sig) {
     if (e) return;
-    spdlog::info("signal {}: cancelling running jobs and stopping", sig);
+    spdlog::info("signal {}: handing running jobs back and stopping", sig);
     agent.Shutdown();
   });
   spdlog::info("worker {} starting; broker {}, work directory {}", opts.name, url.Redacted(),
                fs::absolute(opts.workdir).string());
   io.run();
   agent.Join();
-  return Status::Ok();
+  return agent.status();
 }
 
 }  // namespace grove

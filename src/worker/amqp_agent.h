@@ -6,12 +6,15 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/status.h"
 
 namespace grove {
+
+class InProcessConsumers;
 
 struct AmqpWorkerOptions {
   std::string broker_url;
@@ -22,6 +25,7 @@ struct AmqpWorkerOptions {
   int capacity = 1;
   std::string master_url;  // for artifact and trigger steps (HTTP); may stay empty
   std::map<std::string, std::string> consumers;  // consume steps: name -> command
+  std::shared_ptr<InProcessConsumers> in_process;  // C++ SDK consumers; may be null
 };
 
 // Runs until SIGINT/SIGTERM; an error when the broker cannot be reached at start.

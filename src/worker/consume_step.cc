@@ -2,14 +2,22 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <system_error>
 
 #include "worker/command_sequence.h"
+#include "worker/in_process_consumers.h"
 
 namespace grove {
+
+namespace asio = boost::asio;
 
 namespace {
 
@@ -23,12 +31,114 @@ bool WriteFile(const std::filesystem::path& path, const std::string& data) {
 
 }  // namespace
 
+// An in-process call's state, shared by the step (io thread) and the pool thread running the
+// consumer. |live| is cleared when the step goes (job finished or the worker stopping): what the
+// consumer still logs or returns after that is dropped instead of reaching a destroyed runner.
+struct ConsumeStep::Call {
+  std::mutex mu;
+  boost::asio::io_context* io = nullptr;  // under mu; null once the step is gone
+  bool live = true;                       // io thread only
+  std::atomic<bool> cancelled{false};
+  bool timed_out = false;  // io thread only
+
+  // From any thread: runs |fn| on the io thread while the step lives.
+  void Post(std::function<void()> fn, const std::shared_ptr<Call>& self) {
+    std::lock_guard lock(mu);
+    if (!io) return;
+    asio::post(*io, [self, fn = std::move(fn)] {
+      if (self->live) fn();
+    });
+  }
+};
+
+struct ConsumeStep::Timeout {
+  explicit Timeout(boost::asio::io_context& io) : timer(io) {}
+  asio::steady_timer timer;
+};
+
+ConsumeStep::~ConsumeStep() {
+  if (call_) {
+    call_->live = false;
+    std::lock_guard lock(call_->mu);
+    call_->io = nullptr;
+    call_->cancelled = true;  // nobody waits for it any more: let a polite consumer stop early
+  }
+}
+
+void ConsumeStep::StartInProcess(const StepContext& ctx, const std::string& name, Json payload,
+                                 std::function<void(Result)> done) {
+  const InProcessConsumerFn* fn = ctx.in_process->Find(name);
+  auto call = std::make_shared<Call>();
+  call->io = ctx.io;
+  call_ = call;
+  auto log = ctx.log;
+  const int64_t timeout_s = ctx.step->timeout_s;
+  if (timeout_s > 0) {
+    timeout_ = std::make_unique<Timeout>(*ctx.io);
+    timeout_->timer.expires_after(std::chrono::seconds(timeout_s));
+    timeout_->timer.async_wait([call, log, timeout_s](const boost::system::error_code& ec) {
+      if (ec || !call->live) return;
+      call->timed_out = true;
+      call->cancelled = true;
+      log(fmt::format("\n[grove] step timed out after {}s: consumer asked to stop\n", timeout_s));
+    });
+  }
+  Json* report = ctx.report;
+  // The consumer's view of the call; it lives in the task, on the pool thread.
+  InProcessCall in;
+  in.payload = std::move(payload);
+  in.consumer = name;
+  in.request_id = ctx.job->request_id;
+  in.attempt = ctx.job->attempt;
+  in.cancelled = &call->cancelled;
+  in.log = [call, log](std::string_view text) {
+    call->Post([log, text = std::string(text)] { log(text); }, call);
+  };
+  ctx.in_process->Submit([call, fn, in = std::move(in), log, done, report] {
+    InProcessReply reply;
+    try {
+      reply = (*fn)(in);
+    } catch (const std::exception& e) {
+      reply = {Result::kException, nullptr, fmt::format("[grove] consumer threw: {}", e.what())};
+    } catch (...) {
+      reply = {Result::kException, nullptr, "[grove] consumer threw a non-standard exception"};
+    }
+    // The result's size is checked here, off the io thread, like its JSON-ness for commands.
+    if (!reply.result_json.is_null() && reply.result_json.dump().size() > kMaxResult) {
+      reply.result_json = nullptr;
+      reply.message += "\n[grove] the consumer's result is larger than 1 MiB: dropped";
+      if (reply.result == Result::kSuccess) reply.result = Result::kFailure;
+    }
+    call->Post(
+        [call, reply = std::move(reply), log, done, report]() mutable {
+          if (!reply.message.empty()) {
+            if (reply.message.back() != '\n') reply.message += '\n';
+            log(reply.message);
+          }
+          Result r = reply.result;
+          // Cancelled or timed out while it ran: the step says so whatever the consumer
+          // returned (the job runner turns kCancelled into the job's cancel result).
+          if (call->timed_out) {
+            r = WorseResult(r, Result::kFailure);
+          } else if (call->cancelled) {
+            r = Result::kCancelled;
+          } else if (report && !reply.result_json.is_null()) {
+            (*report)["result_json"] = std::move(reply.result_json);
+          }
+          call->live = false;  // done is called once
+          done(r);
+        },
+        call);
+  });
+}
+
 void ConsumeStep::Start(const StepContext& ctx, std::function<void(Result)> done) {
   const StepSpec& spec = *ctx.step;
   auto log = ctx.log;
   std::string name = spec.options.value("consumer", "");
+  const bool in_process = ctx.in_process && ctx.in_process->Find(name);
   auto it = ctx.job->consumers.find(name);
-  if (name.empty() || it == ctx.job->consumers.end()) {
+  if (name.empty() || (!in_process && it == ctx.job->consumers.end())) {
     log(
         fmt::format("[grove] this worker has no consumer '{}' (grove worker --consumer "
                     "NAME=COMMAND)\n",
@@ -42,6 +152,7 @@ void ConsumeStep::Start(const StepContext& ctx, std::function<void(Result)> done
     payload = Json::object();
     if (ctx.properties && ctx.properties->contains(from)) payload = (*ctx.properties)[from];
   }
+  if (in_process) return StartInProcess(ctx, name, std::move(payload), std::move(done));
   // One pair of files per step, next to the build directory's other contents.
   std::filesystem::path dir(ctx.builddir);
   std::string stem = fmt::format(".grove-consume-{}-{}", ctx.job->request_id, ctx.job->attempt);
@@ -94,6 +205,7 @@ void ConsumeStep::Start(const StepContext& ctx, std::function<void(Result)> done
 
 void ConsumeStep::Cancel() {
   if (child_) child_->Cancel();
+  if (call_) call_->cancelled = true;
 }
 void ConsumeStep::PauseOutput() {
   if (child_) child_->PauseOutput();

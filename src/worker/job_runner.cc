@@ -39,6 +39,7 @@ struct JobRunner::Impl {
   int64_t seq = 0;      // next log chunk number of the current step
   bool paused = false;
   bool cancelled = false;
+  Result cancel_result = Result::kCancelled;  // what a cancelled job (and its step) reports
   Result result = Result::kSuccess;
   // Pipelines (docs/config.md): the build's properties as they grow, the step being run with its
   // ${...} resolved, what it reports, and the halt state (only always_run steps run once set).
@@ -88,6 +89,7 @@ struct JobRunner::Impl {
     ctx.properties = &props;
     ctx.report = &report;
     ctx.master_url = owner.master_url_;
+    ctx.in_process = owner.in_process_;
     exec->Start(ctx, [this](Result r) {
       // Leave the executor's callback before destroying it.
       asio::post(io, [this, r] { StepDone(r); });
@@ -165,6 +167,7 @@ struct JobRunner::Impl {
     exec.reset();
     paused = false;
     if (output_exceeded && r == Result::kCancelled && !cancelled) r = Result::kFailure;
+    if (cancelled && r == Result::kCancelled) r = cancel_result;
     const StepSpec& spec = owner.job_.steps[step];
     Json ev = Event(event::kStepFinished);
     ev["step"] = step;
@@ -189,7 +192,7 @@ struct JobRunner::Impl {
   }
 
   void Finish() {
-    if (cancelled) result = Result::kCancelled;
+    if (cancelled) result = cancel_result;
     Json ev = Event(event::kJobFinished);
     ev["result"] = ResultName(result);
     sink.Emit(std::move(ev));
@@ -220,8 +223,9 @@ void JobRunner::Start() {
   impl_->RunStep();
 }
 
-void JobRunner::Cancel() {
+void JobRunner::Cancel(Result as) {
   impl_->cancelled = true;
+  impl_->cancel_result = as;
   if (impl_->exec) impl_->exec->Cancel();
 }
 

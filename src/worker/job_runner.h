@@ -35,7 +35,9 @@ class JobRunner {
   JobRunner& operator=(const JobRunner&) = delete;
 
   void Start();
-  void Cancel();
+  // Kills the running step and finishes the job as |as|: cancelled (the master asked), or
+  // retry (the worker is stopping: the master runs the request again as the next attempt).
+  void Cancel(Result as = Result::kCancelled);
   // Called by the agent when the outbox has drained.
   void ResumeOutput();
 
@@ -43,6 +45,8 @@ class JobRunner {
   const std::string& builddir() const { return builddir_; }
   // The master's HTTP base URL (http://host:port), for the artifact steps.
   void set_master_url(std::string url) { master_url_ = std::move(url); }
+  // The worker's in-process consumers (C++ SDK) for consume steps; must outlive the runner.
+  void set_in_process_consumers(InProcessConsumers* c) { in_process_ = c; }
 
  private:
   struct Impl;
@@ -50,6 +54,7 @@ class JobRunner {
   JobSpec job_;
   std::string builddir_;
   std::string master_url_;
+  InProcessConsumers* in_process_ = nullptr;
 };
 
 }  // namespace grove

@@ -16,6 +16,8 @@ class io_context;
 
 namespace grove {
 
+class InProcessConsumers;
+
 struct StepContext {
   boost::asio::io_context* io = nullptr;
   const JobSpec* job = nullptr;
@@ -27,6 +29,8 @@ struct StepContext {
   // the build's properties, visible to later steps) and "tests" (JUnit counts).
   Json* report = nullptr;
   std::string master_url;  // the master's HTTP base URL, for artifacts
+  // Consumers registered in this process (C++ SDK); consume steps look here first. May be null.
+  InProcessConsumers* in_process = nullptr;
 };
 
 class StepExecutor {

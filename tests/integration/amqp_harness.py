@@ -3,6 +3,7 @@ set to RabbitMQ and workers started with --broker (scripts/rabbitmq.sh runs the 
 import os
 import subprocess
 import unittest
+import urllib.parse
 import uuid
 
 from grove_harness import Grove, GroveTestCase, Proc, wait_for
@@ -24,8 +25,28 @@ def fresh_vhost_url():
     return out.stdout.strip()
 
 
+def tls_url(plain_url):
+    """The amqps:// URL (cacertfile = the node's test CA) of the same vhost as |plain_url| on
+    our node (scripts/rabbitmq.sh tls-url); "" when the node is not ours or has no TLS
+    listener."""
+    if not RABBITMQ_DIR:
+        return ""
+    vhost = plain_url.rsplit("/", 1)[1]
+    out = subprocess.run([RABBITMQ_SH, "tls-url", RABBITMQ_DIR, vhost], capture_output=True,
+                         text=True, timeout=60)
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def add_user(name, password, plain_url):
+    """A user with all rights on the vhost of |plain_url| (our node only)."""
+    vhost = urllib.parse.unquote(plain_url.rsplit("/", 1)[1])
+    subprocess.run([RABBITMQ_SH, "user", RABBITMQ_DIR, name, password, vhost], check=True,
+                   capture_output=True, text=True, timeout=120)
+
+
 class AmqpGrove(Grove):
     """A Grove whose master uses |url| as its broker; worker_tags: name -> [tags]."""
+    waiting_state = "claimed"  # the master claims a request at once and publishes its job
 
     def __init__(self, url, worker_tags, worker_capacity, config_body, workers=None, grace="2s"):
         self.amqp_url = url
@@ -93,6 +114,15 @@ class AmqpTestCase(GroveTestCase):
             ch = conn.channel()
             for q in sorted(names):
                 ch.queue_delete(q)
+        finally:
+            conn.close()
+
+    def queue_depth(self, queue):
+        """Messages ready in |queue| (not counting those delivered and not yet acknowledged)."""
+        import pika
+        conn = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
+        try:
+            return conn.channel().queue_declare(queue, passive=True).method.message_count
         finally:
             conn.close()
 

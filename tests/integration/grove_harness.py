@@ -87,6 +87,8 @@ class Proc:
 
 class Grove:
     """A master directory with its master and workers."""
+    # The state of a request that waits for a worker (distributed mode: claimed, in RabbitMQ).
+    waiting_state = "queued"
 
     def __init__(self, config_body, workers=None, grace="2s"):
         self.root = tempfile.mkdtemp(prefix="grove-test-")

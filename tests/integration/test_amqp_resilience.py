@@ -6,6 +6,7 @@ import unittest
 
 import pika
 
+import test_resilience
 from amqp_harness import AmqpTestCase
 from grove_harness import wait_for
 
@@ -85,6 +86,50 @@ class AmqpResilienceTests(AmqpTestCase):
         req = g.wait_request(g.force("long"), timeout=30)
         self.assertEqual(req["result"], "success")
 
+    def test_a_refused_worker_takes_no_job_away(self):
+        g = self.make(CONFIG, workers=["w1", "w2"])
+        g.start_master()
+        rid = g.force("long")  # waits in RabbitMQ: the first worker to come takes it
+        impostor = g.start_worker("w1", secret="not-the-secret", wait=False)
+        self.assertEqual(impostor.popen.wait(timeout=20), 1)
+        self.assertIn("master refused this worker", impostor.output())
+        # The job it may have started goes back to RabbitMQ and runs, once, on a real worker.
+        g.start_worker("w1")
+        req = g.wait_request(rid, timeout=30)
+        self.assertEqual(req["result"], "success", req)
+        self.assertEqual([b["attempt"] for b in req["builds"]], [1], req)
+        build = g.build(req["builds"][0]["id"])
+        self.assertEqual((build["worker"], [s["result"] for s in build["steps"]]), ("w1", ["success"]))
+        log, _ = g.log(build["id"], 0)
+        self.assertEqual(log, "started\ndone\n")
+
+    def test_jobs_waiting_in_rabbitmq_survive_a_master_restart(self):
+        # Jobs published before any worker exists wait in RabbitMQ across a master restart and
+        # run once, as their first attempt (the restarted master must not take them for lost).
+        g = self.make(CONFIG, workers=["w1", "w2"], grace="1s")
+        g.start_master()
+        ids = [g.force("long") for _ in range(2)]
+        self.assertEqual(g.master.stop(), 0)
+        g.start_master()
+        g.start_worker("w1")
+        g.start_worker("w2")
+        for rid in ids:
+            req = g.wait_request(rid, timeout=30)
+            self.assertEqual(req["result"], "success", req)
+            self.assertEqual([(b["attempt"], b["result"]) for b in req["builds"]], [(1, "success")], req)
+
+
+class AmqpSkeletonResilienceTests(AmqpTestCase, test_resilience.ResilienceTests):
+    """The walking skeleton's resilience tests (test_resilience) over RabbitMQ."""
+    worker_tags = {"w1": ["linux"], "w2": ["linux"]}
+
+    @unittest.skip("the same scenario as AmqpResilienceTests.test_killed_worker_job_runs_again_as_next_attempt")
+    def test_worker_killed_mid_build_is_retried_on_another(self):
+        pass
+
+
+# Only the AMQP variant runs from this file (test_resilience runs the embedded one).
+del test_resilience
 
 if __name__ == "__main__":
     unittest.main()

@@ -65,6 +65,25 @@ class ResilienceTests(GroveTestCase):
         self.assertEqual(log, "started\nfinished\n")
         self.assertEqual(g.get("/api/v1/status")["running_count"], 0)
 
+    def test_worker_stopped_with_sigterm_hands_its_build_back(self):
+        # A long grace: the build must run again at once, not after the worker is given up.
+        g = self.make(CONFIG, workers=["w1", "w2"], grace="60s")
+        g.start_master()
+        w1 = g.start_worker("w1")
+        rid = g.force("long")
+        first = wait_for(lambda: running_step(g, rid), what="the build to start")
+        self.assertEqual(first["worker"], "w1")
+        g.start_worker("w2")
+        self.assertEqual(w1.stop(signal.SIGTERM), 0)
+        req = g.wait_request(rid, timeout=20)
+        self.assertEqual(req["result"], "success")
+        handed_back, again = (g.build(b["id"]) for b in req["builds"])
+        self.assertEqual((handed_back["attempt"], handed_back["worker"], handed_back["result"]), (1, "w1", "retry"))
+        self.assertEqual(handed_back["steps"][0]["result"], "retry")
+        self.assertEqual((again["attempt"], again["worker"], again["result"]), (2, "w2", "success"))
+        log, _ = g.log(again["id"], 0)
+        self.assertEqual(log, "started\nfinished\n")
+
     def test_master_restart_keeps_history_and_finishes_the_queue(self):
         g = self.make(CONFIG, workers=["w1", "w2"])
         g.start_master()
@@ -76,8 +95,9 @@ class ResilienceTests(GroveTestCase):
         self.assertEqual(g.master.stop(), 0)
         g.start_master()
         history = g.get("/api/v1/builders/quick/builds")
-        self.assertEqual([b["result"] for b in history], ["success"])
-        self.assertEqual(g.get("/api/v1/status")["queued_count"], 3)
+        self.assertEqual([b["result"] for b in history if b["state"] == "finished"], ["success"])
+        # Still waiting for a worker (in the master's queue, or in RabbitMQ's: Grove.waiting_state).
+        self.assertEqual([g.get(f"/api/v1/requests/{r}")["state"] for r in queued], [g.waiting_state] * 3)
         g.start_worker("w1")
         for rid in queued:
             self.assertEqual(g.wait_request(rid)["result"], "success")

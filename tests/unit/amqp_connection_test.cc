@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <set>
 
 namespace grove::amqp {
@@ -43,6 +45,75 @@ TEST(AmqpUrlTest, ParsesAndRedacts) {
   EXPECT_EQ(u.vhost, "/");
   EXPECT_FALSE(AmqpUrl::Parse("http://h/", &u).ok());
   EXPECT_FALSE(AmqpUrl::Parse("amqp://h:notaport/", &u).ok());
+}
+
+TEST(AmqpUrlTest, AmqpsDefaultsToPort5671AndReadsTheTlsParameters) {
+  AmqpUrl u;
+  Status st = AmqpUrl::Parse(
+      "amqps://grove:s3cret@mq.example/grove?cacertfile=/etc/grove/ca%20file.pem"
+      "&certfile=/etc/grove/c.pem&keyfile=/etc/grove/c.key&server_name_indication=mq.internal",
+      &u);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_TRUE(u.tls);
+  EXPECT_EQ(u.port, 5671);
+  EXPECT_EQ(u.host, "mq.example");
+  EXPECT_EQ(u.vhost, "grove");
+  EXPECT_EQ(u.password, "s3cret");
+  EXPECT_EQ(u.cacertfile, "/etc/grove/ca file.pem");
+  EXPECT_EQ(u.certfile, "/etc/grove/c.pem");
+  EXPECT_EQ(u.keyfile, "/etc/grove/c.key");
+  EXPECT_TRUE(u.verify_peer);
+  EXPECT_EQ(u.VerifyName(), "mq.internal");
+
+  ASSERT_TRUE(AmqpUrl::Parse("amqps://g:p@h:6000/%2f?verify=verify_none", &u).ok());
+  EXPECT_EQ(u.port, 6000);
+  EXPECT_EQ(u.vhost, "/");
+  EXPECT_FALSE(u.verify_peer);
+  EXPECT_TRUE(u.cacertfile.empty());
+  EXPECT_EQ(u.VerifyName(), "h");
+
+  ASSERT_TRUE(AmqpUrl::Parse("amqp://g:p@h/v", &u).ok());
+  EXPECT_FALSE(u.tls);
+  EXPECT_EQ(u.port, 5672);
+}
+
+TEST(AmqpUrlTest, RedactedHidesThePasswordAndKeepsTheRest) {
+  AmqpUrl u;
+  ASSERT_TRUE(
+      AmqpUrl::Parse("amqps://grove:s3cret@mq:5671/grove?cacertfile=/ca.pem&verify=verify_none", &u)
+          .ok());
+  std::string r = u.Redacted();
+  EXPECT_EQ(r.find("s3cret"), std::string::npos) << r;
+  EXPECT_EQ(r, "amqps://grove:***@mq:5671/grove?cacertfile=/ca.pem&verify=verify_none");
+  // What Redacted() prints parses back to the same broker (with a placeholder password).
+  AmqpUrl back;
+  ASSERT_TRUE(AmqpUrl::Parse(r, &back).ok());
+  EXPECT_EQ(back.cacertfile, "/ca.pem");
+  EXPECT_FALSE(back.verify_peer);
+}
+
+TEST(AmqpUrlTest, BadQueryParametersAreClearErrors) {
+  AmqpUrl u;
+  auto error = [&u](const std::string& url) {
+    Status st = AmqpUrl::Parse(url, &u);
+    EXPECT_FALSE(st.ok()) << url;
+    EXPECT_EQ(st.message().find("s3cret"), std::string::npos) << st.message();
+    return st.message();
+  };
+  EXPECT_NE(
+      error("amqps://u:s3cret@h/?cacert=/ca.pem").find("unknown broker URL parameter 'cacert'"),
+      std::string::npos);
+  EXPECT_NE(error("amqp://u:s3cret@h/?cacertfile=/ca.pem").find("amqps://"), std::string::npos);
+  EXPECT_NE(error("amqps://u:s3cret@h/?certfile=/c.pem").find("certfile and keyfile"),
+            std::string::npos);
+  EXPECT_NE(error("amqps://u:s3cret@h/?verify=yes").find("verify_peer or verify_none"),
+            std::string::npos);
+  EXPECT_NE(error("amqps://u:s3cret@h/?cacertfile=/a&cacertfile=/b").find("twice"),
+            std::string::npos);
+  EXPECT_NE(error("amqps://u:s3cret@h/?cacertfile=").find("empty"), std::string::npos);
+  EXPECT_NE(error("amqps://u:s3cret@h/?cacertfile=%zz").find("malformed"), std::string::npos);
+  EXPECT_NE(error("amqps://u:s3cret@h:port/").find("malformed"), std::string::npos);
+  EXPECT_NE(error("https://h/").find("amqps://"), std::string::npos);
 }
 
 TEST_F(AmqpConnectionTest, WrongPasswordIsAClearError) {
@@ -150,6 +221,135 @@ TEST_F(AmqpConnectionTest, DeclaringAnExistingQueueDifferentlyIsAnError) {
   Status st = c->DeclareQueue(q, other);
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("PRECONDITION_FAILED"), std::string::npos) << st.message();
+}
+
+// amqps:// against the TLS listener of the private node (scripts/rabbitmq.sh makes its CA and
+// certificates in GROVE_RABBITMQ_DIR/tls and its port is in GROVE_RABBITMQ_DIR/ports).
+class AmqpTlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* dir = std::getenv("GROVE_RABBITMQ_DIR");
+    if (!dir || !*dir) GTEST_SKIP() << "GROVE_RABBITMQ_DIR is unset (scripts/test.sh sets it)";
+    dir_ = dir;
+    std::ifstream ports(dir_ + "/ports");
+    std::string line;
+    while (std::getline(ports, line)) {
+      if (line.rfind("TLS_PORT=", 0) == 0) url_.port = std::stoi(line.substr(9));
+      if (line.rfind("AMQP_PORT=", 0) == 0) plain_port_ = std::stoi(line.substr(10));
+    }
+    if (url_.port == 5672) GTEST_SKIP() << "the node of " << dir_ << " has no TLS listener";
+    url_.tls = true;
+    url_.host = "127.0.0.1";
+    url_.password = "guest";
+    url_.cacertfile = dir_ + "/tls/ca.pem";
+  }
+  static Status Open(const AmqpUrl& u) {
+    std::unique_ptr<AmqpConnection> c;
+    return AmqpConnection::Open(u, 10, &c);
+  }
+  // A CA of its own that signed nothing the node uses.
+  std::string OtherCa() {
+    std::string tmp = ::testing::TempDir() + "grove-other-ca-" + std::to_string(getpid());
+    std::filesystem::create_directories(tmp);
+    std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=Other -keyout " +
+                      tmp + "/ca.key -out " + tmp + "/ca.pem >/dev/null 2>&1";
+    EXPECT_EQ(std::system(cmd.c_str()), 0);
+    return tmp + "/ca.pem";
+  }
+  static void ExpectOneLineWithoutPassword(const Status& st) {
+    EXPECT_EQ(st.message().find('\n'), std::string::npos) << st.message();
+    EXPECT_EQ(st.message().find("guest@"), std::string::npos) << st.message();
+  }
+  std::string dir_;
+  int plain_port_ = 0;
+  AmqpUrl url_;
+};
+
+TEST_F(AmqpTlsTest, PublishesAndConsumesOverTls) {
+  std::unique_ptr<AmqpConnection> pub, sub;
+  Status st = AmqpConnection::Open(url_, 10, &pub);
+  ASSERT_TRUE(st.ok()) << st.message();
+  const std::string q = "grove-unit-tls-" + std::to_string(getpid());
+  ASSERT_TRUE(pub->DeclareQueue(q, {}).ok());
+  ASSERT_TRUE(pub->EnableConfirms().ok());
+  for (int i = 0; i < 300; ++i) ASSERT_TRUE(pub->Publish("", q, std::to_string(i)).ok());
+  ASSERT_TRUE(pub->WaitConfirms(10000).ok());
+  ASSERT_TRUE(AmqpConnection::Open(url_, 10, &sub).ok());
+  ASSERT_TRUE(sub->Consume(q, 20).ok());
+  std::set<std::string> bodies;
+  for (int i = 0; i < 2000 && bodies.size() < 300; ++i) {
+    Delivery d;
+    bool got = false;
+    ASSERT_TRUE(sub->Next(500, &d, &got).ok());
+    if (!got) continue;
+    bodies.insert(d.body);
+    ASSERT_TRUE(sub->Ack(d.tag).ok());
+  }
+  EXPECT_EQ(bodies.size(), 300u);
+}
+
+TEST_F(AmqpTlsTest, ServerNameIsCheckedAgainstTheCertificate) {
+  AmqpUrl u = url_;
+  u.server_name = "localhost";  // in the certificate's subjectAltName
+  Status st = Open(u);
+  EXPECT_TRUE(st.ok()) << st.message();
+  u.server_name = "mq.example";
+  st = Open(u);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("TLS handshake failed: certificate verify failed: hostname mismatch"),
+            std::string::npos)
+      << st.message();
+  ExpectOneLineWithoutPassword(st);
+}
+
+TEST_F(AmqpTlsTest, WrongCaFailsTheHandshakeAndVerifyNoneConnects) {
+  AmqpUrl u = url_;
+  u.password = "tls-secret-password";
+  u.cacertfile = OtherCa();
+  Status st = Open(u);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("TLS handshake failed: certificate verify failed"), std::string::npos)
+      << st.message();
+  EXPECT_EQ(st.message().find("tls-secret-password"), std::string::npos) << st.message();
+  ExpectOneLineWithoutPassword(st);
+  // The system bundle does not know the test CA either.
+  u.cacertfile.clear();
+  st = Open(u);
+  EXPECT_NE(st.message().find("certificate verify failed"), std::string::npos) << st.message();
+  u = url_;
+  u.cacertfile.clear();
+  u.verify_peer = false;
+  st = Open(u);
+  EXPECT_TRUE(st.ok()) << st.message();
+}
+
+TEST_F(AmqpTlsTest, ClientCertificateIsAccepted) {
+  AmqpUrl u = url_;
+  u.certfile = dir_ + "/tls/client.pem";
+  u.keyfile = dir_ + "/tls/client.key";
+  Status st = Open(u);
+  EXPECT_TRUE(st.ok()) << st.message();
+  u.keyfile = dir_ + "/tls/server.key";  // not the certificate's key
+  st = Open(u);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("client certificate"), std::string::npos) << st.message();
+}
+
+TEST_F(AmqpTlsTest, MissingFilesAndPlainPortsAreNamed) {
+  AmqpUrl u = url_;
+  u.cacertfile = "/nonexistent/grove/ca.pem";
+  Status st = Open(u);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("cannot read cacertfile /nonexistent/grove/ca.pem"),
+            std::string::npos)
+      << st.message();
+  ExpectOneLineWithoutPassword(st);
+  u = url_;
+  u.port = plain_port_;  // TLS to the plain AMQP listener
+  st = Open(u);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("TLS handshake failed"), std::string::npos) << st.message();
+  ExpectOneLineWithoutPassword(st);
 }
 
 }  // namespace

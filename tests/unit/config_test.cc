@@ -530,6 +530,13 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"BadBroker", "broker \"redis://mq\"\n",
                   "grove.lua:1: invalid broker 'redis://mq': expected \"embedded\" or "
                   "\"amqp://USER:PASSWORD@HOST:PORT/VHOST\" (amqps:// for TLS)"},
+        ErrorCase{"BrokerUnknownTlsParameter",
+                  "\nbroker \"amqps://grove:pw@mq/grove?cacertfile=/ca.pem&verfy=verify_none\"\n",
+                  "grove.lua:2: invalid broker URL: unknown broker URL parameter 'verfy' (known: "
+                  "cacertfile, certfile, keyfile, verify, server_name_indication)"},
+        ErrorCase{"BrokerTlsParameterOnPlainAmqp", "broker \"amqp://mq/?cacertfile=/ca.pem\"\n",
+                  "grove.lua:1: invalid broker URL: broker URL parameter 'cacertfile' is for "
+                  "TLS: use an amqps:// URL"},
         // Cross references, checked once the whole file has run.
         ErrorCase{"ForceUnknownBuilder",
                   kW + "builder \"hello\" { steps = { shell { \"x\" } } }\n"

@@ -149,6 +149,38 @@ TEST_F(StoreTest, MigrateAppliesEveryMigrationOnAnEmptyDatabase) {
   EXPECT_FALSE(db->InTransaction());
 }
 
+TEST_F(StoreTest, ConsumerResultsStoredBeforeMigration4MoveToTheStepsColumn) {
+  BuildRecord b = NewBuild("consume:echo");
+  StartStep(b.id, 0, "echo");
+  StartStep(b.id, 1, "junit");
+  // The state a store of schema 3 had: the result in step_tests, beside a JUnit row.
+  ASSERT_TRUE(store_->SetStepTests(b.id, 0, Json{{"result_json", {{"n", 1}, {"s", "x"}}}}).ok());
+  ASSERT_TRUE(store_->SetStepTests(b.id, 1, Json{{"total", 3}, {"failed", 0}}).ok());
+  store_.reset();
+  {
+    std::unique_ptr<sql::Db> db;
+    ASSERT_TRUE(sql::OpenSqliteDb(DbPath(), &db).ok());
+    ASSERT_TRUE(db->Exec("ALTER TABLE steps DROP COLUMN result_json; "
+                         "DELETE FROM schema_version WHERE version = 4")
+                    .ok());
+  }
+  Reopen();  // migration 4 runs
+  std::vector<StepRecord> steps;
+  ASSERT_TRUE(store_->ListSteps(b.id, &steps).ok());
+  ASSERT_EQ(steps.size(), 2u);
+  EXPECT_EQ(steps[0].result_json, (Json{{"n", 1}, {"s", "x"}}));
+  EXPECT_TRUE(steps[1].result_json.is_null());
+  std::vector<StepTestsRecord> tests;
+  ASSERT_TRUE(store_->ListBuildTests(b.id, &tests).ok());
+  ASSERT_EQ(tests.size(), 1u);  // the JUnit row stays, the moved result is gone
+  EXPECT_EQ(tests[0].idx, 1);
+  // And new results go straight to the column.
+  ASSERT_TRUE(store_->SetStepResult(b.id, 1, Json::array({1, 2})).ok());
+  ASSERT_TRUE(store_->ListSteps(b.id, &steps).ok());
+  EXPECT_EQ(steps[1].result_json, Json::array({1, 2}));
+  EXPECT_TRUE(store_->SetStepResult(b.id, 7, Json(1)).IsNotFound());
+}
+
 TEST_F(StoreTest, RefusesADatabaseFromANewerGrove) {
   store_.reset();
   {

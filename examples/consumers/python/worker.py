@@ -30,6 +30,10 @@ import pika
 CONSUMERS = {}
 
 
+DELIVERIES_HEADER = "x-grove-deliveries"
+MAX_LOST = 5
+
+
 def consumer(name):
     """Registers the decorated function as the consumer NAME."""
     def register(fn):
@@ -149,6 +153,22 @@ class Worker:
             return
         if key in self.running:  # delivered again while it runs: ack this one when done
             self.running[key]["tag"] = method.delivery_tag
+            return
+        if method.redelivered:
+            # Its worker died or lost its connection while holding it: count the loss in the
+            # x-grove-deliveries header and requeue it at the back, or dead-letter it once
+            # MAX_LOST deliveries were lost (docs/protocol.md, "Worker rules").
+            lost = int((props.headers or {}).get(DELIVERIES_HEADER, 0)) + 1
+            if lost >= MAX_LOST:
+                logging.error("job %s.%s: lost with its worker %d times; dead-lettered",
+                              key[0], key[1], lost)
+                ch.basic_reject(method.delivery_tag, requeue=False)
+                return
+            self.events.basic_publish(
+                JOBS_EXCHANGE, method.routing_key, body,
+                pika.BasicProperties(delivery_mode=2, content_type="application/json",
+                                     headers={DELIVERIES_HEADER: lost}))
+            ch.basic_ack(method.delivery_tag)  # after the confirmed publish above
             return
         self.running[key] = {"tag": method.delivery_tag, "cancelled": False}
         threading.Thread(target=self.run_job, args=(job, key), daemon=True).start()

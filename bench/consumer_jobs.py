@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""Distributed mode end to end: K trivial consumer jobs (POST /api/v1/jobs) through RabbitMQ,
+run by 1, 2 and 4 workers, beside the raw broker limit measured in the same run by
+bench/amqp_raw (a rabbitmq-c publisher/consumer pair: persistent, confirmed, acked).
+
+A job is counted from its POST to the end of its build (the master has stored the consumer's
+result). Each worker count gets a fresh master, store and vhost. Prints jobs/s, the master's
+CPU per job and its peak RSS.
+
+  GROVE_BIN=build/cli/grove /usr/bin/python3 bench/consumer_jobs.py [--jobs 10000]
+      [--workers 1,2,4] [--capacity 8] [--consumer-bin build/examples/consumers/cpp/grove-example-consumer]
+
+The consumer is the C++ SDK example's `echo` (in-process: the payload comes back as the
+result) when its binary exists, else `grove worker --consumer echo=cat` (a process per job).
+Without --amqp-url a private RabbitMQ node is started with scripts/rabbitmq.sh.
+"""
+import argparse
+import http.client
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import bench_util
+from amqp_harness import AmqpGrove
+from grove_harness import GROVE, Proc, wait_for
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+RABBITMQ_SH = os.path.join(ROOT, "scripts", "rabbitmq.sh")
+
+CONFIG = 'consumer { "echo" }\n'
+
+
+def worker_decls(n):
+    return "".join(f'worker "w{i}" {{ secret = secret "w{i}" }}\n' for i in range(n))
+
+
+def post_jobs(port, first, count, failures):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    for i in range(first, first + count):
+        body = json.dumps({"consumer": "echo", "payload": {"n": i}})
+        conn.request("POST", "/api/v1/jobs", body=body,
+                     headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        data = resp.read()
+        if resp.status != 201:
+            failures.append(data)
+    conn.close()
+
+
+def run(args, url, n_workers, consumer_bin):
+    g = AmqpGrove(url, {}, {f"w{i}": args.capacity for i in range(n_workers)},
+                  CONFIG + worker_decls(n_workers), [f"w{i}" for i in range(n_workers)],
+                  grace="30s")
+    try:
+        master = g.start_master()
+        for i in range(n_workers):
+            name = f"w{i}"
+            if consumer_bin:
+                start_sdk_worker(g, name, consumer_bin, args.capacity)
+            else:
+                g.start_worker(name, extra=["--consumer", "echo=cat"])
+        time.sleep(1)
+        cpu0 = bench_util.cpu_ms(master.pid)
+        failures = []
+        per = args.jobs // args.clients
+        t0 = time.monotonic()
+        threads = [threading.Thread(target=post_jobs, args=(g.port, c * per, per, failures))
+                   for c in range(args.clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        t_posted = time.monotonic() - t0
+        if failures:
+            raise SystemExit(f"{len(failures)} POSTs failed, e.g. {failures[0]!r}")
+        total = per * args.clients
+
+        def finished():
+            s = g.get("/api/v1/status")
+            return s["queued_count"] == 0 and s["running_count"] == 0
+
+        wait_for(finished, timeout=900, interval=0.05, what="the jobs to finish")
+        elapsed = time.monotonic() - t0
+        cpu = bench_util.cpu_ms(master.pid) - cpu0
+        peak = bench_util.rss_kb(master.pid, "VmHWM")
+        last = g.get(f"/api/v1/requests/{total}")
+        assert last["result"] == "success", last
+        print(f"{n_workers} worker(s) x capacity {args.capacity}: {total} jobs in {elapsed:.2f} s "
+              f"= {total / elapsed:,.0f} jobs/s (all POSTed after {t_posted:.2f} s); master CPU "
+              f"{cpu / total:.3f} ms/job, peak RSS {peak / 1024:.1f} MB", flush=True)
+        return total / elapsed
+    finally:
+        g.close()
+
+
+def start_sdk_worker(g, name, binary, capacity):
+    secret_file = os.path.join(g.root, f"{name}.secret")
+    with open(secret_file, "w") as f:
+        f.write(g.secrets[name] + "\n")
+    log = open(os.path.join(g.root, f"worker-{name}.log"), "ab")
+    popen = subprocess.Popen(
+        [binary, "--broker", g.amqp_url, "--name", name, "--secret-file", secret_file,
+         "--capacity", str(capacity), "--workdir", os.path.join(g.root, "workers", name)],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = Proc.__new__(Proc)  # the harness' Proc around a binary that is not grove
+    proc.popen, proc.log, proc.log_path = popen, log, log.name
+    g.workers[name] = proc
+    wait_for(lambda: g.worker_connected(name), what=f"worker {name} to connect")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--jobs", type=int, default=10000)
+    ap.add_argument("--workers", default="1,2,4")
+    ap.add_argument("--capacity", type=int, default=8)
+    ap.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients POSTing")
+    ap.add_argument("--amqp-url", default="")
+    ap.add_argument("--consumer-bin", default=os.path.join(
+        os.path.dirname(GROVE), "..", "examples", "consumers", "cpp", "grove-example-consumer"))
+    ap.add_argument("--raw-messages", type=int, default=50000)
+    args = ap.parse_args()
+
+    consumer_bin = args.consumer_bin if os.path.exists(args.consumer_bin) else ""
+    node_dir = None
+    base_url = args.amqp_url
+    if not base_url:
+        node_dir = subprocess.run(["mktemp", "-d"], capture_output=True, text=True).stdout.strip()
+        base_url = subprocess.run([RABBITMQ_SH, "start", node_dir], check=True,
+                                  capture_output=True, text=True).stdout.strip()
+    try:
+        raw = os.path.join(os.path.dirname(GROVE), "..", "bench", "amqp_raw")
+        out = subprocess.run([raw, "--url", base_url, "--messages", str(args.raw_messages)],
+                             check=True, capture_output=True, text=True).stdout
+        print(out.strip(), flush=True)
+        print(f"consumer: {'C++ SDK echo (in process)' if consumer_bin else 'command cat'}",
+              flush=True)
+        for n in [int(x) for x in args.workers.split(",")]:
+            url = base_url
+            if node_dir:
+                name = f"bench-{n}-{int(time.time())}"
+                url = subprocess.run([RABBITMQ_SH, "vhost", node_dir, name], check=True,
+                                     capture_output=True, text=True).stdout.strip()
+            run(args, url, n, consumer_bin)
+    finally:
+        if node_dir:
+            subprocess.run([RABBITMQ_SH, "stop", node_dir], check=False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

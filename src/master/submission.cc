@@ -1,0 +1,53 @@
+#include "master/submission.h"
+
+#include "master/api_schedulers.h"
+
+namespace grove {
+
+namespace {
+
+Status OptionalString(const Json& body, const char* key, std::string* out) {
+  if (!body.contains(key)) return Status::Ok();
+  if (!body[key].is_string()) return Status::Invalid(std::string("'") + key + "' must be a string");
+  *out = body[key].get<std::string>();
+  return Status::Ok();
+}
+
+Status OptionalObject(const Json& body, const char* key, Json* out) {
+  if (!body.contains(key)) return Status::Ok();
+  if (!body[key].is_object())
+    return Status::Invalid(std::string("'") + key + "' must be an object");
+  *out = body[key];
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ParseSubmission(const Json& body, const Config& config, ForceArgs* out) {
+  if (!body.is_object()) return Status::Invalid("a submission must be a JSON object");
+  const bool build = body.contains("builder"), job = body.contains("consumer");
+  if (build == job) return Status::Invalid("give exactly one of 'builder' and 'consumer'");
+  std::string name;
+  GROVE_RETURN_IF_ERROR(OptionalString(body, build ? "builder" : "consumer", &name));
+  if (name.empty())
+    return Status::Invalid(std::string("'") + (build ? "builder" : "consumer") +
+                           "' must be a non-empty string");
+  GROVE_RETURN_IF_ERROR(OptionalString(body, "reason", &out->reason));
+  if (build) {
+    out->builder = name;
+    GROVE_RETURN_IF_ERROR(OptionalObject(body, "properties", &out->properties));
+    if (!config.FindBuilder(name)) return Status::NotFound("no such builder: " + name);
+    return ApplyForceParams(config, name, &out->properties);
+  }
+  out->builder = kConsumerBuilderPrefix + name;
+  if (!config.FindBuilder(out->builder))
+    return Status::NotFound("no consumer '" + name +
+                            "' is declared in grove.lua (consumer { ... } or schedule.cron "
+                            "{ consume = ... })");
+  if (out->reason.empty()) out->reason = "job for consumer " + name;
+  out->properties = Json::object();
+  out->properties["payload"] = body.contains("payload") ? body["payload"] : Json::object();
+  return Status::Ok();
+}
+
+}  // namespace grove

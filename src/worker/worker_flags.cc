@@ -1,0 +1,108 @@
+#include "worker/worker_flags.h"
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <fstream>
+
+#include "broker/amqp_url.h"
+#include "core/log.h"
+#include "worker/agent.h"
+#include "worker/amqp_agent.h"
+#include "worker/in_process_consumers.h"
+
+namespace grove {
+
+namespace {
+
+// The same default as the command-line client's (cli/http_client.cc, MasterUrl).
+std::string MasterUrlOf(const std::string& flag) {
+  std::string url = flag;
+  if (url.empty())
+    if (const char* env = std::getenv("GROVE_MASTER")) url = env;
+  if (url.empty()) url = "http://127.0.0.1:8010";
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  return url;
+}
+
+Status ReadSecret(const std::string& path, std::string* secret) {
+  std::ifstream in(path);
+  if (!in) return Status::Invalid("cannot read secret file " + path);
+  std::getline(in, *secret);
+  while (!secret->empty() && (secret->back() == '\r' || secret->back() == ' ')) secret->pop_back();
+  if (secret->empty()) return Status::Invalid("secret file " + path + " is empty");
+  return Status::Ok();
+}
+
+}  // namespace
+
+void AddWorkerFlags(CLI::App& cmd, WorkerFlags& a) {
+  cmd.add_option("--master", a.master,
+                 "The master's URL (default $GROVE_MASTER, else http://127.0.0.1:8010)");
+  cmd.add_option("--name", a.name, "This worker's name, as in the master's grove.lua")->required();
+  cmd.add_option("--secret-file", a.secret_file, "A file holding this worker's secret")
+      ->required();
+  cmd.add_option("--workdir", a.workdir, "Where builds run (one directory per builder)")
+      ->capture_default_str();
+  cmd.add_option("--capacity", a.capacity,
+                 "Jobs to run at once (default: as configured on the master)")
+      ->check(CLI::Range(1, 1024));
+  cmd.add_option("--broker", a.broker,
+                 "Distributed mode: take jobs from RabbitMQ (amqp://user:pass@host:port/vhost, or "
+                 "amqps://...?cacertfile=PATH for TLS)");
+  cmd.add_option("--tags", a.tags, "Distributed mode: this worker's tags (comma-separated)")
+      ->delimiter(',');
+  cmd.add_option("--consumer", a.consumers,
+                 "NAME=COMMAND: run consume steps for NAME with COMMAND (payload JSON on stdin, "
+                 "result JSON on stdout, stderr to the log); repeatable");
+  cmd.add_option("--log-level", a.log_level, "trace, debug, info, warn or error")
+      ->capture_default_str();
+}
+
+Status RunWorkerWithFlags(const WorkerFlags& a, std::shared_ptr<InProcessConsumers> in_process,
+                          bool* usage_error) {
+  *usage_error = true;
+  InitLogging("worker", a.log_level);
+  WorkerOptions opts;
+  opts.master_url = MasterUrlOf(a.master);
+  opts.name = a.name;
+  GROVE_RETURN_IF_ERROR(ReadSecret(a.secret_file, &opts.secret));
+  opts.workdir = a.workdir;
+  opts.capacity = a.capacity;
+  for (const std::string& c : a.consumers) {
+    size_t eq = c.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == c.size())
+      return Status::Invalid("--consumer wants NAME=COMMAND, got '" + c + "'");
+    opts.consumers[c.substr(0, eq)] = c.substr(eq + 1);
+  }
+  if (in_process) {
+    for (const std::string& n : in_process->Names())
+      if (opts.consumers.count(n))
+        spdlog::warn("consumer '{}' is compiled into this worker: --consumer {}=... is ignored", n,
+                     n);
+    // One pool thread per job the worker runs at once (see in_process_consumers.h).
+    in_process->set_max_threads(a.capacity);
+  }
+  opts.in_process = in_process;
+  if (!a.broker.empty()) {
+    amqp::AmqpUrl url;  // a malformed URL or unknown parameter is a usage error, not a failure
+    if (Status st = amqp::AmqpUrl::Parse(a.broker, &url); !st.ok())
+      return Status::Invalid("--broker: " + st.message());
+    AmqpWorkerOptions ao;
+    ao.broker_url = a.broker;
+    ao.name = a.name;
+    ao.secret = opts.secret;
+    ao.tags = a.tags;
+    ao.workdir = a.workdir;
+    ao.capacity = a.capacity > 0 ? a.capacity : 1;
+    ao.consumers = opts.consumers;
+    ao.in_process = in_process;
+    if (in_process) in_process->set_max_threads(ao.capacity);
+    if (!a.master.empty()) ao.master_url = opts.master_url;
+    *usage_error = false;
+    return RunAmqpWorker(ao);
+  }
+  *usage_error = false;
+  return RunWorker(opts);
+}
+
+}  // namespace grove
