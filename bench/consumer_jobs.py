@@ -3,7 +3,8 @@
 run by 1, 2 and 4 workers, beside the raw broker limit measured in the same run by
 bench/amqp_raw (a rabbitmq-c publisher/consumer pair: persistent, confirmed, acked).
 
-A job is counted from its POST to the end of its build (the master has stored the consumer's
+Jobs are submitted by POST /api/v1/jobs from --clients processes, or (--submit amqp) published
+to the grove.submit exchange. A job is counted from its submission to the end of its build (the master has stored the consumer's
 result). Each worker count gets a fresh master, store and vhost. Prints jobs/s, the master's
 CPU per job and its peak RSS.
 
@@ -20,8 +21,10 @@ import json
 import os
 import subprocess
 import sys
-import threading
+import multiprocessing
 import time
+
+import pika
 
 import bench_util
 from amqp_harness import AmqpGrove
@@ -37,8 +40,10 @@ def worker_decls(n):
     return "".join(f'worker "w{i}" {{ secret = secret "w{i}" }}\n' for i in range(n))
 
 
-def post_jobs(port, first, count, failures):
+def post_jobs(port, first, count):
+    """One client process: POST /api/v1/jobs on a keep-alive connection. Returns failures."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    failures = []
     for i in range(first, first + count):
         body = json.dumps({"consumer": "echo", "payload": {"n": i}})
         conn.request("POST", "/api/v1/jobs", body=body,
@@ -48,9 +53,31 @@ def post_jobs(port, first, count, failures):
         if resp.status != 201:
             failures.append(data)
     conn.close()
+    return failures
 
 
-def run(args, url, n_workers, consumer_bin):
+def submit_jobs(url, count):
+    """Publishes to grove.submit (docs/protocol.md): no HTTP, the master consumes them."""
+    conn = pika.BlockingConnection(pika.URLParameters(url))
+    ch = conn.channel()
+    props = pika.BasicProperties(delivery_mode=2)
+    for i in range(count):
+        ch.basic_publish("grove.submit", "",
+                         json.dumps({"consumer": "echo", "payload": {"n": i}}).encode(), props)
+    conn.close()
+    return []
+
+
+def broker_pid(node_dir):
+    try:
+        with open(os.path.join(node_dir, "rabbitmq.pid")) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def run(args, url, n_workers, consumer_bin, node_dir):
+    """One measurement on a fresh master and store; |url| is a vhost of its own."""
     g = AmqpGrove(url, {}, {f"w{i}": args.capacity for i in range(n_workers)},
                   CONFIG + worker_decls(n_workers), [f"w{i}" for i in range(n_workers)],
                   grace="30s")
@@ -63,20 +90,23 @@ def run(args, url, n_workers, consumer_bin):
             else:
                 g.start_worker(name, extra=["--consumer", "echo=cat"])
         time.sleep(1)
+        rabbit = broker_pid(node_dir) if node_dir else None
+        worker_pids = [p.pid for p in g.workers.values()]
         cpu0 = bench_util.cpu_ms(master.pid)
-        failures = []
+        wcpu0 = sum(bench_util.cpu_ms(p) for p in worker_pids)
+        bcpu0 = bench_util.cpu_ms(rabbit) if rabbit else 0
         per = args.jobs // args.clients
+        total = per * args.clients
         t0 = time.monotonic()
-        threads = [threading.Thread(target=post_jobs, args=(g.port, c * per, per, failures))
-                   for c in range(args.clients)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        if args.submit == "http":
+            with multiprocessing.Pool(args.clients) as pool:
+                failures = sum(pool.starmap(post_jobs, [(g.port, c * per, per)
+                                                        for c in range(args.clients)]), [])
+        else:
+            failures = submit_jobs(url, total)
         t_posted = time.monotonic() - t0
         if failures:
-            raise SystemExit(f"{len(failures)} POSTs failed, e.g. {failures[0]!r}")
-        total = per * args.clients
+            raise SystemExit(f"{len(failures)} submissions failed, e.g. {failures[0]!r}")
 
         def finished():
             s = g.get("/api/v1/status")
@@ -85,12 +115,16 @@ def run(args, url, n_workers, consumer_bin):
         wait_for(finished, timeout=900, interval=0.05, what="the jobs to finish")
         elapsed = time.monotonic() - t0
         cpu = bench_util.cpu_ms(master.pid) - cpu0
+        wcpu = sum(bench_util.cpu_ms(p) for p in worker_pids) - wcpu0
+        bcpu = (bench_util.cpu_ms(rabbit) - bcpu0) if rabbit else float("nan")
         peak = bench_util.rss_kb(master.pid, "VmHWM")
         last = g.get(f"/api/v1/requests/{total}")
         assert last["result"] == "success", last
         print(f"{n_workers} worker(s) x capacity {args.capacity}: {total} jobs in {elapsed:.2f} s "
-              f"= {total / elapsed:,.0f} jobs/s (all POSTed after {t_posted:.2f} s); master CPU "
-              f"{cpu / total:.3f} ms/job, peak RSS {peak / 1024:.1f} MB", flush=True)
+              f"= {total / elapsed:,.0f} jobs/s (all submitted by {args.submit} after "
+              f"{t_posted:.2f} s); master CPU "
+              f"{cpu / total:.3f} ms/job, peak RSS {peak / 1024:.1f} MB; workers' CPU "
+              f"{wcpu / total:.3f} ms/job; RabbitMQ CPU {bcpu / total:.3f} ms/job", flush=True)
         return total / elapsed
     finally:
         g.close()
@@ -116,15 +150,20 @@ def main():
     ap.add_argument("--jobs", type=int, default=10000)
     ap.add_argument("--workers", default="1,2,4")
     ap.add_argument("--capacity", type=int, default=8)
-    ap.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients POSTing")
+    ap.add_argument("--clients", type=int, default=4, help="HTTP client processes POSTing")
+    ap.add_argument("--submit", choices=["http", "amqp"], default="http",
+                    help="POST /api/v1/jobs, or publish to the grove.submit exchange")
     ap.add_argument("--amqp-url", default="")
     ap.add_argument("--consumer-bin", default=os.path.join(
         os.path.dirname(GROVE), "..", "examples", "consumers", "cpp", "grove-example-consumer"))
     ap.add_argument("--raw-messages", type=int, default=50000)
+    ap.add_argument("--rabbitmq-dir", default=os.environ.get("GROVE_RABBITMQ_DIR", ""),
+                    help="state dir of the node behind --amqp-url (for its CPU figure)")
     args = ap.parse_args()
 
     consumer_bin = args.consumer_bin if os.path.exists(args.consumer_bin) else ""
-    node_dir = None
+    node_dir = args.rabbitmq_dir if args.amqp_url else None
+    own_node = not args.amqp_url
     base_url = args.amqp_url
     if not base_url:
         node_dir = subprocess.run(["mktemp", "-d"], capture_output=True, text=True).stdout.strip()
@@ -139,13 +178,13 @@ def main():
               flush=True)
         for n in [int(x) for x in args.workers.split(",")]:
             url = base_url
-            if node_dir:
+            if node_dir:  # a vhost of its own: no queue left over from the previous run
                 name = f"bench-{n}-{int(time.time())}"
                 url = subprocess.run([RABBITMQ_SH, "vhost", node_dir, name], check=True,
                                      capture_output=True, text=True).stdout.strip()
-            run(args, url, n, consumer_bin)
+            run(args, url, n, consumer_bin, node_dir)
     finally:
-        if node_dir:
+        if own_node and node_dir:
             subprocess.run([RABBITMQ_SH, "stop", node_dir], check=False)
 
 

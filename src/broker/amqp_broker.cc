@@ -254,8 +254,10 @@ Status AmqpBroker::State::ConsumeOnce(AmqpConnection& c) {
         if (w.conn != conn) continue;
         if (!ok) {
           // Its later events are dead-lettered too (kept small: the last few refused).
-          if (w.refused.size() >= 16) w.refused.erase(w.refused.begin());
-          w.refused.insert(w.instance);
+          if (!w.instance.empty()) {
+            if (w.refused.size() >= 16) w.refused.erase(w.refused.begin());
+            w.refused.insert(w.instance);
+          }
           for (auto& h : w.held)
             if (h.tag) GROVE_RETURN_IF_ERROR(c.Reject(h.tag, false));
           w.held.clear();

@@ -39,7 +39,7 @@ class BrokerListener {
   // Distributed mode: a submission (a build or consumer job to enqueue) an application
   // published to grove.submit. |done| is called once, from any thread, when it is durable (ok),
   // refused for good (Invalid, NotFound) or failed for now (anything else).
-  virtual void OnSubmission(Json msg, std::function<void(Status)> done) {
+  virtual void OnSubmission(Json /*msg*/, std::function<void(Status)> done) {
     done(Status::Unavailable("submissions are not handled"));
   }
 };

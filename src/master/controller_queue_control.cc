@@ -12,6 +12,18 @@ void Controller::CancelRequest(int64_t request_id, std::function<void(Status)> d
     RequestRecord r;
     Status st = txn.store().GetRequest(request_id, &r);
     if (!st.ok()) return done(st);
+    // Distributed mode: a request is claimed as soon as it is published; while no worker has
+    // taken its job from RabbitMQ it is still waiting, so it can be cancelled (the worker that
+    // gets the job later is answered with cancel at its first event).
+    JobKey key{r.id, r.attempt};
+    auto job = active_.find(key);
+    if (r.state == "claimed" && broker_ && broker_->RoutesJobs() && job != active_.end() &&
+        job->second.worker.empty()) {
+      spdlog::info("request {} ({}) cancelled while waiting in RabbitMQ", request_id, r.builder);
+      FinishJob(txn, key, Result::kCancelled);
+      txn.AfterCommit([done](const Status& st) { done(st); });
+      return;
+    }
     if (r.state != "queued")
       return done(Status::Conflict("request " + std::to_string(request_id) + " is " + r.state +
                                    ", not queued" +

@@ -24,7 +24,7 @@ struct AmqpWorkerOptions {
   std::string workdir = ".";
   int capacity = 1;
   std::string master_url;  // for artifact and trigger steps (HTTP); may stay empty
-  std::map<std::string, std::string> consumers;  // consume steps: name -> command
+  std::map<std::string, std::string> consumers;    // consume steps: name -> command
   std::shared_ptr<InProcessConsumers> in_process;  // C++ SDK consumers; may be null
 };
 

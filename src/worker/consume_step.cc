@@ -56,6 +56,8 @@ struct ConsumeStep::Timeout {
   asio::steady_timer timer;
 };
 
+ConsumeStep::ConsumeStep() = default;
+
 ConsumeStep::~ConsumeStep() {
   if (call_) {
     call_->live = false;

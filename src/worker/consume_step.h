@@ -27,6 +27,7 @@ class ConsumeStep : public StepExecutor {
   void PauseOutput() override;
   void ResumeOutput() override;
 
+  ConsumeStep();  // out of line: Timeout is complete only in the .cc
   ~ConsumeStep() override;
 
  private:

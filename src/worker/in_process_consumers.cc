@@ -77,6 +77,8 @@ void InProcessConsumers::set_max_threads(int n) {
   pool_->max_threads = n > 0 ? static_cast<size_t>(n) : 0;
 }
 
-void InProcessConsumers::Submit(std::function<void()> task) { pool_->Submit(std::move(task)); }
+void InProcessConsumers::Submit(std::function<void()> task) {
+  pool_->Submit(std::move(task));
+}
 
 }  // namespace grove

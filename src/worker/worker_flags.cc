@@ -39,8 +39,7 @@ void AddWorkerFlags(CLI::App& cmd, WorkerFlags& a) {
   cmd.add_option("--master", a.master,
                  "The master's URL (default $GROVE_MASTER, else http://127.0.0.1:8010)");
   cmd.add_option("--name", a.name, "This worker's name, as in the master's grove.lua")->required();
-  cmd.add_option("--secret-file", a.secret_file, "A file holding this worker's secret")
-      ->required();
+  cmd.add_option("--secret-file", a.secret_file, "A file holding this worker's secret")->required();
   cmd.add_option("--workdir", a.workdir, "Where builds run (one directory per builder)")
       ->capture_default_str();
   cmd.add_option("--capacity", a.capacity,

@@ -35,7 +35,7 @@ void AddWorkerFlags(CLI::App& app, WorkerFlags& flags);
 // Validates |flags| and runs the worker they describe (embedded broker or RabbitMQ) until
 // SIGINT/SIGTERM. On an error, *usage_error tells a bad flag (exit 2) from a failure (exit 1).
 // |in_process| may be null (the grove binary has no compiled-in consumers).
-Status RunWorkerWithFlags(const WorkerFlags& flags,
-                          std::shared_ptr<InProcessConsumers> in_process, bool* usage_error);
+Status RunWorkerWithFlags(const WorkerFlags& flags, std::shared_ptr<InProcessConsumers> in_process,
+                          bool* usage_error);
 
 }  // namespace grove

@@ -109,6 +109,29 @@ class AmqpControlTests(AmqpTestCase):
         self.assertEqual(req["result"], "success", req)
         self.assertEqual([b["attempt"] for b in req["builds"]], [1], req)
         self.assertEqual(g.build(req["builds"][0]["id"])["worker"], "w2")
+    def test_a_job_waiting_in_rabbitmq_can_be_cancelled(self):
+        g = self.make(CONFIG, workers=["w1", "w2"])
+        g.start_master()
+        rid = g.force("quick")  # no worker yet: it waits in RabbitMQ
+        wait_for(lambda: self.queue_depth("grove.jobs.linux") == 1, what="the job in RabbitMQ")
+        status, body, _ = g.call("POST", f"/api/v1/requests/{rid}/cancel")
+        self.assertEqual(status, 200, body)
+        req = g.get(f"/api/v1/requests/{rid}")
+        self.assertEqual((req["state"], req["result"]), ("finished", "cancelled"))
+        # The worker that gets the job later is told to drop it: nothing of it is run or stored.
+        g.start_worker("w1")
+        wait_for(lambda: self.queue_depth("grove.jobs.linux") == 0, what="the job consumed")
+        build = g.build(req["builds"][0]["id"])
+        self.assertEqual(build["result"], "cancelled")
+        self.assertEqual(build["steps"], [])
+        # A request a worker has taken is not "waiting": it is stopped, not cancelled.
+        rid = g.force("migrate")
+        wait_for(lambda: g.get(f"/api/v1/requests/{rid}")["builds"] and
+                 g.build(g.get(f"/api/v1/requests/{rid}")["builds"][0]["id"])["worker"] == "w1",
+                 what="w1 to take the build")
+        status, body, _ = g.call("POST", f"/api/v1/requests/{rid}/cancel")
+        self.assertEqual(status, 409, body)
+
 
 if __name__ == "__main__":
     unittest.main()
