@@ -170,7 +170,7 @@ class AmqpAgent : public EventSink {
       return;
     }
     if (stopping_) return;  // unacknowledged: RabbitMQ gives it to another worker
-    if (d.redelivered && Requeue(d, key, generation)) return;
+    if (d.redelivered) return Requeue(d, key, generation);
     job.master_url = opts_.master_url;
     job.consumers = opts_.consumers;
     std::string dir = dirs_.Acquire(job.builder);
@@ -195,15 +195,14 @@ class AmqpAgent : public EventSink {
   // so the count of such lost deliveries travels in the x-grove-deliveries header: the message
   // is published again at the back of its queue with the count + 1 (then this delivery is
   // acknowledged), and once kMaxDeliveries were lost it goes to the dead-letter queue instead
-  // of taking down worker after worker. Returns false when the job should simply run.
-  bool Requeue(const Delivery& d, const Key& key, uint64_t generation) {
+  // of taking down worker after worker.
+  void Requeue(const Delivery& d, const Key& key, uint64_t generation) {
     auto it = d.headers.find(kDeliveriesHeader);
     const int64_t lost = (it == d.headers.end() ? 0 : it->second) + 1;
     if (lost >= kMaxDeliveries) {
       spdlog::error("job {}.{}: lost with its worker {} times; dead-lettered", key.first,
                     key.second, lost);
-      QueueSettle(d.tag, generation, false);
-      return true;
+      return QueueSettle(d.tag, generation, false);
     }
     spdlog::warn(
         "job {}.{}: delivered again (its worker died or lost its connection); lost "
@@ -215,7 +214,6 @@ class AmqpAgent : public EventSink {
                         [this, tag = d.tag, generation] { QueueSettle(tag, generation, true); },
                         "",
                         {{kDeliveriesHeader, lost}}});
-    return true;
   }
 
   void OnControl(const std::string& body) {
