@@ -439,6 +439,11 @@ void AmqpBroker::State::OnHelloEvent(const std::string& name, const Json& ev) {
 }
 
 void AmqpBroker::State::OnSubmission(AmqpConnection& c, const Delivery& d) {
+  if (d.body.size() > kMaxSubmissionBytes) {
+    spdlog::warn("AMQP submission of {} bytes (more than 1 MiB) dead-lettered", d.body.size());
+    (void)c.Reject(d.tag, false);
+    return;
+  }
   Json msg = Json::parse(d.body, nullptr, false);
   if (msg.is_discarded() || !msg.is_object()) {
     spdlog::warn("AMQP submission that is not a JSON object ({} bytes) dead-lettered",

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <set>
 #include <string>
@@ -18,8 +19,9 @@ inline constexpr char kControlExchange[] = "grove.control";  // direct, durable
 inline constexpr char kDeadExchange[] = "grove.dead";        // fanout, durable
 inline constexpr char kDeadQueue[] = "grove.deadletters";
 inline constexpr char kMasterEventsQueue[] = "grove.events.master";
-inline constexpr char kSubmitExchange[] = "grove.submit";  // fanout, durable: applications
-inline constexpr char kSubmitQueue[] = "grove.submit";     // consumed by the master
+inline constexpr char kSubmitExchange[] = "grove.submit";   // fanout, durable: applications
+inline constexpr char kSubmitQueue[] = "grove.submit";      // consumed by the master
+inline constexpr size_t kMaxSubmissionBytes = 1024 * 1024;  // as POST /api/v1/jobs
 
 // How many deliveries of a job message may be lost (its worker died or lost its connection
 // before acknowledging it) before workers dead-letter it; counted in this header.

@@ -83,14 +83,16 @@ class AmqpSubmitTests(AmqpTestCase):
         bad = [b"{not json",
                {"consumer": "nope"},
                {"builder": "hello", "consumer": "echo"},
-               {"builder": "hello", "properties": "who=x"}]
+               {"builder": "hello", "properties": "who=x"},
+               {"consumer": "echo", "payload": {"blob": "x" * (2 << 20)}}]
         for body in bad:
             self.publish(body)
-        wait_for(lambda: self.depth("grove.deadletters") == 4, what="four dead letters")
+        wait_for(lambda: self.depth("grove.deadletters") == 5, what="five dead letters")
         log = g.master.output()
         self.assertIn("no consumer 'nope' is declared", log)
         self.assertIn("give exactly one of 'builder' and 'consumer'", log)
         self.assertIn("'properties' must be an object", log)
+        self.assertIn("(more than 1 MiB) dead-lettered", log)
         self.assertEqual(self.requests(g), [])
         self.publish({"consumer": "echo", "payload": {"ok": True}})
         wait_for(lambda: len(self.requests(g)) == 1, what="the good submission")
