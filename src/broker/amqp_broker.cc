@@ -310,7 +310,14 @@ Status AmqpBroker::State::ConsumeOnce(AmqpConnection& c) {
       continue;
     }
     for (int n = 0; got && n < 1000; ++n) {
-      Deliver(c, d, &batch);
+      try {
+        Deliver(c, d, &batch);
+      } catch (const Json::exception& e) {
+        // A field of the wrong type (an "id" that is a string, say): nothing anyone can send
+        // stops this thread; the message is kept for a human.
+        spdlog::warn("AMQP message with a malformed field dead-lettered: {}", e.what());
+        (void)c.Reject(d.tag, false);
+      }
       GROVE_RETURN_IF_ERROR(c.Next(0, &d, &got));
     }
     for (auto& [name, msgs] : batch) {
@@ -323,9 +330,23 @@ Status AmqpBroker::State::ConsumeOnce(AmqpConnection& c) {
 
 namespace {
 
+// |ev|[key] when it has the type of |fallback|, else |fallback|: hellos come from any program.
+template <typename T>
+T Field(const Json& ev, const char* key, T fallback) {
+  auto it = ev.find(key);
+  if (it == ev.end()) return fallback;
+  if constexpr (std::is_same_v<T, std::string>) {
+    return it->is_string() ? it->template get<std::string>() : fallback;
+  } else {
+    return it->is_number_integer() ? it->template get<T>() : fallback;
+  }
+}
+
 bool IsEvent(const Json& ev) {
   return ev.is_object() && ev.contains("worker") && ev["worker"].is_string() &&
-         ev.contains("type") && ev["type"].is_string();
+         ev.contains("type") && ev["type"].is_string() &&
+         (!ev.contains("id") || ev["id"].is_number_integer()) &&
+         (!ev.contains("instance") || ev["instance"].is_string());
 }
 
 }  // namespace
@@ -417,10 +438,10 @@ void AmqpBroker::State::OnHelloEvent(const std::string& name, const Json& ev) {
   }
   WorkerHello hello;
   hello.name = name;
-  hello.secret = ev.value("secret", "");
-  hello.capacity = ev.value("capacity", 0);
+  hello.secret = Field<std::string>(ev, "secret", "");
+  hello.capacity = Field<int>(ev, "capacity", 0);
   if (ev.contains("running") && ev["running"].is_array()) hello.running = ev["running"];
-  hello.version = ev.value("version", "");
+  hello.version = Field<std::string>(ev, "version", "");
   hello.paused = ev.contains("paused") && ev["paused"].is_boolean() && ev["paused"].get<bool>();
   hello.remote = "amqp";
   ConnId conn = w.conn;

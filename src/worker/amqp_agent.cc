@@ -217,6 +217,16 @@ class AmqpAgent : public EventSink {
   }
 
   void OnControl(const std::string& body) {
+    try {
+      HandleControl(body);
+    } catch (const Json::exception& e) {
+      // Anyone who may publish to the vhost can reach this queue: a malformed field is logged
+      // and ignored, never the end of the worker.
+      spdlog::warn("control message with a malformed field ignored: {}", e.what());
+    }
+  }
+
+  void HandleControl(const std::string& body) {
     Json msg = Json::parse(body, nullptr, false);
     if (msg.is_discarded() || !msg.is_object()) return;
     const std::string type = msg.value("type", "");

@@ -1,9 +1,13 @@
 """Robustness (test_robustness) in distributed mode: garbage on the master's HTTP port changes
 nothing with RabbitMQ as the broker either."""
+import json
 import unittest
+
+import pika
 
 import test_robustness
 from amqp_harness import AmqpTestCase
+from grove_harness import wait_for
 
 WS_ONLY = "about the embedded broker's WebSocket endpoint (AMQP workers never use it)"
 
@@ -18,6 +22,40 @@ class AmqpRobustnessTests(AmqpTestCase, test_robustness.RobustnessTests):
     @unittest.skip(WS_ONLY)
     def test_a_worker_written_from_the_protocol_doc(self):
         pass
+
+
+class AmqpMessageRobustnessTests(AmqpTestCase):
+    """What anyone with access to the vhost can publish does not stop the master."""
+    worker_tags = {"w1": ["linux"]}
+
+    def test_events_with_fields_of_the_wrong_type_are_dead_lettered(self):
+        g = self.make('worker "w1" { secret = secret "w1", tags = { "linux" } }\n'
+                      'builder "b" { tags = { "linux" }, steps = { shell { "true" } } }\n',
+                      workers=["w1"])
+        g.start_master()
+        conn = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
+        self.addCleanup(conn.close)
+        ch = conn.channel()
+        bad = [{"worker": "w1", "type": "job.started", "id": "seven", "request": 1},
+               {"worker": "w1", "type": "hello", "instance": 5},
+               [{"worker": "w1", "type": "log", "id": 1}, {"worker": "w2", "type": "log"}],
+               {"worker": "w1", "type": "hello", "instance": "x", "capacity": "two",
+                "secret": ["no"], "running": "none"}]
+        for body in bad:
+            ch.basic_publish("grove.events", "w1.x", json.dumps(body).encode(),
+                             pika.BasicProperties(delivery_mode=2))
+        wait_for(lambda: self.queue_depth("grove.deadletters") >= 3, what="the dead letters")
+        # The master still consumes events: a real worker connects and builds.
+        g.start_worker("w1")
+        self.assertEqual(g.wait_request(g.force("b"), timeout=30)["result"], "success")
+        self.assertTrue(g.master.alive())
+        # Nor does garbage on the worker's control queue stop the worker.
+        for body in [{"type": 5}, {"type": "cancel", "request": "x", "attempt": []},
+                     {"type": "welcome", "instance": {}}, "just a string", [1, 2]]:
+            ch.basic_publish("grove.control", "w1", json.dumps(body).encode())
+        wait_for(lambda: self.queue_depth("grove.control.w1") == 0, what="the control queue read")
+        self.assertEqual(g.wait_request(g.force("b"), timeout=30)["result"], "success")
+        self.assertTrue(g.workers["w1"].alive())
 
 
 # Only the AMQP variant runs from this file (test_robustness runs the embedded one).
