@@ -93,8 +93,9 @@ struct Fields {
   // Vixie cron: if either day field starts with '*' (or '?') a day must match both; if both are
   // restricted, matching either is enough.
   bool days_and = true;
-  // The hour field does not start with '*': the entry names wall-clock times (see cron.h).
-  bool fixed_hour = false;
+  // Neither the minute nor the hour field starts with '*': the entry names wall-clock times
+  // and is a fixed-time entry for the DST rules (see cron.h).
+  bool fixed_time = false;
 };
 
 // A span of time with one UTC offset: [begin, end).
@@ -695,7 +696,8 @@ Status ParseFields(std::string_view expr, Fields* s) {
   s->dow = static_cast<uint32_t>((bits[5] | bits[5] >> 7) & 0x7f);  // 7 is Sunday too
   auto starred = [](std::string_view f) { return f[0] == '*' || f[0] == '?'; };
   s->days_and = starred(fields[3]) || starred(fields[5]);
-  s->fixed_hour = fields[2][0] != '*';
+  // fields[0] is the seconds field ("0" when omitted), which cronie does not have.
+  s->fixed_time = fields[1][0] != '*' && fields[2][0] != '*';
   return Status::Ok();
 }
 
@@ -736,7 +738,7 @@ std::optional<int64_t> CronSchedule::Next(int64_t after_epoch_s) const {
   while (t < horizon) {
     const Period p = zone.At(t);
     int64_t from = t + p.offset;
-    if (s.fixed_hour && t - p.begin < kMaxOffsetChange) {
+    if (s.fixed_time && t - p.begin < kMaxOffsetChange) {
       const int64_t prev_offset = zone.OffsetAt(p.begin - 1);
       // Spring forward: wall-clock times in [begin + prev_offset, begin + offset) were skipped;
       // if any of them matches, the entry fires once, as the gap ends.
@@ -745,7 +747,7 @@ std::optional<int64_t> CronSchedule::Next(int64_t after_epoch_s) const {
         return p.begin;
       }
       // Fall back: wall-clock times before begin + prev_offset already happened once, in the
-      // previous period; a fixed-hour entry does not fire for them again.
+      // previous period; a fixed-time entry does not fire for them again.
       if (prev_offset > p.offset) from = std::max(from, p.begin + prev_offset);
     }
     if (auto local = NextLocal(s, from, std::min(p.end, horizon) + p.offset)) {

@@ -9,12 +9,13 @@
 // @monthly @weekly @daily @midnight @hourly. When both day fields are restricted (neither starts
 // with `*` or `?`) a day matches if either does (Vixie cron); otherwise both must.
 //
-// Daylight saving time (cronie's rule): an entry whose hour field does not start with `*` names
-// wall-clock times, so it fires once when its time occurs twice (at the first occurrence) and,
-// when its time is skipped by a spring-forward gap, at the instant the gap ends (several
-// skipped times collapse into that one fire). An entry whose hour field starts with `*` follows
-// real time: it fires in both copies of a repeated hour and not at all in a skipped one.
-//
+// Daylight saving time (cronie's rule, src/cron.c): an entry is a *wildcard* entry when its
+// minute or its hour field starts with `*` (`*`, `*/30`, `*,5`; not `0-59`; the seconds field
+// does not count; @hourly is one, the other macros are not). A wildcard entry follows real
+// time: it fires in both passes of a repeated hour and not at all for times a spring-forward
+// gap skips. Any other entry is a *fixed-time* entry naming wall-clock times: it fires once
+// when its time occurs twice (at the first occurrence) and, when its time is skipped by a gap,
+// at the instant the gap ends (several skipped times collapse into that one fire).
 // The time zone database is the system's (/usr/share/zoneinfo), read through Howard Hinnant's
 // date library, which this header deliberately does not include.
 #pragma once
@@ -64,7 +65,7 @@ std::string FormatIsoInZone(int64_t epoch_s, const CronSchedule& schedule);
 // Parses "2026-03-29T01:59:00Z", "2026-03-29T01:59:00+01:00" or a local time without a zone
 // ("2026-03-29T01:59[:00]", "2026-03-29"), which is read in |schedule|'s zone: a time repeated
 // by a DST change means its first occurrence, a skipped one the instant the gap ends (the same
-// rule as fixed-hour entries). A space may replace the 'T'; fractions of a second are dropped.
+// rule as fixed-time entries). A space may replace the 'T'; fractions of a second are dropped.
 Status ParseIsoInZone(std::string_view text, const CronSchedule& schedule, int64_t* epoch_s);
 
 }  // namespace grove

@@ -3,10 +3,11 @@ catch_up, periodic, GET /api/v1/schedulers, force parameters and trigger steps."
 import os
 import re
 import signal
+import subprocess
 import time
 import unittest
 
-from grove_harness import GroveTestCase, wait_for
+from grove_harness import GROVE, GroveTestCase, wait_for
 
 WORKER = 'worker "w1" { secret = secret "w1", tags = { "linux" }, capacity = 4 }\n'
 
@@ -93,6 +94,57 @@ schedule.periodic { "p", every = "1h", builders = { "tik" } }
         r = g.cli("checkconfig", g.dir)
         self.assertNotEqual(r.returncode, 0)
         self.assertRegex(r.stderr, r"grove\.lua:\d+: schedule\.periodic 'p' names unknown builder 'tik'")
+
+
+class CronNextCliTests(unittest.TestCase):
+    """`grove cron next` agrees with the scheduler on daylight-saving changes (cronie's rule): an
+    entry whose minute or hour starts with '*' follows real time; any other names wall-clock
+    times, fires once in a repeated hour and catches a skipped time up as the gap ends."""
+
+    def next_fires(self, expr, tz, start, n):
+        r = subprocess.run([GROVE, "cron", "next", expr, "--tz", tz, "--from", start, "-n", str(n)],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout.split()
+
+    def test_spring_forward(self):
+        cases = [
+            # A wildcard entry does not catch the skipped hour up...
+            ("* 2 * * *", "America/New_York", "2026-03-07T12:00:00Z",
+             ["2026-03-09T02:00:00-04:00", "2026-03-09T02:01:00-04:00"]),
+            ("*/20 2 * * *", "Australia/Lord_Howe", "2026-10-03T12:00:00Z",
+             ["2026-10-04T02:40:00+11:00", "2026-10-05T02:00:00+11:00"]),
+            ("* 2 * * *", "Europe/Berlin", "2026-03-28T12:00:00Z",
+             ["2026-03-30T02:00:00+02:00", "2026-03-30T02:01:00+02:00"]),
+            # ...a fixed-time entry runs once, as the gap ends.
+            ("30 2 * * *", "America/New_York", "2026-03-07T12:00:00Z",
+             ["2026-03-08T03:00:00-04:00", "2026-03-09T02:30:00-04:00"]),
+            ("0,20,40 2 * * *", "Australia/Lord_Howe", "2026-10-03T12:00:00Z",
+             ["2026-10-04T02:30:00+11:00", "2026-10-04T02:40:00+11:00", "2026-10-05T02:00:00+11:00"]),
+        ]
+        for expr, tz, start, want in cases:
+            with self.subTest(expr=expr, tz=tz):
+                self.assertEqual(self.next_fires(expr, tz, start, len(want)), want)
+
+    def test_fall_back(self):
+        cases = [
+            # A wildcard entry runs in both passes of the repeated hour...
+            ("*/30 1 * * *", "America/New_York", "2026-10-31T12:00:00Z",
+             ["2026-11-01T01:00:00-04:00", "2026-11-01T01:30:00-04:00", "2026-11-01T01:00:00-05:00",
+              "2026-11-01T01:30:00-05:00", "2026-11-02T01:00:00-05:00"]),
+            ("*/30 2 * * *", "Europe/Berlin", "2026-10-24T12:00:00Z",
+             ["2026-10-25T02:00:00+02:00", "2026-10-25T02:30:00+02:00", "2026-10-25T02:00:00+01:00",
+              "2026-10-25T02:30:00+01:00", "2026-10-26T02:00:00+01:00"]),
+            ("*/15 1 * * *", "Australia/Lord_Howe", "2026-04-04T12:00:00Z",
+             ["2026-04-05T01:00:00+11:00", "2026-04-05T01:15:00+11:00", "2026-04-05T01:30:00+11:00",
+              "2026-04-05T01:45:00+11:00", "2026-04-05T01:30:00+10:30", "2026-04-05T01:45:00+10:30"]),
+            # ...a fixed-time entry in the first only.
+            ("0,30 1 * * *", "America/New_York", "2026-10-31T12:00:00Z",
+             ["2026-11-01T01:00:00-04:00", "2026-11-01T01:30:00-04:00", "2026-11-02T01:00:00-05:00"]),
+        ]
+        for expr, tz, start, want in cases:
+            with self.subTest(expr=expr, tz=tz):
+                self.assertEqual(self.next_fires(expr, tz, start, len(want)), want)
 
 
 class PeriodicTests(GroveTestCase):

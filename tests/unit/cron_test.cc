@@ -349,7 +349,7 @@ TEST(CronDstTest, RomeFixedHourInSkippedHourFiresOnceAtGapEnd) {
             (V{"2026-03-29T03:00:00+02:00", "2026-03-30T02:30:00+02:00"}));
   // Six skipped slots collapse into one fire.
   EXPECT_EQ(
-      Fires("*/10 2 * * *", "Europe/Rome", "2026-03-28T12:00:00Z", 3),
+      Fires("0,10,20,30,40,50 2 * * *", "Europe/Rome", "2026-03-28T12:00:00Z", 3),
       (V{"2026-03-29T03:00:00+02:00", "2026-03-30T02:00:00+02:00", "2026-03-30T02:10:00+02:00"}));
   // The gap's end also matching on its own is still one fire.
   EXPECT_EQ(
@@ -369,12 +369,12 @@ TEST(CronDstTest, RomeFixedHourInRepeatedHourFiresOnce) {
   // Asked between the two copies: the second copy is not a new fire.
   EXPECT_EQ(Fires("30 2 * * *", "Europe/Rome", "2026-10-25T00:45:00Z", 1),
             (V{"2026-10-26T02:30:00+01:00"}));
-  // Every minute of hour 2, but only in its first copy.
-  EXPECT_EQ(Fires("* 2 * * *", "Europe/Rome", "2026-10-25T00:58:00Z", 2),
+  // Every minute of hour 2, but only in its first copy: a range is not a '*'.
+  EXPECT_EQ(Fires("0-59 2 * * *", "Europe/Rome", "2026-10-25T00:58:00Z", 2),
             (V{"2026-10-25T02:59:00+02:00", "2026-10-26T02:00:00+01:00"}));
 }
 
-TEST(CronDstTest, RomeStarHourFollowsRealTime) {
+TEST(CronDstTest, RomeWildcardFollowsRealTime) {
   // Autumn: the repeated hour fires twice.
   EXPECT_EQ(FireInstants("*/30 * * * *", "Europe/Rome", "2026-10-25T00:00:00Z", 4),
             Instants({"2026-10-25T00:30:00Z", "2026-10-25T01:00:00Z", "2026-10-25T01:30:00Z",
@@ -437,6 +437,79 @@ TEST(CronDstTest, LordHoweHalfHourShift) {
       Fires("*/15 * * * *", "Australia/Lord_Howe", "2026-04-04T14:20:00Z", 5),
       (V{"2026-04-05T01:30:00+11:00", "2026-04-05T01:45:00+11:00", "2026-04-05T01:30:00+10:30",
          "2026-04-05T01:45:00+10:30", "2026-04-05T02:00:00+10:30"}));
+}
+
+// cronie's two kinds of entries (cron.h): a minute or hour field starting with '*' makes a
+// wildcard entry, which follows real time; any other entry names wall-clock times.
+TEST(CronDstTest, NewYorkWildcardAndFixedTimeEntries) {
+  // Spring, 2026-03-08: 02:00-02:59 does not exist. A wildcard entry does not catch it up...
+  EXPECT_EQ(Fires("* 2 * * *", "America/New_York", "2026-03-07T12:00:00Z", 2),
+            (V{"2026-03-09T02:00:00-04:00", "2026-03-09T02:01:00-04:00"}));
+  EXPECT_EQ(Fires("*/30 2 * * *", "America/New_York", "2026-03-07T12:00:00Z", 2),
+            (V{"2026-03-09T02:00:00-04:00", "2026-03-09T02:30:00-04:00"}));
+  // ...a fixed-time entry fires once as the gap ends.
+  EXPECT_EQ(FireInstants("0,15 2 * * *", "America/New_York", "2026-03-07T12:00:00Z", 2),
+            Instants({"2026-03-08T07:00:00Z", "2026-03-09T06:00:00Z"}));
+  // Autumn, 2026-11-01: 01:00-01:59 happens twice. A wildcard entry runs in both passes...
+  EXPECT_EQ(FireInstants("*/30 1 * * *", "America/New_York", "2026-10-31T12:00:00Z", 5),
+            Instants({"2026-11-01T05:00:00Z", "2026-11-01T05:30:00Z", "2026-11-01T06:00:00Z",
+                      "2026-11-01T06:30:00Z", "2026-11-02T06:00:00Z"}));
+  EXPECT_EQ(
+      Fires("*/30 1 * * *", "America/New_York", "2026-10-31T12:00:00Z", 5),
+      (V{"2026-11-01T01:00:00-04:00", "2026-11-01T01:30:00-04:00", "2026-11-01T01:00:00-05:00",
+         "2026-11-01T01:30:00-05:00", "2026-11-02T01:00:00-05:00"}));
+  EXPECT_EQ(Fires("* 1 * * *", "America/New_York", "2026-11-01T05:58:00Z", 2),
+            (V{"2026-11-01T01:59:00-04:00", "2026-11-01T01:00:00-05:00"}));
+  // ...a fixed-time entry in the first only.
+  EXPECT_EQ(
+      Fires("0,30 1 * * *", "America/New_York", "2026-10-31T12:00:00Z", 3),
+      (V{"2026-11-01T01:00:00-04:00", "2026-11-01T01:30:00-04:00", "2026-11-02T01:00:00-05:00"}));
+}
+
+TEST(CronDstTest, BerlinWildcardAndFixedTimeEntries) {
+  // Spring, 2026-03-29: 02:00-02:59 does not exist.
+  EXPECT_EQ(Fires("* 2 * * *", "Europe/Berlin", "2026-03-28T12:00:00Z", 2),
+            (V{"2026-03-30T02:00:00+02:00", "2026-03-30T02:01:00+02:00"}));
+  EXPECT_EQ(Fires("15,45 2 * * *", "Europe/Berlin", "2026-03-28T12:00:00Z", 2),
+            (V{"2026-03-29T03:00:00+02:00", "2026-03-30T02:15:00+02:00"}));
+  // The seconds field does not make an entry a wildcard one (cronie has none).
+  EXPECT_EQ(Fires("*/20 30 2 * * *", "Europe/Berlin", "2026-03-28T12:00:00Z", 2),
+            (V{"2026-03-29T03:00:00+02:00", "2026-03-30T02:30:00+02:00"}));
+  // Autumn, 2026-10-25: 02:00-02:59 happens twice.
+  EXPECT_EQ(
+      Fires("*/30 2 * * *", "Europe/Berlin", "2026-10-24T12:00:00Z", 5),
+      (V{"2026-10-25T02:00:00+02:00", "2026-10-25T02:30:00+02:00", "2026-10-25T02:00:00+01:00",
+         "2026-10-25T02:30:00+01:00", "2026-10-26T02:00:00+01:00"}));
+  EXPECT_EQ(
+      Fires("0,30 2 * * *", "Europe/Berlin", "2026-10-24T12:00:00Z", 3),
+      (V{"2026-10-25T02:00:00+02:00", "2026-10-25T02:30:00+02:00", "2026-10-26T02:00:00+01:00"}));
+  // A '*' anywhere but first is not a wildcard: cronie looks at the first character.
+  EXPECT_EQ(
+      Fires("0,*/30 2 * * *", "Europe/Berlin", "2026-10-24T12:00:00Z", 3),
+      (V{"2026-10-25T02:00:00+02:00", "2026-10-25T02:30:00+02:00", "2026-10-26T02:00:00+01:00"}));
+  EXPECT_EQ(Fires("*,0 2 * * *", "Europe/Berlin", "2026-10-25T00:58:00Z", 2),
+            (V{"2026-10-25T02:59:00+02:00", "2026-10-25T02:00:00+01:00"}));
+}
+
+TEST(CronDstTest, LordHoweWildcardAndFixedTimeEntries) {
+  // Spring, 2026-10-04: 02:00-02:29 does not exist (a 30-minute change); 02:30 on does.
+  EXPECT_EQ(Fires("*/20 2 * * *", "Australia/Lord_Howe", "2026-10-03T12:00:00Z", 2),
+            (V{"2026-10-04T02:40:00+11:00", "2026-10-05T02:00:00+11:00"}));
+  EXPECT_EQ(Fires("* 2 * * *", "Australia/Lord_Howe", "2026-10-03T12:00:00Z", 2),
+            (V{"2026-10-04T02:30:00+11:00", "2026-10-04T02:31:00+11:00"}));
+  EXPECT_EQ(
+      Fires("0,20,40 2 * * *", "Australia/Lord_Howe", "2026-10-03T12:00:00Z", 3),
+      (V{"2026-10-04T02:30:00+11:00", "2026-10-04T02:40:00+11:00", "2026-10-05T02:00:00+11:00"}));
+  // Autumn, 2026-04-05: 01:30-01:59 happens twice.
+  EXPECT_EQ(
+      Fires("*/15 1 * * *", "Australia/Lord_Howe", "2026-04-04T12:00:00Z", 7),
+      (V{"2026-04-05T01:00:00+11:00", "2026-04-05T01:15:00+11:00", "2026-04-05T01:30:00+11:00",
+         "2026-04-05T01:45:00+11:00", "2026-04-05T01:30:00+10:30", "2026-04-05T01:45:00+10:30",
+         "2026-04-06T01:00:00+10:30"}));
+  EXPECT_EQ(
+      Fires("0,15,30,45 1 * * *", "Australia/Lord_Howe", "2026-04-04T12:00:00Z", 5),
+      (V{"2026-04-05T01:00:00+11:00", "2026-04-05T01:15:00+11:00", "2026-04-05T01:30:00+11:00",
+         "2026-04-05T01:45:00+11:00", "2026-04-06T01:00:00+10:30"}));
 }
 
 TEST(CronDstTest, AfterTheLastListedTransition) {
@@ -503,7 +576,7 @@ struct RandomEntry {
   bool last_day = false;                         // "L" in day-of-month
   std::set<unsigned> nearest;                    // "nW"
   std::set<std::pair<unsigned, unsigned>> nths;  // "d#n"
-  bool dom_star = true, dow_star = true, hour_star = true;
+  bool dom_star = true, dow_star = true, minute_star = true, hour_star = true;
 };
 
 std::string RandomList(std::mt19937& rng, unsigned lo, unsigned hi, std::set<unsigned>* out) {
@@ -539,13 +612,28 @@ RandomEntry MakeRandomEntry(std::mt19937& rng) {
     for (unsigned v = lo; v <= hi; ++v) out->insert(v);
   };
   std::string minute = "*", hour = "*", dom = "*", month = "*", dow = "*";
-  if (rng() % 4 != 0)
-    minute = RandomList(rng, 0, 59, &e.minutes);
-  else
-    all(0, 59, &e.minutes);
+  switch (rng() % 8) {
+    case 0:
+    case 1:
+      all(0, 59, &e.minutes);
+      break;
+    case 2: {
+      const unsigned step = 1 + rng() % 20;
+      minute = "*/" + std::to_string(step);
+      for (unsigned v = 0; v <= 59; v += step) e.minutes.insert(v);
+      break;
+    }
+    default:
+      minute = RandomList(rng, 0, 59, &e.minutes), e.minute_star = false;
+  }
   if (rng() % 2 == 0) {
     hour = RandomList(rng, 0, 23, &e.hours);
     e.hour_star = false;
+    if (rng() % 2 == 0) {  // an hour that DST changes skip or repeat in the zones below
+      const unsigned h = 1 + rng() % 2;
+      hour += "," + std::to_string(h);
+      e.hours.insert(h);
+    }
   } else if (rng() % 2 == 0) {
     const unsigned step = 1 + rng() % 3;
     hour = "*/" + std::to_string(step);
@@ -615,20 +703,21 @@ bool MatchesLocal(const RandomEntry& e, date::local_seconds local) {
   return (e.dom_star || e.dow_star) ? (dom && dow) : (dom || dow);
 }
 
-bool FiresAt(const RandomEntry& e, const date::time_zone* zone, int64_t t) {
+// |wildcard|: whether |e| follows cron.h's rule for wildcard entries or for fixed-time ones.
+bool FiresAt(const RandomEntry& e, bool wildcard, const date::time_zone* zone, int64_t t) {
   using namespace date;
   const sys_seconds st{std::chrono::seconds{t}};
   const sys_info info = zone->get_info(st);
   const local_seconds local{st.time_since_epoch() + info.offset};
   if (MatchesLocal(e, local)) {
-    if (e.hour_star) return true;
-    // A fixed-hour entry fires only at the first occurrence of a repeated local time.
+    if (wildcard) return true;
+    // A fixed-time entry fires only at the first occurrence of a repeated local time.
     const local_info li = zone->get_info(local);
     return !(li.result == local_info::ambiguous && info.offset == li.second.offset &&
              info.begin == li.second.begin);
   }
-  if (e.hour_star || st != info.begin) return false;
-  // A fixed-hour entry whose local time was skipped fires when the gap ends.
+  if (wildcard || st != info.begin) return false;
+  // A fixed-time entry whose local time was skipped fires when the gap ends.
   const sys_info prev = zone->get_info(st - std::chrono::seconds{1});
   for (auto l = local_seconds{st.time_since_epoch() + prev.offset}; l < local;
        l += std::chrono::minutes{1}) {
@@ -643,20 +732,25 @@ TEST(CronBruteForceTest, RandomEntriesMatchTheRules) {
       {"UTC", {"2026-02-26T00:00:00Z", "2028-02-27T00:00:00Z"}},
       {"Europe/Rome", {"2026-03-27T12:00:00Z", "2026-10-23T12:00:00Z"}},
       {"America/New_York", {"2026-03-06T12:00:00Z", "2026-10-30T12:00:00Z"}},
+      {"Europe/Berlin", {"2026-03-27T12:00:00Z", "2026-10-23T12:00:00Z"}},
       {"Australia/Lord_Howe", {"2026-04-02T12:00:00Z", "2026-10-01T12:00:00Z"}},
   };
   constexpr int64_t kWindow = 4 * 86400;
-  int compared = 0, fires = 0;
+  // Entries whose fire times the other kind's DST rule would change: the rules are exercised.
+  int compared = 0, fires = 0, dst_sensitive = 0;
   for (int round = 0; round < 60; ++round) {
     for (const auto& [tz, starts] : zones) {
       const date::time_zone* zone = date::locate_zone(tz);
       const RandomEntry e = MakeRandomEntry(rng);
       const CronSchedule s = MustParse(e.expr, tz);
       const int64_t start = At(starts[rng() % starts.size()]) + 60 * (rng() % 1440);
-      std::vector<int64_t> expected, actual;
+      const bool wildcard = e.minute_star || e.hour_star;
+      std::vector<int64_t> expected, actual, other;
       for (int64_t t = start + 60; t <= start + kWindow; t += 60) {
-        if (FiresAt(e, zone, t)) expected.push_back(t);
+        if (FiresAt(e, wildcard, zone, t)) expected.push_back(t);
+        if (FiresAt(e, !wildcard, zone, t)) other.push_back(t);
       }
+      dst_sensitive += other != expected;
       for (std::optional<int64_t> t = s.Next(start); t && *t <= start + kWindow; t = s.Next(*t)) {
         actual.push_back(*t);
       }
@@ -666,8 +760,9 @@ TEST(CronBruteForceTest, RandomEntriesMatchTheRules) {
       fires += static_cast<int>(actual.size());
     }
   }
-  EXPECT_EQ(compared, 240);
+  EXPECT_EQ(compared, 300);
   EXPECT_GT(fires, 1000);
+  EXPECT_GT(dst_sensitive, 20);
 }
 
 }  // namespace
