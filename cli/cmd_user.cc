@@ -150,8 +150,8 @@ void AddUserCommand(CLI::App& app) {
   auto* add =
       sub("add", "Add a user (password from the terminal, or the first line of stdin)", true, Add);
   add->add_option("--role", a->role, "viewer, developer (default) or admin");
-  sub("remove", "Remove a user and its API tokens", true, Remove);
-  sub("passwd", "Change a user's password", true, Passwd);
+  sub("remove", "Remove a user and its API tokens; its web sessions end", true, Remove);
+  sub("passwd", "Change a user's password; all of its web sessions end", true, Passwd);
   sub("token", "Create an API token for a user and print it (shown once)", true, Token);
   sub("list", "List the users", false, List);
 }

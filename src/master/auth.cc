@@ -132,13 +132,16 @@ std::optional<Response> Auth::Identify(const Request& req, const UsersData& user
   if (!sid.empty()) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = sessions_.find(sid);
-    if (it != sessions_.end() && it->second.expires_at > NowMs()) {
-      if (const UserEntry* u = users.Find(it->second.user)) {
-        id->user = u->name;
-        id->role = u->role;
-        id->session = &it->second;
-        id->session_id = sid;
-      }
+    const UserEntry* u = it == sessions_.end() ? nullptr : users.Find(it->second.user);
+    if (u && it->second.expires_at > NowMs() &&
+        SecretEquals(it->second.credential, CredentialFingerprint(*u))) {
+      id->user = u->name;
+      id->role = u->role;  // as the users file says now: a role change applies at once
+      id->session = &it->second;
+      id->session_id = sid;
+    } else {
+      if (it != sessions_.end()) sessions_.erase(it);  // for good, even if the user comes back
+      id->ended_session = true;
     }
   }
   return std::nullopt;
@@ -155,11 +158,13 @@ std::optional<Response> Auth::Check(Request* req) {
   if (AuthenticatesItself(*req)) return std::nullopt;
   if (SelfAuthenticated(*req)) return std::nullopt;
   // A browser says where a request comes from; a page of another site must not change
-  // anything here even when the master is open.
-  std::string origin = req->Header("origin");
-  if (ChangesState(*req) && !origin.empty() && origin != "null" &&
-      OriginHost(origin) != req->Header("host"))
-    return Response::Error(403, "cross-origin request refused");
+  // anything here even when the master is open. "null" is an opaque origin (a sandboxed frame,
+  // a data: or file: page, some redirects): never this master's own page.
+  const std::string origin = req->Header("origin");
+  if (ChangesState(*req) && !origin.empty() && OriginHost(origin) != req->Header("host"))
+    return Response::Error(
+        403, "cross-origin request refused: Origin '" + origin.substr(0, 200) +
+                 "' is not this master (Host: " + req->Header("host").substr(0, 200) + ")");
 
   auto users = Users();
   Identity id;
@@ -181,6 +186,15 @@ std::optional<Response> Auth::Check(Request* req) {
   req->role = id.user.empty() ? settings_().anonymous : id.role;
   if (req->role == "none") req->role = "";
   if (IsPublic(*req)) return std::nullopt;
+  if (id.ended_session) {
+    // Not silently anonymous: the client believes it is logged in and must be told otherwise.
+    Response r = Response::Error(401,
+                                 "session ended (logged out, expired, password changed or user "
+                                 "removed); log in again");
+    r.headers["Set-Cookie"] =
+        std::string(kSessionCookie) + "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0";
+    return r;
+  }
 
   if (ChangesState(*req) && id.session) {
     std::string csrf;
@@ -251,7 +265,7 @@ void Auth::Login(const Request& req, Responder respond, ReadPool& hashing) {
       spdlog::warn("failed login for '{}' from {}", name, remote);
       return respond(Response::Error(401, "wrong user name or password"));
     }
-    Session s{u->name, RandomHex(32), NowMs() + kSessionLifetimeMs};
+    Session s{u->name, RandomHex(32), CredentialFingerprint(*u), NowMs() + kSessionLifetimeMs};
     std::string sid = RandomHex(32);
     {
       std::lock_guard<std::mutex> lock(mu_);

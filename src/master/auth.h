@@ -11,7 +11,11 @@
 // While the users file holds no user the master is open as before (everyone may do anything
 // from a same-origin or non-browser client); once a user exists, anonymous visitors get
 // web.anonymous ("viewer" by default, or "none"). Sessions live in memory: a master restart
-// logs everyone out. Login is rate-limited per user name and per address.
+// logs everyone out. A session ends when its user is removed from the users file or the
+// user's password changes: each request compares the session's credential fingerprint with the
+// users file as loaded now, so the end follows from the data however the file was changed. A
+// cookie naming no live session answers 401 (outside the public calls). Login is rate-limited
+// per user name and per address.
 #pragma once
 
 #include <chrono>
@@ -53,6 +57,7 @@ class Auth {
   struct Session {
     std::string user;
     std::string csrf;
+    std::string credential;  // CredentialFingerprint of the user at login
     int64_t expires_at = 0;
   };
   struct Identity {
@@ -60,6 +65,9 @@ class Auth {
     std::string role;
     const Session* session = nullptr;  // set when the identity comes from the cookie
     std::string session_id;
+    // A session cookie was sent that names no live session: logged out, expired, the master
+    // restarted, the password changed or the user was removed.
+    bool ended_session = false;
   };
 
   // Re-reads the users file when it changed (checked at most once a second).

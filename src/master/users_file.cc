@@ -145,6 +145,10 @@ std::string TokenHash(const std::string& token) {
   return Hex(out, sizeof out);
 }
 
+std::string CredentialFingerprint(const UserEntry& user) {
+  return TokenHash(user.name + '\0' + user.password_hash);
+}
+
 bool SecretEquals(const std::string& a, const std::string& b) {
   return a.size() == b.size() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
 }

@@ -51,6 +51,11 @@ std::string RandomHex(size_t bytes);
 std::string NewApiToken();
 std::string TokenHash(const std::string& token);
 
+// A fingerprint of |user|'s credentials: a session remembers it at login and ends when it no
+// longer matches (the password was changed; every new hash has a new salt, so even setting the
+// same password again changes it).
+std::string CredentialFingerprint(const UserEntry& user);
+
 // Constant-time comparison for secrets.
 bool SecretEquals(const std::string& a, const std::string& b);
 

@@ -114,9 +114,18 @@ class OpenMasterTests(GroveTestCase):
         self.assertEqual(status, 403)
         status, body, _ = c.call("POST", "/api/v1/builders/hello/force", {},
                                  headers={"Origin": "http://evil.example"})
-        self.assertEqual((status, body["error"]), (403, "cross-origin request refused"))
+        self.assertEqual(status, 403)
+        self.assertEqual(body["error"], "cross-origin request refused: Origin 'http://evil.example' "
+                         f"is not this master (Host: 127.0.0.1:{g.port})")
+        # An opaque origin (sandboxed frame, data: or file: page) is no more this master's own.
+        status, body, _ = c.call("POST", "/api/v1/builders/hello/force", {}, headers={"Origin": "null"})
+        self.assertEqual(status, 403)
+        self.assertIn("Origin 'null'", body["error"])
         queued = g.get("/api/v1/status")["queued_count"]
         self.assertEqual(queued, 1)  # only the first force got through
+        status, body, _ = c.call("POST", "/api/v1/builders/hello/force", {},
+                                 headers={"Origin": f"http://127.0.0.1:{g.port}"})
+        self.assertEqual(status, 201)
 
     def test_event_stream_reports_a_build_live(self):
         g = self.make(CONFIG, workers=["w1"])
@@ -207,6 +216,70 @@ class UsersAndRolesTests(GroveTestCase):
         c.cookie = old_cookie
         status, body, _ = c.call("POST", "/api/v1/builders/hello/force", {})
         self.assertEqual(status, 401)
+
+    def test_origin_null_is_refused_even_with_session_and_csrf(self):
+        c = Client(self.g)
+        self.assertEqual(c.login("alice", "alice-password-1")[0], 200)
+        status, body, _ = c.call("POST", "/api/v1/builders/hello/force", {}, headers={"Origin": "null"})
+        self.assertEqual(status, 403)
+        self.assertEqual(body["error"], "cross-origin request refused: Origin 'null' is not this master "
+                         f"(Host: 127.0.0.1:{self.g.port})")
+        status, body, _ = c.call("POST", "/api/v1/builders/hello/force", {},
+                                 headers={"Origin": "http://127.0.0.1.evil.example"})
+        self.assertEqual(status, 403)
+        self.assertEqual(self.g.get("/api/v1/status")["queued_count"], 0)
+        # The master's own page sends its own origin.
+        status, body, _ = c.call("POST", "/api/v1/builders/hello/force", {},
+                                 headers={"Origin": f"http://127.0.0.1:{self.g.port}"})
+        self.assertEqual(status, 201)
+
+    def test_password_change_and_removal_end_sessions(self):
+        g = self.g
+        alice, alice2, victor = Client(g), Client(g), Client(g)
+        self.assertEqual(alice.login("alice", "alice-password-1")[0], 200)
+        self.assertEqual(alice2.login("alice", "alice-password-1")[0], 200)
+        self.assertEqual(victor.login("victor", "victor-password-1")[0], 200)
+        r = subprocess.run([GROVE, "user", "token", "alice", "--dir", g.dir], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        token = r.stdout.strip()
+        time.sleep(1.1)  # the master re-reads the users file at most once a second
+        self.assertEqual(alice.call("GET", "/api/v1/me")[1]["user"], "alice")
+        self.assertEqual(alice.call("GET", "/api/v1/builders")[0], 200)
+
+        r = subprocess.run([GROVE, "user", "passwd", "alice", "--dir", g.dir], input="alice-password-2\n",
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        time.sleep(1.1)
+        # Every session of alice has ended: not even an anonymous viewer's read goes through with
+        # the old cookie, which the answer clears.
+        for c in (alice, alice2):
+            status, body, set_cookie = c.call("GET", "/api/v1/builders")
+            self.assertEqual(status, 401)
+            self.assertIn("session ended", body["error"])
+            self.assertIn("Max-Age=0", set_cookie)
+            status, body, _ = c.call("POST", "/api/v1/builders/hello/force", {})
+            self.assertEqual(status, 401)
+            self.assertIsNone(c.call("GET", "/api/v1/me")[1]["user"])
+        self.assertEqual(g.get("/api/v1/status")["queued_count"], 0)
+        # Other users keep their sessions; alice's API token is not a session and still works.
+        self.assertEqual(victor.call("GET", "/api/v1/me")[1]["user"], "victor")
+        self.assertEqual(Client(g).call("POST", "/api/v1/builders/hello/force", {}, token=token)[0], 201)
+        self.assertEqual(alice.login("alice", "alice-password-1")[0], 401)
+        self.assertEqual(alice.login("alice", "alice-password-2")[0], 200)
+        self.assertEqual(alice.call("POST", "/api/v1/builders/hello/force", {})[0], 201)
+
+        r = subprocess.run([GROVE, "user", "remove", "alice", "--dir", g.dir], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        time.sleep(1.1)
+        status, body, _ = alice.call("GET", "/api/v1/builders")
+        self.assertEqual(status, 401)
+        self.assertIn("session ended", body["error"])
+        self.assertEqual(alice.call("POST", "/api/v1/builders/hello/force", {})[0], 401)
+        status, body, _ = Client(g).call("GET", "/api/v1/builders", token=token)
+        self.assertEqual((status, body["error"]), (401, "invalid API token"))
+        self.assertEqual(Client(g).call("POST", "/api/v1/builders/hello/force", {}, token=token)[0], 401)
+        self.assertEqual(g.get("/api/v1/status")["queued_count"], 2)
+        self.assertEqual(victor.call("GET", "/api/v1/builders")[0], 200)
 
     def test_login_is_rate_limited(self):
         c = Client(self.g)

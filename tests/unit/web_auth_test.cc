@@ -49,6 +49,22 @@ TEST(UsersFile, RoundTripAndHashes) {
   std::filesystem::remove_all(dir);
 }
 
+// Sessions end when this changes (master/auth.cc): any new password hash must change it,
+// even for the same password, and nothing else may.
+TEST(UsersFile, CredentialFingerprintFollowsThePassword) {
+  UserEntry alice{"alice", "developer", ""};
+  ASSERT_TRUE(HashPassword("alice-password-1", &alice.password_hash).ok());
+  const std::string before = CredentialFingerprint(alice);
+  EXPECT_EQ(CredentialFingerprint(alice), before);
+  UserEntry promoted = alice;
+  promoted.role = "admin";
+  EXPECT_EQ(CredentialFingerprint(promoted), before);
+  UserEntry again = alice;
+  ASSERT_TRUE(HashPassword("alice-password-1", &again.password_hash).ok());
+  EXPECT_NE(CredentialFingerprint(again), before);
+  EXPECT_EQ(before.find("argon2"), std::string::npos);  // a digest, not the hash itself
+}
+
 TEST(UsersFile, NamesAndRoles) {
   EXPECT_TRUE(ValidUserName("alice.b-c_d@x").ok());
   EXPECT_FALSE(ValidUserName("").ok());
