@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
 
 #include "core/cron.h"
 #include "master/hmac.h"
@@ -252,17 +253,22 @@ HookOutcome ReceiveWebhook(const std::string& provider, const std::string& secre
     return Fail(404, "the " + provider + " webhook is not configured (webhooks { " + provider +
                          " = secret \"...\" } in grove.lua)");
 
-  // GitHub's default content type, and Gitea's "POST form": payload=<the JSON>.
+  // GitHub's default content type, and Gitea's "POST form": payload=<the JSON>. Decoded only
+  // once the signature over the body as sent failed (Gitea signs the JSON) or was verified.
   std::string content_type = req.Header("content-type");
   std::transform(content_type.begin(), content_type.end(), content_type.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   const bool form = content_type.rfind("application/x-www-form-urlencoded", 0) == 0;
-  std::string json_text = req.body;
-  if (form) {
-    auto fields = http::ParseQuery(req.body);
-    auto payload = fields.find("payload");
-    json_text = payload == fields.end() ? "" : payload->second;
-  }
+  std::optional<std::string> payload;
+  auto form_payload = [&]() -> const std::string& {
+    if (!payload) {
+      auto fields = http::ParseQuery(req.body);
+      auto it = fields.find("payload");
+      payload = it == fields.end() ? "" : it->second;
+    }
+    return *payload;
+  };
+
   // The credential first: nothing about the body is looked at before it is verified.
   std::string event;
   if (provider == "github") {
@@ -271,14 +277,14 @@ HookOutcome ReceiveWebhook(const std::string& provider, const std::string& secre
     // GitHub signs the body as sent; Gitea (which sends this header too) signs the JSON, also
     // when it sends it as a form field. Either needs the secret.
     if (!ConstantTimeEquals(sig, "sha256=" + HmacSha256Hex(secret, req.body)) &&
-        !(form && ConstantTimeEquals(sig, "sha256=" + HmacSha256Hex(secret, json_text))))
+        !(form && ConstantTimeEquals(sig, "sha256=" + HmacSha256Hex(secret, form_payload()))))
       return Fail(401, "wrong X-Hub-Signature-256");
     event = req.Header("x-github-event");
   } else if (provider == "gitea") {
     std::string sig = req.Header("x-gitea-signature");
     if (sig.empty()) return Fail(401, "missing X-Gitea-Signature");
     if (!ConstantTimeEquals(sig, HmacSha256Hex(secret, req.body)) &&
-        !(form && ConstantTimeEquals(sig, HmacSha256Hex(secret, json_text))))
+        !(form && ConstantTimeEquals(sig, HmacSha256Hex(secret, form_payload()))))
       return Fail(401, "wrong X-Gitea-Signature");
     event = req.Header("x-gitea-event");
   } else if (provider == "gitlab") {
@@ -308,6 +314,7 @@ HookOutcome ReceiveWebhook(const std::string& provider, const std::string& secre
     out.message = "pong";
     return out;
   }
+  const std::string& json_text = form ? form_payload() : req.body;
   if (form && json_text.empty()) return Fail(400, "form-encoded body without a 'payload' field");
   Json body = Json::parse(json_text, nullptr, false);
   if (body.is_discarded()) return Fail(400, "malformed JSON body");
