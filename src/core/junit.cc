@@ -2,32 +2,57 @@
 
 #include <expat.h>
 
+#include <algorithm>
+#include <cctype>
+#include <charconv>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 namespace grove {
 
 namespace {
+
+// A <testsuite> (or <testsuites>) being read.
+struct Suite {
+  int depth = 0;
+  std::string name;
+  int64_t declared = 0;  // its errors + failures attributes
+  int64_t seen = 0;      // <failure>/<error> elements inside it (and what nested suites added)
+  std::string outcome;   // "", "failure", "error": an element directly under the suite
+  std::string message;
+  std::string system_err;
+};
 
 struct ParseState {
   TestSummary* out = nullptr;
   int depth = 0;
   bool saw_root = false;
   bool root_ok = false;
+  std::vector<Suite> suites;
   // The test case being read.
   bool in_case = false;
   int case_depth = 0;
   std::string name;
   std::string outcome;  // "", "failure", "error", "skipped"
   std::string message;
-  bool collect_text = false;
   bool status_skipped = false;
+  std::string* collect = nullptr;  // where character data goes, if anywhere
 };
 
 const char* Attr(const XML_Char** attrs, const char* key) {
   for (int i = 0; attrs[i]; i += 2)
     if (std::strcmp(attrs[i], key) == 0) return attrs[i + 1];
   return nullptr;
+}
+
+// A count attribute; 0 when absent or not a number.
+int64_t CountAttr(const XML_Char** attrs, const char* key) {
+  const char* v = Attr(attrs, key);
+  if (v == nullptr) return 0;
+  int64_t n = 0;
+  auto [end, ec] = std::from_chars(v, v + std::strlen(v), n);
+  return ec == std::errc() && n > 0 ? n : 0;
 }
 
 void Truncate(std::string* s) {
@@ -37,12 +62,41 @@ void Truncate(std::string* s) {
   }
 }
 
+bool IsSuite(const XML_Char* el) {
+  return std::strcmp(el, "testsuite") == 0 || std::strcmp(el, "testsuites") == 0;
+}
+
+// "failure" | "error" for those elements, else "".
+const char* ProblemKind(const XML_Char* el) {
+  if (std::strcmp(el, "failure") == 0) return "failure";
+  if (std::strcmp(el, "error") == 0) return "error";
+  return "";
+}
+
+void Record(TestSummary& s, const std::string& name, const std::string& kind, std::string message) {
+  (kind == "failure" ? s.failed : s.errors)++;
+  if (s.failures.size() < TestSummary::kMaxFailures) {
+    Truncate(&message);
+    s.failures.push_back({name, kind, std::move(message)});
+  }
+}
+
 void XMLCALL OnStart(void* data, const XML_Char* el, const XML_Char** attrs) {
   auto* st = static_cast<ParseState*>(data);
   ++st->depth;
   if (!st->saw_root) {
     st->saw_root = true;
-    st->root_ok = std::strcmp(el, "testsuites") == 0 || std::strcmp(el, "testsuite") == 0;
+    st->root_ok = IsSuite(el);
+  }
+  if (!st->in_case && IsSuite(el)) {
+    Suite suite;
+    suite.depth = st->depth;
+    const char* name = Attr(attrs, "name");
+    suite.name = name && *name ? name : "(unnamed suite)";
+    suite.declared = CountAttr(attrs, "errors") + CountAttr(attrs, "failures");
+    st->collect = nullptr;  // it may point into |suites|, which may move now
+    st->suites.push_back(std::move(suite));
+    return;
   }
   if (std::strcmp(el, "testcase") == 0 && !st->in_case) {
     st->in_case = true;
@@ -62,51 +116,86 @@ void XMLCALL OnStart(void* data, const XML_Char* el, const XML_Char** attrs) {
         (result && std::strcmp(result, "skipped") == 0);
     return;
   }
-  if (!st->in_case || st->depth != st->case_depth + 1) return;
-  std::string kind;
-  if (std::strcmp(el, "failure") == 0)
-    kind = "failure";
-  else if (std::strcmp(el, "error") == 0)
-    kind = "error";
-  else if (std::strcmp(el, "skipped") == 0)
-    kind = "skipped";
-  else
+  std::string kind = ProblemKind(el);
+  if (st->in_case) {
+    if (st->depth != st->case_depth + 1) return;
+    if (kind.empty() && std::strcmp(el, "skipped") == 0) kind = "skipped";
+    if (kind.empty()) return;
+    if (kind != "skipped" && !st->suites.empty()) st->suites.back().seen++;
+    // The worst outcome wins when a case has several (GoogleTest lists one failure per
+    // assertion; pytest adds a teardown <error> to a failed test).
+    if (st->outcome == "error" || (st->outcome == "failure" && kind != "error")) return;
+    st->outcome = kind;
+    const char* msg = Attr(attrs, "message");
+    st->message = msg ? msg : "";
+    st->collect = st->message.empty() && kind != "skipped" ? &st->message : nullptr;
     return;
-  // The worst outcome wins when a case has several (GoogleTest lists one failure per assertion).
-  if (st->outcome == "error" || (st->outcome == "failure" && kind != "error")) return;
-  st->outcome = kind;
+  }
+  // Directly under a suite: an <error> or <failure> of the suite itself (a test class that
+  // failed to load, a crash in a fixture), and what the suite wrote to stderr.
+  if (st->suites.empty() || st->depth != st->suites.back().depth + 1) return;
+  Suite& suite = st->suites.back();
+  if (std::strcmp(el, "system-err") == 0) {
+    st->collect = &suite.system_err;
+    return;
+  }
+  if (kind.empty()) return;
+  suite.seen++;
+  if (suite.outcome == "error" || (suite.outcome == "failure" && kind != "error")) return;
+  suite.outcome = kind;
   const char* msg = Attr(attrs, "message");
-  st->message = msg ? msg : "";
-  st->collect_text = st->message.empty() && kind != "skipped";
+  suite.message = msg ? msg : "";
+  st->collect = suite.message.empty() ? &suite.message : nullptr;
+}
+
+// A suite ends: its own error, and the failures its counts declare that no element showed.
+void EndSuite(ParseState* st) {
+  Suite suite = std::move(st->suites.back());
+  st->suites.pop_back();
+  TestSummary& s = *st->out;
+  std::string err = suite.system_err;
+  while (!err.empty() && std::isspace(static_cast<unsigned char>(err.back()))) err.pop_back();
+  if (!suite.outcome.empty())
+    Record(s, suite.name, suite.outcome, suite.message.empty() ? err : suite.message);
+  int64_t missing = suite.declared - suite.seen;
+  if (missing > 0) {
+    std::string message = "the suite reports " + std::to_string(suite.declared) +
+                          " errors and failures, its test cases show " + std::to_string(suite.seen);
+    if (!err.empty()) message += ": " + err;
+    s.errors += missing - 1;  // one entry for them all
+    Record(s, suite.name, "error", std::move(message));
+  }
+  if (!st->suites.empty()) st->suites.back().seen += suite.seen + std::max<int64_t>(missing, 0);
 }
 
 void XMLCALL OnEnd(void* data, const XML_Char* el) {
   auto* st = static_cast<ParseState*>(data);
   if (st->in_case && st->depth == st->case_depth && std::strcmp(el, "testcase") == 0) {
     st->in_case = false;
-    st->collect_text = false;
+    st->collect = nullptr;
     TestSummary& s = *st->out;
     if (st->outcome == "failure" || st->outcome == "error") {
-      (st->outcome == "failure" ? s.failed : s.errors)++;
-      if (s.failures.size() < TestSummary::kMaxFailures) {
-        Truncate(&st->message);
-        s.failures.push_back({st->name, st->outcome, st->message});
-      }
+      Record(s, st->name, st->outcome, std::move(st->message));
     } else if (st->outcome == "skipped" || st->status_skipped) {
       s.skipped++;
     } else {
       s.passed++;
     }
   } else if (st->in_case && st->depth == st->case_depth + 1) {
-    st->collect_text = false;
+    st->collect = nullptr;
+  } else if (!st->in_case && !st->suites.empty()) {
+    if (st->depth == st->suites.back().depth + 1)
+      st->collect = nullptr;
+    else if (st->depth == st->suites.back().depth && IsSuite(el))
+      EndSuite(st);
   }
   --st->depth;
 }
 
 void XMLCALL OnText(void* data, const XML_Char* text, int len) {
   auto* st = static_cast<ParseState*>(data);
-  if (st->collect_text && st->message.size() <= TestSummary::kMaxMessage)
-    st->message.append(text, static_cast<size_t>(len));
+  if (st->collect && st->collect->size() <= TestSummary::kMaxMessage)
+    st->collect->append(text, static_cast<size_t>(len));
 }
 
 }  // namespace

@@ -1,7 +1,13 @@
 // Reads JUnit XML test reports: the format written by pytest --junitxml, nosetests
 // --with-xunit, GoogleTest --gtest_output=xml, ctest --output-junit and JUnit/Maven surefire.
-// Only <testcase> elements and their <failure>, <error> and <skipped> children matter; the
-// <testsuite> totals are not trusted (they disagree between tools).
+// Counting follows Jenkins' JUnit plugin: each <testcase> is passed, failed (<failure>), an
+// error (<error>) or skipped (<skipped>, status="notrun"/"disabled"), the worst child winning.
+// A <testsuite> (at any nesting) counts too when something went wrong outside its cases:
+//  - an <error> or <failure> directly under it (a class that failed to load, a crashed
+//    fixture) is one more error or failure, named after the suite;
+//  - when its errors + failures attributes exceed the <failure>/<error> elements inside it
+//    (a runner that crashed before writing its cases), the difference counts as errors.
+// Other totals (tests, skipped) are not trusted: they disagree between tools.
 #pragma once
 
 #include <string>

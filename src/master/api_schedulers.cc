@@ -65,12 +65,23 @@ class SchedulerApi {
     if (out.ping || out.changes.empty())
       return respond(Response::Json(
           200, {{"ok", true}, {"ping", out.ping}, {"message", out.message}, {"changes", 0}}));
-    size_t n = out.changes.size();
-    std::string message = out.message;
-    schedulers_.AddChanges(std::move(out.changes), "", Json(), [respond, n, message](Status st) {
-      if (!st.ok()) return respond(ErrorResponse(st));
-      respond(Response::Json(200, {{"ok", true}, {"message", message}, {"changes", n}}));
-    });
+    // A delivery or a push seen before is answered 200 (the provider must not retry it),
+    // saying so, with nothing recorded.
+    std::string delivery = out.delivery;
+    std::string head = out.changes.back().branch + " at " + out.changes.back().revision;
+    schedulers_.AddHookChanges(
+        std::move(out.changes), provider, delivery,
+        [respond, delivery, head](Schedulers::HookResult r) {
+          if (!r.status.ok()) return respond(ErrorResponse(r.status));
+          Json answer = {{"ok", true}, {"changes", r.recorded}, {"duplicate", r.recorded == 0}};
+          if (r.duplicate_delivery)
+            answer["message"] = "duplicate delivery " + delivery + ": already received";
+          else if (r.recorded == 0)
+            answer["message"] = "duplicate: " + head + " is already recorded";
+          else
+            answer["message"] = "recorded " + std::to_string(r.recorded) + " changes";
+          respond(Response::Json(200, answer));
+        });
   }
 
   void Trigger(const Request& req, Responder respond) {

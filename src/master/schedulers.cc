@@ -220,10 +220,8 @@ void Schedulers::AddChanges(std::vector<ChangeRecord> changes, std::string state
                             std::function<void(Status)> done) {
   core_.Post([this, changes = std::move(changes), state_key = std::move(state_key),
               state = std::move(state), done = std::move(done)](Txn& txn) mutable {
-    for (ChangeRecord& c : changes) {
-      Status st = txn.store().AddChange(&c);
-      if (!st.ok()) return done(st);
-    }
+    Status stored = StoreNewChanges(txn, &changes);
+    if (!stored.ok()) return done(stored);
     if (!state_key.empty()) {
       SchedulerState s;
       s.data = std::move(state);
@@ -235,6 +233,63 @@ void Schedulers::AddChanges(std::vector<ChangeRecord> changes, std::string state
   });
 }
 
+void Schedulers::AddHookChanges(std::vector<ChangeRecord> changes, std::string provider,
+                                std::string delivery, std::function<void(HookResult)> done) {
+  core_.Post([this, changes = std::move(changes), provider = std::move(provider),
+              delivery = std::move(delivery), done = std::move(done)](Txn& txn) mutable {
+    HookResult result;
+    // Answered after the commit even for a duplicate: the first delivery may be in this very
+    // transaction, and its fate is this one's.
+    auto answer = [&txn, &result, &done] {
+      txn.AfterCommit([result, done = std::move(done)](const Status& st) mutable {
+        if (result.status.ok()) result.status = st;
+        done(std::move(result));
+      });
+    };
+    if (!delivery.empty()) {
+      bool first = true;
+      result.status =
+          txn.store().RememberDelivery(provider, delivery, NowMs(), kDeliveryKeepMs, &first);
+      result.duplicate_delivery = !first;
+      if (!result.status.ok() || result.duplicate_delivery) return answer();
+    }
+    result.status = StoreNewChanges(txn, &changes);
+    if (!result.status.ok()) return answer();
+    result.recorded = changes.size();
+    MatchChanges(txn, changes);
+    answer();
+  });
+}
+
+Status Schedulers::StoreNewChanges(Txn& txn, std::vector<ChangeRecord>* changes) {
+  std::map<std::pair<std::string, std::string>, std::vector<size_t>> by_branch;
+  for (size_t i = 0; i < changes->size(); ++i)
+    by_branch[{(*changes)[i].repository, (*changes)[i].branch}].push_back(i);
+  std::vector<bool> known(changes->size(), false);
+  for (const auto& [key, list] : by_branch) {
+    std::string last;
+    GROVE_RETURN_IF_ERROR(txn.store().LastChangeRevision(key.first, key.second, &last));
+    if (last.empty()) continue;
+    // The head already recorded: all of it is known. Else what precedes the stored head (the
+    // other change source recorded part of this push) is known.
+    size_t upto = (*changes)[list.back()].revision == last ? list.size() : 0;
+    for (size_t k = list.size(); upto == 0 && k-- > 0;)
+      if ((*changes)[list[k]].revision == last) upto = k + 1;
+    for (size_t k = 0; k < upto; ++k) known[list[k]] = true;
+  }
+  std::vector<ChangeRecord> fresh;
+  for (size_t i = 0; i < changes->size(); ++i) {
+    if (known[i]) continue;
+    GROVE_RETURN_IF_ERROR(txn.store().AddChange(&(*changes)[i]));
+    fresh.push_back(std::move((*changes)[i]));
+  }
+  if (fresh.size() != changes->size())
+    spdlog::info("changes: {} of {} already recorded, not recorded again",
+                 changes->size() - fresh.size(), changes->size());
+  *changes = std::move(fresh);
+  return Status::Ok();
+}
+
 void Schedulers::LoadState(std::string key, std::function<void(Json)> done) {
   core_.Post([key = std::move(key), done = std::move(done)](Txn& txn) {
     SchedulerState s;
@@ -244,25 +299,36 @@ void Schedulers::LoadState(std::string key, std::function<void(Json)> done) {
 
 void Schedulers::MatchChanges(Txn& txn, const std::vector<ChangeRecord>& changes) {
   for (const OnChangeSchedulerConfig& s : config_->on_change_schedulers) {
-    // Per branch, in arrival order: the changes this scheduler cares about.
+    // Per branch, in arrival order: the changes this scheduler cares about, and the branch's
+    // head: what is built is the head, even when the last change that matters is older (a
+    // push whose last commit touches no file of |files| still builds its newest commit).
     std::map<std::string, std::vector<const ChangeRecord*>> by_branch;
+    std::map<std::string, const ChangeRecord*> heads;
     for (const ChangeRecord& c : changes) {
       if (!s.source.empty() && c.repository != s.source) continue;
       if (!BranchMatches(s.branches, c.branch)) continue;
+      heads[c.branch] = &c;
       if (!FilesMatch(s.files, c.files)) continue;
       by_branch[c.branch].push_back(&c);
     }
-    for (const auto& [branch, list] : by_branch) {
-      std::vector<int64_t> ids;
-      for (const ChangeRecord* c : list) ids.push_back(c->id);
-      if (s.tree_stable_s <= 0) {
-        SubmitForChanges(txn, s, ids, *list.back());
+    for (const auto& [branch, head] : heads) {
+      std::string key = s.name + "\n" + branch;
+      auto list = by_branch.find(branch);
+      if (list == by_branch.end()) {
+        // Nothing that matters, but a build already waiting for a stable tree is of the head.
+        auto p = pending_.find(key);
+        if (p != pending_.end()) p->second.newest = *head;
         continue;
       }
-      std::string key = s.name + "\n" + branch;
+      std::vector<int64_t> ids;
+      for (const ChangeRecord* c : list->second) ids.push_back(c->id);
+      if (s.tree_stable_s <= 0) {
+        SubmitForChanges(txn, s, ids, *head);
+        continue;
+      }
       Pending& p = pending_[key];
       p.changes.insert(p.changes.end(), ids.begin(), ids.end());
-      p.newest = *list.back();
+      p.newest = *head;
       p.generation = ++tree_generation_;
       ArmTreeStable(key, s.tree_stable_s, p.generation);
     }

@@ -47,8 +47,27 @@ class Schedulers {
   // From any thread: stores |changes| and runs the on_change schedulers. |state_key| and
   // |state|, when |state_key| is not empty, are stored in the same transaction (a poller's
   // branch heads). |done| gets the outcome once durable.
+  //
+  // Both change sources (pollers and webhooks) come through here, so that one commit seen by
+  // both is recorded once. Per (repository, branch), |changes| are oldest first, the branch's
+  // new head last: when that head is the revision of the branch's newest stored change, the
+  // push is already known and none of its changes are stored; otherwise the changes up to and
+  // including that stored revision are dropped (already recorded) and the rest stored. A push
+  // that moves a branch back to an older revision is new, and builds.
   void AddChanges(std::vector<ChangeRecord> changes, std::string state_key, Json state,
                   std::function<void(Status)> done);
+
+  // From any thread: a webhook's changes, as AddChanges. |delivery|, the provider's delivery id
+  // ("" when it sent none), is remembered in the store for kDeliveryKeepMs: a delivery seen
+  // before stores nothing. |done| gets how many changes were stored.
+  struct HookResult {
+    Status status;
+    size_t recorded = 0;
+    bool duplicate_delivery = false;
+  };
+  static constexpr int64_t kDeliveryKeepMs = 7 * 24 * 3600 * 1000LL;
+  void AddHookChanges(std::vector<ChangeRecord> changes, std::string provider, std::string delivery,
+                      std::function<void(HookResult)> done);
   // From any thread: the stored state of |key| (an empty object when none).
   void LoadState(std::string key, std::function<void(Json)> done);
 
@@ -84,6 +103,8 @@ class Schedulers {
   void Tick(Txn& txn);
   void Arm();
   void Fire(Txn& txn, Timed& t, int64_t slot);
+  // Stores the changes of |changes| not recorded before (see AddChanges), dropping the others.
+  Status StoreNewChanges(Txn& txn, std::vector<ChangeRecord>* changes);
   void MatchChanges(Txn& txn, const std::vector<ChangeRecord>& changes);
   void SubmitForChanges(Txn& txn, const OnChangeSchedulerConfig& s, const std::vector<int64_t>& ids,
                         const ChangeRecord& newest);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
 
 #include "core/cron.h"
 #include "master/hmac.h"
@@ -9,6 +10,8 @@
 namespace grove {
 
 namespace {
+
+constexpr size_t kMaxDeliveryId = 200;
 
 HookOutcome Fail(int status, std::string message) {
   HookOutcome o;
@@ -63,21 +66,47 @@ std::vector<std::string> Files(const Json& commit) {
   return files;
 }
 
-// GitHub, Gitea and GitLab push payloads share their shape: ref, after, commits[] with id,
-// message, timestamp, author, added/modified/removed.
+// A string member: false when present with another type; "" when absent or null.
+bool OptionalStr(const Json& j, const char* key, std::string* out) {
+  out->clear();
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return true;
+  if (!it->is_string()) return false;
+  *out = it->get<std::string>();
+  return true;
+}
+
+ChangeRecord CommitChange(const Json& commit) {
+  ChangeRecord ch;
+  ch.revision = Str(commit, "id");
+  ch.author = Author(commit);
+  ch.comments = Str(commit, "message");
+  ch.committed_at = ParseIsoTimeMs(Str(commit, "timestamp"));
+  ch.files = Files(commit);
+  return ch;
+}
+
+// GitHub, Gitea and GitLab push payloads share their shape: ref, before/after, commits[] with
+// id, message, timestamp, author, added/modified/removed. What was pushed is |head| (after, or
+// GitLab's checkout_sha); commits[] only describes it, in an order that differs (GitHub and
+// GitLab: oldest first; Gitea/Forgejo: newest first) and may be cut short or empty.
 HookOutcome ParsePush(const std::string& provider, const Json& body,
                       const std::vector<std::string>& repo_candidates,
                       const std::vector<std::string>& known) {
   if (!body.is_object()) return Fail(400, "malformed push event: not a JSON object");
-  std::string ref = Str(body, "ref");
-  if (ref.empty()) return Fail(400, "malformed push event: no 'ref'");
+  std::string ref, after, checkout;
+  if (!OptionalStr(body, "ref", &ref) || ref.empty())
+    return Fail(400, "malformed push event: no string 'ref'");
+  if (!OptionalStr(body, "after", &after))
+    return Fail(400, "malformed push event: 'after' is not a string");
+  if (!OptionalStr(body, "checkout_sha", &checkout))
+    return Fail(400, "malformed push event: 'checkout_sha' is not a string");
   HookOutcome out;
   const std::string kHeads = "refs/heads/";
   if (ref.rfind(kHeads, 0) != 0) {
     out.message = "ignored: " + ref + " is not a branch";
     return out;
   }
-  std::string after = Str(body, "after");
   auto deleted = body.find("deleted");
   bool gone = deleted != body.end() && deleted->is_boolean() && deleted->get<bool>();
   if (gone || (!after.empty() && after.find_first_not_of('0') == std::string::npos)) {
@@ -87,35 +116,45 @@ HookOutcome ParsePush(const std::string& provider, const Json& body,
   std::string repository = PickRepository(repo_candidates, known);
   if (repository.empty()) return Fail(400, "malformed push event: no repository url");
   auto commits = body.find("commits");
-  if (commits != body.end() && !commits->is_array())
+  if (commits != body.end() && !commits->is_null() && !commits->is_array())
     return Fail(400, "malformed push event: 'commits' is not a list");
-  std::string branch = ref.substr(kHeads.size());
-  if (commits != body.end()) {
+  std::vector<ChangeRecord> listed;
+  if (commits != body.end() && commits->is_array()) {
     for (const Json& c : *commits) {
       if (!c.is_object() || Str(c, "id").empty())
         return Fail(400, "malformed push event: a commit without an id");
-      ChangeRecord ch;
-      ch.source = provider;
-      ch.repository = repository;
-      ch.branch = branch;
-      ch.revision = Str(c, "id");
-      ch.author = Author(c);
-      ch.comments = Str(c, "message");
-      ch.committed_at = ParseIsoTimeMs(Str(c, "timestamp"));
-      ch.files = Files(c);
-      out.changes.push_back(std::move(ch));
+      listed.push_back(CommitChange(c));
     }
   }
-  // A push of commits already known elsewhere (a new branch, a fast-forward merge) may list no
-  // commits: record the new head so the push still builds.
-  if (out.changes.empty() && !after.empty()) {
+  auto head_commit = body.find("head_commit");
+  bool has_head_commit =
+      head_commit != body.end() && head_commit->is_object() && !Str(*head_commit, "id").empty();
+  std::string head = !checkout.empty() ? checkout : after;
+  if (head.empty() && has_head_commit) head = Str(*head_commit, "id");
+  if (head.empty()) return Fail(400, "malformed push event: no 'after' revision");
+
+  // Oldest first, the head last: the head is what the build is of.
+  auto at = std::find_if(listed.begin(), listed.end(),
+                         [&](const ChangeRecord& c) { return c.revision == head; });
+  if (at == listed.begin() && listed.size() > 1) {
+    std::reverse(listed.begin(), listed.end());  // newest first (Gitea)
+  } else if (at != listed.end()) {
+    std::rotate(at, at + 1, listed.end());
+  } else if (has_head_commit && Str(*head_commit, "id") == head) {
+    listed.push_back(CommitChange(*head_commit));
+  } else {
+    // Not described (a push of commits already known elsewhere, or a cut-short list).
     ChangeRecord ch;
+    ch.revision = head;
+    listed.push_back(std::move(ch));
+  }
+  std::string branch = ref.substr(kHeads.size());
+  for (ChangeRecord& ch : listed) {
     ch.source = provider;
     ch.repository = repository;
     ch.branch = branch;
-    ch.revision = after;
-    out.changes.push_back(std::move(ch));
   }
+  out.changes = std::move(listed);
   out.message = "recorded " + std::to_string(out.changes.size()) + " changes";
   return out;
 }
@@ -171,6 +210,29 @@ HookOutcome ParseGeneric(const Json& body, const std::vector<std::string>& known
   return out;
 }
 
+HookOutcome Parse(const std::string& provider, const std::string& event, const Json& body,
+                  const std::vector<std::string>& known_urls) {
+  if (provider == "generic") return ParseGeneric(body, known_urls);
+
+  bool push = provider == "gitlab" ? (event.empty() || event == "Push Hook")
+                                   : (event.empty() || event == "push");
+  if (!push) {
+    HookOutcome out;
+    out.message = "ignored: event '" + event + "' is not a push";
+    return out;
+  }
+  if (provider == "gitlab") {
+    std::vector<std::string> urls =
+        RepoUrls(body, "project", {"git_http_url", "web_url", "git_ssh_url"});
+    for (const std::string& u : RepoUrls(body, "repository", {"git_http_url", "homepage", "url"}))
+      urls.push_back(u);
+    return ParsePush(provider, body, urls, known_urls);
+  }
+  return ParsePush(provider, body,
+                   RepoUrls(body, "repository", {"clone_url", "html_url", "ssh_url", "git_url"}),
+                   known_urls);
+}
+
 }  // namespace
 
 int64_t ParseIsoTimeMs(const std::string& text) {
@@ -191,18 +253,38 @@ HookOutcome ReceiveWebhook(const std::string& provider, const std::string& secre
     return Fail(404, "the " + provider + " webhook is not configured (webhooks { " + provider +
                          " = secret \"...\" } in grove.lua)");
 
+  // GitHub's default content type, and Gitea's "POST form": payload=<the JSON>. Decoded only
+  // once the signature over the body as sent failed (Gitea signs the JSON) or was verified.
+  std::string content_type = req.Header("content-type");
+  std::transform(content_type.begin(), content_type.end(), content_type.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const bool form = content_type.rfind("application/x-www-form-urlencoded", 0) == 0;
+  std::optional<std::string> payload;
+  auto form_payload = [&]() -> const std::string& {
+    if (!payload) {
+      auto fields = http::ParseQuery(req.body);
+      auto it = fields.find("payload");
+      payload = it == fields.end() ? "" : it->second;
+    }
+    return *payload;
+  };
+
   // The credential first: nothing about the body is looked at before it is verified.
   std::string event;
   if (provider == "github") {
     std::string sig = req.Header("x-hub-signature-256");
     if (sig.empty()) return Fail(401, "missing X-Hub-Signature-256");
-    if (!ConstantTimeEquals(sig, "sha256=" + HmacSha256Hex(secret, req.body)))
+    // GitHub signs the body as sent; Gitea (which sends this header too) signs the JSON, also
+    // when it sends it as a form field. Either needs the secret.
+    if (!ConstantTimeEquals(sig, "sha256=" + HmacSha256Hex(secret, req.body)) &&
+        !(form && ConstantTimeEquals(sig, "sha256=" + HmacSha256Hex(secret, form_payload()))))
       return Fail(401, "wrong X-Hub-Signature-256");
     event = req.Header("x-github-event");
   } else if (provider == "gitea") {
     std::string sig = req.Header("x-gitea-signature");
     if (sig.empty()) return Fail(401, "missing X-Gitea-Signature");
-    if (!ConstantTimeEquals(sig, HmacSha256Hex(secret, req.body)))
+    if (!ConstantTimeEquals(sig, HmacSha256Hex(secret, req.body)) &&
+        !(form && ConstantTimeEquals(sig, HmacSha256Hex(secret, form_payload()))))
       return Fail(401, "wrong X-Gitea-Signature");
     event = req.Header("x-gitea-event");
   } else if (provider == "gitlab") {
@@ -216,33 +298,29 @@ HookOutcome ReceiveWebhook(const std::string& provider, const std::string& secre
     if (!ConstantTimeEquals(authz.substr(7), secret)) return Fail(401, "wrong bearer token");
   }
 
+  // The provider's id of this delivery: a retry or a redelivery carries the same one.
+  const char* delivery_header = provider == "github"   ? "x-github-delivery"
+                                : provider == "gitea"  ? "x-gitea-delivery"
+                                : provider == "gitlab" ? "x-gitlab-event-uuid"
+                                                       : "";
+  std::string delivery = *delivery_header ? req.Header(delivery_header) : "";
+  if (delivery.size() > kMaxDeliveryId)
+    return Fail(400, std::string("the ") + delivery_header + " header is longer than " +
+                         std::to_string(kMaxDeliveryId) + " characters");
+
   if (event == "ping") {
     HookOutcome out;
     out.ping = true;
     out.message = "pong";
     return out;
   }
-  Json body = Json::parse(req.body, nullptr, false);
+  const std::string& json_text = form ? form_payload() : req.body;
+  if (form && json_text.empty()) return Fail(400, "form-encoded body without a 'payload' field");
+  Json body = Json::parse(json_text, nullptr, false);
   if (body.is_discarded()) return Fail(400, "malformed JSON body");
-  if (provider == "generic") return ParseGeneric(body, known_urls);
-
-  bool push = provider == "gitlab" ? (event.empty() || event == "Push Hook")
-                                   : (event.empty() || event == "push");
-  if (!push) {
-    HookOutcome out;
-    out.message = "ignored: event '" + event + "' is not a push";
-    return out;
-  }
-  if (provider == "gitlab") {
-    std::vector<std::string> urls =
-        RepoUrls(body, "project", {"git_http_url", "web_url", "git_ssh_url"});
-    for (const std::string& u : RepoUrls(body, "repository", {"git_http_url", "homepage", "url"}))
-      urls.push_back(u);
-    return ParsePush(provider, body, urls, known_urls);
-  }
-  return ParsePush(provider, body,
-                   RepoUrls(body, "repository", {"clone_url", "html_url", "ssh_url", "git_url"}),
-                   known_urls);
+  HookOutcome parsed = Parse(provider, event, body, known_urls);
+  if (!parsed.changes.empty()) parsed.delivery = std::move(delivery);
+  return parsed;
 }
 
 }  // namespace grove

@@ -6,7 +6,8 @@
 //   generic  Authorization: Bearer SECRET; body: one change or {"changes": [...]} (docs/api.md)
 //
 // A missing or wrong credential is 401 and yields nothing; a malformed body is 400; ping
-// events and events other than pushes are answered 200 without changes.
+// events and events other than pushes are answered 200 without changes. GitHub and Gitea may
+// send the JSON form-encoded (Content-Type: application/x-www-form-urlencoded, payload=JSON).
 #pragma once
 
 #include <string>
@@ -21,7 +22,11 @@ struct HookOutcome {
   int status = 200;
   std::string message;  // the error, or what was done
   bool ping = false;
-  std::vector<ChangeRecord> changes;  // oldest first
+  // Oldest first per branch; a push's last change is its head (after / checkout_sha).
+  std::vector<ChangeRecord> changes;
+  // The provider's id of this delivery (X-GitHub-Delivery, X-Gitea-Delivery,
+  // X-Gitlab-Event-UUID), "" when none; set only when there are changes.
+  std::string delivery;
 };
 
 // |secret|: the provider's configured secret ("" = not configured → 404). |known_urls|: the

@@ -171,6 +171,19 @@ WHERE (build_id, idx) IN (
   SELECT build_id, idx FROM step_tests WHERE tests LIKE '{"result_json":%');
 DELETE FROM step_tests WHERE tests LIKE '{"result_json":%';
 )sql"},
+    // 5: webhook deliveries already received (issue 15), so a provider's retry or redelivery
+    // records nothing twice, across restarts; and the newest change of a branch, read for every
+    // change batch to drop revisions another change source already recorded.
+    {5, R"sql(
+CREATE TABLE webhook_deliveries (
+  provider TEXT NOT NULL,
+  delivery TEXT NOT NULL,
+  received_at BIGINT NOT NULL,
+  PRIMARY KEY (provider, delivery)
+);
+CREATE INDEX webhook_deliveries_by_time ON webhook_deliveries (received_at);
+CREATE INDEX changes_by_branch ON changes (repository, branch, id);
+)sql"},
 };
 
 void ReplaceAll(std::string* s, std::string_view from, std::string_view to) {

@@ -16,6 +16,12 @@ Status Store::ListChanges(int64_t, int, std::vector<ChangeRecord>*) {
 Status Store::LatestChangeId(const std::string&, int64_t*) {
   return Status::Unavailable("store: changes are not supported");
 }
+Status Store::LastChangeRevision(const std::string&, const std::string&, std::string*) {
+  return Status::Unavailable("store: changes are not supported");
+}
+Status Store::RememberDelivery(const std::string&, const std::string&, int64_t, int64_t, bool*) {
+  return Status::Unavailable("store: webhook deliveries are not supported");
+}
 Status Store::LinkRequestChanges(int64_t, const std::vector<int64_t>&) {
   return Status::Unavailable("store: changes are not supported");
 }
@@ -114,6 +120,41 @@ Status LatestChangeId(sql::Db& db, const std::string& repository, int64_t* id) {
   bool row = false;
   GROVE_RETURN_IF_ERROR(q.Step(&row));
   *id = row ? q.Int(0) : 0;
+  return Status::Ok();
+}
+
+Status LastChangeRevision(sql::Db& db, const std::string& repository, const std::string& branch,
+                          std::string* revision) {
+  Query q;
+  GROVE_RETURN_IF_ERROR(
+      db.Prepare("SELECT revision FROM changes WHERE repository = $1 AND branch = $2 "
+                 "ORDER BY id DESC LIMIT 1",
+                 &q));
+  q.Bind(1, repository).Bind(2, branch);
+  bool row = false;
+  GROVE_RETURN_IF_ERROR(q.Step(&row));
+  *revision = row ? std::string(q.Text(0)) : "";
+  return Status::Ok();
+}
+
+Status RememberDelivery(sql::Db& db, const std::string& provider, const std::string& delivery,
+                        int64_t now, int64_t keep_ms, bool* first) {
+  {
+    Query q;
+    GROVE_RETURN_IF_ERROR(db.Prepare("DELETE FROM webhook_deliveries WHERE received_at < $1", &q));
+    GROVE_RETURN_IF_ERROR(q.Bind(1, now - keep_ms).Run());
+  }
+  // One statement, so that two masters on one PostgreSQL store cannot both see it as new.
+  Query q;
+  GROVE_RETURN_IF_ERROR(
+      db.Prepare("INSERT INTO webhook_deliveries (provider, delivery, received_at) "
+                 "VALUES ($1, $2, $3) ON CONFLICT (provider, delivery) DO NOTHING "
+                 "RETURNING received_at",
+                 &q));
+  q.Bind(1, provider).Bind(2, delivery).Bind(3, now);
+  bool row = false;
+  GROVE_RETURN_IF_ERROR(q.Step(&row));
+  *first = row;
   return Status::Ok();
 }
 

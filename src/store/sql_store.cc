@@ -625,6 +625,14 @@ class SqlStore final : public Store {
   Status LatestChangeId(const std::string& repository, int64_t* id) override {
     return sql_changes::LatestChangeId(*db_, repository, id);
   }
+  Status LastChangeRevision(const std::string& repository, const std::string& branch,
+                            std::string* revision) override {
+    return sql_changes::LastChangeRevision(*db_, repository, branch, revision);
+  }
+  Status RememberDelivery(const std::string& provider, const std::string& delivery, int64_t now,
+                          int64_t keep_ms, bool* first) override {
+    return sql_changes::RememberDelivery(*db_, provider, delivery, now, keep_ms, first);
+  }
   Status LinkRequestChanges(int64_t request, const std::vector<int64_t>& ids) override {
     return sql_changes::LinkRequestChanges(*db_, request, ids);
   }

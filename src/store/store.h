@@ -167,6 +167,13 @@ class Store {
   virtual Status ListChanges(int64_t before_id, int limit, std::vector<ChangeRecord>* out);
   // The newest change id of |repository| (0 when none).
   virtual Status LatestChangeId(const std::string& repository, int64_t* id);
+  // The revision of the newest change of |branch| in |repository| ("" when none).
+  virtual Status LastChangeRevision(const std::string& repository, const std::string& branch,
+                                    std::string* revision);
+  // Remembers webhook delivery |delivery| of |provider| at |now|; |first| is false when it was
+  // already remembered. Deliveries older than |keep_ms| are forgotten.
+  virtual Status RememberDelivery(const std::string& provider, const std::string& delivery,
+                                  int64_t now, int64_t keep_ms, bool* first);
   virtual Status LinkRequestChanges(int64_t request_id, const std::vector<int64_t>& change_ids);
   virtual Status ChangesOfRequest(int64_t request_id, std::vector<ChangeRecord>* out);
   // NotFound when |name| has no state yet.

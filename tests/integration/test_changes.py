@@ -9,6 +9,7 @@ import subprocess
 import time
 import unittest
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from grove_harness import GroveTestCase, wait_for
@@ -284,6 +285,201 @@ webhooks {{ github = secret "gh", gitlab = secret "gl", gitea = secret "gt", gen
         self.assertEqual(self.changes()[0]["branch"], "release")
         status, _ = self.post("bitbucket", change, auth)
         self.assertEqual(status, 404)
+
+
+def one_commit_push(after, message="one commit", ref="refs/heads/main"):
+    return {
+        "ref": ref, "before": "0" * 39 + "1", "after": after,
+        "repository": {"clone_url": REPO, "html_url": "https://github.com/octo/app"},
+        "commits": [{"id": after, "message": message, "timestamp": "2026-01-02T03:04:05Z",
+                     "author": {"name": "Octo Cat", "email": "octo@example.org"},
+                     "added": [], "removed": [], "modified": ["README.md"]}],
+        "head_commit": {"id": after},
+    }
+
+
+class WebhookDeliveryTests(GroveTestCase):
+    """Replays, redeliveries and the forms GitHub and Gitea really send (issue 15)."""
+    SECRETS = WebhookTests.SECRETS
+
+    def setUp(self):
+        super().setUp()
+        self.g = g = self.make(WORKER + f'''
+local app = git {{ url = "{REPO}", poll = 0 }}
+builder "ci" {{ tags = {{ "linux" }}, steps = {{ shell {{ "true" }} }} }}
+schedule.on_change {{ "ci", source = app, builders = {{ "ci" }} }}
+builder "src" {{ tags = {{ "linux" }}, steps = {{ shell {{ "true" }} }} }}
+schedule.on_change {{ "src", source = app, files = {{ "src/*" }}, builders = {{ "src" }} }}
+webhooks {{ github = secret "gh", gitea = secret "gt" }}
+''', workers=["w1"])
+        for name, value in self.SECRETS.items():
+            with open(os.path.join(g.dir, "secrets", name), "w") as f:
+                f.write(value)
+        g.start_master()
+
+    post = WebhookTests.post
+
+    def github(self, body, delivery, form=False, secret=None):
+        data = json.dumps(body).encode()
+        headers = {"X-GitHub-Event": "push", "X-GitHub-Delivery": delivery}
+        if form:
+            data = urllib.parse.urlencode({"payload": data.decode()}).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        headers["X-Hub-Signature-256"] = "sha256=" + sign(secret or self.SECRETS["gh"], data)
+        return self.post("github", data, headers)
+
+    def changes(self):
+        return self.g.get("/api/v1/changes")
+
+    def requests(self, builder="ci"):
+        """The requests queued (no worker runs: each request stays queued), oldest first."""
+        reqs = [self.g.get(f"/api/v1/requests/{q['request']}")
+                for q in self.g.get("/api/v1/status")["queued"]]
+        return sorted((r for r in reqs if r["builder"] == builder), key=lambda r: r["id"])
+
+    def test_a_files_filter_still_builds_the_head(self):
+        # The push's last commit touches no file under src/, an earlier one does: the "src"
+        # scheduler builds, and builds what was pushed, not the older commit.
+        push = one_commit_push("b" * 40)
+        push["commits"].insert(0, {"id": "a" * 40, "message": "code", "added": ["src/a.c"],
+                                   "removed": [], "modified": []})
+        push["commits"][1]["modified"] = ["docs/guide.md"]
+        self.assertEqual(self.github(push, "f-1")[0], 200)
+        self.assertEqual([r["source"]["revision"] for r in self.requests("src")], ["b" * 40])
+
+    def test_replayed_delivery_records_and_builds_once(self):
+        push = one_commit_push("a" * 40)
+        answers = [self.github(push, "72d3162e-cc78-11e3-81ab-4c9367dc0958") for _ in range(3)]
+        self.assertEqual([a[0] for a in answers], [200, 200, 200])
+        self.assertEqual(len(self.changes()), 1)
+        self.assertEqual(len(self.requests()), 1)
+        self.assertEqual(answers[0][1]["changes"], 1)
+        self.assertFalse(answers[0][1]["duplicate"])
+        for _, answer in answers[1:]:
+            self.assertEqual((answer["changes"], answer["duplicate"]), (0, True))
+            self.assertIn("duplicate delivery", answer["message"])
+        self.assertEqual(len(self.changes()), 1)
+        self.assertEqual(len(self.requests()), 1)
+
+        # A push that moves the branch on, then back to the first revision (a revert by
+        # force-push): both are new pushes and build.
+        self.assertEqual(self.github(one_commit_push("b" * 40), "d-b")[1]["changes"], 1)
+        status, answer = self.github(one_commit_push("a" * 40, "revert"), "d-revert")
+        self.assertEqual((status, answer["changes"]), (200, 1))
+        self.assertEqual([r["source"]["revision"] for r in self.requests()],
+                         ["a" * 40, "b" * 40, "a" * 40])
+
+    def test_same_push_under_another_delivery_id_builds_once(self):
+        # Gitea's "replay", or two webhooks on one repository: another delivery id, the same
+        # repository, branch and revision.
+        push = one_commit_push("a" * 40)
+        self.assertEqual(self.github(push, "first-delivery")[0], 200)
+        status, answer = self.github(push, "another-delivery")
+        self.assertEqual(status, 200)
+        self.assertEqual(len(self.changes()), 1)
+        self.assertEqual(len(self.requests()), 1)
+        self.assertEqual((answer["changes"], answer["duplicate"]), (0, True))
+        self.assertIn("already recorded", answer["message"])
+
+    def test_delivery_ids_survive_a_master_restart(self):
+        self.assertEqual(self.github(one_commit_push("a" * 40), "d-1")[1]["changes"], 1)
+        self.assertEqual(self.github(one_commit_push("b" * 40), "d-2")[1]["changes"], 1)
+        self.g.master.stop()
+        self.g.start_master()
+        # d-1 again: its revision is no longer the branch's newest, so only the remembered
+        # delivery id tells it from a push back to that revision.
+        status, answer = self.github(one_commit_push("a" * 40), "d-1")
+        self.assertEqual(len(self.changes()), 2)
+        self.assertEqual(len(self.requests()), 2)
+        self.assertEqual((status, answer["changes"], answer["duplicate"]), (200, 0, True))
+
+    def test_gitea_push_builds_its_head_not_its_oldest_commit(self):
+        commits = [  # Gitea lists commits newest first
+            {"id": c * 40, "message": f"commit {c}", "timestamp": f"2026-01-02T03:0{i}:00Z",
+             "author": {"name": "Gitea User", "email": "u@gitea.example"},
+             "added": [f"{c}.txt"], "removed": [], "modified": []}
+            for i, c in ((3, "3"), (2, "2"), (1, "1"))]
+        body = json.dumps({
+            "ref": "refs/heads/main", "before": "0" * 39 + "1", "after": "3" * 40,
+            "compare_url": "", "commits": commits, "total_commits": 3, "head_commit": commits[0],
+            "repository": {"clone_url": REPO, "html_url": "https://github.com/octo/app"},
+        }).encode()
+        status, answer = self.post("gitea", body, {
+            "X-Gitea-Event": "push", "X-Gitea-Delivery": "g-1",
+            "X-Gitea-Signature": sign(self.SECRETS["gt"], body)})
+        self.assertEqual(status, 200)
+        reqs = self.requests()
+        self.assertEqual(len(reqs), 1)
+        self.assertEqual(reqs[0]["source"]["revision"], "3" * 40)
+        self.assertEqual(answer["changes"], 3)
+        self.assertEqual([c["revision"] for c in self.changes()],
+                         ["3" * 40, "2" * 40, "1" * 40])  # newest first
+        self.assertEqual(self.changes()[0]["files"], ["3.txt"])
+
+    def test_github_form_encoded_push(self):
+        push = one_commit_push("f" * 40, "a message with spaces & symbols: 100% + more")
+        status, _ = self.github(push, "form-bad", form=True, secret="not-the-secret")
+        self.assertEqual(status, 401)
+        self.assertEqual(self.changes(), [])
+        status, answer = self.github(push, "form-1", form=True)
+        self.assertEqual(status, 200, answer)
+        self.assertEqual(answer["changes"], 1)
+        change = self.changes()[0]
+        self.assertEqual(change["comments"], "a message with spaces & symbols: 100% + more")
+        self.assertEqual(change["revision"], "f" * 40)
+        self.assertEqual([r["source"]["revision"] for r in self.requests()], ["f" * 40])
+
+
+class PollerAndWebhookTests(GroveTestCase):
+    """One commit reported by both change sources is one change and one build."""
+
+    def test_poller_and_webhook_record_a_revision_once(self):
+        g = self.make("", workers=["w1"])
+        origin = os.path.join(g.root, "origin.git")
+        work = os.path.join(g.root, "work")
+        git(g.root, "init", "-q", "--bare", "-b", "main", origin)
+        git(g.root, "clone", "-q", origin, work)
+        git(work, "checkout", "-q", "-b", "main")
+        commit(work, "README", "hello\n", "first commit")
+        git(work, "push", "-q", "origin", "main")
+        g.write_config(WORKER + f'''
+local app = git {{ url = "{origin}", poll = "1s" }}
+builder "ci" {{ tags = {{ "linux" }}, steps = {{ shell {{ "true" }} }} }}
+schedule.on_change {{ "ci", source = app, builders = {{ "ci" }} }}
+webhooks {{ generic = "tok" }}
+''')
+        g.start_master()
+        wait_for(lambda: "first poll" in g.master.output(), timeout=10, what="the first poll")
+
+        def hook(revision):
+            req = urllib.request.Request(
+                g.url + "/api/v1/hooks/generic", method="POST",
+                data=json.dumps({"repository": origin, "branch": "main",
+                                 "revision": revision}).encode(),
+                headers={"Authorization": "Bearer tok", "Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return json.loads(resp.read())
+
+        def ci_requests():
+            reqs = [g.get(f"/api/v1/requests/{q['request']}") for q in g.get("/api/v1/status")["queued"]]
+            return [r for r in reqs if r["builder"] == "ci"]
+
+        # The webhook first, then the poller finds the same head: no second change or build.
+        b = commit(work, "b.txt", "b\n", "b")
+        self.assertEqual(hook(b)["changes"], 1)
+        git(work, "push", "-q", "origin", "main")
+        wait_for(lambda: "changes: 1 of 1 already recorded" in g.master.output()
+                 or len(g.get("/api/v1/changes")) > 1, timeout=15, what="the poller seeing b")
+        self.assertEqual(len(g.get("/api/v1/changes")), 1)
+        # The poller first, then the webhook: answered as a duplicate.
+        c = commit(work, "c.txt", "c\n", "c")
+        git(work, "push", "-q", "origin", "main")
+        wait_for(lambda: len(g.get("/api/v1/changes")) == 2, timeout=15, what="the poller seeing c")
+        answer = hook(c)
+        self.assertEqual((answer["changes"], answer["duplicate"]), (0, True))
+        time.sleep(2.5)  # a few more polls: nothing else may appear
+        self.assertEqual([x["revision"] for x in g.get("/api/v1/changes")], [c, b])
+        self.assertEqual(sorted(r["source"]["revision"] for r in ci_requests()), sorted([b, c]))
 
 
 class TreeStableAndOnlyIfChangedTests(GroveTestCase):

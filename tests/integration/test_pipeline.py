@@ -265,6 +265,35 @@ builder "co" {{ tags = {{ "linux" }}, steps = {{
         self.assertEqual(b["properties"]["got_revision"], first)
         self.assertEqual(b["properties"]["commits"], "1")
 
+    def test_a_crashed_test_suite_fails_the_test_step(self):
+        # The runner exits 0 but its report says the suite crashed before any test case ran
+        # (Ant's shape when the forked JVM dies): counted as an error, the step fails.
+        g = self.make("", workers=["w1"])
+        with open(os.path.join(g.root, "crashed.xml"), "w") as f:
+            f.write('<?xml version="1.0" encoding="UTF-8" ?>\n'
+                    '<testsuite errors="1" failures="0" name="com.example.DbTest" tests="1">\n'
+                    '  <error message="Forked Java VM exited abnormally." '
+                    'type="junit.framework.AssertionFailedError">VM crashed</error>\n'
+                    '  <system-err><![CDATA[SIGSEGV]]></system-err>\n</testsuite>\n')
+        g.write_config(f'''
+worker "w1" {{ secret = secret "w1", tags = {{ "linux" }} }}
+builder "t" {{ tags = {{ "linux" }}, steps = {{
+  test {{ "cp {g.root}/crashed.xml report.xml", junit = "report.xml", name = "tests" }},
+}} }}
+''')
+        g.start_master()
+        g.start_worker("w1")
+        req = g.wait_request(g.force("t"))
+        b = g.build(req["builds"][0]["id"])
+        self.assertEqual(b["steps"][0]["result"], "failure", b)
+        self.assertEqual(b["result"], "failure")
+        self.assertEqual(b["tests"], {"passed": 0, "failed": 0, "skipped": 0, "errors": 1,
+                                      "total": 1})
+        tests = g.get(f"/api/v1/builds/{b['id']}/tests")
+        self.assertEqual(tests["steps"][0]["failures"][0]["name"], "com.example.DbTest")
+        text, _ = g.log(b["id"], 0)
+        self.assertIn("0 passed, 0 failed, 1 errors", text)
+
 
 def build_token(g, build_id):
     """The artifact token of |build_id|, as the master derives it (master/artifact_tokens.h)."""

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <filesystem>
 
 #include "master/hmac.h"
@@ -72,7 +73,9 @@ TEST(Webhooks, GithubSignature) {
       "github", "s3cret", Post(kPush, {{"x-hub-signature-256", sig}, {"x-github-event", "push"}}),
       {"https://GitHub.com/o/r"});
   ASSERT_EQ(ok.status, 200) << ok.message;
-  ASSERT_EQ(ok.changes.size(), 1u);
+  // The listed commit, then the push's head ("after"), which commits[] did not describe.
+  ASSERT_EQ(ok.changes.size(), 2u);
+  EXPECT_EQ(ok.changes[1].revision, "bbbb");
   EXPECT_EQ(ok.changes[0].repository, "https://GitHub.com/o/r");  // the configured spelling
   EXPECT_EQ(ok.changes[0].files, (std::vector<std::string>{"m", "n"}));
   EXPECT_EQ(ok.changes[0].committed_at, 1767323045000);
@@ -174,6 +177,176 @@ TEST(StoreChanges, AddListLinkAndState) {
   ASSERT_TRUE(store->GetSchedulerState("nightly", &back).ok());
   EXPECT_EQ(back.last_fire, 5678);
   EXPECT_EQ(back.data["heads"]["main"], "r2");
+}
+
+std::vector<std::string> Revisions(const HookOutcome& o) {
+  std::vector<std::string> out;
+  for (const ChangeRecord& c : o.changes) out.push_back(c.revision);
+  return out;
+}
+
+// Gitea/Forgejo list commits[] newest first; GitHub and GitLab oldest first. Either way the
+// changes come oldest first with the push's head last, which is what gets built.
+TEST(Webhooks, HeadIsLastWhateverTheCommitOrder) {
+  const char* kGitea = R"({"ref":"refs/heads/main","before":"0a","after":"c3",
+    "repository":{"clone_url":"https://gitea.example/o/r.git"},
+    "commits":[{"id":"c3","message":"third","timestamp":"2026-01-02T03:06:00Z","added":["c"]},
+               {"id":"c2","message":"second","timestamp":"2026-01-02T03:05:00Z","added":["b"]},
+               {"id":"c1","message":"first","timestamp":"2026-01-02T03:04:00Z","added":["a"]}],
+    "head_commit":{"id":"c3","message":"third"},"total_commits":3})";
+  HookOutcome gitea = ReceiveWebhook(
+      "gitea", "k",
+      Post(kGitea, {{"x-gitea-signature", HmacSha256Hex("k", kGitea)}, {"x-gitea-event", "push"}}),
+      {});
+  ASSERT_EQ(gitea.status, 200) << gitea.message;
+  EXPECT_EQ(Revisions(gitea), (std::vector<std::string>{"c1", "c2", "c3"}));
+  EXPECT_EQ(gitea.changes[2].files, std::vector<std::string>{"c"});
+
+  // GitLab: checkout_sha is the head.
+  const char* kGitlab = R"({"object_kind":"push","ref":"refs/heads/dev","before":"00","after":"g2",
+    "checkout_sha":"g2","project":{"git_http_url":"https://gl/x.git"},
+    "commits":[{"id":"g1","message":"one"},{"id":"g2","message":"two"}],"total_commits_count":2})";
+  HookOutcome gitlab = ReceiveWebhook(
+      "gitlab", "t", Post(kGitlab, {{"x-gitlab-token", "t"}, {"x-gitlab-event", "Push Hook"}}), {});
+  ASSERT_EQ(gitlab.status, 200) << gitlab.message;
+  EXPECT_EQ(Revisions(gitlab), (std::vector<std::string>{"g1", "g2"}));
+
+  // No commits listed (a branch made from a known commit): head_commit describes the head.
+  const char* kNew = R"({"ref":"refs/heads/x","after":"h1","created":true,"commits":[],
+    "repository":{"clone_url":"u"},
+    "head_commit":{"id":"h1","message":"known","author":{"name":"A","email":"a@x"}}})";
+  HookOutcome fresh = ReceiveWebhook(
+      "github", "s", Post(kNew, {{"x-hub-signature-256", "sha256=" + HmacSha256Hex("s", kNew)}}),
+      {});
+  ASSERT_EQ(fresh.status, 200) << fresh.message;
+  ASSERT_EQ(Revisions(fresh), std::vector<std::string>{"h1"});
+  EXPECT_EQ(fresh.changes[0].comments, "known");
+  EXPECT_EQ(fresh.changes[0].author, "A <a@x>");
+
+  // A head that cannot be told is refused; so is an 'after' of the wrong type.
+  for (std::string body : {std::string(R"({"ref":"refs/heads/m","repository":{"clone_url":"u"},
+                             "commits":[{"id":"a"}]})"),
+                           std::string(R"({"ref":"refs/heads/m","after":7,
+                             "repository":{"clone_url":"u"}})")}) {
+    HookOutcome o = ReceiveWebhook(
+        "gitea", "k", Post(body, {{"x-gitea-signature", HmacSha256Hex("k", body)}}), {});
+    EXPECT_EQ(o.status, 400) << body;
+  }
+}
+
+std::string FormEncode(const std::string& s) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out = "payload=";
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else if (c == ' ') {
+      out.push_back('+');
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+// GitHub's default content type: payload=<JSON>, the signature over the form body as sent.
+// Gitea's form variant signs the JSON itself.
+TEST(Webhooks, FormEncodedPayloads) {
+  const std::string json =
+      R"({"ref":"refs/heads/main","after":"f2","repository":{"clone_url":"https://github.com/o/r.git"},
+      "commits":[{"id":"f1","message":"fix the thing + more & 100%"},{"id":"f2","message":"two"}]})";
+  const std::string form = FormEncode(json);
+  const std::map<std::string, std::string> type = {
+      {"content-type", "application/x-www-form-urlencoded"}, {"x-github-event", "push"}};
+  auto with = [&](std::string k, std::string v) {
+    auto h = type;
+    h[k] = v;
+    return h;
+  };
+  HookOutcome gh = ReceiveWebhook(
+      "github", "s", Post(form, with("x-hub-signature-256", "sha256=" + HmacSha256Hex("s", form))),
+      {});
+  ASSERT_EQ(gh.status, 200) << gh.message;
+  EXPECT_EQ(Revisions(gh), (std::vector<std::string>{"f1", "f2"}));
+  EXPECT_EQ(gh.changes[0].comments, "fix the thing + more & 100%");
+  EXPECT_EQ(
+      ReceiveWebhook(
+          "github", "s",
+          Post(form, with("x-hub-signature-256", "sha256=" + HmacSha256Hex("other", form))), {})
+          .status,
+      401);
+  HookOutcome gt = ReceiveWebhook(
+      "gitea", "k", Post(form, with("x-gitea-signature", HmacSha256Hex("k", json))), {});
+  ASSERT_EQ(gt.status, 200) << gt.message;
+  EXPECT_EQ(gt.changes.size(), 2u);
+  // A form without the payload field, or a payload that is not JSON: 400.
+  for (std::string body : {std::string("other=1"), std::string("payload=%7Bnope")}) {
+    HookOutcome o = ReceiveWebhook(
+        "github", "s",
+        Post(body, with("x-hub-signature-256", "sha256=" + HmacSha256Hex("s", body))), {});
+    EXPECT_EQ(o.status, 400) << body;
+  }
+}
+
+TEST(Webhooks, DeliveryIds) {
+  std::string sig = "sha256=" + HmacSha256Hex("s", kPush);
+  HookOutcome o = ReceiveWebhook(
+      "github", "s", Post(kPush, {{"x-hub-signature-256", sig}, {"x-github-delivery", "d-1"}}), {});
+  ASSERT_EQ(o.status, 200) << o.message;
+  EXPECT_EQ(o.delivery, "d-1");
+  o = ReceiveWebhook(
+      "github", "s",
+      Post(kPush, {{"x-hub-signature-256", sig}, {"x-github-delivery", std::string(201, 'x')}}),
+      {});
+  EXPECT_EQ(o.status, 400);
+  std::string gl = R"({"ref":"refs/heads/d","after":"c1","project":{"git_http_url":"u"}})";
+  o = ReceiveWebhook("gitlab", "t",
+                     Post(gl, {{"x-gitlab-token", "t"}, {"x-gitlab-event-uuid", "e-9"}}), {});
+  ASSERT_EQ(o.status, 200) << o.message;
+  EXPECT_EQ(o.delivery, "e-9");
+  o = ReceiveWebhook(
+      "gitea", "k",
+      Post(kPush, {{"x-gitea-signature", HmacSha256Hex("k", kPush)}, {"x-gitea-delivery", "u-3"}}),
+      {});
+  EXPECT_EQ(o.delivery, "u-3");
+}
+
+TEST(StoreChanges, LastRevisionAndDeliveries) {
+  std::unique_ptr<Store> store;
+  ASSERT_TRUE(OpenStore("sqlite::memory:", "", &store).ok());
+  std::string rev = "unset";
+  ASSERT_TRUE(store->LastChangeRevision("repo", "main", &rev).ok());
+  EXPECT_EQ(rev, "");
+  for (const char* r : {"r1", "r2"}) {
+    ChangeRecord c;
+    c.repository = "repo";
+    c.branch = "main";
+    c.revision = r;
+    ASSERT_TRUE(store->AddChange(&c).ok());
+  }
+  ChangeRecord other;
+  other.repository = "repo";
+  other.branch = "dev";
+  other.revision = "d1";
+  ASSERT_TRUE(store->AddChange(&other).ok());
+  ASSERT_TRUE(store->LastChangeRevision("repo", "main", &rev).ok());
+  EXPECT_EQ(rev, "r2");
+  ASSERT_TRUE(store->LastChangeRevision("other-repo", "main", &rev).ok());
+  EXPECT_EQ(rev, "");
+
+  const int64_t day = 24 * 3600 * 1000LL;
+  bool first = false;
+  ASSERT_TRUE(store->RememberDelivery("github", "d1", 10 * day, 7 * day, &first).ok());
+  EXPECT_TRUE(first);
+  ASSERT_TRUE(store->RememberDelivery("github", "d1", 11 * day, 7 * day, &first).ok());
+  EXPECT_FALSE(first);
+  ASSERT_TRUE(store->RememberDelivery("gitea", "d1", 11 * day, 7 * day, &first).ok());
+  EXPECT_TRUE(first);  // another provider's id space
+  // Past the keep time the id is forgotten (the store stays bounded).
+  ASSERT_TRUE(store->RememberDelivery("github", "d1", 18 * day, 7 * day, &first).ok());
+  EXPECT_TRUE(first);
 }
 
 }  // namespace

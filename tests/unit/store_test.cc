@@ -161,10 +161,11 @@ TEST_F(StoreTest, ConsumerResultsStoredBeforeMigration4MoveToTheStepsColumn) {
     std::unique_ptr<sql::Db> db;
     ASSERT_TRUE(sql::OpenSqliteDb(DbPath(), &db).ok());
     ASSERT_TRUE(db->Exec("ALTER TABLE steps DROP COLUMN result_json; "
-                         "DELETE FROM schema_version WHERE version = 4")
+                         "DROP TABLE webhook_deliveries; DROP INDEX changes_by_branch; "
+                         "DELETE FROM schema_version WHERE version >= 4")
                     .ok());
   }
-  Reopen();  // migration 4 runs
+  Reopen();  // migrations 4 and 5 run
   std::vector<StepRecord> steps;
   ASSERT_TRUE(store_->ListSteps(b.id, &steps).ok());
   ASSERT_EQ(steps.size(), 2u);
