@@ -147,6 +147,12 @@ Status RunMaster(const MasterOptions& opts) {
   // Distributed mode (issue 5): jobs and events go through RabbitMQ instead.
   if (amqp_mode) {
     amqp_broker = std::make_unique<AmqpBroker>(config->broker_url, controller);
+    // A worker's welcome tells it its tags and capacity (from the running configuration).
+    amqp_broker->SetWorkerSettings([&current](const std::string& name) {
+      auto c = current.load();
+      const WorkerConfig* wc = c->FindWorker(name);
+      return wc ? Json{{"tags", wc->tags}, {"capacity", wc->capacity}} : Json();
+    });
     std::vector<std::vector<std::string>> builder_tags;
     for (const auto& b : config->builders) builder_tags.push_back(b.tags);
     GROVE_RETURN_IF_ERROR(amqp_broker->Start(builder_tags));
