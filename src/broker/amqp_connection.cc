@@ -148,11 +148,10 @@ Status AmqpConnection::Open(const AmqpUrl& url, int heartbeat_s,
   int rc = amqp_socket_open_noblock(sock, url.host.c_str(), url.port, &tv);
   const int open_errno = errno;
   if (url.tls && IsTlsFailure(rc)) {
-    std::string msg = url.Redacted() + ": TLS handshake failed: " + TlsFailureReason(rc, impl->tls);
-    // A certificate the CA file does not vouch for (or for another name) stays so: a
-    // configuration error. Other handshake failures (a connection cut mid-way) are transient.
-    if (!impl->tls.first_error.empty()) return Status::Unauthorized(msg);
-    return Status::Unavailable(msg);
+    bool config_error = false;
+    std::string msg = url.Redacted() +
+                      ": TLS handshake failed: " + TlsFailureReason(rc, impl->tls, &config_error);
+    return config_error ? Status::Unauthorized(msg) : Status::Unavailable(msg);
   }
   if (rc != AMQP_STATUS_OK) {
     std::string why = amqp_error_string2(rc);
