@@ -155,7 +155,10 @@ Status RunMaster(const MasterOptions& opts) {
     });
     std::vector<std::vector<std::string>> builder_tags;
     for (const auto& b : config->builders) builder_tags.push_back(b.tags);
-    GROVE_RETURN_IF_ERROR(amqp_broker->Start(builder_tags));
+    // What fails here is the broker's configuration, found at start (a refused login, a TLS
+    // file), never grove.lua's syntax: exit 1 like the worker, not 2 (docs/operations.md).
+    if (Status st = amqp_broker->Start(builder_tags); !st.ok())
+      return st.IsInvalid() ? Status::IoError(st.message()) : st;
     controller.SetBroker(amqp_broker.get());
   }
 

@@ -128,12 +128,17 @@ class AmqpStartupTests(GroveTestCase):
         self.start_node()
         port = self.url.split(":")[-1].split("/")[0]
         wrong = f"amqp://guest:wrong-pw-1234@127.0.0.1:{port}/%2f"
+        not_pem = os.path.join(self.node_dir, "not-a-ca.pem")
+        with open(not_pem, "w") as f:
+            f.write("not a certificate\n")
         cases = [
             # (url, exit code, words of the one-line error)
             (wrong, 1, "ACCESS_REFUSED"),
             (f"amqp://guest:guest@127.0.0.1:{port}/no-such-vhost", 1, "vhost"),
             (f"amqps://guest:guest@127.0.0.1:{port}/%2f?cacertfile=/nonexistent/ca.pem", 1,
              "cannot read cacertfile /nonexistent/ca.pem"),
+            (f"amqps://guest:guest@127.0.0.1:{port}/%2f?cacertfile={not_pem}", 1,
+             "holds no usable CA certificate"),
         ]
         for url, code, words in cases:
             with self.subTest(url=url):
@@ -156,8 +161,8 @@ class AmqpStartupTests(GroveTestCase):
         # A malformed URL: a usage error for the worker, a config error for the master.
         g = self.make("amqp://guest:guest@127.0.0.1:notaport/%2f")
         r, _ = self.run_to_exit(["master", g.dir])
-        self.assertNotEqual(r.returncode, 0)
-        self.assertIn("malformed broker URL", r.stderr)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("malformed broker URL", self.one_error_line(r))
         r, _ = self.run_to_exit(["worker", "--broker", "amqp://h:notaport/", "--name", "w1",
                                  "--secret-file", os.path.join(g.dir, "secrets", "w1")])
         self.assertEqual(r.returncode, 2, r.stderr)
