@@ -292,6 +292,10 @@ class AmqpAgent : public EventSink {
     }
     if (tags.empty() && has_tags) {
       tags = master_tags;
+    } else if (tags.empty() && !warned_tags_) {
+      warned_tags_ = true;
+      spdlog::warn("worker {}: the master's welcome names no tags; taking untagged jobs only",
+                   opts_.name);
     } else if (has_tags && !SameSet(tags, master_tags) && !warned_tags_) {
       warned_tags_ = true;
       spdlog::warn(
@@ -314,9 +318,10 @@ class AmqpAgent : public EventSink {
       }
     }
     if (changed) {
-      spdlog::info(
-          "worker {}: tags {} and capacity {} ({})", opts_.name, Join(tags), capacity,
-          opts_.tags.empty() || opts_.capacity == 0 ? "from grove.lua" : "from the command line");
+      spdlog::info("worker {}: tags {} and capacity {} ({})", opts_.name, Join(tags), capacity,
+                   opts_.tags.empty() && opts_.capacity == 0 ? "from grove.lua"
+                   : opts_.tags.empty()                      ? "tags from grove.lua"
+                                                             : "capacity from grove.lua");
       if (opts_.in_process) opts_.in_process->set_max_threads(capacity);
     }
     wake_.Notify();
