@@ -364,7 +364,9 @@ class AmqpAgent : public EventSink {
       std::lock_guard lock(mu_);
       settled = settles_.empty();
     }
-    if ((runners_.empty() && publisher_.pending() == 0 && settled) ||
+    // A hello still waiting for RabbitMQ is not worth waiting for; the jobs' events are.
+    const size_t hellos = hello_pending_ ? 1 : 0;
+    if ((runners_.empty() && publisher_.pending() <= hellos && settled) ||
         std::chrono::steady_clock::now() > deadline) {
       hello_timer_.cancel();
       io_.stop();
