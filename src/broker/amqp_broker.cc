@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "broker/amqp_publisher.h"
+#include "broker/amqp_retry.h"
 #include "broker/amqp_topology.h"
 #include "broker/amqp_wait.h"
 #include "core/clock.h"
@@ -23,6 +24,7 @@ constexpr int64_t kWorkerSilenceMs = 15000;  // no hello for this long: the work
 struct AmqpBroker::State {
   AmqpUrl url;
   BrokerListener* listener = nullptr;
+  std::function<Json(const std::string&)> worker_settings;
   std::vector<std::string> job_queues;
   std::unique_ptr<AmqpPublisher> publisher;
   std::thread consumer;
@@ -75,6 +77,9 @@ struct AmqpBroker::State {
   }
 
   void RunConsumer();
+  // Sleeps |ms| before the next attempt to connect (Stop() cuts it short); API reads of the
+  // dead letters that come meanwhile are answered with |why| rather than left waiting.
+  void WaitBeforeRetry(int ms, const Status& why);
   void ReadDeadLetters(int limit, const std::function<void(Status, Json)>& done);
   Status ConsumeOnce(AmqpConnection& c);
   void Deliver(AmqpConnection& c, Delivery& d, std::map<std::string, std::vector<Json>>* batch);
@@ -109,14 +114,26 @@ Status AmqpBroker::Start(const std::vector<std::vector<std::string>>& builder_ta
   State& s = *state_;
   for (const auto& tags : builder_tags) s.job_queues.push_back(JobQueueFor(tags));
   std::unique_ptr<AmqpConnection> c;
-  GROVE_RETURN_IF_ERROR(AmqpConnection::Open(s.url, 30, &c));
-  GROVE_RETURN_IF_ERROR(s.Setup(*c));
+  Status st = AmqpConnection::Open(s.url, 30, &c);
+  if (st.ok()) st = s.Setup(*c);
   c.reset();
-  s.publisher = std::make_unique<AmqpPublisher>(
-      s.url, [&s](AmqpConnection& c) { return DeclareTopology(c, s.job_queues); });
+  if (!st.ok() && !IsTransient(st)) return st;  // a configuration error: waiting cannot help
+  if (!st.ok())
+    spdlog::warn(
+        "RabbitMQ is not reachable ({}); starting anyway: the API answers, requests are stored "
+        "and their jobs published once it is",
+        st.message());
+  // The publisher declares the master's queues too, so that a job never reaches a worker
+  // whose events would have no queue to go to.
+  s.publisher =
+      std::make_unique<AmqpPublisher>(s.url, [&s](AmqpConnection& c) { return s.Setup(c); });
   s.publisher->Start();
   s.consumer = std::thread([&s] { s.RunConsumer(); });
   return Status::Ok();
+}
+
+void AmqpBroker::SetWorkerSettings(std::function<Json(const std::string& name)> lookup) {
+  state_->worker_settings = std::move(lookup);
 }
 
 void AmqpBroker::Stop() {
@@ -207,7 +224,7 @@ void AmqpBroker::State::ReadDeadLetters(int limit, const std::function<void(Stat
 }
 
 void AmqpBroker::State::RunConsumer() {
-  int backoff_ms = 200;
+  RetryDelay retry;
   while (!stop) {
     std::unique_ptr<AmqpConnection> c;
     Status st = AmqpConnection::Open(url, 30, &c);
@@ -216,18 +233,40 @@ void AmqpBroker::State::RunConsumer() {
     if (st.ok()) st = c->Consume(kMasterEventsQueue, 2000);
     if (st.ok()) st = c->Consume(kSubmitQueue, 500);
     if (st.ok()) {
-      backoff_ms = 200;
+      spdlog::info("RabbitMQ events consumer: connected to {}", url.Redacted());
+      retry.Reset();
       st = ConsumeOnce(*c);
     }
     if (stop) break;
-    spdlog::warn("AMQP events consumer: {}; reconnecting in {} ms", st.message(), backoff_ms);
+    c.reset();
+    const int wait_ms = retry.Next();
+    spdlog::warn("RabbitMQ events consumer: {}; next attempt in {}", st.message(),
+                 DelayText(wait_ms));
     // Unacknowledged deliveries come back on the new connection: forget their tags.
     for (auto& [name, w] : workers) {
       w.unacked.clear();
       w.held.clear();
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
-    backoff_ms = std::min(backoff_ms * 2, 5000);
+    WaitBeforeRetry(wait_ms, st);
+  }
+}
+
+void AmqpBroker::State::WaitBeforeRetry(int ms, const Status& why) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  while (!stop) {
+    wake.Drain();  // ConsumeOnce looks at every input again after the wait
+    std::vector<std::pair<int, std::function<void(Status, Json)>>> reads;
+    {
+      std::lock_guard lock(mu);
+      reads.swap(dead_letter_reads);
+    }
+    for (auto& [limit, done] : reads)
+      done(Status::Unavailable("RabbitMQ is not reachable: " + why.message()), Json());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          until - std::chrono::steady_clock::now())
+                          .count();
+    if (left <= 0) return;
+    WaitReadable({}, wake, static_cast<int>(left));
   }
 }
 
@@ -450,6 +489,10 @@ void AmqpBroker::State::OnHelloEvent(const std::string& name, const Json& ev) {
     // starts acknowledging its jobs (docs/protocol.md).
     Json answer = {{"type", st.ok() ? "welcome" : "refused"}, {"instance", instance}};
     if (!st.ok()) answer["error"] = st.message();
+    // What grove.lua says of the worker, for a worker started without --tags or --capacity.
+    if (Json settings = st.ok() && worker_settings ? worker_settings(name) : Json();
+        settings.is_object())
+      answer.update(settings);
     publisher->Publish({kControlExchange, name, answer.dump(), nullptr});
     {
       std::lock_guard lock(mu);

@@ -1,5 +1,6 @@
 #include "broker/amqp_publisher.h"
 
+#include "broker/amqp_retry.h"
 #include "core/log.h"
 
 namespace grove::amqp {
@@ -88,7 +89,7 @@ void AmqpPublisher::Stop(int grace_ms) {
 
 void AmqpPublisher::Run() {
   std::unique_ptr<AmqpConnection> conn;
-  int backoff_ms = 200;
+  RetryDelay retry;
   std::vector<Outgoing> batch;
   while (true) {
     {
@@ -122,19 +123,33 @@ void AmqpPublisher::Run() {
     }
     if (st.ok()) st = conn->WaitConfirms(30000);
     if (!st.ok()) {
-      spdlog::warn("AMQP publish failed ({}); retrying {} messages in {} ms", st.message(),
-                   batch.size(), backoff_ms);
+      const int wait_ms = retry.Next();
+      spdlog::warn("RabbitMQ publisher: {}; {} message(s) kept, next attempt in {}", st.message(),
+                   pending(), DelayText(wait_ms));
       conn.reset();
-      std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
-      backoff_ms = std::min(backoff_ms * 2, 5000);
+      WaitBeforeRetry(wait_ms);
       continue;  // the same batch again, on a new connection
     }
-    backoff_ms = 200;
+    if (retry.failures() > 0)
+      spdlog::info("RabbitMQ publisher: connected to {} after {} failed attempt(s)",
+                   url_.Redacted(), retry.failures());
+    retry.Reset();
     for (auto& m : batch)
       if (m.on_confirmed) m.on_confirmed();
     batch.clear();
     std::lock_guard lock(mu_);
     in_flight_ = 0;
+  }
+}
+
+void AmqpPublisher::WaitBeforeRetry(int ms) {
+  std::unique_lock lock(mu_);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  while (true) {
+    // Stop() cuts the wait short, to its own deadline.
+    const auto limit = stopping_ ? std::min(until, stop_deadline_) : until;
+    if (std::chrono::steady_clock::now() >= limit) return;
+    cv_.wait_until(lock, limit);
   }
 }
 

@@ -1,7 +1,8 @@
 // AmqpPublisher: a thread that owns one publishing connection and sends what other threads
 // queue, as persistent messages with publisher confirms, one confirm wait per batch. A batch
-// that is not confirmed (broker restart, network break) is published again on a new connection
-// after a backoff: delivery is at least once, and consumers de-duplicate.
+// that is not confirmed (broker down or restarting, network break) is published again on a new
+// connection after a backoff (RetryDelay), for as long as it takes: delivery is at least once,
+// and consumers de-duplicate.
 #pragma once
 
 #include <condition_variable>
@@ -40,6 +41,8 @@ class AmqpPublisher {
 
  private:
   void Run();
+  // Sleeps |ms| before the next attempt to connect, or less when Stop() is called.
+  void WaitBeforeRetry(int ms);
   AmqpUrl url_;
   std::function<Status(AmqpConnection&)> setup_;
   mutable std::mutex mu_;

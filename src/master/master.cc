@@ -147,9 +147,18 @@ Status RunMaster(const MasterOptions& opts) {
   // Distributed mode (issue 5): jobs and events go through RabbitMQ instead.
   if (amqp_mode) {
     amqp_broker = std::make_unique<AmqpBroker>(config->broker_url, controller);
+    // A worker's welcome tells it its tags and capacity (from the running configuration).
+    amqp_broker->SetWorkerSettings([&current](const std::string& name) {
+      auto c = current.load();
+      const WorkerConfig* wc = c->FindWorker(name);
+      return wc ? Json{{"tags", wc->tags}, {"capacity", wc->capacity}} : Json();
+    });
     std::vector<std::vector<std::string>> builder_tags;
     for (const auto& b : config->builders) builder_tags.push_back(b.tags);
-    GROVE_RETURN_IF_ERROR(amqp_broker->Start(builder_tags));
+    // What fails here is the broker's configuration, found at start (a refused login, a TLS
+    // file), never grove.lua's syntax: exit 1 like the worker, not 2 (docs/operations.md).
+    if (Status st = amqp_broker->Start(builder_tags); !st.ok())
+      return st.IsInvalid() ? Status::IoError(st.message()) : st;
     controller.SetBroker(amqp_broker.get());
   }
 
