@@ -125,8 +125,9 @@ Status AmqpBroker::Start(const std::vector<std::vector<std::string>>& builder_ta
         st.message());
   // The publisher declares the master's queues too, so that a job never reaches a worker
   // whose events would have no queue to go to.
-  s.publisher =
-      std::make_unique<AmqpPublisher>(s.url, [&s](AmqpConnection& c) { return s.Setup(c); });
+  s.publisher = std::make_unique<AmqpPublisher>(
+      s.url, [&s](AmqpConnection& c) { return s.Setup(c); },
+      [](AmqpConnection& c, const std::string& queue) { return DeclareJobQueue(c, queue); });
   s.publisher->Start();
   s.consumer = std::thread([&s] { s.RunConsumer(); });
   return Status::Ok();
@@ -148,7 +149,12 @@ void AmqpBroker::PublishJob(const std::vector<std::string>& tags, Json msg) {
   std::string q = JobQueueFor(tags);
   // The message is the job object itself (what a third party may publish too).
   Json job = msg.contains("job") ? msg["job"] : msg;
-  state_->publisher->Publish({kJobsExchange, q, job.dump(), nullptr});
+  // The queue is declared before the first job of each connection goes to it: a builder added
+  // by a reconfig may have a tag set no queue existed for, and RabbitMQ drops what it cannot
+  // route.
+  Outgoing out{kJobsExchange, q, job.dump(), nullptr};
+  out.needs = q;
+  state_->publisher->Publish(std::move(out));
 }
 
 void AmqpBroker::Send(ConnId conn, Json msg) {

@@ -1,5 +1,7 @@
 #include "broker/amqp_publisher.h"
 
+#include <set>
+
 #include "broker/amqp_retry.h"
 #include "core/log.h"
 
@@ -51,8 +53,9 @@ std::vector<Wire> Coalesce(const std::vector<Outgoing>& batch) {
 
 }  // namespace
 
-AmqpPublisher::AmqpPublisher(AmqpUrl url, std::function<Status(AmqpConnection&)> setup)
-    : url_(std::move(url)), setup_(std::move(setup)) {}
+AmqpPublisher::AmqpPublisher(AmqpUrl url, std::function<Status(AmqpConnection&)> setup,
+                             Prepare prepare)
+    : url_(std::move(url)), setup_(std::move(setup)), prepare_(std::move(prepare)) {}
 
 AmqpPublisher::~AmqpPublisher() {
   Stop(0);
@@ -91,6 +94,7 @@ void AmqpPublisher::Run() {
   std::unique_ptr<AmqpConnection> conn;
   RetryDelay retry;
   std::vector<Outgoing> batch;
+  std::set<std::string> prepared;  // Outgoing::needs met on |conn|
   while (true) {
     {
       std::unique_lock lock(mu_);
@@ -111,9 +115,16 @@ void AmqpPublisher::Run() {
     if (batch.empty()) continue;
     Status st;
     if (!conn) {
+      prepared.clear();
       st = AmqpConnection::Open(url_, 30, &conn);
       if (st.ok()) st = setup_(*conn);
       if (st.ok()) st = conn->EnableConfirms();
+    }
+    for (const Outgoing& m : batch) {
+      if (!st.ok()) break;
+      if (m.needs.empty() || !prepare_ || prepared.count(m.needs)) continue;
+      st = prepare_(*conn, m.needs);
+      if (st.ok()) prepared.insert(m.needs);
     }
     if (st.ok()) {
       for (const Wire& w : Coalesce(batch)) {
