@@ -88,7 +88,14 @@ int Web(lua_State* L, LoadContext& ctx) {
   std::optional<std::string> listen = t.String("listen");
   std::optional<std::string> users = t.String("users");
   std::optional<std::string> anonymous = t.String("anonymous");
+  std::optional<int64_t> max_connections = t.Integer("max_connections");
   t.Finish();
+  if (max_connections) {
+    if (*max_connections < 1 || *max_connections > 1000000)
+      throw ConfigError("invalid max_connections " + std::to_string(*max_connections) +
+                        " in web: expected 1 to 1000000");
+    ctx.config->web.max_connections = *max_connections;
+  }
   if (users) {
     if (users->empty()) throw ConfigError("web: 'users' must name a file");
     ctx.config->web.users = *users;
