@@ -92,8 +92,8 @@ int Web(lua_State* L, LoadContext& ctx) {
   t.Finish();
   if (max_connections) {
     if (*max_connections < 1 || *max_connections > 1000000)
-      throw ConfigError("invalid max_connections " + std::to_string(*max_connections) +
-                        " in web: expected 1 to 1000000");
+      throw ConfigError("option 'max_connections' in web must be between 1 and 1000000, got " +
+                        std::to_string(*max_connections));
     ctx.config->web.max_connections = *max_connections;
   }
   if (users) {
