@@ -17,7 +17,6 @@
 #include <mutex>
 #include <system_error>
 
-#include "core/fd_util.h"
 #include "core/log.h"
 #include "core/log_limiter.h"
 #include "http/upgrade.h"
@@ -68,6 +67,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   const Router& router;
   ServerOptions opts;
   tcp::acceptor acceptor;
+  tcp protocol = tcp::v4();  // of the listening socket, for the accepted ones
   std::map<std::string, UpgradeHandler> upgrades;
   bool stopped = false;
 
@@ -385,7 +385,7 @@ void HttpServer::Impl::AcceptPending() {
     backoff = std::chrono::milliseconds(0);
     beast::error_code ec;
     tcp::socket socket(io);
-    socket.assign(acceptor.local_endpoint(ec).protocol(), fd, ec);
+    socket.assign(protocol, fd, ec);
     if (ec) {
       ::close(fd);
       continue;
@@ -430,6 +430,7 @@ Status HttpServer::Start() {
   if (fd < 0) {
     ec.assign(errno, boost::system::system_category());
   } else {
+    impl_->protocol = ep.protocol();
     impl_->acceptor.assign(ep.protocol(), fd, ec);
     if (ec) ::close(fd);
   }
