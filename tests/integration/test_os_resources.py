@@ -1,8 +1,8 @@
 """The master and the operating system: descriptors, child processes, connection limits and file
 modes (issue 15, defects 4, 5 and 14).
 
-- A crashed master's git child must neither keep the port busy (no inherited socket) nor live
-  on without a bound of its own.
+- Every descriptor of the master and the worker is close-on-exec. A crashed master's git child
+  must neither keep the port busy (no inherited socket) nor live on without a bound of its own.
 - A flood of idle connections that exhausts the open-file limit must not make the master spin;
   once the flood goes, it serves again and workers connect.
 - Idle and hello-less connections are closed after a short time.
@@ -42,6 +42,23 @@ def socket_inodes(pid):
             continue
         if target.startswith("socket:"):
             out.add(target)
+    return out
+
+
+def inheritable_descriptors(pid):
+    """|pid|'s descriptors above stderr that are not close-on-exec, as "fd -> target"."""
+    out = []
+    for fd in sorted(int(n) for n in os.listdir(f"/proc/{pid}/fd")):
+        if fd <= 2:
+            continue
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                flags = next(line for line in f if line.startswith("flags:")).split()[1]
+        except (OSError, StopIteration):
+            continue  # closed meanwhile
+        if not int(flags, 8) & 0o2000000:  # O_CLOEXEC
+            out.append(f"{fd} -> {target}")
     return out
 
 
@@ -150,6 +167,21 @@ schedule.on_change {{ "ci", source = app, builders = {{ "b" }} }}
                  what="the stopped master's git to end")
 
 
+class CloseOnExecTests(GroveTestCase):
+    def test_every_descriptor_of_master_and_worker_is_close_on_exec(self):
+        g = self.make(WORKER + BUILDER, workers=["w1"])
+        g.start_master()
+        g.start_worker("w1")
+        request = g.force("b")
+        self.assertEqual(g.wait_request(request)["result"], "success")
+        idle = socket.create_connection(("127.0.0.1", g.port), timeout=10)
+        self.addCleanup(idle.close)
+        time.sleep(0.5)
+        # Sockets (listening, accepted, to the master), the store's files, pipes, event fds.
+        self.assertEqual(inheritable_descriptors(g.master.pid), [])
+        self.assertEqual(inheritable_descriptors(g.workers["w1"].pid), [])
+
+
 class ConnectionFloodTests(GroveTestCase):
     NOFILE = 128
 
@@ -173,6 +205,7 @@ class ConnectionFloodTests(GroveTestCase):
         finally:
             for s in conns:
                 s.close()
+        print(f"flood: master cpu {cpu1 - cpu0:.2f} s, log +{log1 - log0} bytes")
         self.assertLess(cpu1 - cpu0, 0.5, "the master spins while out of descriptors")
         self.assertLess(log1 - log0, 4096, "the master floods its log")
         wait_for(g.ready, timeout=15, what="the master to serve again")
