@@ -2,6 +2,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 #include <deque>
@@ -32,6 +33,9 @@ struct EmbeddedBroker::State {
 namespace {
 
 constexpr size_t kMaxMessageBytes = 16 * 1024 * 1024;
+// A connection that has not said hello by then is closed: unauthenticated, it must not hold a
+// connection slot (or a descriptor) for long.
+constexpr std::chrono::seconds kHelloTimeout{10};
 
 // One worker's WebSocket: the hello handshake, then a read loop and a write queue.
 class WsSession : public std::enable_shared_from_this<WsSession> {
@@ -42,7 +46,9 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
         state_(std::move(state)),
         id_(id),
         remote_(up->remote),
-        request_(std::move(up->request)) {}
+        request_(std::move(up->request)),
+        slot_(std::move(up->slot)),
+        hello_timer_(state_->io) {}
 
   void Start() {
     ws::stream_base::timeout t{};
@@ -51,6 +57,15 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     t.keep_alive_pings = true;
     ws_.set_option(t);
     ws_.read_message_max(kMaxMessageBytes);
+    hello_timer_.expires_after(kHelloTimeout);
+    hello_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      // A first message has come (the hello, perhaps waiting for the core loop's answer): the
+      // hello handling decides from here on.
+      if (ec || self->closed_ || self->got_message_) return;
+      spdlog::debug("worker connection from {}: no hello within {} s, closing", self->remote_,
+                    kHelloTimeout.count());
+      self->Closed("no hello in time");
+    });
     ws_.async_accept(request_, [self = shared_from_this()](beast::error_code ec) {
       if (ec) return self->Closed("handshake: " + ec.message());
       self->Read();
@@ -75,6 +90,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   void Read() {
     ws_.async_read(in_, [self = shared_from_this()](beast::error_code ec, size_t) {
       if (ec) return self->Closed(ec.message());
+      self->got_message_ = true;
       self->OnMessage();
     });
   }
@@ -136,6 +152,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     if (closed_) return;
     closed_ = true;
     state_->sessions.erase(id_);
+    hello_timer_.cancel();
     if (!worker_.empty()) {
       spdlog::info("worker {} disconnected ({})", worker_, why);
       state_->listener.OnClosed(id_, worker_);
@@ -149,9 +166,12 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   ConnId id_;
   std::string remote_;
   boost::beast::http::request<boost::beast::http::string_body> request_;
+  std::shared_ptr<void> slot_;  // counts this connection against the server's cap
+  asio::steady_timer hello_timer_;
   beast::flat_buffer in_;
   std::deque<std::string> out_;
   std::string worker_;  // set once the hello is accepted
+  bool got_message_ = false;
   bool closed_ = false;
   bool closing_ = false;
 };

@@ -88,7 +88,14 @@ int Web(lua_State* L, LoadContext& ctx) {
   std::optional<std::string> listen = t.String("listen");
   std::optional<std::string> users = t.String("users");
   std::optional<std::string> anonymous = t.String("anonymous");
+  std::optional<int64_t> max_connections = t.Integer("max_connections");
   t.Finish();
+  if (max_connections) {
+    if (*max_connections < 1 || *max_connections > 1000000)
+      throw ConfigError("option 'max_connections' in web must be between 1 and 1000000, got " +
+                        std::to_string(*max_connections));
+    ctx.config->web.max_connections = *max_connections;
+  }
   if (users) {
     if (users->empty()) throw ConfigError("web: 'users' must name a file");
     ctx.config->web.users = *users;

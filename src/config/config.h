@@ -117,6 +117,8 @@ struct WebConfig {
   std::string users = "users";
   // What a visitor who has not logged in may do once users exist: "viewer" or "none".
   std::string anonymous = "viewer";
+  // Open connections at most (HTTP, live-update streams, workers); see docs/config.md.
+  int64_t max_connections = 1000;
 };
 
 struct Config {

@@ -28,6 +28,7 @@
 #include "master/event_hub.h"
 #include "master/git_poller.h"
 #include "master/job_token.h"
+#include "master/private_files.h"
 #include "master/read_pool.h"
 #include "master/schedulers.h"
 #include "master/web_ui.h"
@@ -76,6 +77,7 @@ Status RunMaster(const MasterOptions& opts) {
       config->broker_url.rfind("amqp://", 0) == 0 || config->broker_url.rfind("amqps://", 0) == 0;
   if (config->broker_url != "embedded" && !amqp_mode)
     return Status::Invalid("broker must be \"embedded\" or an amqp:// URL");
+  MakeMasterFilesPrivate(*config);  // before the store and the keys are created
 
   std::unique_ptr<Store> store;
   GROVE_RETURN_IF_ERROR(OpenStore(config->store_url, config->base_dir, &store));
@@ -138,6 +140,7 @@ Status RunMaster(const MasterOptions& opts) {
   AddWebUiRoutes(router);
   http::ServerOptions sopts;
   sopts.listen = opts.listen.empty() ? config->web.listen : opts.listen;
+  sopts.max_connections = static_cast<size_t>(config->web.max_connections);
   // An artifact upload is one request body: the limit must let the largest allowed one in.
   sopts.max_body_bytes = std::max<size_t>(sopts.max_body_bytes,
                                           static_cast<size_t>(config->artifact_max_bytes) + 65536);

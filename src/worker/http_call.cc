@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <mutex>
 
+#include "worker/curl_cloexec.h"
+
 namespace grove {
 
 namespace {
@@ -53,6 +55,7 @@ HttpOutcome Perform(const HttpRequestSpec& spec, std::atomic<bool>* cancelled) {
     return out;
   }
   CURL* c = curl.get();
+  UseCloexecSockets(c);
   curl_easy_setopt(c, CURLOPT_URL, spec.url.c_str());
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
@@ -72,7 +75,7 @@ HttpOutcome Perform(const HttpRequestSpec& spec, std::atomic<bool>* cancelled) {
   std::unique_ptr<FILE, decltype(&std::fclose)> upload(nullptr, &std::fclose);
   std::unique_ptr<curl_mime, decltype(&curl_mime_free)> mime(nullptr, &curl_mime_free);
   if (spec.method == "PUT") {
-    upload.reset(std::fopen(spec.body_file.c_str(), "rb"));
+    upload.reset(std::fopen(spec.body_file.c_str(), "rbe"));
     if (!upload) {
       out.error = "cannot open " + spec.body_file;
       return out;
@@ -105,7 +108,7 @@ HttpOutcome Perform(const HttpRequestSpec& spec, std::atomic<bool>* cancelled) {
     tmp = spec.save_to + ".grove-download";
     std::error_code ec;
     std::filesystem::create_directories(std::filesystem::path(spec.save_to).parent_path(), ec);
-    save.reset(std::fopen(tmp.c_str(), "wb"));
+    save.reset(std::fopen(tmp.c_str(), "wbe"));
     if (!save) {
       out.error = "cannot write " + tmp;
       return out;
@@ -134,7 +137,7 @@ HttpOutcome Perform(const HttpRequestSpec& spec, std::atomic<bool>* cancelled) {
     } else {
       // Keep the start of an error answer for the log.
       if (out.status >= 400) {
-        std::FILE* f = std::fopen(tmp.c_str(), "rb");
+        std::FILE* f = std::fopen(tmp.c_str(), "rbe");
         if (f) {
           char buf[4096];
           size_t n = std::fread(buf, 1, sizeof buf, f);

@@ -9,6 +9,7 @@
 #include <random>
 #include <set>
 
+#include "core/fd_util.h"
 #include "core/log.h"
 
 namespace grove {
@@ -85,7 +86,11 @@ struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
                       return self->Retry("cannot connect to " + host + ":" + port + ": " +
                                          ec.message());
                     beast::get_lowest_layer(*self->stream).expires_never();
-                    beast::get_lowest_layer(*self->stream).socket().set_option(tcp::no_delay(true));
+                    auto& socket = beast::get_lowest_layer(*self->stream).socket();
+                    socket.set_option(tcp::no_delay(true));
+                    // Asio's connect opens without SOCK_CLOEXEC; steps' spawns close what is
+                    // above stderr anyway, this covers any other exec.
+                    SetCloexec(socket.native_handle());
                     ws::stream_base::timeout t{};
                     t.handshake_timeout = std::chrono::seconds(10);
                     t.idle_timeout = std::chrono::seconds(20);

@@ -8,6 +8,8 @@
 #include <chrono>
 #include <map>
 
+#include "worker/curl_cloexec.h"
+
 namespace grove {
 
 namespace asio = boost::asio;
@@ -32,6 +34,7 @@ bool Call(const std::string& method, const std::string& url, const std::string& 
   list = curl_slist_append(list, auth.c_str());
   std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers(list, curl_slist_free_all);
   answer->clear();
+  UseCloexecSockets(curl.get());
   curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl.get(), CURLOPT_CUSTOMREQUEST, method.c_str());
   curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers.get());

@@ -247,7 +247,7 @@ TEST_F(ConfigTest, TimeoutForms) {
 TEST_F(ConfigTest, WorkersListAndOtherUrls) {
   Status st = Load(R"lua(store "postgresql://grove@db/grove"
 broker "amqps://grove:pw@mq:5671/grove"
-web { listen = "[::1]:0" }
+web { listen = "[::1]:0", max_connections = 64 }
 worker "a" { secret = "s", tags = { "x" } }
 worker "b" { secret = "s" }
 builder "pinned" { workers = { "b" }, tags = { "gpu" }, steps = { shell { "nvidia-smi" } } }
@@ -256,6 +256,7 @@ builder "pinned" { workers = { "b" }, tags = { "gpu" }, steps = { shell { "nvidi
   EXPECT_EQ(config_.store_url, "postgresql://grove@db/grove");
   EXPECT_EQ(config_.broker_url, "amqps://grove:pw@mq:5671/grove");
   EXPECT_EQ(config_.web.listen, "[::1]:0");
+  EXPECT_EQ(config_.web.max_connections, 64);
   EXPECT_EQ(config_.builders.at(0).workers, std::vector<std::string>{"b"});
 }
 
@@ -510,6 +511,9 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"CapacityZero", "worker \"w1\" { secret = \"s\", capacity = 0 }\n",
                   "grove.lua:1: option 'capacity' in worker 'w1' must be between 1 and 1000, got "
                   "0"},
+        ErrorCase{"MaxConnectionsZero", "web { max_connections = 0 }\n",
+                  "grove.lua:1: option 'max_connections' in web must be between 1 and 1000000, "
+                  "got 0"},
         ErrorCase{"ListenNoPort", "web { listen = \"localhost\" }\n",
                   "grove.lua:1: invalid listen address 'localhost' in web: expected HOST:PORT "
                   "with an IP address or localhost, e.g. \"127.0.0.1:8010\" or \"[::1]:8010\""},
