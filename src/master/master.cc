@@ -78,10 +78,12 @@ Status RunMaster(const MasterOptions& opts) {
     return Status::Invalid("broker must be \"embedded\" or an amqp:// URL");
 
   std::unique_ptr<Store> store;
-  GROVE_RETURN_IF_ERROR(OpenStore(config->store_url, config->base_dir, &store));
+  GROVE_RETURN_IF_ERROR(
+      OpenStore(config->store_url, config->base_dir, &store, config->store_password));
   CoreLoop core(std::move(store));
   ReadPool reads;
-  GROVE_RETURN_IF_ERROR(reads.Start(config->store_url, config->base_dir, opts.read_threads));
+  GROVE_RETURN_IF_ERROR(
+      reads.Start(config->store_url, config->base_dir, opts.read_threads, config->store_password));
 
   std::atomic<std::shared_ptr<const Config>> current(config);
   ConfigSource config_source = [&current] { return current.load(); };
@@ -160,7 +162,8 @@ Status RunMaster(const MasterOptions& opts) {
   git_poller.Start(*config);
   PidFile pid_file(PidPath(opts.dir));
   spdlog::info("master '{}' listening on http://{}:{} (store {}, broker {})", config->project_name,
-               sopts.listen.substr(0, sopts.listen.rfind(':')), server.port(), config->store_url,
+               sopts.listen.substr(0, sopts.listen.rfind(':')), server.port(),
+               RedactedStoreUrl(config->store_url),
                amqp_mode ? RedactedBrokerUrl(config->broker_url) : config->broker_url);
 
   // Live-update streams get a comment every 15 s: idle proxies keep them open and the hub
@@ -197,8 +200,9 @@ Status RunMaster(const MasterOptions& opts) {
       if (!st.ok()) {
         spdlog::error("reconfig refused, the running configuration is unchanged: {}", st.message());
       } else {
-        if (fresh->store_url != config->store_url || fresh->broker_url != config->broker_url ||
-            fresh->web.listen != config->web.listen)
+        if (fresh->store_url != config->store_url ||
+            fresh->store_password != config->store_password ||
+            fresh->broker_url != config->broker_url || fresh->web.listen != config->web.listen)
           spdlog::warn(
               "reconfig: store, broker and listen address take effect at the next restart");
         current.store(fresh);
