@@ -137,6 +137,16 @@ Status RunMaster(const MasterOptions& opts) {
   AddControlRoutes(router, controller, reads, hub, config_source);
   AddSchedulerRoutes(router, schedulers, reads, job_tokens, config_source);
   auth.AddRoutes(router, reads);
+  // While the database is unreachable, changes are refused at once with 503 rather than left
+  // waiting for it (reads answer 503 on their own, from the read pool's store).
+  router.SetGuard([inner = router.guard(), &core](http::Request* req) {
+    std::optional<http::Response> answer = inner ? inner(req) : std::nullopt;
+    if (!answer && req->method != "GET" && req->method != "HEAD" &&
+        req->path.rfind("/api/", 0) == 0 && !core.store_available()) {
+      answer = http::Response::Error(503, "the store is unavailable; try again shortly");
+    }
+    return answer;
+  });
   AddWebUiRoutes(router);
   http::ServerOptions sopts;
   sopts.listen = opts.listen.empty() ? config->web.listen : opts.listen;

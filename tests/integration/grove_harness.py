@@ -92,6 +92,40 @@ class PgDatabase:
             self.name = None
 
 
+SOURCE_DIR = os.environ.get("GROVE_SOURCE_DIR") or os.path.join(os.path.dirname(__file__), "..", "..")
+
+
+class PrivatePostgres:
+    """A PostgreSQL server of the test's own (scripts/postgres.sh), for tests that stop it."""
+
+    def __init__(self):
+        self.script = os.path.join(SOURCE_DIR, "scripts", "postgres.sh")
+        self.dir = tempfile.mkdtemp(prefix="grove-pg-")
+        self.url = self._run("start")
+
+    def _run(self, *args):
+        r = subprocess.run(["bash", self.script, args[0], self.dir] + list(args[1:]),
+                           capture_output=True, text=True, timeout=180)
+        if r.returncode != 0:
+            raise AssertionError(f"postgres.sh {args[0]}: {r.stderr.strip()}")
+        return r.stdout.strip()
+
+    def down(self):
+        self._run("down")
+
+    def up(self):
+        self._run("start")
+
+    def createdb(self, name):
+        return self._run("createdb", name)
+
+    def stop(self):
+        try:
+            self._run("stop")
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
 class Proc:
     """A grove process with its output in a log file."""
 
@@ -150,6 +184,7 @@ class Grove:
         self.secrets = {}
         self.pg = PgDatabase() if store_backend() == "postgres" else None
         self.store_url = self.pg.url if self.pg else "sqlite:state/grove.db"
+        self.store_line = None  # a whole store declaration, instead of store "store_url"
         for name in workers or []:
             self.secrets[name] = f"secret-of-{name}-" + os.urandom(8).hex()
             with open(os.path.join(self.dir, "secrets", name), "w") as f:
@@ -158,7 +193,8 @@ class Grove:
 
     def write_config(self, body):
         with open(os.path.join(self.dir, "grove.lua"), "w") as f:
-            f.write(f'store "{self.store_url}"\nbroker "embedded"\nweb {{ listen = "127.0.0.1:{self.port}" }}\n')
+            store = self.store_line or f'store "{self.store_url}"'
+            f.write(f'{store}\nbroker "embedded"\nweb {{ listen = "127.0.0.1:{self.port}" }}\n')
             f.write(body)
 
     def start_master(self, extra=None):
