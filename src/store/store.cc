@@ -13,7 +13,7 @@ namespace grove {
 namespace {
 
 Status OpenSqlite(const std::string& path_text, const std::string& base_dir,
-                  std::unique_ptr<Store>* out) {
+                  std::unique_ptr<sql::Db>* out) {
   namespace fs = std::filesystem;
   if (path_text.empty()) return Status::Invalid("store url 'sqlite:' needs a file path");
   std::string file = path_text;
@@ -35,12 +35,12 @@ Status OpenSqlite(const std::string& path_text, const std::string& base_dir,
     return st.IsInvalid() ? Status::Invalid(file + ": " + st.message())
                           : Status::IoError(file + ": " + st.message());
   }
-  *out = NewSqlStore(std::move(db));
+  *out = std::move(db);
   return Status::Ok();
 }
 
 Status OpenPostgres(const std::string& url, const std::string& password,
-                    std::unique_ptr<Store>* out) {
+                    std::unique_ptr<sql::Db>* out) {
   std::unique_ptr<sql::Db> db;
   GROVE_RETURN_IF_ERROR(sql::OpenPostgresDb(url, password, &db));
   Status st = sql::MigrateStore(db.get());
@@ -55,7 +55,7 @@ Status OpenPostgres(const std::string& url, const std::string& password,
         return Status::IoError(where + st.message());
     }
   }
-  *out = NewSqlStore(std::move(db));
+  *out = std::move(db);
   return Status::Ok();
 }
 
@@ -69,6 +69,14 @@ std::string RedactedStoreUrl(const std::string& url) {
 
 Status OpenStore(const std::string& url, const std::string& base_dir, std::unique_ptr<Store>* out,
                  const std::string& password) {
+  std::unique_ptr<sql::Db> db;
+  GROVE_RETURN_IF_ERROR(OpenMigratedDb(url, base_dir, password, &db));
+  *out = NewSqlStore(std::move(db));
+  return Status::Ok();
+}
+
+Status OpenMigratedDb(const std::string& url, const std::string& base_dir,
+                      const std::string& password, std::unique_ptr<sql::Db>* out) {
   const size_t colon = url.find(':');
   if (colon == std::string::npos || colon == 0) {
     return Status::Invalid("store url '" + RedactedStoreUrl(url) +

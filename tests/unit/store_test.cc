@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -20,6 +21,7 @@
 #include "store/pg_db.h"
 #include "store/sql_db.h"
 #include "store/sqlite_db.h"
+#include "store/store_copy.h"
 
 namespace grove {
 namespace {
@@ -978,6 +980,148 @@ TEST_P(StoreTest, PasswordGivenApartFromTheUrl) {
   ASSERT_TRUE(st.ok()) << st.ToString();
   EXPECT_EQ(RedactedStoreUrl(url_).find(password), std::string::npos);
   EXPECT_NE(RedactedStoreUrl(url_).find(":***@"), std::string::npos);
+}
+
+// --- Copying a store --------------------------------------------------------------------------
+
+TEST_P(StoreTest, CopyCoversEveryTableOfTheSchema) {
+  std::unique_ptr<sql::Db> db;
+  ASSERT_TRUE(OpenDb(&db).ok());
+  sql::Query q;
+  ASSERT_TRUE(db->Prepare(postgres() ? "SELECT table_name FROM information_schema.tables WHERE "
+                                       "table_schema = current_schema() ORDER BY 1"
+                                     : "SELECT name FROM sqlite_master WHERE type = 'table' AND "
+                                       "name NOT LIKE 'sqlite_%' ORDER BY 1",
+                          &q)
+                  .ok());
+  std::vector<std::string> copied = CopiedTables();
+  for (;;) {
+    bool row = false;
+    ASSERT_TRUE(q.Step(&row).ok());
+    if (!row) break;
+    std::string table(q.Text(0));
+    if (table == "schema_version") continue;
+    EXPECT_NE(std::find(copied.begin(), copied.end(), table), copied.end())
+        << "table " << table << " is not copied by grove store copy (store_copy.cc)";
+  }
+}
+
+TEST_P(StoreTest, CopyMovesTheWholeHistoryToTheOtherBackendAndBack) {
+  // A history with a bit of everything.
+  BuildRecord b1 = NewBuild("linux");
+  BuildRecord b2 = NewBuild("win32");
+  StartStep(b1.id, 0, "compile");
+  StartStep(b1.id, 1, "test");
+  const std::string log = LogText(300000, 5);
+  for (int64_t seq = 0, pos = 0; pos < static_cast<int64_t>(log.size()); ++seq, pos += 40000)
+    ASSERT_TRUE(store_->AppendLog(b1.id, 0, seq, std::string_view(log).substr(pos, 40000)).ok());
+  ASSERT_TRUE(store_->FinishStep(b1.id, 0, Result::kSuccess, 3000).ok());
+  ASSERT_TRUE(store_->SetStepTests(b1.id, 1, Json{{"total", 3}}).ok());
+  ASSERT_TRUE(store_->SetStepResult(b1.id, 1, Json{{"answer", 42}}).ok());
+  ASSERT_TRUE(store_->FinishBuild(b1.id, Result::kSuccess, 4000).ok());
+  ArtifactRecord art{b1.id, "dist/app.zip", 1234, "ab12", 5000};
+  ASSERT_TRUE(store_->PutArtifact(art).ok());
+  ChangeRecord c;
+  c.repository = "https://git.example/app.git";
+  c.revision = "abc";
+  c.files = {"a.cc", "b.cc"};
+  ASSERT_TRUE(store_->AddChange(&c).ok());
+  ASSERT_TRUE(store_->LinkRequestChanges(b1.request_id, {c.id}).ok());
+  const int64_t old = AddRequest("linux");
+  const int64_t newer = AddRequest("linux");
+  ASSERT_TRUE(store_->SupersedeRequest(old, newer, 6000).ok());
+  ASSERT_TRUE(store_->PutSchedulerState("nightly", {1700000000, Json{{"k", "v"}}}).ok());
+  WorkerRecord w;
+  w.name = "w1";
+  w.tags = {"linux"};
+  ASSERT_TRUE(store_->UpsertWorker(w).ok());
+  store_.reset();
+
+  // To the other backend (SQLite → PostgreSQL, PostgreSQL → SQLite; SQLite → SQLite without a
+  // server), then back into a third, empty store.
+  std::string other, back;
+  if (postgres()) {
+    other = "sqlite:" + (dir_ / "copy.db").string();
+    extra_.push_back(std::make_unique<PgTestDatabase>());
+    ASSERT_TRUE(extra_.back()->Create().ok());
+    back = extra_.back()->url();
+  } else {
+    auto pg = std::make_unique<PgTestDatabase>();
+    other = pg->Create().ok() ? pg->url() : "sqlite:" + (dir_ / "copy.db").string();
+    if (!other.empty() && other.rfind("sqlite:", 0) != 0) extra_.push_back(std::move(pg));
+    back = "sqlite:" + (dir_ / "back.db").string();
+  }
+  std::vector<TableCopy> there, again;
+  Status st = CopyStore({url_, ""}, {other, ""}, dir_.string(), &there);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  ASSERT_EQ(there.size(), CopiedTables().size());
+  st = CopyStore({other, ""}, {back, ""}, dir_.string(), &again);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  for (size_t i = 0; i < there.size(); ++i) {
+    EXPECT_EQ(there[i].rows, again[i].rows) << there[i].table;
+    EXPECT_EQ(there[i].checksum, again[i].checksum) << there[i].table;
+  }
+  auto rows_of = [&](const std::string& table) {
+    for (const auto& t : there)
+      if (t.table == table) return t.rows;
+    return int64_t{-1};
+  };
+  EXPECT_EQ(rows_of("requests"), 4);
+  EXPECT_EQ(rows_of("builds"), 2);
+  EXPECT_EQ(rows_of("log_chunks"), 8);
+
+  // A target with anything in it is refused, and left as it was.
+  st = CopyStore({url_, ""}, {other, ""}, dir_.string(), &again);
+  EXPECT_TRUE(st.IsInvalid()) << st.ToString();
+  EXPECT_NE(st.message().find("not empty"), std::string::npos) << st.message();
+  EXPECT_TRUE(CopyStore({url_, ""}, {url_, ""}, dir_.string(), &again).IsInvalid());
+
+  // The copy reads back through the store as the original did.
+  std::unique_ptr<Store> copy;
+  ASSERT_TRUE(OpenStore(other, dir_.string(), &copy).ok());
+  BuildRecord got;
+  ASSERT_TRUE(copy->GetBuild(b1.id, &got).ok());
+  EXPECT_EQ(got.number, 1);
+  EXPECT_EQ(got.result, static_cast<int>(Result::kSuccess));
+  std::string text;
+  int64_t total = 0;
+  ASSERT_TRUE(copy->ReadLog(b1.id, 0, 0, 1 << 20, &text, &total).ok());
+  EXPECT_TRUE(text == log);
+  std::vector<StepRecord> steps;
+  ASSERT_TRUE(copy->ListSteps(b1.id, &steps).ok());
+  ASSERT_EQ(steps.size(), 2u);
+  EXPECT_EQ(steps[1].result_json, (Json{{"answer", 42}}));
+  EXPECT_TRUE(steps[0].result_json.is_null());
+  ArtifactRecord a;
+  ASSERT_TRUE(copy->GetArtifact(b1.id, "dist/app.zip", &a).ok());
+  EXPECT_EQ(a.sha256, "ab12");
+  std::vector<ChangeRecord> changes;
+  ASSERT_TRUE(copy->ChangesOfRequest(b1.request_id, &changes).ok());
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].files, c.files);
+  int64_t by = 0;
+  ASSERT_TRUE(copy->SupersededBy(old, &by).ok());
+  EXPECT_EQ(by, newer);
+  SchedulerState ss;
+  ASSERT_TRUE(copy->GetSchedulerState("nightly", &ss).ok());
+  EXPECT_EQ(ss.last_fire, 1700000000);
+  // New rows get new ids and numbers after the copied ones.
+  RequestRecord r;
+  r.builder = "linux";
+  ASSERT_TRUE(copy->AddRequest(&r).ok());
+  EXPECT_GT(r.id, newer);
+  int attempt = 0;
+  ASSERT_TRUE(copy->ClaimRequest(r.id, "w1", 1, &attempt).ok());
+  BuildRecord b3;
+  b3.request_id = r.id;
+  b3.attempt = attempt;
+  b3.builder = "linux";
+  ASSERT_TRUE(copy->StartBuild(&b3).ok());
+  EXPECT_GT(b3.id, b2.id);
+  EXPECT_EQ(b3.number, 2);
+  ChangeRecord c2;
+  ASSERT_TRUE(copy->AddChange(&c2).ok());
+  EXPECT_GT(c2.id, c.id);
 }
 
 TEST(StoreUrlTest, AServerThatIsDownIsUnavailableAndTheMessageHidesThePassword) {
