@@ -1,9 +1,14 @@
 #!/usr/bin/env python3
 """K forced builds of a builder whose one step is `true`: one worker of capacity 4, the
-embedded broker, SQLite. Prints builds/s, request-to-step-start latency, master RSS idle and
-peak, and master CPU per build.
+embedded broker, SQLite and/or PostgreSQL. Prints builds/s, request-to-step-start latency,
+master RSS idle and peak, master CPU per build (and, on PostgreSQL, the database backends' CPU
+per build), side by side when both stores run.
 
   GROVE_BIN=build/cli/grove python3 bench/e2e_builds.py [--builds 500] [--latency-builds 100]
+      [--store sqlite|postgres|both]
+
+PostgreSQL: a fresh database on GROVE_TEST_PG_URL's server, or on a private server started for
+the run (scripts/postgres.sh: fsync=off, so the figures show Grove's cost, not the disk's).
 """
 import argparse
 import http.client
@@ -19,13 +24,10 @@ builder "trivial" { tags = { "bench" }, steps = { shell { argv = { "true" }, nam
 '''
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--builds", type=int, default=500)
-    ap.add_argument("--latency-builds", type=int, default=100)
-    args = ap.parse_args()
-
+def run(args, store):
+    bench_util.use_store(store)
     g = Grove(CONFIG, workers=["bench"], grace="10s")
+    out = {}
     try:
         master = g.start_master()
         g.start_worker("bench")
@@ -47,12 +49,14 @@ def main():
 
         # Throughput: a burst of K requests, drained by the worker.
         cpu0 = bench_util.cpu_ms(master.pid)
+        db_cpu0 = bench_util.pg_backend_cpu_ms(g.pg.name) if g.pg else 0
         t0 = time.monotonic()
         ids = [force() for _ in range(args.builds)]
         t_submitted = time.monotonic()
         wait_for(queue_empty, timeout=600, interval=0.02, what="the builds to finish")
         elapsed = time.monotonic() - t0
         cpu = bench_util.cpu_ms(master.pid) - cpu0
+        db_cpu = bench_util.pg_backend_cpu_ms(g.pg.name) - db_cpu0 if g.pg else None
         results = {g.get(f"/api/v1/requests/{i}")["result"] for i in ids[-20:]}
         assert results == {"success"}, results
 
@@ -65,15 +69,41 @@ def main():
             latencies.append(build["steps"][0]["started_at"] - req["submitted_at"])
         peak_rss = bench_util.rss_kb(master.pid, "VmHWM")
 
-        print(f"builds:                     {args.builds} (burst), {args.latency_builds} (one at a time)")
-        print(f"throughput:                 {args.builds / elapsed:.0f} builds/s "
-              f"({elapsed:.2f} s; submitting took {t_submitted - t0:.2f} s)")
-        print(f"request -> step start:      p50 {bench_util.percentile(latencies, 50):.0f} ms, "
-              f"p90 {bench_util.percentile(latencies, 90):.0f} ms, max {max(latencies):.0f} ms")
-        print(f"master CPU per build:       {cpu / args.builds:.2f} ms")
-        print(f"master RSS idle / peak:     {idle_rss / 1024:.1f} MB / {peak_rss / 1024:.1f} MB")
+        out = {
+            "throughput": args.builds / elapsed,
+            "elapsed": elapsed,
+            "p50": bench_util.percentile(latencies, 50),
+            "p90": bench_util.percentile(latencies, 90),
+            "max": max(latencies),
+            "cpu": cpu / args.builds,
+            "db_cpu": None if db_cpu is None else db_cpu / args.builds,
+            "idle_rss": idle_rss / 1024,
+            "peak_rss": peak_rss / 1024,
+        }
     finally:
         g.close()
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--builds", type=int, default=500)
+    ap.add_argument("--latency-builds", type=int, default=100)
+    ap.add_argument("--store", choices=["sqlite", "postgres", "both"], default="sqlite")
+    args = ap.parse_args()
+    results = {store: run(args, store) for store in bench_util.stores(args.store)}
+    print(f"builds: {args.builds} (burst), {args.latency_builds} (one at a time)")
+    bench_util.print_side_by_side([
+        ("throughput (builds/s)", "throughput", "{:.0f}"),
+        ("burst drained in (s)", "elapsed", "{:.2f}"),
+        ("request -> step start p50", "p50", "{:.0f} ms"),
+        ("request -> step start p90", "p90", "{:.0f} ms"),
+        ("request -> step start max", "max", "{:.0f} ms"),
+        ("master CPU per build", "cpu", "{:.2f} ms"),
+        ("database CPU per build", "db_cpu", "{:.2f} ms"),
+        ("master RSS idle (MB)", "idle_rss", "{:.1f}"),
+        ("master RSS peak (MB)", "peak_rss", "{:.1f}"),
+    ], results)
 
 
 if __name__ == "__main__":

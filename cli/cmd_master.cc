@@ -29,7 +29,13 @@ void Master(const MasterArgs& a) {
   if (!st.ok()) Fail(kExitUsage, "--worker-grace: " + st.message());
   opts.worker_grace = grace;
   st = RunMaster(opts);
-  if (!st.ok()) Fail(st.IsInvalid() ? kExitUsage : kExitFailure, st.message());
+  if (!st.ok()) {
+    // A database or broker that cannot be reached is exit code 4, as a master is for clients.
+    Fail(st.IsInvalid()                            ? kExitUsage
+         : st.code() == Status::Code::kUnavailable ? kExitUnreachable
+                                                   : kExitFailure,
+         st.message());
+  }
 }
 
 void Checkconfig(const std::string& dir) {

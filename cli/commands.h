@@ -27,6 +27,7 @@ void AddStatusCommand(CLI::App& app);
 void AddCronCommand(CLI::App& app);
 void AddUserCommand(CLI::App& app);
 void AddPublishCommand(CLI::App& app);  // cmd_publish.cc
+void AddStoreCommand(CLI::App& app);    // cmd_store.cc
 
 // Prints "grove: MESSAGE" on stderr and exits with |code| (throws CLI::RuntimeError).
 [[noreturn]] void Fail(int code, const std::string& message);

@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   grove::AddCronCommand(app);
   grove::AddUserCommand(app);
   grove::AddPublishCommand(app);
+  grove::AddStoreCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {

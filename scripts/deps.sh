@@ -11,8 +11,9 @@ BUILD_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libexpat1-dev
   librabbitmq-dev
+  libpq-dev
 )
-TEST_PACKAGES=(python3 procps curl rabbitmq-server python3-pika)
+TEST_PACKAGES=(python3 procps curl rabbitmq-server python3-pika postgresql)
 
 install_packages() {
   local wanted=() missing=()

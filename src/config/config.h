@@ -127,6 +127,7 @@ struct Config {
   std::string project_name = "Grove";
   std::string project_url;
   std::string store_url = "sqlite:state/grove.db";
+  std::string store_password;  // store { password = secret "db" }; never logged
   std::string broker_url = "embedded";
   std::vector<WorkerConfig> workers;
   std::vector<BuilderConfig> builders;

@@ -47,6 +47,24 @@ void CoreLoop::Run() {
     }
     Txn txn(*store_);
     Status st = store_->Begin();
+    if (st.code() == Status::Code::kUnavailable) {
+      // The database is unreachable (the store reconnects with backoff at each Begin). The
+      // tasks wait, unrun: run against a store that records nothing, they would change the
+      // master's memory (a job finished, a request dispatched) with no trace in the database.
+      if (store_available_.exchange(false))
+        spdlog::error("store: {}; work waits until it is back", st.message());
+      std::unique_lock lock(mu_);
+      batch.insert(batch.end(), std::make_move_iterator(queue_.begin()),
+                   std::make_move_iterator(queue_.end()));
+      queue_.swap(batch);
+      cv_.wait_for(lock, std::chrono::milliseconds(250), [&] { return stopping_; });
+      if (stopping_) {
+        spdlog::warn("store unavailable at stop: {} tasks not run", queue_.size());
+        return;
+      }
+      continue;
+    }
+    if (!store_available_.exchange(true)) spdlog::info("store: available again");
     if (!st.ok()) spdlog::error("store: cannot begin a transaction: {}", st.message());
     for (auto& task : batch) {
       try {

@@ -6,6 +6,7 @@
 // answering an API call, sending a job) is registered with Txn::AfterCommit.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -52,6 +53,10 @@ class CoreLoop {
   };
   Stats stats() const;
 
+  // False while the store cannot begin a transaction because its database is unreachable
+  // (Status::Unavailable, PostgreSQL down): posted tasks then wait, unrun, until it is back.
+  bool store_available() const { return store_available_.load(std::memory_order_relaxed); }
+
  private:
   void Run();
 
@@ -61,6 +66,7 @@ class CoreLoop {
   std::deque<Task> queue_;
   bool stopping_ = false;
   Stats stats_;
+  std::atomic<bool> store_available_{true};
   std::thread thread_;
 };
 

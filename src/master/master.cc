@@ -80,10 +80,12 @@ Status RunMaster(const MasterOptions& opts) {
   MakeMasterFilesPrivate(*config);  // before the store and the keys are created
 
   std::unique_ptr<Store> store;
-  GROVE_RETURN_IF_ERROR(OpenStore(config->store_url, config->base_dir, &store));
+  GROVE_RETURN_IF_ERROR(
+      OpenStore(config->store_url, config->base_dir, &store, config->store_password));
   CoreLoop core(std::move(store));
   ReadPool reads;
-  GROVE_RETURN_IF_ERROR(reads.Start(config->store_url, config->base_dir, opts.read_threads));
+  GROVE_RETURN_IF_ERROR(
+      reads.Start(config->store_url, config->base_dir, opts.read_threads, config->store_password));
 
   std::atomic<std::shared_ptr<const Config>> current(config);
   ConfigSource config_source = [&current] { return current.load(); };
@@ -137,6 +139,16 @@ Status RunMaster(const MasterOptions& opts) {
   AddControlRoutes(router, controller, reads, hub, config_source);
   AddSchedulerRoutes(router, schedulers, reads, job_tokens, config_source);
   auth.AddRoutes(router, reads);
+  // While the database is unreachable, changes are refused at once with 503 rather than left
+  // waiting for it (reads answer 503 on their own, from the read pool's store).
+  router.SetGuard([inner = router.guard(), &core](http::Request* req) {
+    std::optional<http::Response> answer = inner ? inner(req) : std::nullopt;
+    if (!answer && req->method != "GET" && req->method != "HEAD" &&
+        req->path.rfind("/api/", 0) == 0 && !core.store_available()) {
+      answer = http::Response::Error(503, "the store is unavailable; try again shortly");
+    }
+    return answer;
+  });
   AddWebUiRoutes(router);
   http::ServerOptions sopts;
   sopts.listen = opts.listen.empty() ? config->web.listen : opts.listen;
@@ -172,7 +184,8 @@ Status RunMaster(const MasterOptions& opts) {
   git_poller.Start(*config);
   PidFile pid_file(PidPath(opts.dir));
   spdlog::info("master '{}' listening on http://{}:{} (store {}, broker {})", config->project_name,
-               sopts.listen.substr(0, sopts.listen.rfind(':')), server.port(), config->store_url,
+               sopts.listen.substr(0, sopts.listen.rfind(':')), server.port(),
+               RedactedStoreUrl(config->store_url),
                amqp_mode ? RedactedBrokerUrl(config->broker_url) : config->broker_url);
 
   // Live-update streams get a comment every 15 s: idle proxies keep them open and the hub
@@ -209,8 +222,9 @@ Status RunMaster(const MasterOptions& opts) {
       if (!st.ok()) {
         spdlog::error("reconfig refused, the running configuration is unchanged: {}", st.message());
       } else {
-        if (fresh->store_url != config->store_url || fresh->broker_url != config->broker_url ||
-            fresh->web.listen != config->web.listen)
+        if (fresh->store_url != config->store_url ||
+            fresh->store_password != config->store_password ||
+            fresh->broker_url != config->broker_url || fresh->web.listen != config->web.listen)
           spdlog::warn(
               "reconfig: store, broker and listen address take effect at the next restart");
         current.store(fresh);

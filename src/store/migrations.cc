@@ -261,7 +261,11 @@ Status MigrateStore(Db* db, int* applied) {
     return Status::Ok();
   }
   GROVE_RETURN_IF_ERROR(db->BeginWrite());
-  Status st = Apply(db, kMigrations, &count);
+  Status st = Status::Ok();
+  // SQLite's BEGIN IMMEDIATE already keeps a second process out; PostgreSQL's transaction does
+  // not, so two masters starting on a new database take a lock (released at commit) first.
+  if (db->dialect() == Dialect::kPostgres) st = db->Exec("SELECT pg_advisory_xact_lock(4747)");
+  if (st.ok()) st = Apply(db, kMigrations, &count);
   if (st.ok()) st = db->Commit();
   if (!st.ok()) {
     if (db->InTransaction()) (void)db->Rollback();

@@ -197,7 +197,13 @@ class Store {
 };
 
 // Opens (creating and migrating as needed) the store at |url|: "sqlite:PATH" (PATH relative to
-// |base_dir| unless absolute). PostgreSQL ("postgresql://...") comes with the multi-master work.
-Status OpenStore(const std::string& url, const std::string& base_dir, std::unique_ptr<Store>* out);
+// |base_dir| unless absolute) or "postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=...]"
+// ("postgres://" too; a non-empty |password| overrides the URL's). A database server that
+// cannot be reached is Unavailable; the message never holds the password.
+Status OpenStore(const std::string& url, const std::string& base_dir, std::unique_ptr<Store>* out,
+                 const std::string& password = {});
+
+// |url| as it may be shown in a log or an error: a database password replaced by "***".
+std::string RedactedStoreUrl(const std::string& url);
 
 }  // namespace grove

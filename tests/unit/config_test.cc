@@ -288,6 +288,25 @@ platforms.broken("x")
   EXPECT_THAT(Error("require 'bad'\n"), StartsWith("bad.lua:1: unexpected symbol near '='"));
 }
 
+TEST_F(ConfigTest, StoreTableTakesThePasswordFromASecret) {
+  Write("secrets/db", "db-pass\n");
+  Status st = Load(
+      "store { url = \"postgres://grove@db:5433/grove?sslmode=require\", password = secret \"db\" "
+      "}\n");
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(config_.store_url, "postgres://grove@db:5433/grove?sslmode=require");
+  EXPECT_EQ(config_.store_password, "db-pass");
+
+  EXPECT_THAT(Error("store { password = \"x\" }\n"),
+              StartsWith("grove.lua:1: missing required option 'url' in store"));
+  EXPECT_THAT(Error("store { url = \"sqlite:x.db\", password = \"x\" }\n"),
+              HasSubstr("a password is for a PostgreSQL store"));
+  // A malformed URL is refused without echoing its password.
+  std::string message = Error("store \"mysql://grove:hunter2@db/grove\"\n");
+  EXPECT_THAT(message, HasSubstr("invalid store"));
+  EXPECT_EQ(message.find("hunter2"), std::string::npos) << message;
+}
+
 TEST_F(ConfigTest, SecretFromFileStripsTrailingNewline) {
   Write("secrets/w1", "from-file \r\n");
   ASSERT_TRUE(Load("worker \"w1\" { secret = secret \"w1\" }\n").ok());
@@ -465,8 +484,11 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"StepNotAStep", kW + "builder \"b\" { steps = { \"make\" } }\n",
                   "grove.lua:2: option 'steps[1]' in builder 'b' must be a step made by shell { "
                   "... }, got string"},
-        ErrorCase{"StoreNotString", "store { \"sqlite:x\" }\n",
-                  "grove.lua:1: expected store \"sqlite:state/grove.db\", got table"},
+        ErrorCase{"StoreNotString", "store(42)\n",
+                  "grove.lua:1: expected store \"URL\" or store { url = \"URL\", password = "
+                  "secret \"NAME\" }, got number"},
+        ErrorCase{"StoreTableWithoutUrl", "store { \"sqlite:x\" }\n",
+                  "grove.lua:1: unexpected value #1 in store (it takes only named options)"},
         // Missing required fields.
         ErrorCase{"WorkerWithoutSecret", "\nworker \"w1\" { tags = { \"linux\" } }\n",
                   "grove.lua:2: missing required option 'secret' in worker 'w1'"},
