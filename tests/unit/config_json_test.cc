@@ -5,8 +5,10 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <string>
 
@@ -218,11 +220,43 @@ TEST(ConfigJsonTest, DefaultConfigSurvivesTheRoundTrip) {
   ExpectConfigEq(RoundTrip(in), in);
 }
 
-TEST(ConfigJsonTest, LoadedQuickstartSurvivesTheRoundTrip) {
-  std::filesystem::path quickstart =
-      std::filesystem::path(__FILE__).parent_path() / "../../examples/quickstart/grove.lua";
+TEST(ConfigJsonTest, LoadedConfigSurvivesTheRoundTrip) {
+  // What the evaluating child really sends: a config as LoadConfig makes it.
+  std::string tmpl =
+      (std::filesystem::temp_directory_path() / "grove_config_json_test.XXXXXX").string();
+  ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+  std::filesystem::create_directories(std::filesystem::path(tmpl) / "secrets");
+  std::ofstream(std::filesystem::path(tmpl) / "secrets" / "wiki") << "wiki-secret\n";
+  std::string path = (std::filesystem::path(tmpl) / "grove.lua").string();
+  std::ofstream(path) << R"lua(
+project { name = "SysGrove", url = "https://sysgrove.example" }
+worker "w1" { secret = "s", tags = { "linux" }, capacity = 2 }
+local app = git { url = "https://git.example/app.git", branch = "main", poll = "5m" }
+local db = lock.master { "db", max = 2 }
+artifacts { max_size = 1048576 }
+builder "release" {
+  tags = { "linux" }, locks = { db, lock.worker { "disk" } }, collapse = true, priority = 2,
+  properties = { answer = 42, ratio = 0.5, list = { 1, "two" } },
+  steps = {
+    checkout { repo = "https://git.example/app.git", branch = "main" },
+    test { "make check", junit = "out.xml" },
+    shell { argv = { "make", "-j2" }, env = { CC = "gcc" }, workdir = "src", timeout = "10m",
+            halt_on_failure = false },
+    publish { "dist/*.zip", url = "https://wiki.example/x", auth = secret "wiki" },
+  },
+}
+schedule.force { "force", builders = { "release" } }
+schedule.cron { "nightly", "0 3 * * *", tz = "Europe/Rome", builders = { "release" } }
+schedule.periodic { "p", every = "12h", builders = { "release" }, only_if_changed = app }
+schedule.on_change { "c", source = app, branches = { "main" }, files = "src/*",
+                     tree_stable = "30s", builders = { "release" } }
+schedule.triggerable { "t", builders = { "release" } }
+webhooks { github = "gh-secret" }
+web { listen = "127.0.0.1:9010", anonymous = "none" }
+)lua";
   Config in;
-  Status st = LoadConfig(quickstart.string(), &in);
+  Status st = LoadConfig(path, &in);
+  std::filesystem::remove_all(tmpl);
   ASSERT_TRUE(st.ok()) << st.message();
   ExpectConfigEq(RoundTrip(in), in);
 }
