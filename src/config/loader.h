@@ -17,6 +17,8 @@ struct LoadOptions {
   // must not hang `grove checkconfig` or a reload forever.
   std::chrono::milliseconds time_limit{10000};
   // The most bytes the Lua heap may hold (garbage not yet collected included); 0: no limit.
+  // A refusal inside a config function unwinds its C++ frames with longjmp (see lua_fn.h), which
+  // may leak what they held: fine for the evaluating child, which exits after the load.
   size_t memory_limit = 0;
 };
 
