@@ -22,6 +22,7 @@ void AddMasterCommand(CLI::App& app);
 void AddWorkerCommand(CLI::App& app);
 void AddCheckconfigCommand(CLI::App& app);
 void AddReconfigCommand(CLI::App& app);
+void AddEvalConfigCommand(CLI::App& app);  // internal: cmd_master.cc
 void AddForceCommand(CLI::App& app);
 void AddStatusCommand(CLI::App& app);
 void AddCronCommand(CLI::App& app);

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   grove::AddWorkerCommand(app);
   grove::AddCheckconfigCommand(app);
   grove::AddReconfigCommand(app);
+  grove::AddEvalConfigCommand(app);
   grove::AddForceCommand(app);
   grove::AddStatusCommand(app);
   grove::AddCronCommand(app);

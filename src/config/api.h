@@ -16,6 +16,8 @@ namespace grove::config_internal {
 // config function. Run it under lua_pcall.
 int InstallApi(lua_State* L);
 
+// pcall, xpcall, coroutine.resume and .close re-raise a hit limit; no debug.sethook
+void RegisterLimitGuards(lua_State* L);
 void RegisterEnvironment(lua_State* L);  // require from the master directory, grove.base_dir
 void RegisterProjectApi(lua_State* L);   // project, store, broker, web
 void RegisterWorkerApi(lua_State* L);    // worker, secret

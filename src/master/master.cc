@@ -14,6 +14,7 @@
 #include "broker/amqp_url.h"
 #include "broker/embedded_broker.h"
 #include "config/config.h"
+#include "config/config_eval.h"
 #include "core/log.h"
 #include "http/server.h"
 #include "master/api.h"
@@ -23,6 +24,7 @@
 #include "master/api_schedulers.h"
 #include "master/artifact_tokens.h"
 #include "master/auth.h"
+#include "master/config_reloader.h"
 #include "master/controller.h"
 #include "master/core_loop.h"
 #include "master/event_hub.h"
@@ -72,7 +74,9 @@ std::string RedactedBrokerUrl(const std::string& url) {
 
 Status RunMaster(const MasterOptions& opts) {
   auto config = std::make_shared<Config>();
-  GROVE_RETURN_IF_ERROR(LoadConfig(ConfigPath(opts.dir), config.get()));
+  EvalOptions eval;
+  eval.limits = opts.config_limits;
+  GROVE_RETURN_IF_ERROR(EvaluateConfig(ConfigPath(opts.dir), eval, config.get()));
   const bool amqp_mode =
       config->broker_url.rfind("amqp://", 0) == 0 || config->broker_url.rfind("amqps://", 0) == 0;
   if (config->broker_url != "embedded" && !amqp_mode)
@@ -213,27 +217,29 @@ Status RunMaster(const MasterOptions& opts) {
     timer->async_wait([&net, timer](const boost::system::error_code&) { net.stop(); });
   });
 
+  // Runs on the network thread with what the reloader's thread evaluated.
+  auto apply = [&](const Status& st, std::shared_ptr<Config> fresh) {
+    if (!st.ok()) {
+      spdlog::error("reconfig refused, the running configuration is unchanged: {}", st.message());
+      return;
+    }
+    if (fresh->store_url != config->store_url || fresh->store_password != config->store_password ||
+        fresh->broker_url != config->broker_url || fresh->web.listen != config->web.listen)
+      spdlog::warn("reconfig: store, broker and listen address take effect at the next restart");
+    current.store(fresh);
+    controller.Reconfigure(fresh);
+    schedulers.Reconfigure(fresh);
+    git_poller.Reconfigure(*fresh);
+    spdlog::info("reconfig applied: {} builders, {} workers", fresh->builders.size(),
+                 fresh->workers.size());
+  };
+  ConfigReloader reloader(net, ConfigPath(opts.dir), opts.config_limits, apply);
+
   asio::signal_set hup(net, SIGHUP);
   std::function<void()> wait_hup = [&] {
     hup.async_wait([&](const boost::system::error_code& ec, int) {
       if (ec) return;
-      auto fresh = std::make_shared<Config>();
-      Status st = LoadConfig(ConfigPath(opts.dir), fresh.get());
-      if (!st.ok()) {
-        spdlog::error("reconfig refused, the running configuration is unchanged: {}", st.message());
-      } else {
-        if (fresh->store_url != config->store_url ||
-            fresh->store_password != config->store_password ||
-            fresh->broker_url != config->broker_url || fresh->web.listen != config->web.listen)
-          spdlog::warn(
-              "reconfig: store, broker and listen address take effect at the next restart");
-        current.store(fresh);
-        controller.Reconfigure(fresh);
-        schedulers.Reconfigure(fresh);
-        git_poller.Reconfigure(*fresh);
-        spdlog::info("reconfig applied: {} builders, {} workers", fresh->builders.size(),
-                     fresh->workers.size());
-      }
+      reloader.Request();
       wait_hup();
     });
   };
