@@ -602,7 +602,8 @@ TEST_F(ConfigTest, EndlessLoopIsStopped) {
 
 TEST_F(ConfigTest, QuickstartLoads) {
   // The quickstart that `grove init` writes must always be a valid config.
-  fs::path quickstart = fs::path(__FILE__).parent_path() / "../../examples/quickstart/grove.lua";
+  // The source tree comes from the build (not __FILE__, which ccache may make relative).
+  fs::path quickstart = fs::path(GROVE_SOURCE_DIR) / "examples/quickstart/grove.lua";
   Config c;
   Status st = LoadConfig(quickstart.string(), &c);
   ASSERT_TRUE(st.ok()) << st.message();
