@@ -12,7 +12,7 @@ BUILD_PACKAGES=(
   libexpat1-dev
   librabbitmq-dev
 )
-TEST_PACKAGES=(python3 procps curl rabbitmq-server python3-pika)
+TEST_PACKAGES=(python3 procps curl openssl rabbitmq-server python3-pika python3-aiosmtpd ngircd)
 
 install_packages() {
   local wanted=() missing=()

@@ -20,6 +20,7 @@
 #include "master/api_artifacts.h"
 #include "master/api_control.h"
 #include "master/api_jobs.h"
+#include "master/api_notify.h"
 #include "master/api_schedulers.h"
 #include "master/artifact_tokens.h"
 #include "master/auth.h"
@@ -28,9 +29,11 @@
 #include "master/event_hub.h"
 #include "master/git_poller.h"
 #include "master/job_token.h"
+#include "master/notify_control.h"
 #include "master/read_pool.h"
 #include "master/schedulers.h"
 #include "master/web_ui.h"
+#include "notify/service.h"
 
 namespace grove {
 
@@ -108,6 +111,19 @@ Status RunMaster(const MasterOptions& opts) {
     return AuthSettings{users.string(), c->web.anonymous};
   });
 
+  // Notifiers (issue 11): notices are queued by the controller in the build's transaction and
+  // delivered by the service's lanes; their bookkeeping goes through the core loop.
+  std::unique_ptr<notify::BuildControl> build_control = MakeBuildControl(controller, reads);
+  notify::NotifyService notices(
+      [&core](std::function<void(Store&)> task, std::function<void(const Status&)> done) {
+        core.Post([task = std::move(task), done = std::move(done)](Txn& txn) {
+          task(txn.store());
+          txn.AfterCommit(done);
+        });
+      },
+      {config->store_url, config->base_dir}, build_control.get());
+  controller.SetNotices(&notices);
+
   http::Router router;
   AddApiRoutes(router, controller, reads, config_source);
   AddJobRoutes(router, controller, config_source);  // consumer jobs (issue 5)
@@ -134,6 +150,7 @@ Status RunMaster(const MasterOptions& opts) {
       {(fs::path(config->base_dir) / "state" / "artifacts").string(), config->artifact_max_bytes});
   AddControlRoutes(router, controller, reads, hub, config_source);
   AddSchedulerRoutes(router, schedulers, reads, job_tokens, config_source);
+  AddNotifyRoutes(router, reads);
   auth.AddRoutes(router, reads);
   AddWebUiRoutes(router);
   http::ServerOptions sopts;
@@ -156,6 +173,7 @@ Status RunMaster(const MasterOptions& opts) {
   GROVE_RETURN_IF_ERROR(server.Start());
   core.Start();
   controller.Recover();
+  GROVE_RETURN_IF_ERROR(notices.Start(config));
   schedulers.Start();
   git_poller.Start(*config);
   PidFile pid_file(PidPath(opts.dir));
@@ -205,6 +223,7 @@ Status RunMaster(const MasterOptions& opts) {
         controller.Reconfigure(fresh);
         schedulers.Reconfigure(fresh);
         git_poller.Reconfigure(*fresh);
+        notices.Reconfigure(fresh);
         spdlog::info("reconfig applied: {} builders, {} workers", fresh->builders.size(),
                      fresh->workers.size());
       }
@@ -216,6 +235,7 @@ Status RunMaster(const MasterOptions& opts) {
   net.run();
   if (amqp_broker) amqp_broker->Stop();
   git_poller.Stop();
+  notices.Stop();  // before the core loop: the last outcomes are stored through it
   core.Stop();
   reads.Stop();
   spdlog::info("master stopped");

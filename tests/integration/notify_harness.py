@@ -1,0 +1,113 @@
+"""Real servers for the notifier tests, started on loopback by the tests themselves: an SMTP
+server (Debian's python3-aiosmtpd, smtp_server.py), a recording HTTP server, ngircd.
+"""
+import email
+import email.policy
+import glob
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+from grove_harness import free_port, wait_for
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def debian_python():
+    """The python3 that has Debian's packages (aiosmtpd): /usr/bin/python3 when it exists."""
+    return "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+
+
+def make_cert(directory, name="server"):
+    """A self-signed certificate for 127.0.0.1 and localhost; returns (cert, key) paths."""
+    cert = os.path.join(directory, f"{name}.pem")
+    key = os.path.join(directory, f"{name}.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                    "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+class SmtpServer:
+    """aiosmtpd on a fixed loopback port; start() and stop() may be called again (same port)."""
+
+    def __init__(self, root, cert=None, key=None, user=None, password=None, reject=(), delay=0):
+        self.port = free_port()
+        self.dir = os.path.join(root, f"smtp-{self.port}")
+        os.makedirs(self.dir, exist_ok=True)
+        self.args = ["--port", str(self.port), "--dir", self.dir]
+        if cert:
+            self.args += ["--cert", cert, "--key", key]
+        if user:
+            self.args += ["--user", user, "--password", password]
+        for r in reject:
+            self.args += ["--reject", r]
+        if delay:
+            self.args += ["--delay", str(delay)]
+        self.log_path = os.path.join(root, f"smtp-{self.port}.log")
+        self.proc = None
+
+    def start(self):
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([debian_python(), os.path.join(HERE, "smtp_server.py")] + self.args,
+                                     stdout=subprocess.PIPE, stderr=log)
+        log.close()
+        line = self.proc.stdout.readline().decode().strip()
+        if line != "ready":
+            self.proc.kill()
+            raise AssertionError(f"SMTP server did not start ({line!r}): see {self.log_path}")
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self.proc.stdout.close()
+        self.proc = None
+
+    def messages(self):
+        """The accepted messages, oldest first, as dicts with a parsed "message" added."""
+        out = []
+        files = glob.glob(os.path.join(self.dir, "msg-*.json"))
+        for path in sorted(files, key=lambda p: int(p.rsplit("-", 1)[1].split(".")[0])):
+            with open(path) as f:
+                rec = json.load(f)
+            rec["message"] = email.message_from_string(rec["data"], policy=email.policy.default)
+            out.append(rec)
+        return out
+
+    def wait_messages(self, n, timeout=30):
+        return wait_for(lambda: len(self.messages()) >= n and self.messages(), timeout=timeout,
+                        what=f"{n} mails")
+
+
+def text_part(msg):
+    return msg.get_body(preferencelist=("plain",)).get_content()
+
+
+def html_part(msg):
+    part = msg.get_body(preferencelist=("html",))
+    return part.get_content() if part is not None else None
+
+
+def notifications(grove, build_id):
+    return grove.get(f"/api/v1/builds/{build_id}/notifications")
+
+
+def wait_notification(grove, build_id, predicate, timeout=30, what="a notice"):
+    def check():
+        for n in notifications(grove, build_id):
+            if predicate(n):
+                return n
+        return None
+    return wait_for(check, timeout=timeout, interval=0.1, what=what)
