@@ -111,3 +111,62 @@ def wait_notification(grove, build_id, predicate, timeout=30, what="a notice"):
                 return n
         return None
     return wait_for(check, timeout=timeout, interval=0.1, what=what)
+
+
+class RecordingHttpServer:
+    """A loopback HTTP server that records every request and answers 201 with {} — or, once per
+    rule, the status a rule gives: fail_once(predicate, 503)."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        self.requests = []
+        self.rules = []
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                req = {"method": "POST", "path": self.path, "headers": dict(self.headers),
+                       "body": body}
+                try:
+                    req["json"] = json.loads(body)
+                except ValueError:
+                    req["json"] = None
+                status = 201
+                with outer.lock:
+                    for rule in outer.rules:
+                        if not rule["used"] and rule["match"](req):
+                            rule["used"] = True
+                            status = rule["status"]
+                            break
+                    req["status"] = status
+                    outer.requests.append(req)
+                answer = b'{"message": "service unavailable"}' if status >= 500 else b"{}"
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def fail_once(self, match, status=503):
+        with self.lock:
+            self.rules.append({"match": match, "status": status, "used": False})
+
+    def received(self, prefix):
+        with self.lock:
+            return [r for r in self.requests if r["path"].startswith(prefix)]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
