@@ -1,6 +1,7 @@
 #include "notify/factory.h"
 
 #include "notify/email_notifier.h"
+#include "notify/irc_notifier.h"
 #include "notify/status_notifier.h"
 #include "notify/webhook_notifier.h"
 
@@ -10,6 +11,8 @@ std::unique_ptr<Notifier> MakeNotifier(const Config& config, const std::string& 
                                        const NotifierEnv& env) {
   for (const auto& n : config.notify.email)
     if (n.common.name == name) return MakeEmailNotifier(n, env);
+  for (const auto& n : config.notify.irc)
+    if (n.common.name == name) return MakeIrcNotifier(n, config, env);
   for (const auto& n : config.notify.webhook)
     if (n.common.name == name) return MakeWebhookNotifier(n, env);
   for (const auto& n : config.notify.status)

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -170,3 +171,115 @@ class RecordingHttpServer:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+class IrcServer:
+    """A private ngircd (Debian's package) on a loopback port, in the foreground (-n)."""
+
+    def __init__(self, root):
+        self.port = free_port()
+        self.dir = os.path.join(root, f"ngircd-{self.port}")
+        os.makedirs(self.dir, exist_ok=True)
+        self.conf = os.path.join(self.dir, "ngircd.conf")
+        with open(self.conf, "w") as f:
+            f.write(f"""[Global]
+Name = irc.grove.test
+Info = Grove test server
+Listen = 127.0.0.1
+Ports = {self.port}
+MotdPhrase = grove test server
+[Limits]
+MaxNickLength = 30
+PingTimeout = 120
+[Options]
+PAM = no
+Ident = no
+DNS = no
+""")
+        self.log_path = os.path.join(root, f"ngircd-{self.port}.log")
+        self.proc = None
+
+    def start(self):
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(["/usr/sbin/ngircd", "-n", "-f", self.conf], stdout=log,
+                                     stderr=subprocess.STDOUT)
+        log.close()
+
+        def listening():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"ngircd exited: see {self.log_path}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return True
+            except OSError:
+                return False
+        wait_for(listening, timeout=20, what="ngircd to listen")
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+class IrcClient:
+    """A person in a channel: connects, joins, records every line it receives."""
+
+    def __init__(self, port, nick, channel):
+        import threading
+        self.nick = nick
+        self.channel = channel
+        self.lines = []
+        self.lock = threading.Lock()
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.send(f"NICK {nick}")
+        self.send(f"USER {nick} 0 * :{nick}")
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+        self.wait_line(lambda l: f" 001 {nick} " in l, what=f"{nick} registered")
+        self.send(f"JOIN {channel}")
+        self.wait_line(lambda l: f":{nick}!" in l and f"JOIN {channel}" in l.replace(":#", "#"),
+                       what=f"{nick} in {channel}")
+
+    def send(self, line):
+        self.sock.sendall((line + "\r\n").encode())
+
+    def say(self, text):
+        self.send(f"PRIVMSG {self.channel} :{text}")
+
+    def _read(self):
+        buf = b""
+        while True:
+            try:
+                data = self.sock.recv(4096)
+            except OSError:
+                return
+            if not data:
+                return
+            buf += data
+            while b"\r\n" in buf:
+                line, buf = buf.split(b"\r\n", 1)
+                text = line.decode("utf-8", "replace")
+                if text.startswith("PING"):
+                    self.send("PONG" + text[4:])
+                with self.lock:
+                    self.lines.append(text)
+
+    def seen(self, predicate):
+        with self.lock:
+            return [l for l in self.lines if predicate(l)]
+
+    def wait_line(self, predicate, timeout=30, what="a line"):
+        return wait_for(lambda: self.seen(predicate), timeout=timeout, interval=0.05, what=what)[-1]
+
+    def close(self):
+        try:
+            self.send("QUIT :bye")
+        except OSError:
+            pass
+        self.sock.close()
