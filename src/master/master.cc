@@ -123,6 +123,9 @@ Status RunMaster(const MasterOptions& opts) {
       },
       {config->store_url, config->base_dir}, build_control.get());
   controller.SetNotices(&notices);
+  notices.SetOnUpdate([&hub](int64_t build) {
+    hub.Publish(Json{{"type", "notification"}, {"build", build}});
+  });
 
   http::Router router;
   AddApiRoutes(router, controller, reads, config_source);

@@ -386,7 +386,9 @@ void NotifyService::Finish(Lane* lane, NotificationRecord rec, const Outcome& ou
           spdlog::error("notify {}: cannot store the outcome of notice {}: {}", rec.notifier,
                         rec.id, st.message());
       },
-      [](const Status&) {});
+      [this, build = rec.build_id](const Status& st) {
+        if (st.ok() && on_update_) on_update_(build);
+      });
 }
 
 }  // namespace grove::notify

@@ -55,6 +55,9 @@ class NotifyService {
   void Reconfigure(std::shared_ptr<const Config> config);
   // New notices were committed: look now rather than at the next poll.
   void Wake();
+  // Called (on the core thread) after a notice's outcome is stored, with its build id: the web
+  // UI's live updates. Set before Start.
+  void SetOnUpdate(std::function<void(int64_t build_id)> fn) { on_update_ = std::move(fn); }
   // Stops the lanes (a notice being sent finishes or times out first). Call before the core
   // loop stops: the last outcomes go through it.
   void Stop();
@@ -73,6 +76,7 @@ class NotifyService {
   void ApplyConfig(std::shared_ptr<const Config> config);  // under mu_
 
   RunOnCore core_;
+  std::function<void(int64_t)> on_update_;
   ServiceOptions opts_;
   BuildControl* control_;
   mutable std::mutex mu_;
