@@ -3,11 +3,18 @@
 embedded broker, SQLite. Prints builds/s, request-to-step-start latency, master RSS idle and
 peak, and master CPU per build.
 
+With --email, the same run also measures the cost of a notifier: bursts of a builder without
+one and of an identical builder with an email notifier on every build (mode "all", to a local
+aiosmtpd server, Debian's python3-aiosmtpd), alternated, and the rate at which mails reach
+the server.
+
   GROVE_BIN=build/cli/grove python3 bench/e2e_builds.py [--builds 500] [--latency-builds 100]
+                                                        [--email] [--rounds 2]
 """
 import argparse
 import http.client
 import json
+import os
 import time
 
 import bench_util
@@ -19,13 +26,68 @@ builder "trivial" { tags = { "bench" }, steps = { shell { argv = { "true" }, nam
 '''
 
 
+EMAIL_CONFIG = r'''
+builder "mailed" { tags = { "bench" }, steps = { shell { argv = { "true" }, name = "true" } } }
+notify.email { to = { "dev@example.org" }, from = "grove@example.org", builders = { "mailed" },
+               mode = { "all" }, smtp = { host = "127.0.0.1", port = %d, tls = "none" } }
+'''
+
+
+def email_figures(g, smtp, force, queue_empty, args):
+    """Alternated bursts of "trivial" (no notifier) and "mailed" (a mail per build)."""
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", g.port)
+
+    def burst(builder):
+        t0 = time.monotonic()
+        for _ in range(args.builds):
+            conn.request("POST", f"/api/v1/builders/{builder}/force", body="{}",
+                         headers={"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            assert resp.status == 201, resp.read()
+            resp.read()
+        wait_for(queue_empty, timeout=600, interval=0.02, what="the builds to finish")
+        return args.builds / (time.monotonic() - t0)
+
+    plain, mailed = [], []
+    for _ in range(args.rounds):
+        plain.append(burst("trivial"))
+        mailed.append(burst("mailed"))
+    total = args.builds * args.rounds
+    t_wait = time.monotonic()
+    wait_for(lambda: len(os.listdir(smtp.dir)) >= total, timeout=600, interval=0.1,
+             what="every mail")
+    drain = time.monotonic() - t_wait
+    times = sorted(os.stat(os.path.join(smtp.dir, f)).st_mtime
+                   for f in os.listdir(smtp.dir) if f.endswith(".json"))
+    rate = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else float("nan")
+    p, m = sum(plain) / len(plain), sum(mailed) / len(mailed)
+    print(f"email notifier, {args.rounds} x {args.builds} builds each, alternated:")
+    print(f"  builds/s without notifier:  {p:.0f} ({', '.join(f'{x:.0f}' for x in plain)})")
+    print(f"  builds/s with email/build:  {m:.0f} ({', '.join(f'{x:.0f}' for x in mailed)})")
+    print(f"  cost of the notifier:       {100 * (p - m) / p:+.1f} %")
+    print(f"  mails delivered:            {len(times)} of {total} "
+          f"(the last {drain:.1f} s after the last build)")
+    print(f"  notices/s to local SMTP:    {rate:.0f}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--builds", type=int, default=500)
     ap.add_argument("--latency-builds", type=int, default=100)
+    ap.add_argument("--email", action="store_true",
+                    help="also compare with an email notifier on every build")
+    ap.add_argument("--rounds", type=int, default=2, help="with --email: alternated bursts each")
     args = ap.parse_args()
 
+    smtp = None
+    config = CONFIG
     g = Grove(CONFIG, workers=["bench"], grace="10s")
+    if args.email:
+        from notify_harness import SmtpServer
+        smtp = SmtpServer(g.root).start()
+        config += EMAIL_CONFIG % smtp.port
+        g.write_config(config)
     try:
         master = g.start_master()
         g.start_worker("bench")
@@ -72,8 +134,13 @@ def main():
               f"p90 {bench_util.percentile(latencies, 90):.0f} ms, max {max(latencies):.0f} ms")
         print(f"master CPU per build:       {cpu / args.builds:.2f} ms")
         print(f"master RSS idle / peak:     {idle_rss / 1024:.1f} MB / {peak_rss / 1024:.1f} MB")
+
+        if args.email:
+            email_figures(g, smtp, force, queue_empty, args)
     finally:
         g.close()
+        if smtp:
+            smtp.stop()
 
 
 if __name__ == "__main__":

@@ -71,13 +71,16 @@ class EmailNotifier : public Notifier {
 
  private:
   Outcome Send(const std::vector<std::string>& rcpt, const std::string& data) {
-    CurlHandle c(curl_easy_init());
-    if (!c) return Outcome::Retry("cannot start libcurl");
+    // One handle per notifier, reset between mails: libcurl keeps its connection, so a burst of
+    // notices pays for connect, STARTTLS and AUTH once (only the lane's thread uses it).
+    if (!handle_) handle_.reset(curl_easy_init());
+    if (!handle_) return Outcome::Retry("cannot start libcurl");
+    curl_easy_reset(handle_.get());
     const SmtpConfig& s = c_.smtp;
     int port = s.port ? s.port : s.tls == "implicit" ? 465 : s.tls == "starttls" ? 587 : 25;
     std::string url = std::string(s.tls == "implicit" ? "smtps://" : "smtp://") + s.host + ":" +
                       std::to_string(port);
-    CURL* h = c.get();
+    CURL* h = handle_.get();
     curl_easy_setopt(h, CURLOPT_URL, url.c_str());
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(c_.common.timeout_ms));
@@ -108,6 +111,9 @@ class EmailNotifier : public Notifier {
     CURLcode rc = curl_easy_perform(h);
     long code = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    // The options point into this frame (error buffer, reader, captured lines); the handle
+    // outlives it, and closing its cached connection later (QUIT) must not reach them.
+    curl_easy_reset(h);
     std::string what = error[0] ? error : curl_easy_strerror(rc);
     std::string answer =
         lines.answer().empty() ? what : what + " (server said: " + lines.answer() + ")";
@@ -123,6 +129,7 @@ class EmailNotifier : public Notifier {
 
   EmailNotifierConfig c_;
   const std::atomic<bool>* aborting_;
+  CurlHandle handle_;
 };
 
 }  // namespace

@@ -46,6 +46,7 @@ class Handler:
             "data": envelope.content.decode("utf-8", "replace"),
             "user": session.auth_data.login.decode() if isinstance(session.auth_data, LoginPassword) else None,
             "tls": session.ssl is not None,
+            "peer": list(session.peer) if session.peer else None,
         }
         tmp = os.path.join(self.args.dir, f".msg-{n}.tmp")
         with open(tmp, "w") as f:
