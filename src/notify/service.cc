@@ -24,6 +24,7 @@ struct NotifyService::Lane {
   std::deque<NotificationRecord> queue;  // claimed ("sending"), not yet tried
   bool claiming = false;
   bool stop = false;
+  std::atomic<bool> done{false};  // its thread has returned: joining it cannot block
   std::thread thread;
 };
 
@@ -109,7 +110,12 @@ void NotifyService::Reconfigure(std::shared_ptr<const Config> config) {
     }
     lane->cv.notify_all();
     if (lane->notifier) lane->notifier->Stop();
-    if (lane->thread.joinable()) lane->thread.join();
+    // Reconfig runs on the network thread: a send in flight may take up to its timeout, so the
+    // lane is joined later (by the coordinator once it is done, or by Stop).
+    {
+      std::lock_guard lock(mu_);
+      retired_.push_back(lane);
+    }
     if (!names.count(lane->name)) {
       std::string name = lane->name;
       core_(
@@ -178,6 +184,12 @@ void NotifyService::Stop() {
   aborting_ = true;
   cv_.notify_all();
   if (coordinator_.joinable()) coordinator_.join();
+  {
+    std::lock_guard lock(mu_);
+    for (auto& lane : retired_)
+      lanes.emplace(lane->name + "#retired" + std::to_string(lanes.size()), lane);
+    retired_.clear();
+  }
   for (auto& [name, lane] : lanes) {
     {
       std::lock_guard l(lane->mu);
@@ -201,9 +213,19 @@ void NotifyService::Coordinate() {
     cv_.wait_for(lock, opts_.poll, [&] { return stopping_ || woken_; });
     if (stopping_) break;
     woken_ = false;
-    std::vector<std::shared_ptr<Lane>> lanes;
+    std::vector<std::shared_ptr<Lane>> lanes, finished;
     for (auto& [name, lane] : lanes_) lanes.push_back(lane);
+    for (auto it = retired_.begin(); it != retired_.end();) {
+      if ((*it)->done) {
+        finished.push_back(*it);
+        it = retired_.erase(it);
+      } else {
+        ++it;
+      }
+    }
     lock.unlock();
+    for (auto& lane : finished)
+      if (lane->thread.joinable()) lane->thread.join();
     if (!reads) {
       Status st = OpenStore(opts_.store_url, opts_.base_dir, &reads);
       if (!st.ok()) {
@@ -256,11 +278,15 @@ void NotifyService::Claim(const std::shared_ptr<Lane>& lane) {
         }
         lane->cv.notify_all();
         if (back.empty()) return;
-        // Never tried: back to the queue, this claim's attempt not counted.
+        // Never tried: back to the queue, this claim's attempt not counted (or failed, when a
+        // reconfig removed the notifier).
+        bool removed = !aborting_;
+        std::string name = lane->name;
         core_(
-            [back](Store& store) {
+            [back, removed, name](Store& store) {
               for (NotificationRecord r : back) {
-                r.state = "retrying";
+                r.state = removed ? "failed" : "retrying";
+                if (removed) r.answer = "notifier '" + name + "' was removed from grove.lua";
                 r.attempts = std::max(0, r.attempts - 1);
                 r.next_at = r.updated_at = NowMs();
                 (void)store.UpdateNotification(r);
@@ -320,11 +346,18 @@ void NotifyService::RunLane(Lane* lane) {
     std::lock_guard l(lane->mu);
     left.swap(lane->queue);
   }
+  struct MarkDone {
+    Lane* lane;
+    ~MarkDone() { lane->done = true; }
+  } mark{lane};
   if (left.empty()) return;
+  bool removed = !aborting_;
+  std::string name = lane->name;
   core_(
-      [left](Store& store) {
+      [left, removed, name](Store& store) {
         for (NotificationRecord r : left) {
-          r.state = "retrying";
+          r.state = removed ? "failed" : "retrying";
+          if (removed) r.answer = "notifier '" + name + "' was removed from grove.lua";
           r.attempts = std::max(0, r.attempts - 1);
           r.next_at = r.updated_at = NowMs();
           (void)store.UpdateNotification(r);
@@ -335,9 +368,11 @@ void NotifyService::RunLane(Lane* lane) {
 
 void NotifyService::Finish(Lane* lane, NotificationRecord rec, const Outcome& outcome) {
   NotifierCommon common;
+  bool removed;  // by a reconfig (not by the master stopping): nothing will retry it
   {
     std::lock_guard l(lane->mu);
     common = lane->common;
+    removed = lane->stop && !aborting_;
   }
   const int64_t now = NowMs();
   rec.updated_at = now;
@@ -352,7 +387,13 @@ void NotifyService::Finish(Lane* lane, NotificationRecord rec, const Outcome& ou
       spdlog::info("{} sent ({})", what, outcome.answer);
       break;
     case Outcome::Kind::kRetry:
-      if (rec.attempts >= common.max_attempts) {
+      if (removed) {
+        rec.state = "failed";
+        rec.answer = "notifier '" + lane->name +
+                     "' was removed from grove.lua; last attempt: " + outcome.answer;
+        ++failed_;
+        spdlog::error("{} failed: {}", what, rec.answer);
+      } else if (rec.attempts >= common.max_attempts) {
         rec.state = "failed";
         rec.answer =
             "gave up after " + std::to_string(rec.attempts) + " attempts: " + outcome.answer;

@@ -20,6 +20,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "config/config.h"
 #include "notify/build_control.h"
@@ -85,6 +86,7 @@ class NotifyService {
   bool stopping_ = false;
   std::shared_ptr<const Config> config_;
   std::map<std::string, std::shared_ptr<Lane>> lanes_;
+  std::vector<std::shared_ptr<Lane>> retired_;  // removed by a reconfig, not joined yet
   std::thread coordinator_;
   std::atomic<bool> aborting_{false};  // the master stops: sends in flight give up
   std::atomic<uint64_t> sent_{0}, retried_{0}, failed_{0};

@@ -5,6 +5,7 @@ end; refused logins and recipients."""
 import email.utils
 import os
 import shutil
+import signal
 import time
 import unittest
 
@@ -188,6 +189,34 @@ notify.email {{
         mails = smtp.messages()
         self.assertEqual(len(mails), 1)
         self.assertEqual(mails[0]["message"]["Subject"], "[Mailtest] hello #1: failure")
+
+    def test_reconfig_fixes_the_server_and_removing_a_notifier_fails_its_notices(self):
+        g = self.make(BUILDER, workers=["w1"])
+        self.tmp = g.root
+        smtp = self.smtp().start()
+        with open(os.path.join(g.dir, "secrets", "tok"), "w") as f:
+            f.write(TOKEN + "\n")
+        wrong_port = SmtpServer(self.tmp).port  # nothing listens there
+        body = '''
+notify.email {{ name = "{name}", to = {{ "dev@example.org" }}, from = "grove@example.org",
+  smtp = {{ host = "127.0.0.1", port = {port}, tls = "none" }}, mode = {{ "failing" }},
+  retry_delay = "1s", max_retry_delay = "1s", max_attempts = 100 }}
+'''
+        g.write_config(BUILDER + body.format(name="ops", port=wrong_port) +
+                       body.format(name="gone", port=wrong_port))
+        g.start_master()
+        g.start_worker("w1")
+        build = self.run_build(g, "fail")
+        wait_notification(g, build, lambda n: n["notifier"] == "ops" and n["state"] == "retrying")
+        # The administrator fixes the port of "ops" and drops "gone": SIGHUP.
+        g.write_config(BUILDER + body.format(name="ops", port=smtp.port))
+        g.master.popen.send_signal(signal.SIGHUP)
+        smtp.wait_messages(1)
+        wait_notification(g, build, lambda n: n["notifier"] == "ops" and n["state"] == "sent")
+        n = wait_notification(g, build, lambda n: n["notifier"] == "gone" and n["state"] == "failed")
+        self.assertEqual(n["answer"], "notifier 'gone' was removed from grove.lua")
+        time.sleep(1.5)
+        self.assertEqual(len(smtp.messages()), 1)
 
     def test_refused_login_and_recipient_are_failed_with_the_servers_answer(self):
         g = self.make(BUILDER, workers=["w1"])
