@@ -38,7 +38,10 @@ def email_figures(g, smtp, force, queue_empty, args):
     import http.client
     conn = http.client.HTTPConnection("127.0.0.1", g.port)
 
+    pid = g.master.pid
+
     def burst(builder):
+        cpu0 = bench_util.cpu_ms(pid)
         t0 = time.monotonic()
         for _ in range(args.builds):
             conn.request("POST", f"/api/v1/builders/{builder}/force", body="{}",
@@ -47,12 +50,17 @@ def email_figures(g, smtp, force, queue_empty, args):
             assert resp.status == 201, resp.read()
             resp.read()
         wait_for(queue_empty, timeout=600, interval=0.02, what="the builds to finish")
-        return args.builds / (time.monotonic() - t0)
+        rate = args.builds / (time.monotonic() - t0)
+        return rate, (bench_util.cpu_ms(pid) - cpu0) / args.builds
 
-    plain, mailed = [], []
+    plain, mailed, plain_cpu, mailed_cpu = [], [], [], []
     for _ in range(args.rounds):
-        plain.append(burst("trivial"))
-        mailed.append(burst("mailed"))
+        rate, cpu = burst("trivial")
+        plain.append(rate)
+        plain_cpu.append(cpu)
+        rate, cpu = burst("mailed")
+        mailed.append(rate)
+        mailed_cpu.append(cpu)
     total = args.builds * args.rounds
     t_wait = time.monotonic()
     wait_for(lambda: len(os.listdir(smtp.dir)) >= total, timeout=600, interval=0.1,
@@ -65,7 +73,10 @@ def email_figures(g, smtp, force, queue_empty, args):
     print(f"email notifier, {args.rounds} x {args.builds} builds each, alternated:")
     print(f"  builds/s without notifier:  {p:.0f} ({', '.join(f'{x:.0f}' for x in plain)})")
     print(f"  builds/s with email/build:  {m:.0f} ({', '.join(f'{x:.0f}' for x in mailed)})")
-    print(f"  cost of the notifier:       {100 * (p - m) / p:+.1f} %")
+    print(f"  cost of the notifier:       {100 * (p - m) / p:+.1f} % of builds/s")
+    pc, mc = sum(plain_cpu) / len(plain_cpu), sum(mailed_cpu) / len(mailed_cpu)
+    print(f"  master CPU per build:       {pc:.2f} ms without, {mc:.2f} ms with (during the burst; "
+          f"the mails sent meanwhile included)")
     print(f"  mails delivered:            {len(times)} of {total} "
           f"(the last {drain:.1f} s after the last build)")
     print(f"  notices/s to local SMTP:    {rate:.0f}")
