@@ -60,6 +60,8 @@ const NotifierCommon* FindNotifier(const Config& config, const std::string& name
 
 int RecordNotices(Store& store, const Config& config, int64_t build_id, const std::string& event) {
   if (config.notify.empty() || build_id == 0) return 0;
+  // Only commit statuses report a build's start: nothing to read for the others.
+  if (event != "finished" && config.notify.status.empty()) return 0;
   BuildRecord b;
   Status st = store.GetBuild(build_id, &b);
   if (!st.ok()) {
