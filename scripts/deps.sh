@@ -13,7 +13,7 @@ BUILD_PACKAGES=(
   librabbitmq-dev
   libpq-dev
 )
-TEST_PACKAGES=(python3 procps curl rabbitmq-server python3-pika postgresql)
+TEST_PACKAGES=(python3 procps curl openssl rabbitmq-server python3-pika postgresql python3-aiosmtpd ngircd)
 
 install_packages() {
   local wanted=() missing=()

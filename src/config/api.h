@@ -36,6 +36,7 @@ void RegisterTimedScheduleApi(lua_State* L);
 void RegisterSourceApi(lua_State* L);   // git, webhooks
 void RegisterTriggerApi(lua_State* L);  // the trigger step
 void RegisterConsumeApi(lua_State* L);  // the consume step, consumer
+void RegisterNotifyApi(lua_State* L);   // notify.email, .irc, .webhook, .status
 // Consumer jobs (api_consume.cc): the implicit builder "consume:NAME" with one consume step whose
 // payload is the request's "payload" property; made once, checked for the same tags after.
 inline constexpr const char* kConsumerBuilderPrefix = "consume:";

@@ -90,6 +90,7 @@ int InstallApi(lua_State* L) {
   RegisterSourceApi(L);
   RegisterTriggerApi(L);
   RegisterConsumeApi(L);
+  RegisterNotifyApi(L);
   return 0;
 }
 

@@ -24,6 +24,9 @@ class io_context;
 
 namespace grove {
 
+namespace notify {
+class NotifyService;
+}
 class EventHub;
 class ArtifactTokens;
 
@@ -51,6 +54,8 @@ class Controller : public BrokerListener {
   void SetEventHub(EventHub* hub) { hub_ = hub; }
   // Makes the per-build artifact tokens put in every job (may stay unset: no token).
   void SetArtifactTokens(const ArtifactTokens* tokens) { artifact_tokens_ = tokens; }
+  // Where build starts and ends are queued as notices (may stay unset: no notifiers).
+  void SetNotices(notify::NotifyService* notices) { notices_ = notices; }
   // Loads the queue and the jobs that were running when the master stopped.
   void Recover();
   void Reconfigure(std::shared_ptr<const Config> config);
@@ -127,6 +132,9 @@ class Controller : public BrokerListener {
   void SendCancel(ConnId conn, const JobKey& key);
   // Publishes |event| to the EventHub once |txn| is committed.
   void Notify(Txn& txn, Json event);
+  // Queues the notifiers' notices about |build_id| ("started" | "finished") in |txn|, the
+  // transaction that records the event itself (controller_notify.cc).
+  void QueueNotices(Txn& txn, int64_t build_id, const char* event);
 
   // Pipelines (controller_pipeline.cc): build properties, secrets and the artifact token put in
   // a job at dispatch (the build is allocated then, so buildnumber is known); what step.finished
@@ -149,6 +157,7 @@ class Controller : public BrokerListener {
   Broker* broker_ = nullptr;
   EventHub* hub_ = nullptr;
   const ArtifactTokens* artifact_tokens_ = nullptr;
+  notify::NotifyService* notices_ = nullptr;
   std::map<std::string, int> lock_counts_;  // "master:NAME" / "worker:W:NAME" → holders
   std::function<std::string(int64_t, int)> job_token_;
 

@@ -21,6 +21,7 @@
 #include "master/api_artifacts.h"
 #include "master/api_control.h"
 #include "master/api_jobs.h"
+#include "master/api_notify.h"
 #include "master/api_schedulers.h"
 #include "master/artifact_tokens.h"
 #include "master/auth.h"
@@ -31,9 +32,11 @@
 #include "master/git_poller.h"
 #include "master/job_token.h"
 #include "master/private_files.h"
+#include "master/notify_control.h"
 #include "master/read_pool.h"
 #include "master/schedulers.h"
 #include "master/web_ui.h"
+#include "notify/service.h"
 
 namespace grove {
 
@@ -116,6 +119,22 @@ Status RunMaster(const MasterOptions& opts) {
     return AuthSettings{users.string(), c->web.anonymous};
   });
 
+  // Notifiers (issue 11): notices are queued by the controller in the build's transaction and
+  // delivered by the service's lanes; their bookkeeping goes through the core loop.
+  std::unique_ptr<notify::BuildControl> build_control = MakeBuildControl(controller, reads);
+  notify::NotifyService notices(
+      [&core](std::function<void(Store&)> task, std::function<void(const Status&)> done) {
+        core.Post([task = std::move(task), done = std::move(done)](Txn& txn) {
+          task(txn.store());
+          txn.AfterCommit(done);
+        });
+      },
+      {config->store_url, config->base_dir}, build_control.get());
+  controller.SetNotices(&notices);
+  notices.SetOnUpdate([&hub](int64_t build) {
+    hub.Publish(Json{{"type", "notification"}, {"build", build}});
+  });
+
   http::Router router;
   AddApiRoutes(router, controller, reads, config_source);
   AddJobRoutes(router, controller, config_source);  // consumer jobs (issue 5)
@@ -142,6 +161,7 @@ Status RunMaster(const MasterOptions& opts) {
       {(fs::path(config->base_dir) / "state" / "artifacts").string(), config->artifact_max_bytes});
   AddControlRoutes(router, controller, reads, hub, config_source);
   AddSchedulerRoutes(router, schedulers, reads, job_tokens, config_source);
+  AddNotifyRoutes(router, reads);
   auth.AddRoutes(router, reads);
   // While the database is unreachable, changes are refused at once with 503 rather than left
   // waiting for it (reads answer 503 on their own, from the read pool's store).
@@ -184,6 +204,7 @@ Status RunMaster(const MasterOptions& opts) {
   GROVE_RETURN_IF_ERROR(server.Start());
   core.Start();
   controller.Recover();
+  GROVE_RETURN_IF_ERROR(notices.Start(config));
   schedulers.Start();
   git_poller.Start(*config);
   PidFile pid_file(PidPath(opts.dir));
@@ -230,6 +251,7 @@ Status RunMaster(const MasterOptions& opts) {
     controller.Reconfigure(fresh);
     schedulers.Reconfigure(fresh);
     git_poller.Reconfigure(*fresh);
+    notices.Reconfigure(fresh);
     spdlog::info("reconfig applied: {} builders, {} workers", fresh->builders.size(),
                  fresh->workers.size());
   };
@@ -248,6 +270,7 @@ Status RunMaster(const MasterOptions& opts) {
   net.run();
   if (amqp_broker) amqp_broker->Stop();
   git_poller.Stop();
+  notices.Stop();  // before the core loop: the last outcomes are stored through it
   core.Stop();
   reads.Stop();
   spdlog::info("master stopped");

@@ -10,6 +10,7 @@
 #include "core/clock.h"
 #include "store/log_codec.h"
 #include "store/sql_changes.h"
+#include "store/sql_notify.h"
 #include "store/sql_pipeline.h"
 
 namespace grove {
@@ -673,6 +674,42 @@ class SqlStore final : public Store {
   }
   Status SupersededBy(int64_t id, int64_t* by) override {
     return sql_pipeline::SupersededBy(*db_, id, by);
+  }
+
+  // --- Notifications (sql_notify.cc) -----------------------------------------------------
+  Status AddNotification(NotificationRecord* n) override {
+    return sql_notify::AddNotification(*db_, n);
+  }
+  Status ClaimNotifications(const std::string& notifier, int64_t now, int limit,
+                            std::vector<NotificationRecord>* out) override {
+    return sql_notify::ClaimNotifications(*db_, notifier, now, limit, out);
+  }
+  Status DueNotifications(const std::string& notifier, int64_t now, int limit,
+                          std::vector<int64_t>* ids) override {
+    return sql_notify::DueNotifications(*db_, notifier, now, limit, ids);
+  }
+  Status UpdateNotification(const NotificationRecord& n) override {
+    return sql_notify::UpdateNotification(*db_, n);
+  }
+  Status GetNotification(int64_t id, NotificationRecord* out) override {
+    return sql_notify::GetNotification(*db_, id, out);
+  }
+  Status FindNotification(int64_t build_id, const std::string& notifier, const std::string& event,
+                          NotificationRecord* out) override {
+    return sql_notify::FindNotification(*db_, build_id, notifier, event, out);
+  }
+  Status ListNotifications(int64_t build_id, std::vector<NotificationRecord>* out) override {
+    return sql_notify::ListNotifications(*db_, build_id, out);
+  }
+  Status NotifiersWithWork(std::vector<std::string>* out) override {
+    return sql_notify::NotifiersWithWork(*db_, out);
+  }
+  Status RequeueSendingNotifications(int64_t now, const std::string& why, int* count) override {
+    return sql_notify::RequeueSendingNotifications(*db_, now, why, count);
+  }
+  Status FailNotifications(const std::string& notifier, int64_t now,
+                           const std::string& why) override {
+    return sql_notify::FailNotifications(*db_, notifier, now, why);
   }
 
   std::unique_ptr<sql::Db> db_;

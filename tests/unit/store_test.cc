@@ -246,11 +246,11 @@ TEST_P(StoreTest, ConsumerResultsStoredBeforeMigration4MoveToTheStepsColumn) {
     std::unique_ptr<sql::Db> db;
     ASSERT_TRUE(OpenDb(&db).ok());
     ASSERT_TRUE(db->Exec("ALTER TABLE steps DROP COLUMN result_json; "
-                         "DROP TABLE webhook_deliveries; DROP INDEX changes_by_branch; "
+                         "DROP TABLE webhook_deliveries; DROP TABLE notifications; DROP INDEX changes_by_branch; "
                          "DELETE FROM schema_version WHERE version >= 4")
                     .ok());
   }
-  Reopen();  // migrations 4 and 5 run
+  Reopen();  // migrations 4, 5 and 6 run
   std::vector<StepRecord> steps;
   ASSERT_TRUE(store_->ListSteps(b.id, &steps).ok());
   ASSERT_EQ(steps.size(), 2u);
