@@ -98,6 +98,73 @@ Json GitSourceJson(const GitSourceConfig& g) {
   return {{"url", g.url}, {"branches", g.branches}, {"poll_s", g.poll_s}, {"where", g.where}};
 }
 
+Json NotifierCommonJson(const NotifierCommon& c) {
+  return {{"name", c.name},
+          {"builders", c.builders},
+          {"mode", c.mode},
+          {"tags", c.tags},
+          {"message", c.message},
+          {"log_lines", c.log_lines},
+          {"max_attempts", c.max_attempts},
+          {"retry_delay_ms", c.retry_delay_ms},
+          {"max_retry_delay_ms", c.max_retry_delay_ms},
+          {"timeout_ms", c.timeout_ms},
+          {"where", c.where}};
+}
+
+Json EmailJson(const EmailNotifierConfig& e) {
+  return {{"common", NotifierCommonJson(e.common)},
+          {"to", e.to},
+          {"from", e.from},
+          {"smtp",
+           {{"host", e.smtp.host},
+            {"port", e.smtp.port},
+            {"tls", e.smtp.tls},
+            {"user", e.smtp.user},
+            {"password", e.smtp.password},
+            {"ca_file", e.smtp.ca_file}}},
+          {"subject", e.subject},
+          {"send_to_authors", e.send_to_authors}};
+}
+
+Json IrcJson(const IrcNotifierConfig& i) {
+  return {{"common", NotifierCommonJson(i.common)},
+          {"server", i.server},
+          {"port", i.port},
+          {"tls", i.tls},
+          {"ca_file", i.ca_file},
+          {"nick", i.nick},
+          {"password", i.password},
+          {"channels", i.channels},
+          {"notice", i.notice},
+          {"allow_force", i.allow_force}};
+}
+
+Json WebhookNotifierJson(const WebhookNotifierConfig& w) {
+  return {{"common", NotifierCommonJson(w.common)},
+          {"url", w.url},
+          {"secret", w.secret},
+          {"format", w.format},
+          {"ca_file", w.ca_file}};
+}
+
+Json StatusNotifierJson(const StatusNotifierConfig& st) {
+  return {{"common", NotifierCommonJson(st.common)},
+          {"provider", st.provider},
+          {"url", st.url},
+          {"token", st.token},
+          {"repo", st.repo},
+          {"context", st.context},
+          {"ca_file", st.ca_file}};
+}
+
+Json NotifyJson(const NotifyConfig& n) {
+  return {{"email", ListJson(n.email, EmailJson)},
+          {"irc", ListJson(n.irc, IrcJson)},
+          {"webhook", ListJson(n.webhook, WebhookNotifierJson)},
+          {"status", ListJson(n.status, StatusNotifierJson)}};
+}
+
 // ---- reading -------------------------------------------------------------------------------
 
 // Thrown by the readers below and caught in ConfigFromJson: nothing escapes it.
@@ -326,6 +393,90 @@ GitSourceConfig ReadGitSource(const Json& j, const std::string& p) {
   return g;
 }
 
+NotifierCommon ReadNotifierCommon(const Json& obj, const std::string& path) {
+  const std::string p = Join(path, "common");
+  const Json j = ObjectField(obj, "common", path);
+  NotifierCommon c;
+  c.name = Str(j, "name", p);
+  c.builders = StrList(j, "builders", p);
+  c.mode = StrList(j, "mode", p);
+  c.tags = StrList(j, "tags", p);
+  c.message = Str(j, "message", p);
+  c.log_lines = Int32(j, "log_lines", p);
+  c.max_attempts = Int32(j, "max_attempts", p);
+  c.retry_delay_ms = Int64(j, "retry_delay_ms", p);
+  c.max_retry_delay_ms = Int64(j, "max_retry_delay_ms", p);
+  c.timeout_ms = Int64(j, "timeout_ms", p);
+  c.where = Str(j, "where", p);
+  return c;
+}
+
+EmailNotifierConfig ReadEmail(const Json& j, const std::string& p) {
+  EmailNotifierConfig e;
+  e.common = ReadNotifierCommon(j, p);
+  e.to = StrList(j, "to", p);
+  e.from = Str(j, "from", p);
+  const std::string sp = Join(p, "smtp");
+  const Json smtp = ObjectField(j, "smtp", p);
+  e.smtp.host = Str(smtp, "host", sp);
+  e.smtp.port = Int32(smtp, "port", sp);
+  e.smtp.tls = Str(smtp, "tls", sp);
+  e.smtp.user = Str(smtp, "user", sp);
+  e.smtp.password = Str(smtp, "password", sp);
+  e.smtp.ca_file = Str(smtp, "ca_file", sp);
+  e.subject = Str(j, "subject", p);
+  e.send_to_authors = Bool(j, "send_to_authors", p);
+  return e;
+}
+
+IrcNotifierConfig ReadIrc(const Json& j, const std::string& p) {
+  IrcNotifierConfig i;
+  i.common = ReadNotifierCommon(j, p);
+  i.server = Str(j, "server", p);
+  i.port = Int32(j, "port", p);
+  i.tls = Bool(j, "tls", p);
+  i.ca_file = Str(j, "ca_file", p);
+  i.nick = Str(j, "nick", p);
+  i.password = Str(j, "password", p);
+  i.channels = StrList(j, "channels", p);
+  i.notice = Bool(j, "notice", p);
+  i.allow_force = StrList(j, "allow_force", p);
+  return i;
+}
+
+WebhookNotifierConfig ReadWebhookNotifier(const Json& j, const std::string& p) {
+  WebhookNotifierConfig w;
+  w.common = ReadNotifierCommon(j, p);
+  w.url = Str(j, "url", p);
+  w.secret = Str(j, "secret", p);
+  w.format = Str(j, "format", p);
+  w.ca_file = Str(j, "ca_file", p);
+  return w;
+}
+
+StatusNotifierConfig ReadStatusNotifier(const Json& j, const std::string& p) {
+  StatusNotifierConfig st;
+  st.common = ReadNotifierCommon(j, p);
+  st.provider = Str(j, "provider", p);
+  st.url = Str(j, "url", p);
+  st.token = Str(j, "token", p);
+  st.repo = Str(j, "repo", p);
+  st.context = Str(j, "context", p);
+  st.ca_file = Str(j, "ca_file", p);
+  return st;
+}
+
+NotifyConfig ReadNotify(const Json& obj, const std::string& path) {
+  const std::string p = Join(path, "notify");
+  const Json j = ObjectField(obj, "notify", path);
+  NotifyConfig n;
+  n.email = List(j, "email", p, ReadEmail);
+  n.irc = List(j, "irc", p, ReadIrc);
+  n.webhook = List(j, "webhook", p, ReadWebhookNotifier);
+  n.status = List(j, "status", p, ReadStatusNotifier);
+  return n;
+}
+
 Config ReadConfig(const Json& j) {
   ExpectObject(j, "config");
   const std::string p;
@@ -345,13 +496,15 @@ Config ReadConfig(const Json& j) {
   c.on_change_schedulers = List(j, "on_change_schedulers", p, ReadOnChange);
   c.triggerable_schedulers = List(j, "triggerable_schedulers", p, ReadTriggerable);
   c.git_sources = List(j, "git_sources", p, ReadGitSource);
+  c.notify = ReadNotify(j, p);
   Json webhooks = ObjectField(j, "webhooks", p);
   c.webhooks.secrets = StrMap(webhooks, "secrets", "webhooks");
   Json web = ObjectField(j, "web", p);
   c.web.listen = Str(web, "listen", "web");
   c.web.users = Str(web, "users", "web");
   c.web.anonymous = Str(web, "anonymous", "web");
-  c.web.max_connections = Int(web, "max_connections", "web", 1, std::numeric_limits<int64_t>::max());
+  c.web.max_connections =
+      Int(web, "max_connections", "web", 1, std::numeric_limits<int64_t>::max());
   c.artifact_max_bytes = Int(j, "artifact_max_bytes", p, 0, std::numeric_limits<int64_t>::max());
   return c;
 }
@@ -375,6 +528,7 @@ Json ConfigToJson(const Config& c) {
       {"on_change_schedulers", ListJson(c.on_change_schedulers, OnChangeJson)},
       {"triggerable_schedulers", ListJson(c.triggerable_schedulers, TriggerableJson)},
       {"git_sources", ListJson(c.git_sources, GitSourceJson)},
+      {"notify", NotifyJson(c.notify)},
       {"webhooks", {{"secrets", c.webhooks.secrets}}},
       {"web",
        {{"listen", c.web.listen},

@@ -85,7 +85,118 @@ Config FullConfig() {
   c.web.anonymous = "none";
   c.web.max_connections = 77;
   c.artifact_max_bytes = 5LL << 30;
+
+  NotifierCommon common;
+  common.name = "ops";
+  common.builders = {"release-*"};
+  common.mode = {"problem", "exception"};
+  common.tags = {"win32"};
+  common.message = "${build.result}";
+  common.log_lines = 7;
+  common.max_attempts = 3;
+  common.retry_delay_ms = 11;
+  common.max_retry_delay_ms = 22;
+  common.timeout_ms = 33;
+  common.where = "grove.lua:40";
+  EmailNotifierConfig email;
+  email.common = common;
+  email.to = {"dev@sysgrove.example"};
+  email.from = "Grove <grove@sysgrove.example>";
+  email.smtp = {"smtp.example", 2525, "implicit", "grove", "smtp-secret", "/etc/ca.pem"};
+  email.subject = "[${build.builder}]";
+  email.send_to_authors = true;
+  c.notify.email.push_back(email);
+  IrcNotifierConfig irc;
+  irc.common = common;
+  irc.server = "irc.example";
+  irc.port = 6697;
+  irc.tls = true;
+  irc.ca_file = "/etc/irc-ca.pem";
+  irc.nick = "grovebot";
+  irc.password = "irc-secret";
+  irc.channels = {"#release"};
+  irc.notice = true;
+  irc.allow_force = {"alice"};
+  c.notify.irc.push_back(irc);
+  WebhookNotifierConfig hook;
+  hook.common = common;
+  hook.url = "https://chat.example/hook";
+  hook.secret = "hook-secret";
+  hook.format = "slack";
+  hook.ca_file = "/etc/hook-ca.pem";
+  c.notify.webhook.push_back(hook);
+  StatusNotifierConfig status;
+  status.common = common;
+  status.provider = "gitea";
+  status.url = "https://gitea.example";
+  status.token = "token-secret";
+  status.repo = "team/app";
+  status.context = "grove/${build.builder}";
+  status.ca_file = "/etc/gitea-ca.pem";
+  c.notify.status.push_back(status);
   return c;
+}
+
+void ExpectCommonEq(const NotifierCommon& a, const NotifierCommon& b) {
+  EXPECT_EQ(a.name, b.name);
+  EXPECT_EQ(a.builders, b.builders);
+  EXPECT_EQ(a.mode, b.mode);
+  EXPECT_EQ(a.tags, b.tags);
+  EXPECT_EQ(a.message, b.message);
+  EXPECT_EQ(a.log_lines, b.log_lines);
+  EXPECT_EQ(a.max_attempts, b.max_attempts);
+  EXPECT_EQ(a.retry_delay_ms, b.retry_delay_ms);
+  EXPECT_EQ(a.max_retry_delay_ms, b.max_retry_delay_ms);
+  EXPECT_EQ(a.timeout_ms, b.timeout_ms);
+  EXPECT_EQ(a.where, b.where);
+}
+
+void ExpectNotifyEq(const NotifyConfig& a, const NotifyConfig& b) {
+  ASSERT_EQ(a.email.size(), b.email.size());
+  for (size_t i = 0; i < a.email.size(); ++i) {
+    ExpectCommonEq(a.email[i].common, b.email[i].common);
+    EXPECT_EQ(a.email[i].to, b.email[i].to);
+    EXPECT_EQ(a.email[i].from, b.email[i].from);
+    EXPECT_EQ(a.email[i].smtp.host, b.email[i].smtp.host);
+    EXPECT_EQ(a.email[i].smtp.port, b.email[i].smtp.port);
+    EXPECT_EQ(a.email[i].smtp.tls, b.email[i].smtp.tls);
+    EXPECT_EQ(a.email[i].smtp.user, b.email[i].smtp.user);
+    EXPECT_EQ(a.email[i].smtp.password, b.email[i].smtp.password);
+    EXPECT_EQ(a.email[i].smtp.ca_file, b.email[i].smtp.ca_file);
+    EXPECT_EQ(a.email[i].subject, b.email[i].subject);
+    EXPECT_EQ(a.email[i].send_to_authors, b.email[i].send_to_authors);
+  }
+  ASSERT_EQ(a.irc.size(), b.irc.size());
+  for (size_t i = 0; i < a.irc.size(); ++i) {
+    ExpectCommonEq(a.irc[i].common, b.irc[i].common);
+    EXPECT_EQ(a.irc[i].server, b.irc[i].server);
+    EXPECT_EQ(a.irc[i].port, b.irc[i].port);
+    EXPECT_EQ(a.irc[i].tls, b.irc[i].tls);
+    EXPECT_EQ(a.irc[i].ca_file, b.irc[i].ca_file);
+    EXPECT_EQ(a.irc[i].nick, b.irc[i].nick);
+    EXPECT_EQ(a.irc[i].password, b.irc[i].password);
+    EXPECT_EQ(a.irc[i].channels, b.irc[i].channels);
+    EXPECT_EQ(a.irc[i].notice, b.irc[i].notice);
+    EXPECT_EQ(a.irc[i].allow_force, b.irc[i].allow_force);
+  }
+  ASSERT_EQ(a.webhook.size(), b.webhook.size());
+  for (size_t i = 0; i < a.webhook.size(); ++i) {
+    ExpectCommonEq(a.webhook[i].common, b.webhook[i].common);
+    EXPECT_EQ(a.webhook[i].url, b.webhook[i].url);
+    EXPECT_EQ(a.webhook[i].secret, b.webhook[i].secret);
+    EXPECT_EQ(a.webhook[i].format, b.webhook[i].format);
+    EXPECT_EQ(a.webhook[i].ca_file, b.webhook[i].ca_file);
+  }
+  ASSERT_EQ(a.status.size(), b.status.size());
+  for (size_t i = 0; i < a.status.size(); ++i) {
+    ExpectCommonEq(a.status[i].common, b.status[i].common);
+    EXPECT_EQ(a.status[i].provider, b.status[i].provider);
+    EXPECT_EQ(a.status[i].url, b.status[i].url);
+    EXPECT_EQ(a.status[i].token, b.status[i].token);
+    EXPECT_EQ(a.status[i].repo, b.status[i].repo);
+    EXPECT_EQ(a.status[i].context, b.status[i].context);
+    EXPECT_EQ(a.status[i].ca_file, b.status[i].ca_file);
+  }
 }
 
 // ConfigToJson, through text (as on the pipe), then ConfigFromJson.
@@ -212,6 +323,7 @@ void ExpectConfigEq(const Config& a, const Config& b) {
   EXPECT_EQ(a.web.anonymous, b.web.anonymous);
   EXPECT_EQ(a.web.max_connections, b.web.max_connections);
   EXPECT_EQ(a.artifact_max_bytes, b.artifact_max_bytes);
+  ExpectNotifyEq(a.notify, b.notify);
 }
 
 TEST(ConfigJsonTest, EveryFieldSurvivesTheRoundTrip) {
