@@ -208,11 +208,20 @@ class Session : public std::enable_shared_from_this<Session> {
     // The handler may answer later and from another thread: come back to this connection's
     // thread before touching the stream.
     auto self = shared_from_this();
-    (*handler)(req, [self](Response resp) {
-      asio::post(self->server_->io, [self, resp = std::move(resp)]() mutable {
-        self->WriteNow(std::move(resp), self->keep_alive_);
+    auto answered = std::make_shared<std::atomic<bool>>(false);
+    try {
+      (*handler)(req, [self, answered](Response resp) {
+        *answered = true;
+        asio::post(self->server_->io, [self, resp = std::move(resp)]() mutable {
+          self->WriteNow(std::move(resp), self->keep_alive_);
+        });
       });
-    });
+    } catch (const nlohmann::json::exception& e) {
+      // Handlers check what they read from a request; should one slip, the request is refused
+      // and the master goes on.
+      spdlog::error("{} {}: malformed request: {}", req.method, req.path, e.what());
+      if (!*answered) WriteNow(Response::Error(400, "malformed request"), keep_alive_);
+    }
   }
 
   void WriteNow(Response resp, bool keep_alive) {

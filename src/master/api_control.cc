@@ -4,6 +4,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "core/json_fields.h"
 #include "core/log.h"
 #include "master/api_json.h"
 #include "master/api_util.h"
@@ -180,8 +181,9 @@ void AddControlRoutes(http::Router& router, Controller& controller, ReadPool& re
                  Json body = Json::parse(req.body, nullptr, false);
                  if (body.is_discarded() || !body.is_object())
                    return respond(Response::Error(400, "malformed JSON body"));
-                 if (body.contains("reason") && body["reason"].is_string())
-                   reason = body["reason"].get<std::string>();
+                 JsonFields fields(body, "request body");
+                 if (!fields.Str("reason", &reason).ok())
+                   return respond(Response::Error(400, fields.status().message()));
                }
                spdlog::info("{} rebuilds build {}", AuditName(req), id);
                controller.Rebuild(id, reason, [respond](Status st, int64_t request) {

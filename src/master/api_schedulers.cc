@@ -1,5 +1,6 @@
 #include "master/api_schedulers.h"
 
+#include "core/json_fields.h"
 #include "core/log.h"
 #include "core/result.h"
 #include "master/api_json.h"
@@ -81,11 +82,12 @@ class SchedulerApi {
     Json body = Json::parse(req.body, nullptr, false);
     if (body.is_discarded() || !body.is_object())
       return respond(Response::Error(400, "malformed JSON body"));
-    if (!body.contains("target") || !body["target"].is_string())
-      return respond(Response::Error(400, "'target' must be a string"));
-    Json props = body.value("properties", Json::object());
-    if (!props.is_object()) return respond(Response::Error(400, "'properties' must be an object"));
-    schedulers_.Trigger(parent, attempt, body["target"].get<std::string>(), props,
+    std::string target;
+    Json props = Json::object();
+    JsonFields fields(body, "request body");
+    fields.Str("target", &target, Need::kRequired).Object("properties", &props);
+    if (!fields.ok()) return respond(Response::Error(400, fields.status().message()));
+    schedulers_.Trigger(parent, attempt, target, props,
                         [respond](Status st, std::vector<int64_t> ids) {
                           if (!st.ok()) return respond(ErrorResponse(st));
                           respond(Response::Json(201, {{"requests", ids}}));

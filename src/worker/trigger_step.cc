@@ -8,6 +8,8 @@
 #include <chrono>
 #include <map>
 
+#include "core/json_fields.h"
+
 namespace grove {
 
 namespace asio = boost::asio;
@@ -77,8 +79,8 @@ void TriggerStep::Start(const StepContext& ctx, std::function<void(Result)> done
   };
   auto finish = [&io, done](Result r) { asio::post(io, [done, r] { done(r); }); };
   const Json& options = ctx.step->options;
-  std::string target = options.value("target", "");
-  bool wait = options.value("wait", true);
+  std::string target = StringOr(options, "target", "");
+  bool wait = BoolOr(options, "wait", true);
   Json properties = options.value("properties", Json::object());
   std::string base = ctx.job->master_url;
   while (!base.empty() && base.back() == '/') base.pop_back();
@@ -136,13 +138,13 @@ void TriggerStep::Start(const StepContext& ctx, std::function<void(Result)> done
         failures = 0;
         Json r = Json::parse(answer, nullptr, false);
         if (!r.is_object()) continue;
-        std::string state = r.value("state", "");
+        std::string state = StringOr(r, "state", "");
         if (state != "finished" && state != "cancelled") continue;
         Result res = Result::kCancelled;
         if (r.contains("result") && r["result"].is_string())
           res = ParseResult(r["result"].get<std::string>()).value_or(Result::kException);
         results[id] = res;
-        log(fmt::format("[grove] request {} ({}) finished: {}{}\n", id, r.value("builder", ""),
+        log(fmt::format("[grove] request {} ({}) finished: {}{}\n", id, StringOr(r, "builder", ""),
                         ResultName(res),
                         r.contains("build") ? fmt::format(" (build {})", r["build"].dump()) : ""));
       }
