@@ -185,7 +185,7 @@ void AmqpBroker::State::ReadDeadLetters(int limit, const std::function<void(Stat
     Json j = {{"exchange", m.exchange}, {"routing_key", m.routing_key}};
     if (!m.headers.empty()) j["headers"] = m.headers;
     // Bodies are shown as text; bytes that are not UTF-8 would break the JSON answer.
-    Json body = Json::parse(m.body, nullptr, false);
+    Json body = ParseUntrusted(m.body);
     // Secrets never leave through the API: a job carries its steps' secrets, a hello the
     // worker's secret.
     if (body.is_object()) {
@@ -350,7 +350,7 @@ Status CheckEvents(const std::vector<Json>& events) {
 void AmqpBroker::State::Deliver(AmqpConnection& c, Delivery& d,
                                 std::map<std::string, std::vector<Json>>* batch) {
   if (d.exchange == kSubmitExchange) return OnSubmission(c, d);
-  Json body = Json::parse(d.body, nullptr, false);
+  Json body = ParseUntrusted(d.body);
   std::vector<Json> events;
   if (body.is_array()) {
     for (auto& ev : body) events.push_back(std::move(ev));
@@ -459,7 +459,7 @@ void AmqpBroker::State::OnSubmission(AmqpConnection& c, const Delivery& d) {
     (void)c.Reject(d.tag, false);
     return;
   }
-  Json msg = Json::parse(d.body, nullptr, false);
+  Json msg = ParseUntrusted(d.body);
   if (msg.is_discarded() || !msg.is_object()) {
     spdlog::warn("AMQP submission that is not a JSON object ({} bytes) dead-lettered",
                  d.body.size());

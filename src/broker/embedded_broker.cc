@@ -83,7 +83,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   void OnMessage() {
     std::string text = beast::buffers_to_string(in_.data());
     in_.consume(in_.size());
-    Json msg = Json::parse(text, nullptr, false);
+    Json msg = ParseUntrusted(text);
     if (msg.is_discarded() || !msg.is_object()) {
       spdlog::warn("worker connection from {}: malformed message, closing", remote_);
       return CloseWith("malformed message");

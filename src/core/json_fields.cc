@@ -189,6 +189,29 @@ JsonFields& JsonFields::CheckArray(std::string_view key, Need need) {
   return Array(key, nullptr, need);
 }
 
+Json ParseUntrusted(std::string_view text, int max_depth) {
+  // One pass over the text before the parser: brackets outside strings.
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) return Json(Json::value_t::discarded);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return Json::parse(text, nullptr, /*allow_exceptions=*/false);
+}
+
 std::string StringOr(const Json& obj, std::string_view key, std::string fallback) {
   if (!obj.is_object()) return fallback;
   auto it = obj.find(key);

@@ -77,6 +77,14 @@ class JsonFields {
   Status status_;
 };
 
+// Nesting allowed in JSON from outside: code that walks a value (dump(), masking, interpolation)
+// recurses once per level, so a megabyte of "[[[[..." would overflow its stack.
+inline constexpr int kMaxJsonDepth = 100;
+
+// |text| parsed, or a discarded value (is_discarded()) when it is not JSON or nests deeper
+// than |max_depth|. Never throws. Use it for everything that comes from outside.
+Json ParseUntrusted(std::string_view text, int max_depth = kMaxJsonDepth);
+
 // The JSON type of |j| as a message names it: "a string", "a number", "an object", ...
 const char* JsonTypeName(const Json& j);
 

@@ -2,6 +2,7 @@
 
 #include <unordered_map>
 
+#include "core/json_fields.h"
 #include "core/log.h"
 #include "master/api_artifacts.h"
 #include "master/api_json.h"
@@ -107,7 +108,7 @@ class Api {
   }
 
   void Force(const Request& req, Responder respond) {
-    Json body = req.body.empty() ? Json::object() : Json::parse(req.body, nullptr, false);
+    Json body = req.body.empty() ? Json::object() : ParseUntrusted(req.body);
     if (body.is_discarded() || !body.is_object())
       return respond(Response::Error(400, "malformed JSON body"));
     if (body.contains("consumer"))

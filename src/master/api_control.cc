@@ -178,7 +178,7 @@ void AddControlRoutes(http::Router& router, Controller& controller, ReadPool& re
                  return respond(Response::Error(400, "invalid build id: " + req.params[0]));
                std::string reason;
                if (!req.body.empty()) {
-                 Json body = Json::parse(req.body, nullptr, false);
+                 Json body = ParseUntrusted(req.body);
                  if (body.is_discarded() || !body.is_object())
                    return respond(Response::Error(400, "malformed JSON body"));
                  JsonFields fields(body, "request body");

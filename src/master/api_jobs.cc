@@ -1,5 +1,6 @@
 #include "master/api_jobs.h"
 
+#include "core/json_fields.h"
 #include "master/api_util.h"
 #include "master/controller.h"
 #include "master/submission.h"
@@ -12,7 +13,7 @@ void AddJobRoutes(http::Router& router, Controller& controller, ConfigSource con
              [&controller, config](const http::Request& req, http::Responder respond) {
                if (req.body.size() > kMaxSubmission)
                  return respond(http::Response::Error(413, "the job is larger than 1 MiB"));
-               Json body = Json::parse(req.body, nullptr, false);
+               Json body = ParseUntrusted(req.body);
                if (body.is_discarded() || !body.is_object())
                  return respond(http::Response::Error(400, "malformed JSON body"));
                if (!body.contains("consumer"))

@@ -79,7 +79,7 @@ class SchedulerApi {
     int attempt = 0;
     if (!CheckJobToken(req, tokens_, &parent, &attempt))
       return respond(Response::Error(401, "missing or invalid job token"));
-    Json body = Json::parse(req.body, nullptr, false);
+    Json body = ParseUntrusted(req.body);
     if (body.is_discarded() || !body.is_object())
       return respond(Response::Error(400, "malformed JSON body"));
     std::string target;

@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "core/cron.h"
+#include "core/json_fields.h"
 #include "master/hmac.h"
 
 namespace grove {
@@ -162,8 +163,11 @@ HookOutcome ParseGeneric(const Json& body, const std::vector<std::string>& known
       }
     }
     if (c.contains("when")) {
-      if (!c["when"].is_number()) return Fail(400, "malformed body: 'when' must be epoch seconds");
-      ch.committed_at = static_cast<int64_t>(c["when"].get<double>() * 1000);
+      // Bounded before the conversion: a double beyond int64's range is undefined behaviour.
+      const double when = c["when"].is_number() ? c["when"].get<double>() : -1;
+      if (!(when >= 0 && when < 1e13))
+        return Fail(400, "malformed body: 'when' must be epoch seconds");
+      ch.committed_at = static_cast<int64_t>(when * 1000);
     }
     out.changes.push_back(std::move(ch));
   }
@@ -222,7 +226,7 @@ HookOutcome ReceiveWebhook(const std::string& provider, const std::string& secre
     out.message = "pong";
     return out;
   }
-  Json body = Json::parse(req.body, nullptr, false);
+  Json body = ParseUntrusted(req.body);
   if (body.is_discarded()) return Fail(400, "malformed JSON body");
   if (provider == "generic") return ParseGeneric(body, known_urls);
 

@@ -149,7 +149,7 @@ class AmqpAgent : public EventSink {
   // On the io thread: a delivery from a job queue.
   void OnJob(const Delivery& d, uint64_t generation) {
     const uint64_t tag = d.tag;
-    Json msg = Json::parse(d.body, nullptr, false);
+    Json msg = ParseUntrusted(d.body);
     JobSpec job;
     Status st = msg.is_discarded() ? Status::Invalid("not JSON") : JobFromJson(msg, &job);
     if (!st.ok()) {
@@ -218,7 +218,7 @@ class AmqpAgent : public EventSink {
   }
 
   void OnControl(const std::string& body) {
-    Json msg = Json::parse(body, nullptr, false);
+    Json msg = ParseUntrusted(body);
     // Anyone who may publish to the vhost can reach this queue: every field is checked, and a
     // malformed message is logged and ignored, never the end of the worker.
     JsonFields f(msg, "control message");

@@ -120,7 +120,7 @@ void UploadStep::Next() {
                            out.status, FirstLine(out.body)));
       return done_(Result::kFailure);
     }
-    Json j = Json::parse(out.body, nullptr, false);
+    Json j = ParseUntrusted(out.body);
     if (j.is_object())
       ctx_.log(fmt::format("[grove]   {} bytes, sha256 {}\n", IntOr(j, "size", 0),
                            StringOr(j, "sha256", "")));

@@ -196,9 +196,9 @@ void ConsumeStep::Start(const StepContext& ctx, std::function<void(Result)> done
           log("[grove] the consumer's result is larger than 1 MiB: dropped\n");
           return done(r == Result::kSuccess ? Result::kFailure : r);
         }
-        Json result = Json::parse(out, nullptr, /*allow_exceptions=*/false);
+        Json result = ParseUntrusted(out);
         if (result.is_discarded()) {
-          log("[grove] the consumer's result (its stdout) is not JSON\n");
+          log("[grove] the consumer's result (its stdout) is not JSON (or nests too deep)\n");
           return done(r == Result::kSuccess ? Result::kFailure : r);
         }
         if (report) (*report)["result_json"] = std::move(result);

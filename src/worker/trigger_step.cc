@@ -56,7 +56,7 @@ bool Call(const std::string& method, const std::string& url, const std::string& 
 }
 
 std::string ErrorOf(const std::string& answer) {
-  Json j = Json::parse(answer, nullptr, false);
+  Json j = ParseUntrusted(answer);
   if (j.is_object() && j.contains("error") && j["error"].is_string()) return j["error"];
   return answer.substr(0, 200);
 }
@@ -103,7 +103,7 @@ void TriggerStep::Start(const StepContext& ctx, std::function<void(Result)> done
                       ErrorOf(answer)));
       return finish(Result::kException);
     }
-    Json j = Json::parse(answer, nullptr, false);
+    Json j = ParseUntrusted(answer);
     std::vector<int64_t> ids;
     if (j.is_object() && j.contains("requests") && j["requests"].is_array())
       for (const Json& id : j["requests"])
@@ -136,7 +136,7 @@ void TriggerStep::Start(const StepContext& ctx, std::function<void(Result)> done
           continue;
         }
         failures = 0;
-        Json r = Json::parse(answer, nullptr, false);
+        Json r = ParseUntrusted(answer);
         if (!r.is_object()) continue;
         std::string state = StringOr(r, "state", "");
         if (state != "finished" && state != "cancelled") continue;
