@@ -12,6 +12,7 @@
 #include <mutex>
 
 #include "core/log.h"
+#include "http/beast_request.h"
 #include "http/upgrade.h"
 
 namespace grove::http {
@@ -180,21 +181,9 @@ class Session : public std::enable_shared_from_this<Session> {
         return;
       }
     }
-    Request req;
-    req.method = std::string(msg.method_string());
-    req.target = std::string(msg.target());
-    size_t q = req.target.find('?');
-    req.path = UrlDecode(req.target.substr(0, q), false);
-    if (q != std::string::npos) req.query = ParseQuery(req.target.substr(q + 1));
-    for (const auto& field : msg) {
-      std::string name(field.name_string());
-      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      req.headers[name] = std::string(field.value());
-    }
-    req.body = std::move(msg.body());
-    req.remote = remote_;
     keep_alive_ = msg.keep_alive();
     version_ = msg.version();
+    Request req = FromBeast(std::move(msg), remote_);
 
     int status = 404;
     const Handler* handler = server_->router.Match(&req, &status);
