@@ -13,6 +13,7 @@ BUILD_PACKAGES=(
   librabbitmq-dev
 )
 TEST_PACKAGES=(python3 procps curl rabbitmq-server python3-pika)
+FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev)  # libFuzzer (scripts/fuzz.sh)
 
 install_packages() {
   local wanted=() missing=()
@@ -20,6 +21,7 @@ install_packages() {
     case "$group" in
       build) wanted+=("${BUILD_PACKAGES[@]}") ;;
       test) wanted+=("${TEST_PACKAGES[@]}") ;;
+      fuzz) wanted+=("${FUZZ_PACKAGES[@]}") ;;
     esac
   done
   for p in "${wanted[@]}"; do

@@ -13,6 +13,8 @@ shift || true
 BUILD="${GROVE_FUZZ_BUILD_DIR:-$GROVE_ROOT/build-fuzz}"
 CLANG="${GROVE_FUZZ_CLANG:-clang-14}"
 CLANGXX="${GROVE_FUZZ_CLANGXX:-clang++-14}"
+source "$GROVE_ROOT/scripts/deps.sh"
+install_packages build fuzz
 
 if [ ! -f "$BUILD/build.ninja" ]; then
   # -O1 -g without NDEBUG: the libraries' assertions stay on, stacks stay readable.

@@ -91,6 +91,7 @@ HookOutcome ParsePush(const std::string& provider, const Json& body,
   if (commits != body.end() && !commits->is_array())
     return Fail(400, "malformed push event: 'commits' is not a list");
   std::string branch = ref.substr(kHeads.size());
+  if (branch.empty()) return Fail(400, "malformed push event: 'ref' names no branch");
   if (commits != body.end()) {
     for (const Json& c : *commits) {
       if (!c.is_object() || Str(c, "id").empty())

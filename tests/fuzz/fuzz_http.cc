@@ -86,6 +86,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     in += used;
   }
   if (!parser.is_done()) {
+    if (!parser.got_some()) return 0;  // Beast's precondition (the server sees end_of_stream)
     parser.put_eof(ec);
     if (ec || !parser.is_done()) return 0;
   }
