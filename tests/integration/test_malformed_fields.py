@@ -113,6 +113,25 @@ class MalformedFieldTests(GroveTestCase):
         ws.close()
         self.alive()
 
+    def test_deeply_nested_json_is_refused(self):
+        """Code that walks JSON recurses once per level: 200000 levels once overflowed the
+        master's stack (it died without a word)."""
+        deep = "[" * 200000 + "]" * 200000
+        status, answer = self.post("/api/v1/builders/hello/force",
+                                   ('{"properties": {"x": %s}}' % deep).encode())
+        self.assertEqual(status, 400, answer)
+        self.alive()
+        rid = self.g.force("hello")
+        ws = WsClient("127.0.0.1", self.g.port)
+        ws.send_json(self.hello())
+        self.assertEqual(ws.recv_json()["type"], "welcome")
+        self.assertEqual(ws.recv_json()["type"], "job")
+        ws.send_text('{"id": 1, "type": "step.finished", "step": 0, "result": "success", '
+                     '"request": %d, "attempt": 1, "properties": {"x": %s}}' % (rid, deep))
+        self.assertIsNone(ws.recv_json())  # refused like any message that is not JSON
+        ws.close()
+        self.alive()
+
     def post(self, path, body, headers=None):
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
         req = urllib.request.Request(self.g.url + path, data=data, method="POST",
