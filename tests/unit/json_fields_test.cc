@@ -1,9 +1,10 @@
 // Typed reads of JSON from outside (core/json_fields.h) and the worker protocol's checks
 // (core/worker_messages.h, core/protocol.h's JobFromJson): wrong types are statuses naming the
 // field, never exceptions.
+#include "core/json_fields.h"
+
 #include <gtest/gtest.h>
 
-#include "core/json_fields.h"
 #include "core/protocol.h"
 #include "core/worker_messages.h"
 
