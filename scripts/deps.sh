@@ -14,6 +14,7 @@ BUILD_PACKAGES=(
   libpq-dev
 )
 TEST_PACKAGES=(python3 procps curl openssl rabbitmq-server python3-pika postgresql python3-aiosmtpd ngircd)
+FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev)  # libFuzzer (scripts/fuzz.sh)
 
 install_packages() {
   local wanted=() missing=()
@@ -21,6 +22,7 @@ install_packages() {
     case "$group" in
       build) wanted+=("${BUILD_PACKAGES[@]}") ;;
       test) wanted+=("${TEST_PACKAGES[@]}") ;;
+      fuzz) wanted+=("${FUZZ_PACKAGES[@]}") ;;
     esac
   done
   for p in "${wanted[@]}"; do

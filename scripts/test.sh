@@ -23,6 +23,12 @@ export GROVE_TEST_AMQP_URL GROVE_RABBITMQ_DIR GROVE_TEST_PG_URL GROVE_POSTGRES_D
 cd "$GROVE_ROOT/build"
 ctest --output-on-failure -j 2 --timeout 600 "$@"
 
+# Fuzzing (tests/fuzz): each libFuzzer target for GROVE_FUZZ_SECONDS (default 10) on its seed
+# corpus, built with clang in build-fuzz; a crash fails the run. GROVE_FUZZ_SECONDS=0 skips it.
+if [ "${GROVE_FUZZ_SECONDS:-10}" != "0" ]; then
+  "$GROVE_ROOT/scripts/fuzz.sh" "${GROVE_FUZZ_SECONDS:-10}"
+fi
+
 if [ "${GROVE_SANITIZE:-0}" = "1" ]; then
   build_grove "$GROVE_ROOT/build-asan" Debug -DGROVE_SANITIZE=ON -DGROVE_BENCH=OFF
   cd "$GROVE_ROOT/build-asan"

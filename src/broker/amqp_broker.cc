@@ -11,6 +11,7 @@
 #include "broker/amqp_topology.h"
 #include "broker/amqp_wait.h"
 #include "core/clock.h"
+#include "core/json_fields.h"
 #include "core/log.h"
 
 namespace grove {
@@ -207,7 +208,7 @@ void AmqpBroker::State::ReadDeadLetters(int limit, const std::function<void(Stat
     Json j = {{"exchange", m.exchange}, {"routing_key", m.routing_key}};
     if (!m.headers.empty()) j["headers"] = m.headers;
     // Bodies are shown as text; bytes that are not UTF-8 would break the JSON answer.
-    Json body = Json::parse(m.body, nullptr, false);
+    Json body = ParseUntrusted(m.body);
     // Secrets never leave through the API: a job carries its steps' secrets, a hello the
     // worker's secret.
     if (body.is_object()) {
@@ -375,23 +376,17 @@ Status AmqpBroker::State::ConsumeOnce(AmqpConnection& c) {
 
 namespace {
 
-// |ev|[key] when it has the type of |fallback|, else |fallback|: hellos come from any program.
-template <typename T>
-T Field(const Json& ev, const char* key, T fallback) {
-  auto it = ev.find(key);
-  if (it == ev.end()) return fallback;
-  if constexpr (std::is_same_v<T, std::string>) {
-    return it->is_string() ? it->template get<std::string>() : fallback;
-  } else {
-    return it->is_number_integer() ? it->template get<T>() : fallback;
+// Why |events| (one AMQP message) cannot be handled, or Ok: each an event of docs/protocol.md
+// with the types it documents, all of one worker.
+Status CheckEvents(const std::vector<Json>& events) {
+  if (events.empty()) return Status::Invalid("not a JSON object or list of objects");
+  for (const auto& ev : events) {
+    GROVE_RETURN_IF_ERROR(CheckEvent(ev));
+    if (!ev.contains("worker")) return Status::Invalid("malformed event: 'worker' is missing");
+    if (ev["worker"] != events.front()["worker"])
+      return Status::Invalid("events of more than one worker");
   }
-}
-
-bool IsEvent(const Json& ev) {
-  return ev.is_object() && ev.contains("worker") && ev["worker"].is_string() &&
-         ev.contains("type") && ev["type"].is_string() &&
-         (!ev.contains("id") || ev["id"].is_number_integer()) &&
-         (!ev.contains("instance") || ev["instance"].is_string());
+  return Status::Ok();
 }
 
 }  // namespace
@@ -400,26 +395,22 @@ bool IsEvent(const Json& ev) {
 void AmqpBroker::State::Deliver(AmqpConnection& c, Delivery& d,
                                 std::map<std::string, std::vector<Json>>* batch) {
   if (d.exchange == kSubmitExchange) return OnSubmission(c, d);
-  Json body = Json::parse(d.body, nullptr, false);
+  Json body = ParseUntrusted(d.body);
   std::vector<Json> events;
   if (body.is_array()) {
     for (auto& ev : body) events.push_back(std::move(ev));
   } else if (!body.is_discarded()) {
     events.push_back(std::move(body));
   }
-  bool valid = !events.empty();
-  for (const auto& ev : events)
-    valid = valid && IsEvent(ev) && ev["worker"] == events.front()["worker"];
-  if (!valid) {
+  if (Status st = CheckEvents(events); !st.ok()) {
     // Poison: it can never be handled. The dead-letter queue keeps it for a human.
-    spdlog::warn("AMQP event message that is not Grove events ({} bytes) dead-lettered",
-                 d.body.size());
+    spdlog::warn("AMQP event message of {} bytes dead-lettered: {}", d.body.size(), st.message());
     (void)c.Reject(d.tag, false);
     return;
   }
   const std::string name = events.front()["worker"].get<std::string>();
   Worker& w = workers[name];
-  const std::string instance = events.front().value("instance", "");
+  const std::string instance = StringOr(events.front(), "instance");
   if (!instance.empty() && w.refused.count(instance)) {
     // A process the master refused, still running until it reads the refusal: its hellos
     // must not displace the accepted process, its events are not this worker's.
@@ -434,7 +425,7 @@ void AmqpBroker::State::Deliver(AmqpConnection& c, Delivery& d,
   int64_t ack_id = -1;
   size_t last = 0;  // the event that carries the delivery tag
   for (size_t i = 0; i < events.size(); ++i) {
-    int64_t id = events[i].value("id", int64_t{-1});
+    int64_t id = IntOr(events[i], "id", -1);
     if (events[i]["type"] != "hello" && events[i]["type"] != "bye" && id >= 0) {
       ack_id = std::max(ack_id, id);
       last = i;
@@ -449,14 +440,14 @@ void AmqpBroker::State::Deliver(AmqpConnection& c, Delivery& d,
       continue;
     }
     if (ev["type"] == "bye") {  // the worker process stopped
-      if (w.conn && w.instance == ev.value("instance", "")) Gone(name, w);
+      if (w.conn && w.instance == StringOr(ev, "instance")) Gone(name, w);
       continue;
     }
     const bool carries_tag = tag && i == last;
     if (!w.conn || !w.accepted) {
       // Before the hello was accepted (e.g. the master restarted and the worker's next hello
       // is still to come): kept unacknowledged until then.
-      std::string instance = ev.value("instance", "");
+      std::string instance = StringOr(ev, "instance");
       w.held.push_back({std::move(ev), carries_tag ? tag : 0, ack_id, std::move(instance)});
       continue;
     }
@@ -466,8 +457,19 @@ void AmqpBroker::State::Deliver(AmqpConnection& c, Delivery& d,
 }
 
 void AmqpBroker::State::OnHelloEvent(const std::string& name, const Json& ev) {
+  WorkerHello hello;
+  if (Status st = ParseHello(ev, "worker", &hello); !st.ok()) {
+    // Refused before it displaces anything: a Grove worker that reads this stops.
+    spdlog::warn("AMQP worker {}: hello refused: {}", name, st.message());
+    Json answer = {
+        {"type", "refused"}, {"instance", StringOr(ev, "instance")}, {"error", st.message()}};
+    publisher->Publish({kControlExchange, name,
+                        answer.dump(-1, ' ', false, Json::error_handler_t::replace), nullptr});
+    return;
+  }
+  hello.remote = "amqp";
+  const std::string instance = hello.instance;
   Worker& w = workers[name];
-  std::string instance = ev.value("instance", "");
   if (w.conn && w.instance == instance) return;  // the periodic keep-alive
   if (w.conn) {
     listener->OnClosed(w.conn, name);
@@ -481,14 +483,6 @@ void AmqpBroker::State::OnHelloEvent(const std::string& name, const Json& ev) {
     std::lock_guard lock(mu);
     conn_names[w.conn] = name;
   }
-  WorkerHello hello;
-  hello.name = name;
-  hello.secret = Field<std::string>(ev, "secret", "");
-  hello.capacity = Field<int>(ev, "capacity", 0);
-  if (ev.contains("running") && ev["running"].is_array()) hello.running = ev["running"];
-  hello.version = Field<std::string>(ev, "version", "");
-  hello.paused = ev.contains("paused") && ev["paused"].is_boolean() && ev["paused"].get<bool>();
-  hello.remote = "amqp";
   ConnId conn = w.conn;
   listener->OnHello(conn, std::move(hello), [this, conn, name, instance](Status st) {
     // The worker learns the answer on its control queue: a refused one stops, an accepted one
@@ -514,7 +508,7 @@ void AmqpBroker::State::OnSubmission(AmqpConnection& c, const Delivery& d) {
     (void)c.Reject(d.tag, false);
     return;
   }
-  Json msg = Json::parse(d.body, nullptr, false);
+  Json msg = ParseUntrusted(d.body);
   if (msg.is_discarded() || !msg.is_object()) {
     spdlog::warn("AMQP submission that is not a JSON object ({} bytes) dead-lettered",
                  d.body.size());

@@ -8,6 +8,7 @@
 #include <deque>
 #include <map>
 
+#include "core/json_fields.h"
 #include "core/log.h"
 #include "http/server.h"
 #include "http/upgrade.h"
@@ -98,29 +99,40 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   void OnMessage() {
     std::string text = beast::buffers_to_string(in_.data());
     in_.consume(in_.size());
-    Json msg = Json::parse(text, nullptr, false);
+    Json msg = ParseUntrusted(text);
     if (msg.is_discarded() || !msg.is_object()) {
       spdlog::warn("worker connection from {}: malformed message, closing", remote_);
       return CloseWith("malformed message");
     }
     if (worker_.empty()) return OnHello(msg);
     std::vector<Json> batch;
-    batch.push_back(std::move(msg));
-    state_->listener.OnMessages(id_, worker_, std::move(batch));
+    if (Status st = CheckEvent(msg); !st.ok()) {
+      // Ignored, never applied (docs/protocol.md): the worker is told why, and the event is
+      // acknowledged in order with the others (as a heartbeat: its id and nothing else), so a
+      // worker does not send it again forever.
+      const int64_t id = IntOr(msg, "id", -1);
+      spdlog::warn("worker {}: event {} ignored: {}", worker_, id, st.message());
+      Json rejected = {{"type", "rejected"}, {"error", st.message()}};
+      if (id >= 0) {
+        rejected["id"] = id;
+        batch.push_back(Json{{"type", event::kHeartbeat}, {"id", id}});
+      }
+      Send(rejected.dump(-1, ' ', false, Json::error_handler_t::replace));
+    } else {
+      batch.push_back(std::move(msg));
+    }
+    if (!batch.empty()) state_->listener.OnMessages(id_, worker_, std::move(batch));
     Read();
   }
 
   void OnHello(const Json& msg) {
-    if (msg.value("type", "") != "hello" || !msg.contains("name") || !msg["name"].is_string()) {
-      Send(Json{{"type", "refused"}, {"error", "expected a hello message"}}.dump());
-      return CloseWith("expected hello");
-    }
     WorkerHello hello;
-    hello.name = msg.value("name", "");
-    hello.secret = msg.value("secret", "");
-    hello.capacity = msg.value("capacity", 0);
-    hello.running = msg.value("running", Json::array());
-    hello.version = msg.value("version", "");
+    if (Status st = ParseHello(msg, "name", &hello); !st.ok()) {
+      spdlog::warn("worker connection from {} refused: {}", remote_, st.message());
+      Send(Json{{"type", "refused"}, {"error", st.message()}}.dump(-1, ' ', false,
+                                                                   Json::error_handler_t::replace));
+      return CloseWith("malformed hello");
+    }
     hello.remote = remote_;
     std::string name = hello.name;
     auto self = shared_from_this();

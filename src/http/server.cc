@@ -18,6 +18,7 @@
 #include <system_error>
 
 #include "core/log.h"
+#include "http/beast_request.h"
 #include "core/log_limiter.h"
 #include "http/upgrade.h"
 
@@ -244,21 +245,9 @@ class Session : public std::enable_shared_from_this<Session> {
         return;
       }
     }
-    Request req;
-    req.method = std::string(msg.method_string());
-    req.target = std::string(msg.target());
-    size_t q = req.target.find('?');
-    req.path = UrlDecode(req.target.substr(0, q), false);
-    if (q != std::string::npos) req.query = ParseQuery(req.target.substr(q + 1));
-    for (const auto& field : msg) {
-      std::string name(field.name_string());
-      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      req.headers[name] = std::string(field.value());
-    }
-    req.body = std::move(msg.body());
-    req.remote = remote_;
     keep_alive_ = msg.keep_alive();
     version_ = msg.version();
+    Request req = FromBeast(std::move(msg), remote_);
 
     int status = 404;
     const Handler* handler = server_->router.Match(&req, &status);
@@ -272,11 +261,20 @@ class Session : public std::enable_shared_from_this<Session> {
     // The handler may answer later and from another thread: come back to this connection's
     // thread before touching the stream.
     auto self = shared_from_this();
-    (*handler)(req, [self](Response resp) {
-      asio::post(self->server_->io, [self, resp = std::move(resp)]() mutable {
-        self->WriteNow(std::move(resp), self->keep_alive_);
+    auto answered = std::make_shared<std::atomic<bool>>(false);
+    try {
+      (*handler)(req, [self, answered](Response resp) {
+        *answered = true;
+        asio::post(self->server_->io, [self, resp = std::move(resp)]() mutable {
+          self->WriteNow(std::move(resp), self->keep_alive_);
+        });
       });
-    });
+    } catch (const nlohmann::json::exception& e) {
+      // Handlers check what they read from a request; should one slip, the request is refused
+      // and the master goes on.
+      spdlog::error("{} {}: malformed request: {}", req.method, req.path, e.what());
+      if (!*answered) WriteNow(Response::Error(400, "malformed request"), keep_alive_);
+    }
   }
 
   void WriteNow(Response resp, bool keep_alive) {

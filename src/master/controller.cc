@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "core/clock.h"
+#include "core/json_fields.h"
 #include "core/log.h"
 #include "master/event_hub.h"
 
@@ -20,8 +21,14 @@ bool SecretsEqual(const std::string& a, const std::string& b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-JobKey KeyOf(const Json& j) {
-  return {j.value("request", int64_t{0}), j.value("attempt", 0)};
+// Events reach the controller checked (CheckEvent, at the broker); these reads cannot throw
+// whatever comes.
+JobKey KeyOf(const Json& ev) {
+  return {IntOr(ev, "request", 0), static_cast<int>(IntOr(ev, "attempt", 0))};
+}
+
+int StepOf(const Json& ev) {
+  return static_cast<int>(IntOr(ev, "step", 0));
 }
 
 Json KeyJson(const JobKey& k) {
@@ -136,8 +143,8 @@ void Controller::OnHello(ConnId conn, WorkerHello hello, std::function<void(Stat
 
     // Jobs the worker says it still runs: keep those that are still its own, cancel the rest.
     std::set<JobKey> reported;
-    for (const auto& j : hello.running) {
-      JobKey key = KeyOf(j);
+    for (const RunningJob& j : hello.running) {
+      JobKey key{j.request, j.attempt};
       auto it = active_.find(key);
       if (it != active_.end() && it->second.worker.empty()) AdoptJob(txn, added, key, it->second);
       if (it != active_.end() && it->second.worker == hello.name) {
@@ -200,9 +207,16 @@ void Controller::OnMessages(ConnId conn, const std::string& worker, std::vector<
     w->last_seen = NowMs();
     int64_t ack = -1;
     for (const auto& m : msgs) {
-      HandleEvent(txn, *w, m);
-      if (m.contains("id") && m["id"].is_number_integer())
-        ack = std::max(ack, m["id"].get<int64_t>());
+      try {
+        HandleEvent(txn, *w, m);
+      } catch (const Json::exception& e) {
+        // Events are checked where they enter (CheckEvent); should one slip through, it costs
+        // that event only, not the rest of the batch nor the master.
+        spdlog::error("worker {}: event {} not applied: {}", worker,
+                      m.dump(-1, ' ', false, Json::error_handler_t::replace).substr(0, 200),
+                      e.what());
+      }
+      ack = std::max(ack, IntOr(m, "id", -1));
     }
     if (ack >= 0 && broker_) {
       txn.AfterCommit([this, conn, ack](const Status& st) {
@@ -215,7 +229,7 @@ void Controller::OnMessages(ConnId conn, const std::string& worker, std::vector<
 }
 
 void Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev) {
-  const std::string type = ev.value("type", "");
+  const std::string type = StringOr(ev, "type");
   if (type == event::kHeartbeat) return;
   JobKey key = KeyOf(ev);
   auto it = active_.find(key);
@@ -242,28 +256,28 @@ void Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev) {
   } else if (type == event::kStepStarted) {
     StepRecord s;
     s.build_id = EnsureBuild(txn, key, job, w.name);
-    s.idx = ev.value("step", 0);
-    s.name = ev.value("name", "");
+    s.idx = StepOf(ev);
+    s.name = StringOr(ev, "name");
     s.state = "running";
     s.started_at = now;
     st = store.StartStep(s);
     Notify(txn, {{"type", "step"}, {"build", s.build_id}, {"step", s.idx}, {"state", "running"}});
   } else if (type == event::kLog) {
-    st = store.AppendLog(EnsureBuild(txn, key, job, w.name), ev.value("step", 0),
-                         ev.value("seq", int64_t{0}), MaskLog(job, ev.value("data", "")));
-    Notify(txn, {{"type", "log"}, {"build", job.build_id}, {"step", ev.value("step", 0)}});
+    st = store.AppendLog(EnsureBuild(txn, key, job, w.name), StepOf(ev), IntOr(ev, "seq", 0),
+                         MaskLog(job, StringOr(ev, "data")));
+    Notify(txn, {{"type", "log"}, {"build", job.build_id}, {"step", StepOf(ev)}});
   } else if (type == event::kStepFinished) {
-    Result r = ParseResult(ev.value("result", "exception")).value_or(Result::kException);
-    st = store.FinishStep(EnsureBuild(txn, key, job, w.name), ev.value("step", 0), r, now);
+    Result r = ParseResult(StringOr(ev, "result", "exception")).value_or(Result::kException);
+    st = store.FinishStep(EnsureBuild(txn, key, job, w.name), StepOf(ev), r, now);
     HandleStepReport(txn, job, ev);
     Notify(txn, {{"type", "step"},
                  {"build", job.build_id},
-                 {"step", ev.value("step", 0)},
+                 {"step", StepOf(ev)},
                  {"state", "finished"},
                  {"result", std::string(ResultName(r))}});
   } else if (type == event::kJobFinished) {
     EnsureBuild(txn, key, job, w.name);
-    Result r = ParseResult(ev.value("result", "exception")).value_or(Result::kException);
+    Result r = ParseResult(StringOr(ev, "result", "exception")).value_or(Result::kException);
     if (r == Result::kRetry) {
       // Handed back by a stopping worker: the next attempt runs now, elsewhere (the worker
       // takes nothing new until it reconnects).

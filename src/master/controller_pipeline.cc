@@ -5,6 +5,7 @@
 #include "config/secrets.h"
 #include "core/clock.h"
 #include "core/interpolate.h"
+#include "core/json_fields.h"
 #include "core/log.h"
 #include "core/secret_mask.h"
 #include "master/artifact_tokens.h"
@@ -100,14 +101,14 @@ void Controller::HandleStepReport(Txn& txn, ActiveJob& job, const Json& ev) {
     }
   }
   if (ev.contains("tests") && ev["tests"].is_object()) {
-    Status st =
-        store.SetStepTests(job.build_id, ev.value("step", 0), MaskJson(ev["tests"], job.secrets));
+    Status st = store.SetStepTests(job.build_id, static_cast<int>(IntOr(ev, "step", 0)),
+                                   MaskJson(ev["tests"], job.secrets));
     if (!st.ok())
       spdlog::warn("build {}: cannot store test results: {}", job.build_id, st.message());
   }
   // A consume step's result (docs/protocol.md).
   if (ev.contains("result_json")) {
-    Status st = store.SetStepResult(job.build_id, ev.value("step", 0),
+    Status st = store.SetStepResult(job.build_id, static_cast<int>(IntOr(ev, "step", 0)),
                                     MaskJson(ev["result_json"], job.secrets));
     if (!st.ok())
       spdlog::warn("build {}: cannot store the consumer's result: {}", job.build_id, st.message());

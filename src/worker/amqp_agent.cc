@@ -20,6 +20,7 @@
 #include "broker/amqp_retry.h"
 #include "broker/amqp_topology.h"
 #include "broker/amqp_wait.h"
+#include "core/json_fields.h"
 #include "core/log.h"
 #include "worker/build_dirs.h"
 #include "worker/in_process_consumers.h"
@@ -105,10 +106,10 @@ class AmqpAgent : public EventSink {
     ev["id"] = next_id_++;
     ev["worker"] = opts_.name;
     ev["instance"] = instance_;
-    const std::string type = ev.value("type", "");
+    const std::string type = StringOr(ev, "type");
     std::function<void()> on_confirmed;
     if (type == "job.finished") {
-      Key key{ev.value("request", int64_t{0}), ev.value("attempt", 0)};
+      Key key{IntOr(ev, "request", 0), static_cast<int>(IntOr(ev, "attempt", 0))};
       auto it = tags_.find(key);
       if (it != tags_.end()) {
         uint64_t tag = it->second.first;
@@ -168,7 +169,7 @@ class AmqpAgent : public EventSink {
   // On the io thread: a delivery from a job queue.
   void OnJob(const Delivery& d, uint64_t generation) {
     const uint64_t tag = d.tag;
-    Json msg = Json::parse(d.body, nullptr, false);
+    Json msg = ParseUntrusted(d.body);
     JobSpec job;
     Status st = msg.is_discarded() ? Status::Invalid("not JSON") : JobFromJson(msg, &job);
     if (!st.ok()) {
@@ -237,25 +238,18 @@ class AmqpAgent : public EventSink {
   }
 
   void OnControl(const std::string& body) {
-    try {
-      HandleControl(body);
-    } catch (const Json::exception& e) {
-      // Anyone who may publish to the vhost can reach this queue: a malformed field is logged
-      // and ignored, never the end of the worker.
-      spdlog::warn("control message with a malformed field ignored: {}", e.what());
-    }
-  }
-
-  void HandleControl(const std::string& body) {
-    Json msg = Json::parse(body, nullptr, false);
-    if (msg.is_discarded() || !msg.is_object()) return;
-    const std::string type = msg.value("type", "");
-    if (type == "refused") return OnRefused(msg);
-    if (type == "welcome") {
-      if (msg.value("instance", "") != instance_) return;
+    Json msg = ParseUntrusted(body);
+    // Anyone who may publish to the vhost can reach this queue: every field is checked, and a
+    // malformed message is logged and ignored, never the end of the worker.
+    JsonFields f(msg, "control message");
+    std::string type, instance = instance_;
+    f.Str("type", &type, Need::kRequired).Str("instance", &instance);
+    if (type == "refused" && f.ok()) return OnRefused(msg);
+    if (type == "welcome" && f.ok()) {
+      if (!msg.contains("instance") || instance != instance_) return;
       return OnWelcome(msg);
     }
-    if (type == "pause" || type == "resume") {
+    if ((type == "pause" || type == "resume") && f.ok()) {
       // The consumer thread stops (or resumes) taking jobs from RabbitMQ, so that other
       // workers get them; the jobs already here run to the end.
       spdlog::info("worker {}: {} by the master", opts_.name,
@@ -264,8 +258,14 @@ class AmqpAgent : public EventSink {
       wake_.Notify();
       return;
     }
+    int64_t request = 0;
+    int attempt = 0;
+    if (type == "cancel")
+      f.Int("request", &request, 0, INT64_MAX, Need::kRequired)
+          .Int("attempt", &attempt, 0, INT32_MAX, Need::kRequired);
+    if (!f.ok()) return spdlog::warn("{}; ignored", f.status().message());
     if (type != "cancel") return;
-    auto it = runners_.find({msg.value("request", int64_t{0}), msg.value("attempt", 0)});
+    auto it = runners_.find({request, attempt});
     if (it == runners_.end()) return;
     spdlog::info("job {}.{}: cancelled by the master", it->first.first, it->first.second);
     it->second->Cancel();
@@ -344,10 +344,8 @@ class AmqpAgent : public EventSink {
   // The master refused our hello (unknown name or wrong secret): it ignores our events, so stop
   // at once and acknowledge nothing more; RabbitMQ gives the jobs we hold to other workers.
   void OnRefused(const Json& msg) {
-    if (msg.value("instance", instance_) != instance_) return;  // another process of this name
-    const std::string why = msg.contains("error") && msg["error"].is_string()
-                                ? msg["error"].get<std::string>()
-                                : "refused";
+    if (StringOr(msg, "instance", instance_) != instance_) return;  // another process's
+    const std::string why = StringOr(msg, "error", "refused");
     spdlog::error("master refused this worker: {}", why);
     status_ = Status::Unauthorized("master refused this worker: " + why);
     stop_consumer_ = true;

@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 #include <filesystem>
 
+#include "core/json_fields.h"
 #include "worker/glob_files.h"
 
 namespace grove {
@@ -74,7 +75,7 @@ void UploadStep::Start(const StepContext& ctx, std::function<void(Result)> done)
     ctx.log("[grove] upload: this job has no artifact token (the master is too old?)\n");
     return done_(Result::kException);
   }
-  std::string to = o.value("to", "");
+  std::string to = StringOr(o, "to", "");
   std::string dir = StepDir(ctx);
   for (const auto& pattern : StringOrList(o, "files")) {
     std::vector<std::string> matched = GlobFiles(dir, pattern);
@@ -119,10 +120,10 @@ void UploadStep::Next() {
                            out.status, FirstLine(out.body)));
       return done_(Result::kFailure);
     }
-    Json j = Json::parse(out.body, nullptr, false);
+    Json j = ParseUntrusted(out.body);
     if (j.is_object())
-      ctx_.log(fmt::format("[grove]   {} bytes, sha256 {}\n", j.value("size", int64_t{0}),
-                           j.value("sha256", "")));
+      ctx_.log(fmt::format("[grove]   {} bytes, sha256 {}\n", IntOr(j, "size", 0),
+                           StringOr(j, "sha256", "")));
     // Leave the call's callback before the next call replaces it.
     boost::asio::post(*ctx_.io, [this] { Next(); });
   });
@@ -135,9 +136,9 @@ void UploadStep::Cancel() {
 
 void DownloadStep::Start(const StepContext& ctx, std::function<void(Result)> done) {
   const Json& o = ctx.step->options;
-  std::string build = o.value("build", "");
-  std::string path = o.value("path", "");
-  std::string to = o.value("to", path);
+  std::string build = StringOr(o, "build", "");
+  std::string path = StringOr(o, "path", "");
+  std::string to = StringOr(o, "to", path);
   if (build.empty() || path.empty() || ctx.master_url.empty()) {
     ctx.log("[grove] download: needs a build, a path and the master's URL\n");
     return done(Result::kException);

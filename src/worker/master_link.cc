@@ -10,6 +10,7 @@
 #include <set>
 
 #include "core/fd_util.h"
+#include "core/json_fields.h"
 #include "core/log.h"
 
 namespace grove {
@@ -136,9 +137,11 @@ struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
   }
 
   void OnMessage(const std::string& text) {
-    Json msg = Json::parse(text, nullptr, false);
-    if (!msg.is_object()) return spdlog::warn("malformed message from master ignored");
-    std::string type = msg.value("type", "");
+    Json msg = ParseUntrusted(text);
+    // Every field is checked before use: a malformed message is logged and ignored.
+    JsonFields f(msg, "message from master");
+    std::string type;
+    f.Str("type", &type, Need::kRequired);
     if (type == "welcome") {
       welcomed = true;
       retired.clear();
@@ -147,17 +150,32 @@ struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
       spdlog::info("connected to master {} ({} events to send)", opts.master_url, outbox.size());
       Write();
     } else if (type == "refused") {
+      std::string error = "refused";
+      f.Str("error", &error);
       stopped = true;
-      handler.OnRefused(msg.value("error", "refused"));
+      handler.OnRefused(error);
     } else if (type == "ack") {
-      Ack(msg.value("upto", int64_t{0}));
+      int64_t upto = 0;
+      if (f.Int("upto", &upto, 0, INT64_MAX, Need::kRequired).ok()) Ack(upto);
     } else if (type == "job") {
-      handler.OnJob(msg.value("job", Json::object()));
+      Json job;
+      if (f.Object("job", &job, Need::kRequired).ok()) handler.OnJob(job);
     } else if (type == "cancel") {
-      handler.OnCancel(msg.value("request", int64_t{0}), msg.value("attempt", 0));
-    } else {
+      int64_t request = 0;
+      int attempt = 0;
+      f.Int("request", &request, 0, INT64_MAX, Need::kRequired)
+          .Int("attempt", &attempt, 0, INT32_MAX, Need::kRequired);
+      if (f.ok()) handler.OnCancel(request, attempt);
+    } else if (type == "rejected") {
+      // The master ignored one of our events (a bug of this worker, docs/protocol.md).
+      std::string error;
+      int64_t id = -1;
+      f.Str("error", &error).Int("id", &id);
+      spdlog::error("the master rejected event {}: {}", id, error);
+    } else if (f.ok()) {
       spdlog::warn("unknown message '{}' from master ignored", type);
     }
+    if (!f.ok()) spdlog::warn("{}; ignored", f.status().message());
   }
 
   void Ack(int64_t upto) {
@@ -223,10 +241,10 @@ struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
   void Emit(Json ev) {
     ev["id"] = next_id;
     Entry e{next_id++, ev.dump(-1, ' ', false, Json::error_handler_t::replace), false, 0, 0};
-    if (ev.value("type", "") == event::kJobFinished) {
+    if (StringOr(ev, "type") == event::kJobFinished) {
       e.finishes_job = true;
-      e.request = ev.value("request", int64_t{0});
-      e.attempt = ev.value("attempt", 0);
+      e.request = IntOr(ev, "request", 0);
+      e.attempt = static_cast<int>(IntOr(ev, "attempt", 0));
       finished_unacked.insert({e.request, e.attempt});
     }
     outbox_bytes += e.text.size();

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/json_fields.h"
 #include "worker/command_sequence.h"
 
 namespace grove {
@@ -25,8 +26,8 @@ std::string Trim(const std::string& s) {
 
 void SetPropertyStep::Start(const StepContext& ctx, std::function<void(Result)> done) {
   const StepSpec& spec = *ctx.step;
-  std::string property = spec.options.value("property", "");
-  std::string file = spec.options.value("file", "");
+  std::string property = StringOr(spec.options, "property", "");
+  std::string file = StringOr(spec.options, "file", "");
   std::string dir = spec.workdir.empty()
                         ? ctx.builddir
                         : (std::filesystem::path(ctx.builddir) / spec.workdir).string();
