@@ -4,8 +4,16 @@
 // transaction and committed together (group commit): a burst of a thousand worker events costs
 // one fsync, not a thousand. Work that must wait for durability (acknowledging an event,
 // answering an API call, sending a job) is registered with Txn::AfterCommit.
+//
+// A batch is all or nothing. When the store cannot write (a full disk, an I/O error: the
+// store dooms the transaction) or a task calls Txn::Fail, the whole batch is rolled back, the
+// tasks not run yet go back to the front of the queue, the rollback handlers re-derive what
+// their owners keep in memory from the store, every AfterCommit callback gets the error, and
+// the loop waits (100 ms, doubling up to 2 s) before trying again. So memory never keeps a
+// decision the store lost, and the master recovers by itself once writes succeed again.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -24,11 +32,18 @@ class Txn {
   Store& store() { return store_; }
   // Runs after the transaction's commit with its outcome.
   void AfterCommit(std::function<void(const Status&)> fn) { after_.push_back(std::move(fn)); }
+  // Rolls the whole batch back instead of committing it: a write that must not be lost failed.
+  void Fail(Status why) {
+    if (failure_.ok()) failure_ = std::move(why);
+  }
+  // Ok while the batch may still commit.
+  Status status() const { return failure_.ok() ? store_.TransactionStatus() : failure_; }
 
  private:
   friend class CoreLoop;
   Store& store_;
   std::vector<std::function<void(const Status&)>> after_;
+  Status failure_;
 };
 
 class CoreLoop {
@@ -44,21 +59,30 @@ class CoreLoop {
   // Runs the tasks already posted, then stops the thread.
   void Stop();
   void Post(Task task);
+  // Called on the loop's thread after a batch was rolled back, before its AfterCommit
+  // callbacks: whoever keeps state in memory that mirrors the store re-derives it (reads
+  // work while writes fail). Register before Start.
+  void OnRollback(std::function<void(Store&)> fn) { on_rollback_.push_back(std::move(fn)); }
 
   // Figures for the benchmarks and the operations page.
   struct Stats {
     uint64_t tasks = 0;
     uint64_t commits = 0;
+    uint64_t rollbacks = 0;  // batches the store could not commit
   };
   Stats stats() const;
 
  private:
   void Run();
+  // Rolls the failed batch back; |unrun| goes back to the front of the queue.
+  void RecoverFrom(std::deque<Task> unrun);
 
   std::unique_ptr<Store> store_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Task> queue_;
+  std::vector<std::function<void(Store&)>> on_rollback_;
+  std::chrono::milliseconds backoff_{0};  // wait before the next batch after a rollback
   bool stopping_ = false;
   Stats stats_;
   std::thread thread_;
