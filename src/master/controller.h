@@ -131,6 +131,9 @@ class Controller : public BrokerListener {
                           int64_t next, int64_t got);
   // Asks |w| to send its events again from the first one not applied (docs/protocol.md).
   void RequestResend(ConnectedWorker& w);
+  // Event |id| came while an earlier one is still missing, for a long time: true when the
+  // missing ones are given up (RabbitMQ), false to keep waiting (a worker is reconnected).
+  bool GiveUpWaiting(ConnectedWorker& w, int64_t id, int64_t now);
   // The core loop rolled a batch back: the queue, the jobs, the workers' running sets, the
   // locks and the orphans are re-derived from the store, and the workers asked to resend.
   void ReloadAfterRollback(Store& store);

@@ -127,7 +127,7 @@ class FullDiskTests(GroveTestCase):
 
         # The master recovers by itself: every request ends, nothing stays running or claimed.
         for rid in rids:
-            g.wait_request(rid, timeout=120)
+            g.wait_request(rid, timeout=int(os.environ.get("GROVE_TEST_WAIT", "120")))
         wait_for(lambda: g.get("/api/v1/status")["running_count"] == 0, timeout=30,
                  what="no build to be running")
         for rid in rids:
