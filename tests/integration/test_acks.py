@@ -5,6 +5,7 @@ stored: an event after a hole in the ids, or a log chunk after a hole in a step'
 applied; the master asks for a resend, and a log chunk that a resend does not bring ends the
 build as an exception that says why in the log (never a success with part of the log missing).
 """
+import signal
 import unittest
 
 from grove_harness import GroveTestCase
@@ -34,15 +35,25 @@ class AckTests(GroveTestCase):
     def send(self, id_, type_, **fields):
         self.ws.send_json({"id": id_, "type": type_, **self.key, **fields})
 
-    def until(self, wanted):
+    def until(self, wanted, timeout=20):
         """Messages from the master up to the first of type |wanted| (returned last)."""
         seen = []
-        while True:
-            m = self.ws.recv_json()
-            self.assertIsNotNone(m, f"the master closed the connection; seen {seen}")
-            seen.append(m)
-            if m["type"] == wanted:
-                return seen
+
+        def late(*_):
+            raise AssertionError(f"no {wanted} from the master within {timeout} s; seen {seen}")
+        # The master's pings keep the socket busy: a deadline of our own.
+        previous = signal.signal(signal.SIGALRM, late)
+        signal.alarm(timeout)
+        try:
+            while True:
+                m = self.ws.recv_json()
+                self.assertIsNotNone(m, f"the master closed the connection; seen {seen}")
+                seen.append(m)
+                if m["type"] == wanted:
+                    return seen
+        finally:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, previous)
 
     def acked(self, upto):
         while True:
