@@ -33,9 +33,11 @@ struct AmqpBroker::State {
 
   // Cross-thread inputs of the consumer thread.
   std::mutex mu;
-  std::vector<std::pair<ConnId, int64_t>> acks;        // controller: events ≤ upto are durable
-  std::vector<std::pair<ConnId, bool>> hello_replies;  // controller: accepted or refused
-  std::map<ConnId, std::string> conn_names;            // for Send(cancel)
+  std::vector<std::pair<ConnId, int64_t>> acks;      // controller: events ≤ upto are durable
+  std::vector<std::pair<ConnId, int64_t>> resends;   // controller: events ≥ from come again
+  enum class Reply { kRefused, kAccepted, kRetry };  // kRetry: the store failed; not answered
+  std::vector<std::pair<ConnId, Reply>> hello_replies;
+  std::map<ConnId, std::string> conn_names;  // for Send(cancel)
   std::vector<std::pair<int, std::function<void(Status, Json)>>> dead_letter_reads;
   struct Settle {
     uint64_t tag;
@@ -161,10 +163,13 @@ void AmqpBroker::PublishJob(const std::vector<std::string>& tags, Json msg) {
 void AmqpBroker::Send(ConnId conn, Json msg) {
   State& s = *state_;
   const std::string type = msg.value("type", "");
-  if (type == "ack") {
+  if (type == "ack" || type == "resend") {
     {
       std::lock_guard lock(s.mu);
-      s.acks.emplace_back(conn, msg.value("upto", int64_t{-1}));
+      if (type == "ack")
+        s.acks.emplace_back(conn, msg.value("upto", int64_t{-1}));
+      else
+        s.resends.emplace_back(conn, msg.value("from", int64_t{0}));
     }
     s.wake.Notify();
     return;
@@ -281,11 +286,12 @@ Status AmqpBroker::State::ConsumeOnce(AmqpConnection& c) {
   while (!stop) {
     wake.Drain();
     // 1. What the controller sent back: acks after commit, hello replies.
-    std::vector<std::pair<ConnId, int64_t>> my_acks;
-    std::vector<std::pair<ConnId, bool>> replies;
+    std::vector<std::pair<ConnId, int64_t>> my_acks, my_resends;
+    std::vector<std::pair<ConnId, Reply>> replies;
     {
       std::lock_guard lock(mu);
       my_acks.swap(acks);
+      my_resends.swap(resends);
       replies.swap(hello_replies);
     }
     std::vector<std::pair<int, std::function<void(Status, Json)>>> reads;
@@ -295,10 +301,18 @@ Status AmqpBroker::State::ConsumeOnce(AmqpConnection& c) {
     }
     for (auto& [limit, done] : reads) ReadDeadLetters(limit, done);
     GROVE_RETURN_IF_ERROR(SettleSubmissions(c));
-    for (auto& [conn, ok] : replies) {
+    for (auto& [conn, reply] : replies) {
       for (auto& [name, w] : workers) {
         if (w.conn != conn) continue;
-        if (!ok) {
+        if (reply == Reply::kRetry) {
+          // The master could not store the hello: the worker's next hello (same instance)
+          // is taken as a new one; its held events wait for it.
+          std::lock_guard lock(mu);
+          conn_names.erase(w.conn);
+          w.conn = 0;
+          continue;
+        }
+        if (reply == Reply::kRefused) {
           // Its later events are dead-lettered too (kept small: the last few refused).
           if (!w.instance.empty()) {
             if (w.refused.size() >= 16) w.refused.erase(w.refused.begin());
@@ -332,6 +346,21 @@ Status AmqpBroker::State::ConsumeOnce(AmqpConnection& c) {
         for (auto& [id, tag] : w.unacked) {
           if (id <= upto)
             GROVE_RETURN_IF_ERROR(c.Ack(tag));
+          else
+            keep.emplace_back(id, tag);
+        }
+        w.unacked.swap(keep);
+      }
+    }
+    // What the controller did not store (its batch was rolled back, or an event before it is
+    // missing) goes back to the queue, in its place, and is delivered again.
+    for (auto& [conn, from] : my_resends) {
+      for (auto& [name, w] : workers) {
+        if (w.conn != conn) continue;
+        std::vector<std::pair<int64_t, uint64_t>> keep;
+        for (auto& [id, tag] : w.unacked) {
+          if (id >= from)
+            GROVE_RETURN_IF_ERROR(c.Reject(tag, true));
           else
             keep.emplace_back(id, tag);
         }
@@ -486,17 +515,23 @@ void AmqpBroker::State::OnHelloEvent(const std::string& name, const Json& ev) {
   ConnId conn = w.conn;
   listener->OnHello(conn, std::move(hello), [this, conn, name, instance](Status st) {
     // The worker learns the answer on its control queue: a refused one stops, an accepted one
-    // starts acknowledging its jobs (docs/protocol.md).
-    Json answer = {{"type", st.ok() ? "welcome" : "refused"}, {"instance", instance}};
-    if (!st.ok()) answer["error"] = st.message();
-    // What grove.lua says of the worker, for a worker started without --tags or --capacity.
-    if (Json settings = st.ok() && worker_settings ? worker_settings(name) : Json();
-        settings.is_object())
-      answer.update(settings);
-    publisher->Publish({kControlExchange, name, answer.dump(), nullptr});
+    // starts acknowledging its jobs (docs/protocol.md). A hello the master could not store
+    // (a full disk) is not answered: the worker's next one is handled as new.
+    const bool retry = st.code() == Status::Code::kUnavailable;
+    if (!retry) {
+      Json answer = {{"type", st.ok() ? "welcome" : "refused"}, {"instance", instance}};
+      if (!st.ok()) answer["error"] = st.message();
+      // What grove.lua says of the worker, for a worker started without --tags or --capacity.
+      if (Json settings = st.ok() && worker_settings ? worker_settings(name) : Json();
+          settings.is_object())
+        answer.update(settings);
+      publisher->Publish({kControlExchange, name, answer.dump(), nullptr});
+    }
     {
       std::lock_guard lock(mu);
-      hello_replies.emplace_back(conn, st.ok());
+      hello_replies.emplace_back(conn, retry     ? Reply::kRetry
+                                       : st.ok() ? Reply::kAccepted
+                                                 : Reply::kRefused);
     }
     wake.Notify();
   });

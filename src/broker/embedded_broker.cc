@@ -138,6 +138,11 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     auto self = shared_from_this();
     state_->listener.OnHello(id_, std::move(hello), [self, name](Status st) {
       asio::post(self->state_->io, [self, name, st] {
+        if (st.code() == Status::Code::kUnavailable) {
+          // The master cannot store the hello now (a full disk): closed, not refused, so the
+          // worker connects again rather than stopping.
+          return self->CloseWith(st.message());
+        }
         if (!st.ok()) {
           self->Send(Json{{"type", "refused"}, {"error", st.message()}}.dump());
           return self->CloseWith("refused");

@@ -74,8 +74,16 @@ void Controller::PrepareJob(Txn& txn, const JobKey& key, ActiveJob& job, const B
     if (artifact_tokens_) spec->token = artifact_tokens_->For(build_id);
   }
   // Only the secrets its steps name travel with the job.
+  for (auto& [name, value] : JobSecrets(bc)) {
+    job.secrets.push_back(value);
+    spec->secrets[name] = std::move(value);
+  }
+}
+
+std::map<std::string, std::string> Controller::JobSecrets(const BuilderConfig& bc) const {
   std::set<std::string> names;
-  for (const auto& s : spec->steps) CollectStepSecrets(s, &names);
+  for (const auto& s : bc.steps) CollectStepSecrets(s, &names);
+  std::map<std::string, std::string> out;
   for (const auto& name : names) {
     std::string value;
     Status st = config_internal::ResolveSecret(config_->base_dir, name, &value);
@@ -83,9 +91,9 @@ void Controller::PrepareJob(Txn& txn, const JobKey& key, ActiveJob& job, const B
       spdlog::warn("builder {}: {}", bc.name, st.message());
       continue;
     }
-    spec->secrets[name] = value;
-    job.secrets.push_back(value);
+    out[name] = std::move(value);
   }
+  return out;
 }
 
 void Controller::HandleStepReport(Txn& txn, ActiveJob& job, const Json& ev) {

@@ -383,6 +383,7 @@ class PgDb final : public Db {
       if (st.ok()) {
         txn_ = TxnState::kOpen;
         abort_error_ = Status::Ok();
+        doom_ = Status::Ok();
         return st;
       }
       // A connection that died while idle: BEGIN changed nothing, so a fresh one may retry.
@@ -398,6 +399,13 @@ class PgDb final : public Db {
       return lost_error_;
     }
     txn_ = TxnState::kNone;
+    if (!doom_.ok()) {
+      // A batch is all or nothing: a statement the server could not carry out for want of
+      // resources (a full disk) fails the whole transaction, even after its savepoint's undo.
+      ResultPtr r(PQexec(conn_.get(), "ROLLBACK"));
+      (void)Check(r.get(), "ROLLBACK");
+      return doom_;
+    }
     if (PQtransactionStatus(conn_.get()) == PQTRANS_INERROR) {
       // PostgreSQL would answer COMMIT with ROLLBACK: say so instead of reporting success.
       ResultPtr r(PQexec(conn_.get(), "ROLLBACK"));
@@ -424,6 +432,12 @@ class PgDb final : public Db {
   }
 
   bool InTransaction() const override { return txn_ != TxnState::kNone; }
+
+  Status TransactionStatus() const override {
+    if (txn_ == TxnState::kLost) return lost_error_;
+    if (txn_ == TxnState::kNone) return Status::Ok();
+    return doom_;
+  }
 
   // --- For PgStmt ---
 
@@ -471,6 +485,12 @@ class PgDb final : public Db {
         PQtransactionStatus(conn_.get()) == PQTRANS_INERROR) {
       abort_error_ = st;
     }
+    // Insufficient resources (53: disk full, out of memory), system and internal errors (58,
+    // XX): the environment failed, not the statement; the transaction must not commit.
+    if (txn_ == TxnState::kOpen && doom_.ok() &&
+        (code.rfind("53", 0) == 0 || code.rfind("58", 0) == 0 || code.rfind("XX", 0) == 0)) {
+      doom_ = st;
+    }
     return st;
   }
 
@@ -496,6 +516,7 @@ class PgDb final : public Db {
   uint64_t generation_ = 0;  // incremented by every successful connection
   TxnState txn_ = TxnState::kNone;
   Status abort_error_;  // the error that aborted the open transaction
+  Status doom_;         // an environmental error in the open transaction: it cannot commit
   Status lost_error_ = Status::Unavailable("the store is not connected");
   Clock::time_point next_attempt_{};
   std::chrono::milliseconds backoff_ = kFirstBackoff;

@@ -109,6 +109,10 @@ class Db {
   virtual Status Commit() = 0;
   virtual Status Rollback() = 0;
   virtual bool InTransaction() const = 0;
+  // Ok while the write transaction BeginWrite opened can still commit (or none is open);
+  // else the error that doomed it (the disk is full, an I/O error, SQLite ended it): then
+  // every statement is refused until Commit (which fails) or Rollback ends it.
+  virtual Status TransactionStatus() const = 0;
 };
 
 // Makes a group of statements all-or-nothing. Outside a transaction it opens a write

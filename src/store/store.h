@@ -132,6 +132,10 @@ class Store {
   virtual Status Begin() = 0;
   virtual Status Commit() = 0;
   virtual Status Rollback() = 0;
+  // Ok while the transaction Begin() opened can still commit; else why it cannot (the disk
+  // is full, an I/O error): then every call fails until Rollback, and Commit fails. A refused
+  // write (NotFound, Conflict, ...) does not doom the transaction.
+  virtual Status TransactionStatus() const = 0;
 
   // Build requests. AddRequest sets id, state "queued" and submitted_at (when 0).
   virtual Status AddRequest(RequestRecord* r) = 0;
@@ -168,9 +172,12 @@ class Store {
   virtual Status ListSteps(int64_t build_id, std::vector<StepRecord>* out) = 0;
 
   // Logs. Chunks arrive with a per-step sequence number from 0; a chunk whose seq is already
-  // stored is ignored (redelivery). Chunks are stored zstd-compressed with their byte and line
+  // stored is ignored (redelivery), one that is not the next (a gap before it) is refused with
+  // Conflict and not stored. Chunks are stored zstd-compressed with their byte and line
   // offsets, so ReadLog decompresses only the chunks it returns.
   virtual Status AppendLog(int64_t build_id, int idx, int64_t seq, std::string_view data) = 0;
+  // The seq the step's log expects next (the number of chunks stored, empty ones included).
+  virtual Status NextLogSeq(int64_t build_id, int idx, int64_t* next) = 0;
   // Up to |max_bytes| of the log from byte |offset|; |total| receives the log's size.
   virtual Status ReadLog(int64_t build_id, int idx, int64_t offset, int64_t max_bytes,
                          std::string* out, int64_t* total) = 0;

@@ -182,6 +182,7 @@ struct JobRunner::Impl {
     Json ev = Event(event::kStepFinished);
     ev["step"] = step;
     ev["result"] = ResultName(r);
+    ev["log_chunks"] = seq;  // the master checks that it stored them all
     if (report.contains("properties") && report["properties"].is_object()) {
       for (auto& [k, v] : report["properties"].items()) props[k] = v;
       ev["properties"] = report["properties"];

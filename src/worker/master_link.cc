@@ -1,5 +1,6 @@
 #include "worker/master_link.h"
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -36,7 +37,7 @@ Status ParseMasterUrl(const std::string& url, std::string* host, std::string* po
 struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
   struct Entry {
     int64_t id;
-    std::string text;
+    std::shared_ptr<const std::string> text;
     bool finishes_job;
     int64_t request;
     int attempt;
@@ -66,6 +67,7 @@ struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
   size_t outbox_bytes = 0;
   int64_t next_id = 1;
   int64_t next_to_send = 1;
+  uint64_t send_generation = 0;  // changes when a resend moves next_to_send back
   std::set<std::pair<int64_t, int>> finished_unacked;  // jobs whose job.finished is not acked
 
   void Connect() {
@@ -157,6 +159,9 @@ struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
     } else if (type == "ack") {
       int64_t upto = 0;
       if (f.Int("upto", &upto, 0, INT64_MAX, Need::kRequired).ok()) Ack(upto);
+    } else if (type == "resend") {
+      int64_t from = 0;
+      if (f.Int("from", &from, 0, INT64_MAX, Need::kRequired).ok()) Resend(from);
     } else if (type == "job") {
       Json job;
       if (f.Object("job", &job, Need::kRequired).ok()) handler.OnJob(job);
@@ -182,36 +187,53 @@ struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
     while (!outbox.empty() && outbox.front().id <= upto) {
       const Entry& e = outbox.front();
       if (e.finishes_job) finished_unacked.erase({e.request, e.attempt});
-      outbox_bytes -= e.text.size();
+      outbox_bytes -= e.text->size();
       outbox.pop_front();
     }
+    // A resend may have gone back to events the master had already (an ack crossed it).
+    if (!outbox.empty()) next_to_send = std::max(next_to_send, outbox.front().id);
+    if (outbox.empty()) next_to_send = next_id;
     if (was_congested && outbox_bytes < opts.congestion_bytes / 4) {
       was_congested = false;
       handler.OnDrained();
     }
   }
 
+  // The master did not store the events from |from| on (docs/protocol.md): send them again,
+  // in order, and what follows them.
+  void Resend(int64_t from) {
+    if (!welcomed) return;  // the welcome starts from the first unacknowledged event anyway
+    const int64_t first = outbox.empty() ? next_id : outbox.front().id;
+    const int64_t to = std::clamp(from, first, next_id);
+    if (to >= next_to_send) return;  // not sent yet: nothing to go back for
+    spdlog::warn("master asked to resend events from {}; sending {} again", from,
+                 next_to_send - to);
+    next_to_send = to;
+    ++send_generation;  // the write under way, if any, does not advance next_to_send
+    Write();
+  }
+
   void Write() {
     if (writing || !stream) return;
-    const std::string* text = nullptr;
+    // Shared with the write: after a resend went back, an ack may drop the entry mid-write.
+    std::shared_ptr<const std::string> text;
     if (hello_pending) {
-      text = &hello_text;
+      text = std::make_shared<const std::string>(hello_text);
     } else if (welcomed && !outbox.empty() && next_to_send < next_id) {
-      text = &outbox[static_cast<size_t>(next_to_send - outbox.front().id)].text;
+      text = outbox[static_cast<size_t>(next_to_send - outbox.front().id)].text;
     }
     if (!text) return;
     writing = true;
     stream->text(true);
-    // The entry stays in the outbox until acknowledged, so the buffer outlives the write.
     stream->async_write(asio::buffer(*text),
-                        [self = shared_from_this(), s = stream.get(), was_hello = hello_pending](
-                            beast::error_code ec, size_t) {
+                        [self = shared_from_this(), s = stream.get(), was_hello = hello_pending,
+                         gen = send_generation, text](beast::error_code ec, size_t) {
                           self->writing = false;
                           if (s != self->stream.get()) return;
                           if (ec) return self->Retry("write to master failed: " + ec.message());
                           if (was_hello)
                             self->hello_pending = false;
-                          else
+                          else if (gen == self->send_generation)
                             ++self->next_to_send;
                           self->Write();
                         });
@@ -240,14 +262,17 @@ struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
 
   void Emit(Json ev) {
     ev["id"] = next_id;
-    Entry e{next_id++, ev.dump(-1, ' ', false, Json::error_handler_t::replace), false, 0, 0};
+    Entry e{next_id++,
+            std::make_shared<const std::string>(
+                ev.dump(-1, ' ', false, Json::error_handler_t::replace)),
+            false, 0, 0};
     if (StringOr(ev, "type") == event::kJobFinished) {
       e.finishes_job = true;
       e.request = IntOr(ev, "request", 0);
       e.attempt = static_cast<int>(IntOr(ev, "attempt", 0));
       finished_unacked.insert({e.request, e.attempt});
     }
-    outbox_bytes += e.text.size();
+    outbox_bytes += e.text->size();
     outbox.push_back(std::move(e));
     if (outbox_bytes > opts.congestion_bytes) was_congested = true;
     Write();

@@ -20,6 +20,7 @@
 #include "store/migrations.h"
 #include "store/pg_db.h"
 #include "store/sql_db.h"
+#include "store/sql_store.h"
 #include "store/sqlite_db.h"
 #include "store/store_copy.h"
 
@@ -696,6 +697,72 @@ TEST_P(StoreTest, AFailedCallInABatchKeepsTheRestOfTheBatch) {
   ASSERT_TRUE(store_->AppendLog(b.id, 0, 1, "also kept\n").ok());
   ASSERT_TRUE(store_->Commit().ok());
   EXPECT_EQ(ReadAll(b.id, 0), "kept\nalso kept\n");
+}
+
+TEST_P(StoreTest, AppendLogRefusesAChunkAfterAGap) {
+  BuildRecord b = NewBuild("linux");
+  StartStep(b.id, 0);
+  int64_t next = -1;
+  ASSERT_TRUE(store_->NextLogSeq(b.id, 0, &next).ok());
+  EXPECT_EQ(next, 0);
+  ASSERT_TRUE(store_->AppendLog(b.id, 0, 0, "one\n").ok());
+  // Chunk 1 did not come (yet): chunk 2 is not stored after the gap.
+  Status st = store_->AppendLog(b.id, 0, 2, "three\n");
+  EXPECT_TRUE(st.IsConflict()) << st.ToString();
+  EXPECT_NE(st.message().find("arrived before chunk 1"), std::string::npos) << st.message();
+  ASSERT_TRUE(store_->NextLogSeq(b.id, 0, &next).ok());
+  EXPECT_EQ(next, 1);
+  EXPECT_EQ(ReadAll(b.id, 0), "one\n");
+  ASSERT_TRUE(store_->AppendLog(b.id, 0, 1, "two\n").ok());
+  ASSERT_TRUE(store_->AppendLog(b.id, 0, 2, "three\n").ok());
+  // An empty chunk takes its seq without adding bytes.
+  ASSERT_TRUE(store_->AppendLog(b.id, 0, 3, "").ok());
+  ASSERT_TRUE(store_->NextLogSeq(b.id, 0, &next).ok());
+  EXPECT_EQ(next, 4);
+  ASSERT_TRUE(store_->AppendLog(b.id, 0, 4, "four\n").ok());
+  ASSERT_TRUE(store_->AppendLog(b.id, 0, 3, "").ok());  // redelivered
+  int64_t total = 0;
+  EXPECT_EQ(ReadAll(b.id, 0, &total), "one\ntwo\nthree\nfour\n");
+  EXPECT_EQ(total, 19);
+  std::string part;
+  ASSERT_TRUE(store_->ReadLog(b.id, 0, 8, 100, &part, &total).ok());
+  EXPECT_EQ(part, "three\nfour\n");
+}
+
+TEST_P(StoreTest, AFullDiskDoomsTheWholeTransaction) {
+  // SQLITE_FULL on demand: the database may not grow beyond a few more pages.
+  if (postgres()) GTEST_SKIP() << "SQLite's max_page_count has no PostgreSQL counterpart";
+  std::unique_ptr<sql::Db> db;
+  ASSERT_TRUE(sql::OpenSqliteDb(DbPath(), &db).ok());
+  ASSERT_TRUE(db->Exec("PRAGMA max_page_count = 200").ok());
+  sql::Db* raw = db.get();
+  std::unique_ptr<Store> store = NewSqlStore(std::move(db));
+  ASSERT_TRUE(store->Begin().ok());
+  RequestRecord small;
+  small.builder = "linux";
+  ASSERT_TRUE(store->AddRequest(&small).ok());
+  RequestRecord big;
+  big.builder = "linux";
+  big.reason.assign(4 << 20, 'x');
+  Status st = store->AddRequest(&big);
+  EXPECT_EQ(st.code(), Status::Code::kIo) << st.ToString();
+  // SQLite undid only that statement, but the batch is all or nothing: nothing more is done,
+  // and the commit fails.
+  EXPECT_FALSE(store->TransactionStatus().ok());
+  RequestRecord later;
+  later.builder = "linux";
+  EXPECT_FALSE(store->AddRequest(&later).ok());
+  EXPECT_FALSE(store->Commit().ok());
+  ASSERT_TRUE(store->Rollback().ok());
+  EXPECT_TRUE(store->TransactionStatus().ok());
+  RequestRecord got;
+  EXPECT_TRUE(store->GetRequest(small.id, &got).IsNotFound());
+  // Space again: writes succeed.
+  ASSERT_TRUE(raw->Exec("PRAGMA max_page_count = 100000").ok());
+  ASSERT_TRUE(store->Begin().ok());
+  ASSERT_TRUE(store->AddRequest(&big).ok());
+  ASSERT_TRUE(store->Commit().ok());
+  EXPECT_TRUE(store->GetRequest(big.id, &got).ok());
 }
 
 TEST_P(StoreTest, ReaderSeesOnlyCommittedWrites) {
