@@ -41,6 +41,8 @@ install_packages() {
 build_grove() {
   local dir="$1" type="${2:-Release}"
   shift 2 || shift $#
+  # ccache keys on paths relative to the tree, so a fresh clone reuses what an earlier one built.
+  export CCACHE_BASEDIR="$GROVE_ROOT" CCACHE_NOHASHDIR=1
   cmake -S "$GROVE_ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="$type" "$@" >/dev/null
   ninja -C "$dir" -j "$(nproc)"
 }
