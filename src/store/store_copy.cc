@@ -121,6 +121,21 @@ const std::vector<Table>& Tables() {
        2},
       {"request_superseded", {{"request_id", I}, {"by_request", I}}, 1},
       {"webhook_deliveries", {{"provider", T}, {"delivery", T}, {"received_at", I}}, 2},
+      {"notifications",
+       {{"id", I},
+        {"build_id", I},
+        {"notifier", T},
+        {"kind", T},
+        {"event", T},
+        {"state", T},
+        {"attempts", I},
+        {"next_at", I},
+        {"answer", T},
+        {"created_at", I},
+        {"updated_at", I},
+        {"sent_at", I}},
+       1,
+       true},
   };
   return tables;
 }
