@@ -4,7 +4,7 @@
 // holds one of ours: an inherited listening socket would keep the port busy after the process
 // that owns it died, an inherited pipe end would keep a reader waiting for an EOF. Descriptors
 // that a library opens without the flag are covered on the other side: every spawn also closes
-// whatever is above stderr in the child (see master/bounded_child.h, worker/child_process.cc).
+// whatever is above stderr in the child (see changes/bounded_child.h, worker/child_process.cc).
 #pragma once
 
 #include <utility>

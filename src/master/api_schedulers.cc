@@ -7,8 +7,8 @@
 #include "master/api_util.h"
 #include "master/job_token.h"
 #include "master/read_pool.h"
-#include "master/schedulers.h"
-#include "master/webhooks.h"
+#include "schedulers/schedulers.h"
+#include "changes/webhooks.h"
 
 namespace grove {
 

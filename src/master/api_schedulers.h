@@ -1,7 +1,7 @@
 // The HTTP API of schedulers and change sources:
 //   GET  /api/v1/schedulers               schedulers with their next fire time
 //   GET  /api/v1/changes                  changes, newest first (?limit, ?before)
-//   POST /api/v1/hooks/{provider}         webhook receivers (master/webhooks.h)
+//   POST /api/v1/hooks/{provider}         webhook receivers (changes/webhooks.h)
 //   POST /api/v1/trigger                  a trigger step starts builds (job token)
 //   GET  /api/v1/trigger/requests/{id}    ... and follows them (job token)
 // Hooks and trigger calls carry their own credentials (signatures, job tokens), so the router's

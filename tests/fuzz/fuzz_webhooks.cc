@@ -1,11 +1,11 @@
-// The webhook receivers (master/webhooks.h) past their credential check: the first byte picks
+// The webhook receivers (changes/webhooks.h) past their credential check: the first byte picks
 // the provider, the second the event header, the rest is the body, signed as the provider would.
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "master/hmac.h"
-#include "master/webhooks.h"
+#include "changes/webhooks.h"
 
 using namespace grove;
 

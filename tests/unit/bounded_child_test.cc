@@ -1,7 +1,7 @@
 // The master's children (git): no descriptor of ours inherited, a time bound of their own, and
 // clear errors. Their death with the master is tested on real processes in
 // tests/integration/test_os_resources.py.
-#include "master/bounded_child.h"
+#include "changes/bounded_child.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -18,7 +18,7 @@
 #include <string>
 #include <thread>
 
-#include "master/git_poller.h"
+#include "changes/git_poller.h"
 
 extern char** environ;
 

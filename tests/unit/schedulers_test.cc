@@ -1,6 +1,6 @@
 // Tests for the pure parts of the schedulers and change sources: branch and file matching,
 // webhook verification and parsing, job tokens, and the store's changes and scheduler state.
-#include "master/schedulers.h"
+#include "schedulers/schedulers.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 
 #include "master/hmac.h"
 #include "master/job_token.h"
-#include "master/webhooks.h"
+#include "changes/webhooks.h"
 #include "store/store.h"
 
 namespace grove {

@@ -1,4 +1,4 @@
-#include "master/webhooks.h"
+#include "changes/webhooks.h"
 
 #include <algorithm>
 #include <cctype>

@@ -1,4 +1,4 @@
-#include "master/bounded_child.h"
+#include "changes/bounded_child.h"
 
 #include <fcntl.h>
 #include <signal.h>

@@ -1,4 +1,4 @@
-#include "master/schedulers.h"
+#include "schedulers/schedulers.h"
 
 #include <fnmatch.h>
 

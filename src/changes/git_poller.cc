@@ -1,4 +1,4 @@
-#include "master/git_poller.h"
+#include "changes/git_poller.h"
 
 #include <poll.h>
 #include <signal.h>
@@ -16,8 +16,8 @@
 
 #include "core/clock.h"
 #include "core/log.h"
-#include "master/bounded_child.h"
-#include "master/schedulers.h"
+#include "changes/bounded_child.h"
+#include "schedulers/schedulers.h"
 
 extern char** environ;
 
