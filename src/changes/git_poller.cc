@@ -14,9 +14,9 @@
 #include <set>
 #include <sstream>
 
+#include "changes/bounded_child.h"
 #include "core/clock.h"
 #include "core/log.h"
-#include "changes/bounded_child.h"
 #include "schedulers/schedulers.h"
 
 extern char** environ;

@@ -120,62 +120,62 @@ struct NotifierCommon {
   // "failing" | "passing" | "problem" | "change" | "warnings" | "exception" | "cancelled" |
   // "all"; the default depends on the kind (see docs/config.md)
   std::vector<std::string> mode;
-  std::vector<std::string> tags;      // only builders with one of these tags; empty = any
-  std::string message;                // message template ("" = the built-in one)
-  int log_lines = 20;                 // lines of the failing step's log in the message
-  int max_attempts = 8;               // then the notice is marked failed
-  int64_t retry_delay_ms = 10000;     // first retry; doubles each time
+  std::vector<std::string> tags;   // only builders with one of these tags; empty = any
+  std::string message;             // message template ("" = the built-in one)
+  int log_lines = 20;              // lines of the failing step's log in the message
+  int max_attempts = 8;            // then the notice is marked failed
+  int64_t retry_delay_ms = 10000;  // first retry; doubles each time
   int64_t max_retry_delay_ms = 600000;
-  int64_t timeout_ms = 30000;         // one attempt (connect + send)
+  int64_t timeout_ms = 30000;  // one attempt (connect + send)
   std::string where;
 };
 
 struct SmtpConfig {
   std::string host = "localhost";
-  int port = 0;                    // 0: 587 for starttls, 465 for implicit, 25 for none
-  std::string tls = "starttls";    // "starttls" | "implicit" | "none"
+  int port = 0;                  // 0: 587 for starttls, 465 for implicit, 25 for none
+  std::string tls = "starttls";  // "starttls" | "implicit" | "none"
   std::string user;
-  std::string password;            // resolved value; never logged
-  std::string ca_file;             // CA bundle to verify the server by; "" = the system's
+  std::string password;  // resolved value; never logged
+  std::string ca_file;   // CA bundle to verify the server by; "" = the system's
 };
 
 struct EmailNotifierConfig {
   NotifierCommon common;
-  std::vector<std::string> to;     // addresses
-  std::string from;                // address, optionally "Name <address>"
+  std::vector<std::string> to;  // addresses
+  std::string from;             // address, optionally "Name <address>"
   SmtpConfig smtp;
-  std::string subject;             // template; "" = the built-in one
-  bool send_to_authors = false;    // the authors of the build's changes too
+  std::string subject;           // template; "" = the built-in one
+  bool send_to_authors = false;  // the authors of the build's changes too
 };
 
 struct IrcNotifierConfig {
   NotifierCommon common;
   std::string server;
-  int port = 0;                    // 0: 6697 with tls, 6667 without
+  int port = 0;  // 0: 6697 with tls, 6667 without
   bool tls = false;
   std::string ca_file;
   std::string nick = "grove";
-  std::string password;            // server password (PASS); never logged
+  std::string password;  // server password (PASS); never logged
   std::vector<std::string> channels;
-  bool notice = false;             // NOTICE instead of PRIVMSG for announcements
+  bool notice = false;                   // NOTICE instead of PRIVMSG for announcements
   std::vector<std::string> allow_force;  // nicks that may use "force"
 };
 
 struct WebhookNotifierConfig {
   NotifierCommon common;
   std::string url;
-  std::string secret;              // HMAC-SHA256 key; "" = unsigned; never logged
-  std::string format = "json";     // "json" | "slack" | "mattermost"
+  std::string secret;           // HMAC-SHA256 key; "" = unsigned; never logged
+  std::string format = "json";  // "json" | "slack" | "mattermost"
   std::string ca_file;
 };
 
 struct StatusNotifierConfig {
   NotifierCommon common;
-  std::string provider;            // "github" | "gitlab" | "gitea"
-  std::string url;                 // API root (github) or server root (gitlab, gitea)
-  std::string token;               // never logged
-  std::string repo;                // "owner/name"; "" = from the change's repository URL
-  std::string context;             // template; "" = "grove/${build.builder}"
+  std::string provider;  // "github" | "gitlab" | "gitea"
+  std::string url;       // API root (github) or server root (gitlab, gitea)
+  std::string token;     // never logged
+  std::string repo;      // "owner/name"; "" = from the change's repository URL
+  std::string context;   // template; "" = "grove/${build.builder}"
   std::string ca_file;
 };
 

@@ -18,8 +18,8 @@
 #include <system_error>
 
 #include "core/log.h"
-#include "http/beast_request.h"
 #include "core/log_limiter.h"
+#include "http/beast_request.h"
 #include "http/upgrade.h"
 
 namespace grove::http {

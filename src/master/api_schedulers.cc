@@ -1,5 +1,6 @@
 #include "master/api_schedulers.h"
 
+#include "changes/webhooks.h"
 #include "core/log.h"
 #include "core/result.h"
 #include "master/api_bodies.h"
@@ -8,7 +9,6 @@
 #include "master/job_token.h"
 #include "master/read_pool.h"
 #include "schedulers/schedulers.h"
-#include "changes/webhooks.h"
 
 namespace grove {
 

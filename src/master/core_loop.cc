@@ -117,7 +117,7 @@ Status CoreLoop::Resync() {
       st = fn(*store_);
     } catch (const std::exception& e) {
       st = Status::IoError(std::string("internal error while recovering from a rollback: ") +
-                            e.what());
+                           e.what());
     }
     if (!st.ok()) return st;
   }

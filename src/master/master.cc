@@ -13,6 +13,7 @@
 #include "broker/amqp_broker.h"
 #include "broker/amqp_url.h"
 #include "broker/embedded_broker.h"
+#include "changes/git_poller.h"
 #include "config/config.h"
 #include "config/config_eval.h"
 #include "core/log.h"
@@ -29,14 +30,13 @@
 #include "master/controller.h"
 #include "master/core_loop.h"
 #include "master/event_hub.h"
-#include "changes/git_poller.h"
 #include "master/job_token.h"
-#include "master/private_files.h"
 #include "master/notify_control.h"
+#include "master/private_files.h"
 #include "master/read_pool.h"
-#include "schedulers/schedulers.h"
 #include "master/web_ui.h"
 #include "notify/service.h"
+#include "schedulers/schedulers.h"
 
 namespace grove {
 

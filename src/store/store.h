@@ -118,8 +118,8 @@ struct NotificationRecord {
   // the build's end made pointless)
   std::string state;
   int attempts = 0;
-  int64_t next_at = 0;     // retrying: not before this time
-  std::string answer;      // the server's last answer (or why it could not be reached)
+  int64_t next_at = 0;  // retrying: not before this time
+  std::string answer;   // the server's last answer (or why it could not be reached)
   int64_t created_at = 0;
   int64_t updated_at = 0;
   int64_t sent_at = 0;

@@ -7,10 +7,10 @@
 #include <cstdint>
 #include <string>
 
+#include "changes/webhooks.h"
 #include "http/beast_request.h"
 #include "http/router.h"
 #include "master/api_bodies.h"
-#include "changes/webhooks.h"
 
 using namespace grove;
 namespace bhttp = boost::beast::http;

@@ -4,8 +4,8 @@
 #include <string>
 #include <string_view>
 
-#include "master/hmac.h"
 #include "changes/webhooks.h"
+#include "master/hmac.h"
 
 using namespace grove;
 

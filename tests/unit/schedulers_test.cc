@@ -7,9 +7,9 @@
 #include <cctype>
 #include <filesystem>
 
+#include "changes/webhooks.h"
 #include "master/hmac.h"
 #include "master/job_token.h"
-#include "changes/webhooks.h"
 #include "store/store.h"
 
 namespace grove {

@@ -247,7 +247,8 @@ TEST_P(StoreTest, ConsumerResultsStoredBeforeMigration4MoveToTheStepsColumn) {
     std::unique_ptr<sql::Db> db;
     ASSERT_TRUE(OpenDb(&db).ok());
     ASSERT_TRUE(db->Exec("ALTER TABLE steps DROP COLUMN result_json; "
-                         "DROP TABLE webhook_deliveries; DROP TABLE notifications; DROP INDEX changes_by_branch; "
+                         "DROP TABLE webhook_deliveries; DROP TABLE notifications; DROP INDEX "
+                         "changes_by_branch; "
                          "DELETE FROM schema_version WHERE version >= 4")
                     .ok());
   }
