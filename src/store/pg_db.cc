@@ -39,26 +39,6 @@ struct ClearResult {
 using ConnPtr = std::unique_ptr<PGconn, FinishConn>;
 using ResultPtr = std::unique_ptr<PGresult, ClearResult>;
 
-// The statement as one short line, to say in an error message which query failed.
-std::string Abbreviate(std::string_view sql) {
-  std::string out;
-  bool space = false;
-  for (char c : sql) {
-    if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
-      space = !out.empty();
-      continue;
-    }
-    if (space) out += ' ';
-    space = false;
-    out += c;
-    if (out.size() >= 80) {
-      out += "...";
-      break;
-    }
-  }
-  return out;
-}
-
 // libpq's messages span lines ("ERROR:  ...\nDETAIL: ..."); a Status message is one line.
 std::string OneLine(const char* text) {
   std::string out;

@@ -2,6 +2,26 @@
 
 namespace grove::sql {
 
+// The statement as one short line, to say in an error message which query failed.
+std::string Abbreviate(std::string_view sql) {
+  std::string out;
+  bool space = false;
+  for (char c : sql) {
+    if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
+      space = !out.empty();
+      continue;
+    }
+    if (space) out += ' ';
+    space = false;
+    out += c;
+    if (out.size() >= 80) {
+      out += "...";
+      break;
+    }
+  }
+  return out;
+}
+
 Query& Query::operator=(Query&& other) noexcept {
   if (this != &other) {
     Reset();

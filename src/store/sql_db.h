@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "core/status.h"
@@ -16,6 +17,9 @@
 namespace grove::sql {
 
 enum class Dialect { kSqlite, kPostgres };
+
+// |sql| as one short line, for error messages that name the query that failed.
+std::string Abbreviate(std::string_view sql);
 
 // One prepared statement, owned by its Db's statement cache. Parameters are numbered from 1
 // ($1 is 1), result columns from 0. Use it through Query, which hands it back when done.

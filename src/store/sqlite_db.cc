@@ -24,26 +24,6 @@ struct FreeSqlite {
 using DbPtr = std::unique_ptr<sqlite3, CloseDb>;
 using StmtPtr = std::unique_ptr<sqlite3_stmt, FinalizeStmt>;
 
-// The statement as one short line, to say in an error message which query failed.
-std::string Abbreviate(std::string_view sql) {
-  std::string out;
-  bool space = false;
-  for (char c : sql) {
-    if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
-      space = !out.empty();
-      continue;
-    }
-    if (space) out += ' ';
-    space = false;
-    out += c;
-    if (out.size() >= 80) {
-      out += "...";
-      break;
-    }
-  }
-  return out;
-}
-
 Status Error(std::string_view what, std::string_view sql) {
   std::string msg = "sqlite: ";
   msg += what;
