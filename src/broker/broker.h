@@ -22,6 +22,7 @@ struct WorkerHello {
   int capacity = 0;              // 0: as configured on the master
   Json running = Json::array();  // [{"request":N,"attempt":N}] jobs the worker still runs
   std::string version;
+  std::string os;       // "linux", "windows", ... ("" from workers that do not say)
   std::string remote;   // peer address, for the log
   bool paused = false;  // AMQP workers remember a pause across a master restart
 };

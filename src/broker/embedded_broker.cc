@@ -105,6 +105,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     hello.capacity = msg.value("capacity", 0);
     hello.running = msg.value("running", Json::array());
     hello.version = msg.value("version", "");
+    if (auto os = msg.find("os"); os != msg.end() && os->is_string()) hello.os = *os;
     hello.remote = remote_;
     std::string name = hello.name;
     auto self = shared_from_this();

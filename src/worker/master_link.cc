@@ -10,6 +10,7 @@
 #include <set>
 
 #include "core/log.h"
+#include "worker/platform.h"
 
 namespace grove {
 
@@ -105,13 +106,9 @@ struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
     Json running = handler.RunningJobs();
     for (const auto& [req, att] : finished_unacked)
       running.push_back({{"request", req}, {"attempt", att}});
-    Json hello = {{"type", "hello"},
-                  {"v", kProtocolVersion},
-                  {"name", opts.name},
-                  {"secret", opts.secret},
-                  {"capacity", opts.capacity},
-                  {"running", running},
-                  {"version", "grove-worker/0.1"}};
+    Json hello = {{"type", "hello"},       {"v", kProtocolVersion},        {"name", opts.name},
+                  {"secret", opts.secret}, {"capacity", opts.capacity},    {"running", running},
+                  {"os", WorkerOs()},      {"version", "grove-worker/0.1"}};
     hello_text = hello.dump();
     hello_pending = true;
     Write();

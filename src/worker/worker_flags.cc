@@ -9,6 +9,7 @@
 #include "worker/agent.h"
 #include "worker/amqp_agent.h"
 #include "worker/in_process_consumers.h"
+#include "worker/path_utf8.h"
 
 namespace grove {
 
@@ -25,7 +26,7 @@ std::string MasterUrlOf(const std::string& flag) {
 }
 
 Status ReadSecret(const std::string& path, std::string* secret) {
-  std::ifstream in(path);
+  std::ifstream in(Utf8Path(path));
   if (!in) return Status::Invalid("cannot read secret file " + path);
   std::getline(in, *secret);
   while (!secret->empty() && (secret->back() == '\r' || secret->back() == ' ')) secret->pop_back();
