@@ -360,8 +360,8 @@ class ChildState : public std::enable_shared_from_this<ChildState> {
     std::string_view chunk(buffer_.data(), n);
     std::string converted;
     if (!LooksUtf8(chunk)) {
-      UINT cp = ::GetConsoleOutputCP();
-      converted = windows::CodePageToUtf8(chunk, cp ? cp : ::GetOEMCP());
+      // The child has a console of its own (CREATE_NO_WINDOW), in the system's OEM code page.
+      converted = windows::CodePageToUtf8(chunk, ::GetOEMCP());
       chunk = converted;
     }
     in_output_callback_ = true;

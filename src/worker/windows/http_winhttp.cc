@@ -2,6 +2,9 @@
 // with the certificates Windows trusts, the proxy configured for WinHTTP (netsh winhttp).
 // The calls are synchronous (HttpCall runs them on a thread of its own); a cancel is seen
 // between two blocks of the body.
+// windows.h first: winhttp.h does not include what it uses.
+#include "worker/windows/win_util.h"
+// (this order)
 #include <winhttp.h>
 
 #include <cstdio>
@@ -12,7 +15,6 @@
 
 #include "worker/http_call.h"
 #include "worker/path_utf8.h"
-#include "worker/windows/win_util.h"
 
 namespace grove {
 
@@ -34,7 +36,7 @@ struct InternetHandle {
   InternetHandle& operator=(const InternetHandle&) = delete;
 };
 
-std::string LastError(const char* what) {
+std::string LastError(const std::string& what) {
   DWORD err = ::GetLastError();
   std::string msg;
   // WinHTTP's own errors (12001..12200) have their text in winhttp.dll, not in the system.
@@ -49,7 +51,7 @@ std::string LastError(const char* what) {
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == '\r')) msg.pop_back();
   }
   if (msg.empty()) msg = ErrorMessage(err);
-  return std::string(what) + ": " + msg + " (" + std::to_string(err) + ")";
+  return what + ": " + msg + " (" + std::to_string(err) + ")";
 }
 
 std::string Base64(const std::string& in) {
