@@ -70,7 +70,11 @@ void UploadStep::Start(const StepContext& ctx, std::function<void(Result)> done)
     ctx.log("[grove] upload: this job has no artifact token (the master is too old?)\n");
     return done_(Result::kException);
   }
-  std::string to = o.value("to", "");
+  std::string to;
+  if (Status st = ToArtifactName(o.value("to", ""), &to); !st.ok()) {
+    ctx.log(fmt::format("[grove] upload: {}\n", st.message()));
+    return done_(Result::kFailure);
+  }
   std::string dir = StepDir(ctx);
   for (const auto& pattern : StringOrList(o, "files")) {
     std::vector<std::string> matched = GlobFiles(dir, pattern);
@@ -134,6 +138,10 @@ void DownloadStep::Start(const StepContext& ctx, std::function<void(Result)> don
   std::string build = o.value("build", "");
   std::string path = o.value("path", "");
   std::string to = o.value("to", path);
+  if (Status st = ToArtifactName(path, &path); !st.ok()) {
+    ctx.log(fmt::format("[grove] download: {}\n", st.message()));
+    return done(Result::kFailure);
+  }
   if (build.empty() || path.empty() || ctx.master_url.empty()) {
     ctx.log("[grove] download: needs a build, a path and the master's URL\n");
     return done(Result::kException);

@@ -30,4 +30,9 @@ Status SetShellCommand(const std::string& command, const std::string& shell, Chi
 // Windows forbids (CON, AUX, NUL, COM1, ..., ':' and the like). "" is |builddir| itself.
 Status PathInBuildDir(const std::string& builddir, const std::string& rel, std::string* out);
 
+// An artifact name as a step gives it (upload's `to`, download's path) → the name the master
+// expects: '/'-separated, relative. On Windows '\' becomes '/' and a drive ("C:") is refused;
+// the master refuses ".." and absolute names itself.
+Status ToArtifactName(const std::string& name, std::string* out);
+
 }  // namespace grove

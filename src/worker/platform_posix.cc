@@ -29,4 +29,9 @@ Status PathInBuildDir(const std::string& builddir, const std::string& rel, std::
   return Status::Ok();
 }
 
+Status ToArtifactName(const std::string& name, std::string* out) {
+  *out = name;
+  return Status::Ok();
+}
+
 }  // namespace grove

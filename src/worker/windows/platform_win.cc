@@ -1,4 +1,5 @@
 // The platform layer (platform.h) on Windows.
+#include <cctype>
 #include <filesystem>
 
 #include "worker/local_path.h"
@@ -59,11 +60,18 @@ const char* WorkerOs() {
 
 Status SetShellCommand(const std::string& command, const std::string& shell, ChildOptions* opts) {
   if (shell.empty() || shell == "cmd") {
+    // cmd.exe /c runs the first line only: say so rather than drop the rest silently.
+    size_t last = command.find_last_not_of(" \t\r\n");
+    if (command.find('\n') < last)
+      return Status::Invalid(
+          "cmd.exe runs a command of one line: join the lines with & (or &&), or run a .cmd "
+          "file");
     // /d: no AutoRun commands from the registry; /s /c "...": cmd.exe drops the first and the
     // last quote and runs what is between exactly as written, so nothing needs escaping.
     std::string cmd = SystemCmd();
     opts->argv = {cmd};
-    opts->command_line = "\"" + cmd + "\" /d /s /c \"" + command + "\"";
+    std::string line = last == std::string::npos ? command : command.substr(0, last + 1);
+    opts->command_line = "\"" + cmd + "\" /d /s /c \"" + line + "\"";
   } else if (shell == "powershell" || shell == "pwsh") {
     opts->argv = {shell == "pwsh" ? "pwsh.exe" : "powershell.exe",
                   "-NoLogo",
@@ -88,6 +96,16 @@ Status PathInBuildDir(const std::string& builddir, const std::string& rel, std::
   std::filesystem::path p(windows::Widen(builddir));
   if (!rel.empty()) p /= std::filesystem::path(windows::Widen(rel));
   *out = windows::Narrow(p.make_preferred().native());
+  return Status::Ok();
+}
+
+Status ToArtifactName(const std::string& name, std::string* out) {
+  if (name.size() >= 2 && std::isalpha(static_cast<unsigned char>(name[0])) && name[1] == ':')
+    return Status::Invalid("artifact name '" + name +
+                           "' has a drive letter: artifact names are relative");
+  *out = name;
+  for (char& c : *out)
+    if (c == '\\') c = '/';
   return Status::Ok();
 }
 
