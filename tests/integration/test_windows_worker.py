@@ -295,6 +295,54 @@ builder "slow" { steps = {
         self.assertFalse(g.worker_connected("win"))
         self.assertIn("wrong secret", g.master.output())
 
+    def test_it_runs_as_a_windows_service(self):
+        g = self.make(
+            'worker "win" { secret = secret "win" }\n'
+            'builder "b" { steps = { shell { "echo from the service" } } }\n', workers=["win"])
+        g.start_master()
+        secret_file = os.path.join(g.root, "win.secret")
+        with open(secret_file, "w") as f:
+            f.write(g.secrets["win"] + "\n")
+        workdir = os.path.join(g.root, "service-work")
+        name = "grove-test-" + os.urandom(4).hex()
+
+        def wine(*args):
+            return subprocess.run([WINE] + list(args), env=wine_env(), capture_output=True,
+                                  stdin=subprocess.DEVNULL, timeout=120)
+
+        # Wine ends its services when the last ordinary process exits: keep one alive.
+        keeper = subprocess.Popen([WINE, "cmd", "/c", "ping -n 300 127.0.0.1 >nul"],
+                                  env=wine_env(), stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  start_new_session=True)
+        try:
+            out = wine(EXE, "service", "install", "--service-name", name, "--master", g.url,
+                       "--name", "win", "--secret-file", winpath(secret_file), "--workdir",
+                       winpath(workdir))
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertIn(f"service '{name}' installed", out.stdout.decode())
+            out = wine("net", "start", name)
+            wait_for(lambda: g.worker_connected("win"), timeout=60,
+                     what="the service to connect")
+            req = g.wait_request(g.force("b"), timeout=60)
+            self.assertEqual(req["result"], "success")
+            out = wine("net", "stop", name)
+            wait_for(lambda: not g.worker_connected("win"), timeout=60,
+                     what="the service to stop")
+            with open(os.path.join(workdir, "grove-worker.log"), errors="replace") as f:
+                log = f.read()
+            self.assertIn("connected to master", log)
+            self.assertIn("handing running jobs back and stopping", log)
+        finally:
+            out = wine(EXE, "service", "uninstall", "--service-name", name)
+            try:
+                os.killpg(keeper.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            keeper.wait()
+        self.assertEqual(out.returncode, 0, out.stderr)
+
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "worker/windows/service_win.h"
 #include "worker/windows/win_util.h"
 #include "worker/worker_flags.h"
 
@@ -14,6 +15,11 @@ constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 
 int RunMain(std::vector<std::string> args) {
+  if (args.size() > 1 && args[1] == "service") {
+    std::string exe = grove::windows::ExePath();
+    args.erase(args.begin());
+    return grove::windows::RunServiceCommand(exe, std::move(args));
+  }
   CLI::App app{"grove-worker: runs builds for a Grove master (Windows worker)."};
   app.set_version_flag("--version", "grove-worker " GROVE_VERSION " (windows)");
   grove::WorkerFlags flags;

@@ -33,6 +33,12 @@ std::string ErrorMessage(DWORD code) {
   return out;
 }
 
+std::string ExePath() {
+  std::wstring buf(32768, L'\0');
+  DWORD n = ::GetModuleFileNameW(nullptr, buf.data(), static_cast<DWORD>(buf.size()));
+  return Narrow(std::wstring_view(buf.data(), n));
+}
+
 std::string CodePageToUtf8(std::string_view bytes, UINT cp) {
   if (bytes.empty()) return {};
   int n = ::MultiByteToWideChar(cp, 0, bytes.data(), static_cast<int>(bytes.size()), nullptr, 0);

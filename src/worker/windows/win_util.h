@@ -17,6 +17,8 @@ std::wstring Widen(std::string_view utf8);
 std::string Narrow(std::wstring_view utf16);
 // The system's message for a Win32 error code, in UTF-8, without the trailing newline.
 std::string ErrorMessage(DWORD code);
+// The full path of this executable.
+std::string ExePath();
 // Bytes in code page |cp| (e.g. the console's OEM page) as UTF-8.
 std::string CodePageToUtf8(std::string_view bytes, UINT cp);
 
