@@ -10,6 +10,7 @@
 
 #include "core/status.h"
 #include "worker/child_process.h"
+#include "worker/link_transport.h"
 
 namespace grove {
 
@@ -34,5 +35,10 @@ Status PathInBuildDir(const std::string& builddir, const std::string& rel, std::
 // expects: '/'-separated, relative. On Windows '\' becomes '/' and a drive ("C:") is refused;
 // the master refuses ".." and absolute names itself.
 Status ToArtifactName(const std::string& name, std::string* out);
+
+// The WebSocket to the master at |addr| (link_transport.h): Beast for ws://; wss:// through
+// WinHTTP on Windows. The Linux worker has no wss:// yet: an error says so.
+Status MakeLinkTransport(boost::asio::io_context& io, const MasterAddress& addr,
+                         std::unique_ptr<LinkTransport>* out);
 
 }  // namespace grove

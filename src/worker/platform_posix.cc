@@ -34,4 +34,14 @@ Status ToArtifactName(const std::string& name, std::string* out) {
   return Status::Ok();
 }
 
+Status MakeLinkTransport(boost::asio::io_context& io, const MasterAddress& addr,
+                         std::unique_ptr<LinkTransport>* out) {
+  if (addr.tls)
+    return Status::Invalid(
+        "https:// masters (wss://) are reached by the Windows worker only; "
+        "give this worker the master's http:// address");
+  *out = MakeBeastTransport(io, addr);
+  return Status::Ok();
+}
+
 }  // namespace grove

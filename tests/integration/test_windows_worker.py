@@ -12,7 +12,10 @@ import os
 import random
 import shutil
 import signal
+import socket
+import ssl
 import subprocess
+import threading
 import time
 import unittest
 import urllib.request
@@ -67,10 +70,97 @@ def setUpModule():
                                 (out.stderr or out.stdout).decode(errors="replace")[-300:])
 
 
+class TlsProxy:
+    """A TLS-terminating proxy in front of the master (what nginx does in production)."""
+
+    def __init__(self, target_port, cert, key):
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cert, key)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.target = target_port
+        self.handshakes = 0
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
+
+    def serve(self, conn):
+        try:
+            tls = self.ctx.wrap_socket(conn, server_side=True)
+            self.handshakes += 1
+            upstream = socket.create_connection(("127.0.0.1", self.target))
+        except (OSError, ssl.SSLError):
+            conn.close()
+            return
+
+        def pump(src, dst):
+            try:
+                while data := src.recv(65536):
+                    dst.sendall(data)
+            except OSError:
+                pass
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        back = threading.Thread(target=pump, args=(upstream, tls), daemon=True)
+        back.start()
+        pump(tls, upstream)
+        back.join()
+        tls.close()
+        upstream.close()
+
+    def close(self):
+        self.listener.close()
+
+
+def make_certs(directory):
+    """A CA, a server certificate it signed (localhost, 127.0.0.1), and a self-signed one."""
+    def run(*args):
+        subprocess.run(["openssl"] + list(args), check=True, capture_output=True, cwd=directory)
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout", "ca.key",
+        "-out", "ca.pem", "-subj", "/CN=Grove Test CA", "-addext",
+        "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+        "-subj", "/CN=localhost")
+    with open(os.path.join(directory, "ext.cnf"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout", "self.key",
+        "-out", "self.pem", "-subj", "/CN=localhost", "-addext",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1")
+    return {name: os.path.join(directory, name) for name in
+            ("ca.pem", "server.pem", "server.key", "self.pem", "self.key")}
+
+
+def trust_in_wine(ca_pem):
+    """Adds |ca_pem| to the prefix's trusted roots, as `certutil -addstore Root` would."""
+    with open(ca_pem) as f:
+        der = ssl.PEM_cert_to_DER_cert(f.read())
+    thumb = hashlib.sha1(der).hexdigest().upper()
+    # A serialized certificate store element: property 32 (the certificate), flags 1, length.
+    blob = (32).to_bytes(4, "little") + (1).to_bytes(4, "little") + len(der).to_bytes(4, "little") + der
+    reg = os.path.join(os.path.dirname(ca_pem), "ca.reg")
+    with open(reg, "w", newline="\r\n") as f:
+        f.write("REGEDIT4\n\n[HKEY_LOCAL_MACHINE\\Software\\Microsoft\\SystemCertificates\\Root"
+                f"\\Certificates\\{thumb}]\n\"Blob\"=hex:" + ",".join(f"{b:02x}" for b in blob) + "\n")
+    out = subprocess.run([WINE, "reg", "import", winpath(reg)], env=wine_env(),
+                         capture_output=True, stdin=subprocess.DEVNULL, timeout=120)
+    assert out.returncode == 0, out
+
+
 class WineWorker:
     """grove-worker.exe under Wine, in a session of its own (its Windows children too)."""
 
-    def __init__(self, g, name, secret=None, extra=()):
+    def __init__(self, g, name, secret=None, extra=(), master=None):
         secret_file = os.path.join(g.root, f"{name}.secret")
         with open(secret_file, "w", newline="") as f:
             f.write((secret if secret is not None else g.secrets[name]) + "\r\n")
@@ -78,7 +168,7 @@ class WineWorker:
         self.log_path = os.path.join(g.root, f"worker-{name}.log")
         self.log = open(self.log_path, "ab")
         self.popen = subprocess.Popen(
-            [WINE, EXE, "--master", g.url, "--name", name, "--secret-file", winpath(secret_file),
+            [WINE, EXE, "--master", master or g.url, "--name", name, "--secret-file", winpath(secret_file),
              "--workdir", winpath(self.workdir)] + list(extra),
             stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=wine_env(),
             start_new_session=True)
@@ -294,6 +384,43 @@ builder "slow" { steps = {
         self.assertNotIn("not-the-secret", w.output())
         self.assertFalse(g.worker_connected("win"))
         self.assertIn("wrong secret", g.master.output())
+
+    def test_wss_through_a_tls_proxy_with_a_trusted_ca_and_not_without(self):
+        g = self.make(
+            'worker "win" { secret = secret "win" }\n'
+            'builder "b" { steps = { shell { "echo over tls> out.txt& type out.txt" },'
+            ' upload { "*.txt" } } }\n', workers=["win"])
+        g.start_master()
+        certs = make_certs(g.root)
+        trust_in_wine(certs["ca.pem"])
+        good = TlsProxy(g.port, certs["server.pem"], certs["server.key"])
+        untrusted = TlsProxy(g.port, certs["self.pem"], certs["self.key"])
+        self.addCleanup(good.close)
+        self.addCleanup(untrusted.close)
+
+        # A certificate no trusted CA signed: refused, and the worker keeps trying.
+        w = WineWorker(g, "win", master=f"https://localhost:{untrusted.port}")
+        g.workers["win-untrusted"] = w
+        wait_for(lambda: "retrying" in w.output() or self.exited(w), timeout=60,
+                 what="the untrusted certificate to be refused")
+        self.assertFalse(g.worker_connected("win"))
+        # ERROR_WINHTTP_SECURE_FAILURE on Windows; Wine reports the failed handshake as
+        # ERROR_WINHTTP_SECURE_CHANNEL_ERROR.
+        self.assertRegex(w.output(), r"TLS .*\((12175|12157)\)")
+        w.kill_group()
+
+        w = WineWorker(g, "win", master=f"https://localhost:{good.port}")
+        g.workers["win"] = w
+        wait_for(lambda: g.worker_connected("win") or self.exited(w), timeout=60,
+                 what="the worker to connect over wss://")
+        self.assertGreater(good.handshakes, 0)
+        # The build's events, and its artifact upload (WinHTTP over https), go through TLS.
+        req = g.wait_request(g.force("b"), timeout=60)
+        self.assertEqual(req["result"], "success")
+        build = req["builds"][0]["id"]
+        self.assertIn("over tls", g.log(build, 0)[0])
+        self.assertEqual([a["path"] for a in g.get(f"/api/v1/builds/{build}/artifacts")],
+                         ["out.txt"])
 
     def test_it_runs_as_a_windows_service(self):
         g = self.make(

@@ -37,21 +37,7 @@ struct InternetHandle {
 };
 
 std::string LastError(const std::string& what) {
-  DWORD err = ::GetLastError();
-  std::string msg;
-  // WinHTTP's own errors (12001..12200) have their text in winhttp.dll, not in the system.
-  if (err >= WINHTTP_ERROR_BASE && err <= WINHTTP_ERROR_LAST) {
-    wchar_t* buf = nullptr;
-    DWORD n = ::FormatMessageW(FORMAT_MESSAGE_ALLOCATE_BUFFER | FORMAT_MESSAGE_FROM_HMODULE |
-                                   FORMAT_MESSAGE_IGNORE_INSERTS,
-                               ::GetModuleHandleW(L"winhttp.dll"), err, 0,
-                               reinterpret_cast<wchar_t*>(&buf), 0, nullptr);
-    if (n) msg = windows::Narrow(std::wstring_view(buf, n));
-    if (buf) ::LocalFree(buf);
-    while (!msg.empty() && (msg.back() == '\n' || msg.back() == '\r')) msg.pop_back();
-  }
-  if (msg.empty()) msg = ErrorMessage(err);
-  return what + ": " + msg + " (" + std::to_string(err) + ")";
+  return windows::WinHttpError(what, ::GetLastError());
 }
 
 std::string Base64(const std::string& in) {

@@ -33,6 +33,45 @@ std::string ErrorMessage(DWORD code) {
   return out;
 }
 
+std::string WinHttpError(const std::string& what, DWORD err) {
+  const char* text = nullptr;
+  switch (err) {
+    case 12002:
+      text = "timed out";
+      break;
+    case 12007:
+      text = "the host name cannot be resolved";
+      break;
+    case 12017:
+      text = "cancelled";
+      break;
+    case 12029:
+      text = "cannot connect";
+      break;
+    case 12030:
+      text = "the connection was aborted";
+      break;
+    case 12152:
+      text = "invalid answer from the server";
+      break;
+    case 12157:
+      text = "TLS handshake failed (secure channel error)";
+      break;
+    case 12175:
+      text = "TLS certificate not trusted or not valid";
+      break;
+    case 12037:
+    case 12038:
+    case 12045:
+      text = "TLS certificate not valid";
+      break;
+    default:
+      break;
+  }
+  return what + ": " + (text ? std::string(text) : ErrorMessage(err)) + " (" + std::to_string(err) +
+         ")";
+}
+
 std::string ExePath() {
   std::wstring buf(32768, L'\0');
   DWORD n = ::GetModuleFileNameW(nullptr, buf.data(), static_cast<DWORD>(buf.size()));

@@ -17,6 +17,9 @@ std::wstring Widen(std::string_view utf8);
 std::string Narrow(std::wstring_view utf16);
 // The system's message for a Win32 error code, in UTF-8, without the trailing newline.
 std::string ErrorMessage(DWORD code);
+// WinHTTP's message for |err| (its errors' texts are in winhttp.dll, which Wine lacks), e.g.
+// "cannot connect: TLS certificate not trusted or not valid (12175)".
+std::string WinHttpError(const std::string& what, DWORD err);
 // The full path of this executable.
 std::string ExePath();
 // Bytes in code page |cp| (e.g. the console's OEM page) as UTF-8.
