@@ -238,6 +238,7 @@ builder "cmds" { tags = { "os:windows" }, steps = {
   shell { "exit 3", name = "three", halt_on_failure = false },
   shell { argv = { "cmd", "/d", "/c", "echo argv form" }, name = "argv" },
   shell { "echo never", name = "bad-dir", workdir = "out\\\\con" },
+  checkout { repo = "https://git.example/app.git", name = "checkout", always_run = true },
 } }
 builder "on-linux" { tags = { "os:linux" }, steps = { shell { "uname -s", name = "uname" } } }
 """, linux=("lin",))
@@ -265,6 +266,9 @@ builder "on-linux" { tags = { "os:linux" }, steps = { shell { "uname -s", name =
         # A name Windows reserves: refused by the worker with the reason, nothing run.
         self.assertEqual(steps["bad-dir"]["result"], "exception")
         self.assertIn("'con' is a device name that Windows reserves", g.log(build["id"], 4)[0])
+        # No git.exe in Wine's PATH: a clear error.
+        self.assertEqual(steps["checkout"]["result"], "exception")
+        self.assertIn("cannot run 'git'", g.log(build["id"], 5)[0])
 
         build, _ = self.run_build(g, "on-linux")
         self.assertEqual(build["worker"], "lin")
