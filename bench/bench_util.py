@@ -29,3 +29,54 @@ def percentile(values, p):
         return float("nan")
     k = min(len(values) - 1, max(0, int(round(p / 100.0 * (len(values) - 1)))))
     return values[k]
+
+
+# --- Stores: the same benchmark on SQLite and on PostgreSQL -----------------------------------
+
+_private_pg = None
+
+
+def use_store(store):
+    """Makes the Groves made next use |store| ("sqlite" or "postgres"): a fresh PostgreSQL
+    database each, on GROVE_TEST_PG_URL's server or else on a private one (scripts/postgres.sh,
+    stopped at exit)."""
+    global _private_pg
+    os.environ["GROVE_TEST_STORE"] = store
+    if store == "postgres" and not os.environ.get("GROVE_TEST_PG_URL"):
+        import atexit
+        from grove_harness import PrivatePostgres
+        _private_pg = PrivatePostgres()
+        atexit.register(_private_pg.stop)
+        os.environ["GROVE_TEST_PG_URL"] = _private_pg.url
+
+
+def stores(arg):
+    return ["sqlite", "postgres"] if arg == "both" else [arg]
+
+
+def pg_backend_cpu_ms(database):
+    """CPU time so far of the PostgreSQL backends serving |database| (same machine), in ms."""
+    total = 0.0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+            if cmd.startswith("postgres: ") and f" {database} " in cmd:
+                total += cpu_ms(pid)
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            pass
+    return total
+
+
+def print_side_by_side(rows, results):
+    """|rows|: (label, key, format); |results|: {store: {key: value}}."""
+    names = list(results)
+    print(f"{'':28}" + "".join(f"{n:>18}" for n in names))
+    for label, key, fmt in rows:
+        cells = []
+        for n in names:
+            v = results[n].get(key)
+            cells.append(f"{'-' if v is None else fmt.format(v):>18}")
+        print(f"{label:28}" + "".join(cells))

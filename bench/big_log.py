@@ -4,19 +4,20 @@ build's end, the peak RSS of master and worker, the stored size, and how long re
 log's tail takes.
 
   GROVE_BIN=build/cli/grove python3 bench/big_log.py [--bytes 1000000000]
+      [--store sqlite|postgres|both]
+
+PostgreSQL: as in e2e_builds.py; the stored size is then the log_chunks table's.
 """
 import argparse
 import os
 import time
 
 import bench_util
-from grove_harness import Grove, wait_for
+from grove_harness import Grove, psql
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bytes", type=int, default=1_000_000_000)
-    args = ap.parse_args()
+def run(args, store):
+    bench_util.use_store(store)
     line = "grove big log benchmark: the quick brown fox jumps over the lazy dog 0123456789"
     config = rf'''
 worker "bench" {{ secret = secret "bench", tags = {{ "bench" }}, capacity = 1 }}
@@ -46,8 +47,11 @@ builder "chatty" {{
         b = g.build(build_id)
         size = b["steps"][0]["log_bytes"]
         assert size == args.bytes, (size, args.bytes)
-        db = os.path.join(g.dir, "state")
-        stored = sum(os.path.getsize(os.path.join(db, f)) for f in os.listdir(db))
+        if g.pg:
+            stored = int(psql(g.pg.url, "SELECT pg_total_relation_size('log_chunks')").strip())
+        else:
+            db = os.path.join(g.dir, "state")
+            stored = sum(os.path.getsize(os.path.join(db, f)) for f in os.listdir(db))
         t1 = time.monotonic()
         tail, _ = g.log(build_id, 0, tail=65536)
         tail_ms = (time.monotonic() - t1) * 1000
@@ -55,14 +59,38 @@ builder "chatty" {{
         t1 = time.monotonic()
         mid, _ = g.log(build_id, 0, offset=args.bytes // 2, limit=1 << 20)
         mid_ms = (time.monotonic() - t1) * 1000
-        print(f"log size:            {size / 1e6:.0f} MB")
-        print(f"throughput:          {size / 1e6 / elapsed:.0f} MB/s ({elapsed:.1f} s first byte to build end)")
-        print(f"master peak RSS:     {bench_util.rss_kb(master.pid, 'VmHWM') / 1024:.1f} MB")
-        print(f"worker peak RSS:     {bench_util.rss_kb(worker.pid, 'VmHWM') / 1024:.1f} MB")
-        print(f"stored (state dir):  {stored / 1e6:.1f} MB ({size / max(stored, 1):.0f}x smaller than the log)")
-        print(f"read 64 KiB tail:    {tail_ms:.1f} ms; 1 MiB from the middle: {mid_ms:.1f} ms")
+        return {
+            "size": size / 1e6,
+            "throughput": size / 1e6 / elapsed,
+            "elapsed": elapsed,
+            "master_rss": bench_util.rss_kb(master.pid, "VmHWM") / 1024,
+            "worker_rss": bench_util.rss_kb(worker.pid, "VmHWM") / 1024,
+            "stored": stored / 1e6,
+            "ratio": size / max(stored, 1),
+            "tail_ms": tail_ms,
+            "mid_ms": mid_ms,
+        }
     finally:
         g.close()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bytes", type=int, default=1_000_000_000)
+    ap.add_argument("--store", choices=["sqlite", "postgres", "both"], default="sqlite")
+    args = ap.parse_args()
+    results = {store: run(args, store) for store in bench_util.stores(args.store)}
+    bench_util.print_side_by_side([
+        ("log size (MB)", "size", "{:.0f}"),
+        ("throughput (MB/s)", "throughput", "{:.0f}"),
+        ("first byte to build end (s)", "elapsed", "{:.1f}"),
+        ("master peak RSS (MB)", "master_rss", "{:.1f}"),
+        ("worker peak RSS (MB)", "worker_rss", "{:.1f}"),
+        ("stored (MB)", "stored", "{:.1f}"),
+        ("times smaller than the log", "ratio", "{:.0f}"),
+        ("read 64 KiB tail (ms)", "tail_ms", "{:.1f}"),
+        ("read 1 MiB in the middle (ms)", "mid_ms", "{:.1f}"),
+    ], results)
 
 
 if __name__ == "__main__":

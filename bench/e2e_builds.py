@@ -1,13 +1,24 @@
 #!/usr/bin/env python3
 """K forced builds of a builder whose one step is `true`: one worker of capacity 4, the
-embedded broker, SQLite. Prints builds/s, request-to-step-start latency, master RSS idle and
-peak, and master CPU per build.
+embedded broker, SQLite and/or PostgreSQL. Prints builds/s, request-to-step-start latency,
+master RSS idle and peak, master CPU per build (and, on PostgreSQL, the database backends' CPU
+per build), side by side when both stores run.
 
   GROVE_BIN=build/cli/grove python3 bench/e2e_builds.py [--builds 500] [--latency-builds 100]
+      [--store sqlite|postgres|both]
+
+PostgreSQL: a fresh database on GROVE_TEST_PG_URL's server, or on a private server started for
+the run (scripts/postgres.sh: fsync=off, so the figures show Grove's cost, not the disk's).
+
+With --email, the same run also measures the cost of a notifier: bursts of a builder without
+one and of an identical builder with an email notifier on every build (mode "all", to a local
+aiosmtpd server, Debian's python3-aiosmtpd), alternated, and the rate at which mails reach
+the server ([--email] [--rounds 2]).
 """
 import argparse
 import http.client
 import json
+import os
 import time
 
 import bench_util
@@ -19,13 +30,71 @@ builder "trivial" { tags = { "bench" }, steps = { shell { argv = { "true" }, nam
 '''
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--builds", type=int, default=500)
-    ap.add_argument("--latency-builds", type=int, default=100)
-    args = ap.parse_args()
+EMAIL_CONFIG = r'''
+builder "mailed" { tags = { "bench" }, steps = { shell { argv = { "true" }, name = "true" } } }
+notify.email { to = { "dev@example.org" }, from = "grove@example.org", builders = { "mailed" },
+               mode = { "all" }, smtp = { host = "127.0.0.1", port = %d, tls = "none" } }
+'''
 
+
+def email_figures(g, smtp, force, queue_empty, args):
+    """Alternated bursts of "trivial" (no notifier) and "mailed" (a mail per build)."""
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", g.port)
+
+    pid = g.master.pid
+
+    def burst(builder):
+        cpu0 = bench_util.cpu_ms(pid)
+        t0 = time.monotonic()
+        for _ in range(args.builds):
+            conn.request("POST", f"/api/v1/builders/{builder}/force", body="{}",
+                         headers={"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            assert resp.status == 201, resp.read()
+            resp.read()
+        wait_for(queue_empty, timeout=600, interval=0.02, what="the builds to finish")
+        rate = args.builds / (time.monotonic() - t0)
+        return rate, (bench_util.cpu_ms(pid) - cpu0) / args.builds
+
+    plain, mailed, plain_cpu, mailed_cpu = [], [], [], []
+    for _ in range(args.rounds):
+        rate, cpu = burst("trivial")
+        plain.append(rate)
+        plain_cpu.append(cpu)
+        rate, cpu = burst("mailed")
+        mailed.append(rate)
+        mailed_cpu.append(cpu)
+    total = args.builds * args.rounds
+    t_wait = time.monotonic()
+    wait_for(lambda: len(os.listdir(smtp.dir)) >= total, timeout=600, interval=0.1,
+             what="every mail")
+    drain = time.monotonic() - t_wait
+    times = sorted(os.stat(os.path.join(smtp.dir, f)).st_mtime
+                   for f in os.listdir(smtp.dir) if f.endswith(".json"))
+    rate = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else float("nan")
+    p, m = sum(plain) / len(plain), sum(mailed) / len(mailed)
+    print(f"email notifier, {args.rounds} x {args.builds} builds each, alternated:")
+    print(f"  builds/s without notifier:  {p:.0f} ({', '.join(f'{x:.0f}' for x in plain)})")
+    print(f"  builds/s with email/build:  {m:.0f} ({', '.join(f'{x:.0f}' for x in mailed)})")
+    print(f"  cost of the notifier:       {100 * (p - m) / p:+.1f} % of builds/s")
+    pc, mc = sum(plain_cpu) / len(plain_cpu), sum(mailed_cpu) / len(mailed_cpu)
+    print(f"  master CPU per build:       {pc:.2f} ms without, {mc:.2f} ms with (during the burst; "
+          f"the mails sent meanwhile included)")
+    print(f"  mails delivered:            {len(times)} of {total} "
+          f"(the last {drain:.1f} s after the last build)")
+    print(f"  notices/s to local SMTP:    {rate:.0f}")
+
+
+def run(args, store):
+    bench_util.use_store(store)
     g = Grove(CONFIG, workers=["bench"], grace="10s")
+    out = {}
+    smtp = None
+    if args.email:
+        from notify_harness import SmtpServer
+        smtp = SmtpServer(g.root).start()
+        g.write_config(CONFIG + EMAIL_CONFIG % smtp.port)
     try:
         master = g.start_master()
         g.start_worker("bench")
@@ -47,12 +116,14 @@ def main():
 
         # Throughput: a burst of K requests, drained by the worker.
         cpu0 = bench_util.cpu_ms(master.pid)
+        db_cpu0 = bench_util.pg_backend_cpu_ms(g.pg.name) if g.pg else 0
         t0 = time.monotonic()
         ids = [force() for _ in range(args.builds)]
         t_submitted = time.monotonic()
         wait_for(queue_empty, timeout=600, interval=0.02, what="the builds to finish")
         elapsed = time.monotonic() - t0
         cpu = bench_util.cpu_ms(master.pid) - cpu0
+        db_cpu = bench_util.pg_backend_cpu_ms(g.pg.name) - db_cpu0 if g.pg else None
         results = {g.get(f"/api/v1/requests/{i}")["result"] for i in ids[-20:]}
         assert results == {"success"}, results
 
@@ -65,15 +136,48 @@ def main():
             latencies.append(build["steps"][0]["started_at"] - req["submitted_at"])
         peak_rss = bench_util.rss_kb(master.pid, "VmHWM")
 
-        print(f"builds:                     {args.builds} (burst), {args.latency_builds} (one at a time)")
-        print(f"throughput:                 {args.builds / elapsed:.0f} builds/s "
-              f"({elapsed:.2f} s; submitting took {t_submitted - t0:.2f} s)")
-        print(f"request -> step start:      p50 {bench_util.percentile(latencies, 50):.0f} ms, "
-              f"p90 {bench_util.percentile(latencies, 90):.0f} ms, max {max(latencies):.0f} ms")
-        print(f"master CPU per build:       {cpu / args.builds:.2f} ms")
-        print(f"master RSS idle / peak:     {idle_rss / 1024:.1f} MB / {peak_rss / 1024:.1f} MB")
+        out = {
+            "throughput": args.builds / elapsed,
+            "elapsed": elapsed,
+            "p50": bench_util.percentile(latencies, 50),
+            "p90": bench_util.percentile(latencies, 90),
+            "max": max(latencies),
+            "cpu": cpu / args.builds,
+            "db_cpu": None if db_cpu is None else db_cpu / args.builds,
+            "idle_rss": idle_rss / 1024,
+            "peak_rss": peak_rss / 1024,
+        }
+        if args.email:
+            email_figures(g, smtp, force, queue_empty, args)
     finally:
         g.close()
+        if smtp:
+            smtp.stop()
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--builds", type=int, default=500)
+    ap.add_argument("--latency-builds", type=int, default=100)
+    ap.add_argument("--store", choices=["sqlite", "postgres", "both"], default="sqlite")
+    ap.add_argument("--email", action="store_true",
+                    help="also compare with an email notifier on every build")
+    ap.add_argument("--rounds", type=int, default=2, help="with --email: alternated bursts each")
+    args = ap.parse_args()
+    results = {store: run(args, store) for store in bench_util.stores(args.store)}
+    print(f"builds: {args.builds} (burst), {args.latency_builds} (one at a time)")
+    bench_util.print_side_by_side([
+        ("throughput (builds/s)", "throughput", "{:.0f}"),
+        ("burst drained in (s)", "elapsed", "{:.2f}"),
+        ("request -> step start p50", "p50", "{:.0f} ms"),
+        ("request -> step start p90", "p90", "{:.0f} ms"),
+        ("request -> step start max", "max", "{:.0f} ms"),
+        ("master CPU per build", "cpu", "{:.2f} ms"),
+        ("database CPU per build", "db_cpu", "{:.2f} ms"),
+        ("master RSS idle (MB)", "idle_rss", "{:.1f}"),
+        ("master RSS peak (MB)", "peak_rss", "{:.1f}"),
+    ], results)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ void Init(const std::string& dir) {
   }
   fs::permissions(secret, fs::perms::owner_read | fs::perms::owner_write, ec);
   fs::permissions(root / "secrets", fs::perms::owner_all, ec);
+  fs::permissions(root / "state", fs::perms::owner_all, ec);  // the store: logs, properties
   std::cout << "Created a Grove master in " << dir << "\n"
             << "  start it:        grove master " << dir << "\n"
             << "  start a worker:  grove worker --name local --secret-file " << secret.string()

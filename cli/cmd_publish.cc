@@ -32,8 +32,9 @@ Json Call(const std::string& method, const std::string& url, const std::string& 
   if (!st.ok()) Fail(kExitUnreachable, st.message());
   Json j = Json::parse(res.body, nullptr, false);
   if (res.status >= 400) {
-    std::string msg =
-        j.is_object() && j.contains("error") ? j["error"].get<std::string>() : res.body;
+    std::string msg = j.is_object() && j.contains("error") && j["error"].is_string()
+                          ? j["error"].get<std::string>()
+                          : res.body;
     if (res.status == 401) msg += " (the master requires an API token: --token or $GROVE_TOKEN)";
     Fail(res.status == 400 || res.status == 404 ? kExitUsage : kExitFailure, msg);
   }

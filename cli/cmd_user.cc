@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "config/config.h"
+#include "config/config_eval.h"
 #include "core/clock.h"
 #include "master/users_file.h"
 
@@ -27,8 +28,10 @@ struct UserArgs {
 
 std::string UsersPath(const std::string& dir) {
   Config config;
-  Status st = LoadConfig((fs::path(dir) / "grove.lua").string(), &config);
-  if (!st.ok()) Fail(kExitUsage, st.message());
+  EvalOptions options;
+  Status st = ConfigLimitsFromEnv(&options.limits);
+  if (st.ok()) st = EvaluateConfig((fs::path(dir) / "grove.lua").string(), options, &config);
+  if (!st.ok()) Fail(st.IsInvalid() ? kExitUsage : kExitFailure, st.message());
   fs::path p(config.web.users);
   return (p.is_relative() ? fs::path(dir) / p : p).string();
 }

@@ -22,11 +22,13 @@ void AddMasterCommand(CLI::App& app);
 void AddWorkerCommand(CLI::App& app);
 void AddCheckconfigCommand(CLI::App& app);
 void AddReconfigCommand(CLI::App& app);
+void AddEvalConfigCommand(CLI::App& app);  // internal: cmd_master.cc
 void AddForceCommand(CLI::App& app);
 void AddStatusCommand(CLI::App& app);
 void AddCronCommand(CLI::App& app);
 void AddUserCommand(CLI::App& app);
 void AddPublishCommand(CLI::App& app);  // cmd_publish.cc
+void AddStoreCommand(CLI::App& app);    // cmd_store.cc
 
 // Prints "grove: MESSAGE" on stderr and exits with |code| (throws CLI::RuntimeError).
 [[noreturn]] void Fail(int code, const std::string& message);

@@ -1,6 +1,7 @@
 // grove: the one binary for the master, the worker and the command-line client.
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "commands.h"
 #include "core/log.h"
@@ -25,11 +26,13 @@ int main(int argc, char** argv) {
   grove::AddWorkerCommand(app);
   grove::AddCheckconfigCommand(app);
   grove::AddReconfigCommand(app);
+  grove::AddEvalConfigCommand(app);
   grove::AddForceCommand(app);
   grove::AddStatusCommand(app);
   grove::AddCronCommand(app);
   grove::AddUserCommand(app);
   grove::AddPublishCommand(app);
+  grove::AddStoreCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {
@@ -38,6 +41,11 @@ int main(int argc, char** argv) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
     std::cerr << "grove: " << e.what() << " (see --help)\n";
     return grove::kExitUsage;
+  } catch (const nlohmann::json::exception& e) {
+    // A field of an unexpected type in what a server answered (is GROVE_MASTER a Grove
+    // master?): one line, not an abort.
+    std::cerr << "grove: malformed answer: " << e.what() << "\n";
+    return grove::kExitFailure;
   }
   return 0;
 }

@@ -11,8 +11,10 @@ BUILD_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libexpat1-dev
   librabbitmq-dev
+  libpq-dev
 )
-TEST_PACKAGES=(python3 procps curl rabbitmq-server python3-pika)
+TEST_PACKAGES=(python3 procps curl openssl rabbitmq-server python3-pika postgresql python3-aiosmtpd ngircd)
+FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev)  # libFuzzer (scripts/fuzz.sh)
 # The Windows worker: cross-built with mingw-w64 (scripts/build-windows.sh), tested under Wine.
 WINDOWS_PACKAGES=(g++-mingw-w64-x86-64-posix wine64 zip)
 
@@ -23,6 +25,7 @@ install_packages() {
       build) wanted+=("${BUILD_PACKAGES[@]}") ;;
       test) wanted+=("${TEST_PACKAGES[@]}") ;;
       windows) wanted+=("${WINDOWS_PACKAGES[@]}") ;;
+      fuzz) wanted+=("${FUZZ_PACKAGES[@]}") ;;
     esac
   done
   for p in "${wanted[@]}"; do
@@ -41,6 +44,8 @@ install_packages() {
 build_grove() {
   local dir="$1" type="${2:-Release}"
   shift 2 || shift $#
+  # ccache keys on paths relative to the tree, so a fresh clone reuses what an earlier one built.
+  export CCACHE_BASEDIR="$GROVE_ROOT" CCACHE_NOHASHDIR=1
   cmake -S "$GROVE_ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="$type" "$@" >/dev/null
   ninja -C "$dir" -j "$(nproc)"
 }

@@ -241,7 +241,7 @@ class LogViewer {
 }
 
 async function build(id) {
-  const [b, tests, artifacts] = await Promise.all([api(`/builds/${id}`), optional(`/builds/${id}/tests`), optional(`/builds/${id}/artifacts`)]);
+  const [b, tests, artifacts, notices] = await Promise.all([api(`/builds/${id}`), optional(`/builds/${id}/tests`), optional(`/builds/${id}/artifacts`), optional(`/builds/${id}/notifications`)]);
   const msg = h("span", { class: "msg", role: "status" });
   const steps = b.steps.map((s) => {
     const key = `${id}/${s.number}`;
@@ -266,6 +266,16 @@ async function build(id) {
         h("pre", {}, typeof f === "string" ? "" : f.message || f.text || ""))))) : null;
   const artBlock = artifacts && artifacts.length ? h("section", {}, h("h2", {}, "Artifacts"), h("ul", { class: "artifacts" },
     artifacts.map((a) => h("li", {}, h("a", { href: `/api/v1/builds/${id}/artifacts/${a.path.split("/").map(enc).join("/")}`, download: a.path.split("/").pop() }, a.path), ` (${bytes(a.size)})`)))) : null;
+  // One line per notice: who was told, how it went, and what the server answered.
+  const NOTICE_SYMBOL = { sent: "✔", failed: "✘", retrying: "↻", sending: "…", pending: "…", superseded: "⤼" };
+  const noticeBlock = notices && notices.length ? h("section", {}, h("h2", {}, "Notifications"), h("ul", { class: "notices" },
+    notices.map((n) => h("li", { class: `notice ${n.state}`, "data-notifier": n.notifier },
+      h("span", { class: "badge " + ({ sent: "success", failed: "failure", retrying: "retry" }[n.state] || "queued") },
+        `${NOTICE_SYMBOL[n.state] || "•"} ${n.state}`), " ",
+      h("b", {}, n.notifier), h("span", { class: "muted" }, ` (${n.kind}, ${n.event}) · ${n.attempts} attempt${n.attempts === 1 ? "" : "s"}`,
+        n.state === "retrying" && n.next_attempt_at ? ` · next ${when(n.next_attempt_at)}` : "",
+        n.sent_at ? ` · ${when(n.sent_at)}` : ""),
+      n.answer ? h("div", { class: "answer" }, h("code", {}, n.answer)) : null)))) : null;
   return {
     key: `build:${id}`,
     node: [
@@ -276,7 +286,7 @@ async function build(id) {
         ? action("Stop build", async () => { await post(`/builds/${id}/stop`); return "stopping…"; }, msg)
         : action("Rebuild", async () => { const r = await post(`/builds/${id}/rebuild`); return `request ${r.request} queued`; }, msg), " ", msg) : msg,
       h("section", {}, h("h2", {}, "Steps"), h("div", { class: "steps" }, steps)),
-      testsBlock, artBlock,
+      testsBlock, artBlock, noticeBlock,
       source || (b.changes && b.changes.length) ? h("section", {}, h("h2", {}, "Source"),
         source ? table(["", ""], Object.entries(source).map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, typeof v === "object" ? JSON.stringify(v) : String(v))))) : null,
         (b.changes || []).map((c) => h("p", {}, h("code", {}, String(c.revision || "").slice(0, 12)), ` ${c.author || ""}: ${c.comments || ""}`))) : null,
@@ -289,6 +299,7 @@ async function build(id) {
         if (v) v.follow();
         return false;
       }
+      if (ev.type === "notification") return ev.build === id;
       return (ev.type === "build" || ev.type === "step") && (ev.build === id || ev.id === id);
     },
   };

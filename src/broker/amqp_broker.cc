@@ -7,9 +7,11 @@
 #include <thread>
 
 #include "broker/amqp_publisher.h"
+#include "broker/amqp_retry.h"
 #include "broker/amqp_topology.h"
 #include "broker/amqp_wait.h"
 #include "core/clock.h"
+#include "core/json_fields.h"
 #include "core/log.h"
 
 namespace grove {
@@ -23,6 +25,7 @@ constexpr int64_t kWorkerSilenceMs = 15000;  // no hello for this long: the work
 struct AmqpBroker::State {
   AmqpUrl url;
   BrokerListener* listener = nullptr;
+  std::function<Json(const std::string&)> worker_settings;
   std::vector<std::string> job_queues;
   std::unique_ptr<AmqpPublisher> publisher;
   std::thread consumer;
@@ -30,9 +33,11 @@ struct AmqpBroker::State {
 
   // Cross-thread inputs of the consumer thread.
   std::mutex mu;
-  std::vector<std::pair<ConnId, int64_t>> acks;        // controller: events ≤ upto are durable
-  std::vector<std::pair<ConnId, bool>> hello_replies;  // controller: accepted or refused
-  std::map<ConnId, std::string> conn_names;            // for Send(cancel)
+  std::vector<std::pair<ConnId, int64_t>> acks;      // controller: events ≤ upto are durable
+  std::vector<std::pair<ConnId, int64_t>> resends;   // controller: events ≥ from come again
+  enum class Reply { kRefused, kAccepted, kRetry };  // kRetry: the store failed; not answered
+  std::vector<std::pair<ConnId, Reply>> hello_replies;
+  std::map<ConnId, std::string> conn_names;  // for Send(cancel)
   std::vector<std::pair<int, std::function<void(Status, Json)>>> dead_letter_reads;
   struct Settle {
     uint64_t tag;
@@ -75,6 +80,9 @@ struct AmqpBroker::State {
   }
 
   void RunConsumer();
+  // Sleeps |ms| before the next attempt to connect (Stop() cuts it short); API reads of the
+  // dead letters that come meanwhile are answered with |why| rather than left waiting.
+  void WaitBeforeRetry(int ms, const Status& why);
   void ReadDeadLetters(int limit, const std::function<void(Status, Json)>& done);
   Status ConsumeOnce(AmqpConnection& c);
   void Deliver(AmqpConnection& c, Delivery& d, std::map<std::string, std::vector<Json>>* batch);
@@ -109,14 +117,27 @@ Status AmqpBroker::Start(const std::vector<std::vector<std::string>>& builder_ta
   State& s = *state_;
   for (const auto& tags : builder_tags) s.job_queues.push_back(JobQueueFor(tags));
   std::unique_ptr<AmqpConnection> c;
-  GROVE_RETURN_IF_ERROR(AmqpConnection::Open(s.url, 30, &c));
-  GROVE_RETURN_IF_ERROR(s.Setup(*c));
+  Status st = AmqpConnection::Open(s.url, 30, &c);
+  if (st.ok()) st = s.Setup(*c);
   c.reset();
+  if (!st.ok() && !IsTransient(st)) return st;  // a configuration error: waiting cannot help
+  if (!st.ok())
+    spdlog::warn(
+        "RabbitMQ is not reachable ({}); starting anyway: the API answers, requests are stored "
+        "and their jobs published once it is",
+        st.message());
+  // The publisher declares the master's queues too, so that a job never reaches a worker
+  // whose events would have no queue to go to.
   s.publisher = std::make_unique<AmqpPublisher>(
-      s.url, [&s](AmqpConnection& c) { return DeclareTopology(c, s.job_queues); });
+      s.url, [&s](AmqpConnection& c) { return s.Setup(c); },
+      [](AmqpConnection& c, const std::string& queue) { return DeclareJobQueue(c, queue); });
   s.publisher->Start();
   s.consumer = std::thread([&s] { s.RunConsumer(); });
   return Status::Ok();
+}
+
+void AmqpBroker::SetWorkerSettings(std::function<Json(const std::string& name)> lookup) {
+  state_->worker_settings = std::move(lookup);
 }
 
 void AmqpBroker::Stop() {
@@ -131,16 +152,24 @@ void AmqpBroker::PublishJob(const std::vector<std::string>& tags, Json msg) {
   std::string q = JobQueueFor(tags);
   // The message is the job object itself (what a third party may publish too).
   Json job = msg.contains("job") ? msg["job"] : msg;
-  state_->publisher->Publish({kJobsExchange, q, job.dump(), nullptr});
+  // The queue is declared before the first job of each connection goes to it: a builder added
+  // by a reconfig may have a tag set no queue existed for, and RabbitMQ drops what it cannot
+  // route.
+  Outgoing out{kJobsExchange, q, job.dump(), nullptr};
+  out.needs = q;
+  state_->publisher->Publish(std::move(out));
 }
 
 void AmqpBroker::Send(ConnId conn, Json msg) {
   State& s = *state_;
   const std::string type = msg.value("type", "");
-  if (type == "ack") {
+  if (type == "ack" || type == "resend") {
     {
       std::lock_guard lock(s.mu);
-      s.acks.emplace_back(conn, msg.value("upto", int64_t{-1}));
+      if (type == "ack")
+        s.acks.emplace_back(conn, msg.value("upto", int64_t{-1}));
+      else
+        s.resends.emplace_back(conn, msg.value("from", int64_t{0}));
     }
     s.wake.Notify();
     return;
@@ -184,7 +213,7 @@ void AmqpBroker::State::ReadDeadLetters(int limit, const std::function<void(Stat
     Json j = {{"exchange", m.exchange}, {"routing_key", m.routing_key}};
     if (!m.headers.empty()) j["headers"] = m.headers;
     // Bodies are shown as text; bytes that are not UTF-8 would break the JSON answer.
-    Json body = Json::parse(m.body, nullptr, false);
+    Json body = ParseUntrusted(m.body);
     // Secrets never leave through the API: a job carries its steps' secrets, a hello the
     // worker's secret.
     if (body.is_object()) {
@@ -207,7 +236,7 @@ void AmqpBroker::State::ReadDeadLetters(int limit, const std::function<void(Stat
 }
 
 void AmqpBroker::State::RunConsumer() {
-  int backoff_ms = 200;
+  RetryDelay retry;
   while (!stop) {
     std::unique_ptr<AmqpConnection> c;
     Status st = AmqpConnection::Open(url, 30, &c);
@@ -216,18 +245,40 @@ void AmqpBroker::State::RunConsumer() {
     if (st.ok()) st = c->Consume(kMasterEventsQueue, 2000);
     if (st.ok()) st = c->Consume(kSubmitQueue, 500);
     if (st.ok()) {
-      backoff_ms = 200;
+      spdlog::info("RabbitMQ events consumer: connected to {}", url.Redacted());
+      retry.Reset();
       st = ConsumeOnce(*c);
     }
     if (stop) break;
-    spdlog::warn("AMQP events consumer: {}; reconnecting in {} ms", st.message(), backoff_ms);
+    c.reset();
+    const int wait_ms = retry.Next();
+    spdlog::warn("RabbitMQ events consumer: {}; next attempt in {}", st.message(),
+                 DelayText(wait_ms));
     // Unacknowledged deliveries come back on the new connection: forget their tags.
     for (auto& [name, w] : workers) {
       w.unacked.clear();
       w.held.clear();
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
-    backoff_ms = std::min(backoff_ms * 2, 5000);
+    WaitBeforeRetry(wait_ms, st);
+  }
+}
+
+void AmqpBroker::State::WaitBeforeRetry(int ms, const Status& why) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  while (!stop) {
+    wake.Drain();  // ConsumeOnce looks at every input again after the wait
+    std::vector<std::pair<int, std::function<void(Status, Json)>>> reads;
+    {
+      std::lock_guard lock(mu);
+      reads.swap(dead_letter_reads);
+    }
+    for (auto& [limit, done] : reads)
+      done(Status::Unavailable("RabbitMQ is not reachable: " + why.message()), Json());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          until - std::chrono::steady_clock::now())
+                          .count();
+    if (left <= 0) return;
+    WaitReadable({}, wake, static_cast<int>(left));
   }
 }
 
@@ -235,11 +286,12 @@ Status AmqpBroker::State::ConsumeOnce(AmqpConnection& c) {
   while (!stop) {
     wake.Drain();
     // 1. What the controller sent back: acks after commit, hello replies.
-    std::vector<std::pair<ConnId, int64_t>> my_acks;
-    std::vector<std::pair<ConnId, bool>> replies;
+    std::vector<std::pair<ConnId, int64_t>> my_acks, my_resends;
+    std::vector<std::pair<ConnId, Reply>> replies;
     {
       std::lock_guard lock(mu);
       my_acks.swap(acks);
+      my_resends.swap(resends);
       replies.swap(hello_replies);
     }
     std::vector<std::pair<int, std::function<void(Status, Json)>>> reads;
@@ -249,10 +301,18 @@ Status AmqpBroker::State::ConsumeOnce(AmqpConnection& c) {
     }
     for (auto& [limit, done] : reads) ReadDeadLetters(limit, done);
     GROVE_RETURN_IF_ERROR(SettleSubmissions(c));
-    for (auto& [conn, ok] : replies) {
+    for (auto& [conn, reply] : replies) {
       for (auto& [name, w] : workers) {
         if (w.conn != conn) continue;
-        if (!ok) {
+        if (reply == Reply::kRetry) {
+          // The master could not store the hello: the worker's next hello (same instance)
+          // is taken as a new one; its held events wait for it.
+          std::lock_guard lock(mu);
+          conn_names.erase(w.conn);
+          w.conn = 0;
+          continue;
+        }
+        if (reply == Reply::kRefused) {
           // Its later events are dead-lettered too (kept small: the last few refused).
           if (!w.instance.empty()) {
             if (w.refused.size() >= 16) w.refused.erase(w.refused.begin());
@@ -286,6 +346,21 @@ Status AmqpBroker::State::ConsumeOnce(AmqpConnection& c) {
         for (auto& [id, tag] : w.unacked) {
           if (id <= upto)
             GROVE_RETURN_IF_ERROR(c.Ack(tag));
+          else
+            keep.emplace_back(id, tag);
+        }
+        w.unacked.swap(keep);
+      }
+    }
+    // What the controller did not store (its batch was rolled back, or an event before it is
+    // missing) goes back to the queue, in its place, and is delivered again.
+    for (auto& [conn, from] : my_resends) {
+      for (auto& [name, w] : workers) {
+        if (w.conn != conn) continue;
+        std::vector<std::pair<int64_t, uint64_t>> keep;
+        for (auto& [id, tag] : w.unacked) {
+          if (id >= from)
+            GROVE_RETURN_IF_ERROR(c.Reject(tag, true));
           else
             keep.emplace_back(id, tag);
         }
@@ -330,23 +405,17 @@ Status AmqpBroker::State::ConsumeOnce(AmqpConnection& c) {
 
 namespace {
 
-// |ev|[key] when it has the type of |fallback|, else |fallback|: hellos come from any program.
-template <typename T>
-T Field(const Json& ev, const char* key, T fallback) {
-  auto it = ev.find(key);
-  if (it == ev.end()) return fallback;
-  if constexpr (std::is_same_v<T, std::string>) {
-    return it->is_string() ? it->template get<std::string>() : fallback;
-  } else {
-    return it->is_number_integer() ? it->template get<T>() : fallback;
+// Why |events| (one AMQP message) cannot be handled, or Ok: each an event of docs/protocol.md
+// with the types it documents, all of one worker.
+Status CheckEvents(const std::vector<Json>& events) {
+  if (events.empty()) return Status::Invalid("not a JSON object or list of objects");
+  for (const auto& ev : events) {
+    GROVE_RETURN_IF_ERROR(CheckEvent(ev));
+    if (!ev.contains("worker")) return Status::Invalid("malformed event: 'worker' is missing");
+    if (ev["worker"] != events.front()["worker"])
+      return Status::Invalid("events of more than one worker");
   }
-}
-
-bool IsEvent(const Json& ev) {
-  return ev.is_object() && ev.contains("worker") && ev["worker"].is_string() &&
-         ev.contains("type") && ev["type"].is_string() &&
-         (!ev.contains("id") || ev["id"].is_number_integer()) &&
-         (!ev.contains("instance") || ev["instance"].is_string());
+  return Status::Ok();
 }
 
 }  // namespace
@@ -355,26 +424,22 @@ bool IsEvent(const Json& ev) {
 void AmqpBroker::State::Deliver(AmqpConnection& c, Delivery& d,
                                 std::map<std::string, std::vector<Json>>* batch) {
   if (d.exchange == kSubmitExchange) return OnSubmission(c, d);
-  Json body = Json::parse(d.body, nullptr, false);
+  Json body = ParseUntrusted(d.body);
   std::vector<Json> events;
   if (body.is_array()) {
     for (auto& ev : body) events.push_back(std::move(ev));
   } else if (!body.is_discarded()) {
     events.push_back(std::move(body));
   }
-  bool valid = !events.empty();
-  for (const auto& ev : events)
-    valid = valid && IsEvent(ev) && ev["worker"] == events.front()["worker"];
-  if (!valid) {
+  if (Status st = CheckEvents(events); !st.ok()) {
     // Poison: it can never be handled. The dead-letter queue keeps it for a human.
-    spdlog::warn("AMQP event message that is not Grove events ({} bytes) dead-lettered",
-                 d.body.size());
+    spdlog::warn("AMQP event message of {} bytes dead-lettered: {}", d.body.size(), st.message());
     (void)c.Reject(d.tag, false);
     return;
   }
   const std::string name = events.front()["worker"].get<std::string>();
   Worker& w = workers[name];
-  const std::string instance = events.front().value("instance", "");
+  const std::string instance = StringOr(events.front(), "instance");
   if (!instance.empty() && w.refused.count(instance)) {
     // A process the master refused, still running until it reads the refusal: its hellos
     // must not displace the accepted process, its events are not this worker's.
@@ -389,7 +454,7 @@ void AmqpBroker::State::Deliver(AmqpConnection& c, Delivery& d,
   int64_t ack_id = -1;
   size_t last = 0;  // the event that carries the delivery tag
   for (size_t i = 0; i < events.size(); ++i) {
-    int64_t id = events[i].value("id", int64_t{-1});
+    int64_t id = IntOr(events[i], "id", -1);
     if (events[i]["type"] != "hello" && events[i]["type"] != "bye" && id >= 0) {
       ack_id = std::max(ack_id, id);
       last = i;
@@ -404,14 +469,14 @@ void AmqpBroker::State::Deliver(AmqpConnection& c, Delivery& d,
       continue;
     }
     if (ev["type"] == "bye") {  // the worker process stopped
-      if (w.conn && w.instance == ev.value("instance", "")) Gone(name, w);
+      if (w.conn && w.instance == StringOr(ev, "instance")) Gone(name, w);
       continue;
     }
     const bool carries_tag = tag && i == last;
     if (!w.conn || !w.accepted) {
       // Before the hello was accepted (e.g. the master restarted and the worker's next hello
       // is still to come): kept unacknowledged until then.
-      std::string instance = ev.value("instance", "");
+      std::string instance = StringOr(ev, "instance");
       w.held.push_back({std::move(ev), carries_tag ? tag : 0, ack_id, std::move(instance)});
       continue;
     }
@@ -421,8 +486,19 @@ void AmqpBroker::State::Deliver(AmqpConnection& c, Delivery& d,
 }
 
 void AmqpBroker::State::OnHelloEvent(const std::string& name, const Json& ev) {
+  WorkerHello hello;
+  if (Status st = ParseHello(ev, "worker", &hello); !st.ok()) {
+    // Refused before it displaces anything: a Grove worker that reads this stops.
+    spdlog::warn("AMQP worker {}: hello refused: {}", name, st.message());
+    Json answer = {
+        {"type", "refused"}, {"instance", StringOr(ev, "instance")}, {"error", st.message()}};
+    publisher->Publish({kControlExchange, name,
+                        answer.dump(-1, ' ', false, Json::error_handler_t::replace), nullptr});
+    return;
+  }
+  hello.remote = "amqp";
+  const std::string instance = hello.instance;
   Worker& w = workers[name];
-  std::string instance = ev.value("instance", "");
   if (w.conn && w.instance == instance) return;  // the periodic keep-alive
   if (w.conn) {
     listener->OnClosed(w.conn, name);
@@ -436,24 +512,26 @@ void AmqpBroker::State::OnHelloEvent(const std::string& name, const Json& ev) {
     std::lock_guard lock(mu);
     conn_names[w.conn] = name;
   }
-  WorkerHello hello;
-  hello.name = name;
-  hello.secret = Field<std::string>(ev, "secret", "");
-  hello.capacity = Field<int>(ev, "capacity", 0);
-  if (ev.contains("running") && ev["running"].is_array()) hello.running = ev["running"];
-  hello.version = Field<std::string>(ev, "version", "");
-  hello.paused = ev.contains("paused") && ev["paused"].is_boolean() && ev["paused"].get<bool>();
-  hello.remote = "amqp";
   ConnId conn = w.conn;
   listener->OnHello(conn, std::move(hello), [this, conn, name, instance](Status st) {
     // The worker learns the answer on its control queue: a refused one stops, an accepted one
-    // starts acknowledging its jobs (docs/protocol.md).
-    Json answer = {{"type", st.ok() ? "welcome" : "refused"}, {"instance", instance}};
-    if (!st.ok()) answer["error"] = st.message();
-    publisher->Publish({kControlExchange, name, answer.dump(), nullptr});
+    // starts acknowledging its jobs (docs/protocol.md). A hello the master could not store
+    // (a full disk) is not answered: the worker's next one is handled as new.
+    const bool retry = st.code() == Status::Code::kUnavailable;
+    if (!retry) {
+      Json answer = {{"type", st.ok() ? "welcome" : "refused"}, {"instance", instance}};
+      if (!st.ok()) answer["error"] = st.message();
+      // What grove.lua says of the worker, for a worker started without --tags or --capacity.
+      if (Json settings = st.ok() && worker_settings ? worker_settings(name) : Json();
+          settings.is_object())
+        answer.update(settings);
+      publisher->Publish({kControlExchange, name, answer.dump(), nullptr});
+    }
     {
       std::lock_guard lock(mu);
-      hello_replies.emplace_back(conn, st.ok());
+      hello_replies.emplace_back(conn, retry     ? Reply::kRetry
+                                       : st.ok() ? Reply::kAccepted
+                                                 : Reply::kRefused);
     }
     wake.Notify();
   });
@@ -465,7 +543,7 @@ void AmqpBroker::State::OnSubmission(AmqpConnection& c, const Delivery& d) {
     (void)c.Reject(d.tag, false);
     return;
   }
-  Json msg = Json::parse(d.body, nullptr, false);
+  Json msg = ParseUntrusted(d.body);
   if (msg.is_discarded() || !msg.is_object()) {
     spdlog::warn("AMQP submission that is not a JSON object ({} bytes) dead-lettered",
                  d.body.size());

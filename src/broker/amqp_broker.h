@@ -20,10 +20,18 @@ class AmqpBroker : public Broker {
   AmqpBroker(std::string url, BrokerListener& listener);
   ~AmqpBroker() override;
 
-  // Connects once (so that a wrong URL or password fails the start with a clear error),
-  // declares the topology with the job queues of |builder_tags|, starts the threads.
+  // Tries to connect once and declare the topology with the job queues of |builder_tags|, then
+  // starts the threads. An error only for what retrying cannot fix (IsTransient: a TLS file, a
+  // refused login or vhost); a broker that is down or unreachable is logged and connected to
+  // by the threads as soon as it answers, as after a drop: meanwhile jobs wait in memory (their
+  // requests are in the store).
   Status Start(const std::vector<std::vector<std::string>>& builder_tags);
   void Stop();
+
+  // The tags and capacity grove.lua gives worker |name| ({"tags": [...], "capacity": N}, or
+  // null), added to its welcome: a worker started without --tags or --capacity learns them
+  // there (docs/protocol.md). Called on the controller's thread; set before Start.
+  void SetWorkerSettings(std::function<Json(const std::string& name)> lookup);
 
   void Send(ConnId conn, Json msg) override;
   void Close(ConnId conn, const std::string& reason) override;

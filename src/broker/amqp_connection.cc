@@ -4,7 +4,9 @@
 #include <amqp_tcp_socket.h>
 #include <sys/time.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <vector>
 
 #include "broker/amqp_tls.h"
@@ -39,6 +41,35 @@ std::string ReplyError(const amqp_rpc_reply_t& r, const std::string& what) {
       return what + ": broker error";
   }
   return what + ": unknown error";
+}
+
+// The reply code of the broker's connection.close or channel.close in |r| (0: none).
+int CloseCode(const amqp_rpc_reply_t& r) {
+  if (r.reply_type != AMQP_RESPONSE_SERVER_EXCEPTION) return 0;
+  if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD)
+    return static_cast<amqp_connection_close_t*>(r.reply.decoded)->reply_code;
+  if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD)
+    return static_cast<amqp_channel_close_t*>(r.reply.decoded)->reply_code;
+  return 0;
+}
+
+// A failed RPC as a Status whose code says whether waiting can help (IsTransient): the broker
+// refusing the user, password, vhost or a permission (403 ACCESS_REFUSED, 530 NOT_ALLOWED), or
+// an object declared with other arguments than the existing one (406 PRECONDITION_FAILED),
+// stays so until someone changes the configuration; anything else (the broker shutting down,
+// the connection lost) is worth retrying.
+Status ReplyStatus(const amqp_rpc_reply_t& r, const std::string& what) {
+  std::string err = ReplyError(r, what);
+  if (err.empty()) return Status::Ok();
+  switch (CloseCode(r)) {
+    case AMQP_ACCESS_REFUSED:
+    case AMQP_NOT_ALLOWED:
+      return Status::Unauthorized(err);
+    case AMQP_PRECONDITION_FAILED:
+      return Status::Conflict(err);
+    default:
+      return Status::Unavailable(err);
+  }
 }
 
 // The integer-valued headers of a message; other clients encode integers in whatever width
@@ -95,11 +126,7 @@ struct AmqpConnection::Impl {
     amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
     amqp_destroy_connection(conn);
   }
-  Status Check(const std::string& what) {
-    std::string err = ReplyError(amqp_get_rpc_reply(conn), what);
-    if (err.empty()) return Status::Ok();
-    return Status::Unavailable(err);
-  }
+  Status Check(const std::string& what) { return ReplyStatus(amqp_get_rpc_reply(conn), what); }
 };
 
 AmqpConnection::AmqpConnection(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -117,17 +144,25 @@ Status AmqpConnection::Open(const AmqpUrl& url, int heartbeat_s,
   }
   if (!sock) return Status::IoError("cannot create a socket for " + url.Redacted());
   timeval tv = Tv(5000);
+  errno = 0;
   int rc = amqp_socket_open_noblock(sock, url.host.c_str(), url.port, &tv);
-  if (url.tls && IsTlsFailure(rc))
-    return Status::Unavailable(url.Redacted() +
-                               ": TLS handshake failed: " + TlsFailureReason(rc, impl->tls));
-  if (rc != AMQP_STATUS_OK)
-    return Status::Unavailable("cannot connect to " + url.Redacted() + ": " +
-                               amqp_error_string2(rc));
+  const int open_errno = errno;
+  if (url.tls && IsTlsFailure(rc)) {
+    bool config_error = false;
+    std::string msg = url.Redacted() +
+                      ": TLS handshake failed: " + TlsFailureReason(rc, impl->tls, &config_error);
+    return config_error ? Status::Unauthorized(msg) : Status::Unavailable(msg);
+  }
+  if (rc != AMQP_STATUS_OK) {
+    std::string why = amqp_error_string2(rc);
+    // rabbitmq-c says only "a socket error occurred"; errno often still says which.
+    if (rc == AMQP_STATUS_SOCKET_ERROR && open_errno != 0 && open_errno != EINPROGRESS)
+      why = std::strerror(open_errno);
+    return Status::Unavailable("cannot connect to " + url.Redacted() + ": " + why);
+  }
   amqp_rpc_reply_t r = amqp_login(impl->conn, url.vhost.c_str(), 0, 131072, heartbeat_s,
                                   AMQP_SASL_METHOD_PLAIN, url.user.c_str(), url.password.c_str());
-  if (std::string err = ReplyError(r, "login to " + url.Redacted()); !err.empty())
-    return Status::Unauthorized(err);
+  GROVE_RETURN_IF_ERROR(ReplyStatus(r, "login to " + url.Redacted()));
   amqp_channel_open(impl->conn, 1);
   GROVE_RETURN_IF_ERROR(impl->Check("channel.open"));
   impl->channel_open = true;

@@ -35,10 +35,20 @@ struct QueueOptions {
   std::string dead_letter_routing_key;
 };
 
+// Whether an error of AmqpConnection may heal by itself, so that retrying makes sense: the broker
+// is down, restarting or unreachable (Unavailable). The other errors are configuration errors
+// that only a person can fix: a TLS file that cannot be read or used (IoError, Invalid), a
+// broker certificate the CA does not vouch for, a user, password, vhost or permission the
+// broker refuses (Unauthorized), a queue declared with other arguments (Conflict).
+inline bool IsTransient(const Status& st) {
+  return st.code() == Status::Code::kUnavailable;
+}
+
 class AmqpConnection {
  public:
   // Connects, logs in and opens channel 1. |heartbeat_s| is the AMQP heartbeat proposed to the
   // broker (0 disables); the connection must be used (Next/WaitConfirms) more often than that.
+  // Errors are one line, name the broker without its password, and tell IsTransient.
   static Status Open(const AmqpUrl& url, int heartbeat_s, std::unique_ptr<AmqpConnection>* out);
   ~AmqpConnection();
   AmqpConnection(const AmqpConnection&) = delete;

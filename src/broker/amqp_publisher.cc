@@ -1,5 +1,8 @@
 #include "broker/amqp_publisher.h"
 
+#include <set>
+
+#include "broker/amqp_retry.h"
 #include "core/log.h"
 
 namespace grove::amqp {
@@ -50,8 +53,9 @@ std::vector<Wire> Coalesce(const std::vector<Outgoing>& batch) {
 
 }  // namespace
 
-AmqpPublisher::AmqpPublisher(AmqpUrl url, std::function<Status(AmqpConnection&)> setup)
-    : url_(std::move(url)), setup_(std::move(setup)) {}
+AmqpPublisher::AmqpPublisher(AmqpUrl url, std::function<Status(AmqpConnection&)> setup,
+                             Prepare prepare)
+    : url_(std::move(url)), setup_(std::move(setup)), prepare_(std::move(prepare)) {}
 
 AmqpPublisher::~AmqpPublisher() {
   Stop(0);
@@ -88,8 +92,9 @@ void AmqpPublisher::Stop(int grace_ms) {
 
 void AmqpPublisher::Run() {
   std::unique_ptr<AmqpConnection> conn;
-  int backoff_ms = 200;
+  RetryDelay retry;
   std::vector<Outgoing> batch;
+  std::set<std::string> prepared;  // Outgoing::needs met on |conn|
   while (true) {
     {
       std::unique_lock lock(mu_);
@@ -110,9 +115,16 @@ void AmqpPublisher::Run() {
     if (batch.empty()) continue;
     Status st;
     if (!conn) {
+      prepared.clear();
       st = AmqpConnection::Open(url_, 30, &conn);
       if (st.ok()) st = setup_(*conn);
       if (st.ok()) st = conn->EnableConfirms();
+    }
+    for (const Outgoing& m : batch) {
+      if (!st.ok()) break;
+      if (m.needs.empty() || !prepare_ || prepared.count(m.needs)) continue;
+      st = prepare_(*conn, m.needs);
+      if (st.ok()) prepared.insert(m.needs);
     }
     if (st.ok()) {
       for (const Wire& w : Coalesce(batch)) {
@@ -122,19 +134,33 @@ void AmqpPublisher::Run() {
     }
     if (st.ok()) st = conn->WaitConfirms(30000);
     if (!st.ok()) {
-      spdlog::warn("AMQP publish failed ({}); retrying {} messages in {} ms", st.message(),
-                   batch.size(), backoff_ms);
+      const int wait_ms = retry.Next();
+      spdlog::warn("RabbitMQ publisher: {}; {} message(s) kept, next attempt in {}", st.message(),
+                   pending(), DelayText(wait_ms));
       conn.reset();
-      std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
-      backoff_ms = std::min(backoff_ms * 2, 5000);
+      WaitBeforeRetry(wait_ms);
       continue;  // the same batch again, on a new connection
     }
-    backoff_ms = 200;
+    if (retry.failures() > 0)
+      spdlog::info("RabbitMQ publisher: connected to {} after {} failed attempt(s)",
+                   url_.Redacted(), retry.failures());
+    retry.Reset();
     for (auto& m : batch)
       if (m.on_confirmed) m.on_confirmed();
     batch.clear();
     std::lock_guard lock(mu_);
     in_flight_ = 0;
+  }
+}
+
+void AmqpPublisher::WaitBeforeRetry(int ms) {
+  std::unique_lock lock(mu_);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  while (true) {
+    // Stop() cuts the wait short, to its own deadline.
+    const auto limit = stopping_ ? std::min(until, stop_deadline_) : until;
+    if (std::chrono::steady_clock::now() >= limit) return;
+    cv_.wait_until(lock, limit);
   }
 }
 

@@ -109,16 +109,17 @@ bool IsTlsFailure(int rc) {
          rc == AMQP_STATUS_SSL_PEER_VERIFY_FAILED || rc == AMQP_STATUS_SSL_HOSTNAME_VERIFY_FAILED;
 }
 
-std::string TlsFailureReason(int rc, const TlsVerifyLog& log) {
+std::string TlsFailureReason(int rc, const TlsVerifyLog& log, bool* config_error) {
+  *config_error = true;
   if (!log.first_error.empty()) return "certificate verify failed: " + log.first_error;
   std::string reason = LastOpenSslReason();
   ERR_clear_error();
-  if (reason.empty()) return amqp_error_string2(rc);
   // A TLS client talking to a plain AMQP listener reads "AMQP..." as a TLS record.
   if (reason == "wrong version number" || reason == "packet length too long" ||
       reason == "record layer failure")
-    reason += " (is the port a TLS listener? amqps:// defaults to 5671)";
-  return reason;
+    return reason + " (is the port a TLS listener? amqps:// defaults to 5671)";
+  *config_error = false;
+  return reason.empty() ? amqp_error_string2(rc) : reason;
 }
 
 }  // namespace grove::amqp

@@ -33,7 +33,9 @@ bool IsTlsFailure(int rc);
 
 // The reason of a failed TLS handshake, e.g. "certificate verify failed: unable to get local
 // issuer certificate". Call right after the failed open, on the same thread (it reads
-// OpenSSL's per-thread error queue).
-std::string TlsFailureReason(int rc, const TlsVerifyLog& log);
+// OpenSSL's per-thread error queue). *config_error tells a failure that stays until the
+// configuration changes (a certificate the CA does not vouch for, a port that does not speak
+// TLS) from one worth retrying (the connection cut mid-handshake).
+std::string TlsFailureReason(int rc, const TlsVerifyLog& log, bool* config_error);
 
 }  // namespace grove::amqp

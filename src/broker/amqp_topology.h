@@ -60,6 +60,15 @@ inline std::string ControlQueueFor(const std::string& worker) {
   return "grove.control." + worker;
 }
 
+// A job queue, bound to the jobs exchange under its own name, dead-lettering to grove.dead
+// (idempotent).
+inline Status DeclareJobQueue(AmqpConnection& c, const std::string& queue) {
+  QueueOptions jq;
+  jq.dead_letter_exchange = kDeadExchange;
+  GROVE_RETURN_IF_ERROR(c.DeclareQueue(queue, jq));
+  return c.Bind(queue, kJobsExchange, queue);
+}
+
 // Exchanges, the dead-letter queue and the job queues |queues| (idempotent).
 inline Status DeclareTopology(AmqpConnection& c, const std::vector<std::string>& queues) {
   GROVE_RETURN_IF_ERROR(c.DeclareExchange(kJobsExchange, "direct"));
@@ -68,12 +77,7 @@ inline Status DeclareTopology(AmqpConnection& c, const std::vector<std::string>&
   GROVE_RETURN_IF_ERROR(c.DeclareExchange(kDeadExchange, "fanout"));
   GROVE_RETURN_IF_ERROR(c.DeclareQueue(kDeadQueue, {}));
   GROVE_RETURN_IF_ERROR(c.Bind(kDeadQueue, kDeadExchange, ""));
-  QueueOptions jq;
-  jq.dead_letter_exchange = kDeadExchange;
-  for (const auto& q : queues) {
-    GROVE_RETURN_IF_ERROR(c.DeclareQueue(q, jq));
-    GROVE_RETURN_IF_ERROR(c.Bind(q, kJobsExchange, q));
-  }
+  for (const auto& q : queues) GROVE_RETURN_IF_ERROR(DeclareJobQueue(c, q));
   return Status::Ok();
 }
 

@@ -10,22 +10,12 @@
 
 #include "core/protocol.h"
 #include "core/status.h"
+#include "core/worker_messages.h"
 
 namespace grove {
 
 // A connection of one worker process; a reconnect gets a new id.
 using ConnId = uint64_t;
-
-struct WorkerHello {
-  std::string name;
-  std::string secret;
-  int capacity = 0;              // 0: as configured on the master
-  Json running = Json::array();  // [{"request":N,"attempt":N}] jobs the worker still runs
-  std::string version;
-  std::string os;       // "linux", "windows", ... ("" from workers that do not say)
-  std::string remote;   // peer address, for the log
-  bool paused = false;  // AMQP workers remember a pause across a master restart
-};
 
 // Implemented by the master. Called from the broker's thread; the implementation moves work to
 // its own thread.

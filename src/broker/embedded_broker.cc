@@ -2,11 +2,13 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 #include <deque>
 #include <map>
 
+#include "core/json_fields.h"
 #include "core/log.h"
 #include "http/server.h"
 #include "http/upgrade.h"
@@ -32,6 +34,9 @@ struct EmbeddedBroker::State {
 namespace {
 
 constexpr size_t kMaxMessageBytes = 16 * 1024 * 1024;
+// A connection that has not said hello by then is closed: unauthenticated, it must not hold a
+// connection slot (or a descriptor) for long.
+constexpr std::chrono::seconds kHelloTimeout{10};
 
 // One worker's WebSocket: the hello handshake, then a read loop and a write queue.
 class WsSession : public std::enable_shared_from_this<WsSession> {
@@ -42,7 +47,9 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
         state_(std::move(state)),
         id_(id),
         remote_(up->remote),
-        request_(std::move(up->request)) {}
+        request_(std::move(up->request)),
+        slot_(std::move(up->slot)),
+        hello_timer_(state_->io) {}
 
   void Start() {
     ws::stream_base::timeout t{};
@@ -51,6 +58,15 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     t.keep_alive_pings = true;
     ws_.set_option(t);
     ws_.read_message_max(kMaxMessageBytes);
+    hello_timer_.expires_after(kHelloTimeout);
+    hello_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      // A first message has come (the hello, perhaps waiting for the core loop's answer): the
+      // hello handling decides from here on.
+      if (ec || self->closed_ || self->got_message_) return;
+      spdlog::debug("worker connection from {}: no hello within {} s, closing", self->remote_,
+                    kHelloTimeout.count());
+      self->Closed("no hello in time");
+    });
     ws_.async_accept(request_, [self = shared_from_this()](beast::error_code ec) {
       if (ec) return self->Closed("handshake: " + ec.message());
       self->Read();
@@ -75,6 +91,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   void Read() {
     ws_.async_read(in_, [self = shared_from_this()](beast::error_code ec, size_t) {
       if (ec) return self->Closed(ec.message());
+      self->got_message_ = true;
       self->OnMessage();
     });
   }
@@ -82,35 +99,50 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   void OnMessage() {
     std::string text = beast::buffers_to_string(in_.data());
     in_.consume(in_.size());
-    Json msg = Json::parse(text, nullptr, false);
+    Json msg = ParseUntrusted(text);
     if (msg.is_discarded() || !msg.is_object()) {
       spdlog::warn("worker connection from {}: malformed message, closing", remote_);
       return CloseWith("malformed message");
     }
     if (worker_.empty()) return OnHello(msg);
     std::vector<Json> batch;
-    batch.push_back(std::move(msg));
-    state_->listener.OnMessages(id_, worker_, std::move(batch));
+    if (Status st = CheckEvent(msg); !st.ok()) {
+      // Ignored, never applied (docs/protocol.md): the worker is told why, and the event is
+      // acknowledged in order with the others (as a heartbeat: its id and nothing else), so a
+      // worker does not send it again forever.
+      const int64_t id = IntOr(msg, "id", -1);
+      spdlog::warn("worker {}: event {} ignored: {}", worker_, id, st.message());
+      Json rejected = {{"type", "rejected"}, {"error", st.message()}};
+      if (id >= 0) {
+        rejected["id"] = id;
+        batch.push_back(Json{{"type", event::kHeartbeat}, {"id", id}});
+      }
+      Send(rejected.dump(-1, ' ', false, Json::error_handler_t::replace));
+    } else {
+      batch.push_back(std::move(msg));
+    }
+    if (!batch.empty()) state_->listener.OnMessages(id_, worker_, std::move(batch));
     Read();
   }
 
   void OnHello(const Json& msg) {
-    if (msg.value("type", "") != "hello" || !msg.contains("name") || !msg["name"].is_string()) {
-      Send(Json{{"type", "refused"}, {"error", "expected a hello message"}}.dump());
-      return CloseWith("expected hello");
-    }
     WorkerHello hello;
-    hello.name = msg.value("name", "");
-    hello.secret = msg.value("secret", "");
-    hello.capacity = msg.value("capacity", 0);
-    hello.running = msg.value("running", Json::array());
-    hello.version = msg.value("version", "");
-    if (auto os = msg.find("os"); os != msg.end() && os->is_string()) hello.os = *os;
+    if (Status st = ParseHello(msg, "name", &hello); !st.ok()) {
+      spdlog::warn("worker connection from {} refused: {}", remote_, st.message());
+      Send(Json{{"type", "refused"}, {"error", st.message()}}.dump(-1, ' ', false,
+                                                                   Json::error_handler_t::replace));
+      return CloseWith("malformed hello");
+    }
     hello.remote = remote_;
     std::string name = hello.name;
     auto self = shared_from_this();
     state_->listener.OnHello(id_, std::move(hello), [self, name](Status st) {
       asio::post(self->state_->io, [self, name, st] {
+        if (st.code() == Status::Code::kUnavailable) {
+          // The master cannot store the hello now (a full disk): closed, not refused, so the
+          // worker connects again rather than stopping.
+          return self->CloseWith(st.message());
+        }
         if (!st.ok()) {
           self->Send(Json{{"type", "refused"}, {"error", st.message()}}.dump());
           return self->CloseWith("refused");
@@ -137,6 +169,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     if (closed_) return;
     closed_ = true;
     state_->sessions.erase(id_);
+    hello_timer_.cancel();
     if (!worker_.empty()) {
       spdlog::info("worker {} disconnected ({})", worker_, why);
       state_->listener.OnClosed(id_, worker_);
@@ -150,9 +183,12 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   ConnId id_;
   std::string remote_;
   boost::beast::http::request<boost::beast::http::string_body> request_;
+  std::shared_ptr<void> slot_;  // counts this connection against the server's cap
+  asio::steady_timer hello_timer_;
   beast::flat_buffer in_;
   std::deque<std::string> out_;
   std::string worker_;  // set once the hello is accepted
+  bool got_message_ = false;
   bool closed_ = false;
   bool closing_ = false;
 };

@@ -16,6 +16,8 @@ namespace grove::config_internal {
 // config function. Run it under lua_pcall.
 int InstallApi(lua_State* L);
 
+// pcall, xpcall, coroutine.resume and .close re-raise a hit limit; no debug.sethook
+void RegisterLimitGuards(lua_State* L);
 void RegisterEnvironment(lua_State* L);  // require from the master directory, grove.base_dir
 void RegisterProjectApi(lua_State* L);   // project, store, broker, web
 void RegisterWorkerApi(lua_State* L);    // worker, secret
@@ -34,6 +36,7 @@ void RegisterTimedScheduleApi(lua_State* L);
 void RegisterSourceApi(lua_State* L);   // git, webhooks
 void RegisterTriggerApi(lua_State* L);  // the trigger step
 void RegisterConsumeApi(lua_State* L);  // the consume step, consumer
+void RegisterNotifyApi(lua_State* L);   // notify.email, .irc, .webhook, .status
 // Consumer jobs (api_consume.cc): the implicit builder "consume:NAME" with one consume step whose
 // payload is the request's "payload" property; made once, checked for the same tags after.
 inline constexpr const char* kConsumerBuilderPrefix = "consume:";

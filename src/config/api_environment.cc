@@ -76,6 +76,7 @@ void RegisterEnvironment(lua_State* L) {
 
 int InstallApi(lua_State* L) {
   luaL_openlibs(L);
+  RegisterLimitGuards(L);
   RegisterEnvironment(L);
   RegisterProjectApi(L);
   RegisterWorkerApi(L);
@@ -89,6 +90,7 @@ int InstallApi(lua_State* L) {
   RegisterSourceApi(L);
   RegisterTriggerApi(L);
   RegisterConsumeApi(L);
+  RegisterNotifyApi(L);
   return 0;
 }
 

@@ -2,6 +2,7 @@
 //
 //   project { name = "SysGrove", url = "https://sysgrove.example" }
 //   store  "sqlite:state/grove.db"        -- or "postgresql://grove@db/grove"
+//   store  { url = "postgresql://grove@db/grove", password = secret "db" }
 //   broker "embedded"                     -- or "amqp://user:pass@mq:5672/vhost", "amqps://..."
 //   web { listen = "127.0.0.1:8010" }
 #include <arpa/inet.h>
@@ -9,7 +10,9 @@
 #include "broker/amqp_url.h"
 #include "config/api.h"
 #include "config/lua_fn.h"
+#include "config/secrets.h"
 #include "config/table_reader.h"
+#include "store/store.h"
 
 namespace grove::config_internal {
 
@@ -48,17 +51,44 @@ int Project(lua_State* L, LoadContext& ctx) {
   return 0;
 }
 
+// store "URL", or store { url = "URL", password = secret "db" } to keep the database password
+// out of grove.lua.
 int Store(lua_State* L, LoadContext& ctx) {
-  ExpectOneArg(L, LUA_TSTRING, "store \"sqlite:state/grove.db\"");
+  if (lua_gettop(L) != 1 || (lua_type(L, 1) != LUA_TSTRING && lua_type(L, 1) != LUA_TTABLE))
+    ExpectOneArg(L, LUA_TSTRING,
+                 "store \"URL\" or store { url = \"URL\", password = secret \"NAME\" }");
   DeclareOnce(L, ctx, "store");
-  std::string url = lua_tostring(L, 1);
+  std::string url;
+  std::string password;
+  if (lua_type(L, 1) == LUA_TTABLE) {
+    TableReader t(L, 1, "store");
+    std::optional<std::string> u = t.String("url");
+    std::optional<StringOrSecret> pw = t.StringOrSecretValue("password");
+    t.Finish();
+    if (!u) t.Missing("url");
+    url = *u;
+    if (pw) {
+      if (const SecretRef* ref = std::get_if<SecretRef>(&*pw)) {
+        Status st = ResolveSecret(ctx.config->base_dir, ref->name, &password);
+        if (!st.ok()) throw ConfigError("store.password: " + st.message());
+      } else {
+        password = std::get<std::string>(*pw);
+      }
+    }
+  } else {
+    url = lua_tostring(L, 1);
+  }
   bool sqlite = StartsWith(url, "sqlite:") && url.size() > 7;
-  bool postgres = StartsWith(url, "postgresql://") && url.size() > 13;
+  bool postgres = (StartsWith(url, "postgresql://") && url.size() > 13) ||
+                  (StartsWith(url, "postgres://") && url.size() > 11);
   if (!sqlite && !postgres)
-    throw ConfigError("invalid store '" + url +
+    throw ConfigError("invalid store '" + RedactedStoreUrl(url) +
                       "': expected \"sqlite:PATH\" (relative to the master directory) or "
                       "\"postgresql://USER@HOST/DB\"");
+  if (sqlite && !password.empty())
+    throw ConfigError("store: a password is for a PostgreSQL store, not " + url);
   ctx.config->store_url = url;
+  ctx.config->store_password = password;
   return 0;
 }
 
@@ -88,7 +118,14 @@ int Web(lua_State* L, LoadContext& ctx) {
   std::optional<std::string> listen = t.String("listen");
   std::optional<std::string> users = t.String("users");
   std::optional<std::string> anonymous = t.String("anonymous");
+  std::optional<int64_t> max_connections = t.Integer("max_connections");
   t.Finish();
+  if (max_connections) {
+    if (*max_connections < 1 || *max_connections > 1000000)
+      throw ConfigError("option 'max_connections' in web must be between 1 and 1000000, got " +
+                        std::to_string(*max_connections));
+    ctx.config->web.max_connections = *max_connections;
+  }
   if (users) {
     if (users->empty()) throw ConfigError("web: 'users' must name a file");
     ctx.config->web.users = *users;

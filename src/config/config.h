@@ -111,12 +111,90 @@ struct WebhookConfig {
   std::map<std::string, std::string> secrets;  // provider → resolved secret; never logged
 };
 
+// --- Notifiers (notify.email, notify.irc, notify.webhook, notify.status; issue 11) ----------
+
+// What every notifier has: which builds it tells about, how its message reads, how it retries.
+struct NotifierCommon {
+  std::string name;                   // unique among notifiers; default "email", "email-2", ...
+  std::vector<std::string> builders;  // names or globs; empty = every builder
+  // "failing" | "passing" | "problem" | "change" | "warnings" | "exception" | "cancelled" |
+  // "all"; the default depends on the kind (see docs/config.md)
+  std::vector<std::string> mode;
+  std::vector<std::string> tags;      // only builders with one of these tags; empty = any
+  std::string message;                // message template ("" = the built-in one)
+  int log_lines = 20;                 // lines of the failing step's log in the message
+  int max_attempts = 8;               // then the notice is marked failed
+  int64_t retry_delay_ms = 10000;     // first retry; doubles each time
+  int64_t max_retry_delay_ms = 600000;
+  int64_t timeout_ms = 30000;         // one attempt (connect + send)
+  std::string where;
+};
+
+struct SmtpConfig {
+  std::string host = "localhost";
+  int port = 0;                    // 0: 587 for starttls, 465 for implicit, 25 for none
+  std::string tls = "starttls";    // "starttls" | "implicit" | "none"
+  std::string user;
+  std::string password;            // resolved value; never logged
+  std::string ca_file;             // CA bundle to verify the server by; "" = the system's
+};
+
+struct EmailNotifierConfig {
+  NotifierCommon common;
+  std::vector<std::string> to;     // addresses
+  std::string from;                // address, optionally "Name <address>"
+  SmtpConfig smtp;
+  std::string subject;             // template; "" = the built-in one
+  bool send_to_authors = false;    // the authors of the build's changes too
+};
+
+struct IrcNotifierConfig {
+  NotifierCommon common;
+  std::string server;
+  int port = 0;                    // 0: 6697 with tls, 6667 without
+  bool tls = false;
+  std::string ca_file;
+  std::string nick = "grove";
+  std::string password;            // server password (PASS); never logged
+  std::vector<std::string> channels;
+  bool notice = false;             // NOTICE instead of PRIVMSG for announcements
+  std::vector<std::string> allow_force;  // nicks that may use "force"
+};
+
+struct WebhookNotifierConfig {
+  NotifierCommon common;
+  std::string url;
+  std::string secret;              // HMAC-SHA256 key; "" = unsigned; never logged
+  std::string format = "json";     // "json" | "slack" | "mattermost"
+  std::string ca_file;
+};
+
+struct StatusNotifierConfig {
+  NotifierCommon common;
+  std::string provider;            // "github" | "gitlab" | "gitea"
+  std::string url;                 // API root (github) or server root (gitlab, gitea)
+  std::string token;               // never logged
+  std::string repo;                // "owner/name"; "" = from the change's repository URL
+  std::string context;             // template; "" = "grove/${build.builder}"
+  std::string ca_file;
+};
+
+struct NotifyConfig {
+  std::vector<EmailNotifierConfig> email;
+  std::vector<IrcNotifierConfig> irc;
+  std::vector<WebhookNotifierConfig> webhook;
+  std::vector<StatusNotifierConfig> status;
+  bool empty() const { return email.empty() && irc.empty() && webhook.empty() && status.empty(); }
+};
+
 struct WebConfig {
   std::string listen = "127.0.0.1:8010";
   // The users file (relative to the master directory); see docs/web.md.
   std::string users = "users";
   // What a visitor who has not logged in may do once users exist: "viewer" or "none".
   std::string anonymous = "viewer";
+  // Open connections at most (HTTP, live-update streams, workers); see docs/config.md.
+  int64_t max_connections = 1000;
 };
 
 struct Config {
@@ -125,6 +203,7 @@ struct Config {
   std::string project_name = "Grove";
   std::string project_url;
   std::string store_url = "sqlite:state/grove.db";
+  std::string store_password;  // store { password = secret "db" }; never logged
   std::string broker_url = "embedded";
   std::vector<WorkerConfig> workers;
   std::vector<BuilderConfig> builders;
@@ -137,6 +216,7 @@ struct Config {
   WebhookConfig webhooks;
   WebConfig web;
   int64_t artifact_max_bytes = 100 * 1024 * 1024;  // artifacts { max_size = ... }
+  NotifyConfig notify;
 
   const BuilderConfig* FindBuilder(const std::string& name) const;
   const WorkerConfig* FindWorker(const std::string& name) const;

@@ -15,7 +15,7 @@ struct FileCloser {
 }  // namespace
 
 bool ReadWholeFile(const std::string& path, std::string* out, int* error) {
-  std::unique_ptr<std::FILE, FileCloser> f(std::fopen(path.c_str(), "rb"));
+  std::unique_ptr<std::FILE, FileCloser> f(std::fopen(path.c_str(), "rbe"));
   if (!f) {
     *error = errno;
     return false;

@@ -81,6 +81,7 @@ Status FinishConfig(LoadContext& ctx) {
   }
 
   GROVE_RETURN_IF_ERROR(FinishSchedulers(ctx));
+  GROVE_RETURN_IF_ERROR(FinishNotifiers(ctx));
 
   // Forcing a build from the web UI or `grove force` should work without ceremony.
   if (config.force_schedulers.empty() && !ctx.schedulers.count("force")) {

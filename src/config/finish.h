@@ -11,5 +11,7 @@ namespace grove::config_internal {
 Status FinishConfig(LoadContext& ctx);
 // The part for schedulers, change sources and trigger steps (finish_schedulers.cc).
 Status FinishSchedulers(LoadContext& ctx);
+// The part for notifiers (finish_notify.cc).
+Status FinishNotifiers(LoadContext& ctx);
 
 }  // namespace grove::config_internal

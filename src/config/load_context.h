@@ -19,6 +19,22 @@ struct PendingDefinition {
   bool done = false;
 };
 
+// The Lua heap's allocator keeps its account here (load_config.cc).
+struct MemoryBudget {
+  size_t used = 0;
+  size_t limit = 0;  // 0: no limit
+  // A refused request. Lua answers most refusals with a full collection and one retry of the
+  // same request, and only a refused retry means the live data exceeds the limit; a refusal
+  // followed by anything else (some callers raise at once) means it too. No Lua code runs
+  // between a refusal and its retry.
+  bool retry_pending = false;
+  const void* refused_ptr = nullptr;
+  size_t refused_osize = 0;
+  size_t refused_nsize = 0;
+  bool exceeded = false;
+  bool Hit() const { return exceeded || retry_pending; }
+};
+
 // Lives on LoadConfig's stack for the duration of the run. Config functions reach it through the
 // Lua state's extra space (see GetContext), so no global or static state is involved.
 struct LoadContext {
@@ -29,6 +45,13 @@ struct LoadContext {
   std::vector<std::string> force_all_builders;    // force schedulers declared without builders
   std::vector<PendingDefinition> pending;
   std::chrono::steady_clock::time_point deadline;  // the config must have run by then
+  std::chrono::milliseconds time_limit{0};         // for the message
+  MemoryBudget memory;
+  // Set when the deadline passed: "grove.lua:12", where the config was running.
+  bool time_exceeded = false;
+  char time_exceeded_where[512] = {0};
+  // A limit that was hit ends the run: pcall and its kin re-raise instead of catching.
+  bool LimitHit() const { return time_exceeded || memory.Hit(); }
 };
 
 // Attaches |ctx| to |L| (and to the coroutines it will create, which copy the extra space).

@@ -1,5 +1,9 @@
 #include "core/protocol.h"
 
+#include <climits>
+
+#include "core/json_fields.h"
+
 namespace grove {
 
 Json ToJson(const StepSpec& s) {
@@ -27,48 +31,63 @@ Json ToJson(const JobSpec& job) {
   return j;
 }
 
+namespace {
+
+// The options every step type shares (docs/protocol.md); the rest are the step type's.
+Status CheckCommonOptions(const Json& options, const std::string& step) {
+  JsonFields f(options, "options of step '" + step + "'");
+  f.CheckBool("always_run")
+      .CheckBool("flunk_on_failure")
+      .CheckBool("warn_on_failure")
+      .CheckStr("description")
+      .CheckInt("max_output", 0, INT64_MAX)
+      .StrMap("decode_rc", nullptr);
+  return f.status();
+}
+
+}  // namespace
+
 Status StepFromJson(const Json& in, StepSpec* out) {
-  if (!in.is_object()) return Status::Invalid("step is not an object");
-  try {
-    out->name = in.value("name", "");
-    out->type = in.value("type", "shell");
-    out->command = in.value("command", "");
-    out->argv = in.value("argv", std::vector<std::string>{});
-    out->env = in.value("env", std::map<std::string, std::string>{});
-    out->workdir = in.value("workdir", "");
-    out->timeout_s = in.value("timeout", int64_t{0});
-    out->halt_on_failure = in.value("halt_on_failure", true);
-    out->options = in.value("options", Json::object());
-  } catch (const Json::exception& e) {
-    return Status::Invalid(std::string("malformed step: ") + e.what());
-  }
+  JsonFields f(in, "step");
+  f.Str("name", &out->name)
+      .Str("type", &out->type)
+      .Str("command", &out->command)
+      .StrList("argv", &out->argv)
+      .StrMap("env", &out->env)
+      .Str("workdir", &out->workdir)
+      .Int("timeout", &out->timeout_s, 0, INT32_MAX)  // seconds; more overflows timers
+      .Bool("halt_on_failure", &out->halt_on_failure)
+      .Object("options", &out->options);
+  GROVE_RETURN_IF_ERROR(f.status());
+  GROVE_RETURN_IF_ERROR(CheckCommonOptions(out->options, out->name));
   if (out->type == "shell" && out->command.empty() && out->argv.empty())
     return Status::Invalid("shell step '" + out->name + "' has no command");
   return Status::Ok();
 }
 
 Status JobFromJson(const Json& in, JobSpec* out) {
-  if (!in.is_object()) return Status::Invalid("job is not an object");
-  try {
-    if (in.value("v", 0) != kProtocolVersion)
-      return Status::Invalid("unsupported job protocol version");
-    out->request_id = in.at("request").get<int64_t>();
-    out->attempt = in.value("attempt", 1);
-    out->builder = in.value("builder", "");
-    out->source = in.value("source", Json::object());
-    out->properties = in.value("properties", Json::object());
-    out->secrets = in.value("secrets", std::map<std::string, std::string>{});
-    out->build_id = in.value("build", int64_t{0});
-    out->token = in.value("token", "");
-    out->api_token = in.value("api_token", "");
-    out->steps.clear();
-    for (const auto& s : in.at("steps")) {
-      StepSpec step;
-      GROVE_RETURN_IF_ERROR(StepFromJson(s, &step));
-      out->steps.push_back(std::move(step));
-    }
-  } catch (const Json::exception& e) {
-    return Status::Invalid(std::string("malformed job: ") + e.what());
+  JsonFields f(in, "job");
+  int v = 0;
+  f.Int("v", &v, INT_MIN, INT_MAX, Need::kRequired);
+  if (f.ok() && v != kProtocolVersion)
+    return Status::Invalid("unsupported job protocol version " + std::to_string(v));
+  Json steps;
+  f.Int("request", &out->request_id, 0, INT64_MAX, Need::kRequired)
+      .Int("attempt", &out->attempt, 0, INT32_MAX)
+      .Str("builder", &out->builder)
+      .Object("source", &out->source)
+      .Object("properties", &out->properties)
+      .StrMap("secrets", &out->secrets)
+      .Int("build", &out->build_id, 0, INT64_MAX)
+      .Str("token", &out->token)
+      .Str("api_token", &out->api_token)
+      .Array("steps", &steps, Need::kRequired);
+  GROVE_RETURN_IF_ERROR(f.status());
+  out->steps.clear();
+  for (const auto& s : steps) {
+    StepSpec step;
+    GROVE_RETURN_IF_ERROR(StepFromJson(s, &step));
+    out->steps.push_back(std::move(step));
   }
   return Status::Ok();
 }

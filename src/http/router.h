@@ -24,6 +24,7 @@ class Router {
   // is sent instead of running the handler. Without a guard everything is allowed.
   using Guard = std::function<std::optional<Response>(Request*)>;
   void SetGuard(Guard guard) { guard_ = std::move(guard); }
+  const Guard& guard() const { return guard_; }
   std::optional<Response> Check(Request* req) const { return guard_ ? guard_(req) : std::nullopt; }
 
  private:

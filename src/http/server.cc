@@ -1,17 +1,25 @@
 #include "http/server.h"
 
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <mutex>
+#include <system_error>
 
 #include "core/log.h"
+#include "http/beast_request.h"
+#include "core/log_limiter.h"
 #include "http/upgrade.h"
 
 namespace grove::http {
@@ -40,18 +48,62 @@ Status ParseHostPort(const std::string& text, std::string* host, int* port) {
   return Status::Ok();
 }
 
+namespace {
+// Out of descriptors, accepting is retried after this pause, doubled up to the maximum while
+// the shortage lasts: the pending connection stays in the kernel's backlog meanwhile.
+constexpr std::chrono::milliseconds kAcceptBackoffMin{100};
+constexpr std::chrono::milliseconds kAcceptBackoffMax{1000};
+// At the connection cap, how often to look whether a slot came free.
+constexpr std::chrono::milliseconds kCapRecheck{100};
+// Descriptors kept for everything but connections: the store, git, artifact files, logs.
+constexpr rlim_t kMinFdReserve = 32;
+// Time to receive a request body once its header is in.
+constexpr std::chrono::seconds kBodyTimeout{120};
+}  // namespace
+
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   Impl(asio::io_context& io, const Router& r, ServerOptions o)
-      : io(io), router(r), opts(std::move(o)), acceptor(io) {}
+      : io(io), router(r), opts(std::move(o)), acceptor(io), retry_timer(io) {}
   asio::io_context& io;
   const Router& router;
   ServerOptions opts;
   tcp::acceptor acceptor;
+  tcp protocol = tcp::v4();  // of the listening socket, for the accepted ones
   std::map<std::string, UpgradeHandler> upgrades;
   bool stopped = false;
 
+  // The connection cap (io thread). |open| is atomic: a connection can end on another thread
+  // (its last reference may be a handler's answer callback).
+  std::atomic<size_t> open{0};
+  size_t cap = 0;
+  bool at_cap = false;
+  asio::steady_timer retry_timer;
+  std::chrono::milliseconds backoff{0};
+  LogLimiter accept_log{std::chrono::seconds(10)};
+  LogLimiter cap_log{std::chrono::seconds(10)};
+
+  // Counts one connection until the returned object is destroyed.
+  std::shared_ptr<void> TakeSlot();
   void Accept();
+  void AcceptPending();
+  void RetryAfter(std::chrono::milliseconds delay);
 };
+
+namespace {
+struct ConnectionSlot {
+  explicit ConnectionSlot(std::shared_ptr<HttpServer::Impl> s) : server(std::move(s)) {
+    ++server->open;
+  }
+  ~ConnectionSlot() { --server->open; }
+  ConnectionSlot(const ConnectionSlot&) = delete;
+  ConnectionSlot& operator=(const ConnectionSlot&) = delete;
+  std::shared_ptr<HttpServer::Impl> server;
+};
+}  // namespace
+
+std::shared_ptr<void> HttpServer::Impl::TakeSlot() {
+  return std::make_shared<ConnectionSlot>(shared_from_this());
+}
 
 namespace {
 
@@ -61,7 +113,8 @@ class SocketSink : public StreamSink, public std::enable_shared_from_this<Socket
  public:
   static constexpr size_t kMaxPending = 1 << 20;
 
-  SocketSink(tcp::socket socket, asio::io_context& io) : socket_(std::move(socket)), io_(io) {}
+  SocketSink(tcp::socket socket, asio::io_context& io, std::shared_ptr<void> slot)
+      : socket_(std::move(socket)), io_(io), slot_(std::move(slot)) {}
 
   void Begin(std::string head) {
     Write(std::move(head));
@@ -134,6 +187,7 @@ class SocketSink : public StreamSink, public std::enable_shared_from_this<Socket
 
   tcp::socket socket_;
   asio::io_context& io_;
+  std::shared_ptr<void> slot_;
   std::mutex mu_;
   std::string queue_;
   size_t pending_ = 0;
@@ -146,23 +200,33 @@ class SocketSink : public StreamSink, public std::enable_shared_from_this<Socket
 // One keep-alive HTTP connection: read a request, route it, write the answer, repeat.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, std::shared_ptr<HttpServer::Impl> server)
-      : stream_(std::move(socket)), server_(std::move(server)) {
+  Session(tcp::socket socket, std::shared_ptr<HttpServer::Impl> server, std::shared_ptr<void> slot)
+      : stream_(std::move(socket)), server_(std::move(server)), slot_(std::move(slot)) {
     boost::system::error_code ec;
     auto ep = stream_.socket().remote_endpoint(ec);
     if (!ec) remote_ = ep.address().to_string();
   }
 
+  // The header must come within header_timeout (this is also the keep-alive idle time), the
+  // body within kBodyTimeout after it.
   void Read() {
     parser_.emplace();
     parser_->body_limit(server_->opts.max_body_bytes);
-    stream_.expires_after(std::chrono::seconds(120));
+    stream_.expires_after(server_->opts.header_timeout);
+    bhttp::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+  }
+
+ private:
+  void OnHeader(beast::error_code ec) {
+    if (ec || parser_->is_done()) return OnRead(ec);
+    stream_.expires_after(kBodyTimeout);
     bhttp::async_read(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
- private:
   void OnRead(beast::error_code ec) {
     if (ec == bhttp::error::body_limit)
       return WriteNow(Response::Error(413, "request body too large"), false);
@@ -176,25 +240,14 @@ class Session : public std::enable_shared_from_this<Session> {
         auto up = std::make_unique<Upgrade>(stream_.release_socket());
         up->request = parser_->release();
         up->remote = remote_;
+        up->slot = std::move(slot_);
         it->second(std::move(up));
         return;
       }
     }
-    Request req;
-    req.method = std::string(msg.method_string());
-    req.target = std::string(msg.target());
-    size_t q = req.target.find('?');
-    req.path = UrlDecode(req.target.substr(0, q), false);
-    if (q != std::string::npos) req.query = ParseQuery(req.target.substr(q + 1));
-    for (const auto& field : msg) {
-      std::string name(field.name_string());
-      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      req.headers[name] = std::string(field.value());
-    }
-    req.body = std::move(msg.body());
-    req.remote = remote_;
     keep_alive_ = msg.keep_alive();
     version_ = msg.version();
+    Request req = FromBeast(std::move(msg), remote_);
 
     int status = 404;
     const Handler* handler = server_->router.Match(&req, &status);
@@ -208,11 +261,20 @@ class Session : public std::enable_shared_from_this<Session> {
     // The handler may answer later and from another thread: come back to this connection's
     // thread before touching the stream.
     auto self = shared_from_this();
-    (*handler)(req, [self](Response resp) {
-      asio::post(self->server_->io, [self, resp = std::move(resp)]() mutable {
-        self->WriteNow(std::move(resp), self->keep_alive_);
+    auto answered = std::make_shared<std::atomic<bool>>(false);
+    try {
+      (*handler)(req, [self, answered](Response resp) {
+        *answered = true;
+        asio::post(self->server_->io, [self, resp = std::move(resp)]() mutable {
+          self->WriteNow(std::move(resp), self->keep_alive_);
+        });
       });
-    });
+    } catch (const nlohmann::json::exception& e) {
+      // Handlers check what they read from a request; should one slip, the request is refused
+      // and the master goes on.
+      spdlog::error("{} {}: malformed request: {}", req.method, req.path, e.what());
+      if (!*answered) WriteNow(Response::Error(400, "malformed request"), keep_alive_);
+    }
   }
 
   void WriteNow(Response resp, bool keep_alive) {
@@ -226,7 +288,7 @@ class Session : public std::enable_shared_from_this<Session> {
     res->keep_alive(keep_alive);
     res->body() = std::move(resp.body);
     res->prepare_payload();
-    stream_.expires_after(std::chrono::seconds(120));
+    stream_.expires_after(kBodyTimeout);
     bhttp::async_write(stream_, *res,
                        [self = shared_from_this(), res, keep_alive](beast::error_code ec, size_t) {
                          if (ec || !keep_alive) return self->Close();
@@ -249,13 +311,15 @@ class Session : public std::enable_shared_from_this<Session> {
     for (const auto& [k, v] : resp.headers) head += k + ": " + v + "\r\n";
     head += "\r\n";
     stream_.expires_never();
-    auto sink = std::make_shared<SocketSink>(stream_.release_socket(), server_->io);
+    auto sink =
+        std::make_shared<SocketSink>(stream_.release_socket(), server_->io, std::move(slot_));
     sink->Begin(std::move(head));
     resp.on_stream(sink);
   }
 
   beast::tcp_stream stream_;
   std::shared_ptr<HttpServer::Impl> server_;
+  std::shared_ptr<void> slot_;  // handed on with the socket (upgrade, stream)
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::string remote_;
@@ -265,16 +329,75 @@ class Session : public std::enable_shared_from_this<Session> {
 
 }  // namespace
 
+// Accepting is done by hand (wait for readability, then accept4) rather than with
+// async_accept: accept4 makes the socket close-on-exec atomically (Asio's accept does not, and
+// a git child would inherit it), and an EMFILE must pause the loop, not retry it at once.
 void HttpServer::Impl::Accept() {
-  acceptor.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+  if (stopped) return;
+  acceptor.async_wait(tcp::acceptor::wait_read, [self = shared_from_this()](beast::error_code ec) {
     if (self->stopped) return;
-    if (!ec) {
-      socket.set_option(tcp::no_delay(true), ec);
-      std::make_shared<Session>(std::move(socket), self)->Read();
-    } else {
-      spdlog::warn("accept failed: {}", ec.message());
+    if (ec) {
+      uint64_t held = 0;
+      if (self->accept_log.Allow(&held))
+        spdlog::warn("waiting for connections failed: {} ({} more suppressed)", ec.message(), held);
+      return self->RetryAfter(kAcceptBackoffMax);
     }
-    self->Accept();
+    self->AcceptPending();
+  });
+}
+
+// Accepts every pending connection (the reactor is edge-triggered: the next wait only
+// completes for a new arrival), unless the cap is reached or descriptors run out.
+void HttpServer::Impl::AcceptPending() {
+  for (;;) {
+    if (stopped) return;
+    if (open.load() >= cap) {
+      if (!at_cap) {
+        at_cap = true;
+        uint64_t held = 0;
+        if (cap_log.Allow(&held))
+          spdlog::warn(
+              "{} connections open, the most allowed: new ones wait until one closes ({} more "
+              "suppressed)",
+              cap, held);
+      }
+      return RetryAfter(kCapRecheck);
+    }
+    at_cap = false;
+    int fd = ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) {
+      int err = errno;
+      if (err == EAGAIN || err == EWOULDBLOCK) {
+        backoff = std::chrono::milliseconds(0);
+        return Accept();
+      }
+      if (err == EINTR || err == ECONNABORTED || err == EPROTO) continue;
+      // EMFILE, ENFILE, ENOBUFS, ENOMEM or worse: accepting again now would fail again.
+      backoff = backoff.count() == 0 ? kAcceptBackoffMin : std::min(backoff * 2, kAcceptBackoffMax);
+      uint64_t held = 0;
+      if (accept_log.Allow(&held))
+        spdlog::warn("accept failed: {}; pausing accepts for {} ms ({} more suppressed)",
+                     std::system_category().message(err), backoff.count(), held);
+      return RetryAfter(backoff);
+    }
+    backoff = std::chrono::milliseconds(0);
+    beast::error_code ec;
+    tcp::socket socket(io);
+    socket.assign(protocol, fd, ec);
+    if (ec) {
+      ::close(fd);
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    std::make_shared<Session>(std::move(socket), shared_from_this(), TakeSlot())->Read();
+  }
+}
+
+void HttpServer::Impl::RetryAfter(std::chrono::milliseconds delay) {
+  retry_timer.expires_after(delay);
+  retry_timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (ec || self->stopped) return;
+    self->AcceptPending();
   });
 }
 
@@ -298,12 +421,35 @@ Status HttpServer::Start() {
   if (ec)
     return Status::Invalid("invalid listen address '" + impl_->opts.listen + "': " + ec.message());
   tcp::endpoint ep(addr, static_cast<unsigned short>(port));
-  impl_->acceptor.open(ep.protocol(), ec);
+  // Opened close-on-exec from the start: a child holding the listening socket would keep the
+  // port busy after this process dies (Asio's open() does not ask for SOCK_CLOEXEC).
+  int fd = ::socket(ep.protocol().family(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                    ep.protocol().protocol());
+  if (fd < 0) {
+    ec.assign(errno, boost::system::system_category());
+  } else {
+    impl_->protocol = ep.protocol();
+    impl_->acceptor.assign(ep.protocol(), fd, ec);
+    if (ec) ::close(fd);
+  }
   if (!ec) impl_->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) impl_->acceptor.bind(ep, ec);
   if (!ec) impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return Status::IoError("cannot listen on " + impl_->opts.listen + ": " + ec.message());
-  impl_->Accept();
+  impl_->cap = std::max<size_t>(impl_->opts.max_connections, 1);
+  struct rlimit lim {};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY) {
+    rlim_t reserve = std::max(kMinFdReserve, lim.rlim_cur / 8);
+    size_t fit = lim.rlim_cur > 2 * reserve ? lim.rlim_cur - reserve : lim.rlim_cur / 2;
+    if (fit < impl_->cap) {
+      spdlog::info(
+          "at most {} connections at a time (web.max_connections {}; the open-file limit is "
+          "{})",
+          fit, impl_->opts.max_connections, lim.rlim_cur);
+      impl_->cap = fit;
+    }
+  }
+  impl_->AcceptPending();
   return Status::Ok();
 }
 
@@ -316,6 +462,7 @@ void HttpServer::Stop() {
   if (!impl_ || impl_->stopped) return;
   impl_->stopped = true;
   beast::error_code ec;
+  impl_->retry_timer.cancel();
   impl_->acceptor.close(ec);
 }
 

@@ -3,6 +3,7 @@
 // whole to their owner (the embedded broker's worker endpoint).
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -16,12 +17,19 @@ class io_context;
 
 namespace grove::http {
 
-struct Upgrade;  // the socket and the upgrade request; defined in http/upgrade.h
+struct Upgrade;  // the socket, the upgrade request and its connection slot; http/upgrade.h
 using UpgradeHandler = std::function<void(std::unique_ptr<Upgrade>)>;
 
 struct ServerOptions {
   std::string listen = "127.0.0.1:8010";  // host:port; port 0 picks a free one
   size_t max_body_bytes = 16 * 1024 * 1024;
+  // Open connections (HTTP, live-update streams, workers' WebSockets) at most; further ones
+  // wait in the kernel's backlog. Also capped below the open-file limit (see Start()).
+  size_t max_connections = 1000;
+  // A connection must send a complete request header within this time of opening or of the
+  // previous answer (keep-alive), or it is closed: idle and slow-header clients cannot hold
+  // the connection slots.
+  std::chrono::milliseconds header_timeout{std::chrono::seconds(15)};
 };
 
 class HttpServer {
@@ -32,7 +40,9 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   void AddUpgrade(const std::string& path, UpgradeHandler handler);
-  Status Start();  // binds and starts accepting
+  // Binds and starts accepting. The connection cap becomes min(max_connections, open-file
+  // limit less a reserve for the store, git and files), logged when the limit lowers it.
+  Status Start();
   int port() const;
   void Stop();
 

@@ -6,6 +6,8 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <memory>
+#include <string>
 
 namespace grove::http {
 
@@ -14,6 +16,9 @@ struct Upgrade {
   boost::asio::ip::tcp::socket socket;
   boost::beast::http::request<boost::beast::http::string_body> request;
   std::string remote;
+  // Counts the connection against the server's cap until released: keep it as long as the
+  // socket is open.
+  std::shared_ptr<void> slot;
 };
 
 }  // namespace grove::http

@@ -4,12 +4,12 @@
 
 #include "core/log.h"
 #include "master/api_artifacts.h"
+#include "master/api_bodies.h"
 #include "master/api_json.h"
 #include "master/api_schedulers.h"
 #include "master/api_util.h"
 #include "master/controller.h"
 #include "master/read_pool.h"
-#include "master/submission.h"
 
 namespace grove {
 
@@ -107,14 +107,8 @@ class Api {
   }
 
   void Force(const Request& req, Responder respond) {
-    Json body = req.body.empty() ? Json::object() : Json::parse(req.body, nullptr, false);
-    if (body.is_discarded() || !body.is_object())
-      return respond(Response::Error(400, "malformed JSON body"));
-    if (body.contains("consumer"))
-      return respond(Response::Error(400, "'consumer' belongs in POST /api/v1/jobs"));
-    body["builder"] = req.params[0];
     ForceArgs args;
-    Status st = ParseSubmission(body, *config_(), &args);
+    Status st = ParseForceBody(req.body, req.params[0], *config_(), &args);
     if (!st.ok()) return respond(ErrorResponse(st));
     controller_.Force(std::move(args), [respond](const Status& st, int64_t id) {
       if (!st.ok()) return respond(ErrorResponse(st));

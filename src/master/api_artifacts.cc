@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "core/clock.h"
+#include "core/json_fields.h"
 #include "core/log.h"
 #include "master/api_util.h"
 #include "master/artifact_path.h"
@@ -239,10 +240,10 @@ class ArtifactApi {
 Json TestTotalsJson(const std::vector<StepTestsRecord>& steps) {
   int64_t passed = 0, failed = 0, skipped = 0, errors = 0;
   for (const auto& s : steps) {
-    passed += s.tests.value("passed", int64_t{0});
-    failed += s.tests.value("failed", int64_t{0});
-    skipped += s.tests.value("skipped", int64_t{0});
-    errors += s.tests.value("errors", int64_t{0});
+    passed += IntOr(s.tests, "passed", 0);
+    failed += IntOr(s.tests, "failed", 0);
+    skipped += IntOr(s.tests, "skipped", 0);
+    errors += IntOr(s.tests, "errors", 0);
   }
   return {{"passed", passed},
           {"failed", failed},

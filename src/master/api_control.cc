@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "core/log.h"
+#include "master/api_bodies.h"
 #include "master/api_json.h"
 #include "master/api_util.h"
 #include "master/controller.h"
@@ -176,13 +177,8 @@ void AddControlRoutes(http::Router& router, Controller& controller, ReadPool& re
                if (!ParseId(req.params[0], &id))
                  return respond(Response::Error(400, "invalid build id: " + req.params[0]));
                std::string reason;
-               if (!req.body.empty()) {
-                 Json body = Json::parse(req.body, nullptr, false);
-                 if (body.is_discarded() || !body.is_object())
-                   return respond(Response::Error(400, "malformed JSON body"));
-                 if (body.contains("reason") && body["reason"].is_string())
-                   reason = body["reason"].get<std::string>();
-               }
+               if (Status st = ParseRebuildBody(req.body, &reason); !st.ok())
+                 return respond(Response::Error(400, st.message()));
                spdlog::info("{} rebuilds build {}", AuditName(req), id);
                controller.Rebuild(id, reason, [respond](Status st, int64_t request) {
                  if (!st.ok()) return respond(FromStatus(st));

@@ -1,5 +1,6 @@
 #include "master/api_jobs.h"
 
+#include "master/api_bodies.h"
 #include "master/api_util.h"
 #include "master/controller.h"
 #include "master/submission.h"
@@ -12,13 +13,8 @@ void AddJobRoutes(http::Router& router, Controller& controller, ConfigSource con
              [&controller, config](const http::Request& req, http::Responder respond) {
                if (req.body.size() > kMaxSubmission)
                  return respond(http::Response::Error(413, "the job is larger than 1 MiB"));
-               Json body = Json::parse(req.body, nullptr, false);
-               if (body.is_discarded() || !body.is_object())
-                 return respond(http::Response::Error(400, "malformed JSON body"));
-               if (!body.contains("consumer"))
-                 return respond(http::Response::Error(400, "'consumer' is missing"));
                ForceArgs args;
-               Status st = ParseSubmission(body, *config(), &args);
+               Status st = ParseJobBody(req.body, *config(), &args);
                if (!st.ok()) return respond(ErrorResponse(st));
                std::string builder = args.builder;
                controller.Force(std::move(args), [respond, builder](const Status& st, int64_t id) {

@@ -2,6 +2,7 @@
 
 #include "core/log.h"
 #include "core/result.h"
+#include "master/api_bodies.h"
 #include "master/api_json.h"
 #include "master/api_util.h"
 #include "master/job_token.h"
@@ -89,14 +90,11 @@ class SchedulerApi {
     int attempt = 0;
     if (!CheckJobToken(req, tokens_, &parent, &attempt))
       return respond(Response::Error(401, "missing or invalid job token"));
-    Json body = Json::parse(req.body, nullptr, false);
-    if (body.is_discarded() || !body.is_object())
-      return respond(Response::Error(400, "malformed JSON body"));
-    if (!body.contains("target") || !body["target"].is_string())
-      return respond(Response::Error(400, "'target' must be a string"));
-    Json props = body.value("properties", Json::object());
-    if (!props.is_object()) return respond(Response::Error(400, "'properties' must be an object"));
-    schedulers_.Trigger(parent, attempt, body["target"].get<std::string>(), props,
+    std::string target;
+    Json props;
+    if (Status st = ParseTriggerBody(req.body, &target, &props); !st.ok())
+      return respond(Response::Error(400, st.message()));
+    schedulers_.Trigger(parent, attempt, target, props,
                         [respond](Status st, std::vector<int64_t> ids) {
                           if (!st.ok()) return respond(ErrorResponse(st));
                           respond(Response::Json(201, {{"requests", ids}}));
@@ -143,35 +141,6 @@ Json ChangeJson(const ChangeRecord& c) {
           {"comments", c.comments},
           {"files", c.files},
           {"created_at", c.created_at}};
-}
-
-Status ApplyForceParams(const Config& config, const std::string& builder, Json* properties) {
-  for (const ForceSchedulerConfig& f : config.force_schedulers) {
-    if (std::find(f.builders.begin(), f.builders.end(), builder) == f.builders.end()) continue;
-    for (const ForceParamConfig& p : f.params) {
-      if (!properties->contains(p.name) || (*properties)[p.name].is_null()) {
-        if (!p.default_value.is_null())
-          (*properties)[p.name] = p.default_value;
-        else if (p.required)
-          return Status::Invalid("parameter '" + p.name + "' is required");
-        continue;
-      }
-      const Json& v = (*properties)[p.name];
-      if (v.is_object() || v.is_array())
-        return Status::Invalid("parameter '" + p.name + "' must be a string, number or boolean");
-      if (p.required && v.is_string() && v.get<std::string>().empty())
-        return Status::Invalid("parameter '" + p.name + "' is required");
-      if (!p.choices.empty()) {
-        std::string s = v.is_string() ? v.get<std::string>() : v.dump();
-        if (std::find(p.choices.begin(), p.choices.end(), s) == p.choices.end()) {
-          std::string list;
-          for (const std::string& c : p.choices) list += (list.empty() ? "" : ", ") + c;
-          return Status::Invalid("parameter '" + p.name + "' must be one of: " + list);
-        }
-      }
-    }
-  }
-  return Status::Ok();
 }
 
 void AddSchedulerRoutes(http::Router& router, Schedulers& schedulers, ReadPool& reads,

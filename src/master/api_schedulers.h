@@ -24,8 +24,4 @@ void AddSchedulerRoutes(http::Router& router, Schedulers& schedulers, ReadPool& 
 // The JSON of a change as the API shows it.
 Json ChangeJson(const ChangeRecord& c);
 
-// Applies the force parameters declared on the force schedulers that cover |builder| to
-// |properties|: defaults filled in, required ones and choices checked. Invalid → a message.
-Status ApplyForceParams(const Config& config, const std::string& builder, Json* properties);
-
 }  // namespace grove

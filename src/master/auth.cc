@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/clock.h"
+#include "core/json_fields.h"
 #include "core/log.h"
 #include "core/protocol.h"
 #include "master/api_artifacts.h"
@@ -237,7 +238,7 @@ void Auth::RecordFailure(const std::string& user, const std::string& addr, int64
 }
 
 void Auth::Login(const Request& req, Responder respond, ReadPool& hashing) {
-  Json body = Json::parse(req.body, nullptr, false);
+  Json body = ParseUntrusted(req.body);
   if (body.is_discarded() || !body.is_object() || !body.contains("name") ||
       !body.contains("password") || !body["name"].is_string() || !body["password"].is_string())
     return respond(Response::Error(400, "expected {\"name\": ..., \"password\": ...}"));

@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cstdint>
 
 #include "core/clock.h"
+#include "core/json_fields.h"
 #include "core/log.h"
 #include "master/event_hub.h"
 
@@ -16,12 +18,21 @@ namespace asio = boost::asio;
 
 namespace {
 
+// How long events after a hole in a worker's ids wait for the hole to be filled by a resend.
+constexpr int64_t kGiveUpOnMissingEventsMs = 30000;
+
 bool SecretsEqual(const std::string& a, const std::string& b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-JobKey KeyOf(const Json& j) {
-  return {j.value("request", int64_t{0}), j.value("attempt", 0)};
+// Events reach the controller checked (CheckEvent, at the broker); these reads cannot throw
+// whatever comes.
+JobKey KeyOf(const Json& ev) {
+  return {IntOr(ev, "request", 0), static_cast<int>(IntOr(ev, "attempt", 0))};
+}
+
+int StepOf(const Json& ev) {
+  return static_cast<int>(IntOr(ev, "step", 0));
 }
 
 Json KeyJson(const JobKey& k) {
@@ -36,7 +47,9 @@ Controller::Controller(CoreLoop& core, asio::io_context& net, std::shared_ptr<co
       net_(net),
       config_(std::move(config)),
       opts_(opts),
-      alive_(std::make_shared<std::atomic<bool>>(true)) {}
+      alive_(std::make_shared<std::atomic<bool>>(true)) {
+  core_.OnRollback([this](Store& store) { return ReloadAfterRollback(store); });
+}
 
 Controller::~Controller() {
   *alive_ = false;
@@ -107,6 +120,66 @@ void Controller::Recover() {
   });
 }
 
+Status Controller::ReloadAfterRollback(Store& store) {
+  std::vector<RequestRecord> queued, claimed;
+  Status st = store.ListRequests("queued", 1 << 30, &queued);
+  if (st.ok()) st = store.ListRequests("claimed", 1 << 30, &claimed);
+  if (!st.ok()) {
+    // Reads failing too: nothing runs on the stale memory; the core loop asks again.
+    spdlog::error("cannot reload the queue from the store: {}", st.message());
+    return st;
+  }
+  queue_ = JobQueue();
+  for (const auto& r : queued) queue_.Add({r.id, r.priority, r.builder});
+  std::map<JobKey, ActiveJob> before = std::move(active_);
+  std::map<JobKey, Orphan> orphans_before = std::move(orphans_);
+  active_.clear();
+  orphans_.clear();
+  lock_counts_.clear();
+  for (const auto& [name, w] : workers_.all()) workers_.Find(name)->running.clear();
+  const int64_t deadline = NowMs() + opts_.worker_grace.count();
+  for (const auto& r : claimed) {
+    JobKey key{r.id, r.attempt};
+    ActiveJob job{r.worker, r.builder, 0, {}, {}, {}};
+    BuildRecord b;
+    if (store.FindBuild(r.id, r.attempt, &b).ok()) {
+      job.build_id = b.id;
+      if (job.worker.empty()) job.worker = b.worker;  // distributed mode: adopted
+    }
+    const BuilderConfig* bc = config_->FindBuilder(r.builder);
+    if (auto old = before.find(key); old != before.end()) {
+      job.secrets = old->second.secrets;
+    } else if (bc) {
+      for (auto& [name, value] : JobSecrets(*bc)) job.secrets.push_back(value);
+    }
+    if (bc) TakeLocks(*bc, r.worker, job);  // as ClaimJob took them
+    if (!job.worker.empty()) {
+      if (ConnectedWorker* w = workers_.Find(job.worker)) {
+        w->running.insert(key);
+      } else {
+        auto o = orphans_before.find(key);
+        orphans_[key] = {job.worker, o != orphans_before.end() ? o->second.deadline : deadline};
+      }
+    }
+    active_[key] = std::move(job);
+  }
+  // What each worker sent beyond what is stored comes again (also when nothing of it was
+  // applied: its first event in the batch may be the one that failed).
+  for (const auto& [name, cw] : workers_.all()) {
+    ConnectedWorker& w = *workers_.Find(name);
+    if (w.applied_upto < 0) continue;
+    w.applied_upto = w.stored_upto;
+    w.resend_from = 0;
+    RequestResend(w);
+  }
+  spdlog::warn("state reloaded from the store after a rollback: {} queued, {} in progress",
+               queued.size(), claimed.size());
+  if (!orphans_.empty()) ScheduleReap(opts_.worker_grace);
+  // The failed batch's dispatching is retried (with the core loop's backoff).
+  if (!queue_.empty()) core_.Post([this](Txn& txn) { Dispatch(txn); });
+  return Status::Ok();
+}
+
 void Controller::OnHello(ConnId conn, WorkerHello hello, std::function<void(Status)> reply) {
   core_.Post([this, conn, hello = std::move(hello), reply = std::move(reply)](Txn& txn) {
     const WorkerConfig* wc = config_->FindWorker(hello.name);
@@ -137,8 +210,8 @@ void Controller::OnHello(ConnId conn, WorkerHello hello, std::function<void(Stat
 
     // Jobs the worker says it still runs: keep those that are still its own, cancel the rest.
     std::set<JobKey> reported;
-    for (const auto& j : hello.running) {
-      JobKey key = KeyOf(j);
+    for (const RunningJob& j : hello.running) {
+      JobKey key{j.request, j.attempt};
       auto it = active_.find(key);
       if (it != active_.end() && it->second.worker.empty()) AdoptJob(txn, added, key, it->second);
       if (it != active_.end() && it->second.worker == hello.name) {
@@ -168,7 +241,19 @@ void Controller::OnHello(ConnId conn, WorkerHello hello, std::function<void(Stat
     spdlog::info("worker {} connected from {} (capacity {}, {}{} jobs resumed)", hello.name,
                  hello.remote, added.capacity, hello.os.empty() ? "" : hello.os + ", ",
                  reported.size());
-    txn.AfterCommit([reply](const Status& st) { reply(st); });
+    txn.AfterCommit([this, reply, name = hello.name, conn](const Status& st) {
+      if (st.ok()) return reply(st);
+      // What the hello decided is rolled back, so the worker is not welcome yet: it is closed
+      // (not refused: it is not a stranger) and its next connection says hello again.
+      if (ConnectedWorker* w = workers_.Find(name); w && w->conn == conn) {
+        int64_t deadline = NowMs() + opts_.worker_grace.count();
+        for (const auto& key : w->running) orphans_[key] = {name, deadline};
+        workers_.Remove(name);
+        if (!orphans_.empty()) ScheduleReap(opts_.worker_grace);
+      }
+      reply(Status::Unavailable("the master cannot store this now (" + st.message() +
+                                "); connect again"));
+    });
     Notify(txn, {{"type", "worker"}, {"name", hello.name}, {"connected", true}});
     Dispatch(txn);
   });
@@ -196,29 +281,102 @@ void Controller::OnClosed(ConnId conn, const std::string& worker) {
 }
 
 void Controller::OnMessages(ConnId conn, const std::string& worker, std::vector<Json> msgs) {
-  core_.Post([this, conn, worker, msgs = std::move(msgs)](Txn& txn) {
+  core_.Post([this, conn, worker, msgs = std::move(msgs)](Txn& txn) mutable {
     ConnectedWorker* w = workers_.Find(worker);
     if (!w || w->conn != conn) return;
-    w->last_seen = NowMs();
-    int64_t ack = -1;
+    const int64_t now = NowMs();
+    w->last_seen = now;
+    // RabbitMQ delivers what it requeued after later messages: one batch may hold several
+    // deliveries out of order.
+    auto id_of = [](const Json& m) {
+      auto it = m.find("id");
+      return it != m.end() && it->is_number_integer() ? it->get<int64_t>() : INT64_MIN;
+    };
+    std::stable_sort(msgs.begin(), msgs.end(),
+                     [&](const Json& a, const Json& b) { return id_of(a) < id_of(b); });
+    // Applied strictly in id order, up to the first event that is not: what follows it is
+    // dropped and comes again with the resend, so the stored events are always a prefix.
     for (const auto& m : msgs) {
-      HandleEvent(txn, *w, m);
-      if (m.contains("id") && m["id"].is_number_integer())
-        ack = std::max(ack, m["id"].get<int64_t>());
+      const int64_t id = id_of(m);
+      const bool has_id = id != INT64_MIN;
+      if (has_id) {
+        // The first event of a connection: what came before it was acknowledged earlier.
+        if (w->applied_upto < 0) w->stored_upto = w->applied_upto = id - 1;
+        if (id <= w->applied_upto) continue;  // applied already (a resend crossed an ack)
+        if (id > w->applied_upto + 1 && !GiveUpWaiting(*w, id, now)) {
+          RequestResend(*w);  // one before it was not applied
+          break;
+        }
+      }
+      Status st;
+      try {
+        st = HandleEvent(txn, *w, m);
+      } catch (const Json::exception& e) {
+        // Events are checked where they enter (CheckEvent); should one slip through, it costs
+        // that event only (acknowledged and dropped), not the rest of the batch nor the master.
+        spdlog::error("worker {}: event {} not applied: {}", worker,
+                      m.dump(-1, ' ', false, Json::error_handler_t::replace).substr(0, 200),
+                      e.what());
+      }
+      if (!st.ok()) {
+        // Not applied. When the store failed, the whole batch is rolled back and the resend
+        // asked by the rollback; otherwise (a missing log chunk) it is asked here.
+        if (txn.status().ok()) RequestResend(*w);
+        break;
+      }
+      if (has_id) {
+        w->applied_upto = id;
+        w->gap_since = 0;
+        if (w->resend_from && id >= w->resend_from) w->resend_from = 0;
+      }
     }
-    if (ack >= 0 && broker_) {
-      txn.AfterCommit([this, conn, ack](const Status& st) {
-        // Only what is durable is acknowledged; on a failed commit the worker sends it again.
-        if (st.ok()) broker_->Send(conn, Json{{"type", "ack"}, {"upto", ack}});
+    if (w->applied_upto >= 0 && broker_) {
+      txn.AfterCommit([this, conn, worker, upto = w->applied_upto](const Status& st) {
+        // Only what is durable is acknowledged; after a failed commit the events come again.
+        if (!st.ok()) return;
+        if (ConnectedWorker* w = workers_.Find(worker); w && w->conn == conn)
+          w->stored_upto = std::max(w->stored_upto, upto);
+        broker_->Send(conn, Json{{"type", "ack"}, {"upto", upto}});
       });
     }
     Dispatch(txn);
   });
 }
 
-void Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev) {
-  const std::string type = ev.value("type", "");
-  if (type == event::kHeartbeat) return;
+bool Controller::GiveUpWaiting(ConnectedWorker& w, int64_t id, int64_t now) {
+  if (w.gap_since == 0) w.gap_since = now;
+  if (now - w.gap_since < kGiveUpOnMissingEventsMs) return false;
+  w.gap_since = 0;
+  if (!broker_ || !broker_->RoutesJobs()) {
+    // A worker keeps what is not acknowledged: one that does not resend when asked sends it
+    // all again after a reconnect.
+    spdlog::error("worker {}: event {} did not come after a resend request; reconnecting it",
+                  w.name, w.applied_upto + 1);
+    if (broker_) broker_->Close(w.conn, "events missing after a resend request");
+    return false;
+  }
+  // RabbitMQ no longer has them (e.g. dead-lettered as malformed). A log chunk among them is
+  // caught by the log's own sequence check, so no build passes for complete without it.
+  spdlog::error("worker {}: events {} to {} never arrived; going on without them", w.name,
+                w.applied_upto + 1, id - 1);
+  w.applied_upto = id - 1;
+  return true;
+}
+
+void Controller::RequestResend(ConnectedWorker& w) {
+  if (!broker_) return;
+  const int64_t from = w.applied_upto + 1;
+  // A worker resends everything from |from| once asked, so asking again while that resend is
+  // under way would only make it start over. RabbitMQ instead requeues what is unacknowledged
+  // at the time of the request, so there every drop asks (a request is cheap and idempotent).
+  if (w.resend_from == from && !broker_->RoutesJobs()) return;
+  w.resend_from = from;
+  broker_->Send(w.conn, Json{{"type", "resend"}, {"from", from}});
+}
+
+Status Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev) {
+  const std::string type = StringOr(ev, "type");
+  if (type == event::kHeartbeat) return Status::Ok();
   JobKey key = KeyOf(ev);
   auto it = active_.find(key);
   // The worker chooses the directory: job.started's builddir becomes a build property.
@@ -232,7 +390,7 @@ void Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev) {
     // An event for a job this worker no longer owns (it was re-queued while the worker was
     // away, or already finished). Acknowledge it and make sure the worker stops the job.
     if (type != event::kJobFinished) SendCancel(w.conn, key);
-    return;
+    return txn.status();
   }
   ActiveJob& job = it->second;
   Store& store = txn.store();
@@ -244,28 +402,45 @@ void Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev) {
   } else if (type == event::kStepStarted) {
     StepRecord s;
     s.build_id = EnsureBuild(txn, key, job, w.name);
-    s.idx = ev.value("step", 0);
-    s.name = ev.value("name", "");
+    s.idx = StepOf(ev);
+    s.name = StringOr(ev, "name");
     s.state = "running";
     s.started_at = now;
     st = store.StartStep(s);
     Notify(txn, {{"type", "step"}, {"build", s.build_id}, {"step", s.idx}, {"state", "running"}});
   } else if (type == event::kLog) {
-    st = store.AppendLog(EnsureBuild(txn, key, job, w.name), ev.value("step", 0),
-                         ev.value("seq", int64_t{0}), MaskLog(job, ev.value("data", "")));
-    Notify(txn, {{"type", "log"}, {"build", job.build_id}, {"step", ev.value("step", 0)}});
+    const int step = StepOf(ev);
+    const int64_t seq = IntOr(ev, "seq", 0);
+    const int64_t build_id = EnsureBuild(txn, key, job, w.name);
+    st = store.AppendLog(build_id, step, seq, MaskLog(job, StringOr(ev, "data")));
+    if (st.IsConflict() && txn.status().ok()) {
+      int64_t next = 0;
+      GROVE_RETURN_IF_ERROR(store.NextLogSeq(build_id, step, &next));
+      if (next < seq) return MissingLogChunks(txn, w, key, job, step, next, seq);
+    }
+    Notify(txn, {{"type", "log"}, {"build", job.build_id}, {"step", step}});
   } else if (type == event::kStepFinished) {
-    Result r = ParseResult(ev.value("result", "exception")).value_or(Result::kException);
-    st = store.FinishStep(EnsureBuild(txn, key, job, w.name), ev.value("step", 0), r, now);
+    const int step = StepOf(ev);
+    const int64_t build_id = EnsureBuild(txn, key, job, w.name);
+    // The worker says how many chunks it sent (docs/protocol.md): a step never ends with a
+    // hole at the end of its log either.
+    if (ev.contains("log_chunks") && ev["log_chunks"].is_number_integer() && build_id) {
+      int64_t next = 0;
+      GROVE_RETURN_IF_ERROR(store.NextLogSeq(build_id, step, &next));
+      const int64_t sent = ev["log_chunks"].get<int64_t>();
+      if (sent > next) return MissingLogChunks(txn, w, key, job, step, next, sent);
+    }
+    Result r = ParseResult(StringOr(ev, "result", "exception")).value_or(Result::kException);
+    st = store.FinishStep(build_id, step, r, now);
     HandleStepReport(txn, job, ev);
     Notify(txn, {{"type", "step"},
                  {"build", job.build_id},
-                 {"step", ev.value("step", 0)},
+                 {"step", step},
                  {"state", "finished"},
                  {"result", std::string(ResultName(r))}});
   } else if (type == event::kJobFinished) {
     EnsureBuild(txn, key, job, w.name);
-    Result r = ParseResult(ev.value("result", "exception")).value_or(Result::kException);
+    Result r = ParseResult(StringOr(ev, "result", "exception")).value_or(Result::kException);
     if (r == Result::kRetry) {
       // Handed back by a stopping worker: the next attempt runs now, elsewhere (the worker
       // takes nothing new until it reconnects).
@@ -277,8 +452,38 @@ void Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev) {
   } else {
     spdlog::warn("worker {}: unknown event type '{}' ignored", w.name, type);
   }
+  // A refused write (a step that does not exist, ...) can never succeed: acknowledged all the
+  // same. A failed one (the disk is full) dooms the batch: returned, so it comes again.
   if (!st.ok())
     spdlog::warn("worker {}: event {} for request {}: {}", w.name, type, key.request, st.message());
+  return txn.status();
+}
+
+Status Controller::MissingLogChunks(Txn& txn, ConnectedWorker& w, const JobKey& key, ActiveJob& job,
+                                    int step, int64_t next, int64_t got) {
+  const std::pair<int, int64_t> missing{step, next};
+  if (job.awaited_chunk != missing) {
+    job.awaited_chunk = missing;
+    spdlog::warn(
+        "worker {}: request {} attempt {}: log chunk {} of step {} is missing; asking "
+        "for a resend",
+        w.name, key.request, key.attempt, next, step);
+    return Status::Unavailable("log chunk " + std::to_string(next) + " missing");
+  }
+  // Resent, and still missing: the worker no longer has it. The log can never be complete, so
+  // the build must not pass for a success: it ends as an exception, and says why where people
+  // look (the log of the step).
+  const std::string why = "log chunks " + std::to_string(next) + " to " + std::to_string(got - 1) +
+                          " of step " + std::to_string(step) + " never reached the master";
+  spdlog::error("worker {}: request {} attempt {}: {}; the build ends as an exception", w.name,
+                key.request, key.attempt, why);
+  Store& store = txn.store();
+  (void)store.AppendLog(job.build_id, step, next,
+                        "\n[grove] " + why + " (lost); the build ends as an exception\n");
+  (void)store.FinishStep(job.build_id, step, Result::kException, NowMs());
+  SendCancel(w.conn, key);
+  FinishJob(txn, key, Result::kException);
+  return txn.status();
 }
 
 int64_t Controller::EnsureBuild(Txn& txn, const JobKey& key, ActiveJob& job,
@@ -305,6 +510,7 @@ int64_t Controller::EnsureBuild(Txn& txn, const JobKey& key, ActiveJob& job,
     return 0;
   }
   job.build_id = b.id;
+  QueueNotices(txn, b.id, "started");
   Notify(txn, {{"type", "build"},
                {"id", b.id},
                {"request", key.request},
@@ -319,6 +525,7 @@ void Controller::FinishJob(Txn& txn, const JobKey& key, Result result) {
   if (it == active_.end()) return;
   const int64_t now = NowMs();
   if (it->second.build_id) (void)txn.store().FinishBuild(it->second.build_id, result, now);
+  QueueNotices(txn, it->second.build_id, "finished");
   (void)txn.store().FinishRequest(key.request, result, now);
   Notify(txn, {{"type", "build"},
                {"id", it->second.build_id},

@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "broker/broker.h"
 #include "config/config.h"
@@ -24,6 +25,9 @@ class io_context;
 
 namespace grove {
 
+namespace notify {
+class NotifyService;
+}
 class EventHub;
 class ArtifactTokens;
 
@@ -51,6 +55,8 @@ class Controller : public BrokerListener {
   void SetEventHub(EventHub* hub) { hub_ = hub; }
   // Makes the per-build artifact tokens put in every job (may stay unset: no token).
   void SetArtifactTokens(const ArtifactTokens* tokens) { artifact_tokens_ = tokens; }
+  // Where build starts and ends are queued as notices (may stay unset: no notifiers).
+  void SetNotices(notify::NotifyService* notices) { notices_ = notices; }
   // Loads the queue and the jobs that were running when the master stopped.
   void Recover();
   void Reconfigure(std::shared_ptr<const Config> config);
@@ -96,6 +102,9 @@ class Controller : public BrokerListener {
     int64_t build_id = 0;
     std::vector<std::string> secrets;  // values sent with the job: masked in what it reports
     std::vector<std::string> locks;    // lock keys held (controller_pipeline.cc)
+    // A log chunk that did not come (step, seq): a resend was asked for it once; if it still
+    // does not come, it is lost and the build ends as an exception.
+    std::optional<std::pair<int, int64_t>> awaited_chunk;
   };
   struct Orphan {
     std::string worker;
@@ -117,7 +126,24 @@ class Controller : public BrokerListener {
                JobSpec* job);
   bool AdoptJob(Txn& txn, ConnectedWorker& w, const JobKey& key, ActiveJob& job,
                 const Json& properties = Json::object());
-  void HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev);
+  // Ok when the event is applied (or refused for good: it is acknowledged all the same); an
+  // error when it was not and must come again (the store failed, a log chunk is missing).
+  Status HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev);
+  // Step |step| of |job| has |next| log chunks stored but the worker reports (or sends) chunk
+  // |got|: the first time a resend is asked (an error is returned), then the build ends as an
+  // exception with a note in the step's log.
+  Status MissingLogChunks(Txn& txn, ConnectedWorker& w, const JobKey& key, ActiveJob& job, int step,
+                          int64_t next, int64_t got);
+  // Asks |w| to send its events again from the first one not applied (docs/protocol.md).
+  void RequestResend(ConnectedWorker& w);
+  // Event |id| came while an earlier one is still missing, for a long time: true when the
+  // missing ones are given up (RabbitMQ), false to keep waiting (a worker is reconnected).
+  bool GiveUpWaiting(ConnectedWorker& w, int64_t id, int64_t now);
+  // The core loop rolled a batch back: the queue, the jobs, the workers' running sets, the
+  // locks and the orphans are re-derived from the store, and the workers asked to resend.
+  Status ReloadAfterRollback(Store& store);
+  // The values of the secrets |bc|'s steps name (masked in what its jobs report).
+  std::map<std::string, std::string> JobSecrets(const BuilderConfig& bc) const;
   int64_t EnsureBuild(Txn& txn, const JobKey& key, ActiveJob& job, const std::string& worker);
   void FinishJob(Txn& txn, const JobKey& key, Result result);
   // The job's worker is gone for good: its build becomes "retry", its request queued again.
@@ -127,6 +153,9 @@ class Controller : public BrokerListener {
   void SendCancel(ConnId conn, const JobKey& key);
   // Publishes |event| to the EventHub once |txn| is committed.
   void Notify(Txn& txn, Json event);
+  // Queues the notifiers' notices about |build_id| ("started" | "finished") in |txn|, the
+  // transaction that records the event itself (controller_notify.cc).
+  void QueueNotices(Txn& txn, int64_t build_id, const char* event);
 
   // Pipelines (controller_pipeline.cc): build properties, secrets and the artifact token put in
   // a job at dispatch (the build is allocated then, so buildnumber is known); what step.finished
@@ -149,6 +178,7 @@ class Controller : public BrokerListener {
   Broker* broker_ = nullptr;
   EventHub* hub_ = nullptr;
   const ArtifactTokens* artifact_tokens_ = nullptr;
+  notify::NotifyService* notices_ = nullptr;
   std::map<std::string, int> lock_counts_;  // "master:NAME" / "worker:W:NAME" → holders
   std::function<std::string(int64_t, int)> job_token_;
 

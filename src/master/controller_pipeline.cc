@@ -5,6 +5,7 @@
 #include "config/secrets.h"
 #include "core/clock.h"
 #include "core/interpolate.h"
+#include "core/json_fields.h"
 #include "core/log.h"
 #include "core/secret_mask.h"
 #include "master/artifact_tokens.h"
@@ -73,8 +74,16 @@ void Controller::PrepareJob(Txn& txn, const JobKey& key, ActiveJob& job, const B
     if (artifact_tokens_) spec->token = artifact_tokens_->For(build_id);
   }
   // Only the secrets its steps name travel with the job.
+  for (auto& [name, value] : JobSecrets(bc)) {
+    job.secrets.push_back(value);
+    spec->secrets[name] = std::move(value);
+  }
+}
+
+std::map<std::string, std::string> Controller::JobSecrets(const BuilderConfig& bc) const {
   std::set<std::string> names;
-  for (const auto& s : spec->steps) CollectStepSecrets(s, &names);
+  for (const auto& s : bc.steps) CollectStepSecrets(s, &names);
+  std::map<std::string, std::string> out;
   for (const auto& name : names) {
     std::string value;
     Status st = config_internal::ResolveSecret(config_->base_dir, name, &value);
@@ -82,9 +91,9 @@ void Controller::PrepareJob(Txn& txn, const JobKey& key, ActiveJob& job, const B
       spdlog::warn("builder {}: {}", bc.name, st.message());
       continue;
     }
-    spec->secrets[name] = value;
-    job.secrets.push_back(value);
+    out[name] = std::move(value);
   }
+  return out;
 }
 
 void Controller::HandleStepReport(Txn& txn, ActiveJob& job, const Json& ev) {
@@ -100,14 +109,14 @@ void Controller::HandleStepReport(Txn& txn, ActiveJob& job, const Json& ev) {
     }
   }
   if (ev.contains("tests") && ev["tests"].is_object()) {
-    Status st =
-        store.SetStepTests(job.build_id, ev.value("step", 0), MaskJson(ev["tests"], job.secrets));
+    Status st = store.SetStepTests(job.build_id, static_cast<int>(IntOr(ev, "step", 0)),
+                                   MaskJson(ev["tests"], job.secrets));
     if (!st.ok())
       spdlog::warn("build {}: cannot store test results: {}", job.build_id, st.message());
   }
   // A consume step's result (docs/protocol.md).
   if (ev.contains("result_json")) {
-    Status st = store.SetStepResult(job.build_id, ev.value("step", 0),
+    Status st = store.SetStepResult(job.build_id, static_cast<int>(IntOr(ev, "step", 0)),
                                     MaskJson(ev["result_json"], job.secrets));
     if (!st.ok())
       spdlog::warn("build {}: cannot store the consumer's result: {}", job.build_id, st.message());

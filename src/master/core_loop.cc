@@ -1,5 +1,7 @@
 #include "master/core_loop.h"
 
+#include <algorithm>
+
 #include "core/log.h"
 
 namespace grove {
@@ -41,35 +43,95 @@ void CoreLoop::Run() {
     std::deque<Task> batch;
     {
       std::unique_lock lock(mu_);
+      if (backoff_.count() > 0 && !stopping_)
+        cv_.wait_for(lock, backoff_, [&] { return stopping_; });
       cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty() && stopping_) return;
       batch.swap(queue_);
     }
     Txn txn(*store_);
     Status st = store_->Begin();
-    if (!st.ok()) spdlog::error("store: cannot begin a transaction: {}", st.message());
-    for (auto& task : batch) {
-      try {
-        task(txn);
-      } catch (const std::exception& e) {
-        // A bug in one task must not take the master down or lose the others' writes.
-        spdlog::error("internal error in master task: {}", e.what());
+    if (st.code() == Status::Code::kUnavailable) {
+      // Run against a store that records nothing, the tasks would change the master's memory
+      // (a job finished, a request dispatched) with no trace in the database: they wait.
+      if (store_available_.exchange(false))
+        spdlog::error("store: {}; work waits until it is back", st.message());
+      if (!WaitForStore(std::move(batch))) return;
+      continue;
+    }
+    if (!store_available_.exchange(true)) spdlog::info("store: available again");
+    if (st.ok() && resync_pending_) st = Resync();
+    size_t ran = 0;
+    if (st.ok()) {
+      while (ran < batch.size()) {
+        try {
+          batch[ran++](txn);
+        } catch (const std::exception& e) {
+          // A bug in one task must not take the master down or lose the others' writes.
+          spdlog::error("internal error in master task: {}", e.what());
+        }
+        st = txn.status();
+        if (!st.ok()) break;  // the rest would only be rolled back: they run again later
       }
     }
     if (st.ok()) {
       st = store_->Commit();
-      if (!st.ok()) {
-        spdlog::error("store: commit failed: {}", st.message());
-        (void)store_->Rollback();
-      }
+      if (!st.ok()) (void)store_->Rollback();
     }
     {
       std::lock_guard lock(mu_);
-      stats_.tasks += batch.size();
+      stats_.tasks += ran;
       stats_.commits += 1;
+      if (!st.ok()) stats_.rollbacks += 1;
+    }
+    if (!st.ok()) {
+      std::deque<Task> unrun(std::make_move_iterator(batch.begin() + ran),
+                             std::make_move_iterator(batch.end()));
+      spdlog::error("store: {} tasks rolled back ({}); {} to run again", ran, st.message(),
+                    unrun.size());
+      RecoverFrom(std::move(unrun));
+    } else if (backoff_.count() > 0) {
+      spdlog::info("store: writes succeed again");
+      backoff_ = std::chrono::milliseconds(0);
     }
     for (auto& fn : txn.after_) fn(st);
   }
+}
+
+void CoreLoop::RecoverFrom(std::deque<Task> unrun) {
+  (void)store_->Rollback();
+  resync_pending_ = true;
+  backoff_ =
+      std::clamp(backoff_ * 2, std::chrono::milliseconds(100), std::chrono::milliseconds(2000));
+  if (unrun.empty()) return;
+  std::lock_guard lock(mu_);
+  // Stopping: what never ran is dropped rather than retried forever on a store that fails.
+  if (stopping_) return;
+  for (auto it = unrun.rbegin(); it != unrun.rend(); ++it) queue_.push_front(std::move(*it));
+}
+
+Status CoreLoop::Resync() {
+  for (auto& fn : on_rollback_) {
+    Status st;
+    try {
+      st = fn(*store_);
+    } catch (const std::exception& e) {
+      st = Status::IoError(std::string("internal error while recovering from a rollback: ") +
+                            e.what());
+    }
+    if (!st.ok()) return st;
+  }
+  resync_pending_ = false;
+  return Status::Ok();
+}
+
+bool CoreLoop::WaitForStore(std::deque<Task> batch) {
+  std::unique_lock lock(mu_);
+  for (auto it = batch.rbegin(); it != batch.rend(); ++it) queue_.push_front(std::move(*it));
+  cv_.wait_for(lock, std::chrono::milliseconds(250), [&] { return stopping_; });
+  if (!stopping_) return true;
+  spdlog::warn("store unavailable at stop: {} tasks not run", queue_.size());
+  return false;
 }
 
 }  // namespace grove

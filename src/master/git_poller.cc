@@ -1,12 +1,11 @@
 #include "master/git_poller.h"
 
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -17,6 +16,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "master/bounded_child.h"
 #include "master/schedulers.h"
 
 extern char** environ;
@@ -46,10 +46,11 @@ std::vector<std::string> Lines(const std::string& text) {
   return out;
 }
 
-Status DescribeCommit(const std::string& mirror, const std::string& sha, ChangeRecord* c) {
+Status DescribeCommit(const std::string& mirror, const std::string& sha, ChangeRecord* c,
+                      const std::atomic<bool>* cancel) {
   std::string out;
-  GROVE_RETURN_IF_ERROR(
-      RunGit({"show", "-s", "--format=%H%x00%an <%ae>%x00%ct%x00%B", sha}, mirror, 60, &out));
+  GROVE_RETURN_IF_ERROR(RunGit({"show", "-s", "--format=%H%x00%an <%ae>%x00%ct%x00%B", sha}, mirror,
+                               60, &out, cancel));
   std::vector<std::string> parts;
   size_t start = 0;
   for (int i = 0; i < 3; ++i) {
@@ -66,7 +67,7 @@ Status DescribeCommit(const std::string& mirror, const std::string& sha, ChangeR
   c->comments = message;
   std::string files;
   GROVE_RETURN_IF_ERROR(RunGit({"diff-tree", "--no-commit-id", "--name-only", "-r", "--root", sha},
-                               mirror, 60, &files));
+                               mirror, 60, &files, cancel));
   c->files = Lines(files);
   return Status::Ok();
 }
@@ -74,57 +75,30 @@ Status DescribeCommit(const std::string& mirror, const std::string& sha, ChangeR
 }  // namespace
 
 Status RunGit(const std::vector<std::string>& args, const std::string& cwd, int timeout_s,
-              std::string* out) {
+              std::string* out, const std::atomic<bool>* cancel) {
   out->clear();
-  int out_pipe[2], err_pipe[2];
-  if (pipe2(out_pipe, O_CLOEXEC) != 0)
-    return Status::IoError("pipe: " + std::string(strerror(errno)));
-  if (pipe2(err_pipe, O_CLOEXEC) != 0) {
-    close(out_pipe[0]);
-    close(out_pipe[1]);
-    return Status::IoError("pipe: " + std::string(strerror(errno)));
-  }
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attr, 0);
-
-  std::vector<std::string> argv_s = {"git"};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
+  BoundedCommand cmd;
+  cmd.argv = {"git"};
+  cmd.argv.insert(cmd.argv.end(), args.begin(), args.end());
+  cmd.cwd = cwd;
+  cmd.limit_s = timeout_s;
   // Never wait for a password on a terminal; never pick up a user's pager or editor.
-  std::vector<std::string> env_s = {"GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=/bin/false", "LC_ALL=C"};
+  cmd.env = {"GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=/bin/false", "LC_ALL=C"};
   for (char** e = environ; *e; ++e)
     if (std::strncmp(*e, "GIT_TERMINAL_PROMPT=", 20) != 0 && std::strncmp(*e, "LC_ALL=", 7) != 0 &&
         std::strncmp(*e, "GIT_ASKPASS=", 12) != 0 && std::strncmp(*e, "GIT_DIR=", 8) != 0)
-      env_s.push_back(*e);
-  std::vector<char*> envp;
-  for (std::string& e : env_s) envp.push_back(e.data());
-  envp.push_back(nullptr);
+      cmd.env.push_back(*e);
+  BoundedChild child;
+  GROVE_RETURN_IF_ERROR(StartBounded(cmd, &child));
+  const pid_t pid = child.pid;
 
-  pid_t pid = 0;
-  int rc = posix_spawnp(&pid, "git", &fa, &attr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  close(out_pipe[1]);
-  close(err_pipe[1]);
-  if (rc != 0) {
-    close(out_pipe[0]);
-    close(err_pipe[0]);
-    return Status::IoError("cannot run git: " + std::string(strerror(rc)));
-  }
   std::string err;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  // The child's own bound (`timeout`) ends it first; this one is the backstop.
+  auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s + kBoundedKillAfterS + 10);
   bool timed_out = false;
-  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  bool cancelled = false;
+  pollfd fds[2] = {{child.out.get(), POLLIN, 0}, {child.err.get(), POLLIN, 0}};
   int open_fds = 2;
   char buf[65536];
   while (open_fds > 0) {
@@ -136,7 +110,12 @@ Status RunGit(const std::vector<std::string>& args, const std::string& cwd, int 
       kill(-pid, SIGKILL);
       break;
     }
-    int n = poll(fds, 2, static_cast<int>(std::min<int64_t>(left, 1000)));
+    if (cancel && !cancelled && cancel->load()) {
+      // SIGTERM lets git remove its lock files; the group's own bound SIGKILLs what remains.
+      cancelled = true;
+      kill(-pid, SIGTERM);
+    }
+    int n = poll(fds, 2, static_cast<int>(std::min<int64_t>(left, cancel ? 200 : 1000)));
     if (n < 0 && errno != EINTR) break;
     for (int i = 0; i < 2; ++i) {
       if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
@@ -145,24 +124,33 @@ Status RunGit(const std::vector<std::string>& args, const std::string& cwd, int 
         (i == 0 ? *out : err).append(buf, static_cast<size_t>(got));
         if (err.size() > 65536) err.erase(0, err.size() - 65536);
       } else if (got == 0 || errno != EINTR) {
-        close(fds[i].fd);
         fds[i].fd = -1;
         --open_fds;
       }
     }
   }
-  for (pollfd& p : fds)
-    if (p.fd >= 0) close(p.fd);
+  child.out.reset();
+  child.err.reset();
+  // Wait without reaping first: while the leader is a zombie its pid cannot name another
+  // group, so the kill below reaches only what this child left behind (a stray helper).
+  siginfo_t info{};
+  while (waitid(P_PID, pid, &info, WEXITED | WNOWAIT) < 0 && errno == EINTR) {
+  }
+  kill(-pid, SIGKILL);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (timed_out)
+  if (cancelled) return Status::Unavailable("git " + args[0] + " stopped: the poller is stopping");
+  if (timed_out || (child.bounded_by_timeout && WIFEXITED(status) &&
+                    WEXITSTATUS(status) == kBoundedTimedOutExit))
     return Status::Unavailable("git " + args[0] + " timed out after " + std::to_string(timeout_s) +
                                "s");
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
     size_t nl = err.rfind('\n');
     std::string last = nl == std::string::npos ? err : err.substr(nl + 1);
+    if (last.empty() && WIFSIGNALED(status))
+      last = "killed by signal " + std::to_string(WTERMSIG(status));
     return Status::IoError("git " + args[0] + " failed: " + last);
   }
   return Status::Ok();
@@ -170,20 +158,21 @@ Status RunGit(const std::vector<std::string>& args, const std::string& cwd, int 
 
 Status PollGitOnce(const GitSourceConfig& source, const std::string& mirror_dir,
                    const Json& known_heads, bool first, Json* heads,
-                   std::vector<ChangeRecord>* changes) {
+                   std::vector<ChangeRecord>* changes, const std::atomic<bool>* cancel) {
   std::error_code ec;
   if (!fs::exists(fs::path(mirror_dir) / "HEAD", ec)) {
     fs::create_directories(mirror_dir, ec);
     std::string ignored;
-    GROVE_RETURN_IF_ERROR(RunGit({"init", "--quiet", "--bare", mirror_dir}, "", 60, &ignored));
+    GROVE_RETURN_IF_ERROR(
+        RunGit({"init", "--quiet", "--bare", mirror_dir}, "", 60, &ignored, cancel));
   }
   std::string out;
   GROVE_RETURN_IF_ERROR(RunGit({"fetch", "--quiet", "--prune", "--no-tags", "--force", source.url,
                                 "+refs/heads/*:refs/heads/*"},
-                               mirror_dir, kGitTimeoutS, &out));
+                               mirror_dir, kGitTimeoutS, &out, cancel));
   GROVE_RETURN_IF_ERROR(
       RunGit({"for-each-ref", "--format=%(objectname) %(refname:strip=2)", "refs/heads/"},
-             mirror_dir, 60, &out));
+             mirror_dir, 60, &out, cancel));
   *heads = Json::object();
   for (const std::string& line : Lines(out)) {
     size_t sp = line.find(' ');
@@ -207,7 +196,7 @@ Status PollGitOnce(const GitSourceConfig& source, const std::string& mirror_dir,
         if (v.is_string()) args.push_back("^" + v.get<std::string>());
     }
     std::vector<std::string> revs;
-    if (RunGit(args, mirror_dir, 60, &out).ok())
+    if (RunGit(args, mirror_dir, 60, &out, cancel).ok())
       revs = Lines(out);
     else
       revs = {head};  // the old head is gone from the mirror: report the new head alone
@@ -216,7 +205,7 @@ Status PollGitOnce(const GitSourceConfig& source, const std::string& mirror_dir,
       c.source = "git:" + source.url;
       c.repository = source.url;
       c.branch = branch;
-      GROVE_RETURN_IF_ERROR(DescribeCommit(mirror_dir, rev, &c));
+      GROVE_RETURN_IF_ERROR(DescribeCommit(mirror_dir, rev, &c, cancel));
       changes->push_back(std::move(c));
     }
   }
@@ -245,6 +234,7 @@ void GitPoller::Start(const Config& config) {
     fresh_sources_ = PolledSources(config);
     fresh_ = true;
     stopping_ = false;
+    cancel_ = false;
   }
   if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
 }
@@ -262,6 +252,7 @@ void GitPoller::Stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
+    cancel_ = true;  // a fetch in progress stops now instead of at its time limit
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
@@ -330,7 +321,8 @@ void GitPoller::Run() {
         }
         Json heads;
         std::vector<ChangeRecord> changes;
-        Status st = PollGitOnce(e.source, e.mirror, e.heads, e.first, &heads, &changes);
+        Status st = PollGitOnce(e.source, e.mirror, e.heads, e.first, &heads, &changes, &cancel_);
+        if (cancel_.load()) return;
         if (!st.ok()) {
           spdlog::warn("git poller {}: {}", e.source.url, st.message());
         } else if (e.first || heads != e.heads) {

@@ -9,6 +9,7 @@
 // repeats commits.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -25,15 +26,16 @@ namespace grove {
 class Schedulers;
 
 // Runs git with |args| (no shell) in |cwd| and returns its stdout; fails on a non-zero exit
-// or after |timeout_s|.
+// or after |timeout_s|, a bound git's process group keeps even if the master dies (see
+// bounded_child.h). Stops git early once |*cancel| becomes true.
 Status RunGit(const std::vector<std::string>& args, const std::string& cwd, int timeout_s,
-              std::string* out);
+              std::string* out, const std::atomic<bool>* cancel = nullptr);
 
 // One poll of |source|: fetches into |mirror_dir|, compares with |known_heads| (branch →
 // revision) and returns the new heads and changes. |first| (nothing stored yet): heads only.
 Status PollGitOnce(const GitSourceConfig& source, const std::string& mirror_dir,
                    const Json& known_heads, bool first, Json* heads,
-                   std::vector<ChangeRecord>* changes);
+                   std::vector<ChangeRecord>* changes, const std::atomic<bool>* cancel = nullptr);
 
 class GitPoller {
  public:
@@ -59,6 +61,7 @@ class GitPoller {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
+  std::atomic<bool> cancel_{false};  // read by a git run in progress without the lock
   std::thread thread_;
 };
 

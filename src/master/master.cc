@@ -14,23 +14,29 @@
 #include "broker/amqp_url.h"
 #include "broker/embedded_broker.h"
 #include "config/config.h"
+#include "config/config_eval.h"
 #include "core/log.h"
 #include "http/server.h"
 #include "master/api.h"
 #include "master/api_artifacts.h"
 #include "master/api_control.h"
 #include "master/api_jobs.h"
+#include "master/api_notify.h"
 #include "master/api_schedulers.h"
 #include "master/artifact_tokens.h"
 #include "master/auth.h"
+#include "master/config_reloader.h"
 #include "master/controller.h"
 #include "master/core_loop.h"
 #include "master/event_hub.h"
 #include "master/git_poller.h"
 #include "master/job_token.h"
+#include "master/private_files.h"
+#include "master/notify_control.h"
 #include "master/read_pool.h"
 #include "master/schedulers.h"
 #include "master/web_ui.h"
+#include "notify/service.h"
 
 namespace grove {
 
@@ -71,17 +77,22 @@ std::string RedactedBrokerUrl(const std::string& url) {
 
 Status RunMaster(const MasterOptions& opts) {
   auto config = std::make_shared<Config>();
-  GROVE_RETURN_IF_ERROR(LoadConfig(ConfigPath(opts.dir), config.get()));
+  EvalOptions eval;
+  eval.limits = opts.config_limits;
+  GROVE_RETURN_IF_ERROR(EvaluateConfig(ConfigPath(opts.dir), eval, config.get()));
   const bool amqp_mode =
       config->broker_url.rfind("amqp://", 0) == 0 || config->broker_url.rfind("amqps://", 0) == 0;
   if (config->broker_url != "embedded" && !amqp_mode)
     return Status::Invalid("broker must be \"embedded\" or an amqp:// URL");
+  MakeMasterFilesPrivate(*config);  // before the store and the keys are created
 
   std::unique_ptr<Store> store;
-  GROVE_RETURN_IF_ERROR(OpenStore(config->store_url, config->base_dir, &store));
+  GROVE_RETURN_IF_ERROR(
+      OpenStore(config->store_url, config->base_dir, &store, config->store_password));
   CoreLoop core(std::move(store));
   ReadPool reads;
-  GROVE_RETURN_IF_ERROR(reads.Start(config->store_url, config->base_dir, opts.read_threads));
+  GROVE_RETURN_IF_ERROR(
+      reads.Start(config->store_url, config->base_dir, opts.read_threads, config->store_password));
 
   std::atomic<std::shared_ptr<const Config>> current(config);
   ConfigSource config_source = [&current] { return current.load(); };
@@ -106,6 +117,22 @@ Status RunMaster(const MasterOptions& opts) {
     fs::path users(c->web.users);
     if (users.is_relative()) users = fs::path(c->base_dir) / users;
     return AuthSettings{users.string(), c->web.anonymous};
+  });
+
+  // Notifiers (issue 11): notices are queued by the controller in the build's transaction and
+  // delivered by the service's lanes; their bookkeeping goes through the core loop.
+  std::unique_ptr<notify::BuildControl> build_control = MakeBuildControl(controller, reads);
+  notify::NotifyService notices(
+      [&core](std::function<void(Store&)> task, std::function<void(const Status&)> done) {
+        core.Post([task = std::move(task), done = std::move(done)](Txn& txn) {
+          task(txn.store());
+          txn.AfterCommit(done);
+        });
+      },
+      {config->store_url, config->base_dir}, build_control.get());
+  controller.SetNotices(&notices);
+  notices.SetOnUpdate([&hub](int64_t build) {
+    hub.Publish(Json{{"type", "notification"}, {"build", build}});
   });
 
   http::Router router;
@@ -134,10 +161,22 @@ Status RunMaster(const MasterOptions& opts) {
       {(fs::path(config->base_dir) / "state" / "artifacts").string(), config->artifact_max_bytes});
   AddControlRoutes(router, controller, reads, hub, config_source);
   AddSchedulerRoutes(router, schedulers, reads, job_tokens, config_source);
+  AddNotifyRoutes(router, reads);
   auth.AddRoutes(router, reads);
+  // While the database is unreachable, changes are refused at once with 503 rather than left
+  // waiting for it (reads answer 503 on their own, from the read pool's store).
+  router.SetGuard([inner = router.guard(), &core](http::Request* req) {
+    std::optional<http::Response> answer = inner ? inner(req) : std::nullopt;
+    if (!answer && req->method != "GET" && req->method != "HEAD" &&
+        req->path.rfind("/api/", 0) == 0 && !core.store_available()) {
+      answer = http::Response::Error(503, "the store is unavailable; try again shortly");
+    }
+    return answer;
+  });
   AddWebUiRoutes(router);
   http::ServerOptions sopts;
   sopts.listen = opts.listen.empty() ? config->web.listen : opts.listen;
+  sopts.max_connections = static_cast<size_t>(config->web.max_connections);
   // An artifact upload is one request body: the limit must let the largest allowed one in.
   sopts.max_body_bytes = std::max<size_t>(sopts.max_body_bytes,
                                           static_cast<size_t>(config->artifact_max_bytes) + 65536);
@@ -147,20 +186,31 @@ Status RunMaster(const MasterOptions& opts) {
   // Distributed mode (issue 5): jobs and events go through RabbitMQ instead.
   if (amqp_mode) {
     amqp_broker = std::make_unique<AmqpBroker>(config->broker_url, controller);
+    // A worker's welcome tells it its tags and capacity (from the running configuration).
+    amqp_broker->SetWorkerSettings([&current](const std::string& name) {
+      auto c = current.load();
+      const WorkerConfig* wc = c->FindWorker(name);
+      return wc ? Json{{"tags", wc->tags}, {"capacity", wc->capacity}} : Json();
+    });
     std::vector<std::vector<std::string>> builder_tags;
     for (const auto& b : config->builders) builder_tags.push_back(b.tags);
-    GROVE_RETURN_IF_ERROR(amqp_broker->Start(builder_tags));
+    // What fails here is the broker's configuration, found at start (a refused login, a TLS
+    // file), never grove.lua's syntax: exit 1 like the worker, not 2 (docs/operations.md).
+    if (Status st = amqp_broker->Start(builder_tags); !st.ok())
+      return st.IsInvalid() ? Status::IoError(st.message()) : st;
     controller.SetBroker(amqp_broker.get());
   }
 
   GROVE_RETURN_IF_ERROR(server.Start());
   core.Start();
   controller.Recover();
+  GROVE_RETURN_IF_ERROR(notices.Start(config));
   schedulers.Start();
   git_poller.Start(*config);
   PidFile pid_file(PidPath(opts.dir));
   spdlog::info("master '{}' listening on http://{}:{} (store {}, broker {})", config->project_name,
-               sopts.listen.substr(0, sopts.listen.rfind(':')), server.port(), config->store_url,
+               sopts.listen.substr(0, sopts.listen.rfind(':')), server.port(),
+               RedactedStoreUrl(config->store_url),
                amqp_mode ? RedactedBrokerUrl(config->broker_url) : config->broker_url);
 
   // Live-update streams get a comment every 15 s: idle proxies keep them open and the hub
@@ -188,26 +238,30 @@ Status RunMaster(const MasterOptions& opts) {
     timer->async_wait([&net, timer](const boost::system::error_code&) { net.stop(); });
   });
 
+  // Runs on the network thread with what the reloader's thread evaluated.
+  auto apply = [&](const Status& st, std::shared_ptr<Config> fresh) {
+    if (!st.ok()) {
+      spdlog::error("reconfig refused, the running configuration is unchanged: {}", st.message());
+      return;
+    }
+    if (fresh->store_url != config->store_url || fresh->store_password != config->store_password ||
+        fresh->broker_url != config->broker_url || fresh->web.listen != config->web.listen)
+      spdlog::warn("reconfig: store, broker and listen address take effect at the next restart");
+    current.store(fresh);
+    controller.Reconfigure(fresh);
+    schedulers.Reconfigure(fresh);
+    git_poller.Reconfigure(*fresh);
+    notices.Reconfigure(fresh);
+    spdlog::info("reconfig applied: {} builders, {} workers", fresh->builders.size(),
+                 fresh->workers.size());
+  };
+  ConfigReloader reloader(net, ConfigPath(opts.dir), opts.config_limits, apply);
+
   asio::signal_set hup(net, SIGHUP);
   std::function<void()> wait_hup = [&] {
     hup.async_wait([&](const boost::system::error_code& ec, int) {
       if (ec) return;
-      auto fresh = std::make_shared<Config>();
-      Status st = LoadConfig(ConfigPath(opts.dir), fresh.get());
-      if (!st.ok()) {
-        spdlog::error("reconfig refused, the running configuration is unchanged: {}", st.message());
-      } else {
-        if (fresh->store_url != config->store_url || fresh->broker_url != config->broker_url ||
-            fresh->web.listen != config->web.listen)
-          spdlog::warn(
-              "reconfig: store, broker and listen address take effect at the next restart");
-        current.store(fresh);
-        controller.Reconfigure(fresh);
-        schedulers.Reconfigure(fresh);
-        git_poller.Reconfigure(*fresh);
-        spdlog::info("reconfig applied: {} builders, {} workers", fresh->builders.size(),
-                     fresh->workers.size());
-      }
+      reloader.Request();
       wait_hup();
     });
   };
@@ -216,6 +270,7 @@ Status RunMaster(const MasterOptions& opts) {
   net.run();
   if (amqp_broker) amqp_broker->Stop();
   git_poller.Stop();
+  notices.Stop();  // before the core loop: the last outcomes are stored through it
   core.Stop();
   reads.Stop();
   spdlog::info("master stopped");

@@ -1,11 +1,13 @@
 // Master: loads grove.lua, opens the store, and runs the HTTP API, the embedded broker and the
-// controller until SIGINT or SIGTERM. SIGHUP re-reads grove.lua and applies it whole, or not at
-// all when it has an error.
+// controller until SIGINT or SIGTERM. SIGHUP re-reads grove.lua (evaluated in a child process,
+// off the network thread: config_reloader.h) and applies it whole, or not at all when it has an
+// error or exceeds a limit.
 #pragma once
 
 #include <chrono>
 #include <string>
 
+#include "config/config_eval.h"
 #include "core/status.h"
 
 namespace grove {
@@ -15,6 +17,7 @@ struct MasterOptions {
   std::string listen;  // overrides web { listen = ... } when set
   std::chrono::milliseconds worker_grace{10000};
   int read_threads = 2;
+  ConfigLimits config_limits;  // for evaluating grove.lua, at start-up and on every reconfig
 };
 
 // Blocks until the master is asked to stop. Errors at start-up are returned.

@@ -40,11 +40,12 @@ ReadPool::~ReadPool() {
   Stop();
 }
 
-Status ReadPool::Start(const std::string& store_url, const std::string& base_dir, int threads) {
+Status ReadPool::Start(const std::string& store_url, const std::string& base_dir, int threads,
+                       const std::string& store_password) {
   impl_ = std::make_unique<Impl>();
   for (int i = 0; i < threads; ++i) {
     std::unique_ptr<Store> store;
-    GROVE_RETURN_IF_ERROR(OpenStore(store_url, base_dir, &store));
+    GROVE_RETURN_IF_ERROR(OpenStore(store_url, base_dir, &store, store_password));
     impl_->threads.emplace_back([impl = impl_.get(), s = std::move(store)]() { impl->Loop(*s); });
   }
   return Status::Ok();

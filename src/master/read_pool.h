@@ -19,7 +19,8 @@ class ReadPool {
   ReadPool(const ReadPool&) = delete;
   ReadPool& operator=(const ReadPool&) = delete;
 
-  Status Start(const std::string& store_url, const std::string& base_dir, int threads);
+  Status Start(const std::string& store_url, const std::string& base_dir, int threads,
+               const std::string& store_password = {});
   void Stop();
   // Runs |fn| on a pool thread with that thread's Store.
   void Run(std::function<void(Store&)> fn);

@@ -57,7 +57,43 @@ Schedulers::Schedulers(CoreLoop& core, asio::io_context& net, Controller& contro
       net_(net),
       controller_(controller),
       config_(std::move(config)),
-      alive_(std::make_shared<std::atomic<bool>>(true)) {}
+      alive_(std::make_shared<std::atomic<bool>>(true)) {
+  core_.OnRollback([this](Store&) {
+    RestoreCommitted();
+    return Status::Ok();
+  });
+}
+
+void Schedulers::KeepIfCommitted(Txn& txn) {
+  txn.AfterCommit([this](const Status& st) {
+    if (!st.ok()) return;
+    committed_timed_ = timed_;
+    committed_pending_ = pending_;
+    committed_config_ = config_;
+  });
+}
+
+void Schedulers::RestoreCommitted() {
+  // A fire whose request and stored slot were rolled back is due again (and retried after
+  // the core loop's backoff); a tree-stable wait that ended in a rolled-back request waits
+  // again.
+  timed_ = committed_timed_;
+  pending_ = committed_pending_;
+  if (committed_config_ != config_) {
+    // The first load, or a reconfiguration, was rolled back: done again.
+    core_.Post([this](Txn& txn) { ApplyConfig(txn); });
+    return;
+  }
+  Arm();
+  for (auto& [key, p] : pending_) {
+    const std::string name = key.substr(0, key.find('\n'));
+    for (const OnChangeSchedulerConfig& s : config_->on_change_schedulers) {
+      if (s.name != name) continue;
+      p.generation = ++tree_generation_;
+      ArmTreeStable(key, s.tree_stable_s, p.generation);
+    }
+  }
+}
 
 Schedulers::~Schedulers() {
   *alive_ = false;
@@ -70,16 +106,20 @@ void Schedulers::Start() {
 void Schedulers::Reconfigure(std::shared_ptr<const Config> config) {
   core_.Post([this, config = std::move(config)](Txn& txn) {
     config_ = config;
-    // Tree-stable waits of schedulers that are gone are dropped.
-    for (auto it = pending_.begin(); it != pending_.end();) {
-      std::string name = it->first.substr(0, it->first.find('\n'));
-      bool kept =
-          std::any_of(config_->on_change_schedulers.begin(), config_->on_change_schedulers.end(),
-                      [&](const OnChangeSchedulerConfig& s) { return s.name == name; });
-      it = kept ? std::next(it) : pending_.erase(it);
-    }
-    Load(txn);
+    ApplyConfig(txn);
   });
+}
+
+void Schedulers::ApplyConfig(Txn& txn) {
+  // Tree-stable waits of schedulers that are gone are dropped.
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    std::string name = it->first.substr(0, it->first.find('\n'));
+    bool kept =
+        std::any_of(config_->on_change_schedulers.begin(), config_->on_change_schedulers.end(),
+                    [&](const OnChangeSchedulerConfig& s) { return s.name == name; });
+    it = kept ? std::next(it) : pending_.erase(it);
+  }
+  Load(txn);
 }
 
 int64_t Schedulers::NextAfter(const Timed& t, int64_t after_s) const {
@@ -158,6 +198,7 @@ void Schedulers::Tick(Txn& txn) {
     // A master that was busy past several slots fires once, then goes on from now.
     t.next = NextAfter(t, std::max(slot, now_ms / 1000));
   }
+  KeepIfCommitted(txn);
   Arm();
 }
 
@@ -331,6 +372,7 @@ void Schedulers::MatchChanges(Txn& txn, const std::vector<ChangeRecord>& changes
       p.newest = *head;
       p.generation = ++tree_generation_;
       ArmTreeStable(key, s.tree_stable_s, p.generation);
+      KeepIfCommitted(txn);
     }
   }
 }
@@ -345,6 +387,7 @@ void Schedulers::ArmTreeStable(const std::string& key, int64_t delay_s, uint64_t
           if (it == pending_.end() || it->second.generation != generation) return;  // not quiet
           Pending p = std::move(it->second);
           pending_.erase(it);
+          KeepIfCommitted(txn);
           std::string name = key.substr(0, key.find('\n'));
           for (const OnChangeSchedulerConfig& s : config_->on_change_schedulers)
             if (s.name == name) SubmitForChanges(txn, s, p.changes, p.newest);

@@ -99,6 +99,12 @@ class Schedulers {
     uint64_t generation = 0;
   };
 
+  // The core loop may roll a batch back: what timed_ and pending_ were at the last commit is
+  // kept (KeepIfCommitted registers the copy) and restored, with the timers, after a rollback.
+  void KeepIfCommitted(Txn& txn);
+  void RestoreCommitted();
+  // After config_ changed: drops the tree-stable waits of schedulers that are gone, loads.
+  void ApplyConfig(Txn& txn);
   void Load(Txn& txn);
   void Tick(Txn& txn);
   void Arm();
@@ -117,6 +123,9 @@ class Schedulers {
   std::shared_ptr<const Config> config_;
   std::map<std::string, Timed> timed_;
   std::map<std::string, Pending> pending_;  // "scheduler\nbranch"
+  std::map<std::string, Timed> committed_timed_;
+  std::map<std::string, Pending> committed_pending_;
+  std::shared_ptr<const Config> committed_config_;  // what committed_timed_ was loaded from
   uint64_t arm_generation_ = 0;
   uint64_t tree_generation_ = 0;
   std::shared_ptr<std::atomic<bool>> alive_;

@@ -1,6 +1,6 @@
 #include "master/submission.h"
 
-#include "master/api_schedulers.h"
+#include <algorithm>
 
 namespace grove {
 
@@ -22,6 +22,35 @@ Status OptionalObject(const Json& body, const char* key, Json* out) {
 }
 
 }  // namespace
+
+Status ApplyForceParams(const Config& config, const std::string& builder, Json* properties) {
+  for (const ForceSchedulerConfig& f : config.force_schedulers) {
+    if (std::find(f.builders.begin(), f.builders.end(), builder) == f.builders.end()) continue;
+    for (const ForceParamConfig& p : f.params) {
+      if (!properties->contains(p.name) || (*properties)[p.name].is_null()) {
+        if (!p.default_value.is_null())
+          (*properties)[p.name] = p.default_value;
+        else if (p.required)
+          return Status::Invalid("parameter '" + p.name + "' is required");
+        continue;
+      }
+      const Json& v = (*properties)[p.name];
+      if (v.is_object() || v.is_array())
+        return Status::Invalid("parameter '" + p.name + "' must be a string, number or boolean");
+      if (p.required && v.is_string() && v.get<std::string>().empty())
+        return Status::Invalid("parameter '" + p.name + "' is required");
+      if (!p.choices.empty()) {
+        std::string s = v.is_string() ? v.get<std::string>() : v.dump();
+        if (std::find(p.choices.begin(), p.choices.end(), s) == p.choices.end()) {
+          std::string list;
+          for (const std::string& c : p.choices) list += (list.empty() ? "" : ", ") + c;
+          return Status::Invalid("parameter '" + p.name + "' must be one of: " + list);
+        }
+      }
+    }
+  }
+  return Status::Ok();
+}
 
 Status ParseSubmission(const Json& body, const Config& config, ForceArgs* out) {
   if (!body.is_object()) return Status::Invalid("a submission must be a JSON object");

@@ -20,4 +20,8 @@ inline constexpr size_t kMaxSubmission = 1024 * 1024;
 // Invalid or NotFound, with a one-line message naming the problem.
 Status ParseSubmission(const Json& body, const Config& config, ForceArgs* out);
 
+// Applies the force parameters declared on the force schedulers that cover |builder| to
+// |properties|: defaults filled in, required ones and choices checked. Invalid → a message.
+Status ApplyForceParams(const Config& config, const std::string& builder, Json* properties);
+
 }  // namespace grove

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "core/cron.h"
+#include "core/json_fields.h"
 #include "master/hmac.h"
 
 namespace grove {
@@ -149,6 +150,7 @@ HookOutcome ParsePush(const std::string& provider, const Json& body,
     listed.push_back(std::move(ch));
   }
   std::string branch = ref.substr(kHeads.size());
+  if (branch.empty()) return Fail(400, "malformed push event: 'ref' names no branch");
   for (ChangeRecord& ch : listed) {
     ch.source = provider;
     ch.repository = repository;
@@ -201,8 +203,11 @@ HookOutcome ParseGeneric(const Json& body, const std::vector<std::string>& known
       }
     }
     if (c.contains("when")) {
-      if (!c["when"].is_number()) return Fail(400, "malformed body: 'when' must be epoch seconds");
-      ch.committed_at = static_cast<int64_t>(c["when"].get<double>() * 1000);
+      // Bounded before the conversion: a double beyond int64's range is undefined behaviour.
+      const double when = c["when"].is_number() ? c["when"].get<double>() : -1;
+      if (!(when >= 0 && when < 1e13))
+        return Fail(400, "malformed body: 'when' must be epoch seconds");
+      ch.committed_at = static_cast<int64_t>(when * 1000);
     }
     out.changes.push_back(std::move(ch));
   }
@@ -316,7 +321,7 @@ HookOutcome ReceiveWebhook(const std::string& provider, const std::string& secre
   }
   const std::string& json_text = form ? form_payload() : req.body;
   if (form && json_text.empty()) return Fail(400, "form-encoded body without a 'payload' field");
-  Json body = Json::parse(json_text, nullptr, false);
+  Json body = ParseUntrusted(json_text);
   if (body.is_discarded()) return Fail(400, "malformed JSON body");
   HookOutcome parsed = Parse(provider, event, body, known_urls);
   if (!parsed.changes.empty()) parsed.delivery = std::move(delivery);

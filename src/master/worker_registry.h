@@ -30,6 +30,12 @@ struct ConnectedWorker {
   std::set<JobKey> running;
   int64_t connected_at = 0;
   int64_t last_seen = 0;
+  // Events are applied strictly in id order (docs/protocol.md, "Acknowledgements"), so the
+  // stored events are always a prefix and a cumulative ack never covers one that was not.
+  int64_t stored_upto = -1;   // every event up to this id is durable (-1: none seen yet)
+  int64_t applied_upto = -1;  // every event up to this id is applied in the open batch
+  int64_t resend_from = 0;    // a resend was asked from this id and has not arrived (0: none)
+  int64_t gap_since = 0;      // when an event came after a missing one (ms; 0: no gap)
 
   int free() const { return paused ? 0 : capacity - static_cast<int>(running.size()); }
 };

@@ -184,6 +184,28 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_by_time ON webhook_deliveries (received_at);
 CREATE INDEX changes_by_branch ON changes (repository, branch, id);
 )sql"},
+    // 6: notifiers (issue 11): the durable outbox. A row is written in the transaction that
+    // starts or finishes its build, and walks pending -> sending -> sent | retrying | failed
+    // (or superseded: a start notice overtaken by the build's end).
+    {6, R"sql(
+CREATE TABLE notifications (
+  id @ID@,
+  build_id BIGINT NOT NULL REFERENCES builds (id),
+  notifier TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  event TEXT NOT NULL,
+  state TEXT NOT NULL,
+  attempts BIGINT NOT NULL DEFAULT 0,
+  next_at BIGINT NOT NULL DEFAULT 0,
+  answer TEXT NOT NULL DEFAULT '',
+  created_at BIGINT NOT NULL DEFAULT 0,
+  updated_at BIGINT NOT NULL DEFAULT 0,
+  sent_at BIGINT NOT NULL DEFAULT 0,
+  UNIQUE (build_id, notifier, event)
+);
+-- The delivery side's question, per notifier: what is due now?
+CREATE INDEX notifications_due ON notifications (notifier, state, next_at);
+)sql"},
 };
 
 void ReplaceAll(std::string* s, std::string_view from, std::string_view to) {
@@ -261,7 +283,11 @@ Status MigrateStore(Db* db, int* applied) {
     return Status::Ok();
   }
   GROVE_RETURN_IF_ERROR(db->BeginWrite());
-  Status st = Apply(db, kMigrations, &count);
+  Status st = Status::Ok();
+  // SQLite's BEGIN IMMEDIATE already keeps a second process out; PostgreSQL's transaction does
+  // not, so two masters starting on a new database take a lock (released at commit) first.
+  if (db->dialect() == Dialect::kPostgres) st = db->Exec("SELECT pg_advisory_xact_lock(4747)");
+  if (st.ok()) st = Apply(db, kMigrations, &count);
   if (st.ok()) st = db->Commit();
   if (!st.ok()) {
     if (db->InTransaction()) (void)db->Rollback();

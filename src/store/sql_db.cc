@@ -63,15 +63,17 @@ Status WriteScope::Commit() {
 }
 
 WriteScope::~WriteScope() {
+  if (kind_ == Kind::kTransaction) {
+    // Also when an error already ended it: the Db learns the transaction is over.
+    (void)db_->Rollback();
+    return;
+  }
   // Some errors (SQLITE_FULL, SQLITE_IOERR, ...) end the whole transaction on their own; then
-  // there is nothing left to roll back.
-  if (!db_->InTransaction()) return;
-  if (kind_ == Kind::kSavepoint) {
+  // there is no savepoint left to roll back to (the transaction's owner finds it lost).
+  if (kind_ == Kind::kSavepoint && db_->InTransaction()) {
     // Rolling back to a savepoint keeps it open; releasing it afterwards removes it.
     (void)RunCached(kRollbackTo);
     (void)RunCached(kRelease);
-  } else if (kind_ == Kind::kTransaction) {
-    (void)db_->Rollback();
   }
 }
 

@@ -1,5 +1,5 @@
 // A thin SQL layer: just enough of a database connection for the store's queries, behind an
-// interface so that SQLite (sqlite_db.h) and, later, PostgreSQL (libpq) serve the same queries.
+// interface so that SQLite (sqlite_db.h) and PostgreSQL (pg_db.h, libpq) serve the same queries.
 //
 // Queries are written once, in SQL both engines accept: "$1, $2" placeholders, BIGINT/TEXT
 // columns, INSERT ... ON CONFLICT, RETURNING. Schema DDL, the one place the dialects differ
@@ -102,12 +102,17 @@ class Db {
   // statement cannot be used twice at once: preparing SQL whose Query is still alive fails.
   virtual Status Prepare(std::string_view sql, Query* out) = 0;
 
-  // A write transaction that takes the write lock at once (SQLite: BEGIN IMMEDIATE), so it
-  // cannot fail later on a lock upgrade.
+  // A write transaction. SQLite: BEGIN IMMEDIATE takes the write lock at once, so it cannot
+  // fail later on a lock upgrade. PostgreSQL: READ COMMITTED, writers serialize on the rows
+  // they change (pg_db.h says why).
   virtual Status BeginWrite() = 0;
   virtual Status Commit() = 0;
   virtual Status Rollback() = 0;
   virtual bool InTransaction() const = 0;
+  // Ok while the write transaction BeginWrite opened can still commit (or none is open);
+  // else the error that doomed it (the disk is full, an I/O error, SQLite ended it): then
+  // every statement is refused until Commit (which fails) or Rollback ends it.
+  virtual Status TransactionStatus() const = 0;
 };
 
 // Makes a group of statements all-or-nothing. Outside a transaction it opens a write

@@ -10,6 +10,7 @@
 #include "core/clock.h"
 #include "store/log_codec.h"
 #include "store/sql_changes.h"
+#include "store/sql_notify.h"
 #include "store/sql_pipeline.h"
 
 namespace grove {
@@ -196,11 +197,12 @@ constexpr std::string_view kListSteps =
 constexpr std::string_view kStepLogSize =
     "SELECT log_bytes, log_lines FROM steps WHERE build_id = $1 AND idx = $2";
 
-// RETURNING yields a row only when the chunk was inserted, not when its seq was already stored.
 constexpr std::string_view kInsertChunk =
     "INSERT INTO log_chunks (build_id, idx, seq, byte_offset, line_offset, raw_size, lines, data) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
-    "ON CONFLICT (build_id, idx, seq) DO NOTHING RETURNING seq";
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+// The next chunk a step's log expects: one seek on the primary key (build_id, idx, seq).
+constexpr std::string_view kNextSeq =
+    "SELECT COALESCE(MAX(seq) + 1, 0) FROM log_chunks WHERE build_id = $1 AND idx = $2";
 constexpr std::string_view kGrowStepLog =
     "UPDATE steps SET log_bytes = log_bytes + $3, log_lines = log_lines + $4 "
     "WHERE build_id = $1 AND idx = $2";
@@ -227,19 +229,21 @@ class SqlStore final : public Store {
  public:
   explicit SqlStore(std::unique_ptr<sql::Db> db) : db_(std::move(db)) {}
 
+  Status TransactionStatus() const override { return db_->TransactionStatus(); }
+
   Status Begin() override {
     if (db_->InTransaction()) return Status::Invalid("store: a transaction is already open");
     return db_->BeginWrite();
   }
   Status Commit() override {
-    if (!db_->InTransaction()) return Status::Invalid("store: no transaction to commit");
+    // A transaction an error ended is the Db's to report (and to forget).
+    if (!db_->InTransaction() && db_->TransactionStatus().ok())
+      return Status::Invalid("store: no transaction to commit");
     return db_->Commit();
   }
-  Status Rollback() override {
-    // Nothing to undo when the transaction is already gone (e.g. a failed COMMIT ended it).
-    if (!db_->InTransaction()) return Status::Ok();
-    return db_->Rollback();
-  }
+  // Nothing to undo when the transaction is already gone (e.g. a failed COMMIT ended it); the
+  // Db still learns that it is over.
+  Status Rollback() override { return db_->Rollback(); }
 
   // --- Requests ---
 
@@ -463,10 +467,22 @@ class SqlStore final : public Store {
       log_bytes = q.Int(0);
       log_lines = q.Int(1);
     }
-    // An empty chunk adds nothing, and storing it would put two chunks at one byte offset.
-    if (data.empty()) return Status::Ok();
+    int64_t next = 0;
+    GROVE_RETURN_IF_ERROR(NextLogSeq(build_id, idx, &next));
+    if (seq < next) return Status::Ok();  // already stored: a redelivered chunk
+    if (seq > next) {
+      // Stored after the gap, the chunk would sit at the wrong place for good, and the gap
+      // would never be noticed: refused, so the caller can get the missing chunks first.
+      return Status::Conflict("log chunk " + std::to_string(seq) + " of step " +
+                              std::to_string(idx) + " of build " + std::to_string(build_id) +
+                              " arrived before chunk " + std::to_string(next));
+    }
 
-    GROVE_RETURN_IF_ERROR(codec_.Compress(data, &buffer_));
+    // An empty chunk adds no bytes but takes its seq: it is kept at a negative offset (unique
+    // per seq), where no read looks, since two chunks cannot share a byte offset.
+    const bool empty = data.empty();
+    buffer_.clear();
+    if (!empty) GROVE_RETURN_IF_ERROR(codec_.Compress(data, &buffer_));
     const int64_t lines = CountLines(data);
     {
       Query q;
@@ -474,22 +490,30 @@ class SqlStore final : public Store {
       q.Bind(1, build_id)
           .Bind(2, idx)
           .Bind(3, seq)
-          .Bind(4, log_bytes)
+          .Bind(4, empty ? -1 - seq : log_bytes)
           .Bind(5, log_lines)
           .Bind(6, static_cast<int64_t>(data.size()))
           .Bind(7, lines)
           .BindBlob(8, buffer_);
-      bool row = false;
-      GROVE_RETURN_IF_ERROR(q.Step(&row));
-      if (!row) return Status::Ok();  // this seq is already stored: a redelivered chunk
+      GROVE_RETURN_IF_ERROR(q.Run());
     }
-    {
+    if (!empty) {
       Query q;
       GROVE_RETURN_IF_ERROR(db_->Prepare(kGrowStepLog, &q));
       q.Bind(1, build_id).Bind(2, idx).Bind(3, static_cast<int64_t>(data.size())).Bind(4, lines);
       GROVE_RETURN_IF_ERROR(q.Run());
     }
     return scope.Commit();
+  }
+
+  Status NextLogSeq(int64_t build_id, int idx, int64_t* next) override {
+    Query q;
+    GROVE_RETURN_IF_ERROR(db_->Prepare(kNextSeq, &q));
+    q.Bind(1, build_id).Bind(2, idx);
+    bool row = false;
+    GROVE_RETURN_IF_ERROR(q.Step(&row));
+    *next = row ? q.Int(0) : 0;
+    return Status::Ok();
   }
 
   Status ReadLog(int64_t build_id, int idx, int64_t offset, int64_t max_bytes, std::string* out,
@@ -673,6 +697,42 @@ class SqlStore final : public Store {
   }
   Status SupersededBy(int64_t id, int64_t* by) override {
     return sql_pipeline::SupersededBy(*db_, id, by);
+  }
+
+  // --- Notifications (sql_notify.cc) -----------------------------------------------------
+  Status AddNotification(NotificationRecord* n) override {
+    return sql_notify::AddNotification(*db_, n);
+  }
+  Status ClaimNotifications(const std::string& notifier, int64_t now, int limit,
+                            std::vector<NotificationRecord>* out) override {
+    return sql_notify::ClaimNotifications(*db_, notifier, now, limit, out);
+  }
+  Status DueNotifications(const std::string& notifier, int64_t now, int limit,
+                          std::vector<int64_t>* ids) override {
+    return sql_notify::DueNotifications(*db_, notifier, now, limit, ids);
+  }
+  Status UpdateNotification(const NotificationRecord& n) override {
+    return sql_notify::UpdateNotification(*db_, n);
+  }
+  Status GetNotification(int64_t id, NotificationRecord* out) override {
+    return sql_notify::GetNotification(*db_, id, out);
+  }
+  Status FindNotification(int64_t build_id, const std::string& notifier, const std::string& event,
+                          NotificationRecord* out) override {
+    return sql_notify::FindNotification(*db_, build_id, notifier, event, out);
+  }
+  Status ListNotifications(int64_t build_id, std::vector<NotificationRecord>* out) override {
+    return sql_notify::ListNotifications(*db_, build_id, out);
+  }
+  Status NotifiersWithWork(std::vector<std::string>* out) override {
+    return sql_notify::NotifiersWithWork(*db_, out);
+  }
+  Status RequeueSendingNotifications(int64_t now, const std::string& why, int* count) override {
+    return sql_notify::RequeueSendingNotifications(*db_, now, why, count);
+  }
+  Status FailNotifications(const std::string& notifier, int64_t now,
+                           const std::string& why) override {
+    return sql_notify::FailNotifications(*db_, notifier, now, why);
   }
 
   std::unique_ptr<sql::Db> db_;

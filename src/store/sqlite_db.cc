@@ -65,10 +65,38 @@ Status ErrorOf(sqlite3* db, int rc, std::string_view sql) {
   return Error(sqlite3_errmsg(db), sql);
 }
 
+// The errors that say the store cannot write now (a full disk, an I/O error, a lock), as
+// opposed to a refused statement (a constraint, a bug in a query).
+bool IsEnvironmental(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_NOMEM:
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PROTOCOL:
+    case SQLITE_CORRUPT:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// What a write transaction's statements report to their connection.
+class TxnHealth {
+ public:
+  virtual void Failed(int rc, const Status& st) = 0;
+
+ protected:
+  ~TxnHealth() = default;
+};
+
 class SqliteStmt final : public Stmt {
  public:
-  SqliteStmt(sqlite3* db, StmtPtr stmt, std::string_view sql)
-      : db_(db), stmt_(std::move(stmt)), sql_(sql) {
+  SqliteStmt(sqlite3* db, TxnHealth* health, StmtPtr stmt, std::string_view sql)
+      : db_(db), health_(health), stmt_(std::move(stmt)), sql_(sql) {
     // SQLite treats "$1" as a *named* parameter and numbers parameters in order of first
     // appearance, so "SET a = $2 WHERE id = $1" would swap them. Map $N to SQLite's index.
     const int count = sqlite3_bind_parameter_count(stmt_.get());
@@ -122,7 +150,9 @@ class SqliteStmt final : public Stmt {
     }
     done_ = true;
     if (rc == SQLITE_DONE) return Status::Ok();
-    return ErrorOf(db_, rc, sql_);
+    Status st = ErrorOf(db_, rc, sql_);
+    health_->Failed(rc, st);
+    return st;
   }
 
   bool IsNull(int col) override { return sqlite3_column_type(stmt_.get(), col) == SQLITE_NULL; }
@@ -161,6 +191,7 @@ class SqliteStmt final : public Stmt {
   }
 
   sqlite3* db_;
+  TxnHealth* health_;
   StmtPtr stmt_;
   std::string sql_;
   std::vector<int> index_;  // $N → SQLite's parameter index (0: no such parameter)
@@ -175,7 +206,7 @@ struct StringHash {
   size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
 };
 
-class SqliteDb final : public Db {
+class SqliteDb final : public Db, private TxnHealth {
  public:
   explicit SqliteDb(DbPtr db) : db_(std::move(db)) {}
 
@@ -191,6 +222,10 @@ class SqliteDb final : public Db {
   }
 
   Status Prepare(std::string_view sql, Query* out) override {
+    // In a doomed write transaction nothing more is done: after SQLite ended it on its own, a
+    // statement would even run in autocommit mode (half of a batch durable, the rest gone).
+    // Refused until the transaction's owner ends it (Commit or Rollback).
+    if (Status st = TransactionStatus(); !st.ok()) return st;
     auto it = cache_.find(sql);
     if (it == cache_.end()) {
       sqlite3_stmt* raw = nullptr;
@@ -207,7 +242,8 @@ class SqliteDb final : public Db {
       }
       it = cache_
                .emplace(std::string(sql),
-                        std::make_unique<SqliteStmt>(db_.get(), std::move(stmt), sql))
+                        std::make_unique<SqliteStmt>(db_.get(), static_cast<TxnHealth*>(this),
+                                                     std::move(stmt), sql))
                .first;
     }
     SqliteStmt* stmt = it->second.get();
@@ -219,12 +255,44 @@ class SqliteDb final : public Db {
     return Status::Ok();
   }
 
-  Status BeginWrite() override { return Run("BEGIN IMMEDIATE"); }
-  Status Commit() override { return Run("COMMIT"); }
-  Status Rollback() override { return Run("ROLLBACK"); }
+  Status BeginWrite() override {
+    GROVE_RETURN_IF_ERROR(Run("BEGIN IMMEDIATE"));
+    in_write_ = true;
+    failure_ = Status::Ok();
+    return Status::Ok();
+  }
+  Status Commit() override {
+    Status st = TransactionStatus();
+    if (!st.ok()) {
+      (void)Rollback();
+      return st;
+    }
+    in_write_ = false;
+    return Run("COMMIT");  // when it fails, the transaction stays open for Rollback
+  }
+  Status Rollback() override {
+    in_write_ = false;
+    failure_ = Status::Ok();
+    if (!InTransaction()) return Status::Ok();  // already ended by an error
+    return Run("ROLLBACK");
+  }
   bool InTransaction() const override { return sqlite3_get_autocommit(db_.get()) == 0; }
 
+  // A write transaction is doomed by an environmental error in one of its statements (even
+  // when SQLite undid only that statement: a batch is all or nothing) or when SQLite ended it.
+  Status TransactionStatus() const override {
+    if (!in_write_) return Status::Ok();
+    if (!failure_.ok()) return failure_;
+    if (!InTransaction())
+      return Status::IoError("sqlite: the transaction was rolled back by an earlier error");
+    return Status::Ok();
+  }
+
  private:
+  void Failed(int rc, const Status& st) override {
+    if (in_write_ && failure_.ok() && IsEnvironmental(rc)) failure_ = st;
+  }
+
   Status Run(std::string_view sql) {
     Query q;
     GROVE_RETURN_IF_ERROR(Prepare(sql, &q));
@@ -234,6 +302,8 @@ class SqliteDb final : public Db {
   // Declared before the cache so that it is destroyed after it: statements are finalized
   // before the connection closes.
   DbPtr db_;
+  bool in_write_ = false;  // between a successful BeginWrite and Commit/Rollback
+  Status failure_;         // what doomed the current write transaction
   std::unordered_map<std::string, std::unique_ptr<SqliteStmt>, StringHash, std::equal_to<>> cache_;
 };
 

@@ -5,6 +5,7 @@
 #include <system_error>
 
 #include "store/migrations.h"
+#include "store/pg_db.h"
 #include "store/sql_store.h"
 #include "store/sqlite_db.h"
 
@@ -12,7 +13,7 @@ namespace grove {
 namespace {
 
 Status OpenSqlite(const std::string& path_text, const std::string& base_dir,
-                  std::unique_ptr<Store>* out) {
+                  std::unique_ptr<sql::Db>* out) {
   namespace fs = std::filesystem;
   if (path_text.empty()) return Status::Invalid("store url 'sqlite:' needs a file path");
   std::string file = path_text;
@@ -34,25 +35,64 @@ Status OpenSqlite(const std::string& path_text, const std::string& base_dir,
     return st.IsInvalid() ? Status::Invalid(file + ": " + st.message())
                           : Status::IoError(file + ": " + st.message());
   }
-  *out = NewSqlStore(std::move(db));
+  *out = std::move(db);
+  return Status::Ok();
+}
+
+Status OpenPostgres(const std::string& url, const std::string& password,
+                    std::unique_ptr<sql::Db>* out) {
+  std::unique_ptr<sql::Db> db;
+  GROVE_RETURN_IF_ERROR(sql::OpenPostgresDb(url, password, &db));
+  Status st = sql::MigrateStore(db.get());
+  if (!st.ok()) {
+    const std::string where = sql::RedactPostgresUrl(url) + ": ";
+    switch (st.code()) {
+      case Status::Code::kInvalid:
+        return Status::Invalid(where + st.message());
+      case Status::Code::kUnavailable:
+        return st;  // names the URL already
+      default:
+        return Status::IoError(where + st.message());
+    }
+  }
+  *out = std::move(db);
   return Status::Ok();
 }
 
 }  // namespace
 
-Status OpenStore(const std::string& url, const std::string& base_dir, std::unique_ptr<Store>* out) {
+std::string RedactedStoreUrl(const std::string& url) {
+  // Any scheme://user:password@... form, so that a mistyped scheme does not show it either.
+  if (url.find("://") != std::string::npos) return sql::RedactPostgresUrl(url);
+  return url;
+}
+
+Status OpenStore(const std::string& url, const std::string& base_dir, std::unique_ptr<Store>* out,
+                 const std::string& password) {
+  std::unique_ptr<sql::Db> db;
+  GROVE_RETURN_IF_ERROR(OpenMigratedDb(url, base_dir, password, &db));
+  *out = NewSqlStore(std::move(db));
+  return Status::Ok();
+}
+
+Status OpenMigratedDb(const std::string& url, const std::string& base_dir,
+                      const std::string& password, std::unique_ptr<sql::Db>* out) {
   const size_t colon = url.find(':');
   if (colon == std::string::npos || colon == 0) {
-    return Status::Invalid("store url '" + url + "' has no scheme; expected sqlite:PATH");
+    return Status::Invalid("store url '" + RedactedStoreUrl(url) +
+                           "' has no scheme; expected sqlite:PATH or postgresql://...");
   }
   // Only the scheme is echoed: the rest of a database url may hold a password.
   const std::string scheme = url.substr(0, colon);
   if (scheme == "sqlite") return OpenSqlite(url.substr(colon + 1), base_dir, out);
   if (scheme == "postgresql" || scheme == "postgres") {
-    return Status::Invalid("store url scheme '" + scheme +
-                           "' is not supported yet; use sqlite:PATH");
+    if (url.compare(colon, 3, "://") != 0 || url.size() == colon + 3)
+      return Status::Invalid("store url '" + RedactedStoreUrl(url) +
+                             "': expected postgresql://USER@HOST[:PORT]/DB");
+    return OpenPostgres(url, password, out);
   }
-  return Status::Invalid("unknown store url scheme '" + scheme + "'; expected sqlite:PATH");
+  return Status::Invalid("unknown store url scheme '" + scheme +
+                         "'; expected sqlite:PATH or postgresql://USER@HOST/DB");
 }
 
 }  // namespace grove

@@ -105,6 +105,26 @@ struct StepTestsRecord {
   Json tests = Json::object();
 };
 
+// One notice of one notifier about one build (issue 11): the durable outbox row. Written in the
+// transaction that starts or finishes the build, then delivered beside the core loop.
+struct NotificationRecord {
+  int64_t id = 0;
+  int64_t build_id = 0;
+  std::string notifier;  // the notifier's name in grove.lua
+  std::string kind;      // "email" | "irc" | "webhook" | "status"
+  std::string event;     // "started" | "finished"
+  // "pending" (never tried) | "sending" (handed to the notifier: outcome unknown until its
+  // answer is stored) | "retrying" | "sent" | "failed" | "superseded" (a start notice that
+  // the build's end made pointless)
+  std::string state;
+  int attempts = 0;
+  int64_t next_at = 0;     // retrying: not before this time
+  std::string answer;      // the server's last answer (or why it could not be reached)
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+  int64_t sent_at = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -112,6 +132,10 @@ class Store {
   virtual Status Begin() = 0;
   virtual Status Commit() = 0;
   virtual Status Rollback() = 0;
+  // Ok while the transaction Begin() opened can still commit; else why it cannot (the disk
+  // is full, an I/O error): then every call fails until Rollback, and Commit fails. A refused
+  // write (NotFound, Conflict, ...) does not doom the transaction.
+  virtual Status TransactionStatus() const = 0;
 
   // Build requests. AddRequest sets id, state "queued" and submitted_at (when 0).
   virtual Status AddRequest(RequestRecord* r) = 0;
@@ -148,9 +172,12 @@ class Store {
   virtual Status ListSteps(int64_t build_id, std::vector<StepRecord>* out) = 0;
 
   // Logs. Chunks arrive with a per-step sequence number from 0; a chunk whose seq is already
-  // stored is ignored (redelivery). Chunks are stored zstd-compressed with their byte and line
+  // stored is ignored (redelivery), one that is not the next (a gap before it) is refused with
+  // Conflict and not stored. Chunks are stored zstd-compressed with their byte and line
   // offsets, so ReadLog decompresses only the chunks it returns.
   virtual Status AppendLog(int64_t build_id, int idx, int64_t seq, std::string_view data) = 0;
+  // The seq the step's log expects next (the number of chunks stored, empty ones included).
+  virtual Status NextLogSeq(int64_t build_id, int idx, int64_t* next) = 0;
   // Up to |max_bytes| of the log from byte |offset|; |total| receives the log's size.
   virtual Status ReadLog(int64_t build_id, int idx, int64_t offset, int64_t max_bytes,
                          std::string* out, int64_t* total) = 0;
@@ -194,10 +221,44 @@ class Store {
   // "superseded", |by| remembered. SupersededBy gives 0 when the request was not superseded.
   virtual Status SupersedeRequest(int64_t id, int64_t by, int64_t now);
   virtual Status SupersededBy(int64_t id, int64_t* by);
+
+  // Notifications (issue 11; SqlStore: sql_notify.cc). Not pure, for the same reason.
+  // Adds |n| as "pending" (created_at, next_at: now when 0); a second notice for the same
+  // build, notifier and event is not added (n->id is left 0).
+  virtual Status AddNotification(NotificationRecord* n);
+  // Marks up to |limit| due notices of |notifier| (pending, or retrying with next_at <= now)
+  // as "sending", one attempt more, and returns them oldest first.
+  virtual Status ClaimNotifications(const std::string& notifier, int64_t now, int limit,
+                                    std::vector<NotificationRecord>* out);
+  // The ids of notices of |notifier| that ClaimNotifications would take (a cheap read).
+  virtual Status DueNotifications(const std::string& notifier, int64_t now, int limit,
+                                  std::vector<int64_t>* ids);
+  // Stores the outcome of an attempt: state, attempts, next_at, answer, updated_at, sent_at
+  // by id.
+  virtual Status UpdateNotification(const NotificationRecord& n);
+  virtual Status GetNotification(int64_t id, NotificationRecord* out);
+  // The notice of |build_id| by |notifier| for |event|; NotFound when there is none.
+  virtual Status FindNotification(int64_t build_id, const std::string& notifier,
+                                  const std::string& event, NotificationRecord* out);
+  virtual Status ListNotifications(int64_t build_id, std::vector<NotificationRecord>* out);
+  // The notifier names that still have notices to send (pending, retrying or sending).
+  virtual Status NotifiersWithWork(std::vector<std::string>* out);
+  // Notices left "sending" by a master that stopped: their outcome is unknown, so they are
+  // made "retrying" (due now) with |why| as answer. |count| receives how many.
+  virtual Status RequeueSendingNotifications(int64_t now, const std::string& why, int* count);
+  // Fails every unsent notice of |notifier| with |why| (the notifier was removed).
+  virtual Status FailNotifications(const std::string& notifier, int64_t now,
+                                   const std::string& why);
 };
 
 // Opens (creating and migrating as needed) the store at |url|: "sqlite:PATH" (PATH relative to
-// |base_dir| unless absolute). PostgreSQL ("postgresql://...") comes with the multi-master work.
-Status OpenStore(const std::string& url, const std::string& base_dir, std::unique_ptr<Store>* out);
+// |base_dir| unless absolute) or "postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=...]"
+// ("postgres://" too; a non-empty |password| overrides the URL's). A database server that
+// cannot be reached is Unavailable; the message never holds the password.
+Status OpenStore(const std::string& url, const std::string& base_dir, std::unique_ptr<Store>* out,
+                 const std::string& password = {});
+
+// |url| as it may be shown in a log or an error: a database password replaced by "***".
+std::string RedactedStoreUrl(const std::string& url);
 
 }  // namespace grove

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -16,10 +17,13 @@
 
 #include "broker/amqp_connection.h"
 #include "broker/amqp_publisher.h"
+#include "broker/amqp_retry.h"
 #include "broker/amqp_topology.h"
 #include "broker/amqp_wait.h"
+#include "core/json_fields.h"
 #include "core/log.h"
 #include "worker/build_dirs.h"
+#include "worker/in_process_consumers.h"
 #include "worker/job_runner.h"
 
 namespace grove {
@@ -45,22 +49,32 @@ class AmqpAgent : public EventSink {
       : io_(io),
         opts_(opts),
         url_(std::move(url)),
-        queues_(QueuesForWorker(opts.tags)),
         instance_(NewInstanceId()),
-        publisher_(url_, [this](AmqpConnection& c) { return DeclareTopology(c, queues_); }),
-        hello_timer_(io) {}
+        publisher_(url_, [this](AmqpConnection& c) { return DeclareBase(c); }),
+        hello_timer_(io) {
+    subscription_.tags = opts_.tags;
+    subscription_.capacity = opts_.capacity > 0 ? opts_.capacity : 1;
+    if (opts_.in_process) opts_.in_process->set_max_threads(subscription_.capacity);
+  }
 
   Status Start() {
-    // Fail fast on a wrong URL or password; then the threads reconnect on their own.
+    // One attempt now, so that a configuration error (a TLS file, a login or vhost the broker
+    // refuses) ends the start with one line; a broker that is down is the threads' business,
+    // as when it goes down later.
     std::unique_ptr<AmqpConnection> c;
-    GROVE_RETURN_IF_ERROR(AmqpConnection::Open(url_, 30, &c));
-    GROVE_RETURN_IF_ERROR(DeclareTopology(*c, queues_));
-    // The control queue exists before the first hello, so a refusal of it is not lost.
-    QueueOptions cq;
-    cq.durable = false;
-    GROVE_RETURN_IF_ERROR(c->DeclareQueue(ControlQueueFor(opts_.name), cq));
-    GROVE_RETURN_IF_ERROR(c->Bind(ControlQueueFor(opts_.name), kControlExchange, opts_.name));
+    Status st = AmqpConnection::Open(url_, 30, &c);
+    if (st.ok()) st = DeclareBase(*c);
     c.reset();
+    if (!st.ok() && !IsTransient(st)) return st;
+    if (!st.ok())
+      spdlog::warn("RabbitMQ is not reachable ({}); starting anyway, connecting when it is",
+                   st.message());
+    if (opts_.tags.empty() || opts_.capacity == 0)
+      spdlog::info("worker {}: {} not given: taken from grove.lua once the master accepts it",
+                   opts_.name,
+                   opts_.tags.empty() && opts_.capacity == 0 ? "--tags and --capacity"
+                   : opts_.tags.empty()                      ? "--tags"
+                                                             : "--capacity");
     publisher_.Start();
     consumer_ = std::thread([this] { RunConsumer(); });
     SayHello();
@@ -92,10 +106,10 @@ class AmqpAgent : public EventSink {
     ev["id"] = next_id_++;
     ev["worker"] = opts_.name;
     ev["instance"] = instance_;
-    const std::string type = ev.value("type", "");
+    const std::string type = StringOr(ev, "type");
     std::function<void()> on_confirmed;
     if (type == "job.finished") {
-      Key key{ev.value("request", int64_t{0}), ev.value("attempt", 0)};
+      Key key{IntOr(ev, "request", 0), static_cast<int>(IntOr(ev, "attempt", 0))};
       auto it = tags_.find(key);
       if (it != tags_.end()) {
         uint64_t tag = it->second.first;
@@ -133,12 +147,19 @@ class AmqpAgent : public EventSink {
     Json running = Json::array();
     for (const auto& [key, r] : runners_)
       running.push_back({{"request", key.first}, {"attempt", key.second}});
+    // One hello waiting for its confirm is enough: while RabbitMQ is down they would pile up.
+    if (hello_pending_.exchange(true)) return ArmHelloTimer();
     Json hello = {{"type", "hello"},          {"v", 1},
                   {"worker", opts_.name},     {"secret", opts_.secret},
                   {"instance", instance_},    {"capacity", opts_.capacity},
                   {"tags", opts_.tags},       {"running", running},
                   {"paused", paused_.load()}, {"version", "grove-worker/amqp"}};
-    publisher_.Publish({kEventsExchange, opts_.name + ".hello", hello.dump(), nullptr});
+    publisher_.Publish(
+        {kEventsExchange, opts_.name + ".hello", hello.dump(), [this] { hello_pending_ = false; }});
+    ArmHelloTimer();
+  }
+
+  void ArmHelloTimer() {
     hello_timer_.expires_after(kHelloEvery);
     hello_timer_.async_wait([this](const boost::system::error_code& ec) {
       if (!ec) SayHello();
@@ -148,7 +169,7 @@ class AmqpAgent : public EventSink {
   // On the io thread: a delivery from a job queue.
   void OnJob(const Delivery& d, uint64_t generation) {
     const uint64_t tag = d.tag;
-    Json msg = Json::parse(d.body, nullptr, false);
+    Json msg = ParseUntrusted(d.body);
     JobSpec job;
     Status st = msg.is_discarded() ? Status::Invalid("not JSON") : JobFromJson(msg, &job);
     if (!st.ok()) {
@@ -217,28 +238,18 @@ class AmqpAgent : public EventSink {
   }
 
   void OnControl(const std::string& body) {
-    try {
-      HandleControl(body);
-    } catch (const Json::exception& e) {
-      // Anyone who may publish to the vhost can reach this queue: a malformed field is logged
-      // and ignored, never the end of the worker.
-      spdlog::warn("control message with a malformed field ignored: {}", e.what());
+    Json msg = ParseUntrusted(body);
+    // Anyone who may publish to the vhost can reach this queue: every field is checked, and a
+    // malformed message is logged and ignored, never the end of the worker.
+    JsonFields f(msg, "control message");
+    std::string type, instance = instance_;
+    f.Str("type", &type, Need::kRequired).Str("instance", &instance);
+    if (type == "refused" && f.ok()) return OnRefused(msg);
+    if (type == "welcome" && f.ok()) {
+      if (!msg.contains("instance") || instance != instance_) return;
+      return OnWelcome(msg);
     }
-  }
-
-  void HandleControl(const std::string& body) {
-    Json msg = Json::parse(body, nullptr, false);
-    if (msg.is_discarded() || !msg.is_object()) return;
-    const std::string type = msg.value("type", "");
-    if (type == "refused") return OnRefused(msg);
-    if (type == "welcome") {
-      if (msg.value("instance", "") != instance_ || welcomed_) return;
-      spdlog::info("worker {}: accepted by the master", opts_.name);
-      welcomed_ = true;
-      wake_.Notify();
-      return;
-    }
-    if (type == "pause" || type == "resume") {
+    if ((type == "pause" || type == "resume") && f.ok()) {
       // The consumer thread stops (or resumes) taking jobs from RabbitMQ, so that other
       // workers get them; the jobs already here run to the end.
       spdlog::info("worker {}: {} by the master", opts_.name,
@@ -247,20 +258,94 @@ class AmqpAgent : public EventSink {
       wake_.Notify();
       return;
     }
+    int64_t request = 0;
+    int attempt = 0;
+    if (type == "cancel")
+      f.Int("request", &request, 0, INT64_MAX, Need::kRequired)
+          .Int("attempt", &attempt, 0, INT32_MAX, Need::kRequired);
+    if (!f.ok()) return spdlog::warn("{}; ignored", f.status().message());
     if (type != "cancel") return;
-    auto it = runners_.find({msg.value("request", int64_t{0}), msg.value("attempt", 0)});
+    auto it = runners_.find({request, attempt});
     if (it == runners_.end()) return;
     spdlog::info("job {}.{}: cancelled by the master", it->first.first, it->first.second);
     it->second->Cancel();
   }
 
+  // Every welcome (a restarted master sends one again) carries the tags and capacity grove.lua
+  // gives this worker: those not given on the command line are taken from it, and the consumer
+  // thread subscribes to the job queues they mean.
+  void OnWelcome(const Json& msg) {
+    if (!welcomed_) spdlog::info("worker {}: accepted by the master", opts_.name);
+    welcomed_ = true;
+    std::vector<std::string> tags = opts_.tags;
+    int capacity = opts_.capacity;
+    auto t = msg.find("tags");
+    bool has_tags = t != msg.end() && t->is_array();
+    std::vector<std::string> master_tags;
+    if (has_tags) {
+      for (const auto& tag : *t) {
+        if (tag.is_string())
+          master_tags.push_back(tag.get<std::string>());
+        else
+          has_tags = false;
+      }
+    }
+    if (tags.empty() && has_tags) {
+      tags = master_tags;
+    } else if (tags.empty() && !warned_tags_) {
+      warned_tags_ = true;
+      spdlog::warn("worker {}: the master's welcome names no tags; taking untagged jobs only",
+                   opts_.name);
+    } else if (has_tags && !SameSet(tags, master_tags) && !warned_tags_) {
+      warned_tags_ = true;
+      spdlog::warn(
+          "worker {}: --tags {} differ from its tags in grove.lua ({}); the command line wins: "
+          "the builders of the other tags are not run here",
+          opts_.name, Join(tags), Join(master_tags));
+    }
+    auto c = msg.find("capacity");
+    if (capacity == 0)
+      capacity =
+          c != msg.end() && c->is_number_integer() && *c >= 1 && *c <= 1024 ? c->get<int>() : 1;
+    bool changed = false;
+    {
+      std::lock_guard lock(mu_);
+      if (!SameSet(subscription_.tags, tags) || subscription_.capacity != capacity) {
+        subscription_.tags = tags;
+        subscription_.capacity = capacity;
+        ++subscription_.version;
+        changed = true;
+      }
+    }
+    if (changed) {
+      spdlog::info("worker {}: tags {} and capacity {} ({})", opts_.name, Join(tags), capacity,
+                   opts_.tags.empty() && opts_.capacity == 0 ? "from grove.lua"
+                   : opts_.tags.empty()                      ? "tags from grove.lua"
+                                                             : "capacity from grove.lua");
+      if (opts_.in_process) opts_.in_process->set_max_threads(capacity);
+    }
+    wake_.Notify();
+  }
+
+  static bool SameSet(std::vector<std::string> a, std::vector<std::string> b) {
+    std::sort(a.begin(), a.end());
+    std::sort(b.begin(), b.end());
+    a.erase(std::unique(a.begin(), a.end()), a.end());
+    b.erase(std::unique(b.begin(), b.end()), b.end());
+    return a == b;
+  }
+
+  static std::string Join(const std::vector<std::string>& tags) {
+    std::string out = "{";
+    for (size_t i = 0; i < tags.size(); ++i) out += (i ? ", " : " ") + tags[i];
+    return out + (tags.empty() ? "}" : " }");
+  }
+
   // The master refused our hello (unknown name or wrong secret): it ignores our events, so stop
   // at once and acknowledge nothing more; RabbitMQ gives the jobs we hold to other workers.
   void OnRefused(const Json& msg) {
-    if (msg.value("instance", instance_) != instance_) return;  // another process of this name
-    const std::string why = msg.contains("error") && msg["error"].is_string()
-                                ? msg["error"].get<std::string>()
-                                : "refused";
+    if (StringOr(msg, "instance", instance_) != instance_) return;  // another process's
+    const std::string why = StringOr(msg, "error", "refused");
     spdlog::error("master refused this worker: {}", why);
     status_ = Status::Unauthorized("master refused this worker: " + why);
     stop_consumer_ = true;
@@ -277,7 +362,9 @@ class AmqpAgent : public EventSink {
       std::lock_guard lock(mu_);
       settled = settles_.empty();
     }
-    if ((runners_.empty() && publisher_.pending() == 0 && settled) ||
+    // A hello still waiting for RabbitMQ is not worth waiting for; the jobs' events are.
+    const size_t hellos = hello_pending_ ? 1 : 0;
+    if ((runners_.empty() && publisher_.pending() <= hellos && settled) ||
         std::chrono::steady_clock::now() > deadline) {
       hello_timer_.cancel();
       io_.stop();
@@ -287,45 +374,65 @@ class AmqpAgent : public EventSink {
     t->async_wait([this, t, deadline](const boost::system::error_code&) { WaitDrained(deadline); });
   }
 
+  // The exchanges and this worker's control queue, declared on every connection before it is
+  // used: the queue must exist before the first hello, or the master's answer to it is lost.
+  Status DeclareBase(AmqpConnection& c) {
+    GROVE_RETURN_IF_ERROR(DeclareTopology(c, {}));
+    QueueOptions cq;
+    cq.durable = false;
+    GROVE_RETURN_IF_ERROR(c.DeclareQueue(ControlQueueFor(opts_.name), cq));
+    return c.Bind(ControlQueueFor(opts_.name), kControlExchange, opts_.name);
+  }
+
   // The consumer thread: one connection for jobs (prefetch = capacity, shared by the queues of
   // every tag subset) and one for this worker's control queue, so a cancel is never held back
   // by the prefetch limit.
   void RunConsumer() {
-    int backoff_ms = 200;
+    RetryDelay retry;
     while (!stop_consumer_) {
       ++generation_;
-      Status st = ConsumeOnce();
+      Status st = ConsumeOnce(retry);
       if (stop_consumer_) break;
-      spdlog::warn("AMQP consumer: {}; reconnecting in {} ms", st.message(), backoff_ms);
-      std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
-      backoff_ms = std::min(backoff_ms * 2, 5000);
+      const int wait_ms = retry.Next();
+      spdlog::warn("RabbitMQ consumer: {}; next attempt in {}", st.message(), DelayText(wait_ms));
+      WaitBeforeRetry(wait_ms);
     }
   }
 
-  Status ConsumeOnce() {
+  // Sleeps |ms| before the next attempt to connect, or less when Join() stops the thread.
+  void WaitBeforeRetry(int ms) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    while (!stop_consumer_) {
+      wake_.Drain();  // the settles it announces are looked at after the reconnect
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            until - std::chrono::steady_clock::now())
+                            .count();
+      if (left <= 0) return;
+      WaitReadable({}, wake_, static_cast<int>(left));
+    }
+  }
+
+  Status ConsumeOnce(RetryDelay& retry) {
     const uint64_t gen = generation_;
     std::unique_ptr<AmqpConnection> jobs, control;
     GROVE_RETURN_IF_ERROR(AmqpConnection::Open(url_, 30, &jobs));
-    GROVE_RETURN_IF_ERROR(DeclareTopology(*jobs, queues_));
-    GROVE_RETURN_IF_ERROR(jobs->SharedPrefetch(opts_.capacity));
-    bool consuming = false;
-    std::vector<Settle> unwelcomed;  // acks held until the master accepts this worker
     GROVE_RETURN_IF_ERROR(AmqpConnection::Open(url_, 30, &control));
-    QueueOptions cq;
-    cq.durable = false;
-    const std::string cqueue = ControlQueueFor(opts_.name);
-    GROVE_RETURN_IF_ERROR(control->DeclareExchange(kControlExchange, "direct"));
-    GROVE_RETURN_IF_ERROR(control->DeclareQueue(cqueue, cq));
-    GROVE_RETURN_IF_ERROR(control->Bind(cqueue, kControlExchange, opts_.name));
-    GROVE_RETURN_IF_ERROR(control->Consume(cqueue, 100));
-    spdlog::info("worker {}: consuming {} job queue(s) from {} (prefetch {})", opts_.name,
-                 queues_.size(), url_.Redacted(), opts_.capacity);
+    GROVE_RETURN_IF_ERROR(DeclareBase(*control));
+    GROVE_RETURN_IF_ERROR(control->Consume(ControlQueueFor(opts_.name), 100));
+    spdlog::info("worker {}: connected to {}", opts_.name, url_.Redacted());
+    retry.Reset();
+    bool consuming = false;
+    uint64_t applied = 0;             // the subscription_ version in effect on |jobs|
+    std::vector<std::string> queues;  // its job queues
+    std::vector<Settle> unwelcomed;   // acks held until the master accepts this worker
     while (true) {
       wake_.Drain();
       std::vector<Settle> settles;
+      Subscription want;
       {
         std::lock_guard lock(mu_);
         settles.swap(settles_);
+        want = subscription_;
       }
       if (welcomed_) settles.insert(settles.begin(), unwelcomed.begin(), unwelcomed.end());
       if (welcomed_) unwelcomed.clear();
@@ -340,11 +447,22 @@ class AmqpAgent : public EventSink {
         GROVE_RETURN_IF_ERROR(s.ack ? jobs->Ack(s.tag) : jobs->Reject(s.tag, false));
       }
       if (stop_consumer_) return Status::Ok();
+      if (want.version != applied) {
+        // Other tags or capacity (the master's welcome): the deliveries held stay ours.
+        if (consuming) GROVE_RETURN_IF_ERROR(jobs->CancelConsumers());
+        consuming = false;
+        queues = QueuesForWorker(want.tags);
+        GROVE_RETURN_IF_ERROR(DeclareTopology(*jobs, queues));
+        GROVE_RETURN_IF_ERROR(jobs->SharedPrefetch(want.capacity));
+        applied = want.version;
+        spdlog::info("worker {}: consuming {} job queue(s) (prefetch {})", opts_.name,
+                     queues.size(), want.capacity);
+      }
       if (consuming == paused_) {
         if (paused_) {
           GROVE_RETURN_IF_ERROR(jobs->CancelConsumers());
         } else {
-          for (const auto& q : queues_) GROVE_RETURN_IF_ERROR(jobs->Consume(q, 0));
+          for (const auto& q : queues) GROVE_RETURN_IF_ERROR(jobs->Consume(q, 0));
         }
         consuming = !paused_;
       }
@@ -371,7 +489,6 @@ class AmqpAgent : public EventSink {
   asio::io_context& io_;
   AmqpWorkerOptions opts_;
   AmqpUrl url_;
-  std::vector<std::string> queues_;
   std::string instance_;
   AmqpPublisher publisher_;
   asio::steady_timer hello_timer_;
@@ -381,7 +498,17 @@ class AmqpAgent : public EventSink {
   std::atomic<bool> paused_{false};
   std::atomic<bool> welcomed_{
       false};  // the master accepted our hello  // by the master (POST /api/v1/workers/NAME/pause)
+  std::atomic<bool> hello_pending_{false};  // a hello awaits its confirm
+  // The tags and capacity the consumer thread should consume with: the command line's, else
+  // grove.lua's from the master's welcome; before it, untagged jobs one at a time (what every
+  // worker may run: grove.lua's capacity is at least 1).
+  struct Subscription {
+    std::vector<std::string> tags;
+    int capacity = 1;
+    uint64_t version = 1;
+  };
   std::mutex mu_;
+  Subscription subscription_;  // under mu_
   std::vector<Settle> settles_;
   Wakeup wake_;  // settles_ has work, or stop_consumer_ was set
   // io thread only
@@ -390,6 +517,7 @@ class AmqpAgent : public EventSink {
   BuildDirs dirs_{opts_.workdir};
   int64_t next_id_ = 1;
   bool stopping_ = false;
+  bool warned_tags_ = false;
   Status status_;  // why the worker stopped, when not by a signal
 };
 

@@ -20,15 +20,18 @@ struct AmqpWorkerOptions {
   std::string broker_url;
   std::string name;
   std::string secret;
+  // Empty / 0: learned from the master's welcome (the worker's entry in grove.lua); until then
+  // the worker takes untagged jobs, one at a time.
   std::vector<std::string> tags;
   std::string workdir = ".";
-  int capacity = 1;
+  int capacity = 0;
   std::string master_url;  // for artifact and trigger steps (HTTP); may stay empty
   std::map<std::string, std::string> consumers;    // consume steps: name -> command
   std::shared_ptr<InProcessConsumers> in_process;  // C++ SDK consumers; may be null
 };
 
-// Runs until SIGINT/SIGTERM; an error when the broker cannot be reached at start.
+// Runs until SIGINT/SIGTERM. An error at start only for what waiting cannot fix (a TLS file, a
+// login or vhost the broker refuses); a broker that is down is retried until it answers.
 Status RunAmqpWorker(const AmqpWorkerOptions& opts);
 
 }  // namespace grove

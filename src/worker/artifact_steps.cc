@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 #include <filesystem>
 
+#include "core/json_fields.h"
 #include "worker/glob_files.h"
 #include "worker/path_utf8.h"
 #include "worker/platform.h"
@@ -71,7 +72,7 @@ void UploadStep::Start(const StepContext& ctx, std::function<void(Result)> done)
     return done_(Result::kException);
   }
   std::string to;
-  if (Status st = ToArtifactName(o.value("to", ""), &to); !st.ok()) {
+  if (Status st = ToArtifactName(StringOr(o, "to", ""), &to); !st.ok()) {
     ctx.log(fmt::format("[grove] upload: {}\n", st.message()));
     return done_(Result::kFailure);
   }
@@ -119,10 +120,10 @@ void UploadStep::Next() {
                            out.status, FirstLine(out.body)));
       return done_(Result::kFailure);
     }
-    Json j = Json::parse(out.body, nullptr, false);
+    Json j = ParseUntrusted(out.body);
     if (j.is_object())
-      ctx_.log(fmt::format("[grove]   {} bytes, sha256 {}\n", j.value("size", int64_t{0}),
-                           j.value("sha256", "")));
+      ctx_.log(fmt::format("[grove]   {} bytes, sha256 {}\n", IntOr(j, "size", 0),
+                           StringOr(j, "sha256", "")));
     // Leave the call's callback before the next call replaces it.
     boost::asio::post(*ctx_.io, [this] { Next(); });
   });
@@ -135,9 +136,9 @@ void UploadStep::Cancel() {
 
 void DownloadStep::Start(const StepContext& ctx, std::function<void(Result)> done) {
   const Json& o = ctx.step->options;
-  std::string build = o.value("build", "");
-  std::string path = o.value("path", "");
-  std::string to = o.value("to", path);
+  std::string build = StringOr(o, "build", "");
+  std::string path = StringOr(o, "path", "");
+  std::string to = StringOr(o, "to", path);
   if (Status st = ToArtifactName(path, &path); !st.ok()) {
     ctx.log(fmt::format("[grove] download: {}\n", st.message()));
     return done(Result::kFailure);

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <system_error>
 
+#include "core/json_fields.h"
 #include "worker/command_sequence.h"
 #include "worker/in_process_consumers.h"
 #include "worker/path_utf8.h"
@@ -139,7 +140,7 @@ void ConsumeStep::StartInProcess(const StepContext& ctx, const std::string& name
 void ConsumeStep::Start(const StepContext& ctx, std::function<void(Result)> done) {
   const StepSpec& spec = *ctx.step;
   auto log = ctx.log;
-  std::string name = spec.options.value("consumer", "");
+  std::string name = StringOr(spec.options, "consumer", "");
   const bool in_process = ctx.in_process && ctx.in_process->Find(name);
   auto it = ctx.job->consumers.find(name);
   if (name.empty() || (!in_process && it == ctx.job->consumers.end())) {
@@ -151,7 +152,7 @@ void ConsumeStep::Start(const StepContext& ctx, std::function<void(Result)> done
   }
   Json payload = spec.options.value("payload", Json::object());
   // Consumer jobs (the implicit "consume:NAME" builders) take it from a property instead.
-  std::string from = spec.options.value("payload_property", "");
+  std::string from = StringOr(spec.options, "payload_property", "");
   if (!from.empty()) {
     payload = Json::object();
     if (ctx.properties && ctx.properties->contains(from)) payload = (*ctx.properties)[from];
@@ -201,9 +202,9 @@ void ConsumeStep::Start(const StepContext& ctx, std::function<void(Result)> done
           log("[grove] the consumer's result is larger than 1 MiB: dropped\n");
           return done(r == Result::kSuccess ? Result::kFailure : r);
         }
-        Json result = Json::parse(out, nullptr, /*allow_exceptions=*/false);
+        Json result = ParseUntrusted(out);
         if (result.is_discarded()) {
-          log("[grove] the consumer's result (its stdout) is not JSON\n");
+          log("[grove] the consumer's result (its stdout) is not JSON (or nests too deep)\n");
           return done(r == Result::kSuccess ? Result::kFailure : r);
         }
         if (report) (*report)["result_json"] = std::move(result);

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "core/json_fields.h"
 #include "worker/path_utf8.h"
 
 namespace grove {
@@ -42,8 +43,8 @@ void GitStep::Start(const StepContext& ctx, std::function<void(Result)> done) {
   if (revision.empty()) revision = Str(props, "revision");
   if (revision.empty()) revision = Str(o, "revision");
   std::string mode = Str(o, "mode");
-  bool shallow = o.value("shallow", false);
-  bool submodules = o.value("submodules", false);
+  bool shallow = BoolOr(o, "shallow", false);
+  bool submodules = BoolOr(o, "submodules", false);
   if (repo.empty()) {
     ctx.log("[grove] git step: no repository (set repo = in the step or a source stamp)\n");
     return done(Result::kException);

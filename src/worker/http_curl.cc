@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <mutex>
 
+#include "worker/curl_cloexec.h"
 #include "worker/http_call.h"
 
 namespace grove {
@@ -54,6 +55,7 @@ HttpOutcome PerformHttp(const HttpRequestSpec& spec, const std::atomic<bool>* ca
     return out;
   }
   CURL* c = curl.get();
+  UseCloexecSockets(c);
   curl_easy_setopt(c, CURLOPT_URL, spec.url.c_str());
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, spec.connect_timeout_s);
@@ -77,7 +79,7 @@ HttpOutcome PerformHttp(const HttpRequestSpec& spec, const std::atomic<bool>* ca
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, spec.body.c_str());
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(spec.body.size()));
   } else if (spec.method == "PUT") {
-    upload.reset(std::fopen(spec.body_file.c_str(), "rb"));
+    upload.reset(std::fopen(spec.body_file.c_str(), "rbe"));
     if (!upload) {
       out.error = "cannot open " + spec.body_file;
       return out;
@@ -110,7 +112,7 @@ HttpOutcome PerformHttp(const HttpRequestSpec& spec, const std::atomic<bool>* ca
     tmp = spec.save_to + ".grove-download";
     std::error_code ec;
     std::filesystem::create_directories(std::filesystem::path(spec.save_to).parent_path(), ec);
-    save.reset(std::fopen(tmp.c_str(), "wb"));
+    save.reset(std::fopen(tmp.c_str(), "wbe"));
     if (!save) {
       out.error = "cannot write " + tmp;
       return out;
@@ -139,7 +141,7 @@ HttpOutcome PerformHttp(const HttpRequestSpec& spec, const std::atomic<bool>* ca
     } else {
       // Keep the start of an error answer for the log.
       if (out.status >= 400) {
-        std::FILE* f = std::fopen(tmp.c_str(), "rb");
+        std::FILE* f = std::fopen(tmp.c_str(), "rbe");
         if (f) {
           char buf[4096];
           size_t n = std::fread(buf, 1, sizeof buf, f);

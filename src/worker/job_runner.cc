@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "core/interpolate.h"
+#include "core/json_fields.h"
 #include "core/log.h"
 #include "core/secret_mask.h"
 #include "core/utf8.h"
@@ -60,7 +61,8 @@ struct JobRunner::Impl {
   void RunStep() {
     const auto& steps = owner.job_.steps;
     // After a halting failure only the always_run steps (cleanup) still run.
-    while (halted && step < steps.size() && !steps[step].options.value("always_run", false)) ++step;
+    while (halted && step < steps.size() && !BoolOr(steps[step].options, "always_run", false))
+      ++step;
     if (step >= steps.size() || cancelled) return Finish();
     const StepSpec& spec = steps[step];
     seq = 0;
@@ -92,10 +94,18 @@ struct JobRunner::Impl {
     ctx.report = &report;
     ctx.master_url = owner.master_url_;
     ctx.in_process = owner.in_process_;
-    exec->Start(ctx, [this](Result r) {
-      // Leave the executor's callback before destroying it.
-      asio::post(io, [this, r] { StepDone(r); });
-    });
+    try {
+      exec->Start(ctx, [this](Result r) {
+        // Leave the executor's callback before destroying it.
+        asio::post(io, [this, r] { StepDone(r); });
+      });
+    } catch (const Json::exception& e) {
+      // A step type's option of the wrong type (the job comes from the network): the step
+      // ends as an exception, the worker goes on.
+      Log(fmt::format("[grove] step '{}': malformed options: {}\n", spec.name, e.what()));
+      exec.reset();
+      StepDone(Result::kException);
+    }
   }
 
   // The step with every ${prop:...} and ${secret:...} in its arguments resolved.
@@ -118,7 +128,7 @@ struct JobRunner::Impl {
     // Secrets never leave the worker: masked here, with a split secret held back (secret_mask.h).
     std::string data = masker->Feed(raw);
     step_bytes += static_cast<int64_t>(raw.size());
-    int64_t max_output = current.options.value("max_output", int64_t{0});
+    int64_t max_output = IntOr(current.options, "max_output", 0);
     if (max_output > 0 && step_bytes > max_output && exec) {
       output_exceeded = true;
       exec->Cancel();
@@ -167,7 +177,7 @@ struct JobRunner::Impl {
     pending.append(masker->Flush());
     if (output_exceeded)
       pending.append(fmt::format("\n[grove] output limit of {} bytes exceeded: step killed\n",
-                                 current.options.value("max_output", int64_t{0})));
+                                 IntOr(current.options, "max_output", 0)));
     Flush(true);
     flush_timer.cancel();
     exec.reset();
@@ -178,6 +188,7 @@ struct JobRunner::Impl {
     Json ev = Event(event::kStepFinished);
     ev["step"] = step;
     ev["result"] = ResultName(r);
+    ev["log_chunks"] = seq;  // the master checks that it stored them all
     if (report.contains("properties") && report["properties"].is_object()) {
       for (auto& [k, v] : report["properties"].items()) props[k] = v;
       ev["properties"] = report["properties"];
@@ -188,8 +199,9 @@ struct JobRunner::Impl {
     // What a failure does to the build: flunk_on_failure (default) fails it, warn_on_failure
     // makes it warnings, neither leaves it alone.
     Result effect = r;
-    if (r == Result::kFailure && !spec.options.value("flunk_on_failure", true))
-      effect = spec.options.value("warn_on_failure", false) ? Result::kWarnings : Result::kSuccess;
+    if (r == Result::kFailure && !BoolOr(spec.options, "flunk_on_failure", true))
+      effect =
+          BoolOr(spec.options, "warn_on_failure", false) ? Result::kWarnings : Result::kSuccess;
     result = WorseResult(result, effect);
     ++step;
     if (r == Result::kCancelled || cancelled) return Finish();

@@ -5,6 +5,10 @@
 
 #include "worker/link_transport.h"
 
+#ifndef _WIN32
+#include "core/fd_util.h"
+#endif
+
 namespace grove {
 
 namespace asio = boost::asio;
@@ -51,7 +55,14 @@ class BeastTransport : public LinkTransport {
                   return done("cannot connect to " + addr_.host + ":" + addr_.port + ": " +
                               ec.message());
                 beast::get_lowest_layer(stream_).expires_never();
-                beast::get_lowest_layer(stream_).socket().set_option(tcp::no_delay(true));
+                auto& socket = beast::get_lowest_layer(stream_).socket();
+                socket.set_option(tcp::no_delay(true));
+#ifndef _WIN32
+                // Asio's connect opens without SOCK_CLOEXEC; steps' spawns close what is above
+                // stderr anyway, this covers any other exec. (On Windows a step's process
+                // inherits only its own pipes: child_process_win.cc's handle list.)
+                SetCloexec(socket.native_handle());
+#endif
                 ws::stream_base::timeout t{};
                 t.handshake_timeout = std::chrono::seconds(10);
                 t.idle_timeout = std::chrono::seconds(20);

@@ -1,11 +1,13 @@
 #include "worker/master_link.h"
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <deque>
 #include <random>
 #include <set>
 
+#include "core/json_fields.h"
 #include "core/log.h"
 #include "worker/platform.h"
 
@@ -16,7 +18,7 @@ namespace asio = boost::asio;
 struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
   struct Entry {
     int64_t id;
-    std::string text;
+    std::shared_ptr<const std::string> text;
     bool finishes_job;
     int64_t request;
     int attempt;
@@ -44,6 +46,7 @@ struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
   size_t outbox_bytes = 0;
   int64_t next_id = 1;
   int64_t next_to_send = 1;
+  uint64_t send_generation = 0;  // changes when a resend moves next_to_send back
   std::set<std::pair<int64_t, int>> finished_unacked;  // jobs whose job.finished is not acked
 
   void Connect() {
@@ -83,9 +86,11 @@ struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
   }
 
   void OnMessage(const std::string& text) {
-    Json msg = Json::parse(text, nullptr, false);
-    if (!msg.is_object()) return spdlog::warn("malformed message from master ignored");
-    std::string type = msg.value("type", "");
+    Json msg = ParseUntrusted(text);
+    // Every field is checked before use: a malformed message is logged and ignored.
+    JsonFields f(msg, "message from master");
+    std::string type;
+    f.Str("type", &type, Need::kRequired);
     if (type == "welcome") {
       welcomed = true;
       retired.clear();
@@ -94,51 +99,87 @@ struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
       spdlog::info("connected to master {} ({} events to send)", opts.master_url, outbox.size());
       Write();
     } else if (type == "refused") {
+      std::string error = "refused";
+      f.Str("error", &error);
       stopped = true;
-      handler.OnRefused(msg.value("error", "refused"));
+      handler.OnRefused(error);
     } else if (type == "ack") {
-      Ack(msg.value("upto", int64_t{0}));
+      int64_t upto = 0;
+      if (f.Int("upto", &upto, 0, INT64_MAX, Need::kRequired).ok()) Ack(upto);
+    } else if (type == "resend") {
+      int64_t from = 0;
+      if (f.Int("from", &from, 0, INT64_MAX, Need::kRequired).ok()) Resend(from);
     } else if (type == "job") {
-      handler.OnJob(msg.value("job", Json::object()));
+      Json job;
+      if (f.Object("job", &job, Need::kRequired).ok()) handler.OnJob(job);
     } else if (type == "cancel") {
-      handler.OnCancel(msg.value("request", int64_t{0}), msg.value("attempt", 0));
-    } else {
+      int64_t request = 0;
+      int attempt = 0;
+      f.Int("request", &request, 0, INT64_MAX, Need::kRequired)
+          .Int("attempt", &attempt, 0, INT32_MAX, Need::kRequired);
+      if (f.ok()) handler.OnCancel(request, attempt);
+    } else if (type == "rejected") {
+      // The master ignored one of our events (a bug of this worker, docs/protocol.md).
+      std::string error;
+      int64_t id = -1;
+      f.Str("error", &error).Int("id", &id);
+      spdlog::error("the master rejected event {}: {}", id, error);
+    } else if (f.ok()) {
       spdlog::warn("unknown message '{}' from master ignored", type);
     }
+    if (!f.ok()) spdlog::warn("{}; ignored", f.status().message());
   }
 
   void Ack(int64_t upto) {
     while (!outbox.empty() && outbox.front().id <= upto) {
       const Entry& e = outbox.front();
       if (e.finishes_job) finished_unacked.erase({e.request, e.attempt});
-      outbox_bytes -= e.text.size();
+      outbox_bytes -= e.text->size();
       outbox.pop_front();
     }
+    // A resend may have gone back to events the master had already (an ack crossed it).
+    if (!outbox.empty()) next_to_send = std::max(next_to_send, outbox.front().id);
+    if (outbox.empty()) next_to_send = next_id;
     if (was_congested && outbox_bytes < opts.congestion_bytes / 4) {
       was_congested = false;
       handler.OnDrained();
     }
   }
 
+  // The master did not store the events from |from| on (docs/protocol.md): send them again,
+  // in order, and what follows them.
+  void Resend(int64_t from) {
+    if (!welcomed) return;  // the welcome starts from the first unacknowledged event anyway
+    const int64_t first = outbox.empty() ? next_id : outbox.front().id;
+    const int64_t to = std::clamp(from, first, next_id);
+    if (to >= next_to_send) return;  // not sent yet: nothing to go back for
+    spdlog::warn("master asked to resend events from {}; sending {} again", from,
+                 next_to_send - to);
+    next_to_send = to;
+    ++send_generation;  // the write under way, if any, does not advance next_to_send
+    Write();
+  }
+
   void Write() {
     if (writing || !stream) return;
-    const std::string* text = nullptr;
+    // Shared with the write: after a resend went back, an ack may drop the entry mid-write.
+    std::shared_ptr<const std::string> text;
     if (hello_pending) {
-      text = &hello_text;
+      text = std::make_shared<const std::string>(hello_text);
     } else if (welcomed && !outbox.empty() && next_to_send < next_id) {
-      text = &outbox[static_cast<size_t>(next_to_send - outbox.front().id)].text;
+      text = outbox[static_cast<size_t>(next_to_send - outbox.front().id)].text;
     }
     if (!text) return;
     writing = true;
-    // The entry stays in the outbox until acknowledged, so the buffer outlives the write.
-    stream->Write(*text, [self = shared_from_this(), s = stream.get(),
-                          was_hello = hello_pending](const std::string& error) {
+    // The transport needs |text| until |done|: the callback holds it.
+    stream->Write(*text, [self = shared_from_this(), s = stream.get(), was_hello = hello_pending,
+                          gen = send_generation, text](const std::string& error) {
       if (s != self->stream.get()) return;
       self->writing = false;
       if (!error.empty()) return self->Retry(error);
       if (was_hello)
         self->hello_pending = false;
-      else
+      else if (gen == self->send_generation)
         ++self->next_to_send;
       self->Write();
     });
@@ -166,14 +207,17 @@ struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
 
   void Emit(Json ev) {
     ev["id"] = next_id;
-    Entry e{next_id++, ev.dump(-1, ' ', false, Json::error_handler_t::replace), false, 0, 0};
-    if (ev.value("type", "") == event::kJobFinished) {
+    Entry e{next_id++,
+            std::make_shared<const std::string>(
+                ev.dump(-1, ' ', false, Json::error_handler_t::replace)),
+            false, 0, 0};
+    if (StringOr(ev, "type") == event::kJobFinished) {
       e.finishes_job = true;
-      e.request = ev.value("request", int64_t{0});
-      e.attempt = ev.value("attempt", 0);
+      e.request = IntOr(ev, "request", 0);
+      e.attempt = static_cast<int>(IntOr(ev, "attempt", 0));
       finished_unacked.insert({e.request, e.attempt});
     }
-    outbox_bytes += e.text.size();
+    outbox_bytes += e.text->size();
     outbox.push_back(std::move(e));
     if (outbox_bytes > opts.congestion_bytes) was_congested = true;
     Write();

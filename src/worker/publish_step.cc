@@ -2,10 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <filesystem>
 
+#include "core/json_fields.h"
 #include "worker/artifact_steps.h"
 #include "worker/glob_files.h"
 #include "worker/path_utf8.h"
@@ -45,18 +47,18 @@ void PublishStep::Send() {
   const std::string& file = files_[next_];
   std::string name = PathUtf8(Utf8Path(file).filename());
   HttpRequestSpec spec;
-  spec.method = o.value("method", "POST");
-  spec.url = o.value("url", "");
+  spec.method = StringOr(o, "method", "POST");
+  spec.url = StringOr(o, "url", "");
   if (spec.method == "PUT" && !spec.url.empty() && spec.url.back() == '/')
     spec.url += HttpCall::EscapePath(name);
   spec.body_file = file;
-  spec.multipart_field = o.value("field", "file");
+  spec.multipart_field = StringOr(o, "field", "file");
   if (o.contains("headers") && o["headers"].is_object())
     for (auto& [k, v] : o["headers"].items())
       if (v.is_string()) spec.headers.push_back(k + ": " + v.get<std::string>());
-  std::string auth = o.value("auth", "");
+  std::string auth = StringOr(o, "auth", "");
   if (!auth.empty()) {
-    if (o.value("auth_type", "bearer") == "basic")
+    if (StringOr(o, "auth_type", "bearer") == "basic")
       spec.userpwd = auth;
     else
       spec.headers.push_back("Authorization: Bearer " + auth);
@@ -83,13 +85,13 @@ void PublishStep::Send() {
 
 void PublishStep::Retry(const std::string& why) {
   const Json& o = ctx_.step->options;
-  int retries = o.value("retries", 3);
+  int retries = static_cast<int>(IntOr(o, "retries", 3));
   if (attempt_ >= retries) {
     ctx_.log(fmt::format("[grove] publish failed after {} attempts: {}\n", attempt_ + 1, why));
     return done_(Result::kFailure);
   }
   // 1 s, 2 s, 4 s, ... (at most 60 s); retry_delay_ms scales it (tests use a small one).
-  int64_t base = o.value("retry_delay_ms", int64_t{1000});
+  int64_t base = std::clamp<int64_t>(IntOr(o, "retry_delay_ms", 1000), 0, 60000);
   int64_t delay = std::min<int64_t>(base << std::min(attempt_, 10), 60000);
   ++attempt_;
   ctx_.log(fmt::format("[grove] publish: {}; retrying in {} ms\n", why, delay));

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/json_fields.h"
 #include "worker/command_sequence.h"
 #include "worker/path_utf8.h"
 #include "worker/platform.h"
@@ -27,8 +28,8 @@ std::string Trim(const std::string& s) {
 
 void SetPropertyStep::Start(const StepContext& ctx, std::function<void(Result)> done) {
   const StepSpec& spec = *ctx.step;
-  std::string property = spec.options.value("property", "");
-  std::string file = spec.options.value("file", "");
+  std::string property = StringOr(spec.options, "property", "");
+  std::string file = StringOr(spec.options, "file", "");
   std::string dir = StepDir(ctx);
   Json* report = ctx.report;
   auto log = ctx.log;

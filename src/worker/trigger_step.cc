@@ -7,6 +7,7 @@
 #include <chrono>
 #include <map>
 
+#include "core/json_fields.h"
 #include "worker/http_call.h"
 
 namespace grove {
@@ -37,7 +38,7 @@ bool Call(const std::string& method, const std::string& url, const std::string& 
 }
 
 std::string ErrorOf(const std::string& answer) {
-  Json j = Json::parse(answer, nullptr, false);
+  Json j = ParseUntrusted(answer);
   if (j.is_object() && j.contains("error") && j["error"].is_string()) return j["error"];
   return answer.substr(0, 200);
 }
@@ -60,8 +61,8 @@ void TriggerStep::Start(const StepContext& ctx, std::function<void(Result)> done
   };
   auto finish = [&io, done](Result r) { asio::post(io, [done, r] { done(r); }); };
   const Json& options = ctx.step->options;
-  std::string target = options.value("target", "");
-  bool wait = options.value("wait", true);
+  std::string target = StringOr(options, "target", "");
+  bool wait = BoolOr(options, "wait", true);
   Json properties = options.value("properties", Json::object());
   std::string base = ctx.job->master_url;
   while (!base.empty() && base.back() == '/') base.pop_back();
@@ -84,7 +85,7 @@ void TriggerStep::Start(const StepContext& ctx, std::function<void(Result)> done
                       ErrorOf(answer)));
       return finish(Result::kException);
     }
-    Json j = Json::parse(answer, nullptr, false);
+    Json j = ParseUntrusted(answer);
     std::vector<int64_t> ids;
     if (j.is_object() && j.contains("requests") && j["requests"].is_array())
       for (const Json& id : j["requests"])
@@ -117,15 +118,15 @@ void TriggerStep::Start(const StepContext& ctx, std::function<void(Result)> done
           continue;
         }
         failures = 0;
-        Json r = Json::parse(answer, nullptr, false);
+        Json r = ParseUntrusted(answer);
         if (!r.is_object()) continue;
-        std::string state = r.value("state", "");
+        std::string state = StringOr(r, "state", "");
         if (state != "finished" && state != "cancelled") continue;
         Result res = Result::kCancelled;
         if (r.contains("result") && r["result"].is_string())
           res = ParseResult(r["result"].get<std::string>()).value_or(Result::kException);
         results[id] = res;
-        log(fmt::format("[grove] request {} ({}) finished: {}{}\n", id, r.value("builder", ""),
+        log(fmt::format("[grove] request {} ({}) finished: {}{}\n", id, StringOr(r, "builder", ""),
                         ResultName(res),
                         r.contains("build") ? fmt::format(" (build {})", r["build"].dump()) : ""));
       }

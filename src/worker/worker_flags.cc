@@ -48,12 +48,16 @@ void AddWorkerFlags(CLI::App& cmd, WorkerFlags& a) {
   cmd.add_option("--workdir", a.workdir, "Where builds run (one directory per builder)")
       ->capture_default_str();
   cmd.add_option("--capacity", a.capacity,
-                 "Jobs to run at once (default: as configured on the master)")
+                 "Jobs to run at once (default: this worker's capacity in the master's grove.lua; "
+                 "with --broker, learned when the master accepts the worker, 1 until then)")
       ->check(CLI::Range(1, 1024));
   cmd.add_option("--broker", a.broker,
                  "Distributed mode: take jobs from RabbitMQ (amqp://user:pass@host:port/vhost, or "
                  "amqps://...?cacertfile=PATH for TLS)");
-  cmd.add_option("--tags", a.tags, "Distributed mode: this worker's tags (comma-separated)")
+  cmd.add_option("--tags", a.tags,
+                 "Distributed mode: the tags whose jobs to take (comma-separated; default: this "
+                 "worker's tags in the master's grove.lua, learned when the master accepts the "
+                 "worker, untagged jobs only until then)")
       ->delimiter(',');
   cmd.add_option("--consumer", a.consumers,
                  "NAME=COMMAND: run consume steps for NAME with COMMAND (payload JSON on stdin, "
@@ -103,10 +107,9 @@ Status RunWorkerWithFlags(const WorkerFlags& a, std::shared_ptr<InProcessConsume
     ao.secret = opts.secret;
     ao.tags = a.tags;
     ao.workdir = a.workdir;
-    ao.capacity = a.capacity > 0 ? a.capacity : 1;
+    ao.capacity = a.capacity;  // 0: grove.lua's, from the master's welcome
     ao.consumers = opts.consumers;
     ao.in_process = in_process;
-    if (in_process) in_process->set_max_threads(ao.capacity);
     if (!a.master.empty()) ao.master_url = opts.master_url;
     *usage_error = false;
     return RunAmqpWorker(ao);

@@ -21,9 +21,10 @@ struct WorkerFlags {
   std::string name;
   std::string secret_file;
   std::string workdir = "worker";
-  int capacity = 0;               // 0: as configured on the master (AMQP mode: 1)
+  int capacity = 0;               // 0: as configured on the master (in both modes)
   std::string broker;             // distributed mode: take jobs from RabbitMQ
-  std::vector<std::string> tags;  // distributed mode: the tags whose queues it consumes
+  std::vector<std::string> tags;  // distributed mode: the tags whose queues it consumes; empty:
+                                  // grove.lua's, from the master's welcome
   std::string log_level = "info";
   std::vector<std::string> consumers;  // NAME=COMMAND, for consume steps
 };

@@ -44,6 +44,88 @@ def pid_alive(pid):
         return False
 
 
+# --- PostgreSQL ------------------------------------------------------------------------------
+# GROVE_TEST_STORE=postgres makes every master the harness starts use a fresh PostgreSQL database
+# on the server of GROVE_TEST_PG_URL (scripts/test.sh starts one with scripts/postgres.sh).
+
+def store_backend():
+    return os.environ.get("GROVE_TEST_STORE", "sqlite")
+
+
+def pg_url_with_database(url, name):
+    """|url| (postgresql://USER:PW@HOST:PORT/DB?...) naming database |name| instead."""
+    scheme, rest = url.split("://", 1)
+    query = ""
+    if "?" in rest:
+        rest, query = rest.split("?", 1)
+        query = "?" + query
+    authority = rest.split("/", 1)[0]
+    return f"{scheme}://{authority}/{name}{query}"
+
+
+def psql(url, sql, timeout=60):
+    """Runs |sql| on the database of |url| with psql; returns its output (unaligned, no headers)."""
+    r = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", url, "-c", sql],
+                       capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise AssertionError(f"psql: {r.stderr.strip()}")
+    return r.stdout
+
+
+class PgDatabase:
+    """A database of its own on the test server, so that tests run in parallel."""
+
+    def __init__(self, base_url=None):
+        self.base_url = base_url or os.environ.get("GROVE_TEST_PG_URL")
+        if not self.base_url:
+            raise unittest.SkipTest("GROVE_TEST_PG_URL is not set (scripts/test.sh sets it)")
+        self.name = f"grove_it_{os.getpid()}_{os.urandom(4).hex()}"
+        psql(self.base_url, f"CREATE DATABASE {self.name}")
+        self.url = pg_url_with_database(self.base_url, self.name)
+
+    def drop(self):
+        if self.name:
+            try:
+                psql(self.base_url, f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
+            except Exception as e:  # noqa: BLE001 - a leftover database must not fail the test
+                print(f"could not drop {self.name}: {e}")
+            self.name = None
+
+
+SOURCE_DIR = os.environ.get("GROVE_SOURCE_DIR") or os.path.join(os.path.dirname(__file__), "..", "..")
+
+
+class PrivatePostgres:
+    """A PostgreSQL server of the test's own (scripts/postgres.sh), for tests that stop it."""
+
+    def __init__(self):
+        self.script = os.path.join(SOURCE_DIR, "scripts", "postgres.sh")
+        self.dir = tempfile.mkdtemp(prefix="grove-pg-")
+        self.url = self._run("start")
+
+    def _run(self, *args):
+        r = subprocess.run(["bash", self.script, args[0], self.dir] + list(args[1:]),
+                           capture_output=True, text=True, timeout=180)
+        if r.returncode != 0:
+            raise AssertionError(f"postgres.sh {args[0]}: {r.stderr.strip()}")
+        return r.stdout.strip()
+
+    def down(self):
+        self._run("down")
+
+    def up(self):
+        self._run("start")
+
+    def createdb(self, name):
+        return self._run("createdb", name)
+
+    def stop(self):
+        try:
+            self._run("stop")
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
 class Proc:
     """A grove process with its output in a log file."""
 
@@ -100,6 +182,9 @@ class Grove:
         self.workers = {}
         self.master = None
         self.secrets = {}
+        self.pg = PgDatabase() if store_backend() == "postgres" else None
+        self.store_url = self.pg.url if self.pg else "sqlite:state/grove.db"
+        self.store_line = None  # a whole store declaration, instead of store "store_url"
         for name in workers or []:
             self.secrets[name] = f"secret-of-{name}-" + os.urandom(8).hex()
             with open(os.path.join(self.dir, "secrets", name), "w") as f:
@@ -108,7 +193,8 @@ class Grove:
 
     def write_config(self, body):
         with open(os.path.join(self.dir, "grove.lua"), "w") as f:
-            f.write(f'store "sqlite:state/grove.db"\nbroker "embedded"\nweb {{ listen = "127.0.0.1:{self.port}" }}\n')
+            store = self.store_line or f'store "{self.store_url}"'
+            f.write(f'{store}\nbroker "embedded"\nweb {{ listen = "127.0.0.1:{self.port}" }}\n')
             f.write(body)
 
     def start_master(self, extra=None):
@@ -197,6 +283,8 @@ class Grove:
             w.kill_group()
         if self.master:
             self.master.stop()
+        if self.pg:
+            self.pg.drop()
         if os.environ.get("GROVE_KEEP_TEST_DIRS"):
             print("kept", self.root)
         else:

@@ -128,6 +128,11 @@ class AmqpSkeletonResilienceTests(AmqpTestCase, test_resilience.ResilienceTests)
         pass
 
 
+class AmqpMasterKilledUnderLoadTests(AmqpTestCase, test_resilience.MasterKilledUnderLoadTests):
+    """test_resilience's master SIGKILLed under load, over RabbitMQ."""
+    worker_capacity = {"w1": 3, "w2": 3}
+
+
 # Only the AMQP variant runs from this file (test_resilience runs the embedded one).
 del test_resilience
 

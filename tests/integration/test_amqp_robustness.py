@@ -57,6 +57,30 @@ class AmqpMessageRobustnessTests(AmqpTestCase):
         self.assertEqual(g.wait_request(g.force("b"), timeout=30)["result"], "success")
         self.assertTrue(g.workers["w1"].alive())
 
+    def test_a_hello_with_a_field_of_the_wrong_type_is_refused(self):
+        g = self.make('worker "w1" { secret = secret "w1", tags = { "linux" } }\n'
+                      'builder "b" { tags = { "linux" }, steps = { shell { "true" } } }\n',
+                      workers=["w1"])
+        g.start_master()
+        conn = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
+        self.addCleanup(conn.close)
+        ch = conn.channel()
+        control = ch.queue_declare("", exclusive=True).method.queue
+        ch.queue_bind(control, "grove.control", "w1")
+        hello = {"worker": "w1", "type": "hello", "v": 1, "instance": "i1",
+                 "secret": g.secrets["w1"], "capacity": 1, "running": [{"request": "a"}]}
+        ch.basic_publish("grove.events", "w1.hello", json.dumps(hello).encode())
+
+        def answer():
+            _, _, body = ch.basic_get(control, auto_ack=True)
+            return json.loads(body) if body else None
+        refused = wait_for(answer, what="the answer to the hello")
+        self.assertEqual((refused["type"], refused["instance"]), ("refused", "i1"))
+        self.assertIn("'request' must be an integer", refused["error"])
+        g.start_worker("w1")
+        self.assertEqual(g.wait_request(g.force("b"), timeout=30)["result"], "success")
+        self.assertTrue(g.master.alive())
+
 
 # Only the AMQP variant runs from this file (test_robustness runs the embedded one).
 del test_robustness

@@ -28,7 +28,7 @@ class ReconfigTests(GroveTestCase):
         # A broken file changes nothing: the command refuses it, and so does the master on SIGHUP.
         g.write_config(BASE + 'builder "broken" { tags = { "linux" }, steps = { shell { "true", bogus = 1 } } }\n')
         res = g.cli("reconfig", g.dir)
-        self.assertEqual(res.returncode, 1)
+        self.assertEqual(res.returncode, 2)  # invalid input (docs/operations.md)
         self.assertIn("bogus", res.stderr)
         os.kill(g.master.pid, signal.SIGHUP)
         wait_for(lambda: "reconfig refused" in g.master.output(), what="the master to refuse the reconfig")

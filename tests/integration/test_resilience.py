@@ -1,5 +1,6 @@
 """Nothing is lost when a worker dies or the master restarts; strangers are refused."""
 import signal
+import threading
 import time
 import unittest
 
@@ -120,6 +121,64 @@ class ResilienceTests(GroveTestCase):
         self.assertEqual([s["result"] for s in build["steps"]], ["success", "success"])
         log, _ = g.log(build["id"], 0)
         self.assertEqual(log, "started\nfinished\n")
+
+
+LOAD_CONFIG = r'''
+worker "w1" { secret = secret "w1", capacity = 3 }
+worker "w2" { secret = secret "w2", capacity = 3 }
+builder "load" {
+  steps = { shell {
+    "for r in 0 1 2; do seq -f 'line %g of a log of several chunks, long enough to need them' " ..
+    "$((r * 1500 + 1)) $((r * 1500 + 1500)); sleep 0.3; done", name = "out" } },
+}
+'''
+
+
+class MasterKilledUnderLoadTests(GroveTestCase):
+    def test_every_acknowledged_request_builds_once_with_its_whole_log(self):
+        """SIGKILL the master three times while 100 builds are forced through the API."""
+        g = self.make(LOAD_CONFIG, workers=["w1", "w2"], grace="10s")
+        g.start_master()
+        g.start_worker("w1")
+        g.start_worker("w2")
+        want = "".join(f"line {i} of a log of several chunks, long enough to need them\n"
+                       for i in range(1, 4501))
+        acknowledged = []
+        stop = threading.Event()
+
+        def force_all():
+            while len(acknowledged) < 100 and not stop.is_set():
+                try:
+                    status, answer, _ = g.call("POST", "/api/v1/builders/load/force", {})
+                    if status == 201:
+                        acknowledged.append(answer["request"])
+                except (OSError, ValueError):
+                    pass  # not acknowledged: the master was down, or died answering
+                time.sleep(0.05)
+
+        forcer = threading.Thread(target=force_all)
+        forcer.start()
+        try:
+            for _ in range(3):
+                time.sleep(2.5)
+                g.master.kill_group()
+                time.sleep(0.5)
+                g.start_master()
+            forcer.join(timeout=180)
+        finally:
+            stop.set()
+            forcer.join()
+        self.assertEqual(len(acknowledged), 100)
+        self.assertEqual(len(set(acknowledged)), 100)
+        for rid in acknowledged:
+            req = g.wait_request(rid, timeout=180)
+            self.assertEqual(req["result"], "success", req)
+            good = [b for b in req["builds"] if b["result"] == "success"]
+            self.assertEqual(len(good), 1, req)
+            self.assertTrue(all(b["result"] == "retry" for b in req["builds"] if b not in good), req)
+            log, _ = g.log(good[0]["id"], 0)
+            self.assertTrue(log == want, f"request {rid}: the log differs ({len(log)} bytes)")
+        wait_for(lambda: g.get("/api/v1/status")["running_count"] == 0, what="nothing running")
 
 
 if __name__ == "__main__":

@@ -124,6 +124,31 @@ TEST_F(AmqpConnectionTest, WrongPasswordIsAClearError) {
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("login"), std::string::npos) << st.message();
   EXPECT_EQ(st.message().find("wrong-password"), std::string::npos) << st.message();
+  // A configuration error: master and worker fail at start rather than retry.
+  EXPECT_FALSE(IsTransient(st)) << st.message();
+}
+
+TEST_F(AmqpConnectionTest, UnknownVhostIsAConfigurationError) {
+  AmqpUrl bad = url_;
+  bad.vhost = "grove-no-such-vhost";
+  std::unique_ptr<AmqpConnection> c;
+  Status st = AmqpConnection::Open(bad, 10, &c);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("grove-no-such-vhost"), std::string::npos) << st.message();
+  EXPECT_FALSE(IsTransient(st)) << st.message();
+}
+
+TEST_F(AmqpConnectionTest, RedeclaringAQueueWithOtherArgumentsIsAConfigurationError) {
+  auto c = Connect();
+  ASSERT_TRUE(c);
+  const std::string q = prefix_ + "-args";
+  ASSERT_TRUE(c->DeclareQueue(q, {}).ok());
+  QueueOptions other;
+  other.dead_letter_exchange = "elsewhere";
+  Status st = c->DeclareQueue(q, other);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("PRECONDITION_FAILED"), std::string::npos) << st.message();
+  EXPECT_FALSE(IsTransient(st)) << st.message();
 }
 
 TEST_F(AmqpConnectionTest, UnreachableBrokerIsAClearError) {
@@ -133,6 +158,8 @@ TEST_F(AmqpConnectionTest, UnreachableBrokerIsAClearError) {
   Status st = AmqpConnection::Open(bad, 10, &c);
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("cannot connect"), std::string::npos) << st.message();
+  // Transient: master and worker start anyway and retry.
+  EXPECT_TRUE(IsTransient(st)) << st.message();
 }
 
 TEST_F(AmqpConnectionTest, ConfirmedPublishThenConsumeWithManualAcks) {
@@ -312,6 +339,7 @@ TEST_F(AmqpTlsTest, WrongCaFailsTheHandshakeAndVerifyNoneConnects) {
       << st.message();
   EXPECT_EQ(st.message().find("tls-secret-password"), std::string::npos) << st.message();
   ExpectOneLineWithoutPassword(st);
+  EXPECT_FALSE(IsTransient(st)) << st.message();
   // The system bundle does not know the test CA either.
   u.cacertfile.clear();
   st = Open(u);
@@ -344,12 +372,14 @@ TEST_F(AmqpTlsTest, MissingFilesAndPlainPortsAreNamed) {
             std::string::npos)
       << st.message();
   ExpectOneLineWithoutPassword(st);
+  EXPECT_FALSE(IsTransient(st)) << st.message();
   u = url_;
   u.port = plain_port_;  // TLS to the plain AMQP listener
   st = Open(u);
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("TLS handshake failed"), std::string::npos) << st.message();
   ExpectOneLineWithoutPassword(st);
+  EXPECT_FALSE(IsTransient(st)) << st.message();
 }
 
 }  // namespace

@@ -1,0 +1,639 @@
+#include "store/pg_db.h"
+
+#include <endian.h>
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace grove::sql {
+namespace {
+
+// Type OIDs (PostgreSQL's catalog; stable across versions).
+constexpr Oid kBoolOid = 16;
+constexpr Oid kByteaOid = 17;
+constexpr Oid kInt8Oid = 20;
+constexpr Oid kInt2Oid = 21;
+constexpr Oid kInt4Oid = 23;
+constexpr Oid kTextOid = 25;
+constexpr Oid kOidOid = 26;
+constexpr Oid kNumericOid = 1700;
+
+using Clock = std::chrono::steady_clock;
+constexpr std::chrono::milliseconds kFirstBackoff{100};
+constexpr std::chrono::milliseconds kMaxBackoff{5000};
+
+struct FinishConn {
+  void operator()(PGconn* c) const { PQfinish(c); }
+};
+struct ClearResult {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using ConnPtr = std::unique_ptr<PGconn, FinishConn>;
+using ResultPtr = std::unique_ptr<PGresult, ClearResult>;
+
+// The statement as one short line, to say in an error message which query failed.
+std::string Abbreviate(std::string_view sql) {
+  std::string out;
+  bool space = false;
+  for (char c : sql) {
+    if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
+      space = !out.empty();
+      continue;
+    }
+    if (space) out += ' ';
+    space = false;
+    out += c;
+    if (out.size() >= 80) {
+      out += "...";
+      break;
+    }
+  }
+  return out;
+}
+
+// libpq's messages span lines ("ERROR:  ...\nDETAIL: ..."); a Status message is one line.
+std::string OneLine(const char* text) {
+  std::string out;
+  bool space = false;
+  for (const char* p = text ? text : ""; *p; ++p) {
+    char c = *p;
+    if (c == '\n' || c == '\t' || c == '\r' || c == ' ') {
+      space = !out.empty();
+      continue;
+    }
+    if (space) out += ' ';
+    space = false;
+    out += c;
+  }
+  if (out.rfind("ERROR: ", 0) == 0) out.erase(0, 7);
+  if (out.rfind("FATAL: ", 0) == 0) out.erase(0, 7);
+  return out;
+}
+
+bool StartsWithWord(std::string_view sql, std::string_view word) {
+  size_t i = sql.find_first_not_of(" \t\r\n(");
+  if (i == std::string_view::npos || sql.size() - i < word.size()) return false;
+  for (size_t k = 0; k < word.size(); ++k) {
+    if (std::toupper(static_cast<unsigned char>(sql[i + k])) != word[k]) return false;
+  }
+  return true;
+}
+
+// Transaction control runs as simple queries: it has no parameters, and an aborted transaction
+// accepts nothing else.
+bool IsTransactionControl(std::string_view sql) {
+  return StartsWithWord(sql, "BEGIN") || StartsWithWord(sql, "COMMIT") ||
+         StartsWithWord(sql, "ROLLBACK") || StartsWithWord(sql, "SAVEPOINT") ||
+         StartsWithWord(sql, "RELEASE");
+}
+
+// Valid UTF-8 without NUL, as PostgreSQL's text accepts it; anything else becomes U+FFFD.
+// Returns false (and leaves |out| alone) when |s| is fine as it is.
+bool SanitizeText(std::string_view s, std::string* out) {
+  auto valid_at = [&](size_t i, size_t* len) {
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    const unsigned char c = p[i];
+    if (c == 0) return false;
+    if (c < 0x80) return *len = 1, true;
+    size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
+    if (n == 0 || c > 0xF4 || i + n > s.size()) return false;
+    for (size_t k = 1; k < n; ++k)
+      if ((p[i + k] & 0xC0) != 0x80) return false;
+    if (c == 0xE0 && p[i + 1] < 0xA0) return false;   // overlong
+    if (c == 0xED && p[i + 1] >= 0xA0) return false;  // surrogates
+    if (c == 0xF0 && p[i + 1] < 0x90) return false;   // overlong
+    if (c == 0xF4 && p[i + 1] >= 0x90) return false;  // > U+10FFFF
+    return *len = n, true;
+  };
+  size_t i = 0, len = 0;
+  while (i < s.size() && valid_at(i, &len)) i += len;
+  if (i == s.size()) return false;
+  out->assign(s.substr(0, i));
+  while (i < s.size()) {
+    if (valid_at(i, &len)) {
+      out->append(s.substr(i, len));
+      i += len;
+    } else {
+      out->append("\xEF\xBF\xBD");
+      ++i;
+    }
+  }
+  return true;
+}
+
+// The highest $N in |sql| outside quoted strings and identifiers: PostgreSQL would accept
+// values for parameters the statement never uses, where SQLite reports them.
+int MaxParameter(std::string_view sql) {
+  int max = 0;
+  char quote = 0;
+  for (size_t i = 0; i < sql.size(); ++i) {
+    const char c = sql[i];
+    if (quote != 0) {
+      if (c == quote) quote = 0;
+      continue;
+    }
+    if (c == '\'' || c == '"') {
+      quote = c;
+    } else if (c == '$' && i + 1 < sql.size() &&
+               std::isdigit(static_cast<unsigned char>(sql[i + 1]))) {
+      int n = 0;
+      auto [p, ec] = std::from_chars(sql.data() + i + 1, sql.data() + sql.size(), n);
+      if (ec == std::errc()) max = std::max(max, n);
+      i = p - sql.data() - 1;
+    }
+  }
+  return max;
+}
+
+int64_t ReadBigEndian(const char* p, size_t n) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < n; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  // Sign-extend the shorter integer types.
+  if (n < 8 && n > 0 && (static_cast<unsigned char>(p[0]) & 0x80)) v |= ~uint64_t{0} << (8 * n);
+  return static_cast<int64_t>(v);
+}
+
+// An integral NUMERIC in binary form (SUM() of BIGINTs): ndigits, weight, sign, dscale, then
+// base-10000 digits.
+int64_t ReadNumeric(const char* p, size_t n) {
+  if (n < 8) return 0;
+  const int ndigits = static_cast<int>(ReadBigEndian(p, 2));
+  const int weight = static_cast<int>(ReadBigEndian(p + 2, 2));
+  const auto sign = static_cast<uint16_t>(ReadBigEndian(p + 4, 2));
+  if (n < 8 + 2 * static_cast<size_t>(ndigits)) return 0;
+  int64_t v = 0;
+  for (int i = 0; i <= weight; ++i) {
+    const int64_t digit = i < ndigits ? ReadBigEndian(p + 8 + 2 * i, 2) : 0;
+    v = v * 10000 + digit;
+  }
+  return sign == 0x4000 ? -v : v;
+}
+
+class PgDb;
+
+class PgStmt final : public Stmt {
+ public:
+  PgStmt(PgDb* db, std::string sql, std::string name)
+      : db_(db),
+        sql_(std::move(sql)),
+        name_(std::move(name)),
+        utility_(IsTransactionControl(sql_)),
+        max_param_(MaxParameter(sql_)) {}
+
+  bool in_use() const { return in_use_; }
+  void Acquire() { in_use_ = true; }
+  const std::string& sql() const { return sql_; }
+
+  void BindInt(int pos, int64_t v) override {
+    if (Param* p = At(pos)) {
+      const uint64_t be = htobe64(static_cast<uint64_t>(v));
+      p->value.assign(reinterpret_cast<const char*>(&be), 8);
+      p->type = kInt8Oid;
+      p->null = false;
+    }
+  }
+  void BindText(int pos, std::string_view v) override {
+    if (Param* p = At(pos)) {
+      if (!SanitizeText(v, &p->value)) p->value.assign(v);
+      p->type = kTextOid;
+      p->null = false;
+    }
+  }
+  void BindBlob(int pos, std::string_view v) override {
+    if (Param* p = At(pos)) {
+      p->value.assign(v);
+      p->type = kByteaOid;
+      p->null = false;
+    }
+  }
+  void BindNull(int pos) override {
+    if (Param* p = At(pos)) {
+      p->value.clear();
+      p->type = 0;
+      p->null = true;
+    }
+  }
+
+  Status Step(bool* row) override;
+
+  bool IsNull(int col) override { return PQgetisnull(result_.get(), row_, col) != 0; }
+  int64_t Int(int col) override {
+    if (IsNull(col)) return 0;
+    const char* p = PQgetvalue(result_.get(), row_, col);
+    const size_t n = PQgetlength(result_.get(), row_, col);
+    switch (PQftype(result_.get(), col)) {
+      case kInt8Oid:
+      case kInt4Oid:
+      case kInt2Oid:
+      case kOidOid:
+      case kBoolOid:
+        return ReadBigEndian(p, n);
+      case kNumericOid:
+        return ReadNumeric(p, n);
+      default: {  // text-like: parse it as SQLite would
+        int64_t v = 0;
+        std::from_chars(p, p + n, v);
+        return v;
+      }
+    }
+  }
+  std::string_view Text(int col) override {
+    const Oid type = PQftype(result_.get(), col);
+    if (type == kInt8Oid || type == kInt4Oid || type == kInt2Oid || type == kNumericOid) {
+      if (IsNull(col)) return {};
+      text_ = std::to_string(Int(col));
+      return text_;
+    }
+    return Blob(col);
+  }
+  std::string_view Blob(int col) override {
+    if (IsNull(col)) return {};
+    return {PQgetvalue(result_.get(), row_, col),
+            static_cast<size_t>(PQgetlength(result_.get(), row_, col))};
+  }
+
+  void Release() override {
+    result_.reset();
+    for (Param& p : params_) p = Param{};
+    bind_error_ = Status::Ok();
+    executed_ = false;
+    row_ = -1;
+    in_use_ = false;
+  }
+
+  // Forgets the server-side statement (the connection it lived on is gone).
+  void Forget() { prepared_generation_ = 0; }
+
+ private:
+  struct Param {
+    std::string value;
+    Oid type = 0;
+    bool null = true;
+  };
+
+  Param* At(int pos) {
+    if (pos < 1 || pos > max_param_) {
+      if (bind_error_.ok())
+        bind_error_ = Status::Invalid("postgresql: no parameter $" + std::to_string(pos) +
+                                      " (in: " + Abbreviate(sql_) + ")");
+      return nullptr;
+    }
+    if (static_cast<size_t>(pos) > params_.size()) params_.resize(pos);
+    return &params_[pos - 1];
+  }
+
+  Status Execute();
+  Status PrepareOnServer();
+
+  PgDb* db_;
+  std::string sql_;
+  std::string name_;
+  bool utility_;
+  int max_param_;
+  std::vector<Param> params_;
+  Status bind_error_;
+  ResultPtr result_;
+  int row_ = -1;
+  bool executed_ = false;
+  bool in_use_ = false;
+  // The connection generation the server-side statement was prepared on (0: not prepared),
+  // its parameter types and its parameter count.
+  uint64_t prepared_generation_ = 0;
+  std::vector<Oid> prepared_types_;
+  int prepared_params_ = 0;
+  std::string text_;  // Text() of a number
+};
+
+// Lets the cache be searched with a string_view without building a std::string per lookup.
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+class PgDb final : public Db {
+ public:
+  PgDb(std::string url, std::string password)
+      : url_(std::move(url)), password_(std::move(password)), redacted_(RedactPostgresUrl(url_)) {}
+
+  Dialect dialect() const override { return Dialect::kPostgres; }
+
+  // Connects now (OpenPostgresDb): a failure is the caller's to report.
+  Status Connect() {
+    // Defaults first: the URL's own parameters, expanded from "dbname", come later and win.
+    std::vector<const char*> keys = {"connect_timeout",  "keepalives_idle",  "keepalives_interval",
+                                     "keepalives_count", "application_name", "dbname"};
+    std::vector<const char*> values = {"10", "30", "10", "3", "grove", url_.c_str()};
+    if (!password_.empty()) {
+      keys.push_back("password");
+      values.push_back(password_.c_str());
+    }
+    keys.push_back("client_encoding");
+    values.push_back("UTF8");
+    keys.push_back(nullptr);
+    values.push_back(nullptr);
+    ConnPtr conn(PQconnectdbParams(keys.data(), values.data(), /*expand_dbname=*/1));
+    if (conn == nullptr) return Status::Unavailable("postgresql: out of memory");
+    if (PQstatus(conn.get()) != CONNECTION_OK) {
+      return Status::Unavailable("cannot connect to the store " + redacted_ + ": " +
+                                 OneLine(PQerrorMessage(conn.get())));
+    }
+    conn_ = std::move(conn);
+    ++generation_;
+    backoff_ = kFirstBackoff;
+    return Status::Ok();
+  }
+
+  Status Exec(std::string_view sql) override {
+    GROVE_RETURN_IF_ERROR(Usable());
+    std::string text(sql);
+    ResultPtr r(PQexec(conn_.get(), text.c_str()));
+    return Check(r.get(), sql);
+  }
+
+  Status Prepare(std::string_view sql, Query* out) override {
+    auto it = cache_.find(sql);
+    if (it == cache_.end()) {
+      std::string name = "grove_" + std::to_string(cache_.size() + 1);
+      it = cache_.emplace(std::string(sql), std::make_unique<PgStmt>(this, std::string(sql), name))
+               .first;
+    }
+    PgStmt* stmt = it->second.get();
+    if (stmt->in_use()) {
+      return Status::Invalid("postgresql: statement already in use (in: " + Abbreviate(sql) + ")");
+    }
+    stmt->Acquire();
+    *out = Query(stmt);
+    return Status::Ok();
+  }
+
+  Status BeginWrite() override {
+    if (txn_ != TxnState::kNone) return Status::Invalid("postgresql: a transaction is open");
+    for (int attempt = 0;; ++attempt) {
+      GROVE_RETURN_IF_ERROR(Usable());
+      ResultPtr r(PQexec(conn_.get(), "BEGIN"));
+      Status st = Check(r.get(), "BEGIN");
+      if (st.ok()) {
+        txn_ = TxnState::kOpen;
+        abort_error_ = Status::Ok();
+        doom_ = Status::Ok();
+        return st;
+      }
+      // A connection that died while idle: BEGIN changed nothing, so a fresh one may retry.
+      if (st.code() != Status::Code::kUnavailable || attempt > 0) return st;
+      next_attempt_ = Clock::time_point{};
+    }
+  }
+
+  Status Commit() override {
+    if (txn_ == TxnState::kNone) return Status::Invalid("postgresql: no transaction to commit");
+    if (txn_ == TxnState::kLost) {
+      txn_ = TxnState::kNone;
+      return lost_error_;
+    }
+    txn_ = TxnState::kNone;
+    if (!doom_.ok()) {
+      // A batch is all or nothing: a statement the server could not carry out for want of
+      // resources (a full disk) fails the whole transaction, even after its savepoint's undo.
+      ResultPtr r(PQexec(conn_.get(), "ROLLBACK"));
+      (void)Check(r.get(), "ROLLBACK");
+      return doom_;
+    }
+    if (PQtransactionStatus(conn_.get()) == PQTRANS_INERROR) {
+      // PostgreSQL would answer COMMIT with ROLLBACK: say so instead of reporting success.
+      ResultPtr r(PQexec(conn_.get(), "ROLLBACK"));
+      (void)Check(r.get(), "ROLLBACK");
+      return Status::IoError("postgresql: the transaction was rolled back after an error: " +
+                             abort_error_.message());
+    }
+    ResultPtr r(PQexec(conn_.get(), "COMMIT"));
+    Status st = Check(r.get(), "COMMIT");
+    if (st.ok() && std::string_view(PQcmdStatus(r.get())) == "ROLLBACK") {
+      return Status::IoError("postgresql: the transaction was rolled back: " +
+                             abort_error_.message());
+    }
+    return st;
+  }
+
+  Status Rollback() override {
+    if (txn_ == TxnState::kNone) return Status::Ok();
+    const bool lost = txn_ == TxnState::kLost;
+    txn_ = TxnState::kNone;
+    if (lost) return Status::Ok();  // the server dropped it with the connection
+    ResultPtr r(PQexec(conn_.get(), "ROLLBACK"));
+    return Check(r.get(), "ROLLBACK");
+  }
+
+  bool InTransaction() const override { return txn_ != TxnState::kNone; }
+
+  Status TransactionStatus() const override {
+    if (txn_ == TxnState::kLost) return lost_error_;
+    if (txn_ == TxnState::kNone) return Status::Ok();
+    return doom_;
+  }
+
+  // --- For PgStmt ---
+
+  PGconn* conn() { return conn_.get(); }
+  uint64_t generation() const { return generation_; }
+  bool in_transaction_block() const { return txn_ == TxnState::kOpen; }
+
+  // Whether statements can be sent: connected (reconnecting when the backoff allows) and not
+  // inside a transaction that a lost connection ended.
+  Status Usable() {
+    if (txn_ == TxnState::kLost) return lost_error_;
+    if (conn_ != nullptr && PQstatus(conn_.get()) == CONNECTION_OK) return Status::Ok();
+    // Never carry on in autocommit on a new connection as if the old transaction were open.
+    if (txn_ == TxnState::kOpen) return Lost("the connection was closed");
+    const auto now = Clock::now();
+    if (now < next_attempt_) return lost_error_;
+    Status st = Connect();
+    if (!st.ok()) {
+      next_attempt_ = now + backoff_;
+      backoff_ = std::min(backoff_ * 2, kMaxBackoff);
+      lost_error_ = st;
+      return st;
+    }
+    return Status::Ok();
+  }
+
+  // The Status of a finished command: ok, or an error classified by its SQLSTATE. A broken
+  // connection is Unavailable, and ends any open transaction.
+  Status Check(PGresult* r, std::string_view sql) {
+    const ExecStatusType status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY)
+      return Status::Ok();
+    std::string msg = OneLine(r ? PQresultErrorMessage(r) : PQerrorMessage(conn_.get()));
+    if (msg.empty()) msg = OneLine(PQerrorMessage(conn_.get()));
+    const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+    const std::string_view code = state ? state : "";
+    if (PQstatus(conn_.get()) != CONNECTION_OK || code.rfind("08", 0) == 0 ||
+        code.rfind("57P", 0) == 0) {
+      return Lost(msg);
+    }
+    Status st = code.rfind("23", 0) == 0
+                    ? Status::Conflict("postgresql: " + msg + " (in: " + Abbreviate(sql) + ")")
+                    : Status::IoError("postgresql: " + msg + " (in: " + Abbreviate(sql) + ")");
+    if (txn_ == TxnState::kOpen && abort_error_.ok() &&
+        PQtransactionStatus(conn_.get()) == PQTRANS_INERROR) {
+      abort_error_ = st;
+    }
+    // Insufficient resources (53: disk full, out of memory), system and internal errors (58,
+    // XX): the environment failed, not the statement; the transaction must not commit.
+    if (txn_ == TxnState::kOpen && doom_.ok() &&
+        (code.rfind("53", 0) == 0 || code.rfind("58", 0) == 0 || code.rfind("XX", 0) == 0)) {
+      doom_ = st;
+    }
+    return st;
+  }
+
+  // The connection broke: drop it, and with it any transaction and every server-side statement.
+  Status Lost(const std::string& why) {
+    lost_error_ = Status::Unavailable("the store " + redacted_ + " is unavailable: " + why);
+    conn_.reset();
+    for (auto& [sql, stmt] : cache_) stmt->Forget();
+    if (txn_ == TxnState::kOpen) txn_ = TxnState::kLost;
+    // Try again at once on the next call (a restarted server may be back already); later
+    // failures back off.
+    next_attempt_ = Clock::time_point{};
+    return lost_error_;
+  }
+
+ private:
+  enum class TxnState { kNone, kOpen, kLost };
+
+  std::string url_;
+  std::string password_;
+  std::string redacted_;
+  ConnPtr conn_;
+  uint64_t generation_ = 0;  // incremented by every successful connection
+  TxnState txn_ = TxnState::kNone;
+  Status abort_error_;  // the error that aborted the open transaction
+  Status doom_;         // an environmental error in the open transaction: it cannot commit
+  Status lost_error_ = Status::Unavailable("the store is not connected");
+  Clock::time_point next_attempt_{};
+  std::chrono::milliseconds backoff_ = kFirstBackoff;
+  std::unordered_map<std::string, std::unique_ptr<PgStmt>, StringHash, std::equal_to<>> cache_;
+};
+
+Status PgStmt::PrepareOnServer() {
+  std::vector<Oid> types(params_.size());
+  for (size_t i = 0; i < params_.size(); ++i) types[i] = params_[i].type;
+  PGconn* conn = db_->conn();
+  if (prepared_generation_ == db_->generation()) {
+    // Prepared on this connection; again only when a parameter's type changed (a NULL fits
+    // any type).
+    bool same = params_.size() <= prepared_types_.size();
+    for (size_t i = 0; same && i < params_.size(); ++i)
+      same = params_[i].null || types[i] == prepared_types_[i];
+    if (same) return Status::Ok();
+    std::string dealloc = "DEALLOCATE " + name_;
+    ResultPtr r(PQexec(conn, dealloc.c_str()));
+    GROVE_RETURN_IF_ERROR(db_->Check(r.get(), dealloc));
+    prepared_generation_ = 0;
+  }
+  ResultPtr r(
+      PQprepare(conn, name_.c_str(), sql_.c_str(), static_cast<int>(types.size()), types.data()));
+  GROVE_RETURN_IF_ERROR(db_->Check(r.get(), sql_));
+  ResultPtr d(PQdescribePrepared(conn, name_.c_str()));
+  GROVE_RETURN_IF_ERROR(db_->Check(d.get(), sql_));
+  prepared_params_ = PQnparams(d.get());
+  prepared_types_.resize(prepared_params_);
+  for (int i = 0; i < prepared_params_; ++i) prepared_types_[i] = PQparamtype(d.get(), i);
+  prepared_generation_ = db_->generation();
+  return Status::Ok();
+}
+
+Status PgStmt::Execute() {
+  GROVE_RETURN_IF_ERROR(db_->Usable());
+  PGconn* conn = db_->conn();
+  if (utility_) {
+    if (!params_.empty())
+      return Status::Invalid("postgresql: transaction control takes no parameters");
+    result_.reset(PQexec(conn, sql_.c_str()));
+    return db_->Check(result_.get(), sql_);
+  }
+  GROVE_RETURN_IF_ERROR(PrepareOnServer());
+  const int n = prepared_params_;
+  std::vector<const char*> values(n, nullptr);
+  std::vector<int> lengths(n, 0), formats(n, 1);
+  for (int i = 0; i < n && i < static_cast<int>(params_.size()); ++i) {
+    const Param& p = params_[i];
+    if (p.null) continue;
+    if (p.type != prepared_types_[i]) {
+      return Status::Invalid("postgresql: parameter $" + std::to_string(i + 1) +
+                             " has the wrong type (in: " + Abbreviate(sql_) + ")");
+    }
+    values[i] = p.value.data();
+    lengths[i] = static_cast<int>(p.value.size());
+  }
+  result_.reset(PQexecPrepared(conn, name_.c_str(), n, values.data(), lengths.data(),
+                               formats.data(), /*resultFormat=*/1));
+  return db_->Check(result_.get(), sql_);
+}
+
+Status PgStmt::Step(bool* row) {
+  *row = false;
+  if (!bind_error_.ok()) return bind_error_;
+  if (!executed_) {
+    executed_ = true;
+    Status st = Execute();
+    // A SELECT outside a transaction changed nothing: on a connection found dead, it is run
+    // once more on a fresh one.
+    if (st.code() == Status::Code::kUnavailable && !db_->InTransaction() &&
+        StartsWithWord(sql_, "SELECT")) {
+      st = Execute();
+    }
+    if (!st.ok()) {
+      result_.reset();
+      return st;
+    }
+    row_ = 0;
+  } else if (result_ != nullptr && row_ < PQntuples(result_.get())) {
+    ++row_;
+  }
+  *row = result_ != nullptr && row_ < PQntuples(result_.get());
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string RedactPostgresUrl(const std::string& url) {
+  std::string out = url;
+  const size_t scheme = out.find("://");
+  if (scheme != std::string::npos) {
+    const size_t start = scheme + 3;
+    const size_t end = out.find_first_of("/?", start);
+    const size_t at = out.rfind('@', end == std::string::npos ? out.size() : end);
+    if (at != std::string::npos && at >= start) {
+      const size_t colon = out.find(':', start);
+      if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
+    }
+  }
+  // A password given as a query parameter: ...?password=secret&sslmode=...
+  for (size_t pos = out.find("password="); pos != std::string::npos;
+       pos = out.find("password=", pos + 1)) {
+    if (pos > 0 && out[pos - 1] != '?' && out[pos - 1] != '&') continue;
+    const size_t value = pos + 9;
+    const size_t end = out.find('&', value);
+    out.replace(value, (end == std::string::npos ? out.size() : end) - value, "***");
+  }
+  return out;
+}
+
+Status OpenPostgresDb(const std::string& url, const std::string& password,
+                      std::unique_ptr<Db>* out) {
+  auto db = std::make_unique<PgDb>(url, password);
+  GROVE_RETURN_IF_ERROR(db->Connect());
+  *out = std::move(db);
+  return Status::Ok();
+}
+
+}  // namespace grove::sql

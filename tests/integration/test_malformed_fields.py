@@ -1,0 +1,197 @@
+"""Fields of the wrong type, from anyone who reaches the master's port: a worker's hello and
+events over a real WebSocket, and the body of every JSON endpoint of the HTTP API. Each is
+refused with a message naming the field; the master stays up and keeps building."""
+import json
+import unittest
+import urllib.request
+
+from grove_harness import GroveTestCase
+from ws_client import WsClient
+
+CONFIG = r'''
+worker "w1" { secret = secret "w1", tags = { "linux" } }
+worker "w2" { secret = secret "w2", tags = { "linux" } }
+builder "hello" { tags = { "linux" }, steps = { shell { "echo hi", name = "hi" } } }
+webhooks { generic = "tok" }
+'''
+
+
+class MalformedFieldTests(GroveTestCase):
+    def setUp(self):
+        super().setUp()
+        self.g = self.make(CONFIG, workers=["w1", "w2"])
+        self.g.start_master()
+
+    def alive(self):
+        self.assertTrue(self.g.ready(), "the master does not answer")
+
+    def hello(self, **fields):
+        msg = {"type": "hello", "v": 1, "name": "w2", "secret": self.g.secrets["w2"],
+               "capacity": 1, "running": []}
+        msg.update(fields)
+        return msg
+
+    def test_hellos_with_fields_of_the_wrong_type_are_refused(self):
+        bad = [({"secret": 1}, "secret"), ({"type": 5}, "type"), ({"version": []}, "version"),
+               ({"capacity": "x"}, "capacity"), ({"capacity": 2.5}, "capacity"),
+               ({"capacity": -1}, "capacity"), ({"name": {}}, "name"), ({"name": 7}, "name"),
+               ({"running": "x"}, "running"), ({"running": [5]}, "running"),
+               ({"running": [{"request": "a", "attempt": 1}]}, "request"),
+               ({"running": [{"request": 1, "attempt": []}]}, "attempt"),
+               ({"v": "1"}, "'v'")]
+        for fields, named in bad:
+            with self.subTest(fields=fields):
+                ws = WsClient("127.0.0.1", self.g.port)
+                ws.send_json(self.hello(**fields))
+                answer = ws.recv_json()
+                ws.close()
+                self.assertIsNotNone(answer, "closed without an answer")
+                self.assertEqual(answer["type"], "refused")
+                self.assertIn(named, answer["error"])
+                self.alive()
+        # The same worker, well-formed, is welcome.
+        ws = WsClient("127.0.0.1", self.g.port)
+        ws.send_json(self.hello())
+        self.assertEqual(ws.recv_json()["type"], "welcome")
+        ws.close()
+
+    def test_events_with_fields_of_the_wrong_type_are_rejected(self):
+        rid = self.g.force("hello")
+        ws = WsClient("127.0.0.1", self.g.port)
+        ws.send_json(self.hello())
+        self.assertEqual(ws.recv_json()["type"], "welcome")
+        msg = ws.recv_json()
+        self.assertEqual(msg["type"], "job")
+        key = {"request": rid, "attempt": 1}
+        next_id = iter(range(1, 1000))
+        bad = [({"id": "seven", "type": "job.started", **key}, "id"),
+               ({"type": 5, **key}, "type"),
+               ({"type": "step.started", "step": "x", "name": "hi", **key}, "step"),
+               ({"type": "log", "step": 0, "seq": {}, "data": "x", **key}, "seq"),
+               ({"type": "log", "step": 0, "seq": 0, "data": 5, **key}, "data"),
+               ({"type": "step.finished", "step": 0, "result": 7, **key}, "result"),
+               ({"type": "job.started", "request": "a", "attempt": 1}, "request"),
+               ({"type": "job.started", "request": rid, "attempt": []}, "attempt"),
+               ({"type": "step.finished", "step": 0, "result": "success", "tests": "x", **key},
+                "tests"),
+               ({"type": "step.finished", "step": 0, "result": "success",
+                 "tests": {"passed": "x"}, **key}, "passed"),
+               ({"type": "step.finished", "step": 0, "result": "success",
+                 "properties": [1], **key}, "properties"),
+               ({"type": "step.started", "step": 0, "name": {"a": 1}, **key}, "name"),
+               ({"type": "job.started", "builddir": 5, **key}, "builddir"),
+               ({"type": "log", "step": -1, "seq": 0, "data": "x", **key}, "step"),
+               ({"type": "log", "step": 0, "seq": 2 ** 64, "data": "x", **key}, "seq")]
+        for ev, named in bad:
+            with self.subTest(event=ev):
+                if "id" not in ev:
+                    ev = {"id": next(next_id), **ev}
+                ws.send_json(ev)
+                answer = ws.recv_json()
+                self.assertIsNotNone(answer, "the master closed the connection")
+                self.assertEqual(answer["type"], "rejected", answer)
+                self.assertIn(named, answer["error"])
+                if isinstance(ev["id"], int):
+                    self.assertEqual(answer["id"], ev["id"])
+                    self.assertEqual(ws.recv_json(), {"type": "ack", "upto": ev["id"]})
+                self.alive()
+        # None of them was applied: the job is still waiting for its first event; the worker
+        # finishes it properly and the build is whole.
+        events = [{"type": "job.started", **key},
+                  {"type": "step.started", "step": 0, "name": "hi", **key},
+                  {"type": "log", "step": 0, "seq": 0, "data": "hi\n", **key},
+                  {"type": "step.finished", "step": 0, "result": "success",
+                   "tests": {"passed": 1, "failed": 0, "total": 1, "failures": []}, **key},
+                  {"type": "job.finished", "result": "success", **key}]
+        for ev in events:
+            ws.send_json({"id": next(next_id), **ev})
+        req = self.g.wait_request(rid)
+        self.assertEqual(req["result"], "success")
+        build = req["builds"][0]["id"]
+        self.assertEqual(self.g.log(build, 0)[0], "hi\n")
+        self.assertEqual([s["result"] for s in self.g.build(build)["steps"]], ["success"])
+        ws.close()
+        self.alive()
+
+    def test_deeply_nested_json_is_refused(self):
+        """Code that walks JSON recurses once per level: 200000 levels once overflowed the
+        master's stack (it died without a word)."""
+        deep = "[" * 200000 + "]" * 200000
+        status, answer = self.post("/api/v1/builders/hello/force",
+                                   ('{"properties": {"x": %s}}' % deep).encode())
+        self.assertEqual(status, 400, answer)
+        self.alive()
+        rid = self.g.force("hello")
+        ws = WsClient("127.0.0.1", self.g.port)
+        ws.send_json(self.hello())
+        self.assertEqual(ws.recv_json()["type"], "welcome")
+        self.assertEqual(ws.recv_json()["type"], "job")
+        ws.send_text('{"id": 1, "type": "step.finished", "step": 0, "result": "success", '
+                     '"request": %d, "attempt": 1, "properties": {"x": %s}}' % (rid, deep))
+        self.assertIsNone(ws.recv_json())  # refused like any message that is not JSON
+        ws.close()
+        self.alive()
+
+    def post(self, path, body, headers=None):
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        req = urllib.request.Request(self.g.url + path, data=data, method="POST",
+                                     headers={"Content-Type": "application/json", **(headers or {})})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return resp.status, json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"null")
+
+    def test_api_bodies_with_fields_of_the_wrong_type_are_400(self):
+        # A trigger call needs a job token: take a job as a hand-written worker.
+        self.g.force("hello")
+        ws = WsClient("127.0.0.1", self.g.port)
+        ws.send_json(self.hello())
+        self.assertEqual(ws.recv_json()["type"], "welcome")
+        token = ws.recv_json()["job"]["api_token"]
+        bearer = {"Authorization": "Bearer " + token}
+        cases = [
+            ("/api/v1/builders/hello/force", {"properties": 5}, None, "properties"),
+            ("/api/v1/builders/hello/force", {"properties": []}, None, "properties"),
+            ("/api/v1/builders/hello/force", {"reason": 5}, None, "reason"),
+            ("/api/v1/builders/hello/force", [1, 2], None, ""),
+            ("/api/v1/builders/hello/force", "text", None, ""),
+            ("/api/v1/jobs", {"consumer": 5}, None, "consumer"),
+            ("/api/v1/jobs", {"consumer": ["c"]}, None, "consumer"),
+            ("/api/v1/jobs", {"consumer": "c", "reason": {}}, None, "reason"),
+            ("/api/v1/jobs", 7, None, ""),
+            ("/api/v1/builds/1/rebuild", {"reason": 5}, None, "reason"),
+            ("/api/v1/builds/1/rebuild", [], None, ""),
+            ("/api/v1/login", {"name": 5, "password": "x"}, None, "name"),
+            ("/api/v1/login", {"name": "a", "password": []}, None, "password"),
+            ("/api/v1/login", None, None, ""),
+            ("/api/v1/trigger", {"target": 5}, bearer, "target"),
+            ("/api/v1/trigger", {"target": "hello", "properties": "x"}, bearer, "properties"),
+            ("/api/v1/trigger", {"target": "hello", "properties": [1]}, bearer, "properties"),
+            ("/api/v1/trigger", ["hello"], bearer, ""),
+            ("/api/v1/hooks/generic", {"repository": 5, "branch": "m", "revision": "1"},
+             {"Authorization": "Bearer tok"}, "repository"),
+            ("/api/v1/hooks/generic", {"repository": "r", "branch": "m", "revision": "1",
+                                       "when": "yesterday"}, {"Authorization": "Bearer tok"},
+             "when"),
+            ("/api/v1/hooks/generic", {"changes": [{"repository": "r", "branch": "m",
+                                                    "revision": "1", "files": [1]}]},
+             {"Authorization": "Bearer tok"}, "files"),
+            ("/api/v1/hooks/generic", {"changes": {"a": 1}}, {"Authorization": "Bearer tok"},
+             "changes"),
+        ]
+        for path, body, headers, named in cases:
+            with self.subTest(path=path, body=body):
+                status, answer = self.post(path, b"null" if body is None else body, headers)
+                self.assertEqual(status, 400, answer)
+                self.assertIn(named, answer["error"])
+                self.alive()
+        ws.close()
+        # And a real worker still builds.
+        self.g.start_worker("w1")
+        self.assertEqual(self.g.wait_request(self.g.force("hello"))["result"], "success")
+        self.alive()
+
+
+if __name__ == "__main__":
+    unittest.main()
