@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Grove needs, only those missing (idempotent). Sourced by the
-# quickstart and test scripts: `install_packages build` or `install_packages build test`.
+# quickstart and test scripts: `install_packages build` or `install_packages build test` (or `windows`).
 set -euo pipefail
 
 BUILD_PACKAGES=(
@@ -15,6 +15,8 @@ BUILD_PACKAGES=(
 )
 TEST_PACKAGES=(python3 procps curl openssl rabbitmq-server python3-pika postgresql python3-aiosmtpd ngircd)
 FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev)  # libFuzzer (scripts/fuzz.sh)
+# The Windows worker: cross-built with mingw-w64 (scripts/build-windows.sh), tested under Wine.
+WINDOWS_PACKAGES=(g++-mingw-w64-x86-64-posix wine64 zip)
 
 install_packages() {
   local wanted=() missing=()
@@ -22,6 +24,7 @@ install_packages() {
     case "$group" in
       build) wanted+=("${BUILD_PACKAGES[@]}") ;;
       test) wanted+=("${TEST_PACKAGES[@]}") ;;
+      windows) wanted+=("${WINDOWS_PACKAGES[@]}") ;;
       fuzz) wanted+=("${FUZZ_PACKAGES[@]}") ;;
     esac
   done

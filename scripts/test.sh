@@ -6,8 +6,10 @@ set -euo pipefail
 GROVE_ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 source "$GROVE_ROOT/scripts/deps.sh"
 
-install_packages build test
+install_packages build test windows
 build_grove "$GROVE_ROOT/build" Release
+# grove-worker.exe for the Windows tests (its own build dir: build-windows).
+"$GROVE_ROOT/scripts/build-windows.sh" >/dev/null
 # A private RabbitMQ node for the AMQP tests (scripts/rabbitmq.sh) and a private PostgreSQL
 # server for the store's tests on PostgreSQL (scripts/postgres.sh), both stopped whatever happens.
 GROVE_RABBITMQ_DIR="$(mktemp -d /tmp/grove-rabbitmq.XXXXXX)"

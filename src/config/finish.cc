@@ -31,10 +31,12 @@ std::string TagList(const std::vector<std::string>& tags) {
 }
 
 // Mirrors the dispatcher's rule (master/worker_registry.cc): a worker may run a builder that
-// names it, or, when the builder names no workers, whose tags it has all of.
+// names it, or, when the builder names no workers, whose tags it has all of. An "os:NAME" tag is
+// also met by the operating system a worker reports when it connects, unknown here: any
+// worker may turn out to have it.
 bool HasAllTags(const WorkerConfig& w, const std::vector<std::string>& tags) {
   return std::all_of(tags.begin(), tags.end(), [&](const std::string& t) {
-    return std::find(w.tags.begin(), w.tags.end(), t) != w.tags.end();
+    return t.starts_with("os:") || std::find(w.tags.begin(), w.tags.end(), t) != w.tags.end();
   });
 }
 

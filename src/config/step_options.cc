@@ -92,6 +92,7 @@ void CommandOptions::Read(TableReader& t) {
   positional = t.PositionalString(1);
   command = t.String("command");
   argv = t.StringList("argv");
+  shell = t.String("shell");
 }
 
 bool CommandOptions::Apply(const TableReader& t, bool required, StepSpec* step) {
@@ -106,6 +107,15 @@ bool CommandOptions::Apply(const TableReader& t, bool required, StepSpec* step) 
   if (given > 1)
     throw ConfigError(t.what() + " has more than one command: give only one of value #1, " +
                       "command = and argv =");
+  if (shell) {
+    if (*shell != "sh" && *shell != "cmd" && *shell != "powershell" && *shell != "pwsh")
+      throw ConfigError("option 'shell' in " + t.what() +
+                        " must be sh, cmd, powershell or pwsh, got '" + *shell + "'");
+    if (argv)
+      throw ConfigError("option 'shell' in " + t.what() +
+                        " applies to a command, not to argv (which runs without a shell)");
+    step->options["shell"] = *shell;
+  }
   if (argv) {
     if (argv->empty() || (*argv)[0].empty())
       throw ConfigError("option 'argv' in " + t.what() + " must start with the program to run");

@@ -23,6 +23,8 @@ void ReadCommonStepOptions(lua_State* L, TableReader& t, StepSpec* step);
 struct CommandOptions {
   std::optional<std::string> positional, command;
   std::optional<std::vector<std::string>> argv;
+  // The shell a command runs through (sh, cmd, powershell, pwsh); unset: the worker's default.
+  std::optional<std::string> shell;
   void Read(TableReader& t);
   // Fills step.command or step.argv; false when none was given and it is not required.
   bool Apply(const TableReader& t, bool required, StepSpec* step);

@@ -35,6 +35,7 @@ Status ParseHello(const Json& msg, const char* name_field, WorkerHello* out) {
       .Int("capacity", &out->capacity, 0, 1 << 20)
       .Array("running", &running)
       .Str("version", &out->version)
+      .Str("os", &out->os)
       .Str("instance", &out->instance)
       .Bool("paused", &out->paused)
       .CheckInt("v")

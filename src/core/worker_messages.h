@@ -25,13 +25,14 @@ struct WorkerHello {
   int capacity = 0;  // 0: as configured on the master
   std::vector<RunningJob> running;
   std::string version;
+  std::string os;        // "linux", "windows", ... ("" from workers that do not say)
   std::string instance;  // AMQP: the worker process ("" over the WebSocket)
   std::string remote;    // peer address, for the log (set by the broker)
   bool paused = false;   // AMQP workers remember a pause across a master restart
 };
 
 // A hello: {"type": "hello", "v": 1, NAME_FIELD: ..., "secret", "capacity", "running",
-// "version"} (+ "instance", "paused", "tags" over AMQP). |name_field| is "name" on the
+// "version", "os"} (+ "instance", "paused", "tags" over AMQP). |name_field| is "name" on the
 // WebSocket and "worker" over AMQP. Invalid names the first field of the wrong type.
 Status ParseHello(const Json& msg, const char* name_field, WorkerHello* out);
 

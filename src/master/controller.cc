@@ -202,6 +202,7 @@ void Controller::OnHello(ConnId conn, WorkerHello hello, std::function<void(Stat
     w.name = hello.name;
     w.conn = conn;
     w.tags = {wc->tags.begin(), wc->tags.end()};
+    w.os = hello.os;
     w.capacity = hello.capacity > 0 ? std::min(hello.capacity, wc->capacity) : wc->capacity;
     w.connected_at = w.last_seen = NowMs();
     w.paused = hello.paused;
@@ -237,8 +238,9 @@ void Controller::OnHello(ConnId conn, WorkerHello hello, std::function<void(Stat
     rec.connected = true;
     rec.last_seen = NowMs();
     (void)txn.store().UpsertWorker(rec);
-    spdlog::info("worker {} connected from {} (capacity {}, {} jobs resumed)", hello.name,
-                 hello.remote, added.capacity, reported.size());
+    spdlog::info("worker {} connected from {} (capacity {}, {}{} jobs resumed)", hello.name,
+                 hello.remote, added.capacity, hello.os.empty() ? "" : hello.os + ", ",
+                 reported.size());
     txn.AfterCommit([this, reply, name = hello.name, conn](const Status& st) {
       if (st.ok()) return reply(st);
       // What the hello decided is rolled back, so the worker is not welcome yet: it is closed
@@ -726,6 +728,7 @@ void Controller::DescribeWorkers(std::function<void(Json)> done) {
         j["capacity"] = w->capacity;
         j["paused"] = w->paused;
         j["last_seen"] = w->last_seen;
+        if (!w->os.empty()) j["os"] = w->os;
         for (const auto& key : w->running) {
           Json r = KeyJson(key);
           if (auto a = active_.find(key); a != active_.end()) {

@@ -8,8 +8,9 @@ bool WorkerFits(const ConnectedWorker& w, const BuilderConfig& builder) {
   if (!builder.workers.empty())
     return std::find(builder.workers.begin(), builder.workers.end(), w.name) !=
            builder.workers.end();
-  return std::all_of(builder.tags.begin(), builder.tags.end(),
-                     [&](const std::string& t) { return w.tags.count(t) > 0; });
+  return std::all_of(builder.tags.begin(), builder.tags.end(), [&](const std::string& t) {
+    return w.tags.count(t) > 0 || (!w.os.empty() && t == "os:" + w.os);
+  });
 }
 
 ConnectedWorker* WorkerRegistry::Find(const std::string& name) {

@@ -24,6 +24,7 @@ struct ConnectedWorker {
   std::string name;
   ConnId conn = 0;
   std::set<std::string> tags;
+  std::string os;  // from its hello; a builder's tag "os:NAME" asks for it
   int capacity = 1;
   bool paused = false;
   std::set<JobKey> running;
@@ -55,7 +56,8 @@ class WorkerRegistry {
   std::map<std::string, ConnectedWorker> workers_;
 };
 
-// True when |w| may run |builder|: named in builder.workers, or has every tag it asks for.
+// True when |w| may run |builder|: named in builder.workers, or has every tag it asks for. The
+// tag "os:NAME" is also satisfied by a worker whose hello says os NAME.
 bool WorkerFits(const ConnectedWorker& w, const BuilderConfig& builder);
 
 }  // namespace grove

@@ -11,6 +11,7 @@
 #include "worker/build_dirs.h"
 #include "worker/job_runner.h"
 #include "worker/master_link.h"
+#include "worker/path_utf8.h"
 
 namespace grove {
 
@@ -117,7 +118,7 @@ class Agent : public LinkHandler {
 
 Status RunWorker(const WorkerOptions& opts) {
   std::error_code ec;
-  fs::create_directories(opts.workdir, ec);
+  fs::create_directories(Utf8Path(opts.workdir), ec);
   if (ec)
     return Status::IoError("cannot create work directory " + opts.workdir + ": " + ec.message());
   asio::io_context io(1);
@@ -129,7 +130,7 @@ Status RunWorker(const WorkerOptions& opts) {
     agent.Shutdown();
   });
   spdlog::info("worker {} starting; master {}, work directory {}", opts.name, opts.master_url,
-               fs::absolute(opts.workdir).string());
+               PathUtf8(fs::absolute(Utf8Path(opts.workdir))));
   agent.Start();
   io.run();
   return agent.status();

@@ -1,7 +1,6 @@
 #include "worker/artifact_steps.h"
 
 #include <fmt/format.h>
-#include <sys/stat.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -9,17 +8,14 @@
 
 #include "core/json_fields.h"
 #include "worker/glob_files.h"
+#include "worker/path_utf8.h"
+#include "worker/platform.h"
 
 namespace grove {
 
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string StepDir(const StepContext& ctx) {
-  const StepSpec& spec = *ctx.step;
-  return spec.workdir.empty() ? ctx.builddir : (fs::path(ctx.builddir) / spec.workdir).string();
-}
 
 std::string ArtifactUrl(const StepContext& ctx, const std::string& build, const std::string& path) {
   std::string base = ctx.master_url;
@@ -35,26 +31,26 @@ std::string FirstLine(const std::string& body) {
 }  // namespace
 
 bool InsideBuildDir(const std::string& dir, const std::string& file, std::string* why) {
-  struct stat st;
-  if (::lstat(file.c_str(), &st) != 0) {
+  std::error_code ec;
+  fs::file_status st = fs::symlink_status(Utf8Path(file), ec);
+  if (ec || !fs::exists(st)) {
     *why = "cannot read it";
     return false;
   }
-  if (S_ISLNK(st.st_mode)) {
+  if (fs::is_symlink(st)) {
     *why = "it is a symbolic link";
     return false;
   }
-  if (!S_ISREG(st.st_mode)) {
+  if (!fs::is_regular_file(st)) {
     *why = "it is not a regular file";
     return false;
   }
-  std::error_code ec;
-  fs::path real_dir = fs::canonical(dir, ec);
+  fs::path real_dir = fs::canonical(Utf8Path(dir), ec);
   if (ec) {
     *why = "the build directory cannot be resolved";
     return false;
   }
-  fs::path real = fs::canonical(file, ec);
+  fs::path real = fs::canonical(Utf8Path(file), ec);
   if (ec) {
     *why = "it cannot be resolved";
     return false;
@@ -75,7 +71,11 @@ void UploadStep::Start(const StepContext& ctx, std::function<void(Result)> done)
     ctx.log("[grove] upload: this job has no artifact token (the master is too old?)\n");
     return done_(Result::kException);
   }
-  std::string to = StringOr(o, "to", "");
+  std::string to;
+  if (Status st = ToArtifactName(StringOr(o, "to", ""), &to); !st.ok()) {
+    ctx.log(fmt::format("[grove] upload: {}\n", st.message()));
+    return done_(Result::kFailure);
+  }
   std::string dir = StepDir(ctx);
   for (const auto& pattern : StringOrList(o, "files")) {
     std::vector<std::string> matched = GlobFiles(dir, pattern);
@@ -89,7 +89,7 @@ void UploadStep::Start(const StepContext& ctx, std::function<void(Result)> done)
         ctx.log(fmt::format("[grove] upload: refusing {}: {}\n", f, why));
         return done_(Result::kFailure);
       }
-      std::string name = fs::path(f).filename().string();
+      std::string name = PathUtf8(Utf8Path(f).filename());
       std::string dest = to.empty() ? name : (to.back() == '/' ? to + name : to);
       if (!to.empty() && to.back() != '/' && matched.size() > 1) dest = to + "/" + name;
       files_.emplace_back(f, dest);
@@ -139,23 +139,31 @@ void DownloadStep::Start(const StepContext& ctx, std::function<void(Result)> don
   std::string build = StringOr(o, "build", "");
   std::string path = StringOr(o, "path", "");
   std::string to = StringOr(o, "to", path);
+  if (Status st = ToArtifactName(path, &path); !st.ok()) {
+    ctx.log(fmt::format("[grove] download: {}\n", st.message()));
+    return done(Result::kFailure);
+  }
   if (build.empty() || path.empty() || ctx.master_url.empty()) {
     ctx.log("[grove] download: needs a build, a path and the master's URL\n");
     return done(Result::kException);
   }
-  fs::path dest = fs::path(StepDir(ctx)) / to;
-  // The destination was checked in grove.lua, but ${prop:...} may have changed it since.
+  // The destination was checked in grove.lua, but ${prop:...} may have changed it since, and
+  // only this worker knows its file system's rules (Windows: no drive, no CON, no ':').
+  std::string dest_path;
+  Status checked = PathInBuildDir(StepDir(ctx), to, &dest_path);
+  fs::path dest = Utf8Path(dest_path);
   fs::path rel =
-      dest.lexically_normal().lexically_relative(fs::path(ctx.builddir).lexically_normal());
-  if (to.empty() || to[0] == '/' || rel.empty() || *rel.begin() == "..") {
-    ctx.log(fmt::format("[grove] download: destination '{}' is outside the build directory\n", to));
+      dest.lexically_normal().lexically_relative(Utf8Path(ctx.builddir).lexically_normal());
+  if (to.empty() || !checked.ok() || rel.empty() || *rel.begin() == "..") {
+    ctx.log(fmt::format("[grove] download: destination '{}' refused: {}\n", to,
+                        checked.ok() ? "it is outside the build directory" : checked.message()));
     return done(Result::kFailure);
   }
   ctx.log(fmt::format("[grove] downloading artifact {} of build {} to {}\n", path, build,
-                      dest.string()));
+                      PathUtf8(dest)));
   HttpRequestSpec spec;
   spec.url = ArtifactUrl(ctx, build, path);
-  spec.save_to = dest.string();
+  spec.save_to = PathUtf8(dest);
   auto log = ctx.log;
   call_ = HttpCall::Start(*ctx.io, spec, [log, done, path](HttpOutcome out) {
     if (out.cancelled) return done(Result::kCancelled);

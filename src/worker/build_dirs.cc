@@ -3,6 +3,8 @@
 #include <cctype>
 #include <filesystem>
 
+#include "worker/path_utf8.h"
+
 namespace grove {
 
 std::string SafeDirName(const std::string& name) {
@@ -16,7 +18,7 @@ std::string SafeDirName(const std::string& name) {
 }
 
 std::string BuildDirs::Acquire(const std::string& builder) {
-  std::string base = (std::filesystem::absolute(workdir_) / SafeDirName(builder)).string();
+  std::string base = PathUtf8(std::filesystem::absolute(Utf8Path(workdir_)) / SafeDirName(builder));
   std::string dir = base;
   for (int n = 2; busy_.count(dir); ++n) dir = base + "." + std::to_string(n);
   busy_.insert(dir);

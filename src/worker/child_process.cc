@@ -158,8 +158,15 @@ Spawned Spawn(const ChildOptions& opts) {
   ::fcntl(read_end.get(), F_SETFL, ::fcntl(read_end.get(), F_GETFL) | O_NONBLOCK);
 
   SpawnFileActions actions;
-  posix_spawn_file_actions_addopen(&actions.value, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions.value, write_end.get(), STDOUT_FILENO);
+  posix_spawn_file_actions_addopen(&actions.value, STDIN_FILENO,
+                                   opts.stdin_file.empty() ? "/dev/null" : opts.stdin_file.c_str(),
+                                   O_RDONLY, 0);
+  if (opts.stdout_file.empty()) {
+    posix_spawn_file_actions_adddup2(&actions.value, write_end.get(), STDOUT_FILENO);
+  } else {
+    posix_spawn_file_actions_addopen(&actions.value, STDOUT_FILENO, opts.stdout_file.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  }
   posix_spawn_file_actions_adddup2(&actions.value, write_end.get(), STDERR_FILENO);
   // Our own descriptors are O_CLOEXEC, but another thread of the worker may open one without it
   // (or between open and fcntl); close everything above stderr so no child inherits, say, a

@@ -4,6 +4,9 @@
 // delivered in chunks as it comes; the exit is delivered once, after the process has exited and
 // the pipe has been read to its end. A timeout or Cancel() kills the whole group (grandchildren
 // too): SIGTERM, then SIGKILL after a grace period. All callbacks run on the io_context's thread.
+//
+// Implementations: child_process.cc (POSIX: a process group, a pidfd) and
+// windows/child_process_win.cc (a Job Object, which is killed as a whole; no grace period).
 #pragma once
 
 #include <chrono>
@@ -23,9 +26,15 @@ class io_context;
 namespace grove {
 
 struct ChildOptions {
-  std::vector<std::string> argv;               // argv[0] is looked up in PATH
-  std::map<std::string, std::string> env;      // added to (or replacing in) the worker's env
-  std::string workdir;                         // created if missing
+  std::vector<std::string> argv;  // argv[0] is looked up in PATH
+  // Windows only: the command line exactly as given (cmd.exe has quoting rules of its own), with
+  // argv[0] the program to start. Empty: the command line is argv quoted by the rules of
+  // CommandLineToArgvW (windows/command_line.h).
+  std::string command_line;
+  std::map<std::string, std::string> env;  // added to (or replacing in) the worker's env
+  std::string stdin_file;                  // read as stdin ("": the null device)
+  std::string stdout_file;  // stdout written here, truncated ("": with stderr, to on_output)
+  std::string workdir;      // created if missing
   std::chrono::seconds timeout{0};             // 0: no limit
   std::chrono::milliseconds kill_grace{2000};  // SIGTERM → SIGKILL
 };

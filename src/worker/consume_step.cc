@@ -15,6 +15,8 @@
 #include "core/json_fields.h"
 #include "worker/command_sequence.h"
 #include "worker/in_process_consumers.h"
+#include "worker/path_utf8.h"
+#include "worker/platform.h"
 
 namespace grove {
 
@@ -157,25 +159,29 @@ void ConsumeStep::Start(const StepContext& ctx, std::function<void(Result)> done
   }
   if (in_process) return StartInProcess(ctx, name, std::move(payload), std::move(done));
   // One pair of files per step, next to the build directory's other contents.
-  std::filesystem::path dir(ctx.builddir);
+  std::filesystem::path dir = Utf8Path(ctx.builddir);
   std::string stem = fmt::format(".grove-consume-{}-{}", ctx.job->request_id, ctx.job->attempt);
   std::filesystem::path payload_file = dir / (stem + ".payload.json");
   std::filesystem::path result_file = dir / (stem + ".result.json");
   std::error_code ec;
   std::filesystem::remove(result_file, ec);
   if (!WriteFile(payload_file, payload.dump())) {
-    log(fmt::format("[grove] cannot write {}\n", payload_file.string()));
+    log(fmt::format("[grove] cannot write {}\n", PathUtf8(payload_file)));
     return done(Result::kException);
   }
   ChildOptions opts;
-  // The redirections apply to the whole script, so COMMAND may be any shell text.
-  opts.argv = {"/bin/sh", "-c",
-               "exec <\"$GROVE_PAYLOAD_FILE\" >\"$GROVE_RESULT_FILE\"\n" + it->second};
+  // The redirections apply to the whole command, so it may be any shell text.
+  if (Status st = SetShellCommand(it->second, "", &opts); !st.ok()) {
+    log(fmt::format("[grove] {}\n", st.message()));
+    return done(Result::kException);
+  }
+  opts.stdin_file = PathUtf8(payload_file);
+  opts.stdout_file = PathUtf8(result_file);
   opts.env = spec.env;
   opts.env["GROVE_CONSUMER"] = name;
-  opts.env["GROVE_PAYLOAD_FILE"] = payload_file.string();
-  opts.env["GROVE_RESULT_FILE"] = result_file.string();
-  opts.workdir = spec.workdir.empty() ? ctx.builddir : (dir / spec.workdir).string();
+  opts.env["GROVE_PAYLOAD_FILE"] = PathUtf8(payload_file);
+  opts.env["GROVE_RESULT_FILE"] = PathUtf8(result_file);
+  opts.workdir = StepDir(ctx);
   opts.timeout = std::chrono::seconds(spec.timeout_s);
   int64_t timeout = spec.timeout_s;
   Json* report = ctx.report;

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "core/json_fields.h"
+#include "worker/path_utf8.h"
 
 namespace grove {
 
@@ -49,22 +50,21 @@ void GitStep::Start(const StepContext& ctx, std::function<void(Result)> done) {
     return done(Result::kException);
   }
 
-  fs::path dir =
-      spec.workdir.empty() ? fs::path(ctx.builddir) : fs::path(ctx.builddir) / spec.workdir;
+  fs::path dir = Utf8Path(StepDir(ctx));
   std::error_code ec;
   if (mode == "full") {
     // A clean checkout: nothing from the previous build survives.
-    ctx.log(fmt::format("[grove] mode full: removing {}\n", dir.string()));
+    ctx.log(fmt::format("[grove] mode full: removing {}\n", PathUtf8(dir)));
     fs::remove_all(dir, ec);
     if (ec) {
-      ctx.log(fmt::format("[grove] cannot remove {}: {}\n", dir.string(), ec.message()));
+      ctx.log(fmt::format("[grove] cannot remove {}: {}\n", PathUtf8(dir), ec.message()));
       return done(Result::kException);
     }
   }
   fs::create_directories(dir, ec);
 
   ChildOptions base;
-  base.workdir = dir.string();
+  base.workdir = PathUtf8(dir);
   base.timeout = std::chrono::seconds(spec.timeout_s);
   base.env = spec.env;
   base.env["GIT_TERMINAL_PROMPT"] = "0";  // never wait for a password on a terminal

@@ -24,15 +24,4 @@ std::vector<std::string> GlobFiles(const std::string& dir, const std::string& pa
   return out;
 }
 
-std::vector<std::string> StringOrList(const Json& options, const char* key) {
-  std::vector<std::string> out;
-  if (!options.is_object() || !options.contains(key)) return out;
-  const Json& v = options[key];
-  if (v.is_string()) out.push_back(v.get<std::string>());
-  if (v.is_array())
-    for (const auto& item : v)
-      if (item.is_string()) out.push_back(item.get<std::string>());
-  return out;
-}
-
 }  // namespace grove

@@ -1,6 +1,9 @@
-// HttpCall: one HTTP request made by a worker step (artifact upload/download, publish) with
-// libcurl on a thread of its own, so that the worker's io_context never blocks on the network.
-// The result is delivered on the io_context's thread.
+// HttpCall: one HTTP request made by a worker step (artifact upload/download, publish, trigger)
+// on a thread of its own, so that the worker's io_context never blocks on the network. The
+// result is delivered on the io_context's thread.
+//
+// The request itself (PerformHttp) is the platform's: libcurl on Linux (http_curl.cc), WinHTTP
+// on Windows (windows/http_winhttp.cc).
 #pragma once
 
 #include <atomic>
@@ -17,14 +20,16 @@ class io_context;
 namespace grove {
 
 struct HttpRequestSpec {
-  std::string method = "GET";  // GET, PUT or POST
-  std::string url;
+  std::string method = "GET";        // GET, PUT or POST
+  std::string url;                   // http:// or https://
   std::vector<std::string> headers;  // "Name: value"
   std::string userpwd;               // basic auth "user:password" (never logged)
   std::string body_file;             // PUT: the body; POST: the multipart file part
   std::string multipart_field;       // POST with body_file: the part's name
+  std::string body;                  // PUT/POST without body_file: the body itself
   std::string save_to;               // GET: write a 2xx body here (else it is kept in |body|)
   long timeout_s = 600;
+  long connect_timeout_s = 30;
 };
 
 struct HttpOutcome {
@@ -33,6 +38,10 @@ struct HttpOutcome {
   std::string body;   // the answer (first 64 KiB) unless saved to a file
   bool cancelled = false;
 };
+
+// Makes the request and waits for its end (blocking). Sets |cancelled| to abort it; the outcome
+// then says cancelled.
+HttpOutcome PerformHttp(const HttpRequestSpec& spec, const std::atomic<bool>* cancelled);
 
 class HttpCall {
  public:

@@ -12,6 +12,8 @@
 #include "core/log.h"
 #include "core/secret_mask.h"
 #include "core/utf8.h"
+#include "worker/path_utf8.h"
+#include "worker/platform.h"
 
 namespace grove {
 
@@ -114,6 +116,10 @@ struct JobRunner::Impl {
     for (auto& a : out->argv) GROVE_RETURN_IF_ERROR(Interpolate(a, props, secrets, &a));
     for (auto& [k, v] : out->env) GROVE_RETURN_IF_ERROR(Interpolate(v, props, secrets, &v));
     GROVE_RETURN_IF_ERROR(Interpolate(spec.workdir, props, secrets, &out->workdir));
+    // Checked here, after ${...}, by the rules of this worker's file system (Windows: no drive,
+    // no CON or ':'); the config only knows the master's.
+    std::string dir;
+    GROVE_RETURN_IF_ERROR(PathInBuildDir(owner.builddir_, out->workdir, &dir));
     return InterpolateJson(spec.options, props, secrets, &out->options);
   }
 
@@ -223,7 +229,7 @@ JobRunner::~JobRunner() = default;
 
 void JobRunner::Start() {
   std::error_code ec;
-  std::filesystem::create_directories(builddir_, ec);
+  std::filesystem::create_directories(Utf8Path(builddir_), ec);
   Json ev = impl_->Event(event::kJobStarted);
   ev["builddir"] = builddir_;
   impl_->sink.Emit(std::move(ev));

@@ -2,37 +2,18 @@
 
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/websocket.hpp>
 #include <deque>
 #include <random>
 #include <set>
 
-#include "core/fd_util.h"
 #include "core/json_fields.h"
 #include "core/log.h"
+#include "worker/platform.h"
 
 namespace grove {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace ws = boost::beast::websocket;
-using tcp = asio::ip::tcp;
-
-Status ParseMasterUrl(const std::string& url, std::string* host, std::string* port) {
-  const std::string prefix = "http://";
-  if (url.rfind(prefix, 0) != 0)
-    return Status::Invalid("invalid master URL '" + url + "' (expected http://HOST:PORT)");
-  std::string rest = url.substr(prefix.size());
-  if (size_t slash = rest.find('/'); slash != std::string::npos) rest.resize(slash);
-  size_t colon = rest.rfind(':');
-  if (rest.empty() || colon == 0) return Status::Invalid("invalid master URL '" + url + "'");
-  *host = colon == std::string::npos ? rest : rest.substr(0, colon);
-  *port = colon == std::string::npos ? "80" : rest.substr(colon + 1);
-  return Status::Ok();
-}
 
 struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
   struct Entry {
@@ -44,16 +25,14 @@ struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
   };
 
   Impl(asio::io_context& io, LinkOptions o, LinkHandler& h)
-      : io(io), opts(std::move(o)), handler(h), resolver(io), retry_timer(io) {}
+      : io(io), opts(std::move(o)), handler(h), retry_timer(io) {}
 
   asio::io_context& io;
   LinkOptions opts;
   LinkHandler& handler;
-  tcp::resolver resolver;
   asio::steady_timer retry_timer;
-  std::unique_ptr<ws::stream<beast::tcp_stream>> stream;
-  std::vector<std::unique_ptr<ws::stream<beast::tcp_stream>>> retired;
-  beast::flat_buffer in;
+  std::unique_ptr<LinkTransport> stream;
+  std::vector<std::unique_ptr<LinkTransport>> retired;
   std::string hello_text;
   bool hello_pending = false;
   bool welcomed = false;
@@ -72,54 +51,24 @@ struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
 
   void Connect() {
     if (stopped) return;
-    std::string host, port;
-    Status st = ParseMasterUrl(opts.master_url, &host, &port);
+    MasterAddress addr;
+    Status st = ParseMasterUrl(opts.master_url, &addr);
+    if (st.ok()) st = MakeLinkTransport(io, addr, &stream);
     if (!st.ok()) return handler.OnRefused(st.message());
-    resolver.async_resolve(
-        host, port,
-        [self = shared_from_this(), host, port](beast::error_code ec,
-                                                tcp::resolver::results_type results) {
-          if (ec) return self->Retry("cannot resolve " + host + ": " + ec.message());
-          self->stream = std::make_unique<ws::stream<beast::tcp_stream>>(self->io);
-          beast::get_lowest_layer(*self->stream).expires_after(std::chrono::seconds(10));
-          beast::get_lowest_layer(*self->stream)
-              .async_connect(
-                  results, [self, host, port](beast::error_code ec, const tcp::endpoint&) {
-                    if (ec)
-                      return self->Retry("cannot connect to " + host + ":" + port + ": " +
-                                         ec.message());
-                    beast::get_lowest_layer(*self->stream).expires_never();
-                    auto& socket = beast::get_lowest_layer(*self->stream).socket();
-                    socket.set_option(tcp::no_delay(true));
-                    // Asio's connect opens without SOCK_CLOEXEC; steps' spawns close what is
-                    // above stderr anyway, this covers any other exec.
-                    SetCloexec(socket.native_handle());
-                    ws::stream_base::timeout t{};
-                    t.handshake_timeout = std::chrono::seconds(10);
-                    t.idle_timeout = std::chrono::seconds(20);
-                    t.keep_alive_pings = true;
-                    self->stream->set_option(t);
-                    self->stream->read_message_max(64 << 20);
-                    self->stream->async_handshake(
-                        host + ":" + port, "/api/v1/worker", [self](beast::error_code ec) {
-                          if (ec) return self->Retry("WebSocket handshake failed: " + ec.message());
-                          self->SendHello();
-                        });
-                  });
-        });
+    stream->Connect([self = shared_from_this(), s = stream.get()](const std::string& error) {
+      if (s != self->stream.get()) return;  // a previous connection's
+      if (!error.empty()) return self->Retry(error);
+      self->SendHello();
+    });
   }
 
   void SendHello() {
     Json running = handler.RunningJobs();
     for (const auto& [req, att] : finished_unacked)
       running.push_back({{"request", req}, {"attempt", att}});
-    Json hello = {{"type", "hello"},
-                  {"v", kProtocolVersion},
-                  {"name", opts.name},
-                  {"secret", opts.secret},
-                  {"capacity", opts.capacity},
-                  {"running", running},
-                  {"version", "grove-worker/0.1"}};
+    Json hello = {{"type", "hello"},       {"v", kProtocolVersion},        {"name", opts.name},
+                  {"secret", opts.secret}, {"capacity", opts.capacity},    {"running", running},
+                  {"os", WorkerOs()},      {"version", "grove-worker/0.1"}};
     hello_text = hello.dump();
     hello_pending = true;
     Write();
@@ -127,15 +76,13 @@ struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
   }
 
   void Read() {
-    stream->async_read(in,
-                       [self = shared_from_this(), s = stream.get()](beast::error_code ec, size_t) {
-                         if (s != self->stream.get()) return;  // a previous connection's read
-                         if (ec) return self->Retry("connection to master lost: " + ec.message());
-                         std::string text = beast::buffers_to_string(self->in.data());
-                         self->in.consume(self->in.size());
-                         self->OnMessage(text);
-                         if (self->stream.get() == s && !self->stopped) self->Read();
-                       });
+    stream->Read(
+        [self = shared_from_this(), s = stream.get()](const std::string& error, std::string text) {
+          if (s != self->stream.get()) return;  // a previous connection's read
+          if (!error.empty()) return self->Retry(error);
+          self->OnMessage(text);
+          if (self->stream.get() == s && !self->stopped) self->Read();
+        });
   }
 
   void OnMessage(const std::string& text) {
@@ -224,26 +171,24 @@ struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
     }
     if (!text) return;
     writing = true;
-    stream->text(true);
-    stream->async_write(asio::buffer(*text),
-                        [self = shared_from_this(), s = stream.get(), was_hello = hello_pending,
-                         gen = send_generation, text](beast::error_code ec, size_t) {
-                          self->writing = false;
-                          if (s != self->stream.get()) return;
-                          if (ec) return self->Retry("write to master failed: " + ec.message());
-                          if (was_hello)
-                            self->hello_pending = false;
-                          else if (gen == self->send_generation)
-                            ++self->next_to_send;
-                          self->Write();
-                        });
+    // The transport needs |text| until |done|: the callback holds it.
+    stream->Write(*text, [self = shared_from_this(), s = stream.get(), was_hello = hello_pending,
+                          gen = send_generation, text](const std::string& error) {
+      if (s != self->stream.get()) return;
+      self->writing = false;
+      if (!error.empty()) return self->Retry(error);
+      if (was_hello)
+        self->hello_pending = false;
+      else if (gen == self->send_generation)
+        ++self->next_to_send;
+      self->Write();
+    });
   }
 
   void Retry(const std::string& why) {
     if (stopped) return;
     if (stream) {
-      beast::error_code ec;
-      beast::get_lowest_layer(*stream).socket().close(ec);
+      stream->Close();
       // Its pending handlers still refer to it: keep it until the next connection is up.
       retired.push_back(std::move(stream));
     }
@@ -255,7 +200,7 @@ struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
     spdlog::warn("{}; retrying in {} ms", why, delay.count());
     backoff = std::min(backoff * 2, std::chrono::milliseconds(15000));
     retry_timer.expires_after(delay);
-    retry_timer.async_wait([self = shared_from_this()](beast::error_code ec) {
+    retry_timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
       if (!ec) self->Connect();
     });
   }
@@ -293,10 +238,7 @@ void MasterLink::Start() {
 void MasterLink::Stop() {
   impl_->stopped = true;
   impl_->retry_timer.cancel();
-  if (impl_->stream) {
-    beast::error_code ec;
-    beast::get_lowest_layer(*impl_->stream).socket().close(ec);
-  }
+  if (impl_->stream) impl_->stream->Close();
 }
 
 void MasterLink::Emit(Json event) {

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "worker/job_runner.h"
+#include "worker/link_transport.h"
 
 namespace boost::asio {
 class io_context;
@@ -53,8 +54,5 @@ class MasterLink : public EventSink {
  private:
   std::shared_ptr<Impl> impl_;
 };
-
-// Splits "http://host:port/..." into host and port. Only plain http is supported for now.
-Status ParseMasterUrl(const std::string& url, std::string* host, std::string* port);
 
 }  // namespace grove

@@ -10,6 +10,7 @@
 #include "core/json_fields.h"
 #include "worker/artifact_steps.h"
 #include "worker/glob_files.h"
+#include "worker/path_utf8.h"
 
 namespace grove {
 
@@ -20,8 +21,7 @@ void PublishStep::Start(const StepContext& ctx, std::function<void(Result)> done
   done_ = std::move(done);
   timer_ = std::make_unique<boost::asio::steady_timer>(*ctx.io);
   const StepSpec& spec = *ctx.step;
-  std::string dir =
-      spec.workdir.empty() ? ctx.builddir : (fs::path(ctx.builddir) / spec.workdir).string();
+  std::string dir = StepDir(ctx);
   for (const auto& pattern : StringOrList(spec.options, "files")) {
     std::vector<std::string> matched = GlobFiles(dir, pattern);
     if (matched.empty()) {
@@ -45,7 +45,7 @@ void PublishStep::Send() {
   if (next_ >= files_.size()) return done_(Result::kSuccess);
   const Json& o = ctx_.step->options;
   const std::string& file = files_[next_];
-  std::string name = fs::path(file).filename().string();
+  std::string name = PathUtf8(Utf8Path(file).filename());
   HttpRequestSpec spec;
   spec.method = StringOr(o, "method", "POST");
   spec.url = StringOr(o, "url", "");

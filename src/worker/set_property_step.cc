@@ -8,6 +8,8 @@
 
 #include "core/json_fields.h"
 #include "worker/command_sequence.h"
+#include "worker/path_utf8.h"
+#include "worker/platform.h"
 
 namespace grove {
 
@@ -28,9 +30,7 @@ void SetPropertyStep::Start(const StepContext& ctx, std::function<void(Result)> 
   const StepSpec& spec = *ctx.step;
   std::string property = StringOr(spec.options, "property", "");
   std::string file = StringOr(spec.options, "file", "");
-  std::string dir = spec.workdir.empty()
-                        ? ctx.builddir
-                        : (std::filesystem::path(ctx.builddir) / spec.workdir).string();
+  std::string dir = StepDir(ctx);
   Json* report = ctx.report;
   auto log = ctx.log;
   auto set = [report, log, property](const std::string& raw) {
@@ -44,10 +44,10 @@ void SetPropertyStep::Start(const StepContext& ctx, std::function<void(Result)> 
     return Result::kSuccess;
   };
   if (!file.empty()) {
-    std::filesystem::path path = std::filesystem::path(dir) / file;
+    std::filesystem::path path = Utf8Path(dir) / Utf8Path(file);
     std::ifstream in(path, std::ios::binary);
     if (!in) {
-      log(fmt::format("[grove] cannot read {} for property '{}'\n", path.string(), property));
+      log(fmt::format("[grove] cannot read {} for property '{}'\n", PathUtf8(path), property));
       return done(Result::kFailure);
     }
     std::stringstream buf;
@@ -55,8 +55,12 @@ void SetPropertyStep::Start(const StepContext& ctx, std::function<void(Result)> 
     return done(set(buf.str()));
   }
   ChildOptions opts;
-  opts.argv =
-      spec.argv.empty() ? std::vector<std::string>{"/bin/sh", "-c", spec.command} : spec.argv;
+  if (!spec.argv.empty()) {
+    opts.argv = spec.argv;
+  } else if (Status st = SetShellCommand(spec.command, ShellOf(spec), &opts); !st.ok()) {
+    log(fmt::format("[grove] {}\n", st.message()));
+    return done(Result::kException);
+  }
   opts.env = spec.env;
   opts.workdir = dir;
   opts.timeout = std::chrono::seconds(spec.timeout_s);

@@ -2,23 +2,24 @@
 
 #include <fmt/format.h>
 
-#include <filesystem>
-
 #include "worker/command_sequence.h"
+#include "worker/platform.h"
 
 namespace grove {
 
 void ShellStep::Start(const StepContext& ctx, std::function<void(Result)> done) {
   const StepSpec& spec = *ctx.step;
   ChildOptions opts;
-  opts.argv =
-      spec.argv.empty() ? std::vector<std::string>{"/bin/sh", "-c", spec.command} : spec.argv;
-  opts.env = spec.env;
-  opts.workdir = spec.workdir.empty()
-                     ? ctx.builddir
-                     : (std::filesystem::path(ctx.builddir) / spec.workdir).string();
-  opts.timeout = std::chrono::seconds(spec.timeout_s);
   auto log = ctx.log;
+  if (!spec.argv.empty()) {
+    opts.argv = spec.argv;
+  } else if (Status st = SetShellCommand(spec.command, ShellOf(spec), &opts); !st.ok()) {
+    log(fmt::format("[grove] {}\n", st.message()));
+    return done(Result::kException);
+  }
+  opts.env = spec.env;
+  opts.workdir = StepDir(ctx);
+  opts.timeout = std::chrono::seconds(spec.timeout_s);
   int64_t timeout = spec.timeout_s;
   // decode_rc maps exit codes to results, e.g. { ["0"] = "success", ["1"] = "warnings" }.
   Json decode = spec.options.value("decode_rc", Json());

@@ -1,4 +1,5 @@
-// ShellStep: runs a command (through /bin/sh -c, or an argv directly) in the build directory.
+// ShellStep: runs a command (through the platform's shell, platform.h's SetShellCommand, or an argv
+// directly) in the build directory.
 #pragma once
 
 #include "worker/child_process.h"

@@ -43,6 +43,12 @@ class StepExecutor {
   virtual void ResumeOutput() {}
 };
 
+// The directory a step runs in: its workdir under the build directory. The job runner has checked
+// the workdir (platform.h's PathInBuildDir) before the step starts.
+std::string StepDir(const StepContext& ctx);
+// The step's `shell` option ("" when unset: the platform's default shell).
+std::string ShellOf(const StepSpec& step);
+
 // nullptr when the type is unknown to this worker.
 std::unique_ptr<StepExecutor> MakeStepExecutor(const std::string& type);
 

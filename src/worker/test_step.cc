@@ -8,6 +8,7 @@
 
 #include "core/junit.h"
 #include "worker/glob_files.h"
+#include "worker/path_utf8.h"
 
 namespace grove {
 
@@ -17,9 +18,7 @@ constexpr std::uintmax_t kMaxReportBytes = 256ull << 20;
 
 Result ReadReports(const StepContext& ctx, TestSummary* summary) {
   const StepSpec& spec = *ctx.step;
-  std::string dir = spec.workdir.empty()
-                        ? ctx.builddir
-                        : (std::filesystem::path(ctx.builddir) / spec.workdir).string();
+  std::string dir = StepDir(ctx);
   Result r = Result::kSuccess;
   std::vector<std::string> patterns = StringOrList(spec.options, "junit");
   for (const auto& pattern : patterns) {
@@ -30,14 +29,14 @@ Result ReadReports(const StepContext& ctx, TestSummary* summary) {
     }
     for (const auto& f : files) {
       std::error_code ec;
-      auto size = std::filesystem::file_size(f, ec);
+      auto size = std::filesystem::file_size(Utf8Path(f), ec);
       if (ec || size > kMaxReportBytes) {
         ctx.log(fmt::format("[grove] warning: JUnit report {} skipped: {}\n", f,
                             ec ? ec.message() : "larger than 256 MiB"));
         r = WorseResult(r, Result::kWarnings);
         continue;
       }
-      std::ifstream in(f, std::ios::binary);
+      std::ifstream in(Utf8Path(f), std::ios::binary);
       std::stringstream buf;
       buf << in.rdbuf();
       Status st = ParseJUnit(buf.str(), summary);

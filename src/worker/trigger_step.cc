@@ -1,6 +1,5 @@
 #include "worker/trigger_step.h"
 
-#include <curl/curl.h>
 #include <fmt/format.h>
 
 #include <boost/asio/io_context.hpp>
@@ -9,7 +8,7 @@
 #include <map>
 
 #include "core/json_fields.h"
-#include "worker/curl_cloexec.h"
+#include "worker/http_call.h"
 
 namespace grove {
 
@@ -17,43 +16,24 @@ namespace asio = boost::asio;
 
 namespace {
 
-size_t Collect(char* data, size_t size, size_t n, void* user) {
-  static_cast<std::string*>(user)->append(data, size * n);
-  return size * n;
-}
-
 // One blocking HTTP call; false with |error| when the master could not be reached.
 bool Call(const std::string& method, const std::string& url, const std::string& token,
           const std::string& body, long* status, std::string* answer, std::string* error) {
-  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
-  if (!curl) {
-    *error = "cannot initialise libcurl";
+  HttpRequestSpec spec;
+  spec.method = method;
+  spec.url = url;
+  spec.headers = {"Content-Type: application/json", "Authorization: Bearer " + token};
+  spec.body = body;
+  spec.connect_timeout_s = 5;
+  spec.timeout_s = 30;
+  std::atomic<bool> never{false};
+  HttpOutcome out = PerformHttp(spec, &never);
+  *answer = std::move(out.body);
+  if (!out.error.empty()) {
+    *error = out.error;
     return false;
   }
-  std::string auth = "Authorization: Bearer " + token;
-  curl_slist* list = curl_slist_append(nullptr, "Content-Type: application/json");
-  list = curl_slist_append(list, auth.c_str());
-  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers(list, curl_slist_free_all);
-  answer->clear();
-  UseCloexecSockets(curl.get());
-  curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl.get(), CURLOPT_CUSTOMREQUEST, method.c_str());
-  curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers.get());
-  curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, Collect);
-  curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, answer);
-  curl_easy_setopt(curl.get(), CURLOPT_CONNECTTIMEOUT, 5L);
-  curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT, 30L);
-  curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
-  if (method != "GET") {
-    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-  }
-  CURLcode rc = curl_easy_perform(curl.get());
-  if (rc != CURLE_OK) {
-    *error = curl_easy_strerror(rc);
-    return false;
-  }
-  curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, status);
+  *status = out.status;
   return true;
 }
 

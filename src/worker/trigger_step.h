@@ -3,8 +3,8 @@
 //
 // It calls the master's HTTP API (docs/protocol.md, "Trigger steps") with the job's api_token:
 // POST /api/v1/trigger, then GET /api/v1/trigger/requests/{id} once a second. The calls are
-// blocking (libcurl), so they run on a thread of their own; log lines and the result are
-// posted back to the worker's io_context.
+// blocking (http_call.h's PerformHttp), so they run on a thread of their own; log lines and the
+// result are posted back to the worker's io_context.
 #pragma once
 
 #include <atomic>

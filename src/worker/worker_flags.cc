@@ -4,11 +4,16 @@
 #include <cstdlib>
 #include <fstream>
 
+#ifndef _WIN32
 #include "broker/amqp_url.h"
+#endif
 #include "core/log.h"
 #include "worker/agent.h"
+#ifndef _WIN32
 #include "worker/amqp_agent.h"
+#endif
 #include "worker/in_process_consumers.h"
+#include "worker/path_utf8.h"
 
 namespace grove {
 
@@ -25,7 +30,7 @@ std::string MasterUrlOf(const std::string& flag) {
 }
 
 Status ReadSecret(const std::string& path, std::string* secret) {
-  std::ifstream in(path);
+  std::ifstream in(Utf8Path(path));
   if (!in) return Status::Invalid("cannot read secret file " + path);
   std::getline(in, *secret);
   while (!secret->empty() && (secret->back() == '\r' || secret->back() == ' ')) secret->pop_back();
@@ -87,6 +92,12 @@ Status RunWorkerWithFlags(const WorkerFlags& a, std::shared_ptr<InProcessConsume
   }
   opts.in_process = in_process;
   if (!a.broker.empty()) {
+#ifdef _WIN32
+    // No rabbitmq-c (nor OpenSSL) for Windows: the Windows worker speaks to the master only.
+    return Status::Invalid(
+        "--broker: distributed mode (RabbitMQ) is not available on Windows; "
+        "connect to the master with --master");
+#else
     amqp::AmqpUrl url;  // a malformed URL or unknown parameter is a usage error, not a failure
     if (Status st = amqp::AmqpUrl::Parse(a.broker, &url); !st.ok())
       return Status::Invalid("--broker: " + st.message());
@@ -102,6 +113,7 @@ Status RunWorkerWithFlags(const WorkerFlags& a, std::shared_ptr<InProcessConsume
     if (!a.master.empty()) ao.master_url = opts.master_url;
     *usage_error = false;
     return RunAmqpWorker(ao);
+#endif
   }
   *usage_error = false;
   return RunWorker(opts);

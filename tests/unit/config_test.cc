@@ -577,6 +577,11 @@ INSTANTIATE_TEST_SUITE_P(
                        "\"x\" } },\n}\n",
                   "grove.lua:3: no worker has all the tags { linux, arm } of builder 'b': nobody "
                   "could run it (declare such a worker or list workers = { ... })"},
+        ErrorCase{"OsTagDoesNotExcuseOtherTags",
+                  kW + "builder \"b\" { tags = { \"os:windows\", \"arm\" }, steps = { shell { "
+                       "\"x\" } } }\n",
+                  "grove.lua:2: no worker has all the tags { os:windows, arm } of builder 'b': "
+                  "nobody could run it (declare such a worker or list workers = { ... })"},
         ErrorCase{"NoWorkerAtAll", "builder \"b\" { steps = { shell { \"x\" } } }\n",
                   "grove.lua:1: builder 'b' cannot run: no worker is declared"},
         ErrorCase{"UnknownWorkerInBuilder",

@@ -114,5 +114,21 @@ TEST(WorkerRegistry, PicksAFittingWorkerWithRoom) {
   EXPECT_FALSE(reg.AnyFree());
 }
 
+// A builder's "os:NAME" tag is met by the os a worker reported in its hello, or by a tag.
+TEST(WorkerRegistry, OsTagsMatchTheReportedOperatingSystem) {
+  BuilderConfig windows_only;
+  windows_only.tags = {"os:windows", "win32"};
+  ConnectedWorker w;
+  w.tags = {"win32"};
+  EXPECT_FALSE(WorkerFits(w, windows_only));  // says nothing about its os
+  w.os = "linux";
+  EXPECT_FALSE(WorkerFits(w, windows_only));
+  w.os = "windows";
+  EXPECT_TRUE(WorkerFits(w, windows_only));
+  w.os = "";
+  w.tags = {"win32", "os:windows"};
+  EXPECT_TRUE(WorkerFits(w, windows_only));
+}
+
 }  // namespace
 }  // namespace grove

@@ -142,3 +142,31 @@ TEST_F(PipelineConfigTest, ErrorsNameTheLineAndTheProblem) {
 
 }  // namespace
 }  // namespace grove
+
+namespace grove {
+namespace {
+
+// shell = "..." names the shell a command runs through (the Windows worker's cmd, PowerShell).
+TEST_F(PipelineConfigTest, ShellOptionIsCheckedAndCarriedToTheWorker) {
+  Status st = Load(R"lua(
+builder "win" { tags = { "os:windows" }, steps = {
+  shell { "dir", shell = "cmd" },
+  test { "Invoke-Pester", shell = "powershell", junit = "r.xml" },
+  set_property { "echo 1", property = "v", shell = "pwsh" },
+  shell { "make" },
+} }
+)lua");
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(Steps()[0].options.value("shell", ""), "cmd");
+  EXPECT_EQ(Steps()[1].options.value("shell", ""), "powershell");
+  EXPECT_EQ(Steps()[2].options.value("shell", ""), "pwsh");
+  EXPECT_FALSE(Steps()[3].options.contains("shell"));
+  EXPECT_THAT(
+      Error(R"lua(builder "b" { steps = { shell { "x", shell = "bash" } } })lua"),
+      HasSubstr("option 'shell' in shell step must be sh, cmd, powershell or pwsh, got 'bash'"));
+  EXPECT_THAT(Error(R"lua(builder "b" { steps = { shell { argv = { "x" }, shell = "cmd" } } })lua"),
+              HasSubstr("applies to a command, not to argv"));
+}
+
+}  // namespace
+}  // namespace grove
