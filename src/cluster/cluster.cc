@@ -15,8 +15,37 @@ struct Cluster::Impl {
   std::unique_ptr<sql::Db> db;  // reopened after an error: the database may have restarted
 };
 
+namespace {
+
+// What the hash leaves out: the master's own directory (each master has one; also where it
+// appears inside paths, e.g. a step's file:line), and secret
+// values (a hash shown in the API must not help anyone guess them; a changed secret is not
+// flagged).
+void StripLocalAndSecret(Json* j, const std::string& base_dir) {
+  if (j->is_object()) {
+    for (const char* key : {"base_dir", "secret", "secrets", "password", "store_password", "token"})
+      j->erase(key);
+    for (auto& [k, v] : j->items()) StripLocalAndSecret(&v, base_dir);
+  } else if (j->is_array()) {
+    for (Json& v : *j) StripLocalAndSecret(&v, base_dir);
+  } else if (j->is_string() && !base_dir.empty()) {
+    std::string s = j->get<std::string>();
+    for (size_t pos = s.find(base_dir); pos != std::string::npos; pos = s.find(base_dir, pos))
+      s.erase(pos, base_dir.size());
+    *j = s;
+  }
+}
+
+}  // namespace
+
 std::string ConfigHash(const Json& config_json) {
-  std::string text = config_json.dump(-1, ' ', false, Json::error_handler_t::replace);
+  Json stripped = config_json;
+  std::string base_dir;
+  if (config_json.is_object() && config_json.contains("base_dir") &&
+      config_json["base_dir"].is_string())
+    base_dir = config_json["base_dir"].get<std::string>();
+  StripLocalAndSecret(&stripped, base_dir);
+  std::string text = stripped.dump(-1, ' ', false, Json::error_handler_t::replace);
   unsigned char digest[crypto_hash_sha256_BYTES];
   crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(text.data()), text.size());
   static const char* hex = "0123456789abcdef";

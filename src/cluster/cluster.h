@@ -84,7 +84,8 @@ class Cluster {
   std::thread thread_;
 };
 
-// The hash shown for a configuration (hex SHA-256 of its evaluated JSON form).
+// The hash shown for a configuration: hex SHA-256 of its evaluated JSON form (ConfigToJson)
+// without the master's directory and without secret values.
 std::string ConfigHash(const Json& config_json);
 
 // The default instance name: the host name and the port the API listens on ("build1:8010").
