@@ -88,8 +88,8 @@ class MultiMasterTests(GroveTestCase):
 
         wait_for(lambda: len(slots()) >= 3, timeout=20, what="three cron fires")
 
-        # kill -9 the holder: another master takes the lease over within 10 s (plus the API
-        # snapshot's refresh period).
+        # kill -9 the holder: another master takes the lease over within 10 s (9 s: expiry 7 s +
+        # one 2 s renewal round), seen here through the API's snapshot (refreshed every 2 s).
         survivor_name = next(n for n in names if n != holder)
         survivor = by_name[survivor_name]
         before_kill = len(slots())
@@ -101,16 +101,16 @@ class MultiMasterTests(GroveTestCase):
             what="another master to take the schedulers lease")
         took = time.monotonic() - killed_at
         print(f"lease taken over by {new_holder} {took:.1f} s after kill -9 of {holder}")
-        self.assertLess(took, 10 + 3 + 2)  # lease expiry + one renewal + API snapshot margin
+        self.assertLess(took, 10 + 2 + 1)  # + the API snapshot's period + a loaded machine's margin
         # The new holder fires the next slots.
         wait_for(lambda: len(slots()) >= before_kill + 3, timeout=20, what="fires after takeover")
         fired = slots()
         self.assertEqual(len(fired), len(set(fired)), f"a slot fired twice: {fired}")
         self.assertEqual(fired, sorted(fired), fired)
-        # The failover gap is the only hole: at most ~13 s of 2 s slots are missing.
+        # The failover gap is the only hole: at most ~10 s of 2 s slots are missing.
         epochs = [time.mktime(time.strptime(s[:19], "%Y-%m-%dT%H:%M:%S")) for s in fired]
         gaps = [b - a for a, b in zip(epochs, epochs[1:])]
-        self.assertLessEqual(max(gaps), 16, fired)
+        self.assertLessEqual(max(gaps), 12, fired)
         self.assertEqual(sum(1 for g in gaps if g > 2), 1 if max(gaps) > 2 else 0, fired)
 
         # The dead master is shown as gone, holding nothing; the new holder holds the lease.
