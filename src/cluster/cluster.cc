@@ -79,7 +79,17 @@ Status Cluster::Start() {
   started_at_ = NowMs();
   GROVE_RETURN_IF_ERROR(
       OpenMigratedDb(opts_.store_url, opts_.base_dir, opts_.store_password, &impl_->db));
-  thread_ = std::thread([this] { Run(); });
+  // The first round before the master answers anything: a lone master has its schedulers and
+  // poller running as soon as it serves, as before there were leases.
+  Round(*impl_);
+  thread_ = std::thread([this] {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!cv_.wait_for(lock, std::chrono::milliseconds(kRenewMs), [this] { return stopping_; })) {
+      lock.unlock();
+      Round(*impl_);
+      lock.lock();
+    }
+  });
   return Status::Ok();
 }
 
@@ -114,15 +124,6 @@ void Cluster::SetHeld(Lease& lease, bool held) {
   if (lease.held == held) return;
   lease.held = held;
   if (lease.handler) lease.handler(held);
-}
-
-void Cluster::Run() {
-  for (;;) {
-    Round(*impl_);
-    std::unique_lock<std::mutex> lock(mu_);
-    if (cv_.wait_for(lock, std::chrono::milliseconds(kRenewMs), [this] { return stopping_; }))
-      return;
-  }
 }
 
 void Cluster::Round(Impl& impl) {

@@ -52,8 +52,8 @@ class Cluster {
 
   // Before Start: this master competes for |lease|.
   void OnLease(const std::string& lease, LeaseHandler handler);
-  // Opens the cluster's own connection to the store and starts the thread; the first
-  // heartbeat and lease round run at once.
+  // Opens the cluster's own connection to the store, runs the first heartbeat and lease round
+  // (on the calling thread, so before the master serves), then starts the thread.
   Status Start();
   // Releases the held leases (so another master takes them over at once) and stops.
   void Stop();
@@ -70,7 +70,6 @@ class Cluster {
   };
   struct Impl;
 
-  void Run();
   void Round(Impl& db);
   void SetHeld(Lease& lease, bool held);
 

@@ -134,6 +134,21 @@ class MultiMasterTests(GroveTestCase):
         build = a.build(seen["builds"][-1]["id"])
         self.assertEqual(build["builder"], "hello")
 
+        # A master reloaded with a different grove.lua is flagged.
+        with open(os.path.join(a.dir, "grove.lua"), "a") as f:
+            f.write('builder "extra" { tags = { "linux" }, steps = { shell { "true" } } }\n')
+        r = a.cli("reconfig", a.dir)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+        def flagged():
+            view = b.get("/api/v1/masters")
+            ms = {m["name"]: m for m in view["masters"]}
+            return view["config_hashes_differ"] and ms[a.name]["config_differs"] and ms
+        a.name = next(n for n in names if by_name[n] is a)
+        ms = wait_for(flagged, timeout=20, what="the reloaded master to be flagged")
+        self.assertFalse(ms[next(n for n in names if by_name[n] is b)]["config_differs"], ms)
+        self.assertFalse(ms[holder]["config_differs"], ms)  # gone masters are not compared
+
         for g in groves:
             for p in g.extra_masters:
                 p.stop()
