@@ -51,6 +51,7 @@ int ExitCodeFor(const Status& st) {
 struct MasterArgs {
   std::string dir;
   std::string listen;
+  std::string name;
   std::string grace = "10s";
   std::string log_level = "info";
   LimitArgs limits;
@@ -61,6 +62,7 @@ void Master(const MasterArgs& a) {
   MasterOptions opts;
   opts.dir = a.dir;
   opts.listen = a.listen;
+  opts.name = a.name;
   opts.config_limits = a.limits.Resolve();
   std::chrono::seconds grace;
   Status st = ParseDuration(a.grace, &grace);
@@ -100,6 +102,9 @@ void AddMasterCommand(CLI::App& app) {
   cmd->add_option("DIR", a->dir, "The master directory (holds grove.lua)")->required();
   cmd->add_option("--listen", a->listen,
                   "HOST:PORT to serve the web UI and API on (overrides grove.lua)");
+  cmd->add_option("--name", a->name,
+                  "This master's instance name, unique among the masters sharing one store "
+                  "(default: HOSTNAME:PORT)");
   cmd->add_option(
          "--worker-grace", a->grace,
          "How long a disconnected worker's jobs wait for it to come back before they are re-queued")

@@ -258,6 +258,16 @@ void GitPoller::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void GitPoller::SetActive(bool active) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (active_ == active) return;
+    active_ = active;
+    active_changed_ = true;
+  }
+  cv_.notify_all();
+}
+
 void GitPoller::Run() {
   struct Entry {
     GitSourceConfig source;
@@ -301,6 +311,23 @@ void GitPoller::Run() {
   };
   for (;;) {
     refresh();
+    bool active = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      active = active_;
+      active_changed_ = false;
+    }
+    if (!active) {
+      // Another master polls; when this one polls again, it starts from the stored heads.
+      for (Entry& e : entries) {
+        e.loaded = false;
+        e.due = std::chrono::steady_clock::now();
+      }
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || fresh_ || active_changed_; });
+      if (stopping_) return;
+      continue;
+    }
     auto next = std::chrono::steady_clock::time_point::max();
     for (Entry& e : entries) {
       {
@@ -352,7 +379,7 @@ void GitPoller::Run() {
     }
     next = std::min(next, std::chrono::steady_clock::now() + std::chrono::hours(1));
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_until(lock, next, [this] { return stopping_ || fresh_; });
+    cv_.wait_until(lock, next, [this] { return stopping_ || fresh_ || active_changed_; });
     if (stopping_) return;
   }
 }

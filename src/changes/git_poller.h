@@ -49,12 +49,19 @@ class GitPoller {
   // Polls the sources of |config| from now on; never blocks on a poll in progress.
   void Reconfigure(const Config& config);
   void Stop();
+  // From any thread: whether this master holds the git poller's lease (several masters,
+  // cluster/cluster.h). Repositories are polled only while it is held; on gaining it each
+  // repository's heads are read again from the store, where another master may have moved them.
+  // Held from the start unless SetActive(false) is called before Start.
+  void SetActive(bool active);
 
  private:
   void Run();
 
   std::vector<GitSourceConfig> fresh_sources_;  // handed to the thread by Start/Reconfigure
   bool fresh_ = false;
+  bool active_ = true;           // under mu_
+  bool active_changed_ = false;  // under mu_: wakes the thread
 
   Schedulers& schedulers_;
   std::string state_dir_;

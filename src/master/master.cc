@@ -14,8 +14,10 @@
 #include "broker/amqp_url.h"
 #include "broker/embedded_broker.h"
 #include "changes/git_poller.h"
+#include "cluster/cluster.h"
 #include "config/config.h"
 #include "config/config_eval.h"
+#include "config/config_json.h"
 #include "core/log.h"
 #include "http/server.h"
 #include "master/api.h"
@@ -202,14 +204,32 @@ Status RunMaster(const MasterOptions& opts) {
   }
 
   GROVE_RETURN_IF_ERROR(server.Start());
+  // Several masters on one store (issue 10): the timed schedulers and the git poller run on the
+  // master holding their lease, this one only once it is acquired.
+  std::string host = sopts.listen.substr(0, sopts.listen.rfind(':'));
+  const std::string name =
+      opts.name.empty() ? DefaultMasterName(static_cast<int>(server.port())) : opts.name;
+  if (host.empty() || host == "0.0.0.0" || host == "::" || host == "[::]")
+    host = DefaultMasterName(0).substr(0, DefaultMasterName(0).rfind(':'));
+  Cluster cluster({name, "http://" + host + ":" + std::to_string(server.port()),
+                   ConfigHash(ConfigToJson(*config)), config->store_url, config->base_dir,
+                   config->store_password});
+  schedulers.SetActive(false);
+  git_poller.SetActive(false);
+  cluster.OnLease("schedulers", [&schedulers](bool held) { schedulers.SetActive(held); });
+  cluster.OnLease("git-poller", [&git_poller](bool held) { git_poller.SetActive(held); });
+  router.Add("GET", "/api/v1/masters", [&cluster](const http::Request&, http::Responder respond) {
+    respond(http::Response::Json(200, cluster.Describe()));
+  });
   core.Start();
   controller.Recover();
   GROVE_RETURN_IF_ERROR(notices.Start(config));
   schedulers.Start();
   git_poller.Start(*config);
+  GROVE_RETURN_IF_ERROR(cluster.Start());
   PidFile pid_file(PidPath(opts.dir));
-  spdlog::info("master '{}' listening on http://{}:{} (store {}, broker {})", config->project_name,
-               sopts.listen.substr(0, sopts.listen.rfind(':')), server.port(),
+  spdlog::info("master '{}' ({}) listening on http://{}:{} (store {}, broker {})", name,
+               config->project_name, sopts.listen.substr(0, sopts.listen.rfind(':')), server.port(),
                RedactedStoreUrl(config->store_url),
                amqp_mode ? RedactedBrokerUrl(config->broker_url) : config->broker_url);
 
@@ -248,6 +268,7 @@ Status RunMaster(const MasterOptions& opts) {
         fresh->broker_url != config->broker_url || fresh->web.listen != config->web.listen)
       spdlog::warn("reconfig: store, broker and listen address take effect at the next restart");
     current.store(fresh);
+    cluster.SetConfigHash(ConfigHash(ConfigToJson(*fresh)));
     controller.Reconfigure(fresh);
     schedulers.Reconfigure(fresh);
     git_poller.Reconfigure(*fresh);
@@ -269,6 +290,7 @@ Status RunMaster(const MasterOptions& opts) {
 
   net.run();
   if (amqp_broker) amqp_broker->Stop();
+  cluster.Stop();  // hands its leases over at once
   git_poller.Stop();
   notices.Stop();  // before the core loop: the last outcomes are stored through it
   core.Stop();

@@ -15,6 +15,8 @@ namespace grove {
 struct MasterOptions {
   std::string dir;     // the master directory (grove.lua, state/, secrets/)
   std::string listen;  // overrides web { listen = ... } when set
+  // The instance name among the masters sharing one store; "" = DefaultMasterName (host:port).
+  std::string name;
   std::chrono::milliseconds worker_grace{10000};
   int read_threads = 2;
   ConfigLimits config_limits;  // for evaluating grove.lua, at start-up and on every reconfig

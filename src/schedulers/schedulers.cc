@@ -110,6 +110,23 @@ void Schedulers::Reconfigure(std::shared_ptr<const Config> config) {
   });
 }
 
+void Schedulers::SetActive(bool active) {
+  core_.Post([this, active](Txn& txn) {
+    if (active == active_) return;
+    active_ = active;
+    if (active) {
+      Load(txn);  // what is in memory may be stale: another master held the lease meanwhile
+      return;
+    }
+    timed_.clear();
+    ++arm_generation_;  // the armed timer finds nothing to do
+    // Should this batch roll back, the entries are loaded again from the store, not restored
+    // from memory older than the other master's fires.
+    committed_timed_.clear();
+    committed_config_ = nullptr;
+  });
+}
+
 void Schedulers::ApplyConfig(Txn& txn) {
   // Tree-stable waits of schedulers that are gone are dropped.
   for (auto it = pending_.begin(); it != pending_.end();) {
@@ -129,6 +146,11 @@ int64_t Schedulers::NextAfter(const Timed& t, int64_t after_s) const {
 
 void Schedulers::Load(Txn& txn) {
   timed_.clear();
+  if (!active_) {
+    KeepIfCommitted(txn);
+    ++arm_generation_;
+    return;
+  }
   std::vector<Timed> entries;
   for (const CronSchedulerConfig& c : config_->cron_schedulers) {
     Timed t;
@@ -216,9 +238,18 @@ void Schedulers::Fire(Txn& txn, Timed& t, int64_t slot) {
     if (!fire)
       spdlog::info("scheduler {}: no new changes in {}; not building", t.name, t.only_if_changed);
   }
-  Status st = txn.store().PutSchedulerState(t.name, state);
+  bool advanced = false;
+  Status st = txn.store().AdvanceSchedulerState(t.name, state, &advanced);
   if (!st.ok()) {
     spdlog::error("scheduler {}: cannot store its state, not firing: {}", t.name, st.message());
+    return;
+  }
+  if (!advanced) {
+    // Another master sharing the store fired this slot (or a later one) already.
+    spdlog::info("scheduler {}: slot {} was already fired by another master", t.name, IsoUtc(slot));
+    t.catching_up = false;
+    SchedulerState stored;
+    if (txn.store().GetSchedulerState(t.name, &stored).ok()) t.data = stored.data;
     return;
   }
   t.data = state.data;

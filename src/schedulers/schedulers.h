@@ -8,7 +8,10 @@
 //  - changes (from the git pollers and webhooks) are stored, then matched against the
 //    on_change schedulers: one request per builder for the newest change of each branch,
 //    linked to every change it covers; with tree_stable, after that long without new changes;
-//  - triggerable schedulers are started by trigger steps (Trigger below).
+//  - triggerable schedulers are started by trigger steps (Trigger below);
+//  - with several masters, only the holder of the "schedulers" lease runs the cron and periodic
+//    entries (SetActive), and a slot is fired only by the transaction that moves its stored
+//    last_fire forward (Store::AdvanceSchedulerState), so no slot fires twice in the cluster.
 // Pending tree-stable timers live in memory: a master restart forgets them.
 #pragma once
 
@@ -43,6 +46,11 @@ class Schedulers {
   // Loads the stored state and arms the timers.
   void Start();
   void Reconfigure(std::shared_ptr<const Config> config);
+  // From any thread: whether this master holds the timed schedulers' lease (several masters,
+  // cluster/cluster.h). Cron and periodic entries fire only while it is held; on gaining it
+  // their state is read again from the store, where another master may have fired slots since.
+  // Held from the start unless SetActive(false) is called before Start.
+  void SetActive(bool active);
 
   // From any thread: stores |changes| and runs the on_change schedulers. |state_key| and
   // |state|, when |state_key| is not empty, are stored in the same transaction (a poller's
@@ -129,6 +137,7 @@ class Schedulers {
   uint64_t arm_generation_ = 0;
   uint64_t tree_generation_ = 0;
   std::shared_ptr<std::atomic<bool>> alive_;
+  bool active_ = true;  // core loop thread
 };
 
 // Whether |branch| matches one of |patterns| (exact names or shell globs); empty matches all.

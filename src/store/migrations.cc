@@ -206,6 +206,23 @@ CREATE TABLE notifications (
 -- The delivery side's question, per notifier: what is due now?
 CREATE INDEX notifications_due ON notifications (notifier, state, next_at);
 )sql"},
+    // 7: several masters on one store (issue 10). Each master heart-beats its row in
+    // `masters`; a lease (the schedulers, the git poller) is held by the master named in
+    // `holder` until `expires_at` (ms), renewed by one atomic upsert (cluster/cluster.cc).
+    {7, R"sql(
+CREATE TABLE masters (
+  name TEXT PRIMARY KEY,
+  url TEXT NOT NULL DEFAULT '',
+  started_at BIGINT NOT NULL DEFAULT 0,
+  last_seen BIGINT NOT NULL DEFAULT 0,
+  config_hash TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE leases (
+  name TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  expires_at BIGINT NOT NULL
+);
+)sql"},
 };
 
 void ReplaceAll(std::string* s, std::string_view from, std::string_view to) {

@@ -35,6 +35,10 @@ Status Store::PutSchedulerState(const std::string&, const SchedulerState&) {
   return Status::Unavailable("store: scheduler state is not supported");
 }
 
+Status Store::AdvanceSchedulerState(const std::string&, const SchedulerState&, bool*) {
+  return Status::Unavailable("store: scheduler state is not supported");
+}
+
 namespace sql_changes {
 namespace {
 
@@ -203,6 +207,21 @@ Status PutSchedulerState(sql::Db& db, const std::string& name, const SchedulerSt
       "ON CONFLICT (name) DO UPDATE SET last_fire = excluded.last_fire, data = excluded.data",
       &q));
   return q.Bind(1, name).Bind(2, state.last_fire).Bind(3, Dump(state.data)).Run();
+}
+
+Status AdvanceSchedulerState(sql::Db& db, const std::string& name, const SchedulerState& state,
+                             bool* advanced) {
+  Query q;
+  GROVE_RETURN_IF_ERROR(db.Prepare(
+      "INSERT INTO scheduler_state (name, last_fire, data) VALUES ($1, $2, $3) "
+      "ON CONFLICT (name) DO UPDATE SET last_fire = excluded.last_fire, data = excluded.data "
+      "WHERE scheduler_state.last_fire < excluded.last_fire RETURNING name",
+      &q));
+  q.Bind(1, name).Bind(2, state.last_fire).Bind(3, Dump(state.data));
+  bool row = false;
+  GROVE_RETURN_IF_ERROR(q.Step(&row));
+  *advanced = row;
+  return Status::Ok();
 }
 
 #undef GROVE_CHANGE_COLUMNS

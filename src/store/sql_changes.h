@@ -20,5 +20,7 @@ Status LinkRequestChanges(sql::Db& db, int64_t request_id, const std::vector<int
 Status ChangesOfRequest(sql::Db& db, int64_t request_id, std::vector<ChangeRecord>* out);
 Status GetSchedulerState(sql::Db& db, const std::string& name, SchedulerState* out);
 Status PutSchedulerState(sql::Db& db, const std::string& name, const SchedulerState& state);
+Status AdvanceSchedulerState(sql::Db& db, const std::string& name, const SchedulerState& state,
+                             bool* advanced);
 
 }  // namespace grove::sql_changes

@@ -669,6 +669,10 @@ class SqlStore final : public Store {
   Status PutSchedulerState(const std::string& name, const SchedulerState& state) override {
     return sql_changes::PutSchedulerState(*db_, name, state);
   }
+  Status AdvanceSchedulerState(const std::string& name, const SchedulerState& state,
+                               bool* advanced) override {
+    return sql_changes::AdvanceSchedulerState(*db_, name, state, advanced);
+  }
 
   // Pipelines: the queries live in sql_pipeline.cc.
   Status SetBuildProperties(int64_t build_id, const Json& properties) override {

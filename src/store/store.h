@@ -206,6 +206,11 @@ class Store {
   // NotFound when |name| has no state yet.
   virtual Status GetSchedulerState(const std::string& name, SchedulerState* out);
   virtual Status PutSchedulerState(const std::string& name, const SchedulerState& state);
+  // Stores |state| only if it moves the stored last_fire forward (or none is stored):
+  // *advanced tells. Several masters on one store may try to fire the same slot; the row lock
+  // lets exactly one of them advance it, in the transaction that queues the slot's requests.
+  virtual Status AdvanceSchedulerState(const std::string& name, const SchedulerState& state,
+                                       bool* advanced);
 
   // Pipelines (issue 4; SqlStore: sql_pipeline.cc). Not pure, for the same reason.
   // Replaces the build's properties (steps add got_revision, set_property values, ...).

@@ -248,11 +248,11 @@ TEST_P(StoreTest, ConsumerResultsStoredBeforeMigration4MoveToTheStepsColumn) {
     ASSERT_TRUE(OpenDb(&db).ok());
     ASSERT_TRUE(db->Exec("ALTER TABLE steps DROP COLUMN result_json; "
                          "DROP TABLE webhook_deliveries; DROP TABLE notifications; DROP INDEX "
-                         "changes_by_branch; "
+                         "changes_by_branch; DROP TABLE masters; DROP TABLE leases; "
                          "DELETE FROM schema_version WHERE version >= 4")
                     .ok());
   }
-  Reopen();  // migrations 4, 5 and 6 run
+  Reopen();  // migrations 4 to 7 run
   std::vector<StepRecord> steps;
   ASSERT_TRUE(store_->ListSteps(b.id, &steps).ok());
   ASSERT_EQ(steps.size(), 2u);
@@ -267,6 +267,29 @@ TEST_P(StoreTest, ConsumerResultsStoredBeforeMigration4MoveToTheStepsColumn) {
   ASSERT_TRUE(store_->ListSteps(b.id, &steps).ok());
   EXPECT_EQ(steps[1].result_json, Json::array({1, 2}));
   EXPECT_TRUE(store_->SetStepResult(b.id, 7, Json(1)).IsNotFound());
+}
+
+// Several masters may try to fire one cron slot: only the write that moves last_fire forward
+// succeeds, so the slot's requests are queued once.
+TEST_P(StoreTest, AdvanceSchedulerStateOnlyMovesForward) {
+  SchedulerState st;
+  st.last_fire = 100;
+  bool advanced = false;
+  ASSERT_TRUE(store_->AdvanceSchedulerState("cron1", st, &advanced).ok());
+  EXPECT_TRUE(advanced);  // none stored yet
+  ASSERT_TRUE(store_->AdvanceSchedulerState("cron1", st, &advanced).ok());
+  EXPECT_FALSE(advanced);  // the same slot again
+  st.last_fire = 90;
+  ASSERT_TRUE(store_->AdvanceSchedulerState("cron1", st, &advanced).ok());
+  EXPECT_FALSE(advanced);
+  st.last_fire = 102;
+  st.data = Json{{"k", 1}};
+  ASSERT_TRUE(store_->AdvanceSchedulerState("cron1", st, &advanced).ok());
+  EXPECT_TRUE(advanced);
+  SchedulerState back;
+  ASSERT_TRUE(store_->GetSchedulerState("cron1", &back).ok());
+  EXPECT_EQ(back.last_fire, 102);
+  EXPECT_EQ(back.data, (Json{{"k", 1}}));
 }
 
 TEST_P(StoreTest, RefusesADatabaseFromANewerGrove) {
