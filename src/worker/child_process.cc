@@ -31,6 +31,8 @@
 #include <system_error>
 #include <utility>
 
+#include "core/fd_util.h"
+
 extern char** environ;
 
 namespace grove {
@@ -53,32 +55,6 @@ constexpr milliseconds kPollMax{100};
 std::string ErrnoMessage(int err) {
   return std::system_category().message(err);
 }
-
-// Owns one file descriptor.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    reset(other.release());
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() { reset(); }
-
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-  void reset(int fd = -1) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-  explicit operator bool() const { return fd_ >= 0; }
-
- private:
-  int fd_ = -1;
-};
 
 // Moves |fd| to a number >= 3. If the worker runs with 0, 1 or 2 closed, pipe2() can hand those
 // out, and the child's "open /dev/null as 0" / "dup2 onto 1 and 2" actions would then clobber
