@@ -25,7 +25,11 @@ if [ ! -f "$BUILD/build.ninja" ]; then
     -DCMAKE_C_COMPILER="$CLANG" -DCMAKE_CXX_COMPILER="$CLANGXX" \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g" >/dev/null
 fi
-ninja -C "$BUILD" -j "${GROVE_FUZZ_JOBS:-2}" grove_fuzz >/dev/null
+if ! ninja -C "$BUILD" -j "${GROVE_FUZZ_JOBS:-2}" grove_fuzz >"$BUILD/ninja.log" 2>&1; then
+  grep -E "error|FAILED|undefined reference" "$BUILD/ninja.log" | head -20 >&2
+  echo "fuzz: the fuzz targets did not build (whole output: $BUILD/ninja.log)" >&2
+  exit 1
+fi
 
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then

@@ -61,12 +61,6 @@ Status OpenPostgres(const std::string& url, const std::string& password,
 
 }  // namespace
 
-std::string RedactedStoreUrl(const std::string& url) {
-  // Any scheme://user:password@... form, so that a mistyped scheme does not show it either.
-  if (url.find("://") != std::string::npos) return sql::RedactPostgresUrl(url);
-  return url;
-}
-
 Status OpenStore(const std::string& url, const std::string& base_dir, std::unique_ptr<Store>* out,
                  const std::string& password) {
   std::unique_ptr<sql::Db> db;
