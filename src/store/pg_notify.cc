@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "core/log.h"
 #include "store/pg_db.h"
 
 namespace grove::sql {
@@ -71,6 +72,14 @@ Status PgNotifyConnection::Open(const std::string& url, const std::string& passw
   if (PQstatus(impl->conn.get()) != CONNECTION_OK)
     return Status::Unavailable("cannot connect to the store " + RedactPostgresUrl(url) + ": " +
                                OneLine(PQerrorMessage(impl->conn.get())));
+  // A message the server sends between queries (the FATAL before it closes the connection)
+  // goes to the log as one line, not to stderr.
+  PQsetNoticeProcessor(
+      impl->conn.get(),
+      [](void*, const char* message) {
+        spdlog::info("live events: the store says: {}", OneLine(message));
+      },
+      nullptr);
   char* quoted = PQescapeIdentifier(impl->conn.get(), channel.data(), channel.size());
   if (quoted == nullptr)
     return Status::Invalid("postgresql: bad channel name: " +
