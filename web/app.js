@@ -141,6 +141,8 @@ async function masters() {
             h("td", {}, m.config_differs ? h("span", { class: "badge warnings", title: "this master's configuration differs from the others'" }, "⚠ differs")
               : h("span", { class: "muted" }, "same"), " ", h("code", { title: m.config_hash }, String(m.config_hash || "").slice(0, 12))))))],
     onEvent: (ev) => ev.type === "masters",
+    // Events come when a master comes or goes or a lease moves; the heartbeats are read anew.
+    every: 5000,
   };
 }
 
@@ -449,7 +451,9 @@ async function show(soft = false) {
     if (err.status === 401 && path !== "/ui/login") return go(`/ui/login?next=${enc(location.pathname + location.search)}`);
     render(h("p", { class: "error", role: "alert" }, err.message));
   }
-  if (!live) refreshTimer = setTimeout(() => show(true), 5000);
+  // A page with its own period (masters' last seen) re-reads on it even while live.
+  const every = page && page.every;
+  if (!live || every) refreshTimer = setTimeout(() => show(true), (live && every) || 5000);
 }
 
 function go(href) {
