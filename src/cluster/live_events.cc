@@ -138,12 +138,33 @@ bool LiveEvents::Connect() {
   return true;
 }
 
+Status LiveEvents::SendQueued() {
+  std::vector<Json> outgoing;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    outgoing.swap(queue_);
+  }
+  for (const std::string& payload :
+       Encode(opts_.name, outgoing, sql::PgNotifyConnection::kMaxPayload)) {
+    Status st = conn_->Notify(payload);
+    if (st.code() == Status::Code::kUnavailable) return st;
+    if (!st.ok()) spdlog::warn("live events: {}", st.message());  // this payload only
+  }
+  return Status::Ok();
+}
+
 void LiveEvents::Run() {
   std::chrono::milliseconds backoff = kFirstBackoff;
   for (;;) {
+    bool stopping = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (stopping_) return;
+      stopping = stopping_;
+    }
+    if (stopping) {
+      // The master's last changes (the core loop has stopped before) still reach the others.
+      if (conn_) (void)SendQueued();
+      return;
     }
     if (!conn_) {
       if (!Connect()) {
@@ -162,21 +183,7 @@ void LiveEvents::Run() {
       uint64_t drained = 0;
       (void)!read(wake_.get(), &drained, sizeof drained);
     }
-    std::vector<Json> outgoing;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      outgoing.swap(queue_);
-    }
-    Status st = Status::Ok();
-    for (const std::string& payload :
-         Encode(opts_.name, outgoing, sql::PgNotifyConnection::kMaxPayload)) {
-      st = conn_->Notify(payload);
-      if (!st.ok() && st.code() != Status::Code::kUnavailable) {
-        spdlog::warn("live events: {}", st.message());  // this payload only
-        st = Status::Ok();
-      }
-      if (!st.ok()) break;
-    }
+    Status st = SendQueued();
     // Also after a Notify: notifications that arrived during it are already read off the socket.
     std::vector<sql::PgNotifyConnection::Notification> incoming;
     if (st.ok()) st = conn_->Drain(&incoming);

@@ -70,6 +70,8 @@ class LiveEvents {
 
  private:
   void Run();
+  // Sends what is queued; Unavailable when the connection broke.
+  Status SendQueued();
   bool Connect();  // true when connected
   void Wake();
 

@@ -115,6 +115,9 @@ Status RunMaster(const MasterOptions& opts) {
   GitPoller git_poller(schedulers, (fs::path(config->base_dir) / "state").string());
   EventHub hub;
   controller.SetEventHub(&hub);
+  // Several masters: the hub's forwarder to the others (set up once the name is known). It lives
+  // as long as the hub, which hands it events.
+  std::unique_ptr<LiveEvents> live_events;
   Auth auth([&current] {
     auto c = current.load();
     fs::path users(c->web.users);
@@ -238,7 +241,6 @@ Status RunMaster(const MasterOptions& opts) {
   cluster.OnChange([&hub] { hub.PublishLocal(Json{{"type", "masters"}}); });
   // Live updates across the masters (PostgreSQL only: a SQLite store has one master). Set up
   // before the core loop runs, so that every committed change is forwarded.
-  std::unique_ptr<LiveEvents> live_events;
   if (config->store_url.rfind("postgresql://", 0) == 0 ||
       config->store_url.rfind("postgres://", 0) == 0) {
     live_events = std::make_unique<LiveEvents>(
