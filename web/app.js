@@ -3,7 +3,8 @@
 // Pages: home, builder, build (steps, logs, tests, artifacts), workers, changes, grid,
 // schedules, masters, login. Live: the page listens to the master's Server-Sent Events
 // (/api/v1/events) and re-reads what it shows when something it shows changed; open logs grow
-// from their tail. When the event stream is down the page polls every 5 s instead.
+// from their tail. When the event stream is down the page polls every 5 s instead. With several
+// masters the stream also carries the others' changes; a "resync" event re-reads any page.
 // Results are written as words with a symbol, so colour is never the only signal.
 "use strict";
 
