@@ -1,9 +1,10 @@
 // Grove's web UI: a single-page app over the HTTP API v1, in plain modern JavaScript.
 //
 // Pages: home, builder, build (steps, logs, tests, artifacts), workers, changes, grid,
-// schedules, login. Live: the page listens to the master's Server-Sent Events
+// schedules, masters, login. Live: the page listens to the master's Server-Sent Events
 // (/api/v1/events) and re-reads what it shows when something it shows changed; open logs grow
-// from their tail. When the event stream is down the page polls every 5 s instead.
+// from their tail. When the event stream is down the page polls every 5 s instead. With several
+// masters the stream also carries the others' changes; a "resync" event re-reads any page.
 // Results are written as words with a symbol, so colour is never the only signal.
 "use strict";
 
@@ -88,6 +89,7 @@ async function home() {
     key: "home",
     node: [
       h("h1", {}, status.project.name),
+      mastersBanner(status.masters),
       h("p", { class: "summary", id: "summary" },
         h("span", {}, h("b", { id: "queued-count" }, status.queued_count), " queued"), " · ",
         h("span", {}, h("b", {}, status.running_count), " running"), " · ",
@@ -106,7 +108,42 @@ async function home() {
           h("td", { class: "chips" }, b.recent_builds.length ? b.recent_builds.map((r) =>
             link(`/ui/builds/${r.id}`, [`#${r.number} `, badge(r.result, r.state)], { class: "chip" })) : h("span", { class: "muted" }, "no builds yet")))))),
     ],
-    onEvent: (ev) => ["build", "request", "worker"].includes(ev.type),
+    onEvent: (ev) => ["build", "request", "worker", "masters"].includes(ev.type),
+  };
+}
+
+// Several masters share the store (GET /api/v1/status's "masters"): flagged on the home page when
+// their configurations differ, without a call of its own.
+function mastersBanner(summary) {
+  if (!summary || !summary.config_hashes_differ) return null;
+  return h("p", { class: "banner", role: "alert", id: "config-differs" },
+    "⚠ The masters run different configurations (reloaded one but not the others?). ",
+    link("/ui/masters", "See the masters"));
+}
+
+// The masters sharing this store: who is alive, what each holds, whose configuration differs.
+async function masters() {
+  const view = await api("/masters");
+  const list = view.masters || [];
+  const state = (m) => (m.state === "active" ? "connected" : "offline");
+  return {
+    key: "masters",
+    node: [h("h1", {}, "Masters"),
+      view.config_hashes_differ ? h("p", { class: "banner", role: "alert" },
+        "⚠ The active masters do not all run the same configuration: reload each master's grove.lua (grove reconfig) so they agree.") : null,
+      list.length === 0 ? h("p", { class: "muted" }, "No master has reported yet.")
+        : table(["name", "url", "state", "last seen", "leases", "configuration"], list.map((m) =>
+          h("tr", { "data-master": m.name, class: m.config_differs ? "differs" : null },
+            h("td", {}, m.name, m.self ? h("span", { class: "muted" }, " (this one)") : null),
+            h("td", {}, m.url ? h("a", { href: m.url }, m.url) : ""),
+            h("td", {}, h("span", { class: "badge " + state(m) }, `${SYMBOL[state(m)]} ${m.state}`)),
+            h("td", { title: when(m.last_seen) }, m.last_seen ? [duration(m.last_seen, null), " ago"] : "never"),
+            h("td", {}, (m.leases || []).length ? m.leases.join(", ") : h("span", { class: "muted" }, "none")),
+            h("td", {}, m.config_differs ? h("span", { class: "badge warnings", title: "this master's configuration differs from the others'" }, "⚠ differs")
+              : h("span", { class: "muted" }, "same"), " ", h("code", { title: m.config_hash }, String(m.config_hash || "").slice(0, 12))))))],
+    onEvent: (ev) => ev.type === "masters",
+    // Events come when a master comes or goes or a lease moves; the heartbeats are read anew.
+    every: 5000,
   };
 }
 
@@ -400,6 +437,7 @@ async function show(soft = false) {
     else if (path === "/ui/changes") p = await changes();
     else if (path === "/ui/grid") p = await grid();
     else if (path === "/ui/schedules") p = await schedules();
+    else if (path === "/ui/masters") p = await masters();
     else if (path === "/ui/login") p = login();
     else p = await home();
     // A live refresh must not wipe what the user is typing in a form.
@@ -414,7 +452,9 @@ async function show(soft = false) {
     if (err.status === 401 && path !== "/ui/login") return go(`/ui/login?next=${enc(location.pathname + location.search)}`);
     render(h("p", { class: "error", role: "alert" }, err.message));
   }
-  if (!live) refreshTimer = setTimeout(() => show(true), 5000);
+  // A page with its own period (masters' last seen) re-reads on it even while live.
+  const every = page && page.every;
+  if (!live || every) refreshTimer = setTimeout(() => show(true), (live && every) || 5000);
 }
 
 function go(href) {
@@ -437,7 +477,8 @@ function connectEvents() {
   es.onmessage = (e) => {
     let ev;
     try { ev = JSON.parse(e.data); } catch { return; }
-    if (page && page.onEvent(ev)) refreshSoon();
+    // "resync": events may have been lost (a master's link to the store broke): re-read.
+    if (ev.type === "resync" || (page && page.onEvent(ev))) refreshSoon();
   };
   // The browser reconnects by itself; meanwhile the page polls, and "hello" resynchronises it.
   es.onerror = () => { live = false; document.body.dataset.live = "0"; clearTimeout(refreshTimer); refreshTimer = setTimeout(() => show(true), 5000); };
@@ -470,7 +511,7 @@ setInterval(() => {
 }, 1000);
 
 document.getElementById("nav").append(link("/", "Home"), link("/ui/grid", "Grid"), link("/ui/changes", "Changes"),
-  link("/ui/workers", "Workers"), link("/ui/schedules", "Schedules"));
+  link("/ui/workers", "Workers"), link("/ui/schedules", "Schedules"), link("/ui/masters", "Masters"));
 document.addEventListener("click", (e) => {
   const a = e.target.closest("a[data-nav]");
   if (!a || e.ctrlKey || e.metaKey || e.shiftKey) return;

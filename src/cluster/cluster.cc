@@ -234,10 +234,20 @@ void Cluster::Round(Impl& impl) {
   for (const auto& [h, n] : active_hashes)
     if (n > active_hashes[usual]) usual = h;
   for (Json& m : masters) m["config_differs"] = m["state"] == "active" && m["config_hash"] != usual;
-  std::lock_guard<std::mutex> lock(mu_);
-  snapshot_ = Json{{"self", opts_.name},
-                   {"config_hashes_differ", active_hashes.size() > 1},
-                   {"masters", std::move(masters)}};
+  Json snapshot{{"self", opts_.name},
+                {"config_hashes_differ", active_hashes.size() > 1},
+                {"masters", std::move(masters)}};
+  Json shape = snapshot;
+  for (Json& m : shape["masters"]) m.erase("last_seen");
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    snapshot_ = std::move(snapshot);
+  }
+  if (shape != shape_) {
+    const bool first = shape_.is_null();
+    shape_ = std::move(shape);
+    if (!first && on_change_) on_change_();
+  }
 }
 
 }  // namespace grove

@@ -57,6 +57,9 @@ class Cluster {
   Status Start();
   // Releases the held leases (so another master takes them over at once) and stops.
   void Stop();
+  // Before Start: called on the cluster's thread when the snapshot changes other than in the
+  // masters' last_seen (a master came or went, a lease moved, a configuration hash changed).
+  void OnChange(std::function<void()> handler) { on_change_ = std::move(handler); }
   // After a reconfiguration: the hash of the configuration now in force.
   void SetConfigHash(std::string hash);
   // GET /api/v1/masters: the snapshot of the last round.
@@ -76,6 +79,8 @@ class Cluster {
   Options opts_;
   int64_t started_at_ = 0;
   std::map<std::string, Lease> leases_;  // touched by the thread only, once started
+  std::function<void()> on_change_;
+  Json shape_;  // the thread's: the last snapshot without last_seen
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;

@@ -15,6 +15,7 @@
 #include "broker/embedded_broker.h"
 #include "changes/git_poller.h"
 #include "cluster/cluster.h"
+#include "cluster/live_events.h"
 #include "config/config.h"
 #include "config/config_eval.h"
 #include "config/config_json.h"
@@ -114,6 +115,9 @@ Status RunMaster(const MasterOptions& opts) {
   GitPoller git_poller(schedulers, (fs::path(config->base_dir) / "state").string());
   EventHub hub;
   controller.SetEventHub(&hub);
+  // Several masters: the hub's forwarder to the others (set up once the name is known). It lives
+  // as long as the hub, which hands it events.
+  std::unique_ptr<LiveEvents> live_events;
   Auth auth([&current] {
     auto c = current.load();
     fs::path users(c->web.users);
@@ -138,7 +142,18 @@ Status RunMaster(const MasterOptions& opts) {
   });
 
   http::Router router;
-  AddApiRoutes(router, controller, reads, config_source);
+  // GET /api/v1/status tells the home page whether the masters' configurations differ (the
+  // cluster exists once the port is known, before anything is served).
+  Cluster* cluster_view = nullptr;
+  AddApiRoutes(router, controller, reads, config_source, [&cluster_view] {
+    if (!cluster_view) return Json();
+    Json all = cluster_view->Describe();
+    int active = 0;
+    for (const Json& m : all["masters"]) active += m.value("state", "") == "active";
+    return Json{{"self", all["self"]},
+                {"active", active},
+                {"config_hashes_differ", all.value("config_hashes_differ", false)}};
+  });
   AddJobRoutes(router, controller, config_source);  // consumer jobs (issue 5)
   // Distributed mode (issue 5): RabbitMQ's dead-letter queue, read without consuming it.
   std::unique_ptr<AmqpBroker> amqp_broker;
@@ -221,6 +236,18 @@ Status RunMaster(const MasterOptions& opts) {
   router.Add("GET", "/api/v1/masters", [&cluster](const http::Request&, http::Responder respond) {
     respond(http::Response::Json(200, cluster.Describe()));
   });
+  cluster_view = &cluster;
+  // The Masters page re-reads when a master comes or goes, a lease moves or a hash changes.
+  cluster.OnChange([&hub] { hub.PublishLocal(Json{{"type", "masters"}}); });
+  // Live updates across the masters (PostgreSQL only: a SQLite store has one master). Set up
+  // before the core loop runs, so that every committed change is forwarded.
+  if (config->store_url.rfind("postgresql://", 0) == 0 ||
+      config->store_url.rfind("postgres://", 0) == 0) {
+    live_events = std::make_unique<LiveEvents>(
+        LiveEvents::Options{name, config->store_url, config->store_password}, hub);
+    hub.SetForwarder([events = live_events.get()](const Json& event) { events->Send(event); });
+    live_events->Start();
+  }
   core.Start();
   controller.Recover();
   GROVE_RETURN_IF_ERROR(notices.Start(config));
@@ -294,6 +321,7 @@ Status RunMaster(const MasterOptions& opts) {
   git_poller.Stop();
   notices.Stop();  // before the core loop: the last outcomes are stored through it
   core.Stop();
+  if (live_events) live_events->Stop();  // after the core loop: its last changes are sent
   reads.Stop();
   spdlog::info("master stopped");
   return Status::Ok();

@@ -128,6 +128,16 @@ builder "hello" { tags = { "linux" }, steps = {
       console.log("skip: the build has no artifacts (no upload step configured)");
     }
 
+    // The Masters page, from the nav: this (lone) master, active, holding the leases, its
+    // configuration not flagged; the home page has no configurations-differ banner.
+    assert.strictEqual(await page.$("#config-differs"), null, "a lone master's home page flags its configuration");
+    await page.click("nav >> text=Masters");
+    await page.waitForSelector("tr[data-master] .badge.connected:has-text('active')");
+    const row = await page.textContent("tr[data-master]");
+    assert(row.includes("schedulers") && row.includes("same"), `the masters row: ${row}`);
+    console.log("ok: the Masters page shows this master");
+    await page.screenshot({ path: path.join(SHOTS, "masters.png"), fullPage: true });
+
     // A phone-sized screen.
     const phone = await ctx.newPage();
     await phone.setViewportSize({ width: 375, height: 740 });
