@@ -6,7 +6,7 @@ set -euo pipefail
 BUILD_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   libboost-dev libboost-system-dev libssl-dev
-  liblua5.4-dev libsqlite3-dev libzstd-dev libsodium-dev libcurl4-openssl-dev
+  liblua5.4-dev libsqlite3-dev libzstd-dev zlib1g-dev libsodium-dev libcurl4-openssl-dev
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libhowardhinnant-date-dev tzdata
   libgtest-dev libgmock-dev libbenchmark-dev
   libexpat1-dev
