@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 #include "http/encoding.h"
@@ -22,20 +24,77 @@ namespace {
 constexpr int kRecentBuilds = 5;
 constexpr int64_t kMaxPage = 1000;
 
-// Every builder's entry in both views, and the whole list ready to send, as of one EventHub
-// generation and one config.
+struct Page {
+  bool whole = true;  // no parameter: the whole list
+  bool lean = false;
+  int64_t limit = 0, offset = 0;
+  std::string q;
+  std::string Key() const {
+    if (whole) return "all";
+    return (lean ? "s" : "f") + std::to_string(limit) + ":" + std::to_string(offset) + ":" + q;
+  }
+};
+
+// A page as sent: its body in every coding and the number of builders that matched.
+struct PageBody {
+  std::shared_ptr<const http::EncodedBody> body;
+  int64_t total = 0;
+};
+
+// The pages asked of one snapshot (the home page asks the same one again and again), so that a
+// repeated page is a lookup on the network thread; a new one is made on the read pool.
+class PageCache {
+ public:
+  static constexpr size_t kMaxPages = 64;
+  std::optional<PageBody> Find(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = pages_.find(key);
+    if (it == pages_.end()) return std::nullopt;
+    return it->second;
+  }
+  void Keep(const std::string& key, const PageBody& page) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (pages_.size() < kMaxPages) pages_.emplace(key, page);
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, PageBody> pages_;
+};
+
+// Every builder's entry in both views, serialised once, as of one EventHub generation and one
+// config. Pages (the whole list too) are joined from these strings and compressed when first
+// asked, not on every change.
 struct Snapshot {
   uint64_t gen = 0;
   std::shared_ptr<const Config> config;
   std::vector<std::string> lower_names;  // for ?q=
-  std::vector<Json> full;                // name, tags, priority, steps, recent_builds
-  std::vector<Json> lean;                // name, recent_builds: id, number, state, result
-  std::shared_ptr<const http::EncodedBody> all;
+  std::vector<std::string> full;         // name, tags, priority, steps, recent_builds
+  std::vector<std::string> lean;         // name, recent_builds: id, number, state, result
+  mutable PageCache pages;
 };
 
 std::string Lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
+}
+
+std::string Dump(const Json& j) {
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+std::string JoinArray(const std::vector<const std::string*>& items) {
+  size_t n = 2;
+  for (const std::string* i : items) n += i->size() + 1;
+  std::string out;
+  out.reserve(n);
+  out += '[';
+  for (const std::string* i : items) {
+    if (out.size() > 1) out += ',';
+    out += *i;
+  }
+  out += ']';
+  return out;
 }
 
 std::shared_ptr<const Snapshot> BuildSnapshot(const std::vector<BuildRecord>& recent,
@@ -45,7 +104,9 @@ std::shared_ptr<const Snapshot> BuildSnapshot(const std::vector<BuildRecord>& re
   auto s = std::make_shared<Snapshot>();
   s->gen = gen;
   s->config = config;
-  Json whole = Json::array();
+  s->lower_names.reserve(config->builders.size());
+  s->full.reserve(config->builders.size());
+  s->lean.reserve(config->builders.size());
   for (const auto& b : config->builders) {
     Json full_builds = Json::array(), lean_builds = Json::array();
     if (auto found = by_builder.find(b.name); found != by_builder.end()) {
@@ -59,43 +120,40 @@ std::shared_ptr<const Snapshot> BuildSnapshot(const std::vector<BuildRecord>& re
       }
     }
     s->lower_names.push_back(Lower(b.name));
-    s->lean.push_back({{"name", b.name}, {"recent_builds", std::move(lean_builds)}});
-    s->full.push_back({{"name", b.name},
-                       {"tags", b.tags},
-                       {"priority", b.priority},
-                       {"steps", b.steps.size()},
-                       {"recent_builds", std::move(full_builds)}});
-    whole.push_back(s->full.back());
+    s->lean.push_back(Dump({{"name", b.name}, {"recent_builds", std::move(lean_builds)}}));
+    s->full.push_back(Dump({{"name", b.name},
+                            {"tags", b.tags},
+                            {"priority", b.priority},
+                            {"steps", b.steps.size()},
+                            {"recent_builds", std::move(full_builds)}}));
   }
-  s->all = http::MakeEncodedBody(whole.dump(-1, ' ', false, Json::error_handler_t::replace));
   return s;
 }
 
-struct Page {
-  bool whole = true;  // no parameter: the cached list as it is
-  bool lean = false;
-  int64_t limit = 0, offset = 0;
-  std::string q;
-};
-
-// Answers from a snapshot (cheap: at most kMaxPage entries are serialised).
-Response Answer(const Snapshot& s, const Page& p) {
-  Response r;
-  if (p.whole) {
-    r.encoded = s.all;
-    r.headers["X-Total-Count"] = std::to_string(s.full.size());
-    return r;
-  }
+PageBody MakePage(const Snapshot& s, const Page& p) {
   const auto& entries = p.lean ? s.lean : s.full;
-  Json out = Json::array();
   int64_t total = 0;
+  std::vector<const std::string*> picked;
   for (size_t i = 0; i < entries.size(); ++i) {
     if (!p.q.empty() && s.lower_names[i].find(p.q) == std::string::npos) continue;
-    if (total >= p.offset && total < p.offset + p.limit) out.push_back(entries[i]);
+    if (total >= p.offset && total - p.offset < p.limit) picked.push_back(&entries[i]);
     ++total;
   }
-  r.body = out.dump(-1, ' ', false, Json::error_handler_t::replace);
-  r.headers["X-Total-Count"] = std::to_string(total);
+  return {http::MakeEncodedBody(JoinArray(picked)), total};
+}
+
+PageBody PageOf(const Snapshot& s, const Page& p) {
+  const std::string key = p.Key();
+  if (auto page = s.pages.Find(key)) return *page;
+  PageBody page = MakePage(s, p);
+  s.pages.Keep(key, page);
+  return page;
+}
+
+Response Answer(const PageBody& page) {
+  Response r;
+  r.encoded = page.body;
+  r.headers["X-Total-Count"] = std::to_string(page.total);
   return r;
 }
 
@@ -119,13 +177,18 @@ class BuildersCache {
     if (!QueryInt(req, "offset", 0, 0, INT64_MAX, &p.offset, respond)) return;
     p.q = Lower(req.Query("q"));
     // Without limit a filtered or summary list is whole too (`grove status`, scripts).
-    if (req.Query("limit").empty()) p.limit = INT64_MAX - p.offset;
+    if (req.Query("limit").empty()) p.limit = INT64_MAX;
 
     auto config = config_();
     const uint64_t gen = hub_.generation();
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (snap_ && snap_->gen == gen && snap_->config == config) return respond(Answer(*snap_, p));
+      if (snap_ && snap_->gen == gen && snap_->config == config) {
+        // A page asked before is a lookup; a new one is made on the read pool.
+        if (auto page = snap_->pages.Find(p.Key())) return respond(Answer(*page));
+        return reads_.Run(
+            [snap = snap_, p, respond](Store&) { respond(Answer(PageOf(*snap, p))); });
+      }
       waiters_.push_back({gen, p, std::move(respond)});
       if (building_) return;
       building_ = true;
@@ -159,7 +222,7 @@ class BuildersCache {
         waiters_ = std::move(later);
         again = building_ = !waiters_.empty();
       }
-      for (auto& w : ready) w.respond(snap ? Answer(*snap, w.page) : ErrorResponse(st));
+      for (auto& w : ready) w.respond(snap ? Answer(PageOf(*snap, w.page)) : ErrorResponse(st));
       if (again) Rebuild();
     });
   }
