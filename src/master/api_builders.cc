@@ -72,6 +72,7 @@ struct Snapshot {
   std::vector<std::string> full;         // name, tags, priority, steps, recent_builds
   std::vector<std::string> lean;         // name, recent_builds: id, number, state, result
   mutable PageCache pages;
+  mutable std::mutex making;
 };
 
 std::string Lower(std::string s) {
@@ -144,6 +145,10 @@ PageBody MakePage(const Snapshot& s, const Page& p) {
 
 PageBody PageOf(const Snapshot& s, const Page& p) {
   const std::string key = p.Key();
+  if (auto page = s.pages.Find(key)) return *page;
+  // One page is made at a time: readers asking the same new page (8 browsers after a change,
+  // all wanting the whole list) wait for it rather than each compress it again.
+  std::lock_guard<std::mutex> making(s.making);
   if (auto page = s.pages.Find(key)) return *page;
   PageBody page = MakePage(s, p);
   s.pages.Keep(key, page);
