@@ -142,7 +142,7 @@ def main():
         ratio = ""
         if v is not None and pv:
             r = v / pv
-            ratio = f"{r:.2f}x" + (" (≤1 meets)" if lower and peer == "target" else "")
+            ratio = f"{r:.2f}x" + ((" meets" if r <= 1 else " MISSES") if peer == "target" else "")
         print("  ".join(s.ljust(n) for s, n in zip(
             [bench, figure, fmt(v, unit), peer or "", fmt(pv, pu) if peer else "", ratio], w)).rstrip())
     if status:

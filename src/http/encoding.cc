@@ -10,6 +10,8 @@ namespace grove::http {
 
 namespace {
 
+constexpr size_t kBigBody = 256 * 1024;
+
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
@@ -138,9 +140,12 @@ const std::string& EncodedBody::For(Coding c) const {
 std::shared_ptr<const EncodedBody> MakeEncodedBody(std::string identity) {
   auto b = std::make_shared<EncodedBody>();
   b->identity = std::move(identity);
+  // Big bodies (the whole builders list: megabytes) at fast levels, so that the first reader
+  // after a change waits tens of milliseconds, not hundreds; the rest at the default levels.
+  const bool big = b->identity.size() >= kBigBody;
   if (b->identity.size() >= kMinCompressBytes) {
-    b->gzip = Gzip(b->identity, 6);
-    b->zstd = Zstd(b->identity, 6);
+    b->gzip = Gzip(b->identity, big ? 1 : 6);
+    b->zstd = Zstd(b->identity, big ? 1 : 6);
   }
   return b;
 }

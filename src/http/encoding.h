@@ -34,8 +34,9 @@ struct EncodedBody {
   std::string zstd;
   const std::string& For(Coding c) const;
 };
-// Compresses |identity| both ways (at stronger levels than per-request compression: it is done
-// once per change). Bodies under kMinCompressBytes are kept identity-only.
+// Compresses |identity| both ways (at stronger levels than per-request compression, as it is
+// done once, except for bodies of hundreds of KiB). Bodies under kMinCompressBytes are kept
+// identity-only.
 std::shared_ptr<const EncodedBody> MakeEncodedBody(std::string identity);
 
 }  // namespace grove::http
