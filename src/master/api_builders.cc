@@ -5,8 +5,10 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <string_view>
 #include <unordered_map>
 
+#include "core/result.h"
 #include "http/encoding.h"
 #include "master/api_json.h"
 #include "master/api_util.h"
@@ -62,17 +64,20 @@ class PageCache {
   std::map<std::string, PageBody> pages_;
 };
 
-// Every builder's entry in both views, serialised once, as of one EventHub generation and one
-// config. Pages (the whole list too) are joined from these strings and compressed when first
-// asked, not on every change.
+// One EventHub generation and one config's builders with their recent builds. The home page's
+// lean entries are serialised at once (a change costs only those); the full entries with the
+// first page that needs them. Pages (the whole list too) are joined from these strings and
+// compressed when first asked.
 struct Snapshot {
   uint64_t gen = 0;
   std::shared_ptr<const Config> config;
-  std::vector<std::string> lower_names;  // for ?q=
-  std::vector<std::string> full;         // name, tags, priority, steps, recent_builds
-  std::vector<std::string> lean;         // name, recent_builds: id, number, state, result
+  std::vector<BuildRecord> recent;                      // kRecentBuilds per builder at most
+  std::vector<std::vector<const BuildRecord*>> builds;  // into |recent|, per builder
+  std::vector<std::string> lower_names;                 // for ?q=
+  std::vector<std::string> lean;  // name, recent_builds: id, number, state, result
   mutable PageCache pages;
-  mutable std::mutex making;
+  mutable std::mutex making;              // one page made at a time; guards |full|
+  mutable std::vector<std::string> full;  // name, tags, priority, steps, recent_builds
 };
 
 std::string Lower(std::string s) {
@@ -98,40 +103,64 @@ std::string JoinArray(const std::vector<const std::string*>& items) {
   return out;
 }
 
-std::shared_ptr<const Snapshot> BuildSnapshot(const std::vector<BuildRecord>& recent,
+// Written by hand rather than through Json objects: with thousands of builders this runs after
+// every change, and it is most of the rebuild's time besides the store's.
+std::string LeanEntry(const std::string& name, const std::vector<const BuildRecord*>& builds) {
+  std::string out = "{\"name\":" + Dump(Json(name)) + ",\"recent_builds\":[";
+  for (size_t i = 0; i < builds.size(); ++i) {
+    const BuildRecord& r = *builds[i];
+    if (i) out += ',';
+    out += "{\"id\":" + std::to_string(r.id) + ",\"number\":" + std::to_string(r.number) +
+           ",\"state\":" + Dump(Json(r.state)) + ",\"result\":";
+    out += r.result < 0 ? std::string("null")
+                        : "\"" + std::string(ResultName(static_cast<Result>(r.result))) + "\"";
+    out += '}';
+  }
+  out += "]}";
+  return out;
+}
+
+std::shared_ptr<const Snapshot> BuildSnapshot(std::vector<BuildRecord> recent,
                                               std::shared_ptr<const Config> config, uint64_t gen) {
-  std::unordered_map<std::string, std::vector<const BuildRecord*>> by_builder;
-  for (const auto& r : recent) by_builder[r.builder].push_back(&r);
   auto s = std::make_shared<Snapshot>();
   s->gen = gen;
   s->config = config;
-  s->lower_names.reserve(config->builders.size());
-  s->full.reserve(config->builders.size());
-  s->lean.reserve(config->builders.size());
+  s->recent = std::move(recent);
+  std::unordered_map<std::string_view, std::vector<const BuildRecord*>> by_builder;
+  for (const auto& r : s->recent) by_builder[r.builder].push_back(&r);
+  const size_t n = config->builders.size();
+  s->builds.reserve(n);
+  s->lower_names.reserve(n);
+  s->lean.reserve(n);
   for (const auto& b : config->builders) {
-    Json full_builds = Json::array(), lean_builds = Json::array();
-    if (auto found = by_builder.find(b.name); found != by_builder.end()) {
-      for (const BuildRecord* r : found->second) {
-        Json j = BuildSummaryJson(*r);
-        lean_builds.push_back({{"id", j["id"]},
-                               {"number", j["number"]},
-                               {"state", j["state"]},
-                               {"result", j["result"]}});
-        full_builds.push_back(std::move(j));
-      }
-    }
+    auto found = by_builder.find(b.name);
+    s->builds.push_back(found == by_builder.end() ? std::vector<const BuildRecord*>()
+                                                  : std::move(found->second));
     s->lower_names.push_back(Lower(b.name));
-    s->lean.push_back(Dump({{"name", b.name}, {"recent_builds", std::move(lean_builds)}}));
-    s->full.push_back(Dump({{"name", b.name},
-                            {"tags", b.tags},
-                            {"priority", b.priority},
-                            {"steps", b.steps.size()},
-                            {"recent_builds", std::move(full_builds)}}));
+    s->lean.push_back(LeanEntry(b.name, s->builds.back()));
   }
   return s;
 }
 
+// Under s.making.
+void MakeFullEntries(const Snapshot& s) {
+  if (!s.full.empty() || s.config->builders.empty()) return;
+  s.full.reserve(s.config->builders.size());
+  for (size_t i = 0; i < s.config->builders.size(); ++i) {
+    const auto& b = s.config->builders[i];
+    Json builds = Json::array();
+    for (const BuildRecord* r : s.builds[i]) builds.push_back(BuildSummaryJson(*r));
+    s.full.push_back(Dump({{"name", b.name},
+                           {"tags", b.tags},
+                           {"priority", b.priority},
+                           {"steps", b.steps.size()},
+                           {"recent_builds", std::move(builds)}}));
+  }
+}
+
+// Under s.making.
 PageBody MakePage(const Snapshot& s, const Page& p) {
+  if (!p.lean) MakeFullEntries(s);
   const auto& entries = p.lean ? s.lean : s.full;
   int64_t total = 0;
   std::vector<const std::string*> picked;
@@ -215,7 +244,7 @@ class BuildersCache {
       std::vector<BuildRecord> recent;
       Status st = store.LastBuildsPerBuilder(kRecentBuilds, &recent);
       std::shared_ptr<const Snapshot> snap;
-      if (st.ok()) snap = BuildSnapshot(recent, config, gen);
+      if (st.ok()) snap = BuildSnapshot(std::move(recent), config, gen);
       std::vector<Waiter> ready, later;
       bool again = false;
       {
