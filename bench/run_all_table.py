@@ -103,6 +103,7 @@ def main():
             if m:
                 add("ui_api", f"{label} p99 (4,000 builders, {float(m.group(1)):.0f} req/s)", float(m.group(3)), "ms",
                     "target", UI_TARGET_P99_MS, "ms", True)
+                add("ui_api", f"{label} p50", float(m.group(2)), "ms")
                 add("ui_api", f"{label} bytes per answer", float(m.group(4)), "B",
                     "uncompressed", float(m.group(5)), "B", True)
             else:
