@@ -6,7 +6,7 @@ set -euo pipefail
 BUILD_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   libboost-dev libboost-system-dev libssl-dev
-  liblua5.4-dev libsqlite3-dev libzstd-dev libsodium-dev libcurl4-openssl-dev
+  liblua5.4-dev libsqlite3-dev libzstd-dev zlib1g-dev libsodium-dev libcurl4-openssl-dev
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libhowardhinnant-date-dev tzdata
   libgtest-dev libgmock-dev libbenchmark-dev
   libexpat1-dev
@@ -41,11 +41,13 @@ install_packages() {
 }
 
 # Configures and builds into $1 (Release unless $2 says otherwise; extra CMake flags after).
+# GROVE_TARGETS, when set, names the only targets to build (the quick start needs only grove).
 build_grove() {
   local dir="$1" type="${2:-Release}"
   shift 2 || shift $#
   # ccache keys on paths relative to the tree, so a fresh clone reuses what an earlier one built.
   export CCACHE_BASEDIR="$GROVE_ROOT" CCACHE_NOHASHDIR=1
   cmake -S "$GROVE_ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="$type" "$@" >/dev/null
-  ninja -C "$dir" -j "$(nproc)"
+  # shellcheck disable=SC2086  # a list of target names
+  ninja -C "$dir" -j "$(nproc)" ${GROVE_TARGETS:-}
 }

@@ -82,9 +82,49 @@ function action(label, fn, msg, attrs = {}) {
 
 // ---------- pages ----------
 
+// A page of a paged list: its items and the X-Total-Count the master sends with them.
+async function apiPage(path) {
+  const resp = await fetch("/api/v1" + path);
+  const body = await resp.json().catch(() => ({}));
+  if (!resp.ok) throw new ApiError(resp.status, body.error || resp.statusText);
+  return { items: body, total: Number(resp.headers.get("X-Total-Count") || body.length) };
+}
+
+// The builders list of the home page and the grid, a page at a time, filtered on the master
+// (thousands of builders): ?q= and ?offset= live in the page's URL.
+const BUILDERS_PAGE = 100;
+function builderListQuery() {
+  const params = new URLSearchParams(location.search);
+  const q = params.get("q") || "";
+  const offset = Math.max(0, Number(params.get("offset")) || 0);
+  return { q, offset, path: `/builders?view=summary&limit=${BUILDERS_PAGE}&offset=${offset}${q ? `&q=${enc(q)}` : ""}` };
+}
+function builderFilter(q) {
+  let timer = null;
+  return h("input", { type: "search", placeholder: "filter builders", class: "filter", value: q, "aria-label": "filter builders",
+    oninput: (e) => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        const v = e.target.value.trim();
+        history.replaceState(null, "", location.pathname + (v ? `?q=${enc(v)}` : ""));
+        show(true);
+      }, 250);
+    } });
+}
+function builderPager(offset, shown, total, q) {
+  if (total <= BUILDERS_PAGE) return null;
+  const at = (o) => location.pathname + "?" + new URLSearchParams({ ...(q ? { q } : {}), ...(o ? { offset: o } : {}) });
+  return h("nav", { class: "pager" }, offset > 0 ? link(at(Math.max(0, offset - BUILDERS_PAGE)), "← previous") : null,
+    ` ${offset + 1}–${offset + shown} of ${total} `,
+    offset + shown < total ? link(at(offset + BUILDERS_PAGE), "next →") : null);
+}
+
+// Three calls, whatever the number of builders: the counts, one page of builders, the running builds.
 async function home() {
-  const [status, builders, running] = await Promise.all([api("/status"), api("/builders"), api("/running")]);
+  const list = builderListQuery();
+  const [status, builders, running] = await Promise.all([api("/status"), apiPage(list.path), api("/running")]);
   document.title = status.project.name;
+  const filter = builderFilter(list.q);
   return {
     key: "home",
     node: [
@@ -94,21 +134,19 @@ async function home() {
         h("span", {}, h("b", { id: "queued-count" }, status.queued_count), " queued"), " · ",
         h("span", {}, h("b", {}, status.running_count), " running"), " · ",
         h("span", {}, h("b", {}, status.workers_connected), " workers connected"), " · ",
-        h("span", {}, h("b", {}, builders.length), " builders")),
+        h("span", {}, h("b", {}, status.builders_count ?? builders.total), " builders")),
       running.length ? h("section", {}, h("h2", {}, "Running"), table(["build", "worker", "elapsed"],
         running.map((b) => h("tr", {}, h("td", {}, link(`/ui/builds/${b.id}`, `${b.builder} #${b.number}`)),
           h("td", {}, b.worker), h("td", {}, duration(b.started_at, null)))))) : null,
-      h("section", {}, h("h2", {}, "Builders"),
-        h("input", { type: "search", placeholder: "filter builders", class: "filter", oninput: (e) => {
-          const q = e.target.value.toLowerCase();
-          for (const tr of main.querySelectorAll("tr[data-builder]")) tr.hidden = !tr.dataset.builder.toLowerCase().includes(q);
-        } }),
-        table(["builder", "last builds (newest first)"], builders.map((b) => h("tr", { "data-builder": b.name },
+      h("section", {}, h("h2", {}, "Builders"), filter,
+        table(["builder", "last builds (newest first)"], builders.items.map((b) => h("tr", { "data-builder": b.name },
           h("td", {}, link(`/ui/builders/${enc(b.name)}`, b.name)),
           h("td", { class: "chips" }, b.recent_builds.length ? b.recent_builds.map((r) =>
-            link(`/ui/builds/${r.id}`, [`#${r.number} `, badge(r.result, r.state)], { class: "chip" })) : h("span", { class: "muted" }, "no builds yet")))))),
+            link(`/ui/builds/${r.id}`, [`#${r.number} `, badge(r.result, r.state)], { class: "chip" })) : h("span", { class: "muted" }, "no builds yet"))))),
+        builderPager(list.offset, builders.items.length, builders.total, list.q)),
     ],
     onEvent: (ev) => ["build", "request", "worker", "masters"].includes(ev.type),
+    keep: filter,
   };
 }
 
@@ -378,18 +416,22 @@ async function changes() {
 }
 
 async function grid() {
-  const builders = await api("/builders");
+  const list = builderListQuery();
+  const builders = await apiPage(list.path);
+  const filter = builderFilter(list.q);
   const cols = 5;
   return {
     key: "grid",
-    node: [h("h1", {}, "Grid"), h("p", { class: "muted" }, "Each builder's last builds, newest on the left."),
+    node: [h("h1", {}, "Grid"), h("p", { class: "muted" }, "Each builder's last builds, newest on the left."), filter,
       table(["builder", ...Array.from({ length: cols }, (_, i) => (i === 0 ? "latest" : `−${i}`))],
-        builders.map((b) => h("tr", {}, h("th", {}, link(`/ui/builders/${enc(b.name)}`, b.name)),
+        builders.items.map((b) => h("tr", {}, h("th", {}, link(`/ui/builders/${enc(b.name)}`, b.name)),
           Array.from({ length: cols }, (_, i) => {
             const r = b.recent_builds[i];
             return h("td", { class: "cell" }, r ? link(`/ui/builds/${r.id}`, [`#${r.number} `, badge(r.result, r.state)]) : "");
-          }))))],
+          })))),
+      builderPager(list.offset, builders.items.length, builders.total, list.q)],
     onEvent: (ev) => ev.type === "build",
+    keep: filter,
   };
 }
 
@@ -440,14 +482,22 @@ async function show(soft = false) {
     else if (path === "/ui/masters") p = await masters();
     else if (path === "/ui/login") p = login();
     else p = await home();
-    // A live refresh must not wipe what the user is typing in a form.
+    // A live refresh must not wipe what the user is typing in a form, nor take the focus away.
+    let focused = null;
     if (soft && page && page.key === p.key && page.keep && p.keep && page.keep.contains(document.activeElement)) {
       const old = page.keep;
-      p.node = p.node.map((n) => (n === p.keep ? old : n));
+      focused = document.activeElement;
+      if (p.keep.parentNode) p.keep.replaceWith(old);  // kept inside a section
+      else p.node = p.node.map((n) => (n === p.keep ? old : n));
       p.keep = old;
     }
     page = p;
+    const caret = focused && typeof focused.selectionStart === "number" ? [focused.selectionStart, focused.selectionEnd] : null;
     render(...p.node.filter((n) => n != null));
+    if (focused && document.activeElement !== focused) {
+      focused.focus();
+      if (caret) focused.setSelectionRange(...caret);
+    }
   } catch (err) {
     if (err.status === 401 && path !== "/ui/login") return go(`/ui/login?next=${enc(location.pathname + location.search)}`);
     render(h("p", { class: "error", role: "alert" }, err.message));
@@ -470,10 +520,16 @@ function refreshSoon() {
   pending = setTimeout(() => { pending = null; show(true); }, 500);
 }
 
+// The first page is read once the event stream is subscribed, so that no change falls between
+// the two and the page is read once (a later "hello", a reconnection, re-reads it); or after 1 s
+// without the stream.
+let started = false;
+function startOnce() { if (!started) { started = true; show(); } }
+
 function connectEvents() {
-  if (!window.EventSource) return;
+  if (!window.EventSource) return startOnce();
   const es = new EventSource("/api/v1/events");
-  es.addEventListener("hello", () => { live = true; document.body.dataset.live = "1"; clearTimeout(refreshTimer); refreshSoon(); });
+  es.addEventListener("hello", () => { live = true; document.body.dataset.live = "1"; clearTimeout(refreshTimer); if (started) refreshSoon(); else startOnce(); });
   es.onmessage = (e) => {
     let ev;
     try { ev = JSON.parse(e.data); } catch { return; }
@@ -481,7 +537,7 @@ function connectEvents() {
     if (ev.type === "resync" || (page && page.onEvent(ev))) refreshSoon();
   };
   // The browser reconnects by itself; meanwhile the page polls, and "hello" resynchronises it.
-  es.onerror = () => { live = false; document.body.dataset.live = "0"; clearTimeout(refreshTimer); refreshTimer = setTimeout(() => show(true), 5000); };
+  es.onerror = () => { startOnce(); live = false; document.body.dataset.live = "0"; clearTimeout(refreshTimer); refreshTimer = setTimeout(() => show(true), 5000); };
 }
 
 function drawUser() {
@@ -519,4 +575,4 @@ document.addEventListener("click", (e) => {
   go(a.getAttribute("href"));
 });
 window.addEventListener("popstate", () => { viewers.clear(); show(); });
-loadMe().then(() => { show(); connectEvents(); });
+loadMe().then(() => { connectEvents(); setTimeout(startOnce, 1000); });

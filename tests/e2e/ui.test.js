@@ -48,6 +48,7 @@ builder "hello" { tags = { "linux" }, steps = {
   shell { "echo hello from the e2e test; sleep 2; echo done; echo release-notes > notes.txt", name = "greet" },
   upload { "notes.txt", to = "out/" },
 } }
+for i = 1, 3 do builder("extra-" .. i) { tags = { "linux" }, steps = { shell { "true" } } } end
 `);
   const addUser = (name, role, pw) => execFileSync(GROVE, ["user", "add", name, "--role", role, "--dir", dir], { input: pw + "\n" });
   addUser("dev", "developer", "dev-password-1");
@@ -147,6 +148,32 @@ builder "hello" { tags = { "linux" }, steps = {
     assert(overflow <= 1, `the home page is ${overflow}px wider than a phone`);
     await phone.screenshot({ path: path.join(SHOTS, "home-phone.png"), fullPage: true });
     await phone.close();
+
+    // The home page loads with at most 3 data calls whatever the number of builders (besides
+    // /me, who is logged in, and the live-update stream), and answers come compressed.
+    const fresh = await ctx.newPage();
+    const calls = [];
+    const codings = {};
+    fresh.on("request", (r) => { const u = new URL(r.url()); if (u.pathname.startsWith("/api/")) calls.push(u.pathname + u.search); });
+    fresh.on("response", async (r) => { codings[new URL(r.url()).pathname] = (await r.allHeaders())["content-encoding"]; });
+    await fresh.goto(url);
+    await fresh.waitForSelector("tr[data-builder=hello] .badge.success");
+    await fresh.waitForFunction(() => document.body.dataset.live === "1");
+    await sleep(1000);  // anything late would be counted too
+    const data = calls.filter((c) => !c.startsWith("/api/v1/me") && !c.startsWith("/api/v1/events"));
+    assert(data.length <= 3, `the home page made ${data.length} data calls: ${data.join(", ")}`);
+    assert(data.some((c) => c.startsWith("/api/v1/builders?view=summary&limit=")), `no paged builders call: ${data.join(", ")}`);
+    assert(["gzip", "zstd", "br"].includes(codings["/static/app.js"]), `app.js came with content-encoding ${codings["/static/app.js"]}`);
+    console.log(`ok: the home page made ${data.length} data calls (${data.join(", ")}); app.js came ${codings["/static/app.js"]}`);
+
+    // The filter asks the master and keeps what is typed through live refreshes.
+    await fresh.fill("input.filter", "extra-2");
+    await fresh.waitForFunction(() => document.querySelectorAll("tr[data-builder]").length === 1);
+    assert.strictEqual(await fresh.getAttribute("tr[data-builder]", "data-builder"), "extra-2");
+    assert(fresh.url().endsWith("?q=extra-2"), fresh.url());
+    assert.strictEqual(await fresh.evaluate(() => document.activeElement.value), "extra-2");
+    console.log("ok: the builders filter");
+    await fresh.close();
 
     // A viewer cannot force: the button is disabled and the API refuses.
     await page.click("#user button");
