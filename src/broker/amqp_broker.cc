@@ -144,7 +144,8 @@ Status AmqpBroker::Start(const std::vector<std::vector<std::string>>& builder_ta
 void AmqpBroker::SetActive(bool active) {
   if (state_->active.exchange(active) == active) return;
   spdlog::info("RabbitMQ events consumer: {}",
-               active ? "this master consumes the events queue" : "handed to another master");
+               active ? "on (this master holds the amqp-events lease)"
+                      : "off (this master does not hold the amqp-events lease)");
   state_->wake.Notify();
 }
 
@@ -251,6 +252,7 @@ void AmqpBroker::State::RunConsumer() {
   RetryDelay retry;
   while (!stop) {
     if (!active) {
+      ForgetWorkers();  // also when the lease went while RabbitMQ was out of reach
       WaitWhileInactive();
       continue;
     }
