@@ -234,12 +234,14 @@ void Controller::OnHello(ConnId conn, WorkerHello hello, std::function<void(Stat
     }
     // Jobs the master gave it that it no longer knows: lost with its previous process.
     std::vector<JobKey> lost;
-    // Distributed mode: not yet. The job's last events (job.finished) may still be queued in
-    // RabbitMQ behind this hello (a master that took over, or restarted, reads a backlog):
-    // the orphan's deadline decides.
+    // Distributed mode, the same process as the one whose events were applied last: not yet.
+    // Its jobs' last events (job.finished) may still be queued in RabbitMQ behind this hello (a
+    // master that took over, or restarted, reads a backlog): the orphan's deadline decides.
+    int64_t applied = 0;
+    const bool same_process =
+        Distributed() && txn.store().GetAppliedEvents(hello.name, hello.instance, &applied).ok();
     for (const auto& [key, orphan] : orphans_)
-      if (orphan.worker == hello.name && !reported.count(key) && !Distributed())
-        lost.push_back(key);
+      if (orphan.worker == hello.name && !reported.count(key) && !same_process) lost.push_back(key);
     for (const auto& key : lost) {
       orphans_.erase(key);
       LoseJob(txn, key, "worker " + hello.name + " restarted without it");
