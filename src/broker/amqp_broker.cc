@@ -30,6 +30,7 @@ struct AmqpBroker::State {
   std::unique_ptr<AmqpPublisher> publisher;
   std::thread consumer;
   std::atomic<bool> stop{false};
+  std::atomic<bool> active{true};  // consumes the master's queues (SetActive)
 
   // Cross-thread inputs of the consumer thread.
   std::mutex mu;
@@ -84,6 +85,10 @@ struct AmqpBroker::State {
   // dead letters that come meanwhile are answered with |why| rather than left waiting.
   void WaitBeforeRetry(int ms, const Status& why);
   void ReadDeadLetters(int limit, const std::function<void(Status, Json)>& done);
+  // Inactive (another master consumes): waits, answering dead-letter reads, until active again.
+  void WaitWhileInactive();
+  // The consumer was given up: the workers are forgotten (the next holder hears their hellos).
+  void ForgetWorkers();
   Status ConsumeOnce(AmqpConnection& c);
   void Deliver(AmqpConnection& c, Delivery& d, std::map<std::string, std::vector<Json>>* batch);
   void OnHelloEvent(const std::string& name, const Json& ev);
@@ -134,6 +139,14 @@ Status AmqpBroker::Start(const std::vector<std::vector<std::string>>& builder_ta
   s.publisher->Start();
   s.consumer = std::thread([&s] { s.RunConsumer(); });
   return Status::Ok();
+}
+
+void AmqpBroker::SetActive(bool active) {
+  if (state_->active.exchange(active) == active) return;
+  spdlog::info("RabbitMQ events consumer: {}",
+               active ? "on (this master holds the amqp-events lease)"
+                      : "off (this master does not hold the amqp-events lease)");
+  state_->wake.Notify();
 }
 
 void AmqpBroker::SetWorkerSettings(std::function<Json(const std::string& name)> lookup) {
@@ -238,6 +251,11 @@ void AmqpBroker::State::ReadDeadLetters(int limit, const std::function<void(Stat
 void AmqpBroker::State::RunConsumer() {
   RetryDelay retry;
   while (!stop) {
+    if (!active) {
+      ForgetWorkers();  // also when the lease went while RabbitMQ was out of reach
+      WaitWhileInactive();
+      continue;
+    }
     std::unique_ptr<AmqpConnection> c;
     Status st = AmqpConnection::Open(url, 30, &c);
     if (st.ok()) st = Setup(*c);
@@ -251,6 +269,13 @@ void AmqpBroker::State::RunConsumer() {
     }
     if (stop) break;
     c.reset();
+    if (!active) {
+      // Handed over, not broken: the unacknowledged deliveries went back to RabbitMQ with the
+      // connection, for the master that holds the lease now.
+      ForgetWorkers();
+      retry.Reset();
+      continue;
+    }
     const int wait_ms = retry.Next();
     spdlog::warn("RabbitMQ events consumer: {}; next attempt in {}", st.message(),
                  DelayText(wait_ms));
@@ -260,6 +285,37 @@ void AmqpBroker::State::RunConsumer() {
       w.held.clear();
     }
     WaitBeforeRetry(wait_ms, st);
+  }
+}
+
+void AmqpBroker::State::ForgetWorkers() {
+  for (auto& [name, w] : workers) {
+    if (w.conn) Gone(name, w);
+    w.unacked.clear();
+    w.held.clear();
+  }
+  std::lock_guard lock(mu);
+  acks.clear();
+  resends.clear();
+  hello_replies.clear();
+  submission_settles.clear();
+}
+
+void AmqpBroker::State::WaitWhileInactive() {
+  while (!stop && !active) {
+    wake.Drain();
+    std::vector<std::pair<int, std::function<void(Status, Json)>>> reads;
+    {
+      std::lock_guard lock(mu);
+      reads.swap(dead_letter_reads);
+      // Nothing is consumed here: what the controller still answers is for no delivery.
+      acks.clear();
+      resends.clear();
+      hello_replies.clear();
+      submission_settles.clear();
+    }
+    for (auto& [limit, done] : reads) ReadDeadLetters(limit, done);
+    WaitReadable({}, wake, 1000);
   }
 }
 
@@ -367,6 +423,7 @@ Status AmqpBroker::State::ConsumeOnce(AmqpConnection& c) {
         w.unacked.swap(keep);
       }
     }
+    if (!active) return Status::Unavailable("the events queue is handed to another master");
     // 2. Workers that went silent.
     const int64_t now = NowMs();
     for (auto& [name, w] : workers) {

@@ -116,11 +116,12 @@ void Controller::Recover() {
     }
     spdlog::info("recovered {} queued requests and {} jobs in progress", queued.size(),
                  claimed.size());
+    if (!events_active_) ForgetJobs();  // a standby: the master taking over reads them again
     if (!orphans_.empty()) ScheduleReap(opts_.worker_grace);
   });
 }
 
-Status Controller::ReloadAfterRollback(Store& store) {
+Status Controller::ReloadAfterRollback(Store& store, bool takeover) {
   std::vector<RequestRecord> queued, claimed;
   Status st = store.ListRequests("queued", 1 << 30, &queued);
   if (st.ok()) st = store.ListRequests("claimed", 1 << 30, &claimed);
@@ -170,10 +171,17 @@ Status Controller::ReloadAfterRollback(Store& store) {
     if (w.applied_upto < 0) continue;
     w.applied_upto = w.stored_upto;
     w.resend_from = 0;
+    w.recorded_upto = -1;
+    // Distributed mode: the store says what is applied (another master may have applied more
+    // than this one stored: the batch failed on that conflict); read again at the next event.
+    if (Distributed() && !w.instance.empty()) w.applied_upto = -1;
     RequestResend(w);
+    if (w.applied_upto < 0) w.stored_upto = -1;
   }
-  spdlog::warn("state reloaded from the store after a rollback: {} queued, {} in progress",
-               queued.size(), claimed.size());
+  if (!takeover)
+    spdlog::warn("state reloaded from the store after a rollback: {} queued, {} in progress",
+                 queued.size(), claimed.size());
+  if (!events_active_) ForgetJobs();
   if (!orphans_.empty()) ScheduleReap(opts_.worker_grace);
   // The failed batch's dispatching is retried (with the core loop's backoff).
   if (!queue_.empty()) core_.Post([this](Txn& txn) { Dispatch(txn); });
@@ -200,6 +208,7 @@ void Controller::OnHello(ConnId conn, WorkerHello hello, std::function<void(Stat
     }
     ConnectedWorker w;
     w.name = hello.name;
+    w.instance = hello.instance;
     w.conn = conn;
     w.tags = {wc->tags.begin(), wc->tags.end()};
     w.os = hello.os;
@@ -213,6 +222,7 @@ void Controller::OnHello(ConnId conn, WorkerHello hello, std::function<void(Stat
     for (const RunningJob& j : hello.running) {
       JobKey key{j.request, j.attempt};
       auto it = active_.find(key);
+      if (it == active_.end() && Distributed()) it = LoadClaimedJob(txn, key);
       if (it != active_.end() && it->second.worker.empty()) AdoptJob(txn, added, key, it->second);
       if (it != active_.end() && it->second.worker == hello.name) {
         added.running.insert(key);
@@ -224,8 +234,14 @@ void Controller::OnHello(ConnId conn, WorkerHello hello, std::function<void(Stat
     }
     // Jobs the master gave it that it no longer knows: lost with its previous process.
     std::vector<JobKey> lost;
+    // Distributed mode, the same process as the one whose events were applied last: not yet.
+    // Its jobs' last events (job.finished) may still be queued in RabbitMQ behind this hello (a
+    // master that took over, or restarted, reads a backlog): the orphan's deadline decides.
+    int64_t applied = 0;
+    const bool same_process =
+        Distributed() && txn.store().GetAppliedEvents(hello.name, hello.instance, &applied).ok();
     for (const auto& [key, orphan] : orphans_)
-      if (orphan.worker == hello.name && !reported.count(key)) lost.push_back(key);
+      if (orphan.worker == hello.name && !reported.count(key) && !same_process) lost.push_back(key);
     for (const auto& key : lost) {
       orphans_.erase(key);
       LoseJob(txn, key, "worker " + hello.name + " restarted without it");
@@ -262,7 +278,8 @@ void Controller::OnHello(ConnId conn, WorkerHello hello, std::function<void(Stat
 void Controller::OnClosed(ConnId conn, const std::string& worker) {
   core_.Post([this, conn, worker](Txn& txn) {
     ConnectedWorker* w = workers_.Find(worker);
-    if (!w || w->conn != conn) return;  // an older connection, already replaced
+    if (!w || w->conn != conn) return;                    // an older connection, already replaced
+    if (!events_active_) return workers_.Remove(worker);  // a standby keeps no jobs
     int64_t deadline = NowMs() + opts_.worker_grace.count();
     for (const auto& key : w->running) orphans_[key] = {worker, deadline};
     WorkerRecord rec;
@@ -301,7 +318,7 @@ void Controller::OnMessages(ConnId conn, const std::string& worker, std::vector<
       const bool has_id = id != INT64_MIN;
       if (has_id) {
         // The first event of a connection: what came before it was acknowledged earlier.
-        if (w->applied_upto < 0) w->stored_upto = w->applied_upto = id - 1;
+        if (w->applied_upto < 0) w->stored_upto = w->applied_upto = FirstUnapplied(txn, *w, id);
         if (id <= w->applied_upto) continue;  // applied already (a resend crossed an ack)
         if (id > w->applied_upto + 1 && !GiveUpWaiting(*w, id, now)) {
           RequestResend(*w);  // one before it was not applied
@@ -331,6 +348,7 @@ void Controller::OnMessages(ConnId conn, const std::string& worker, std::vector<
       }
     }
     if (w->applied_upto >= 0 && broker_) {
+      RecordAppliedEvents(txn, *w);
       txn.AfterCommit([this, conn, worker, upto = w->applied_upto](const Status& st) {
         // Only what is durable is acknowledged; after a failed commit the events come again.
         if (!st.ok()) return;
@@ -379,6 +397,7 @@ Status Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev) {
   if (type == event::kHeartbeat) return Status::Ok();
   JobKey key = KeyOf(ev);
   auto it = active_.find(key);
+  if (it == active_.end() && Distributed()) it = LoadClaimedJob(txn, key);
   // The worker chooses the directory: job.started's builddir becomes a build property.
   Json builddir = Json::object();
   if (type == event::kJobStarted && ev.contains("builddir") && ev["builddir"].is_string())

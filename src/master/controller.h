@@ -60,6 +60,13 @@ class Controller : public BrokerListener {
   // Loads the queue and the jobs that were running when the master stopped.
   void Recover();
   void Reconfigure(std::shared_ptr<const Config> config);
+  // Distributed mode with several masters (controller_amqp.cc): one master at a time, the
+  // holder of the "amqp-events" lease, applies workers' events. GateEventsOnLease (before the
+  // core loop starts) makes this master start as a standby; SetEventsActive(true) makes it
+  // take over: the queue and the running jobs are read again from the store. A standby keeps
+  // no running jobs (it reaps no orphans) but still dispatches what is submitted through it.
+  void GateEventsOnLease() { events_active_ = false; }
+  void SetEventsActive(bool active);
 
   // BrokerListener: called on the network thread, handled on the core loop.
   void OnHello(ConnId conn, WorkerHello hello, std::function<void(Status)> reply) override;
@@ -126,6 +133,19 @@ class Controller : public BrokerListener {
                JobSpec* job);
   bool AdoptJob(Txn& txn, ConnectedWorker& w, const JobKey& key, ActiveJob& job,
                 const Json& properties = Json::object());
+  // Distributed mode: a job this master does not have in memory (claimed through another
+  // master) read from the store; active_.end() when the request is not claimed as |key|.
+  std::map<JobKey, ActiveJob>::iterator LoadClaimedJob(Txn& txn, const JobKey& key);
+  // Distributed mode: the id before the first event of |w| still to apply, |id| being the
+  // first that came on its connection: what the store says was applied (by this master or the
+  // one before it), else id - 1.
+  int64_t FirstUnapplied(Txn& txn, ConnectedWorker& w, int64_t id);
+  // Distributed mode: records |w|'s applied events in |txn|; a conflict (another master applied
+  // them) fails the batch.
+  void RecordAppliedEvents(Txn& txn, ConnectedWorker& w);
+  // A standby keeps no jobs, orphans, locks nor workers (the active master has them).
+  void ForgetJobs();
+  bool Distributed() const { return broker_ && broker_->RoutesJobs(); }
   // Ok when the event is applied (or refused for good: it is acknowledged all the same); an
   // error when it was not and must come again (the store failed, a log chunk is missing).
   Status HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev);
@@ -141,7 +161,8 @@ class Controller : public BrokerListener {
   bool GiveUpWaiting(ConnectedWorker& w, int64_t id, int64_t now);
   // The core loop rolled a batch back: the queue, the jobs, the workers' running sets, the
   // locks and the orphans are re-derived from the store, and the workers asked to resend.
-  Status ReloadAfterRollback(Store& store);
+  // |takeover|: the same on taking over the events from another master (SetEventsActive).
+  Status ReloadAfterRollback(Store& store, bool takeover = false);
   // The values of the secrets |bc|'s steps name (masked in what its jobs report).
   std::map<std::string, std::string> JobSecrets(const BuilderConfig& bc) const;
   int64_t EnsureBuild(Txn& txn, const JobKey& key, ActiveJob& job, const std::string& worker);
@@ -187,6 +208,7 @@ class Controller : public BrokerListener {
   std::map<JobKey, ActiveJob> active_;
   std::map<JobKey, Orphan> orphans_;
   std::shared_ptr<std::atomic<bool>> alive_;
+  bool events_active_ = true;  // see GateEventsOnLease
 };
 
 }  // namespace grove

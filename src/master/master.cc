@@ -211,6 +211,10 @@ Status RunMaster(const MasterOptions& opts) {
     });
     std::vector<std::vector<std::string>> builder_tags;
     for (const auto& b : config->builders) builder_tags.push_back(b.tags);
+    // Several masters: only the holder of the "amqp-events" lease consumes (below); until the
+    // lease is decided (the cluster's first round, before this master serves) none does.
+    amqp_broker->SetActive(false);
+    controller.GateEventsOnLease();
     // What fails here is the broker's configuration, found at start (a refused login, a TLS
     // file), never grove.lua's syntax: exit 1 like the worker, not 2 (docs/operations.md).
     if (Status st = amqp_broker->Start(builder_tags); !st.ok())
@@ -233,6 +237,16 @@ Status RunMaster(const MasterOptions& opts) {
   git_poller.SetActive(false);
   cluster.OnLease("schedulers", [&schedulers](bool held) { schedulers.SetActive(held); });
   cluster.OnLease("git-poller", [&git_poller](bool held) { git_poller.SetActive(held); });
+  if (amqp_broker) {
+    // Gained: the controller reads the jobs from the store before the first event is consumed
+    // (the core loop runs its tasks in order). Lost: the consumer stops first, so no event
+    // reaches a controller that no longer follows the jobs.
+    cluster.OnLease("amqp-events", [&controller, &amqp_broker](bool held) {
+      if (held) controller.SetEventsActive(true);
+      amqp_broker->SetActive(held);
+      if (!held) controller.SetEventsActive(false);
+    });
+  }
   router.Add("GET", "/api/v1/masters", [&cluster](const http::Request&, http::Responder respond) {
     respond(http::Response::Json(200, cluster.Describe()));
   });

@@ -36,6 +36,10 @@ struct ConnectedWorker {
   int64_t applied_upto = -1;  // every event up to this id is applied in the open batch
   int64_t resend_from = 0;    // a resend was asked from this id and has not arrived (0: none)
   int64_t gap_since = 0;      // when an event came after a missing one (ms; 0: no gap)
+  // Distributed mode: the worker process (its hello's instance), and the event id up to which
+  // the open transaction records its events as applied (Store::AdvanceAppliedEvents).
+  std::string instance;
+  int64_t recorded_upto = -1;
 
   int free() const { return paused ? 0 : capacity - static_cast<int>(running.size()); }
 };

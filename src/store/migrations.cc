@@ -223,6 +223,17 @@ CREATE TABLE leases (
   expires_at BIGINT NOT NULL
 );
 )sql"},
+    // 8: several masters in distributed mode (issue 10). The last event id of each worker
+    // process that a master applied, written in the transaction that applies the events, so
+    // that a master taking over the RabbitMQ events queue skips what another one applied but
+    // could not acknowledge (controller_amqp.cc).
+    {8, R"sql(
+CREATE TABLE worker_events (
+  worker TEXT PRIMARY KEY,
+  instance TEXT NOT NULL,
+  applied_upto BIGINT NOT NULL
+);
+)sql"},
 };
 
 void ReplaceAll(std::string* s, std::string_view from, std::string_view to) {

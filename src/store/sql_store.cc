@@ -12,6 +12,7 @@
 #include "store/sql_changes.h"
 #include "store/sql_notify.h"
 #include "store/sql_pipeline.h"
+#include "store/sql_worker_events.h"
 
 namespace grove {
 namespace {
@@ -701,6 +702,16 @@ class SqlStore final : public Store {
   }
   Status SupersededBy(int64_t id, int64_t* by) override {
     return sql_pipeline::SupersededBy(*db_, id, by);
+  }
+
+  // --- Applied worker events (sql_worker_events.cc) --------------------------------------
+  Status GetAppliedEvents(const std::string& worker, const std::string& instance,
+                          int64_t* upto) override {
+    return sql_worker_events::GetAppliedEvents(*db_, worker, instance, upto);
+  }
+  Status AdvanceAppliedEvents(const std::string& worker, const std::string& instance,
+                              int64_t upto) override {
+    return sql_worker_events::AdvanceAppliedEvents(*db_, worker, instance, upto);
   }
 
   // --- Notifications (sql_notify.cc) -----------------------------------------------------

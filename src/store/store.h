@@ -254,6 +254,17 @@ class Store {
   // Fails every unsent notice of |notifier| with |why| (the notifier was removed).
   virtual Status FailNotifications(const std::string& notifier, int64_t now,
                                    const std::string& why);
+
+  // Distributed mode with several masters (issue 10; SqlStore: sql_worker_events.cc). The
+  // last event id of worker |worker|'s process |instance| that a master applied; NotFound when
+  // the store keeps none for that process.
+  virtual Status GetAppliedEvents(const std::string& worker, const std::string& instance,
+                                  int64_t* upto);
+  // Records, in the open transaction, that the events of that process up to |upto| are
+  // applied. Conflict when the store already says |upto| or more for it: another master
+  // applied them, so this batch must not commit.
+  virtual Status AdvanceAppliedEvents(const std::string& worker, const std::string& instance,
+                                      int64_t upto);
 };
 
 // Opens (creating and migrating as needed) the store at |url|: "sqlite:PATH" (PATH relative to

@@ -105,6 +105,7 @@ const std::vector<Table>& Tables() {
        {{"name", T}, {"url", T}, {"started_at", I}, {"last_seen", I}, {"config_hash", T}},
        1},
       {"leases", {{"name", T}, {"holder", T}, {"expires_at", I}}, 1},
+      {"worker_events", {{"worker", T}, {"instance", T}, {"applied_upto", I}}, 1},
       {"changes",
        {{"id", I},
         {"source", T},

@@ -249,10 +249,11 @@ TEST_P(StoreTest, ConsumerResultsStoredBeforeMigration4MoveToTheStepsColumn) {
     ASSERT_TRUE(db->Exec("ALTER TABLE steps DROP COLUMN result_json; "
                          "DROP TABLE webhook_deliveries; DROP TABLE notifications; DROP INDEX "
                          "changes_by_branch; DROP TABLE masters; DROP TABLE leases; "
+                         "DROP TABLE worker_events; "
                          "DELETE FROM schema_version WHERE version >= 4")
                     .ok());
   }
-  Reopen();  // migrations 4 to 7 run
+  Reopen();  // migrations 4 to 8 run
   std::vector<StepRecord> steps;
   ASSERT_TRUE(store_->ListSteps(b.id, &steps).ok());
   ASSERT_EQ(steps.size(), 2u);
@@ -1214,6 +1215,47 @@ TEST_P(StoreTest, CopyMovesTheWholeHistoryToTheOtherBackendAndBack) {
   ChangeRecord c2;
   ASSERT_TRUE(copy->AddChange(&c2).ok());
   EXPECT_GT(c2.id, c.id);
+}
+
+// Several masters in distributed mode (issue 10): the applied event ids of a worker process
+// only move forward, and a second master's transaction applying the same events again gets
+// Conflict (its batch is rolled back) even when both run at once.
+TEST_P(StoreTest, AppliedEventsMoveForwardOnlyAndASecondMasterConflicts) {
+  int64_t upto = 0;
+  EXPECT_TRUE(store_->GetAppliedEvents("w1", "i1", &upto).IsNotFound());
+  ASSERT_TRUE(store_->AdvanceAppliedEvents("w1", "i1", 5).ok());
+  ASSERT_TRUE(store_->GetAppliedEvents("w1", "i1", &upto).ok());
+  EXPECT_EQ(upto, 5);
+  EXPECT_TRUE(store_->AdvanceAppliedEvents("w1", "i1", 5).IsConflict());
+  EXPECT_TRUE(store_->AdvanceAppliedEvents("w1", "i1", 3).IsConflict());
+  ASSERT_TRUE(store_->AdvanceAppliedEvents("w1", "i1", 9).ok());
+  ASSERT_TRUE(store_->AdvanceAppliedEvents("w2", "j1", 2).ok());
+  // A new process of the worker numbers its events from 1 again.
+  ASSERT_TRUE(store_->AdvanceAppliedEvents("w1", "i2", 1).ok());
+  EXPECT_TRUE(store_->GetAppliedEvents("w1", "i1", &upto).IsNotFound());
+  ASSERT_TRUE(store_->GetAppliedEvents("w1", "i2", &upto).ok());
+  EXPECT_EQ(upto, 1);
+  ASSERT_TRUE(store_->GetAppliedEvents("w2", "j1", &upto).ok());
+  EXPECT_EQ(upto, 2);
+
+  // Two masters apply events 2..4 of i2 at once: the one that commits second gets Conflict.
+  std::unique_ptr<Store> other;
+  ASSERT_TRUE(OpenStore(url_, dir_.string(), &other).ok());
+  ASSERT_TRUE(store_->Begin().ok());
+  ASSERT_TRUE(store_->AdvanceAppliedEvents("w1", "i2", 4).ok());
+  Status second;
+  std::thread t([&] {
+    Status st = other->Begin();
+    if (st.ok()) st = other->AdvanceAppliedEvents("w1", "i2", 4);  // waits for the first
+    second = st;
+    (void)(st.ok() ? other->Commit() : other->Rollback());
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_TRUE(store_->Commit().ok());
+  t.join();
+  EXPECT_TRUE(second.IsConflict()) << second.ToString();
+  ASSERT_TRUE(other->GetAppliedEvents("w1", "i2", &upto).ok());
+  EXPECT_EQ(upto, 4);
 }
 
 TEST(StoreUrlTest, AServerThatIsDownIsUnavailableAndTheMessageHidesThePassword) {
