@@ -46,8 +46,7 @@ bool Controller::AdoptJob(Txn& txn, ConnectedWorker& w, const JobKey& key, Activ
     Status st = MergeProperties(txn, job, props)
                     ? txn.store().AdoptBuild(job.build_id, w.name, job.properties)
                     : txn.store().SetBuildWorker(job.build_id, w.name);
-    if (!st.ok())
-      spdlog::warn("build {}: cannot store its worker: {}", job.build_id, st.message());
+    if (!st.ok()) spdlog::warn("build {}: cannot store its worker: {}", job.build_id, st.message());
   }
   // Debug: at thousands of consumer jobs a second, a line per job would be most of the log.
   spdlog::debug("request {} attempt {} taken by worker {}", key.request, key.attempt, w.name);

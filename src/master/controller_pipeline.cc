@@ -108,8 +108,7 @@ void Controller::HandleStepReport(Txn& txn, ActiveJob& job, const Json& ev, bool
   if (ev.contains("properties") && ev["properties"].is_object() && !ev["properties"].empty() &&
       MergeProperties(txn, job, ev["properties"])) {
     Status st = store.SetBuildProperties(job.build_id, job.properties);
-    if (!st.ok())
-      spdlog::warn("build {}: cannot store properties: {}", job.build_id, st.message());
+    if (!st.ok()) spdlog::warn("build {}: cannot store properties: {}", job.build_id, st.message());
   }
   if (ev.contains("tests") && ev["tests"].is_object()) {
     Status st = store.SetStepTests(job.build_id, static_cast<int>(IntOr(ev, "step", 0)),

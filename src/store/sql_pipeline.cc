@@ -78,8 +78,8 @@ Status SetBuildProperties(sql::Db& db, int64_t build_id, const Json& properties)
 Status AdoptBuild(sql::Db& db, int64_t build_id, const std::string& worker,
                   const Json& properties) {
   Query q;
-  GROVE_RETURN_IF_ERROR(db.Prepare(
-      "UPDATE builds SET worker = $2, properties = $3 WHERE id = $1 RETURNING id", &q));
+  GROVE_RETURN_IF_ERROR(
+      db.Prepare("UPDATE builds SET worker = $2, properties = $3 WHERE id = $1 RETURNING id", &q));
   q.Bind(1, build_id).Bind(2, worker).Bind(3, Dump(properties));
   return UpdatedOne(q, "build " + std::to_string(build_id));
 }
