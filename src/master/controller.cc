@@ -520,10 +520,9 @@ int64_t Controller::EnsureBuild(Txn& txn, const JobKey& key, ActiveJob& job,
   b.worker = worker;
   b.state = "running";
   b.started_at = NowMs();
-  RequestRecord read;
-  if (!req && txn.store().GetRequest(key.request, &read).ok()) req = &read;
-  b.properties = req ? StartingProperties(job.builder, *req, worker)
-                     : Json{{"buildername", job.builder}, {"workername", worker}};
+  RequestRecord read;  // stays empty if it cannot be read: the builder's properties still apply
+  if (!req) (void)txn.store().GetRequest(key.request, &read);
+  b.properties = StartingProperties(job.builder, req ? *req : read, worker);
   Status st = txn.store().StartBuild(&b);
   if (!st.ok()) {
     spdlog::error("cannot record the build of request {}: {}", key.request, st.message());
