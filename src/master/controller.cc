@@ -443,15 +443,20 @@ Status Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev) {
     const int64_t build_id = EnsureBuild(txn, key, job, w.name);
     // The worker says how many chunks it sent (docs/protocol.md): a step never ends with a
     // hole at the end of its log either.
-    if (ev.contains("log_chunks") && ev["log_chunks"].is_number_integer() && build_id) {
+    const int64_t sent = IntOr(ev, "log_chunks", 0);
+    if (sent > 0 && build_id) {  // none sent: none can be missing (the usual trivial step)
       int64_t next = 0;
       GROVE_RETURN_IF_ERROR(store.NextLogSeq(build_id, step, &next));
-      const int64_t sent = ev["log_chunks"].get<int64_t>();
       if (sent > next) return MissingLogChunks(txn, w, key, job, step, next, sent);
     }
     Result r = ParseResult(StringOr(ev, "result", "exception")).value_or(Result::kException);
-    st = store.FinishStep(build_id, step, r, now);
-    HandleStepReport(txn, job, ev);
+    // A consume step's result (docs/protocol.md) is stored with the step's end.
+    if (ev.contains("result_json") && job.build_id) {
+      st = store.FinishStepWithResult(build_id, step, r, now, MaskJob(job, ev["result_json"]));
+    } else {
+      st = store.FinishStep(build_id, step, r, now);
+    }
+    HandleStepReport(txn, job, ev, /*result_stored=*/true);
     Notify(txn, {{"type", "step"},
                  {"build", job.build_id},
                  {"step", step},
@@ -505,8 +510,27 @@ Status Controller::MissingLogChunks(Txn& txn, ConnectedWorker& w, const JobKey& 
   return txn.status();
 }
 
+Json Controller::StartingProperties(const std::string& builder, const RequestRecord& req,
+                                    const std::string& worker) const {
+  Json props = Json::object();
+  if (const BuilderConfig* bc = config_->FindBuilder(builder); bc && bc->properties.is_object())
+    props = bc->properties;
+  if (req.properties.is_object())
+    for (auto& [k, v] : req.properties.items()) props[k] = v;
+  if (req.source.is_object()) {
+    for (const char* k : {"branch", "revision", "repository"})
+      if (req.source.contains(k) && !props.contains(k)) props[k] = req.source[k];
+  }
+  // The store's columns say these (a request cannot set them; a step still may).
+  props.erase("buildnumber");
+  props.erase("buildid");
+  props["buildername"] = builder;
+  props["workername"] = worker;
+  return props;
+}
+
 int64_t Controller::EnsureBuild(Txn& txn, const JobKey& key, ActiveJob& job,
-                                const std::string& worker) {
+                                const std::string& worker, const RequestRecord* req) {
   if (job.build_id) return job.build_id;
   BuildRecord b;
   b.request_id = key.request;
@@ -515,20 +539,17 @@ int64_t Controller::EnsureBuild(Txn& txn, const JobKey& key, ActiveJob& job,
   b.worker = worker;
   b.state = "running";
   b.started_at = NowMs();
-  RequestRecord req;
-  if (txn.store().GetRequest(key.request, &req).ok()) b.properties = req.properties;
-  if (const BuilderConfig* bc = config_->FindBuilder(job.builder)) {
-    for (auto& [k, v] : bc->properties.items())
-      if (!b.properties.contains(k)) b.properties[k] = v;
-  }
-  b.properties["buildername"] = job.builder;
-  b.properties["workername"] = worker;
+  RequestRecord read;  // stays empty if it cannot be read: the builder's properties still apply
+  if (!req) (void)txn.store().GetRequest(key.request, &read);
+  b.properties = StartingProperties(job.builder, req ? *req : read, worker);
   Status st = txn.store().StartBuild(&b);
   if (!st.ok()) {
     spdlog::error("cannot record the build of request {}: {}", key.request, st.message());
     return 0;
   }
   job.build_id = b.id;
+  job.build_number = b.number;
+  job.properties = std::move(b.properties);  // as stored (a repeated start: as found)
   QueueNotices(txn, b.id, "started");
   Notify(txn, {{"type", "build"},
                {"id", b.id},
@@ -636,26 +657,27 @@ void Controller::Notify(Txn& txn, Json event) {
 
 bool Controller::ClaimJob(Txn& txn, int64_t request_id, const BuilderConfig& bc,
                           const std::string& worker, JobSpec* job) {
-  int attempt = 0;
-  Status st = txn.store().ClaimRequest(request_id, worker, NowMs(), &attempt);
+  RequestRecord req;
+  Status st = txn.store().ClaimRequestRecord(request_id, worker, NowMs(), &req);
   if (!st.ok()) {
     spdlog::error("cannot claim request {}: {}", request_id, st.message());
     return false;
   }
-  JobKey key{request_id, attempt};
+  JobKey key{request_id, req.attempt};
   ActiveJob& active = active_[key];
   active = ActiveJob{worker, bc.name, 0, {}, {}};
   TakeLocks(bc, worker, active);  // AMQP mode (no worker yet): master locks only
-  MakeJob(txn, key, active, bc, job);
+  MakeJob(txn, key, active, bc, job, &req);
   Notify(txn,
          {{"type", "request"}, {"id", request_id}, {"builder", bc.name}, {"state", "claimed"}});
   return true;
 }
 
 void Controller::MakeJob(Txn& txn, const JobKey& key, ActiveJob& active, const BuilderConfig& bc,
-                         JobSpec* job) {
-  RequestRecord req;
-  (void)txn.store().GetRequest(key.request, &req);
+                         JobSpec* job, const RequestRecord* claimed) {
+  RequestRecord read;
+  if (!claimed) (void)txn.store().GetRequest(key.request, &read);
+  const RequestRecord& req = claimed ? *claimed : read;
   job->request_id = key.request;
   job->attempt = key.attempt;
   job->builder = bc.name;

@@ -112,6 +112,10 @@ class Controller : public BrokerListener {
     // A log chunk that did not come (step, seq): a resend was asked for it once; if it still
     // does not come, it is lost and the build ends as an exception.
     std::optional<std::pair<int, int64_t>> awaited_chunk;
+    // The build's properties as stored (null until read): a step's report merges into these and
+    // writes them, without reading the row first.
+    Json properties;
+    int64_t build_number = 0;
   };
   struct Orphan {
     std::string worker;
@@ -129,8 +133,9 @@ class Controller : public BrokerListener {
   // |properties|: more build properties to store in the same update (job.started's builddir);
   // false when the job has no build yet to store them in.
   // The job a worker gets for |key| (also run again at recovery: the build, the secrets).
+  // |claimed|: the request's row when the caller has it (the claim returns it).
   void MakeJob(Txn& txn, const JobKey& key, ActiveJob& active, const BuilderConfig& bc,
-               JobSpec* job);
+               JobSpec* job, const RequestRecord* claimed = nullptr);
   bool AdoptJob(Txn& txn, ConnectedWorker& w, const JobKey& key, ActiveJob& job,
                 const Json& properties = Json::object());
   // Distributed mode: a job this master does not have in memory (claimed through another
@@ -165,7 +170,13 @@ class Controller : public BrokerListener {
   Status ReloadAfterRollback(Store& store, bool takeover = false);
   // The values of the secrets |bc|'s steps name (masked in what its jobs report).
   std::map<std::string, std::string> JobSecrets(const BuilderConfig& bc) const;
-  int64_t EnsureBuild(Txn& txn, const JobKey& key, ActiveJob& job, const std::string& worker);
+  // |req|: the request's row when the caller has it (else it is read).
+  int64_t EnsureBuild(Txn& txn, const JobKey& key, ActiveJob& job, const std::string& worker,
+                      const RequestRecord* req = nullptr);
+  // What a build starts with: the builder's properties, the request's over them, the change's
+  // where neither sets them, buildername and workername (buildnumber, buildid: the store's).
+  Json StartingProperties(const std::string& builder, const RequestRecord& req,
+                          const std::string& worker) const;
   void FinishJob(Txn& txn, const JobKey& key, Result result);
   // The job's worker is gone for good: its build becomes "retry", its request queued again.
   void LoseJob(Txn& txn, const JobKey& key, const std::string& why);
@@ -183,7 +194,13 @@ class Controller : public BrokerListener {
   // reports (properties, tests); secret masking of logs; locks; collapse.
   void PrepareJob(Txn& txn, const JobKey& key, ActiveJob& job, const BuilderConfig& bc,
                   const RequestRecord& req, JobSpec* spec);
-  void HandleStepReport(Txn& txn, ActiveJob& job, const Json& ev);
+  // |result_stored|: the consume step's result_json was stored with the step's end already.
+  void HandleStepReport(Txn& txn, ActiveJob& job, const Json& ev, bool result_stored = false);
+  // |j| with the job's secrets masked in every string.
+  Json MaskJob(const ActiveJob& job, const Json& j) const;
+  // Merges |props| (masked) into job.properties, reading them first if not yet known; false
+  // when they cannot be read (then nothing is to be written).
+  bool MergeProperties(Txn& txn, ActiveJob& job, const Json& props);
   std::string MaskLog(const ActiveJob& job, std::string data) const;
   bool LocksFree(const BuilderConfig& bc, const std::string& worker) const;
   // Like WorkerRegistry::PickFor, among the workers where every lock of |bc| has a free slot.

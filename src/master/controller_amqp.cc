@@ -56,10 +56,13 @@ bool Controller::AdoptJob(Txn& txn, ConnectedWorker& w, const JobKey& key, Activ
   job.worker = w.name;
   w.running.insert(key);
   if (job.build_id) {
-    (void)txn.store().SetBuildWorker(job.build_id, w.name);
     Json props = properties;
     props["workername"] = w.name;
-    HandleStepReport(txn, job, {{"properties", props}});
+    // One write: the worker and the properties with it.
+    Status st = MergeProperties(txn, job, props)
+                    ? txn.store().AdoptBuild(job.build_id, w.name, job.properties)
+                    : txn.store().SetBuildWorker(job.build_id, w.name);
+    if (!st.ok()) spdlog::warn("build {}: cannot store its worker: {}", job.build_id, st.message());
   }
   // Debug: at thousands of consumer jobs a second, a line per job would be most of the log.
   spdlog::debug("request {} attempt {} taken by worker {}", key.request, key.attempt, w.name);

@@ -145,6 +145,9 @@ class Store {
                               std::vector<RequestRecord>* out) = 0;
   // queued → claimed by |worker|, attempt incremented and returned. Conflict if not queued.
   virtual Status ClaimRequest(int64_t id, const std::string& worker, int64_t now, int* attempt) = 0;
+  // The same, filling |claimed| with the claimed row (attempt incremented) in one statement.
+  virtual Status ClaimRequestRecord(int64_t id, const std::string& worker, int64_t now,
+                                    RequestRecord* claimed);
   // claimed → queued (the attempt failed for reasons outside the build, e.g. a lost worker).
   virtual Status RequeueRequest(int64_t id) = 0;
   virtual Status FinishRequest(int64_t id, Result result, int64_t now) = 0;
@@ -215,6 +218,11 @@ class Store {
   // Pipelines (issue 4; SqlStore: sql_pipeline.cc). Not pure, for the same reason.
   // Replaces the build's properties (steps add got_revision, set_property values, ...).
   virtual Status SetBuildProperties(int64_t build_id, const Json& properties);
+  // SetBuildWorker and SetBuildProperties in one write (distributed mode: the first event).
+  virtual Status AdoptBuild(int64_t build_id, const std::string& worker, const Json& properties);
+  // FinishStep and SetStepResult in one write (a consume step's end).
+  virtual Status FinishStepWithResult(int64_t build_id, int idx, Result result, int64_t now,
+                                      const Json& result_json);
   virtual Status SetStepTests(int64_t build_id, int idx, const Json& tests);
   virtual Status SetStepResult(int64_t build_id, int idx, const Json& result);
   virtual Status ListBuildTests(int64_t build_id, std::vector<StepTestsRecord>* out);

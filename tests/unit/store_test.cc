@@ -467,7 +467,17 @@ TEST_P(StoreTest, StartBuildIsIdempotentAndNumbersPerBuilder) {
   ASSERT_EQ(builds.size(), 2u);
   EXPECT_EQ(builds[0].attempt, 1);
   EXPECT_EQ(builds[1].attempt, 2);
-  EXPECT_EQ(builds[1].properties, retry.properties);
+  // buildnumber and buildid come from the build's columns; what was stored is kept as it is.
+  Json expected = retry.properties;
+  expected["buildnumber"] = 4;
+  expected["buildid"] = retry.id;
+  EXPECT_EQ(builds[1].properties, expected);
+  // A value a step set wins over the column's.
+  ASSERT_TRUE(store_->SetBuildProperties(retry.id, {{"buildnumber", "custom"}}).ok());
+  BuildRecord custom;
+  ASSERT_TRUE(store_->GetBuild(retry.id, &custom).ok());
+  EXPECT_EQ(custom.properties["buildnumber"], "custom");
+  EXPECT_EQ(custom.properties["buildid"], retry.id);
 
   BuildRecord found;
   ASSERT_TRUE(store_->FindBuild(a1.request_id, 2, &found).ok());
@@ -480,6 +490,47 @@ TEST_P(StoreTest, StartBuildIsIdempotentAndNumbersPerBuilder) {
   orphan.builder = "linux";
   EXPECT_TRUE(store_->StartBuild(&orphan).IsNotFound());
   EXPECT_EQ(NewBuild("linux").number, 5);  // the failed start used no number
+}
+
+// The claim hands back the row (one statement on the dispatch path); a second claim is refused.
+TEST_P(StoreTest, ClaimRequestRecordReturnsTheClaimedRow) {
+  RequestRecord r;
+  r.builder = "linux";
+  r.reason = "test";
+  r.properties = {{"a", 1}};
+  r.source = {{"branch", "main"}};
+  ASSERT_TRUE(store_->AddRequest(&r).ok());
+  RequestRecord claimed;
+  ASSERT_TRUE(store_->ClaimRequestRecord(r.id, "w1", 77, &claimed).ok());
+  EXPECT_EQ(claimed.id, r.id);
+  EXPECT_EQ(claimed.state, "claimed");
+  EXPECT_EQ(claimed.attempt, 1);
+  EXPECT_EQ(claimed.worker, "w1");
+  EXPECT_EQ(claimed.claimed_at, 77);
+  EXPECT_EQ(claimed.properties, r.properties);
+  EXPECT_EQ(claimed.source, r.source);
+  EXPECT_TRUE(store_->ClaimRequestRecord(r.id, "w2", 78, &claimed).IsConflict());
+  EXPECT_TRUE(store_->ClaimRequestRecord(999999, "w2", 78, &claimed).IsNotFound());
+}
+
+// Distributed mode's adoption and a consume step's end: one write each, same result as two.
+TEST_P(StoreTest, AdoptBuildAndFinishStepWithResult) {
+  BuildRecord b = NewBuild("consume:echo");
+  ASSERT_TRUE(store_->AdoptBuild(b.id, "w9", {{"workername", "w9"}, {"builddir", "/x"}}).ok());
+  StartStep(b.id, 0);
+  ASSERT_TRUE(store_->FinishStepWithResult(b.id, 0, Result::kSuccess, 3000, {{"n", 1}}).ok());
+  BuildRecord got;
+  ASSERT_TRUE(store_->GetBuild(b.id, &got).ok());
+  EXPECT_EQ(got.worker, "w9");
+  EXPECT_EQ(got.properties["builddir"], "/x");
+  std::vector<StepRecord> steps;
+  ASSERT_TRUE(store_->ListSteps(b.id, &steps).ok());
+  ASSERT_EQ(steps.size(), 1u);
+  EXPECT_EQ(steps[0].state, "finished");
+  EXPECT_EQ(steps[0].finished_at, 3000);
+  EXPECT_EQ(steps[0].result_json, (Json{{"n", 1}}));
+  EXPECT_TRUE(store_->AdoptBuild(999999, "w9", Json::object()).IsNotFound());
+  EXPECT_TRUE(store_->FinishStepWithResult(b.id, 5, Result::kSuccess, 1, 1).IsNotFound());
 }
 
 TEST_P(StoreTest, ListBuildsNewestFirstWithPaging) {
