@@ -68,6 +68,7 @@ class Cluster:
         proc = self.procs[name][-1]
         proc.popen.send_signal(signal.SIGKILL)
         proc.popen.wait()
+        proc.log.close()
         self.groves[name].master = None
 
     def start_worker(self, name, masters, extra=None):
@@ -124,10 +125,21 @@ class MultiMasterWorkersTests(GroveTestCase):
             self.skipTest("several masters need PostgreSQL: GROVE_TEST_PG_URL is not set or "
                           "GROVE_TEST_STORE is not postgres (ctest's "
                           "integration.pg.test_multi_master_workers sets both)")
+        self.clusters = []
+
+    def cluster(self, names, workers):
+        c = Cluster(self, names, workers)
+        self.clusters.append(c)
+        return c
+
+    def tearDown(self):
+        # The masters stop before the harness drops the database under them.
+        for c in getattr(self, "clusters", []):
+            c.stop()
+        super().tearDown()
 
     def test_worker_with_two_masters_survives_its_masters_death(self):
-        c = Cluster(self, ["alpha", "beta"], workers=["w1"])
-        self.addCleanup(c.stop)
+        c = self.cluster(["alpha", "beta"], workers=["w1"])
         c.write_config('''
 worker "w1" { secret = secret "w1", tags = { "linux" }, capacity = 2 }
 builder "quick" { tags = { "linux" }, steps = { shell { "echo quick" } } }
@@ -176,11 +188,39 @@ builder "slow" { tags = { "linux" }, steps = {
         self.assertEqual([b["result"] for b in beta.wait_request(r, timeout=60)["builds"]],
                          ["success"])
 
+    def test_master_and_worker_dead_together_the_build_is_retried_by_a_survivor(self):
+        c = self.cluster(["alpha", "beta"], workers=["w1", "w2"])
+        c.write_config('''
+worker "w1" { secret = secret "w1", tags = { "linux" } }
+worker "w2" { secret = secret "w2", tags = { "linux" } }
+builder "slow" { tags = { "linux" }, steps = { shell { "echo start; sleep 5; echo end" } } }
+''')
+        c.start("alpha")
+        c.start("beta")
+        alpha, beta = c.groves["alpha"], c.groves["beta"]
+        lone = c.start_worker("w2", ["alpha"])  # knows alpha only
+        wait_for(lambda: alpha.worker_connected("w2"), timeout=30, what="w2 on alpha")
+        r = alpha.force("slow")
+        build = wait_for(lambda: (b := alpha.get(f"/api/v1/requests/{r}")["builds"]) and
+                         b[0]["state"] == "running" and b[0], timeout=30, what="slow running")
+        self.assertEqual(build["worker"], "w2", build)
+        # alpha and its worker die together: nobody will bring the build back.
+        c.kill("alpha")
+        lone.kill_group()
+        killed_at = time.monotonic()
+        c.start_worker("w1", ["beta"])
+        done = beta.wait_request(r, timeout=120)
+        took = time.monotonic() - killed_at
+        print(f"retried through beta and finished {took:.1f} s after alpha and w2 died")
+        self.assertEqual([(b["result"], b["worker"]) for b in done["builds"]],
+                         [("retry", "w2"), ("success", "w1")], done)
+        self.assertIn("is gone: request", c.procs["beta"][-1].output())
+        self.assertEqual(c.sql("SELECT count(*) FROM builds WHERE state = 'running'"), ["0"])
+
     def test_three_masters_four_workers_kills_lose_nothing_and_run_nothing_twice(self):
         names = ["alpha", "beta", "gamma"]
         workers = ["w1", "w2", "w3", "w4"]
-        c = Cluster(self, names, workers=workers)
-        self.addCleanup(c.stop)
+        c = self.cluster(names, workers=workers)
         origin = os.path.join(c.first.root, "origin.git")
         work = os.path.join(c.first.root, "work")
         git(c.first.root, "init", "-q", "--bare", "-b", "main", origin)
