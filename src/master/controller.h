@@ -217,6 +217,7 @@ class Controller : public BrokerListener {
   bool several_ = false;                // another master is alive: the queue is polled
   bool polling_ = false;                // a poll is scheduled
   int64_t last_poll_ = 0;
+  std::atomic<bool> peers_seen_{false};  // another master was seen (set on the cluster's thread)
   std::shared_ptr<std::atomic<bool>> alive_;
 };
 

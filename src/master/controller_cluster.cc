@@ -34,6 +34,10 @@ constexpr int kPollLimit = 1000;
 }  // namespace
 
 void Controller::SetPeers(std::set<std::string> live, bool others_recent) {
+  // A lone master (no other seen since it started, nor recently before) costs nothing here:
+  // not even an empty batch on the core loop every round.
+  if (live.size() > 1 || others_recent) peers_seen_ = true;
+  if (!peers_seen_) return;
   core_.Post([this, live = std::move(live), others_recent](Txn& txn) mutable {
     live_masters_ = std::move(live);
     const bool several = live_masters_.size() > 1;
