@@ -9,6 +9,7 @@ postgres (ctest's integration.pg.test_multi_master_workers); skipped without the
 import collections
 import os
 import re
+import tempfile
 import signal
 import subprocess
 import threading
@@ -16,7 +17,7 @@ import time
 import unittest
 import urllib.error
 
-from grove_harness import GroveTestCase, Proc, free_port, psql, store_backend, wait_for
+from grove_harness import GROVE, GroveTestCase, Proc, free_port, psql, store_backend, wait_for
 
 
 def git(cwd, *args):
@@ -116,6 +117,21 @@ class Cluster:
                     p.stop()
         for g in self.groves.values():
             g.master = None
+
+
+class MasterListFlagTests(unittest.TestCase):
+    def test_a_bad_url_in_the_master_list_is_a_usage_error_naming_it(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".secret") as secret:
+            secret.write("s\n")
+            secret.flush()
+            for masters, named in [("http://127.0.0.1:1,ftp://elsewhere", "'ftp://elsewhere'"),
+                                   ("http://127.0.0.1:1,,http://127.0.0.1:2", "an empty URL")]:
+                r = subprocess.run([GROVE, "worker", "--master", masters, "--name", "w1",
+                                    "--secret-file", secret.name],
+                                   capture_output=True, text=True, timeout=30)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn("--master: " + named, r.stderr)
+                self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
 
 
 class MultiMasterWorkersTests(GroveTestCase):
