@@ -71,7 +71,7 @@ void Controller::SchedulePoll() {
 void Controller::PollQueue(Txn& txn) {
   last_poll_ = NowMs();
   std::vector<RequestRecord> queued;
-  if (Status st = txn.store().ListRequests("queued", kPollLimit, &queued); !st.ok()) {
+  if (Status st = txn.store().QueuedHeads(kPollLimit, &queued); !st.ok()) {
     spdlog::warn("cannot read the shared queue: {}", st.message());
     return;
   }

@@ -5,6 +5,9 @@ namespace grove {
 // Defaults for Store implementations without several masters (test doubles): one master owns
 // everything.
 void Store::SetMasterName(const std::string&) {}
+Status Store::QueuedHeads(int limit, std::vector<RequestRecord>* out) {
+  return ListRequests("queued", limit, out);
+}
 Status Store::ClaimedByOthers(const std::string&, std::vector<ClaimedRequest>* out) {
   out->clear();
   return Status::Ok();
@@ -32,6 +35,10 @@ namespace sql_cluster {
 
 namespace {
 
+// In the order of requests_by_state (ListRequests' order), read off that index.
+constexpr std::string_view kQueuedHeads =
+    "SELECT id, builder, priority FROM requests WHERE state = 'queued' "
+    "ORDER BY priority DESC, id LIMIT $1";
 // The literal state = 'claimed' lets both engines read it off requests_by_state.
 constexpr std::string_view kClaimedByOthers =
     "SELECT id, attempt, worker, master FROM requests WHERE state = 'claimed' AND master <> $1 "
@@ -56,6 +63,25 @@ Status StepOnce(sql::Query& q, bool* row) {
 }
 
 }  // namespace
+
+Status QueuedHeads(sql::Db& db, int limit, std::vector<RequestRecord>* out) {
+  out->clear();
+  sql::Query q;
+  GROVE_RETURN_IF_ERROR(db.Prepare(kQueuedHeads, &q));
+  q.Bind(1, static_cast<int64_t>(limit));
+  bool row = false;
+  while (true) {
+    GROVE_RETURN_IF_ERROR(q.Step(&row));
+    if (!row) break;
+    RequestRecord r;
+    r.id = q.Int(0);
+    r.builder = std::string(q.Text(1));
+    r.priority = static_cast<int>(q.Int(2));
+    r.state = "queued";
+    out->push_back(std::move(r));
+  }
+  return Status::Ok();
+}
 
 Status ClaimedByOthers(sql::Db& db, const std::string& self, std::vector<ClaimedRequest>* out) {
   out->clear();

@@ -11,6 +11,7 @@
 
 namespace grove::sql_cluster {
 
+Status QueuedHeads(sql::Db& db, int limit, std::vector<RequestRecord>* out);
 Status ClaimedByOthers(sql::Db& db, const std::string& self, std::vector<ClaimedRequest>* out);
 Status MoveRequest(sql::Db& db, int64_t id, int attempt, const std::string& worker,
                    const std::string& from, const std::string& to, bool* moved);

@@ -742,6 +742,9 @@ class SqlStore final : public Store {
 
   // --- Several masters (sql_cluster.cc) -------------------------------------------------
   void SetMasterName(const std::string& name) override { master_ = name; }
+  Status QueuedHeads(int limit, std::vector<RequestRecord>* out) override {
+    return sql_cluster::QueuedHeads(*db_, limit, out);
+  }
   Status ClaimedByOthers(const std::string& self, std::vector<ClaimedRequest>* out) override {
     return sql_cluster::ClaimedByOthers(*db_, self, out);
   }

@@ -266,6 +266,9 @@ class Store {
   // Several masters on one store (issue 10; SqlStore: sql_cluster.cc). Not pure either.
   // The master recorded as the owner of every request ClaimRequest claims from now on.
   virtual void SetMasterName(const std::string& name);
+  // The first |limit| queued requests in dispatch order, only id, builder and priority filled:
+  // what a master polling the shared queue needs, read without the properties.
+  virtual Status QueuedHeads(int limit, std::vector<RequestRecord>* out);
   // The claimed requests owned by another master than |self|.
   virtual Status ClaimedByOthers(const std::string& self, std::vector<ClaimedRequest>* out);
   // Makes claimed attempt |attempt| of request |id| |to|'s, if it is still run by |worker| and

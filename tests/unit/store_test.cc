@@ -1004,6 +1004,17 @@ TEST_P(StoreTest, ClaimedRequestsHaveOneOwningMasterAtATime) {
   ASSERT_TRUE(store_->MoveRequest(id, 1, "", "", "gamma", &moved).ok());
   EXPECT_FALSE(moved);  // queued: nobody owns it
 
+  int64_t urgent = AddRequest("deploy", 5);
+  std::vector<RequestRecord> heads;
+  ASSERT_TRUE(store_->QueuedHeads(10, &heads).ok());
+  ASSERT_EQ(heads.size(), 2u);  // by priority, then id, as ListRequests
+  EXPECT_EQ(heads[0].id, urgent);
+  EXPECT_EQ(heads[0].builder, "deploy");
+  EXPECT_EQ(heads[0].priority, 5);
+  EXPECT_EQ(heads[1].id, id);
+  ASSERT_TRUE(store_->QueuedHeads(1, &heads).ok());
+  EXPECT_EQ(heads.size(), 1u);
+
   std::string key;
   ASSERT_TRUE(store_->SharedKey("job-token", "aaaa", &key).ok());
   EXPECT_EQ(key, "aaaa");
