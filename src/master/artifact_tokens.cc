@@ -16,6 +16,13 @@
 namespace grove {
 
 Status ArtifactTokens::Open(const std::string& key_file, std::unique_ptr<ArtifactTokens>* out) {
+  std::string key;
+  GROVE_RETURN_IF_ERROR(LoadOrCreateKey(key_file, &key));
+  *out = std::make_unique<ArtifactTokens>(std::move(key));
+  return Status::Ok();
+}
+
+Status ArtifactTokens::LoadOrCreateKey(const std::string& key_file, std::string* out) {
   std::ifstream in(key_file, std::ios::binary);
   std::string key;
   if (in) {
@@ -36,7 +43,7 @@ Status ArtifactTokens::Open(const std::string& key_file, std::unique_ptr<Artifac
     }
     ::close(fd);
   }
-  *out = std::make_unique<ArtifactTokens>(std::move(key));
+  *out = std::move(key);
   return Status::Ok();
 }
 

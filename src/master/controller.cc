@@ -67,8 +67,12 @@ void Controller::Reconfigure(std::shared_ptr<const Config> config) {
 
 void Controller::Recover() {
   core_.Post([this](Txn& txn) {
+    txn.store().SetMasterName(master_);
     std::vector<RequestRecord> queued, claimed;
-    Status st = txn.store().ListRequests("queued", 1 << 30, &queued);
+    // Several masters: what another live master runs stays its own; a gone master's is taken.
+    std::set<int64_t> foreign;
+    Status st = ForeignClaims(txn.store(), true, &foreign);
+    if (st.ok()) st = txn.store().ListRequests("queued", 1 << 30, &queued);
     if (st.ok()) st = txn.store().ListRequests("claimed", 1 << 30, &claimed);
     if (!st.ok()) {
       spdlog::error("cannot load the queue from the store: {}", st.message());
@@ -77,6 +81,7 @@ void Controller::Recover() {
     for (const auto& r : queued) queue_.Add({r.id, r.priority, r.builder});
     int64_t deadline = NowMs() + opts_.worker_grace.count();
     for (const auto& r : claimed) {
+      if (foreign.count(r.id)) continue;
       JobKey key{r.id, r.attempt};
       ActiveJob job{r.worker, r.builder, 0};
       BuildRecord b;
@@ -115,7 +120,7 @@ void Controller::Recover() {
       (void)txn.store().UpsertWorker(rec);
     }
     spdlog::info("recovered {} queued requests and {} jobs in progress", queued.size(),
-                 claimed.size());
+                 claimed.size() - foreign.size());
     if (!events_active_) ForgetJobs();  // a standby: the master taking over reads them again
     if (!orphans_.empty()) ScheduleReap(opts_.worker_grace);
   });
@@ -123,7 +128,9 @@ void Controller::Recover() {
 
 Status Controller::ReloadAfterRollback(Store& store, bool takeover) {
   std::vector<RequestRecord> queued, claimed;
-  Status st = store.ListRequests("queued", 1 << 30, &queued);
+  std::set<int64_t> foreign;  // other masters' running jobs
+  Status st = ForeignClaims(store, false, &foreign);
+  if (st.ok()) st = store.ListRequests("queued", 1 << 30, &queued);
   if (st.ok()) st = store.ListRequests("claimed", 1 << 30, &claimed);
   if (!st.ok()) {
     // Reads failing too: nothing runs on the stale memory; the core loop asks again.
@@ -140,6 +147,7 @@ Status Controller::ReloadAfterRollback(Store& store, bool takeover) {
   for (const auto& [name, w] : workers_.all()) workers_.Find(name)->running.clear();
   const int64_t deadline = NowMs() + opts_.worker_grace.count();
   for (const auto& r : claimed) {
+    if (foreign.count(r.id)) continue;
     JobKey key{r.id, r.attempt};
     ActiveJob job{r.worker, r.builder, 0, {}, {}, {}};
     BuildRecord b;
@@ -223,6 +231,11 @@ void Controller::OnHello(ConnId conn, WorkerHello hello, std::function<void(Stat
       JobKey key{j.request, j.attempt};
       auto it = active_.find(key);
       if (it == active_.end() && Distributed()) it = LoadClaimedJob(txn, key);
+      if (it == active_.end()) {
+        // Several masters: it may be a job of another master (gone, or left by this worker).
+        AdoptFromStore(txn, hello.name, key);
+        it = active_.find(key);
+      }
       if (it != active_.end() && it->second.worker.empty()) AdoptJob(txn, added, key, it->second);
       if (it != active_.end() && it->second.worker == hello.name) {
         added.running.insert(key);
@@ -582,6 +595,16 @@ void Controller::FinishJob(Txn& txn, const JobKey& key, Result result) {
 void Controller::LoseJob(Txn& txn, const JobKey& key, const std::string& why) {
   auto it = active_.find(key);
   if (it == active_.end()) return;
+  if (!StillOwned(txn, key)) {
+    // Its worker took it to another master, which adopted it: that one sees it to the end.
+    spdlog::info("request {} attempt {} is run through another master now", key.request,
+                 key.attempt);
+    if (auto* w = workers_.Find(it->second.worker)) w->running.erase(key);
+    ReleaseLocks(it->second);
+    orphans_.erase(key);
+    active_.erase(it);
+    return;
+  }
   Store& store = txn.store();
   const int64_t now = NowMs();
   spdlog::warn("request {} attempt {} lost: {}", key.request, key.attempt, why);
@@ -660,7 +683,11 @@ bool Controller::ClaimJob(Txn& txn, int64_t request_id, const BuilderConfig& bc,
   RequestRecord req;
   Status st = txn.store().ClaimRequestRecord(request_id, worker, NowMs(), &req);
   if (!st.ok()) {
-    spdlog::error("cannot claim request {}: {}", request_id, st.message());
+    // Several masters: another one claimed it first (its worker was free sooner).
+    if (st.IsConflict())
+      spdlog::debug("request {} not claimed: {}", request_id, st.message());
+    else
+      spdlog::error("cannot claim request {}: {}", request_id, st.message());
     return false;
   }
   JobKey key{request_id, req.attempt};

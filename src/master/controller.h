@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 
 #include "broker/broker.h"
 #include "config/config.h"
@@ -59,6 +60,12 @@ class Controller : public BrokerListener {
   void SetNotices(notify::NotifyService* notices) { notices_ = notices; }
   // Loads the queue and the jobs that were running when the master stopped.
   void Recover();
+  // Several masters on one store (controller_cluster.cc). Before Recover: this master's name,
+  // recorded as the owner of what it claims.
+  void SetMasterName(std::string name) { master_ = std::move(name); }
+  // After each round of the cluster (any thread): the masters alive now (this one included),
+  // and whether another master was seen recently.
+  void SetPeers(std::set<std::string> live, bool others_recent);
   void Reconfigure(std::shared_ptr<const Config> config);
   // Distributed mode with several masters (controller_amqp.cc): one master at a time, the
   // holder of the "amqp-events" lease, applies workers' events. GateEventsOnLease (before the
@@ -209,6 +216,25 @@ class Controller : public BrokerListener {
   void ReleaseLocks(ActiveJob& job);
   void CollapseOlder(Txn& txn, const RequestRecord& newer);
 
+  // Several masters (controller_cluster.cc).
+  // The claimed requests another master owns, which this one leaves alone; with |take_dead|,
+  // those of masters not alive are made this master's first (and so not in the answer).
+  Status ForeignClaims(Store& store, bool take_dead, std::set<int64_t>* out);
+  // Claimed request |r| becomes one of this master's active jobs (as at recovery): its build,
+  // its secrets, its locks.
+  ActiveJob& LoadClaimed(Txn& txn, const RequestRecord& r);
+  // A worker says hello with job |key| this master does not know: it is adopted when the store
+  // says the worker runs that attempt (its master died, or the worker moved to this one).
+  void AdoptFromStore(Txn& txn, const std::string& worker, const JobKey& key);
+  // The running jobs of masters gone: made this master's, orphans until their workers come.
+  void TakeOverDeadMasters(Txn& txn);
+  // False when |key| is no longer this master's (another adopted it): then it is only dropped.
+  bool StillOwned(Txn& txn, const JobKey& key);
+  // The queue again from the store: requests made through the other masters are dispatched
+  // here too when a worker of this master fits (docs/operations.md, "Running several masters").
+  void PollQueue(Txn& txn);
+  void SchedulePoll();
+
   CoreLoop& core_;
   boost::asio::io_context& net_;
   std::shared_ptr<const Config> config_;
@@ -224,6 +250,12 @@ class Controller : public BrokerListener {
   JobQueue queue_;
   std::map<JobKey, ActiveJob> active_;
   std::map<JobKey, Orphan> orphans_;
+  std::string master_;                  // this master's name ('' in tests: it owns everything)
+  std::set<std::string> live_masters_;  // core thread
+  bool several_ = false;                // another master is alive: the queue is polled
+  bool polling_ = false;                // a poll is scheduled
+  int64_t last_poll_ = 0;
+  std::atomic<bool> peers_seen_{false};  // another master was seen (set on the cluster's thread)
   std::shared_ptr<std::atomic<bool>> alive_;
   bool events_active_ = true;  // see GateEventsOnLease
 };

@@ -37,6 +37,7 @@
 #include "master/notify_control.h"
 #include "master/private_files.h"
 #include "master/read_pool.h"
+#include "master/shared_keys.h"
 #include "master/web_ui.h"
 #include "notify/service.h"
 #include "schedulers/schedulers.h"
@@ -92,6 +93,15 @@ Status RunMaster(const MasterOptions& opts) {
   std::unique_ptr<Store> store;
   GROVE_RETURN_IF_ERROR(
       OpenStore(config->store_url, config->base_dir, &store, config->store_password));
+  // The token keys: the state/ files', or those of the masters already sharing the store.
+  const fs::path state_dir = fs::path(config->base_dir) / "state";
+  std::string job_key, artifact_key;
+  GROVE_RETURN_IF_ERROR(
+      JobTokens::LoadOrCreateKey((state_dir / "job-token.key").string(), &job_key));
+  GROVE_RETURN_IF_ERROR(
+      ArtifactTokens::LoadOrCreateKey((state_dir / "artifacts.key").string(), &artifact_key));
+  GROVE_RETURN_IF_ERROR(ShareKey(*store, "job-token", &job_key));
+  GROVE_RETURN_IF_ERROR(ShareKey(*store, "artifacts", &artifact_key));
   CoreLoop core(std::move(store));
   ReadPool reads;
   GROVE_RETURN_IF_ERROR(
@@ -105,9 +115,6 @@ Status RunMaster(const MasterOptions& opts) {
   copts.worker_grace = opts.worker_grace;
   Controller controller(core, net, config, copts);
   // Schedulers and change sources (issue 3): job tokens for trigger steps, timers, git poller.
-  std::string job_key;
-  GROVE_RETURN_IF_ERROR(JobTokens::LoadOrCreateKey(
-      (fs::path(config->base_dir) / "state" / "job-token.key").string(), &job_key));
   JobTokens job_tokens(job_key);
   controller.SetJobTokenMaker(
       [&job_tokens](int64_t request, int attempt) { return job_tokens.Make(request, attempt); });
@@ -169,9 +176,7 @@ Status RunMaster(const MasterOptions& opts) {
         });
       });
   // Pipelines (issue 4): per-build artifact tokens, the artifact store and test results.
-  std::unique_ptr<ArtifactTokens> artifact_tokens;
-  GROVE_RETURN_IF_ERROR(ArtifactTokens::Open(
-      (fs::path(config->base_dir) / "state" / "artifacts.key").string(), &artifact_tokens));
+  auto artifact_tokens = std::make_unique<ArtifactTokens>(artifact_key);
   controller.SetArtifactTokens(artifact_tokens.get());
   AddArtifactRoutes(
       router, core, reads, *artifact_tokens,
@@ -247,6 +252,11 @@ Status RunMaster(const MasterOptions& opts) {
       if (!held) controller.SetEventsActive(false);
     });
   }
+  // Requests and running builds are shared too (controller_cluster.cc).
+  cluster.OnPeers([&controller](std::set<std::string> live, bool others_recent) {
+    controller.SetPeers(std::move(live), others_recent);
+  });
+  controller.SetMasterName(name);
   router.Add("GET", "/api/v1/masters", [&cluster](const http::Request&, http::Responder respond) {
     respond(http::Response::Json(200, cluster.Describe()));
   });

@@ -234,6 +234,17 @@ CREATE TABLE worker_events (
   applied_upto BIGINT NOT NULL
 );
 )sql"},
+    // 9: requests shared by several masters (issue 10). `master` names the master that owns a
+    // claimed request's running attempt (it claimed it, or adopted it from a worker that came to
+    // it, or from a master gone); `cluster_keys` holds the keys every master signs job and
+    // artifact tokens with, so a job's tokens stay valid wherever its worker reconnects.
+    {9, R"sql(
+ALTER TABLE requests ADD COLUMN master TEXT NOT NULL DEFAULT '';
+CREATE TABLE cluster_keys (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+)sql"},
 };
 
 void ReplaceAll(std::string* s, std::string_view from, std::string_view to) {

@@ -10,6 +10,7 @@
 #include "core/clock.h"
 #include "store/log_codec.h"
 #include "store/sql_changes.h"
+#include "store/sql_cluster.h"
 #include "store/sql_notify.h"
 #include "store/sql_pipeline.h"
 #include "store/sql_worker_events.h"
@@ -160,11 +161,11 @@ constexpr std::string_view kListRequests = "SELECT " GROVE_REQUEST_COLUMNS
 constexpr std::string_view kRequestState = "SELECT state FROM requests WHERE id = $1";
 // The claim hands back the claimed row too: the job is made from it without reading it again.
 constexpr std::string_view kClaimRequestRow =
-    "UPDATE requests SET state = 'claimed', attempt = attempt + 1, worker = $2, claimed_at = $3 "
-    "WHERE id = $1 AND state = 'queued' RETURNING " GROVE_REQUEST_COLUMNS;
+    "UPDATE requests SET state = 'claimed', attempt = attempt + 1, worker = $2, claimed_at = $3, "
+    "master = $4 WHERE id = $1 AND state = 'queued' RETURNING " GROVE_REQUEST_COLUMNS;
 constexpr std::string_view kClaimRequest =
-    "UPDATE requests SET state = 'claimed', attempt = attempt + 1, worker = $2, claimed_at = $3 "
-    "WHERE id = $1 AND state = 'queued' RETURNING attempt";
+    "UPDATE requests SET state = 'claimed', attempt = attempt + 1, worker = $2, claimed_at = $3, "
+    "master = $4 WHERE id = $1 AND state = 'queued' RETURNING attempt";
 constexpr std::string_view kRequeueRequest =
     "UPDATE requests SET state = 'queued', worker = '', claimed_at = 0 "
     "WHERE id = $1 AND state = 'claimed' RETURNING id";
@@ -325,7 +326,7 @@ class SqlStore final : public Store {
                             RequestRecord* claimed) override {
     Query q;
     GROVE_RETURN_IF_ERROR(db_->Prepare(kClaimRequestRow, &q));
-    q.Bind(1, id).Bind(2, worker).Bind(3, now);
+    q.Bind(1, id).Bind(2, worker).Bind(3, now).Bind(4, master_);
     bool row = false;
     GROVE_RETURN_IF_ERROR(q.Step(&row));
     if (!row) return WhyNotInState(id, "queued");
@@ -335,7 +336,7 @@ class SqlStore final : public Store {
   Status ClaimRequest(int64_t id, const std::string& worker, int64_t now, int* attempt) override {
     Query q;
     GROVE_RETURN_IF_ERROR(db_->Prepare(kClaimRequest, &q));
-    q.Bind(1, id).Bind(2, worker).Bind(3, now);
+    q.Bind(1, id).Bind(2, worker).Bind(3, now).Bind(4, master_);
     bool row = false;
     GROVE_RETURN_IF_ERROR(q.Step(&row));
     if (!row) return WhyNotInState(id, "queued");
@@ -813,7 +814,32 @@ class SqlStore final : public Store {
     return sql_notify::FailNotifications(*db_, notifier, now, why);
   }
 
+  // --- Several masters (sql_cluster.cc) -------------------------------------------------
+  void SetMasterName(const std::string& name) override { master_ = name; }
+  Status QueuedHeads(int limit, std::vector<RequestRecord>* out) override {
+    return sql_cluster::QueuedHeads(*db_, limit, out);
+  }
+  Status ClaimedByOthers(const std::string& self, std::vector<ClaimedRequest>* out) override {
+    return sql_cluster::ClaimedByOthers(*db_, self, out);
+  }
+  Status MoveRequest(int64_t id, int attempt, const std::string& worker, const std::string& from,
+                     const std::string& to, bool* moved) override {
+    return sql_cluster::MoveRequest(*db_, id, attempt, worker, from, to, moved);
+  }
+  Status RequeueOwnedRequest(int64_t id, int attempt, const std::string& master,
+                             bool* requeued) override {
+    return sql_cluster::RequeueOwnedRequest(*db_, id, attempt, master, requeued);
+  }
+  Status LiveMasters(int64_t since, std::vector<std::string>* out) override {
+    return sql_cluster::LiveMasters(*db_, since, out);
+  }
+  Status SharedKey(const std::string& name, const std::string& proposed,
+                   std::string* out) override {
+    return sql_cluster::SharedKey(*db_, name, proposed, out);
+  }
+
   std::unique_ptr<sql::Db> db_;
+  std::string master_;  // recorded on each claim (several masters; '' for a lone one's tests)
   LogCodec codec_;
   std::string buffer_;  // reused for compressed chunks and partly read ones
 };

@@ -34,6 +34,14 @@ struct RequestRecord {
   int64_t finished_at = 0;
 };
 
+// A request claimed and running, as the masters sharing the store see it (issue 10).
+struct ClaimedRequest {
+  int64_t id = 0;
+  int attempt = 0;
+  std::string worker;
+  std::string master;  // the master that owns its running attempt ('' before schema 8)
+};
+
 struct BuildRecord {
   int64_t id = 0;
   int64_t request_id = 0;
@@ -273,6 +281,25 @@ class Store {
   // applied them, so this batch must not commit.
   virtual Status AdvanceAppliedEvents(const std::string& worker, const std::string& instance,
                                       int64_t upto);
+  // Several masters on one store (issue 10; SqlStore: sql_cluster.cc). Not pure either.
+  // The master recorded as the owner of every request ClaimRequest claims from now on.
+  virtual void SetMasterName(const std::string& name);
+  // The first |limit| queued requests in dispatch order, only id, builder and priority filled:
+  // what a master polling the shared queue needs, read without the properties.
+  virtual Status QueuedHeads(int limit, std::vector<RequestRecord>* out);
+  // The claimed requests owned by another master than |self|.
+  virtual Status ClaimedByOthers(const std::string& self, std::vector<ClaimedRequest>* out);
+  // Makes claimed attempt |attempt| of request |id| |to|'s, if it is still run by |worker| and
+  // owned by |from| (each '' for any); |moved| says whether it was.
+  virtual Status MoveRequest(int64_t id, int attempt, const std::string& worker,
+                             const std::string& from, const std::string& to, bool* moved);
+  // RequeueRequest, only while attempt |attempt| is claimed and owned by |master|.
+  virtual Status RequeueOwnedRequest(int64_t id, int attempt, const std::string& master,
+                                     bool* requeued);
+  // The masters whose heartbeat (cluster/cluster.cc) is at or after |since| (ms).
+  virtual Status LiveMasters(int64_t since, std::vector<std::string>* out);
+  // The value of key |name| every master shares: |proposed| stored first when there is none.
+  virtual Status SharedKey(const std::string& name, const std::string& proposed, std::string* out);
 };
 
 // Opens (creating and migrating as needed) the store at |url|: "sqlite:PATH" (PATH relative to

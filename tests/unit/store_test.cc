@@ -250,6 +250,7 @@ TEST_P(StoreTest, ConsumerResultsStoredBeforeMigration4MoveToTheStepsColumn) {
                          "DROP TABLE webhook_deliveries; DROP TABLE notifications; DROP INDEX "
                          "changes_by_branch; DROP TABLE masters; DROP TABLE leases; "
                          "DROP TABLE worker_events; "
+                         "ALTER TABLE requests DROP COLUMN master; DROP TABLE cluster_keys; "
                          "DELETE FROM schema_version WHERE version >= 4")
                     .ok());
   }
@@ -1011,6 +1012,76 @@ TEST_P(StoreTest, ConcurrentClaimsOfOneRequestHaveOneWinner) {
   ASSERT_TRUE(other->GetRequest(id, &r).ok());
   EXPECT_EQ(r.worker, "master-a");
   EXPECT_EQ(r.attempt, 1);
+}
+
+// Several masters (issue 10): a claim records its master; ownership moves only by conditional
+// updates, and only the owner requeues; the token keys are stored once.
+TEST_P(StoreTest, ClaimedRequestsHaveOneOwningMasterAtATime) {
+  int64_t id = AddRequest("linux");
+  store_->SetMasterName("alpha");
+  int attempt = 0;
+  ASSERT_TRUE(store_->ClaimRequest(id, "w1", 1, &attempt).ok());
+  std::vector<ClaimedRequest> others;
+  ASSERT_TRUE(store_->ClaimedByOthers("alpha", &others).ok());
+  EXPECT_TRUE(others.empty());
+  ASSERT_TRUE(store_->ClaimedByOthers("beta", &others).ok());
+  ASSERT_EQ(others.size(), 1u);
+  EXPECT_EQ(others[0].id, id);
+  EXPECT_EQ(others[0].attempt, 1);
+  EXPECT_EQ(others[0].worker, "w1");
+  EXPECT_EQ(others[0].master, "alpha");
+
+  bool moved = true;
+  // Not run by w2, not owned by gamma, not this attempt: nothing moves.
+  ASSERT_TRUE(store_->MoveRequest(id, 1, "w2", "", "beta", &moved).ok());
+  EXPECT_FALSE(moved);
+  ASSERT_TRUE(store_->MoveRequest(id, 1, "", "gamma", "beta", &moved).ok());
+  EXPECT_FALSE(moved);
+  ASSERT_TRUE(store_->MoveRequest(id, 2, "w1", "", "beta", &moved).ok());
+  EXPECT_FALSE(moved);
+  // Its worker came to beta: beta adopts it; alpha can no longer requeue it.
+  ASSERT_TRUE(store_->MoveRequest(id, 1, "w1", "", "beta", &moved).ok());
+  EXPECT_TRUE(moved);
+  bool requeued = true;
+  ASSERT_TRUE(store_->RequeueOwnedRequest(id, 1, "alpha", &requeued).ok());
+  EXPECT_FALSE(requeued);
+  RequestRecord r;
+  ASSERT_TRUE(store_->GetRequest(id, &r).ok());
+  EXPECT_EQ(r.state, "claimed");
+  ASSERT_TRUE(store_->RequeueOwnedRequest(id, 1, "beta", &requeued).ok());
+  EXPECT_TRUE(requeued);
+  ASSERT_TRUE(store_->GetRequest(id, &r).ok());
+  EXPECT_EQ(r.state, "queued");
+  EXPECT_EQ(r.worker, "");
+  ASSERT_TRUE(store_->MoveRequest(id, 1, "", "", "gamma", &moved).ok());
+  EXPECT_FALSE(moved);  // queued: nobody owns it
+
+  int64_t urgent = AddRequest("deploy", 5);
+  std::vector<RequestRecord> heads;
+  ASSERT_TRUE(store_->QueuedHeads(10, &heads).ok());
+  ASSERT_EQ(heads.size(), 2u);  // by priority, then id, as ListRequests
+  EXPECT_EQ(heads[0].id, urgent);
+  EXPECT_EQ(heads[0].builder, "deploy");
+  EXPECT_EQ(heads[0].priority, 5);
+  EXPECT_EQ(heads[1].id, id);
+  ASSERT_TRUE(store_->QueuedHeads(1, &heads).ok());
+  EXPECT_EQ(heads.size(), 1u);
+
+  std::string key;
+  ASSERT_TRUE(store_->SharedKey("job-token", "aaaa", &key).ok());
+  EXPECT_EQ(key, "aaaa");
+  ASSERT_TRUE(store_->SharedKey("job-token", "bbbb", &key).ok());
+  EXPECT_EQ(key, "aaaa");  // the first one stays
+}
+
+TEST_P(StoreTest, LiveMastersAreThoseSeenSince) {
+  std::unique_ptr<sql::Db> db;
+  ASSERT_TRUE(OpenMigratedDb(url_, dir_.string(), "", &db).ok());
+  ASSERT_TRUE(
+      db->Exec("INSERT INTO masters (name, last_seen) VALUES ('old', 100), ('new', 900)").ok());
+  std::vector<std::string> live;
+  ASSERT_TRUE(store_->LiveMasters(500, &live).ok());
+  EXPECT_EQ(live, std::vector<std::string>{"new"});
 }
 
 // --- PostgreSQL: connections and transactions -------------------------------------------------
