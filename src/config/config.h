@@ -195,6 +195,8 @@ struct WebConfig {
   std::string anonymous = "viewer";
   // Open connections at most (HTTP, live-update streams, workers); see docs/config.md.
   int64_t max_connections = 1000;
+  // Who may read GET /metrics: "loopback" | "public" | "users" | "off" (docs/config.md).
+  std::string metrics = "loopback";
 };
 
 struct Config {

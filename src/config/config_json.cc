@@ -503,6 +503,7 @@ Config ReadConfig(const Json& j) {
   c.web.listen = Str(web, "listen", "web");
   c.web.users = Str(web, "users", "web");
   c.web.anonymous = Str(web, "anonymous", "web");
+  c.web.metrics = Str(web, "metrics", "web");
   c.web.max_connections =
       Int(web, "max_connections", "web", 1, std::numeric_limits<int64_t>::max());
   c.artifact_max_bytes = Int(j, "artifact_max_bytes", p, 0, std::numeric_limits<int64_t>::max());
@@ -534,6 +535,7 @@ Json ConfigToJson(const Config& c) {
        {{"listen", c.web.listen},
         {"users", c.web.users},
         {"anonymous", c.web.anonymous},
+        {"metrics", c.web.metrics},
         {"max_connections", c.web.max_connections}}},
       {"artifact_max_bytes", c.artifact_max_bytes},
   };

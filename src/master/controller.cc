@@ -11,6 +11,7 @@
 #include "core/json_fields.h"
 #include "core/log.h"
 #include "master/event_hub.h"
+#include "metrics/master_metrics.h"
 
 namespace grove {
 
@@ -82,6 +83,7 @@ void Controller::Recover() {
       BuildRecord b;
       if (txn.store().FindBuild(r.id, r.attempt, &b).ok()) {
         job.build_id = b.id;
+        job.started_at = b.started_at;
         // Distributed mode: the request has no worker; the build names the one that took it.
         if (job.worker.empty()) job.worker = b.worker;
       }
@@ -144,6 +146,7 @@ Status Controller::ReloadAfterRollback(Store& store) {
     BuildRecord b;
     if (store.FindBuild(r.id, r.attempt, &b).ok()) {
       job.build_id = b.id;
+      job.started_at = b.started_at;
       if (job.worker.empty()) job.worker = b.worker;  // distributed mode: adopted
     }
     const BuilderConfig* bc = config_->FindBuilder(r.builder);
@@ -405,7 +408,7 @@ Status Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev) {
     s.idx = StepOf(ev);
     s.name = StringOr(ev, "name");
     s.state = "running";
-    s.started_at = now;
+    s.started_at = job.step_started_at = now;
     st = store.StartStep(s);
     Notify(txn, {{"type", "step"}, {"build", s.build_id}, {"step", s.idx}, {"state", "running"}});
   } else if (type == event::kLog) {
@@ -432,6 +435,7 @@ Status Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev) {
     }
     Result r = ParseResult(StringOr(ev, "result", "exception")).value_or(Result::kException);
     st = store.FinishStep(build_id, step, r, now);
+    if (job.step_started_at) metrics::StepFinished((now - job.step_started_at) / 1000.0);
     HandleStepReport(txn, job, ev);
     Notify(txn, {{"type", "step"},
                  {"build", job.build_id},
@@ -510,6 +514,7 @@ int64_t Controller::EnsureBuild(Txn& txn, const JobKey& key, ActiveJob& job,
     return 0;
   }
   job.build_id = b.id;
+  job.started_at = b.started_at;
   QueueNotices(txn, b.id, "started");
   Notify(txn, {{"type", "build"},
                {"id", b.id},
@@ -525,6 +530,8 @@ void Controller::FinishJob(Txn& txn, const JobKey& key, Result result) {
   if (it == active_.end()) return;
   const int64_t now = NowMs();
   if (it->second.build_id) (void)txn.store().FinishBuild(it->second.build_id, result, now);
+  metrics::BuildFinished(it->second.builder, std::string(ResultName(result)),
+                         it->second.started_at ? (now - it->second.started_at) / 1000.0 : -1);
   QueueNotices(txn, it->second.build_id, "finished");
   (void)txn.store().FinishRequest(key.request, result, now);
   Notify(txn, {{"type", "build"},
@@ -552,6 +559,8 @@ void Controller::LoseJob(Txn& txn, const JobKey& key, const std::string& why) {
         if (s.state == "running") (void)store.FinishStep(s.build_id, s.idx, Result::kRetry, now);
     }
     (void)store.FinishBuild(it->second.build_id, Result::kRetry, now);
+    metrics::BuildFinished(it->second.builder, "retry",
+                           it->second.started_at ? (now - it->second.started_at) / 1000.0 : -1);
     Notify(txn, {{"type", "build"},
                  {"id", it->second.build_id},
                  {"request", key.request},
@@ -627,16 +636,19 @@ bool Controller::ClaimJob(Txn& txn, int64_t request_id, const BuilderConfig& bc,
   ActiveJob& active = active_[key];
   active = ActiveJob{worker, bc.name, 0, {}, {}};
   TakeLocks(bc, worker, active);  // AMQP mode (no worker yet): master locks only
-  MakeJob(txn, key, active, bc, job);
+  int64_t submitted_at = 0;
+  MakeJob(txn, key, active, bc, job, &submitted_at);
+  if (submitted_at) metrics::QueueWait((NowMs() - submitted_at) / 1000.0);
   Notify(txn,
          {{"type", "request"}, {"id", request_id}, {"builder", bc.name}, {"state", "claimed"}});
   return true;
 }
 
 void Controller::MakeJob(Txn& txn, const JobKey& key, ActiveJob& active, const BuilderConfig& bc,
-                         JobSpec* job) {
+                         JobSpec* job, int64_t* submitted_at) {
   RequestRecord req;
   (void)txn.store().GetRequest(key.request, &req);
+  if (submitted_at) *submitted_at = req.submitted_at;
   job->request_id = key.request;
   job->attempt = key.attempt;
   job->builder = bc.name;

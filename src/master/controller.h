@@ -18,6 +18,7 @@
 #include "master/core_loop.h"
 #include "master/job_queue.h"
 #include "master/worker_registry.h"
+#include "metrics/master_metrics.h"
 
 namespace boost::asio {
 class io_context;
@@ -82,6 +83,9 @@ class Controller : public BrokerListener {
   void DescribeWorkers(std::function<void(Json)> done);
   // Queue length and running jobs, for the home page and `grove status`.
   void DescribeQueue(std::function<void(Json)> done);
+  // On the core thread: the queue and the workers as metrics::QueueState (GET /metrics and
+  // the home page's charts, controller_metrics.cc).
+  void SnapshotQueue(std::function<void(const metrics::QueueState&)> done);
 
   // Queue control (controller_queue_control.cc). A queued request is finished as cancelled;
   // Conflict when it is no longer queued.
@@ -105,6 +109,9 @@ class Controller : public BrokerListener {
     // A log chunk that did not come (step, seq): a resend was asked for it once; if it still
     // does not come, it is lost and the build ends as an exception.
     std::optional<std::pair<int, int64_t>> awaited_chunk;
+    // For the duration metrics (ms; 0 = not known, e.g. a job recovered after a restart).
+    int64_t started_at = 0;
+    int64_t step_started_at = 0;
   };
   struct Orphan {
     std::string worker;
@@ -122,8 +129,9 @@ class Controller : public BrokerListener {
   // |properties|: more build properties to store in the same update (job.started's builddir);
   // false when the job has no build yet to store them in.
   // The job a worker gets for |key| (also run again at recovery: the build, the secrets).
+  // |submitted_at|: set to the request's submission time (ms) when given.
   void MakeJob(Txn& txn, const JobKey& key, ActiveJob& active, const BuilderConfig& bc,
-               JobSpec* job);
+               JobSpec* job, int64_t* submitted_at = nullptr);
   bool AdoptJob(Txn& txn, ConnectedWorker& w, const JobKey& key, ActiveJob& job,
                 const Json& properties = Json::object());
   // Ok when the event is applied (or refused for good: it is acknowledged all the same); an

@@ -24,6 +24,7 @@
 #include "master/api_artifacts.h"
 #include "master/api_control.h"
 #include "master/api_jobs.h"
+#include "master/api_metrics.h"
 #include "master/api_notify.h"
 #include "master/api_schedulers.h"
 #include "master/artifact_tokens.h"
@@ -118,7 +119,7 @@ Status RunMaster(const MasterOptions& opts) {
     auto c = current.load();
     fs::path users(c->web.users);
     if (users.is_relative()) users = fs::path(c->base_dir) / users;
-    return AuthSettings{users.string(), c->web.anonymous};
+    return AuthSettings{users.string(), c->web.anonymous, c->web.metrics};
   });
 
   // Notifiers (issue 11): notices are queued by the controller in the build's transaction and
@@ -164,6 +165,7 @@ Status RunMaster(const MasterOptions& opts) {
   AddControlRoutes(router, controller, reads, hub, config_source);
   AddSchedulerRoutes(router, schedulers, reads, job_tokens, config_source);
   AddNotifyRoutes(router, reads);
+  AddMetricsRoutes(router, controller, reads);
   auth.AddRoutes(router, reads);
   // While the database is unreachable, changes are refused at once with 503 rather than left
   // waiting for it (reads answer 503 on their own, from the read pool's store).
@@ -204,6 +206,7 @@ Status RunMaster(const MasterOptions& opts) {
   }
 
   GROVE_RETURN_IF_ERROR(server.Start());
+  MetricsSampler sampler(net, controller, amqp_broker.get());
   // Several masters on one store (issue 10): the timed schedulers and the git poller run on the
   // master holding their lease, this one only once it is acquired.
   std::string host = sopts.listen.substr(0, sopts.listen.rfind(':'));
@@ -223,6 +226,7 @@ Status RunMaster(const MasterOptions& opts) {
   });
   core.Start();
   controller.Recover();
+  sampler.Start();
   GROVE_RETURN_IF_ERROR(notices.Start(config));
   schedulers.Start();
   git_poller.Start(*config);
@@ -253,6 +257,7 @@ Status RunMaster(const MasterOptions& opts) {
     server.Stop();
     broker.Shutdown();
     ping.cancel();
+    sampler.Stop();
     // Let the close frames go out, then leave the loop.
     auto timer = std::make_shared<asio::steady_timer>(net, std::chrono::milliseconds(200));
     timer->async_wait([&net, timer](const boost::system::error_code&) { net.stop(); });

@@ -84,6 +84,7 @@ Config FullConfig() {
   c.web.users = "/etc/grove/users";
   c.web.anonymous = "none";
   c.web.max_connections = 77;
+  c.web.metrics = "users";
   c.artifact_max_bytes = 5LL << 30;
 
   NotifierCommon common;
@@ -322,6 +323,7 @@ void ExpectConfigEq(const Config& a, const Config& b) {
   EXPECT_EQ(a.web.users, b.web.users);
   EXPECT_EQ(a.web.anonymous, b.web.anonymous);
   EXPECT_EQ(a.web.max_connections, b.web.max_connections);
+  EXPECT_EQ(a.web.metrics, b.web.metrics);
   EXPECT_EQ(a.artifact_max_bytes, b.artifact_max_bytes);
   ExpectNotifyEq(a.notify, b.notify);
 }

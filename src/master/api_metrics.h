@@ -1,0 +1,39 @@
+// GET /metrics (Prometheus text format) and the sampler behind the home page's charts.
+//
+// A scrape asks the controller for the queue and workers on the core loop (exact at that
+// moment, cheap: memory only), then renders the registry on a read-pool thread, never on the
+// network thread. Who may read it is decided by the auth guard (web { metrics = ... }).
+#pragma once
+
+#include <memory>
+
+#include "http/router.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace grove {
+
+class Controller;
+class ReadPool;
+class AmqpBroker;
+
+void AddMetricsRoutes(http::Router& router, Controller& controller, ReadPool& reads);
+
+// Every metrics::kSampleEveryMs: a chart sample of the queue and the workers; with RabbitMQ,
+// the queues' depths read by the broker's own thread (a passive declare per queue).
+class MetricsSampler {
+ public:
+  MetricsSampler(boost::asio::io_context& net, Controller& controller, AmqpBroker* amqp);
+  ~MetricsSampler();
+  void Start();
+  void Stop();
+
+  struct State;
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace grove
