@@ -39,6 +39,7 @@
 #include "master/read_pool.h"
 #include "master/web_ui.h"
 #include "notify/service.h"
+#include "retention/pruner.h"
 #include "schedulers/schedulers.h"
 
 namespace grove {
@@ -166,6 +167,17 @@ Status RunMaster(const MasterOptions& opts) {
   AddSchedulerRoutes(router, schedulers, reads, job_tokens, config_source);
   AddNotifyRoutes(router, reads);
   AddMetricsRoutes(router, controller, reads);
+  // Retention (issue 13): old builds, logs, artifacts and changes pruned off the core loop.
+  Pruner pruner(config_source, {config->store_url, config->base_dir, config->store_password,
+                                (fs::path(config->base_dir) / "state" / "artifacts").string()});
+  router.Add("GET", "/api/v1/retention", [&pruner](const http::Request&, http::Responder respond) {
+    respond(http::Response::Json(200, pruner.Describe()));
+  });
+  router.Add("POST", "/api/v1/retention/prune",
+             [&pruner](const http::Request&, http::Responder respond) {
+               if (!pruner.RunNow()) return respond(http::Response::Error(503, "the master is stopping"));
+               respond(http::Response::Json(202, {{"running", true}}));
+             });
   auth.AddRoutes(router, reads);
   // While the database is unreachable, changes are refused at once with 503 rather than left
   // waiting for it (reads answer 503 on their own, from the read pool's store).
@@ -227,6 +239,7 @@ Status RunMaster(const MasterOptions& opts) {
   core.Start();
   controller.Recover();
   sampler.Start();
+  pruner.Start();
   GROVE_RETURN_IF_ERROR(notices.Start(config));
   schedulers.Start();
   git_poller.Start(*config);
@@ -297,6 +310,7 @@ Status RunMaster(const MasterOptions& opts) {
   if (amqp_broker) amqp_broker->Stop();
   cluster.Stop();  // hands its leases over at once
   git_poller.Stop();
+  pruner.Stop();
   notices.Stop();  // before the core loop: the last outcomes are stored through it
   core.Stop();
   reads.Stop();
