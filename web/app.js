@@ -99,11 +99,16 @@ function lineChart(title, series, { width = 360, height = 90 } = {}) {
   const pad = 4, w = width - 2 * pad, hgt = height - 2 * pad;
   const x = (t) => pad + (t1 > t0 ? ((t - t0) / (t1 - t0)) * w : w);
   const y = (v) => pad + hgt - (v / top) * hgt;
-  const chart = svg("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, width, height, role: "img", "aria-label": title },
+  const chart = svg("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: "none", role: "img", "aria-label": title },
     svg("title", {}, title),
     svg("line", { class: "axis", x1: pad, y1: pad + hgt, x2: pad + w, y2: pad + hgt }),
     series.map((s) => svg("polyline", { class: `line ${s.cls}`, "data-series": s.name, fill: "none",
-      points: s.points.map((p) => `${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join(" ") })));
+      points: s.points.map((p) => `${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join(" ") })),
+    // The latest value as a dot: visible even while the hour has a single sample.
+    series.filter((s) => s.points.length).map((s) => {
+      const last = s.points[s.points.length - 1];
+      return svg("circle", { class: `dot ${s.cls}`, cx: x(last[0]).toFixed(1), cy: y(last[1]).toFixed(1), r: 2.5 });
+    }));
   const legend = h("div", { class: "legend" }, series.map((s) => h("span", { class: `key ${s.cls}` }, `${s.name} (now ${s.points.length ? s.points[s.points.length - 1][1] : 0}, max ${Math.max(0, ...s.points.map((p) => p[1]))})`)));
   return h("figure", { class: "chart-box" }, h("figcaption", {}, title), chart, legend);
 }
@@ -115,7 +120,7 @@ function durationChart(title, builds, { width = 360, height = 90 } = {}) {
   const secs = done.map((b) => (b.finished_at - b.started_at) / 1000);
   const top = Math.max(...secs, 0.001);
   const pad = 4, w = width - 2 * pad, hgt = height - 2 * pad, bw = w / done.length;
-  const chart = svg("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, width, height, role: "img", "aria-label": title },
+  const chart = svg("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: "none", role: "img", "aria-label": title },
     svg("title", {}, title),
     svg("line", { class: "axis", x1: pad, y1: pad + hgt, x2: pad + w, y2: pad + hgt }),
     done.map((b, i) => {

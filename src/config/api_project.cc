@@ -122,8 +122,7 @@ int Web(lua_State* L, LoadContext& ctx) {
   std::optional<std::string> metrics = t.String("metrics");
   t.Finish();
   if (metrics) {
-    if (*metrics != "loopback" && *metrics != "public" && *metrics != "users" &&
-        *metrics != "off")
+    if (*metrics != "loopback" && *metrics != "public" && *metrics != "users" && *metrics != "off")
       throw ConfigError("invalid metrics '" + *metrics +
                         "' in web: expected \"loopback\", \"public\", \"users\" or \"off\"");
     ctx.config->web.metrics = *metrics;

@@ -17,8 +17,7 @@ namespace {
 int64_t RetentionValue(const Json& v, const std::string& key, const std::string& what) {
   const std::string where = "option '" + key + "' in " + what;
   if (v.is_string() && v.get<std::string>() == "forever") return 0;
-  if (!v.is_string())
-    throw ConfigError(where + " must be a duration like \"90d\" or \"forever\"");
+  if (!v.is_string()) throw ConfigError(where + " must be a duration like \"90d\" or \"forever\"");
   std::chrono::seconds d;
   if (Status st = ParseDuration(v.get<std::string>(), &d); !st.ok())
     throw ConfigError(where + ": " + st.message());

@@ -14,20 +14,22 @@ namespace grove {
 namespace asio = boost::asio;
 
 void AddMetricsRoutes(http::Router& router, Controller& controller, ReadPool& reads) {
-  router.Add("GET", "/metrics", [&controller, &reads](const http::Request&, http::Responder respond) {
-    controller.SnapshotQueue([&reads, respond](const metrics::QueueState& s) {
-      metrics::SetQueueState(s);
-      reads.Run([respond](Store&) {
-        http::Response r = http::Response::Text(200, metrics::Render());
-        r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-        respond(std::move(r));
-      });
-    });
-  });
+  router.Add("GET", "/metrics",
+             [&controller, &reads](const http::Request&, http::Responder respond) {
+               controller.SnapshotQueue([&reads, respond](const metrics::QueueState& s) {
+                 metrics::SetQueueState(s);
+                 reads.Run([respond](Store&) {
+                   http::Response r = http::Response::Text(200, metrics::Render());
+                   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+                   respond(std::move(r));
+                 });
+               });
+             });
 }
 
 struct MetricsSampler::State {
-  State(asio::io_context& n, Controller& c, AmqpBroker* a) : net(n), controller(c), amqp(a), timer(n) {}
+  State(asio::io_context& n, Controller& c, AmqpBroker* a)
+      : net(n), controller(c), amqp(a), timer(n) {}
   asio::io_context& net;
   Controller& controller;
   AmqpBroker* amqp;

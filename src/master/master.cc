@@ -175,7 +175,8 @@ Status RunMaster(const MasterOptions& opts) {
   });
   router.Add("POST", "/api/v1/retention/prune",
              [&pruner](const http::Request&, http::Responder respond) {
-               if (!pruner.RunNow()) return respond(http::Response::Error(503, "the master is stopping"));
+               if (!pruner.RunNow())
+                 return respond(http::Response::Error(503, "the master is stopping"));
                respond(http::Response::Json(202, {{"running", true}}));
              });
   auth.AddRoutes(router, reads);

@@ -26,32 +26,28 @@ struct Set {
       Kind::kGauge, "grove_requests_queued_by_tags",
       "Build requests waiting for a worker, per tag set the builder needs (comma-joined).",
       {"tags"});
-  Family* running =
-      registry.Add(Kind::kGauge, "grove_builds_running", "Builds running now.", {});
+  Family* running = registry.Add(Kind::kGauge, "grove_builds_running", "Builds running now.", {});
   Family* finished = registry.Add(Kind::kCounter, "grove_builds_finished_total",
                                   "Builds finished since the master started, per result.",
                                   {"builder", "result"}, {}, true);
-  Family* build_seconds =
-      registry.Add(Kind::kHistogram, "grove_build_duration_seconds",
-                   "Duration of the builds finished since the master started.", {"result"},
-                   kBuildBuckets, true);
+  Family* build_seconds = registry.Add(Kind::kHistogram, "grove_build_duration_seconds",
+                                       "Duration of the builds finished since the master started.",
+                                       {"result"}, kBuildBuckets, true);
   Family* step_seconds = registry.Add(Kind::kHistogram, "grove_step_duration_seconds",
                                       "Duration of the steps finished since the master started.",
                                       {}, kStepBuckets, true);
   Family* wait_seconds = registry.Add(
       Kind::kHistogram, "grove_queue_wait_seconds",
       "Time from a build request's submission to its claim by a worker.", {}, kWaitBuckets, true);
-  Family* workers =
-      registry.Add(Kind::kGauge, "grove_workers",
-                   "Workers by state: configured, connected, busy (running a job), paused.",
-                   {"state"});
-  Family* ondemand =
-      registry.Add(Kind::kGauge, "grove_ondemand_instances",
-                   "On-demand worker instances by state, per on-demand worker.",
-                   {"worker", "state"});
-  Family* amqp_depth = registry.Add(Kind::kGauge, "grove_amqp_queue_messages",
-                                    "Messages waiting in a RabbitMQ queue (distributed mode).",
-                                    {"queue"});
+  Family* workers = registry.Add(
+      Kind::kGauge, "grove_workers",
+      "Workers by state: configured, connected, busy (running a job), paused.", {"state"});
+  Family* ondemand = registry.Add(Kind::kGauge, "grove_ondemand_instances",
+                                  "On-demand worker instances by state, per on-demand worker.",
+                                  {"worker", "state"});
+  Family* amqp_depth =
+      registry.Add(Kind::kGauge, "grove_amqp_queue_messages",
+                   "Messages waiting in a RabbitMQ queue (distributed mode).", {"queue"});
   Family* dead_letters =
       registry.Add(Kind::kGauge, "grove_amqp_dead_letters",
                    "Messages in RabbitMQ's dead-letter queue (distributed mode).", {});
@@ -59,10 +55,10 @@ struct Set {
       registry.Add(Kind::kCounter, "grove_notifier_deliveries_total",
                    "Notice delivery attempts per notifier and outcome (sent, retrying, failed).",
                    {"notifier", "kind", "outcome"});
-  Family* commit_seconds = registry.Add(
-      Kind::kHistogram, "grove_store_commit_seconds",
-      "Time the core loop's store commits take (one per batch of tasks).", {}, kCommitBuckets,
-      true);
+  Family* commit_seconds =
+      registry.Add(Kind::kHistogram, "grove_store_commit_seconds",
+                   "Time the core loop's store commits take (one per batch of tasks).", {},
+                   kCommitBuckets, true);
   Family* pruned = registry.Add(Kind::kCounter, "grove_retention_pruned_total",
                                 "Rows and files removed by the retention pruner.", {"what"});
   Family* cpu = registry.Add(Kind::kCounter, "process_cpu_seconds_total",

@@ -42,7 +42,8 @@ void SetQueueState(const QueueState& s);
 // On-demand pools (src/pool) report their instances: for worker |worker| the number in each
 // state ("starting", "running", "idle", "stopping", "failed", ...). A state left out reads 0;
 // an empty map removes the worker's series (it left grove.lua). Any thread.
-void SetOnDemandInstances(const std::string& worker, const std::map<std::string, int64_t>& by_state);
+void SetOnDemandInstances(const std::string& worker,
+                          const std::map<std::string, int64_t>& by_state);
 
 // RabbitMQ (distributed mode): messages waiting in each queue, and in the dead-letter queue.
 void SetAmqpDepths(const std::map<std::string, int64_t>& by_queue, int64_t dead_letters);

@@ -4,7 +4,7 @@
 namespace grove::metrics {
 
 struct ProcessStats {
-  double cpu_seconds = 0;   // user + system
+  double cpu_seconds = 0;  // user + system
   double resident_bytes = 0;
   double open_fds = 0;
   double start_time_seconds = 0;  // since the epoch

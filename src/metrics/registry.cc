@@ -162,9 +162,9 @@ void Family::Render(std::string* out) const {
       *out += name_;
       AppendLabels(out, label_names_, labels);
       out->push_back(' ');
-      *out += FormatValue(kind_ == Kind::kCounter
-                              ? static_cast<const Counter*>(child.get())->value()
-                              : static_cast<const Gauge*>(child.get())->value());
+      *out +=
+          FormatValue(kind_ == Kind::kCounter ? static_cast<const Counter*>(child.get())->value()
+                                              : static_cast<const Gauge*>(child.get())->value());
       out->push_back('\n');
       continue;
     }

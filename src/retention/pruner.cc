@@ -27,7 +27,8 @@ constexpr auto kPause = std::chrono::milliseconds(5);
 struct RunReport {
   int64_t started_at = 0;
   int64_t finished_at = 0;
-  std::map<std::string, int64_t> pruned{{"builds", 0}, {"logs", 0}, {"artifacts", 0}, {"changes", 0}};
+  std::map<std::string, int64_t> pruned{
+      {"builds", 0}, {"logs", 0}, {"artifacts", 0}, {"changes", 0}};
   int64_t batches = 0;
   int64_t longest_batch_ms = 0;
   int64_t vacuumed_pages = 0;
@@ -70,7 +71,8 @@ struct Pruner::Impl {
   bool running = false;
   RunReport last;
   bool ran = false;
-  std::map<std::string, int64_t> totals{{"builds", 0}, {"logs", 0}, {"artifacts", 0}, {"changes", 0}};
+  std::map<std::string, int64_t> totals{
+      {"builds", 0}, {"logs", 0}, {"artifacts", 0}, {"changes", 0}};
   std::thread thread;
 
   bool stopping() {
@@ -101,10 +103,11 @@ struct Pruner::Impl {
       if (!r.error.empty())
         spdlog::error("retention: {}", r.error);
       else if (r.pruned["builds"] + r.pruned["logs"] + r.pruned["artifacts"] + r.pruned["changes"])
-        spdlog::info("retention: pruned {} builds, the logs of {}, the artifacts of {}, {} changes "
-                     "in {} batches ({} ms)",
-                     r.pruned["builds"], r.pruned["logs"], r.pruned["artifacts"], r.pruned["changes"],
-                     r.batches, r.finished_at - r.started_at);
+        spdlog::info(
+            "retention: pruned {} builds, the logs of {}, the artifacts of {}, {} changes "
+            "in {} batches ({} ms)",
+            r.pruned["builds"], r.pruned["logs"], r.pruned["artifacts"], r.pruned["changes"],
+            r.batches, r.finished_at - r.started_at);
       next = std::chrono::steady_clock::now() + std::chrono::milliseconds(opts.every_ms);
     }
   }
@@ -168,7 +171,8 @@ struct Pruner::Impl {
       std::error_code ec;
       std::filesystem::remove_all(std::filesystem::path(opts.artifacts_dir) / std::to_string(id),
                                   ec);
-      if (ec) spdlog::warn("retention: cannot remove the artifacts of build {}: {}", id, ec.message());
+      if (ec)
+        spdlog::warn("retention: cannot remove the artifacts of build {}: {}", id, ec.message());
     }
   }
 
@@ -177,7 +181,8 @@ struct Pruner::Impl {
     std::vector<int64_t> ids;
     if (rc.builds_ms > 0) {
       while (!stopping()) {
-        GROVE_RETURN_IF_ERROR(Ids(Candidates("", kBuildBatch), {builder, now - rc.builds_ms}, &ids));
+        GROVE_RETURN_IF_ERROR(
+            Ids(Candidates("", kBuildBatch), {builder, now - rc.builds_ms}, &ids));
         if (ids.empty()) break;
         GROVE_RETURN_IF_ERROR(Batch(r, [&] {
           for (int64_t id : ids) {
@@ -185,10 +190,12 @@ struct Pruner::Impl {
             std::vector<int64_t> req;
             GROVE_RETURN_IF_ERROR(Ids("SELECT request_id FROM builds WHERE id = $1", {id}, &req));
             if (!req.empty()) request = req[0];
-            for (const char* sql :
-                 {"DELETE FROM log_chunks WHERE build_id = $1", "DELETE FROM step_tests WHERE build_id = $1",
-                  "DELETE FROM steps WHERE build_id = $1", "DELETE FROM artifacts WHERE build_id = $1",
-                  "DELETE FROM notifications WHERE build_id = $1", "DELETE FROM builds WHERE id = $1"})
+            for (const char* sql : {"DELETE FROM log_chunks WHERE build_id = $1",
+                                    "DELETE FROM step_tests WHERE build_id = $1",
+                                    "DELETE FROM steps WHERE build_id = $1",
+                                    "DELETE FROM artifacts WHERE build_id = $1",
+                                    "DELETE FROM notifications WHERE build_id = $1",
+                                    "DELETE FROM builds WHERE id = $1"})
               GROVE_RETURN_IF_ERROR(Run(sql, id));
             if (!request) continue;
             // Its request goes too once finished and without builds: nothing shows it any more.
@@ -212,9 +219,10 @@ struct Pruner::Impl {
     }
     if (rc.logs_ms > 0) {
       while (!stopping()) {
-        GROVE_RETURN_IF_ERROR(Ids(
-            Candidates(" AND EXISTS (SELECT 1 FROM log_chunks c WHERE c.build_id = b.id)", kLogBatch),
-            {builder, now - rc.logs_ms}, &ids));
+        GROVE_RETURN_IF_ERROR(
+            Ids(Candidates(" AND EXISTS (SELECT 1 FROM log_chunks c WHERE c.build_id = b.id)",
+                           kLogBatch),
+                {builder, now - rc.logs_ms}, &ids));
         if (ids.empty()) break;
         GROVE_RETURN_IF_ERROR(Batch(r, [&] {
           for (int64_t id : ids)
@@ -226,9 +234,10 @@ struct Pruner::Impl {
     }
     if (rc.artifacts_ms > 0) {
       while (!stopping()) {
-        GROVE_RETURN_IF_ERROR(Ids(
-            Candidates(" AND EXISTS (SELECT 1 FROM artifacts a WHERE a.build_id = b.id)", kBuildBatch),
-            {builder, now - rc.artifacts_ms}, &ids));
+        GROVE_RETURN_IF_ERROR(
+            Ids(Candidates(" AND EXISTS (SELECT 1 FROM artifacts a WHERE a.build_id = b.id)",
+                           kBuildBatch),
+                {builder, now - rc.artifacts_ms}, &ids));
         if (ids.empty()) break;
         GROVE_RETURN_IF_ERROR(Batch(r, [&] {
           for (int64_t id : ids)

@@ -113,7 +113,9 @@ builder "hello" { tags = { "linux" }, steps = {
     await page.click("header a.brand");
     await page.waitForSelector("tr[data-builder=hello] .badge.success");
     // The home page's chart of the last hour (a sample is taken at start, then every 30 s).
-    await page.waitForSelector("section.charts svg.chart polyline[data-series='queued']");
+    // (a line of one sample has no area: it is checked attached, its dot visible)
+    await page.waitForSelector("section.charts svg.chart polyline[data-series='queued']", { state: "attached" });
+    await page.waitForSelector("section.charts svg.chart circle.dot.busy");
     const lines = await page.$$eval("section.charts svg.chart polyline", (ps) => ps.map((p) => [p.dataset.series, p.getAttribute("points").split(" ").length]));
     assert.deepStrictEqual(lines.map((l) => l[0]), ["queued", "busy workers"]);
     assert.ok(lines.every((l) => l[1] >= 1), `home chart points ${lines}`);
