@@ -119,7 +119,7 @@ function durationChart(title, builds, { width = 360, height = 90 } = {}) {
   if (!done.length) return null;
   const secs = done.map((b) => (b.finished_at - b.started_at) / 1000);
   const top = Math.max(...secs, 0.001);
-  const pad = 4, w = width - 2 * pad, hgt = height - 2 * pad, bw = w / done.length;
+  const pad = 4, w = width - 2 * pad, hgt = height - 2 * pad, bw = Math.min(w / done.length, 24);  // a few builds: narrow bars, left
   const chart = svg("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: "none", role: "img", "aria-label": title },
     svg("title", {}, title),
     svg("line", { class: "axis", x1: pad, y1: pad + hgt, x2: pad + w, y2: pad + hgt }),
