@@ -6,6 +6,7 @@
 #include "broker/amqp_broker.h"
 #include "core/clock.h"
 #include "master/controller.h"
+#include "master/core_loop.h"
 #include "master/read_pool.h"
 #include "metrics/master_metrics.h"
 
@@ -13,16 +14,21 @@ namespace grove {
 
 namespace asio = boost::asio;
 
-void AddMetricsRoutes(http::Router& router, Controller& controller, ReadPool& reads) {
+void AddMetricsRoutes(http::Router& router, Controller& controller, ReadPool& reads,
+                      CoreLoop& core) {
   router.Add("GET", "/metrics",
-             [&controller, &reads](const http::Request&, http::Responder respond) {
-               controller.SnapshotQueue([&reads, respond](const metrics::QueueState& s) {
-                 metrics::SetQueueState(s);
+             [&controller, &reads, &core](const http::Request&, http::Responder respond) {
+               auto render = [&reads, respond] {
                  reads.Run([respond](Store&) {
                    http::Response r = http::Response::Text(200, metrics::Render());
                    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
                    respond(std::move(r));
                  });
+               };
+               if (!core.store_available()) return render();
+               controller.SnapshotQueue([render](const metrics::QueueState& s) {
+                 metrics::SetQueueState(s);
+                 render();
                });
              });
 }

@@ -16,10 +16,14 @@ class io_context;
 namespace grove {
 
 class Controller;
+class CoreLoop;
 class ReadPool;
 class AmqpBroker;
 
-void AddMetricsRoutes(http::Router& router, Controller& controller, ReadPool& reads);
+// While the store is unreachable (the core loop's tasks wait for it), a scrape answers at once
+// with the queue figures of the last scrape or sample: metrics matter most when things break.
+void AddMetricsRoutes(http::Router& router, Controller& controller, ReadPool& reads,
+                      CoreLoop& core);
 
 // Every metrics::kSampleEveryMs: a chart sample of the queue and the workers; with RabbitMQ,
 // the queues' depths read by the broker's own thread (a passive declare per queue).
