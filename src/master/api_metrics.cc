@@ -1,5 +1,6 @@
 #include "master/api_metrics.h"
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -14,23 +15,30 @@ namespace grove {
 
 namespace asio = boost::asio;
 
-void AddMetricsRoutes(http::Router& router, Controller& controller, ReadPool& reads,
-                      CoreLoop& core) {
-  router.Add("GET", "/metrics",
-             [&controller, &reads, &core](const http::Request&, http::Responder respond) {
-               auto render = [&reads, respond] {
-                 reads.Run([respond](Store&) {
-                   http::Response r = http::Response::Text(200, metrics::Render());
-                   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-                   respond(std::move(r));
-                 });
-               };
-               if (!core.store_available()) return render();
-               controller.SnapshotQueue([render](const metrics::QueueState& s) {
-                 metrics::SetQueueState(s);
-                 render();
-               });
-             });
+void AddMetricsRoutes(http::Router& router, Controller& controller, ReadPool& reads, CoreLoop& core,
+                      std::function<void()> on_scrape) {
+  auto last_refresh = std::make_shared<std::atomic<int64_t>>(0);
+  router.Add(
+      "GET", "/metrics",
+      [&controller, &reads, &core, on_scrape, last_refresh](const http::Request&,
+                                                            http::Responder respond) {
+        const int64_t now = NowMs();
+        int64_t last = last_refresh->load();
+        if (on_scrape && now - last >= 5000 && last_refresh->compare_exchange_strong(last, now))
+          on_scrape();
+        auto render = [&reads, respond] {
+          reads.Run([respond](Store&) {
+            http::Response r = http::Response::Text(200, metrics::Render());
+            r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+            respond(std::move(r));
+          });
+        };
+        if (!core.store_available()) return render();
+        controller.SnapshotQueue([render](const metrics::QueueState& s) {
+          metrics::SetQueueState(s);
+          render();
+        });
+      });
 }
 
 struct MetricsSampler::State {

@@ -5,6 +5,7 @@
 // network thread. Who may read it is decided by the auth guard (web { metrics = ... }).
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "http/router.h"
@@ -22,8 +23,10 @@ class AmqpBroker;
 
 // While the store is unreachable (the core loop's tasks wait for it), a scrape answers at once
 // with the queue figures of the last scrape or sample: metrics matter most when things break.
-void AddMetricsRoutes(http::Router& router, Controller& controller, ReadPool& reads,
-                      CoreLoop& core);
+// |on_scrape| (may be empty) runs at most every 5 s on a scrape: with RabbitMQ it asks the
+// broker's thread for fresh queue depths, which the next scrape shows.
+void AddMetricsRoutes(http::Router& router, Controller& controller, ReadPool& reads, CoreLoop& core,
+                      std::function<void()> on_scrape);
 
 // Every metrics::kSampleEveryMs: a chart sample of the queue and the workers; with RabbitMQ,
 // the queues' depths read by the broker's own thread (a passive declare per queue).

@@ -166,7 +166,9 @@ Status RunMaster(const MasterOptions& opts) {
   AddControlRoutes(router, controller, reads, hub, config_source);
   AddSchedulerRoutes(router, schedulers, reads, job_tokens, config_source);
   AddNotifyRoutes(router, reads);
-  AddMetricsRoutes(router, controller, reads, core);
+  AddMetricsRoutes(router, controller, reads, core, [&amqp_broker] {
+    if (amqp_broker) amqp_broker->ReadQueueDepths();
+  });
   // Retention (issue 13): old builds, logs, artifacts and changes pruned off the core loop.
   Pruner pruner(config_source, {config->store_url, config->base_dir, config->store_password,
                                 (fs::path(config->base_dir) / "state" / "artifacts").string()});
