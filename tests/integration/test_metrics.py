@@ -1,7 +1,9 @@
 """GET /metrics: scraped with Prometheus' own parser (python3-prometheus-client) after a known
 workload, its figures checked against what the API says; and who may read it."""
+import http.server
 import os
 import subprocess
+import threading
 import time
 import unittest
 import urllib.error
@@ -18,6 +20,27 @@ builder "ok" { tags = { "linux" }, steps = { shell { "true" }, shell { "echo don
 builder "bad" { tags = { "linux" }, steps = { shell { "exit 1" } } }
 builder "nowhere" { tags = { "solaris", "sparc" }, steps = { shell { "true" } } }
 '''
+
+
+class Receiver:
+    """A webhook receiver on a thread: answers 200 to every POST."""
+
+    def __init__(self):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
 
 
 def set_web(g, options):
@@ -60,7 +83,10 @@ def value(values, name, **labels):
 
 class MetricsTests(GroveTestCase):
     def test_figures_match_the_api_after_a_known_workload(self):
-        g = self.make(CONFIG, workers=["w1", "w2"])
+        hook = Receiver()
+        self.addCleanup(hook.close)
+        g = self.make(CONFIG + f'notify.webhook {{ name = "hook", url = "{hook.url}/hook" }}\n',
+                      workers=["w1", "w2"])
         g.start_master()
         g.start_worker("w1")
         requests = [g.force("ok") for _ in range(3)] + [g.force("bad") for _ in range(2)]
@@ -109,6 +135,21 @@ class MetricsTests(GroveTestCase):
         self.assertGreater(value(values, "grove_store_commit_seconds_count"), 0)
         self.assertGreater(value(values, "process_resident_memory_bytes"), 1 << 20)
         self.assertGreater(value(values, "process_cpu_seconds_total"), 0)
+
+        # Notices delivered, as the builds' notifications say.
+        def sent_per_api():
+            n = 0
+            for builder in ("ok", "bad"):
+                for b in g.get(f"/api/v1/builders/{builder}/builds"):
+                    n += sum(1 for x in g.get(f"/api/v1/builds/{b['id']}/notifications") if x["state"] == "sent")
+            return n
+        def agree():
+            # Read /metrics first: a notice sent in between makes the API's count the larger.
+            m = value(samples(scrape(g)[2])[0], "grove_notifier_deliveries_total",
+                      notifier="hook", kind="webhook", outcome="sent")
+            n = sent_per_api()
+            return n >= 5 and m == n
+        wait_for(agree, timeout=60, what="the notices delivered, in /metrics as in the API")
 
         # Counters only go up; a second scrape after one more build says one more.
         rid = g.force("ok")
