@@ -11,6 +11,7 @@
 #include "core/json_fields.h"
 #include "core/log.h"
 #include "master/event_hub.h"
+#include "master/metrics_hooks.h"
 #include "metrics/master_metrics.h"
 
 namespace grove {
@@ -435,7 +436,8 @@ Status Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev) {
     }
     Result r = ParseResult(StringOr(ev, "result", "exception")).value_or(Result::kException);
     st = store.FinishStep(build_id, step, r, now);
-    if (job.step_started_at) metrics::StepFinished((now - job.step_started_at) / 1000.0);
+    if (job.step_started_at)
+      RecordOnCommit(txn, [s = (now - job.step_started_at) / 1000.0] { metrics::StepFinished(s); });
     HandleStepReport(txn, job, ev);
     Notify(txn, {{"type", "step"},
                  {"build", job.build_id},
@@ -530,8 +532,10 @@ void Controller::FinishJob(Txn& txn, const JobKey& key, Result result) {
   if (it == active_.end()) return;
   const int64_t now = NowMs();
   if (it->second.build_id) (void)txn.store().FinishBuild(it->second.build_id, result, now);
-  metrics::BuildFinished(it->second.builder, std::string(ResultName(result)),
-                         it->second.started_at ? (now - it->second.started_at) / 1000.0 : -1);
+  RecordOnCommit(txn, [b = it->second.builder, r = std::string(ResultName(result)),
+                       s = it->second.started_at ? (now - it->second.started_at) / 1000.0 : -1] {
+    metrics::BuildFinished(b, r, s);
+  });
   QueueNotices(txn, it->second.build_id, "finished");
   (void)txn.store().FinishRequest(key.request, result, now);
   Notify(txn, {{"type", "build"},
@@ -559,8 +563,10 @@ void Controller::LoseJob(Txn& txn, const JobKey& key, const std::string& why) {
         if (s.state == "running") (void)store.FinishStep(s.build_id, s.idx, Result::kRetry, now);
     }
     (void)store.FinishBuild(it->second.build_id, Result::kRetry, now);
-    metrics::BuildFinished(it->second.builder, "retry",
-                           it->second.started_at ? (now - it->second.started_at) / 1000.0 : -1);
+    RecordOnCommit(txn, [b = it->second.builder,
+                         s = it->second.started_at ? (now - it->second.started_at) / 1000.0 : -1] {
+      metrics::BuildFinished(b, "retry", s);
+    });
     Notify(txn, {{"type", "build"},
                  {"id", it->second.build_id},
                  {"request", key.request},
@@ -638,7 +644,8 @@ bool Controller::ClaimJob(Txn& txn, int64_t request_id, const BuilderConfig& bc,
   TakeLocks(bc, worker, active);  // AMQP mode (no worker yet): master locks only
   int64_t submitted_at = 0;
   MakeJob(txn, key, active, bc, job, &submitted_at);
-  if (submitted_at) metrics::QueueWait((NowMs() - submitted_at) / 1000.0);
+  if (submitted_at)
+    RecordOnCommit(txn, [s = (NowMs() - submitted_at) / 1000.0] { metrics::QueueWait(s); });
   Notify(txn,
          {{"type", "request"}, {"id", request_id}, {"builder", bc.name}, {"state", "claimed"}});
   return true;
