@@ -10,7 +10,7 @@ import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from grove_harness import GroveTestCase, store_backend, wait_for
+from grove_harness import GroveTestCase, psql, store_backend, wait_for
 
 DAY_MS = 86400 * 1000
 CONFIG = r'''
@@ -168,6 +168,44 @@ class RetentionTests(GroveTestCase):
             self.assertNotEqual(r.returncode, 0, bad)
             self.assertIn(message, r.stderr + r.stdout, bad)
             self.assertEqual(len((r.stderr + r.stdout).strip().splitlines()), 1, r.stderr)
+
+
+@unittest.skipUnless(store_backend() == "postgres", "the PostgreSQL run (integration.pg.test_retention)")
+class PgRetentionTests(GroveTestCase):
+    def test_prunes_aged_builds_on_postgresql(self):
+        g = self.make(CONFIG, workers=["w1"])
+        g.start_master()
+        g.master.stop()
+        now = int(time.time() * 1000)
+        old = now - 400 * DAY_MS
+        # 1,000 builds of "gen" aged 400 days, then 10 of 60 days, each with a step and a chunk.
+        psql(g.pg.url, f"""
+            INSERT INTO requests (builder, reason, state, attempt, result, submitted_at, claimed_at, finished_at)
+              SELECT 'gen', 'aged by the test', 'finished', 1, 0, t, t, t FROM (
+                SELECT {old} + i AS t FROM generate_series(1, 1000) i
+                UNION ALL SELECT {now - 60 * DAY_MS} + i FROM generate_series(1, 10) i) x ORDER BY t;
+            INSERT INTO builds (request_id, attempt, builder, number, worker, state, result, started_at, finished_at)
+              SELECT id, 1, 'gen', row_number() OVER (ORDER BY id), 'w1', 'finished', 0, finished_at - 1000,
+                     finished_at FROM requests WHERE builder = 'gen';
+            INSERT INTO builder_numbers (builder, last_number) VALUES ('gen', 1010);
+            INSERT INTO steps (build_id, idx, name, state, result, started_at, finished_at, log_bytes, log_lines)
+              SELECT id, 0, 'shell', 'finished', 0, started_at, finished_at, 4096, 1 FROM builds;
+            INSERT INTO log_chunks (build_id, idx, seq, byte_offset, line_offset, raw_size, lines, data)
+              SELECT id, 0, 0, 0, 0, 4096, 1, decode(repeat('ab', 4096), 'hex') FROM builds;
+        """)
+        g.start_master()
+        g.start_worker("w1")
+        status, body, _ = g.call("POST", "/api/v1/retention/prune", {})
+        self.assertEqual(status, 202, body)
+        run = wait_for(lambda: (lambda r: r if r["last_run"] and not r["running"] else None)(
+            g.get("/api/v1/retention")), timeout=300, interval=0.5, what="the pruning run")
+        self.assertIsNone(run["last_run"]["error"])
+        self.assertEqual(run["last_run"]["pruned"]["builds"], 1000)
+        self.assertEqual(run["last_run"]["pruned"]["logs"], 9)  # the newest keeps its log
+        self.assertEqual(len(g.get("/api/v1/builders/gen/builds?limit=1000")), 10)
+        self.assertEqual(psql(g.pg.url, "SELECT COUNT(*) FROM log_chunks").strip(), "1")
+        rid = g.force("live")  # the master goes on as before
+        self.assertEqual(g.wait_request(rid)["result"], "success")
 
 
 if __name__ == "__main__":
