@@ -13,7 +13,8 @@ BUILD_PACKAGES=(
   librabbitmq-dev
   libpq-dev
 )
-TEST_PACKAGES=(python3 procps curl openssl rabbitmq-server python3-pika postgresql python3-aiosmtpd ngircd)
+TEST_PACKAGES=(python3 procps curl openssl rabbitmq-server python3-pika postgresql python3-aiosmtpd ngircd
+  python3-prometheus-client)
 FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev)  # libFuzzer (scripts/fuzz.sh)
 # The Windows worker: cross-built with mingw-w64 (scripts/build-windows.sh), tested under Wine.
 WINDOWS_PACKAGES=(g++-mingw-w64-x86-64-posix wine64 zip)

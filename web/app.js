@@ -80,6 +80,62 @@ function action(label, fn, msg, attrs = {}) {
   } }, label);
 }
 
+// ---------- charts: inline SVG, drawn from data the page already has ----------
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+const svg = (tag, attrs = {}, ...children) => {
+  const e = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  for (const c of children.flat()) if (c != null) e.append(c);
+  return e;
+};
+const seconds = (s) => (s >= 3600 ? `${(s / 3600).toFixed(1)} h` : s >= 60 ? `${(s / 60).toFixed(1)} min` : `${s.toFixed(s < 10 ? 1 : 0)} s`);
+
+// Lines over time: |series| = [{ name, cls, points: [[t_ms, value], …] }]; the y axis starts at 0.
+function lineChart(title, series, { width = 360, height = 90 } = {}) {
+  const all = series.flatMap((s) => s.points);
+  if (all.length < 1) return null;
+  const t0 = Math.min(...all.map((p) => p[0])), t1 = Math.max(...all.map((p) => p[0]));
+  const top = Math.max(1, ...all.map((p) => p[1]));
+  const pad = 4, w = width - 2 * pad, hgt = height - 2 * pad;
+  const x = (t) => pad + (t1 > t0 ? ((t - t0) / (t1 - t0)) * w : w);
+  const y = (v) => pad + hgt - (v / top) * hgt;
+  const chart = svg("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: "none", role: "img", "aria-label": title },
+    svg("title", {}, title),
+    svg("line", { class: "axis", x1: pad, y1: pad + hgt, x2: pad + w, y2: pad + hgt }),
+    series.map((s) => svg("polyline", { class: `line ${s.cls}`, "data-series": s.name, fill: "none",
+      points: s.points.map((p) => `${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join(" ") })),
+    // The latest value as a dot: visible even while the hour has a single sample.
+    series.filter((s) => s.points.length).map((s) => {
+      const last = s.points[s.points.length - 1];
+      return svg("circle", { class: `dot ${s.cls}`, cx: x(last[0]).toFixed(1), cy: y(last[1]).toFixed(1), r: 2.5 });
+    }));
+  const legend = h("div", { class: "legend" }, series.map((s) => h("span", { class: `key ${s.cls}` }, `${s.name} (now ${s.points.length ? s.points[s.points.length - 1][1] : 0}, max ${Math.max(0, ...s.points.map((p) => p[1]))})`)));
+  return h("figure", { class: "chart-box" }, h("figcaption", {}, title), chart, legend);
+}
+
+// One bar per build (oldest left), its height the duration, its colour the result.
+function durationChart(title, builds, { width = 360, height = 90 } = {}) {
+  const done = builds.filter((b) => b.finished_at && b.started_at).slice().reverse();
+  if (!done.length) return null;
+  const secs = done.map((b) => (b.finished_at - b.started_at) / 1000);
+  const top = Math.max(...secs, 0.001);
+  const pad = 4, w = width - 2 * pad, hgt = height - 2 * pad, bw = Math.min(w / done.length, 24);  // a few builds: narrow bars, left
+  const chart = svg("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: "none", role: "img", "aria-label": title },
+    svg("title", {}, title),
+    svg("line", { class: "axis", x1: pad, y1: pad + hgt, x2: pad + w, y2: pad + hgt }),
+    done.map((b, i) => {
+      const bh = Math.max(1, (secs[i] / top) * hgt);
+      const result = typeof b.result === "string" ? b.result : "";
+      return svg("a", { href: `/ui/builds/${b.id}` }, svg("rect", { class: `bar ${result}`, "data-build": b.number,
+        x: (pad + i * bw + bw * 0.1).toFixed(1), width: Math.max(1, bw * 0.8).toFixed(1), y: (pad + hgt - bh).toFixed(1), height: bh.toFixed(1) },
+        svg("title", {}, `#${b.number}: ${seconds(secs[i])} (${result})`)));
+    }));
+  const avg = secs.reduce((a, b) => a + b, 0) / secs.length;
+  return h("figure", { class: "chart-box" }, h("figcaption", {}, title), chart,
+    h("div", { class: "legend" }, `last ${done.length} builds: average ${seconds(avg)}, longest ${seconds(top)}`));
+}
+
 // ---------- pages ----------
 
 // A page of a paged list: its items and the X-Total-Count the master sends with them.
@@ -135,6 +191,10 @@ async function home() {
         h("span", {}, h("b", {}, status.running_count), " running"), " · ",
         h("span", {}, h("b", {}, status.workers_connected), " workers connected"), " · ",
         h("span", {}, h("b", {}, status.builders_count ?? builders.total), " builders")),
+      (status.history || []).length ? h("section", { class: "charts" }, lineChart("Queue and busy workers, last hour", [
+        { name: "queued", cls: "queued", points: status.history.map((p) => [p.at, p.queued]) },
+        { name: "busy workers", cls: "busy", points: status.history.map((p) => [p.at, p.workers_busy]) },
+      ])) : null,
       running.length ? h("section", {}, h("h2", {}, "Running"), table(["build", "worker", "elapsed"],
         running.map((b) => h("tr", {}, h("td", {}, link(`/ui/builds/${b.id}`, `${b.builder} #${b.number}`)),
           h("td", {}, b.worker), h("td", {}, duration(b.started_at, null)))))) : null,
@@ -226,7 +286,9 @@ async function builder(name) {
   return {
     key: `builder:${name}`,
     node: [
-      h("h1", {}, name), form, rowMsg,
+      h("h1", {}, name),
+      before ? null : h("section", { class: "charts" }, durationChart("Build duration, last builds", builds)),
+      form, rowMsg,
       queued && queued.length ? h("section", {}, h("h2", {}, `Queued (${queued.length})`), table(["request", "reason", "submitted", ""],
         queued.map((r) => h("tr", {}, h("td", {}, `#${r.id}`), h("td", {}, r.reason), h("td", {}, when(r.submitted_at)),
           h("td", {}, can("developer") ? action("Cancel", async () => { await post(`/requests/${r.id}/cancel`); return `request ${r.id} cancelled`; }, rowMsg) : null))))) : null,

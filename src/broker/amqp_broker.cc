@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "core/json_fields.h"
 #include "core/log.h"
+#include "metrics/master_metrics.h"
 
 namespace grove {
 
@@ -89,6 +90,10 @@ struct AmqpBroker::State {
   void WaitWhileInactive();
   // The consumer was given up: the workers are forgotten (the next holder hears their hellos).
   void ForgetWorkers();
+  // The depth of every queue the master knows (a passive declare each, on a connection of its
+  // own) into the metrics; a queue that cannot be read is left out.
+  void ReadDepths();
+  std::atomic<bool> depths_wanted{false};
   Status ConsumeOnce(AmqpConnection& c);
   void Deliver(AmqpConnection& c, Delivery& d, std::map<std::string, std::vector<Json>>* batch);
   void OnHelloEvent(const std::string& name, const Json& ev);
@@ -210,6 +215,28 @@ void AmqpBroker::ListDeadLetters(int limit, std::function<void(Status, Json)> do
     state_->dead_letter_reads.emplace_back(limit, std::move(done));
   }
   state_->wake.Notify();
+}
+
+void AmqpBroker::ReadQueueDepths() {
+  state_->depths_wanted = true;
+  state_->wake.Notify();
+}
+
+void AmqpBroker::State::ReadDepths() {
+  std::unique_ptr<AmqpConnection> c;
+  if (!AmqpConnection::Open(url, 10, &c).ok()) return;
+  std::map<std::string, int64_t> depths;
+  std::vector<std::string> names = job_queues;
+  names.push_back(kMasterEventsQueue);
+  names.push_back(kSubmitQueue);
+  for (const auto& q : names) {
+    uint32_t n = 0;
+    if (!c->QueueDepth(q, &n).ok()) return;  // the channel is closed after a failure
+    depths[q] = n;
+  }
+  uint32_t dead = 0;
+  if (!c->QueueDepth(kDeadQueue, &dead).ok()) return;
+  metrics::SetAmqpDepths(depths, dead);
 }
 
 void AmqpBroker::State::ReadDeadLetters(int limit, const std::function<void(Status, Json)>& done) {
@@ -356,6 +383,7 @@ Status AmqpBroker::State::ConsumeOnce(AmqpConnection& c) {
       reads.swap(dead_letter_reads);
     }
     for (auto& [limit, done] : reads) ReadDeadLetters(limit, done);
+    if (depths_wanted.exchange(false)) ReadDepths();
     GROVE_RETURN_IF_ERROR(SettleSubmissions(c));
     for (auto& [conn, reply] : replies) {
       for (auto& [name, w] : workers) {

@@ -49,6 +49,8 @@ class AmqpBroker : public Broker {
   // from the broker's consumer thread: {"count": N, "messages": [{"exchange", "routing_key",
   // "body"}]}.
   void ListDeadLetters(int limit, std::function<void(Status, Json)> done);
+  // Reads every queue's depth on the consumer thread into the metrics (metrics::SetAmqpDepths).
+  void ReadQueueDepths();
 
   struct State;
 

@@ -28,6 +28,17 @@ struct LockUse {
   int max = 1;  // how many builds may hold it at once (per worker for "worker")
 };
 
+// retention { logs = "90d", builds = "2y", artifacts = "30d", changes = "1y" }: how long
+// finished builds' logs, the builds themselves, their artifacts and the changes are kept, in ms;
+// 0 = forever. In a builder's own retention table, -1 = as the global setting (and changes,
+// shared by all builders, are global only).
+struct RetentionConfig {
+  int64_t logs_ms = 0;
+  int64_t builds_ms = 0;
+  int64_t artifacts_ms = 0;
+  int64_t changes_ms = 0;
+};
+
 struct BuilderConfig {
   std::string name;
   std::vector<std::string> tags;     // a worker may run the builder if it has all these tags
@@ -38,6 +49,7 @@ struct BuilderConfig {
   std::vector<LockUse> locks;
   // A newer queued request for the same branch supersedes the older queued ones.
   bool collapse = false;
+  RetentionConfig retention{-1, -1, -1, -1};  // overrides of the global retention (-1: none)
   std::string where;
 };
 
@@ -195,6 +207,8 @@ struct WebConfig {
   std::string anonymous = "viewer";
   // Open connections at most (HTTP, live-update streams, workers); see docs/config.md.
   int64_t max_connections = 1000;
+  // Who may read GET /metrics: "loopback" | "public" | "users" | "off" (docs/config.md).
+  std::string metrics = "loopback";
 };
 
 struct Config {
@@ -216,6 +230,7 @@ struct Config {
   WebhookConfig webhooks;
   WebConfig web;
   int64_t artifact_max_bytes = 100 * 1024 * 1024;  // artifacts { max_size = ... }
+  RetentionConfig retention;                       // retention { ... }
   NotifyConfig notify;
 
   const BuilderConfig* FindBuilder(const std::string& name) const;

@@ -40,6 +40,13 @@ Json LockJson(const LockUse& l) {
   return {{"kind", l.kind}, {"name", l.name}, {"max", l.max}};
 }
 
+Json RetentionJson(const RetentionConfig& r) {
+  return {{"logs_ms", r.logs_ms},
+          {"builds_ms", r.builds_ms},
+          {"artifacts_ms", r.artifacts_ms},
+          {"changes_ms", r.changes_ms}};
+}
+
 Json BuilderJson(const BuilderConfig& b) {
   return {{"name", b.name},
           {"tags", b.tags},
@@ -49,6 +56,7 @@ Json BuilderJson(const BuilderConfig& b) {
           {"priority", b.priority},
           {"locks", ListJson(b.locks, LockJson)},
           {"collapse", b.collapse},
+          {"retention", RetentionJson(b.retention)},
           {"where", b.where}};
 }
 
@@ -307,6 +315,16 @@ LockUse ReadLock(const Json& j, const std::string& p) {
   return l;
 }
 
+RetentionConfig ReadRetention(const Json& j, const std::string& p, int64_t min) {
+  const int64_t max = std::numeric_limits<int64_t>::max();
+  RetentionConfig r;
+  r.logs_ms = Int(j, "logs_ms", p, min, max);
+  r.builds_ms = Int(j, "builds_ms", p, min, max);
+  r.artifacts_ms = Int(j, "artifacts_ms", p, min, max);
+  r.changes_ms = Int(j, "changes_ms", p, min, max);
+  return r;
+}
+
 BuilderConfig ReadBuilder(const Json& j, const std::string& p) {
   BuilderConfig b;
   b.name = Str(j, "name", p);
@@ -317,6 +335,7 @@ BuilderConfig ReadBuilder(const Json& j, const std::string& p) {
   b.priority = Int32(j, "priority", p);
   b.locks = List(j, "locks", p, ReadLock);
   b.collapse = Bool(j, "collapse", p);
+  b.retention = ReadRetention(ObjectField(j, "retention", p), p + ".retention", -1);
   b.where = Str(j, "where", p);
   return b;
 }
@@ -503,9 +522,11 @@ Config ReadConfig(const Json& j) {
   c.web.listen = Str(web, "listen", "web");
   c.web.users = Str(web, "users", "web");
   c.web.anonymous = Str(web, "anonymous", "web");
+  c.web.metrics = Str(web, "metrics", "web");
   c.web.max_connections =
       Int(web, "max_connections", "web", 1, std::numeric_limits<int64_t>::max());
   c.artifact_max_bytes = Int(j, "artifact_max_bytes", p, 0, std::numeric_limits<int64_t>::max());
+  c.retention = ReadRetention(ObjectField(j, "retention", p), "retention", 0);
   return c;
 }
 
@@ -534,8 +555,10 @@ Json ConfigToJson(const Config& c) {
        {{"listen", c.web.listen},
         {"users", c.web.users},
         {"anonymous", c.web.anonymous},
+        {"metrics", c.web.metrics},
         {"max_connections", c.web.max_connections}}},
       {"artifact_max_bytes", c.artifact_max_bytes},
+      {"retention", RetentionJson(c.retention)},
   };
 }
 

@@ -10,6 +10,7 @@
 #include "master/api_util.h"
 #include "master/controller.h"
 #include "master/read_pool.h"
+#include "metrics/master_metrics.h"
 
 namespace grove {
 
@@ -147,6 +148,15 @@ class Api {
       j["project"] = {{"name", config->project_name}, {"url", config->project_url}};
       j["builders_count"] = config->builders.size();
       if (!masters.is_null()) j["masters"] = masters;
+      // The home page's charts (the last hour, a sample every ~30 s): no call of their own.
+      Json history = Json::array();
+      for (const auto& s : metrics::Samples())
+        history.push_back({{"at", s.at_ms},
+                           {"queued", s.queued},
+                           {"running", s.running},
+                           {"workers_connected", s.workers_connected},
+                           {"workers_busy", s.workers_busy}});
+      j["history"] = std::move(history);
       respond(Response::Json(200, j));
     });
   }

@@ -11,6 +11,8 @@
 #include "core/json_fields.h"
 #include "core/log.h"
 #include "master/event_hub.h"
+#include "master/metrics_hooks.h"
+#include "metrics/master_metrics.h"
 
 namespace grove {
 
@@ -87,6 +89,7 @@ void Controller::Recover() {
       BuildRecord b;
       if (txn.store().FindBuild(r.id, r.attempt, &b).ok()) {
         job.build_id = b.id;
+        job.started_at = b.started_at;
         // Distributed mode: the request has no worker; the build names the one that took it.
         if (job.worker.empty()) job.worker = b.worker;
       }
@@ -153,6 +156,7 @@ Status Controller::ReloadAfterRollback(Store& store, bool takeover) {
     BuildRecord b;
     if (store.FindBuild(r.id, r.attempt, &b).ok()) {
       job.build_id = b.id;
+      job.started_at = b.started_at;
       if (job.worker.empty()) job.worker = b.worker;  // distributed mode: adopted
     }
     const BuilderConfig* bc = config_->FindBuilder(r.builder);
@@ -437,7 +441,7 @@ Status Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev) {
     s.idx = StepOf(ev);
     s.name = StringOr(ev, "name");
     s.state = "running";
-    s.started_at = now;
+    s.started_at = job.step_started_at = now;
     st = store.StartStep(s);
     Notify(txn, {{"type", "step"}, {"build", s.build_id}, {"step", s.idx}, {"state", "running"}});
   } else if (type == event::kLog) {
@@ -469,6 +473,8 @@ Status Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev) {
     } else {
       st = store.FinishStep(build_id, step, r, now);
     }
+    if (job.step_started_at)
+      RecordOnCommit(txn, [s = (now - job.step_started_at) / 1000.0] { metrics::StepFinished(s); });
     HandleStepReport(txn, job, ev, /*result_stored=*/true);
     Notify(txn, {{"type", "step"},
                  {"build", job.build_id},
@@ -563,6 +569,7 @@ int64_t Controller::EnsureBuild(Txn& txn, const JobKey& key, ActiveJob& job,
   job.build_id = b.id;
   job.build_number = b.number;
   job.properties = std::move(b.properties);  // as stored (a repeated start: as found)
+  job.started_at = b.started_at;
   QueueNotices(txn, b.id, "started");
   Notify(txn, {{"type", "build"},
                {"id", b.id},
@@ -578,6 +585,10 @@ void Controller::FinishJob(Txn& txn, const JobKey& key, Result result) {
   if (it == active_.end()) return;
   const int64_t now = NowMs();
   if (it->second.build_id) (void)txn.store().FinishBuild(it->second.build_id, result, now);
+  RecordOnCommit(txn, [b = it->second.builder, r = std::string(ResultName(result)),
+                       s = it->second.started_at ? (now - it->second.started_at) / 1000.0 : -1] {
+    metrics::BuildFinished(b, r, s);
+  });
   QueueNotices(txn, it->second.build_id, "finished");
   (void)txn.store().FinishRequest(key.request, result, now);
   Notify(txn, {{"type", "build"},
@@ -615,6 +626,10 @@ void Controller::LoseJob(Txn& txn, const JobKey& key, const std::string& why) {
         if (s.state == "running") (void)store.FinishStep(s.build_id, s.idx, Result::kRetry, now);
     }
     (void)store.FinishBuild(it->second.build_id, Result::kRetry, now);
+    RecordOnCommit(txn, [b = it->second.builder,
+                         s = it->second.started_at ? (now - it->second.started_at) / 1000.0 : -1] {
+      metrics::BuildFinished(b, "retry", s);
+    });
     Notify(txn, {{"type", "build"},
                  {"id", it->second.build_id},
                  {"request", key.request},
@@ -695,6 +710,8 @@ bool Controller::ClaimJob(Txn& txn, int64_t request_id, const BuilderConfig& bc,
   active = ActiveJob{worker, bc.name, 0, {}, {}};
   TakeLocks(bc, worker, active);  // AMQP mode (no worker yet): master locks only
   MakeJob(txn, key, active, bc, job, &req);
+  if (req.submitted_at)
+    RecordOnCommit(txn, [s = (NowMs() - req.submitted_at) / 1000.0] { metrics::QueueWait(s); });
   Notify(txn,
          {{"type", "request"}, {"id", request_id}, {"builder", bc.name}, {"state", "claimed"}});
   return true;

@@ -19,6 +19,7 @@
 #include "master/core_loop.h"
 #include "master/job_queue.h"
 #include "master/worker_registry.h"
+#include "metrics/master_metrics.h"
 
 namespace boost::asio {
 class io_context;
@@ -96,6 +97,9 @@ class Controller : public BrokerListener {
   void DescribeWorkers(std::function<void(Json)> done);
   // Queue length and running jobs, for the home page and `grove status`.
   void DescribeQueue(std::function<void(Json)> done);
+  // On the core thread: the queue and the workers as metrics::QueueState (GET /metrics and
+  // the home page's charts, controller_metrics.cc).
+  void SnapshotQueue(std::function<void(const metrics::QueueState&)> done);
 
   // Queue control (controller_queue_control.cc). A queued request is finished as cancelled;
   // Conflict when it is no longer queued.
@@ -123,6 +127,9 @@ class Controller : public BrokerListener {
     // writes them, without reading the row first.
     Json properties;
     int64_t build_number = 0;
+    // For the duration metrics (ms; 0 = not known, e.g. a job recovered after a restart).
+    int64_t started_at = 0;
+    int64_t step_started_at = 0;
   };
   struct Orphan {
     std::string worker;

@@ -25,6 +25,7 @@
 #include "master/api_artifacts.h"
 #include "master/api_control.h"
 #include "master/api_jobs.h"
+#include "master/api_metrics.h"
 #include "master/api_notify.h"
 #include "master/api_schedulers.h"
 #include "master/artifact_tokens.h"
@@ -40,6 +41,7 @@
 #include "master/shared_keys.h"
 #include "master/web_ui.h"
 #include "notify/service.h"
+#include "retention/pruner.h"
 #include "schedulers/schedulers.h"
 
 namespace grove {
@@ -129,7 +131,7 @@ Status RunMaster(const MasterOptions& opts) {
     auto c = current.load();
     fs::path users(c->web.users);
     if (users.is_relative()) users = fs::path(c->base_dir) / users;
-    return AuthSettings{users.string(), c->web.anonymous};
+    return AuthSettings{users.string(), c->web.anonymous, c->web.metrics};
   });
 
   // Notifiers (issue 11): notices are queued by the controller in the build's transaction and
@@ -184,6 +186,21 @@ Status RunMaster(const MasterOptions& opts) {
   AddControlRoutes(router, controller, reads, hub, config_source);
   AddSchedulerRoutes(router, schedulers, reads, job_tokens, config_source);
   AddNotifyRoutes(router, reads);
+  AddMetricsRoutes(router, controller, reads, core, [&amqp_broker] {
+    if (amqp_broker) amqp_broker->ReadQueueDepths();
+  });
+  // Retention (issue 13): old builds, logs, artifacts and changes pruned off the core loop.
+  Pruner pruner(config_source, {config->store_url, config->base_dir, config->store_password,
+                                (fs::path(config->base_dir) / "state" / "artifacts").string()});
+  router.Add("GET", "/api/v1/retention", [&pruner](const http::Request&, http::Responder respond) {
+    respond(http::Response::Json(200, pruner.Describe()));
+  });
+  router.Add("POST", "/api/v1/retention/prune",
+             [&pruner](const http::Request&, http::Responder respond) {
+               if (!pruner.RunNow())
+                 return respond(http::Response::Error(503, "the master is stopping"));
+               respond(http::Response::Json(202, {{"running", true}}));
+             });
   auth.AddRoutes(router, reads);
   // While the database is unreachable, changes are refused at once with 503 rather than left
   // waiting for it (reads answer 503 on their own, from the read pool's store).
@@ -228,6 +245,7 @@ Status RunMaster(const MasterOptions& opts) {
   }
 
   GROVE_RETURN_IF_ERROR(server.Start());
+  MetricsSampler sampler(net, controller, amqp_broker.get());
   // Several masters on one store (issue 10): the timed schedulers and the git poller run on the
   // master holding their lease, this one only once it is acquired.
   std::string host = sopts.listen.substr(0, sopts.listen.rfind(':'));
@@ -274,6 +292,8 @@ Status RunMaster(const MasterOptions& opts) {
   }
   core.Start();
   controller.Recover();
+  sampler.Start();
+  pruner.Start();
   GROVE_RETURN_IF_ERROR(notices.Start(config));
   schedulers.Start();
   git_poller.Start(*config);
@@ -304,6 +324,7 @@ Status RunMaster(const MasterOptions& opts) {
     server.Stop();
     broker.Shutdown();
     ping.cancel();
+    sampler.Stop();
     // Let the close frames go out, then leave the loop.
     auto timer = std::make_shared<asio::steady_timer>(net, std::chrono::milliseconds(200));
     timer->async_wait([&net, timer](const boost::system::error_code&) { net.stop(); });
@@ -343,6 +364,7 @@ Status RunMaster(const MasterOptions& opts) {
   if (amqp_broker) amqp_broker->Stop();
   cluster.Stop();  // hands its leases over at once
   git_poller.Stop();
+  pruner.Stop();
   notices.Stop();  // before the core loop: the last outcomes are stored through it
   core.Stop();
   if (live_events) live_events->Stop();  // after the core loop: its last changes are sent

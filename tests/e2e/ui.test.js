@@ -103,11 +103,24 @@ for i = 1, 3 do builder("extra-" .. i) { tags = { "linux" }, steps = { shell { "
     await page.waitForSelector("table .badge.success", { timeout: 30000 });
     assert.strictEqual(await page.evaluate(() => window.__noReload), true, "the page reloaded");
     console.log("ok: the build turned green live, without a reload");
+    // The builder page's chart: one bar per finished build, coloured by its result.
+    await page.waitForSelector("section.charts svg.chart rect.bar.success[data-build='1']");
+    const bar = await page.$eval("section.charts svg.chart rect.bar", (r) => [Number(r.getAttribute("height")), r.querySelector("title").textContent]);
+    assert.ok(bar[0] > 0 && /^#1: .* \(success\)$/.test(bar[1]), `builder chart bar ${bar}`);
+    console.log("ok: the builder page draws the build duration chart:", bar[1]);
     await page.screenshot({ path: path.join(SHOTS, "builder-success.png"), fullPage: true });
 
     // Home shows it too.
     await page.click("header a.brand");
     await page.waitForSelector("tr[data-builder=hello] .badge.success");
+    // The home page's chart of the last hour (a sample is taken at start, then every 30 s).
+    // (a line of one sample has no area: it is checked attached, its dot visible)
+    await page.waitForSelector("section.charts svg.chart polyline[data-series='queued']", { state: "attached" });
+    await page.waitForSelector("section.charts svg.chart circle.dot.busy");
+    const lines = await page.$$eval("section.charts svg.chart polyline", (ps) => ps.map((p) => [p.dataset.series, p.getAttribute("points").split(" ").length]));
+    assert.deepStrictEqual(lines.map((l) => l[0]), ["queued", "busy workers"]);
+    assert.ok(lines.every((l) => l[1] >= 1), `home chart points ${lines}`);
+    console.log("ok: the home page draws the queue and busy workers chart");
     await page.screenshot({ path: path.join(SHOTS, "home.png"), fullPage: true });
 
     // Open the build and its step's log.
