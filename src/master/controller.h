@@ -18,6 +18,7 @@
 #include "master/core_loop.h"
 #include "master/job_queue.h"
 #include "master/worker_registry.h"
+#include "pool/pool.h"
 
 namespace boost::asio {
 class io_context;
@@ -95,6 +96,12 @@ class Controller : public BrokerListener {
   // A paused worker finishes what it runs and is given nothing new until resumed.
   void SetWorkerPaused(const std::string& worker, bool paused, std::function<void(Status)> done);
 
+  // On-demand workers (controller_pool.cc). Where the instances' commands are told the master
+  // (and the broker) are; set before Recover.
+  void SetPoolEnvironment(pool::PoolEnv env) { pool_env_ = std::move(env); }
+  // The on-demand instances by state ("starting", "idle", ...), all pools together (metrics).
+  void CountPoolInstances(std::function<void(std::map<std::string, int>)> done);
+
  private:
   struct ActiveJob {
     std::string worker;
@@ -171,6 +178,25 @@ class Controller : public BrokerListener {
   void ReleaseLocks(ActiveJob& job);
   void CollapseOlder(Txn& txn, const RequestRecord& newer);
 
+  // On-demand workers (controller_pool.cc): the pools follow the config; each tick builds a
+  // snapshot (requests waiting, instances connected), lets the pools decide, records the
+  // instances in the store and runs the commands after the commit.
+  void ReconfigurePools();
+  void RecoverPools(Txn& txn);
+  void PoolTick(Txn& txn);
+  // Asks for a PoolTick soon (coalesced): called when requests may wait.
+  void KickPools();
+  void SchedulePoolTimer();
+  // Requests that wait for each pool (by name): queued, fit by the pool's worker and by no
+  // connected worker with room; each counted for the first pool that fits it.
+  std::map<std::string, int> PoolDemand();
+  void RunPoolActions(Txn& txn, pool::Pool& p, const std::vector<pool::Action>& actions);
+  void OnPoolCommandDone(const std::string& pool, const pool::Action& a, pool::CommandOutcome out);
+  // Ok when |name| may connect: a declared worker, or an instance its pool started.
+  Status AdmitPoolInstance(const WorkerConfig& wc, const std::string& name) const;
+  // Applies the pools' instance states to the connected workers (draining) and the store.
+  void SyncPoolInstances(Txn& txn, pool::Pool& p);
+
   CoreLoop& core_;
   boost::asio::io_context& net_;
   std::shared_ptr<const Config> config_;
@@ -187,6 +213,14 @@ class Controller : public BrokerListener {
   std::map<JobKey, ActiveJob> active_;
   std::map<JobKey, Orphan> orphans_;
   std::shared_ptr<std::atomic<bool>> alive_;
+
+  pool::PoolEnv pool_env_;
+  std::map<std::string, std::unique_ptr<pool::Pool>> pools_;
+  std::map<std::string, std::string> pool_stored_;  // instance → state in the store
+  bool pool_kick_pending_ = false;
+  bool pool_timer_started_ = false;
+  // Last: destroyed first, joining the command threads while the rest is still whole.
+  std::unique_ptr<pool::CommandRunner> pool_runner_;
 };
 
 }  // namespace grove

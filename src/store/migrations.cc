@@ -223,6 +223,18 @@ CREATE TABLE leases (
   expires_at BIGINT NOT NULL
 );
 )sql"},
+    // 8: on-demand workers (issue 13): the instances a master started and has not stopped, so
+    // a restarted master adopts them (or stops them) instead of starting duplicates.
+    {8, R"sql(
+CREATE TABLE pool_instances (
+  name TEXT PRIMARY KEY,
+  pool TEXT NOT NULL,
+  instance TEXT NOT NULL,
+  state TEXT NOT NULL,
+  started_at BIGINT NOT NULL DEFAULT 0,
+  updated_at BIGINT NOT NULL DEFAULT 0
+);
+)sql"},
 };
 
 void ReplaceAll(std::string* s, std::string_view from, std::string_view to) {

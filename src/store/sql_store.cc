@@ -11,6 +11,7 @@
 #include "store/log_codec.h"
 #include "store/sql_changes.h"
 #include "store/sql_notify.h"
+#include "store/sql_pool.h"
 #include "store/sql_pipeline.h"
 
 namespace grove {
@@ -701,6 +702,17 @@ class SqlStore final : public Store {
   }
   Status SupersededBy(int64_t id, int64_t* by) override {
     return sql_pipeline::SupersededBy(*db_, id, by);
+  }
+
+  // --- On-demand instances (sql_pool.cc) --------------------------------------------------
+  Status PutPoolInstance(const PoolInstanceRecord& r) override {
+    return sql_pool::PutPoolInstance(*db_, r);
+  }
+  Status DeletePoolInstance(const std::string& name) override {
+    return sql_pool::DeletePoolInstance(*db_, name);
+  }
+  Status ListPoolInstances(std::vector<PoolInstanceRecord>* out) override {
+    return sql_pool::ListPoolInstances(*db_, out);
   }
 
   // --- Notifications (sql_notify.cc) -----------------------------------------------------
