@@ -23,7 +23,7 @@ if [ -e "$dir/no-connect" ]; then echo "started nothing"; exit 0; fi
 mkdir -p "$dir/work"
 setsid "$bin" worker --master "$GROVE_MASTER_URL" --name "$GROVE_WORKER_NAME" \
   --secret-file "$GROVE_SECRET_FILE" --workdir "$dir/work/$GROVE_WORKER_NAME" \
-  > "$dir/$GROVE_INSTANCE.log" 2>&1 < /dev/null &
+  > "$dir/../$GROVE_INSTANCE.log" 2>&1 < /dev/null &
 echo $! > "$dir/$GROVE_INSTANCE.pid"
 '''
 
@@ -104,6 +104,8 @@ class Pool:
             os.remove(path)
 
     def kill_all(self):
+        if not os.path.isdir(self.dir):
+            return
         for pid in self.pids().values():
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -121,10 +123,19 @@ def connected_instances(g):
 
 
 class OnDemandTests(GroveTestCase):
+    def setUp(self):
+        super().setUp()
+        self.pools = []
+
+    def tearDown(self):
+        for pool in self.pools:  # before the directories go
+            pool.kill_all()
+        super().tearDown()
+
     def make_pool(self, **kw):
         g = self.make("", workers=["burst"])
         pool = Pool(g.root)
-        self.addCleanup(pool.kill_all)
+        self.pools.append(pool)
         g.write_config(config(pool.dir, **kw))
         return g, pool
 
