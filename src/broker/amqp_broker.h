@@ -42,6 +42,7 @@ class AmqpBroker : public Broker {
   // from the broker's consumer thread: {"count": N, "messages": [{"exchange", "routing_key",
   // "body"}]}.
   void ListDeadLetters(int limit, std::function<void(Status, Json)> done);
+  void QueueDepths(std::vector<std::string> queues, QueueDepthsDone done) override;
 
   struct State;
 

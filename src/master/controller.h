@@ -218,6 +218,11 @@ class Controller : public BrokerListener {
   std::map<std::string, std::unique_ptr<pool::Pool>> pools_;
   std::map<std::string, std::string> pool_stored_;  // instance → state in the store
   bool pool_kick_pending_ = false;
+  // Distributed mode: the jobs ready in RabbitMQ for each pool, as last read (PoolDemand).
+  std::map<std::string, int> pool_depths_;
+  bool pool_depth_read_pending_ = false;
+  // Distributed mode: asks the broker for the depth of the queues each pool serves.
+  void ReadPoolDepths();
   bool pool_timer_started_ = false;
   // Last: destroyed first, joining the command threads while the rest is still whole.
   std::unique_ptr<pool::CommandRunner> pool_runner_;

@@ -4,6 +4,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "broker/amqp_topology.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "master/controller.h"
@@ -126,7 +127,10 @@ void Controller::SchedulePoolTimer() {
 
 std::map<std::string, int> Controller::PoolDemand() {
   std::map<std::string, int> demand;
-  if (broker_ && broker_->RoutesJobs()) return demand;  // TODO(issue 13): RabbitMQ queue depth
+  if (broker_ && broker_->RoutesJobs()) {
+    ReadPoolDepths();  // for the next tick: what waits in RabbitMQ
+    return pool_depths_;
+  }
   // Per builder (the queue may be long): the pool that takes its waiting requests, if any.
   std::map<std::string, std::string> pool_of_builder;
   int limit = 0;  // no pool needs more than max * capacity counted
@@ -160,6 +164,44 @@ std::map<std::string, int> Controller::PoolDemand() {
   return demand;
 }
 
+void Controller::ReadPoolDepths() {
+  if (pool_depth_read_pending_) return;
+  // Each builder's queue counts for the first pool whose worker fits the builder.
+  std::map<std::string, std::string> pool_of_queue;
+  for (const BuilderConfig& bc : config_->builders) {
+    for (const WorkerConfig& wc : config_->workers) {
+      if (!wc.on_demand.enabled || !pools_.count(wc.name)) continue;
+      ConnectedWorker probe;
+      probe.name = probe.pool = wc.name;
+      probe.tags = {wc.tags.begin(), wc.tags.end()};
+      if (!WorkerFits(probe, bc)) continue;
+      pool_of_queue.emplace(amqp::JobQueueFor(bc.tags), wc.name);
+      break;
+    }
+  }
+  if (pool_of_queue.empty()) {
+    pool_depths_.clear();
+    return;
+  }
+  std::vector<std::string> queues;
+  for (const auto& [q, p] : pool_of_queue) queues.push_back(q);
+  pool_depth_read_pending_ = true;
+  broker_->QueueDepths(queues, [this, pool_of_queue, alive = alive_](
+                                   Status st, std::map<std::string, int64_t> depths) {
+    if (!*alive) return;
+    core_.Post([this, st, pool_of_queue, depths = std::move(depths)](Txn&) {
+      pool_depth_read_pending_ = false;
+      if (!st.ok()) {
+        spdlog::warn("on-demand: cannot read the RabbitMQ queue depths: {}", st.message());
+        return;  // the last known depths stay
+      }
+      pool_depths_.clear();
+      for (const auto& [q, n] : depths)
+        pool_depths_[pool_of_queue.at(q)] += static_cast<int>(std::min<int64_t>(n, 1 << 20));
+    });
+  });
+}
+
 void Controller::PoolTick(Txn& txn) {
   if (pools_.empty()) return;
   const int64_t now = NowMs();
@@ -170,9 +212,13 @@ void Controller::PoolTick(Txn& txn) {
     snap.now = now;
     snap.waiting = demand[it->first];
     snap.reconnect_grace_ms = opts_.worker_grace.count();
-    for (const auto& [name, w] : workers_.all())
-      if (w.pool == it->first)
-        snap.connected[name] = {static_cast<int>(w.running.size()), w.last_job_at};
+    for (const auto& [name, w] : workers_.all()) {
+      if (w.pool != it->first) continue;
+      // A stopped instance whose worker still lingers is not the new instance of that name.
+      const pool::Instance* i = pool::FindInstance(p.state(), name);
+      if (w.draining && (!i || !pool::TakesNoJob(i->state))) continue;
+      snap.connected[name] = {static_cast<int>(w.running.size()), w.last_job_at};
+    }
     std::vector<pool::Action> actions = p.Tick(snap);
     SyncPoolInstances(txn, p);
     RunPoolActions(txn, p, actions);
