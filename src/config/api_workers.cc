@@ -105,8 +105,13 @@ int WorkerTable(lua_State* L, LoadContext& ctx) {
   for (const WorkerConfig& other : ctx.config->workers) {
     const WorkerConfig* pool = nullptr;
     const WorkerConfig* named = nullptr;
-    if (other.on_demand.enabled && w.name.rfind(other.name + "-", 0) == 0) pool = &other, named = &w;
-    if (w.on_demand.enabled && other.name.rfind(w.name + "-", 0) == 0) pool = &w, named = &other;
+    if (other.on_demand.enabled && w.name.rfind(other.name + "-", 0) == 0) {
+      pool = &other;
+      named = &w;
+    } else if (w.on_demand.enabled && other.name.rfind(w.name + "-", 0) == 0) {
+      pool = &w;
+      named = &other;
+    }
     if (!pool) continue;
     Config probe;
     probe.workers = {*pool};

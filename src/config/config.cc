@@ -18,7 +18,8 @@ const WorkerConfig* Config::FindWorker(const std::string& name) const {
 const WorkerConfig* Config::FindWorkerOrInstance(const std::string& name) const {
   if (const WorkerConfig* w = FindWorker(name)) return w;
   const size_t dash = name.rfind('-');
-  if (dash == std::string::npos || dash + 1 >= name.size() || name.size() - dash > 5) return nullptr;
+  if (dash == std::string::npos || dash + 1 >= name.size() || name.size() - dash > 5)
+    return nullptr;
   int n = 0;
   for (size_t i = dash + 1; i < name.size(); ++i) {
     if (name[i] < '0' || name[i] > '9') return nullptr;

@@ -39,12 +39,8 @@ Json OnDemandJson(const OnDemandConfig& o) {
 }
 
 Json WorkerJson(const WorkerConfig& w) {
-  return {{"name", w.name},
-          {"secret", w.secret},
-          {"tags", w.tags},
-          {"capacity", w.capacity},
-          {"where", w.where},
-          {"on_demand", OnDemandJson(w.on_demand)}};
+  return {{"name", w.name},         {"secret", w.secret}, {"tags", w.tags},
+          {"capacity", w.capacity}, {"where", w.where},   {"on_demand", OnDemandJson(w.on_demand)}};
 }
 
 Json LockJson(const LockUse& l) {
@@ -315,7 +311,8 @@ WorkerConfig ReadWorker(const Json& j, const std::string& p) {
   w.on_demand.max = static_cast<int>(Int(od, "max", op, 1, 1000));
   w.on_demand.min = static_cast<int>(Int(od, "min", op, 0, w.on_demand.max));
   w.on_demand.idle_s = Int(od, "idle_s", op, 0, std::numeric_limits<int64_t>::max());
-  w.on_demand.start_timeout_s = Int(od, "start_timeout_s", op, 1, std::numeric_limits<int64_t>::max());
+  w.on_demand.start_timeout_s =
+      Int(od, "start_timeout_s", op, 1, std::numeric_limits<int64_t>::max());
   return w;
 }
 

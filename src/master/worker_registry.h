@@ -42,9 +42,7 @@ struct ConnectedWorker {
   int64_t resend_from = 0;    // a resend was asked from this id and has not arrived (0: none)
   int64_t gap_since = 0;      // when an event came after a missing one (ms; 0: no gap)
 
-  int free() const {
-    return paused || draining ? 0 : capacity - static_cast<int>(running.size());
-  }
+  int free() const { return paused || draining ? 0 : capacity - static_cast<int>(running.size()); }
 };
 
 class WorkerRegistry {

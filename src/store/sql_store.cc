@@ -11,8 +11,8 @@
 #include "store/log_codec.h"
 #include "store/sql_changes.h"
 #include "store/sql_notify.h"
-#include "store/sql_pool.h"
 #include "store/sql_pipeline.h"
+#include "store/sql_pool.h"
 
 namespace grove {
 namespace {

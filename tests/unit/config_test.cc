@@ -644,9 +644,10 @@ TEST_F(ConfigTest, OnDemandErrorsNameTheLine) {
                   "\"y\" }, max = 2, min = 3 } }\n"),
             "grove.lua:1: option 'min' in on_demand of worker 'b' must be between 0 and max (2), "
             "got 3");
-  EXPECT_EQ(Error("worker \"b\" { secret = \"s\", on_demand = { start = { \"x\" }, stop = { "
-                  "\"y\" }, max = 0 } }\n"),
-            "grove.lua:1: option 'max' in on_demand of worker 'b' must be between 1 and 1000, got 0");
+  EXPECT_EQ(
+      Error("worker \"b\" { secret = \"s\", on_demand = { start = { \"x\" }, stop = { "
+            "\"y\" }, max = 0 } }\n"),
+      "grove.lua:1: option 'max' in on_demand of worker 'b' must be between 1 and 1000, got 0");
   EXPECT_THAT(Error("worker \"b\" { secret = \"s\", on_demand = { start = { \"x\" }, stop = { "
                     "\"y\" }, idel = \"5m\" } }\n"),
               StartsWith("grove.lua:1: unknown option 'idel' in on_demand of worker 'b'"));

@@ -248,7 +248,8 @@ TEST_P(StoreTest, ConsumerResultsStoredBeforeMigration4MoveToTheStepsColumn) {
     ASSERT_TRUE(OpenDb(&db).ok());
     ASSERT_TRUE(db->Exec("ALTER TABLE steps DROP COLUMN result_json; "
                          "DROP TABLE webhook_deliveries; DROP TABLE notifications; DROP INDEX "
-                         "changes_by_branch; DROP TABLE masters; DROP TABLE leases; DROP TABLE pool_instances; "
+                         "changes_by_branch; DROP TABLE masters; DROP TABLE leases; DROP TABLE "
+                         "pool_instances; "
                          "DELETE FROM schema_version WHERE version >= 4")
                     .ok());
   }
