@@ -447,7 +447,7 @@ async function workers() {
   const msg = h("span", { class: "msg", role: "status" });
   return {
     key: "workers",
-    node: [h("h1", {}, "Workers"), msg, table(["name", "state", "tags", "jobs", "last seen", ""],
+    node: [h("h1", {}, "Workers"), msg, ...poolSections(list), table(["name", "state", "tags", "jobs", "last seen", ""],
       list.map((w) => {
         const state = w.connected ? (w.paused ? "paused" : "connected") : "offline";
         return h("tr", { "data-worker": w.name }, h("td", {}, w.name),
@@ -462,6 +462,32 @@ async function workers() {
       }))],
     onEvent: (ev) => ev.type === "worker" || ev.type === "build",
   };
+}
+
+// The instances of each on-demand worker: their states, the pool's failed starts and backoff,
+// and the output of the last start/stop commands.
+function poolSections(list) {
+  return list.filter((w) => w.on_demand).map((w) => {
+    const od = w.on_demand;
+    const counts = Object.entries(od.counts || {}).map(([k, n]) => `${n} ${k}`).join(", ") || "none";
+    const summary = [`${od.instances.length} of max ${od.max} instances (min ${od.min}): ${counts}`,
+      `idle ${od.idle_s}s, start timeout ${od.start_timeout_s}s`];
+    const trouble = od.failures > 0 ? h("p", { class: "badge failure", role: "alert" },
+      `${od.failures} failed start${od.failures > 1 ? "s" : ""} in a row${od.backoff_until ? `, next try after ${when(od.backoff_until)}` : ""}: ${od.last_error || ""}`) : null;
+    return h("section", { "data-pool": w.name },
+      h("h2", {}, `On-demand: ${w.name}`), h("p", { class: "muted" }, summary.join(" · ")), trouble,
+      od.instances.length === 0 ? h("p", { class: "muted" }, "No instance running.")
+        : table(["instance", "state", "since", "jobs", "last command"], od.instances.map((i) => h("tr", { "data-instance": i.name },
+          h("td", {}, i.name, " ", h("code", { class: "muted" }, i.instance)),
+          h("td", {}, h("span", { class: "badge " + (i.state === "failed" ? "failure" : i.connected ? "connected" : "offline") }, i.state)),
+          h("td", {}, when(i.since)),
+          h("td", {}, (i.running || []).map((r) => r.build ? link(`/ui/builds/${r.build}`, `${r.builder}`, { class: "chip" }) : null)),
+          h("td", {}, i.last_command ? `${i.last_command.kind}: ${i.last_command.result}` : "")))),
+      od.commands.length === 0 ? null : h("details", {}, h("summary", {}, "Last commands"),
+        od.commands.slice().reverse().map((c) => h("div", {},
+          h("p", {}, `${when(c.at)} · ${c.instance} ${c.kind}: ${c.result} (${c.duration_ms} ms)`),
+          c.output ? h("pre", { class: "log" }, c.output) : null))));
+  });
 }
 
 async function changes() {

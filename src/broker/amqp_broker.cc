@@ -41,6 +41,7 @@ struct AmqpBroker::State {
   std::vector<std::pair<ConnId, Reply>> hello_replies;
   std::map<ConnId, std::string> conn_names;  // for Send(cancel)
   std::vector<std::pair<int, std::function<void(Status, Json)>>> dead_letter_reads;
+  std::vector<std::pair<std::vector<std::string>, Broker::QueueDepthsDone>> depth_reads;
   struct Settle {
     uint64_t tag;
     uint64_t generation;  // the connection the delivery came on
@@ -94,6 +95,10 @@ struct AmqpBroker::State {
   // own) into the metrics; a queue that cannot be read is left out.
   void ReadDepths();
   std::atomic<bool> depths_wanted{false};
+  void ReadDepths(const std::vector<std::string>& queues, const Broker::QueueDepthsDone& done);
+  // Consumer thread only: a connection of its own for the depth reads (a passive declare of a
+  // queue that does not exist closes its channel, which must not be the consumer's).
+  std::unique_ptr<AmqpConnection> depth_conn;
   Status ConsumeOnce(AmqpConnection& c);
   void Deliver(AmqpConnection& c, Delivery& d, std::map<std::string, std::vector<Json>>* batch);
   void OnHelloEvent(const std::string& name, const Json& ev);
@@ -237,6 +242,31 @@ void AmqpBroker::State::ReadDepths() {
   uint32_t dead = 0;
   if (!c->QueueDepth(kDeadQueue, &dead).ok()) return;
   metrics::SetAmqpDepths(depths, dead);
+void AmqpBroker::QueueDepths(std::vector<std::string> queues, QueueDepthsDone done) {
+  {
+    std::lock_guard lock(state_->mu);
+    state_->depth_reads.emplace_back(std::move(queues), std::move(done));
+  }
+  state_->wake.Notify();
+}
+
+void AmqpBroker::State::ReadDepths(const std::vector<std::string>& queues,
+                                   const Broker::QueueDepthsDone& done) {
+  std::map<std::string, int64_t> out;
+  for (const std::string& q : queues) {
+    if (!depth_conn) {
+      if (Status st = AmqpConnection::Open(url, 10, &depth_conn); !st.ok()) {
+        depth_conn.reset();
+        return done(st, {});
+      }
+    }
+    uint32_t ready = 0;
+    if (depth_conn->QueueDepth(q, &ready).ok())
+      out[q] = ready;
+    else
+      depth_conn.reset();  // no such queue (yet): its channel is closed; nothing waits there
+  }
+  done(Status::Ok(), std::move(out));
 }
 
 void AmqpBroker::State::ReadDeadLetters(int limit, const std::function<void(Status, Json)>& done) {
@@ -357,6 +387,13 @@ void AmqpBroker::State::WaitBeforeRetry(int ms, const Status& why) {
     }
     for (auto& [limit, done] : reads)
       done(Status::Unavailable("RabbitMQ is not reachable: " + why.message()), Json());
+    std::vector<std::pair<std::vector<std::string>, Broker::QueueDepthsDone>> depths;
+    {
+      std::lock_guard lock(mu);
+      depths.swap(depth_reads);
+    }
+    for (auto& [queues, done] : depths)
+      done(Status::Unavailable("RabbitMQ is not reachable: " + why.message()), {});
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                           until - std::chrono::steady_clock::now())
                           .count();
@@ -384,6 +421,12 @@ Status AmqpBroker::State::ConsumeOnce(AmqpConnection& c) {
     }
     for (auto& [limit, done] : reads) ReadDeadLetters(limit, done);
     if (depths_wanted.exchange(false)) ReadDepths();
+    std::vector<std::pair<std::vector<std::string>, Broker::QueueDepthsDone>> depths;
+    {
+      std::lock_guard lock(mu);
+      depths.swap(depth_reads);
+    }
+    for (auto& [queues, done] : depths) ReadDepths(queues, done);
     GROVE_RETURN_IF_ERROR(SettleSubmissions(c));
     for (auto& [conn, reply] : replies) {
       for (auto& [name, w] : workers) {

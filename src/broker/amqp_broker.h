@@ -51,6 +51,7 @@ class AmqpBroker : public Broker {
   void ListDeadLetters(int limit, std::function<void(Status, Json)> done);
   // Reads every queue's depth on the consumer thread into the metrics (metrics::SetAmqpDepths).
   void ReadQueueDepths();
+  void QueueDepths(std::vector<std::string> queues, QueueDepthsDone done) override;
 
   struct State;
 

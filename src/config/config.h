@@ -13,12 +13,25 @@
 
 namespace grove {
 
+// worker "burst" { on_demand = { ... } }: the master starts and stops instances of the worker
+// (named burst-1 ... burst-MAX) with the operator's commands (src/pool, docs/operations.md).
+struct OnDemandConfig {
+  bool enabled = false;
+  std::vector<std::string> start;  // argv
+  std::vector<std::string> stop;   // argv
+  int max = 1;
+  int min = 0;
+  int64_t idle_s = 300;           // an instance idle this long is drained and stopped
+  int64_t start_timeout_s = 180;  // an instance not connected by then is a failed start
+};
+
 struct WorkerConfig {
   std::string name;
   std::string secret;  // resolved value; never logged
   std::vector<std::string> tags;
   int capacity = 1;
   std::string where;
+  OnDemandConfig on_demand;
 };
 
 // A lock a builder takes for its whole build (lock.master / lock.worker in grove.lua).
@@ -235,6 +248,9 @@ struct Config {
 
   const BuilderConfig* FindBuilder(const std::string& name) const;
   const WorkerConfig* FindWorker(const std::string& name) const;
+  // The declared worker |name| is, or whose on-demand instance it is ("burst-3" of "burst",
+  // numbers 1..max); nullptr when neither.
+  const WorkerConfig* FindWorkerOrInstance(const std::string& name) const;
 };
 
 // Loads and validates |path| (normally DIR/grove.lua). On error the message has the form

@@ -28,12 +28,19 @@ Json ListJson(const std::vector<T>& items, Fn fn) {
   return out;
 }
 
+Json OnDemandJson(const OnDemandConfig& o) {
+  return {{"enabled", o.enabled},
+          {"start", o.start},
+          {"stop", o.stop},
+          {"max", o.max},
+          {"min", o.min},
+          {"idle_s", o.idle_s},
+          {"start_timeout_s", o.start_timeout_s}};
+}
+
 Json WorkerJson(const WorkerConfig& w) {
-  return {{"name", w.name},
-          {"secret", w.secret},
-          {"tags", w.tags},
-          {"capacity", w.capacity},
-          {"where", w.where}};
+  return {{"name", w.name},         {"secret", w.secret}, {"tags", w.tags},
+          {"capacity", w.capacity}, {"where", w.where},   {"on_demand", OnDemandJson(w.on_demand)}};
 }
 
 Json LockJson(const LockUse& l) {
@@ -304,6 +311,16 @@ WorkerConfig ReadWorker(const Json& j, const std::string& p) {
   w.tags = StrList(j, "tags", p);
   w.capacity = Int32(j, "capacity", p);
   w.where = Str(j, "where", p);
+  const Json od = ObjectField(j, "on_demand", p);
+  const std::string op = Join(p, "on_demand");
+  w.on_demand.enabled = Bool(od, "enabled", op);
+  w.on_demand.start = StrList(od, "start", op);
+  w.on_demand.stop = StrList(od, "stop", op);
+  w.on_demand.max = static_cast<int>(Int(od, "max", op, 1, 1000));
+  w.on_demand.min = static_cast<int>(Int(od, "min", op, 0, w.on_demand.max));
+  w.on_demand.idle_s = Int(od, "idle_s", op, 0, std::numeric_limits<int64_t>::max());
+  w.on_demand.start_timeout_s =
+      Int(od, "start_timeout_s", op, 1, std::numeric_limits<int64_t>::max());
   return w;
 }
 

@@ -51,10 +51,12 @@ Controller::Controller(CoreLoop& core, asio::io_context& net, std::shared_ptr<co
       opts_(opts),
       alive_(std::make_shared<std::atomic<bool>>(true)) {
   core_.OnRollback([this](Store& store) { return ReloadAfterRollback(store); });
+  pool_runner_ = std::make_unique<pool::CommandRunner>();
 }
 
 Controller::~Controller() {
   *alive_ = false;
+  pool_runner_.reset();  // joins the command threads (their callbacks see alive_ false)
 }
 
 void Controller::Reconfigure(std::shared_ptr<const Config> config) {
@@ -63,6 +65,11 @@ void Controller::Reconfigure(std::shared_ptr<const Config> config) {
     for (const auto& wc : config_->workers) {
       if (auto* w = workers_.Find(wc.name)) w->tags = {wc.tags.begin(), wc.tags.end()};
     }
+    for (const auto& [name, cw] : workers_.all()) {
+      const WorkerConfig* wc = cw.pool.empty() ? nullptr : config_->FindWorker(cw.pool);
+      if (wc) workers_.Find(name)->tags = {wc->tags.begin(), wc->tags.end()};
+    }
+    ReconfigurePools();
     Dispatch(txn);
   });
 }
@@ -125,6 +132,7 @@ void Controller::Recover() {
     spdlog::info("recovered {} queued requests and {} jobs in progress", queued.size(),
                  claimed.size() - foreign.size());
     if (!events_active_) ForgetJobs();  // a standby: the master taking over reads them again
+    RecoverPools(txn);
     if (!orphans_.empty()) ScheduleReap(opts_.worker_grace);
   });
 }
@@ -148,6 +156,7 @@ Status Controller::ReloadAfterRollback(Store& store, bool takeover) {
   orphans_.clear();
   lock_counts_.clear();
   for (const auto& [name, w] : workers_.all()) workers_.Find(name)->running.clear();
+  pool_stored_.clear();  // the on-demand instances are written again at the next tick
   const int64_t deadline = NowMs() + opts_.worker_grace.count();
   for (const auto& r : claimed) {
     if (foreign.count(r.id)) continue;
@@ -202,11 +211,15 @@ Status Controller::ReloadAfterRollback(Store& store, bool takeover) {
 
 void Controller::OnHello(ConnId conn, WorkerHello hello, std::function<void(Status)> reply) {
   core_.Post([this, conn, hello = std::move(hello), reply = std::move(reply)](Txn& txn) {
-    const WorkerConfig* wc = config_->FindWorker(hello.name);
+    const WorkerConfig* wc = config_->FindWorkerOrInstance(hello.name);
     if (!wc || !SecretsEqual(wc->secret, hello.secret)) {
       spdlog::warn("refused worker '{}' from {}: {}", hello.name, hello.remote,
                    wc ? "wrong secret" : "unknown worker name");
       return reply(Status::Unauthorized("unknown worker or wrong secret"));
+    }
+    if (Status st = AdmitPoolInstance(*wc, hello.name); !st.ok()) {
+      spdlog::warn("refused worker '{}' from {}: {}", hello.name, hello.remote, st.message());
+      return reply(st);
     }
     if (auto* old = workers_.Find(hello.name)) {
       // A second connection under the same name: the newest wins (the old one is likely a
@@ -227,6 +240,13 @@ void Controller::OnHello(ConnId conn, WorkerHello hello, std::function<void(Stat
     w.capacity = hello.capacity > 0 ? std::min(hello.capacity, wc->capacity) : wc->capacity;
     w.connected_at = w.last_seen = NowMs();
     w.paused = hello.paused;
+    if (wc->name != hello.name) {  // an on-demand instance
+      w.pool = wc->name;
+      auto p = pools_.find(wc->name);
+      const pool::Instance* i =
+          p == pools_.end() ? nullptr : pool::FindInstance(p->second->state(), hello.name);
+      w.draining = i && pool::TakesNoJob(i->state);
+    }
     ConnectedWorker& added = workers_.Add(std::move(w));
 
     // Jobs the worker says it still runs: keep those that are still its own, cancel the rest.
@@ -301,14 +321,16 @@ void Controller::OnClosed(ConnId conn, const std::string& worker) {
     for (const auto& key : w->running) orphans_[key] = {worker, deadline};
     WorkerRecord rec;
     rec.name = worker;
-    if (const WorkerConfig* wc = config_->FindWorker(worker)) {
+    if (const WorkerConfig* wc = config_->FindWorkerOrInstance(worker)) {
       rec.tags = wc->tags;
       rec.capacity = wc->capacity;
     }
     rec.connected = false;
     rec.last_seen = NowMs();
     (void)txn.store().UpsertWorker(rec);
+    const bool instance = !w->pool.empty();
     workers_.Remove(worker);
+    if (instance) KickPools();
     Notify(txn, {{"type", "worker"}, {"name", worker}, {"connected", false}});
     if (!orphans_.empty()) ScheduleReap(opts_.worker_grace);
   });
@@ -735,6 +757,7 @@ void Controller::MakeJob(Txn& txn, const JobKey& key, ActiveJob& active, const B
 
 void Controller::Dispatch(Txn& txn) {
   if (!broker_) return;
+  if (!pools_.empty()) KickPools();  // what still waits afterwards may need an instance
   if (broker_->RoutesJobs()) return DispatchToQueues(txn);
   for (auto it = queue_.begin(); it != queue_.end() && workers_.AnyFree();) {
     const BuilderConfig* bc = config_->FindBuilder(it->builder);
@@ -753,6 +776,7 @@ void Controller::Dispatch(Txn& txn) {
       continue;
     }
     w->running.insert({job.request_id, job.attempt});
+    w->last_job_at = NowMs();
     ConnId conn = w->conn;
     txn.AfterCommit(
         [this, conn, msg = Json{{"type", "job"}, {"job", ToJson(job)}}](const Status& st) {
@@ -822,6 +846,28 @@ void Controller::DescribeWorkers(std::function<void(Json)> done) {
           }
           j["running"].push_back(r);
         }
+      }
+      if (auto p = pools_.find(wc.name); p != pools_.end()) {
+        j["on_demand"] = p->second->Describe(NowMs(), [this](const std::string& name, Json* ij) {
+          const ConnectedWorker* w = workers_.Find(name);
+          (*ij)["connected"] = w != nullptr;
+          (*ij)["running"] = Json::array();
+          if (!w) return;
+          (*ij)["capacity"] = w->capacity;
+          (*ij)["paused"] = w->paused;
+          (*ij)["last_seen"] = w->last_seen;
+          for (const auto& key : w->running) {
+            Json r = KeyJson(key);
+            if (auto a = active_.find(key); a != active_.end()) {
+              r["builder"] = a->second.builder;
+              r["build"] = a->second.build_id;
+            }
+            (*ij)["running"].push_back(r);
+          }
+        });
+        // The declared worker is "connected" while one of its instances is.
+        for (const auto& inst : j["on_demand"]["instances"])
+          if (inst.value("connected", false)) j["connected"] = true;
       }
       out.push_back(j);
     }

@@ -20,6 +20,7 @@
 #include "master/job_queue.h"
 #include "master/worker_registry.h"
 #include "metrics/master_metrics.h"
+#include "pool/pool.h"
 
 namespace boost::asio {
 class io_context;
@@ -112,6 +113,12 @@ class Controller : public BrokerListener {
                std::function<void(Status, int64_t)> done);
   // A paused worker finishes what it runs and is given nothing new until resumed.
   void SetWorkerPaused(const std::string& worker, bool paused, std::function<void(Status)> done);
+
+  // On-demand workers (controller_pool.cc). Where the instances' commands are told the master
+  // (and the broker) are; set before Recover.
+  void SetPoolEnvironment(pool::PoolEnv env) { pool_env_ = std::move(env); }
+  // The on-demand instances by state ("starting", "idle", ...), all pools together (metrics).
+  void CountPoolInstances(std::function<void(std::map<std::string, int>)> done);
 
  private:
   struct ActiveJob {
@@ -241,6 +248,24 @@ class Controller : public BrokerListener {
   // here too when a worker of this master fits (docs/operations.md, "Running several masters").
   void PollQueue(Txn& txn);
   void SchedulePoll();
+  // On-demand workers (controller_pool.cc): the pools follow the config; each tick builds a
+  // snapshot (requests waiting, instances connected), lets the pools decide, records the
+  // instances in the store and runs the commands after the commit.
+  void ReconfigurePools();
+  void RecoverPools(Txn& txn);
+  void PoolTick(Txn& txn);
+  // Asks for a PoolTick soon (coalesced): called when requests may wait.
+  void KickPools();
+  void SchedulePoolTimer();
+  // Requests that wait for each pool (by name): queued, fit by the pool's worker and by no
+  // connected worker with room; each counted for the first pool that fits it.
+  std::map<std::string, int> PoolDemand();
+  void RunPoolActions(Txn& txn, pool::Pool& p, const std::vector<pool::Action>& actions);
+  void OnPoolCommandDone(const std::string& pool, const pool::Action& a, pool::CommandOutcome out);
+  // Ok when |name| may connect: a declared worker, or an instance its pool started.
+  Status AdmitPoolInstance(const WorkerConfig& wc, const std::string& name) const;
+  // Applies the pools' instance states to the connected workers (draining) and the store.
+  void SyncPoolInstances(Txn& txn, pool::Pool& p);
 
   CoreLoop& core_;
   boost::asio::io_context& net_;
@@ -265,6 +290,19 @@ class Controller : public BrokerListener {
   std::atomic<bool> peers_seen_{false};  // another master was seen (set on the cluster's thread)
   std::shared_ptr<std::atomic<bool>> alive_;
   bool events_active_ = true;  // see GateEventsOnLease
+
+  pool::PoolEnv pool_env_;
+  std::map<std::string, std::unique_ptr<pool::Pool>> pools_;
+  std::map<std::string, std::string> pool_stored_;  // instance → state in the store
+  bool pool_kick_pending_ = false;
+  // Distributed mode: the jobs ready in RabbitMQ for each pool, as last read (PoolDemand).
+  std::map<std::string, int> pool_depths_;
+  bool pool_depth_read_pending_ = false;
+  // Distributed mode: asks the broker for the depth of the queues each pool serves.
+  void ReadPoolDepths();
+  bool pool_timer_started_ = false;
+  // Last: destroyed first, joining the command threads while the rest is still whole.
+  std::unique_ptr<pool::CommandRunner> pool_runner_;
 };
 
 }  // namespace grove

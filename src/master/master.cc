@@ -228,7 +228,7 @@ Status RunMaster(const MasterOptions& opts) {
     // A worker's welcome tells it its tags and capacity (from the running configuration).
     amqp_broker->SetWorkerSettings([&current](const std::string& name) {
       auto c = current.load();
-      const WorkerConfig* wc = c->FindWorker(name);
+      const WorkerConfig* wc = c->FindWorkerOrInstance(name);
       return wc ? Json{{"tags", wc->tags}, {"capacity", wc->capacity}} : Json();
     });
     std::vector<std::vector<std::string>> builder_tags;
@@ -290,6 +290,10 @@ Status RunMaster(const MasterOptions& opts) {
     hub.SetForwarder([events = live_events.get()](const Json& event) { events->Send(event); });
     live_events->Start();
   }
+  // On-demand workers (issue 13): what their start commands are told.
+  controller.SetPoolEnvironment({"http://" + host + ":" + std::to_string(server.port()),
+                                 amqp_mode ? config->broker_url : "",
+                                 (fs::path(config->base_dir) / "state" / "pool").string()});
   core.Start();
   controller.Recover();
   sampler.Start();

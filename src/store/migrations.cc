@@ -245,6 +245,18 @@ CREATE TABLE cluster_keys (
   value TEXT NOT NULL
 );
 )sql"},
+    // 10: on-demand workers (issue 13): the instances a master started and has not stopped, so
+    // a restarted master adopts them (or stops them) instead of starting duplicates.
+    {10, R"sql(
+CREATE TABLE pool_instances (
+  name TEXT PRIMARY KEY,
+  pool TEXT NOT NULL,
+  instance TEXT NOT NULL,
+  state TEXT NOT NULL,
+  started_at BIGINT NOT NULL DEFAULT 0,
+  updated_at BIGINT NOT NULL DEFAULT 0
+);
+)sql"},
 };
 
 void ReplaceAll(std::string* s, std::string_view from, std::string_view to) {

@@ -14,6 +14,7 @@
 #include "store/sql_notify.h"
 #include "store/sql_pipeline.h"
 #include "store/sql_worker_events.h"
+#include "store/sql_pool.h"
 
 namespace grove {
 namespace {
@@ -776,6 +777,15 @@ class SqlStore final : public Store {
   Status AdvanceAppliedEvents(const std::string& worker, const std::string& instance,
                               int64_t upto) override {
     return sql_worker_events::AdvanceAppliedEvents(*db_, worker, instance, upto);
+  // --- On-demand instances (sql_pool.cc) --------------------------------------------------
+  Status PutPoolInstance(const PoolInstanceRecord& r) override {
+    return sql_pool::PutPoolInstance(*db_, r);
+  }
+  Status DeletePoolInstance(const std::string& name) override {
+    return sql_pool::DeletePoolInstance(*db_, name);
+  }
+  Status ListPoolInstances(std::vector<PoolInstanceRecord>* out) override {
+    return sql_pool::ListPoolInstances(*db_, out);
   }
 
   // --- Notifications (sql_notify.cc) -----------------------------------------------------

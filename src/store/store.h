@@ -78,6 +78,17 @@ struct WorkerRecord {
   int64_t last_seen = 0;
 };
 
+// An instance of an on-demand worker (src/pool) the master started and has not stopped yet:
+// kept so that a restarted master finds it again instead of starting a duplicate.
+struct PoolInstanceRecord {
+  std::string name;      // "burst-3"
+  std::string pool;      // the declared worker: "burst"
+  std::string instance;  // unique id, given to the commands as GROVE_INSTANCE
+  std::string state;     // "starting" | "connected" | "stopping"
+  int64_t started_at = 0;
+  int64_t updated_at = 0;
+};
+
 // A commit (or a push) seen by a change source (git poller or webhook).
 struct ChangeRecord {
   int64_t id = 0;
@@ -300,6 +311,11 @@ class Store {
   virtual Status LiveMasters(int64_t since, std::vector<std::string>* out);
   // The value of key |name| every master shares: |proposed| stored first when there is none.
   virtual Status SharedKey(const std::string& name, const std::string& proposed, std::string* out);
+  // On-demand instances (issue 13; SqlStore: sql_pool.cc). Not pure, for the same reason.
+  // Insert or replace by name.
+  virtual Status PutPoolInstance(const PoolInstanceRecord& r);
+  virtual Status DeletePoolInstance(const std::string& name);
+  virtual Status ListPoolInstances(std::vector<PoolInstanceRecord>* out);
 };
 
 // Opens (creating and migrating as needed) the store at |url|: "sqlite:PATH" (PATH relative to

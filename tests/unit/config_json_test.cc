@@ -31,6 +31,14 @@ Config FullConfig() {
   c.broker_url = "amqp://grove:pw@mq/grove";
   c.workers.push_back({"w1", "s3cret \"quoted\"\n", {"linux", "x64"}, 3, "grove.lua:4"});
   c.workers.push_back({"w2", "other", {}, 1, "grove.lua:5"});
+  OnDemandConfig& od = c.workers.back().on_demand;
+  od.enabled = true;
+  od.start = {"/etc/grove/start-vm.sh", "--size", "large"};
+  od.stop = {"/etc/grove/stop-vm.sh"};
+  od.max = 8;
+  od.min = 2;
+  od.idle_s = 300;
+  od.start_timeout_s = 180;
 
   BuilderConfig b;
   b.name = "release";

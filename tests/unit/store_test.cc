@@ -251,6 +251,7 @@ TEST_P(StoreTest, ConsumerResultsStoredBeforeMigration4MoveToTheStepsColumn) {
                          "changes_by_branch; DROP TABLE masters; DROP TABLE leases; "
                          "DROP TABLE worker_events; "
                          "ALTER TABLE requests DROP COLUMN master; DROP TABLE cluster_keys; "
+                         "DROP TABLE pool_instances; "
                          "DELETE FROM schema_version WHERE version >= 4")
                     .ok());
   }
@@ -269,6 +270,33 @@ TEST_P(StoreTest, ConsumerResultsStoredBeforeMigration4MoveToTheStepsColumn) {
   ASSERT_TRUE(store_->ListSteps(b.id, &steps).ok());
   EXPECT_EQ(steps[1].result_json, Json::array({1, 2}));
   EXPECT_TRUE(store_->SetStepResult(b.id, 7, Json(1)).IsNotFound());
+}
+
+// On-demand instances (issue 13) outlive the master that started them: a restarted master
+// reads them back.
+TEST_P(StoreTest, PoolInstancesAreKeptUntilDeleted) {
+  PoolInstanceRecord r{"burst-1", "burst", "burst-1-1700000000000-1", "starting", 10, 11};
+  ASSERT_TRUE(store_->PutPoolInstance(r).ok());
+  r.state = "connected";
+  r.updated_at = 12;
+  ASSERT_TRUE(store_->PutPoolInstance(r).ok());  // replaced, not added
+  ASSERT_TRUE(store_->PutPoolInstance({"burst-2", "burst", "b2", "stopping", 20, 21}).ok());
+  Reopen();
+  std::vector<PoolInstanceRecord> out;
+  ASSERT_TRUE(store_->ListPoolInstances(&out).ok());
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].name, "burst-1");
+  EXPECT_EQ(out[0].pool, "burst");
+  EXPECT_EQ(out[0].instance, "burst-1-1700000000000-1");
+  EXPECT_EQ(out[0].state, "connected");
+  EXPECT_EQ(out[0].started_at, 10);
+  EXPECT_EQ(out[0].updated_at, 12);
+  EXPECT_EQ(out[1].state, "stopping");
+  ASSERT_TRUE(store_->DeletePoolInstance("burst-1").ok());
+  ASSERT_TRUE(store_->ListPoolInstances(&out).ok());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].name, "burst-2");
+  EXPECT_TRUE(store_->PutPoolInstance({}).IsInvalid());
 }
 
 // Several masters may try to fire one cron slot: only the write that moves last_fire forward
