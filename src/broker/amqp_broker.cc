@@ -242,6 +242,8 @@ void AmqpBroker::State::ReadDepths() {
   uint32_t dead = 0;
   if (!c->QueueDepth(kDeadQueue, &dead).ok()) return;
   metrics::SetAmqpDepths(depths, dead);
+}
+
 void AmqpBroker::QueueDepths(std::vector<std::string> queues, QueueDepthsDone done) {
   {
     std::lock_guard lock(state_->mu);

@@ -69,7 +69,7 @@ void Controller::Reconfigure(std::shared_ptr<const Config> config) {
       const WorkerConfig* wc = cw.pool.empty() ? nullptr : config_->FindWorker(cw.pool);
       if (wc) workers_.Find(name)->tags = {wc->tags.begin(), wc->tags.end()};
     }
-    ReconfigurePools();
+    if (pools_active_) ReconfigurePools();
     Dispatch(txn);
   });
 }
@@ -132,7 +132,6 @@ void Controller::Recover() {
     spdlog::info("recovered {} queued requests and {} jobs in progress", queued.size(),
                  claimed.size() - foreign.size());
     if (!events_active_) ForgetJobs();  // a standby: the master taking over reads them again
-    RecoverPools(txn);
     if (!orphans_.empty()) ScheduleReap(opts_.worker_grace);
   });
 }

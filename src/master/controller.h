@@ -117,8 +117,10 @@ class Controller : public BrokerListener {
   // On-demand workers (controller_pool.cc). Where the instances' commands are told the master
   // (and the broker) are; set before Recover.
   void SetPoolEnvironment(pool::PoolEnv env) { pool_env_ = std::move(env); }
-  // The on-demand instances by state ("starting", "idle", ...), all pools together (metrics).
-  void CountPoolInstances(std::function<void(std::map<std::string, int>)> done);
+  // Several masters: only the holder of the `on-demand` lease runs the pools (the first round
+  // of a lone master gains it at start). Gained: the instances are read from the store (adopted
+  // when they connect, stopped when they do not); lost: this master forgets them.
+  void SetPoolsActive(bool active);
 
  private:
   struct ActiveJob {
@@ -292,6 +294,7 @@ class Controller : public BrokerListener {
   bool events_active_ = true;  // see GateEventsOnLease
 
   pool::PoolEnv pool_env_;
+  bool pools_active_ = false;  // holds the `on-demand` lease
   std::map<std::string, std::unique_ptr<pool::Pool>> pools_;
   std::map<std::string, std::string> pool_stored_;  // instance → state in the store
   bool pool_kick_pending_ = false;

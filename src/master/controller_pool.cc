@@ -8,6 +8,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "master/controller.h"
+#include "metrics/master_metrics.h"
 
 namespace grove {
 
@@ -63,6 +64,17 @@ void Controller::ReconfigurePools() {
     SchedulePoolTimer();
     KickPools();
   }
+}
+
+void Controller::SetPoolsActive(bool active) {
+  core_.Post([this, active](Txn& txn) {
+    if (active == pools_active_) return;
+    pools_active_ = active;
+    for (const auto& [name, p] : pools_) metrics::SetOnDemandInstances(name, {});
+    pools_.clear();
+    pool_stored_.clear();
+    if (active) RecoverPools(txn);
+  });
 }
 
 void Controller::RecoverPools(Txn& txn) {
@@ -222,6 +234,10 @@ void Controller::PoolTick(Txn& txn) {
     std::vector<pool::Action> actions = p.Tick(snap);
     SyncPoolInstances(txn, p);
     RunPoolActions(txn, p, actions);
+    // GET /metrics: the instances by state (none left once a removed pool is gone).
+    std::map<std::string, int64_t> by_state;
+    for (const pool::Instance& i : p.state().instances) ++by_state[pool::StateName(i.state)];
+    metrics::SetOnDemandInstances(it->first, by_state);
     if (p.removed() && p.state().instances.empty())
       it = pools_.erase(it);
     else
@@ -320,15 +336,6 @@ Status Controller::AdmitPoolInstance(const WorkerConfig& wc, const std::string& 
   if (it == pools_.end())
     return Status::Unauthorized("on-demand instance " + name + " was not started by the master");
   return it->second->Admit(name);
-}
-
-void Controller::CountPoolInstances(std::function<void(std::map<std::string, int>)> done) {
-  core_.Post([this, done = std::move(done)](Txn&) {
-    std::map<std::string, int> counts;
-    for (const auto& [name, p] : pools_)
-      for (const pool::Instance& i : p->state().instances) ++counts[pool::StateName(i.state)];
-    done(std::move(counts));
-  });
 }
 
 }  // namespace grove

@@ -260,6 +260,7 @@ Status RunMaster(const MasterOptions& opts) {
   git_poller.SetActive(false);
   cluster.OnLease("schedulers", [&schedulers](bool held) { schedulers.SetActive(held); });
   cluster.OnLease("git-poller", [&git_poller](bool held) { git_poller.SetActive(held); });
+  cluster.OnLease("on-demand", [&controller](bool held) { controller.SetPoolsActive(held); });
   if (amqp_broker) {
     // Gained: the controller reads the jobs from the store before the first event is consumed
     // (the core loop runs its tasks in order). Lost: the consumer stops first, so no event

@@ -777,6 +777,8 @@ class SqlStore final : public Store {
   Status AdvanceAppliedEvents(const std::string& worker, const std::string& instance,
                               int64_t upto) override {
     return sql_worker_events::AdvanceAppliedEvents(*db_, worker, instance, upto);
+  }
+
   // --- On-demand instances (sql_pool.cc) --------------------------------------------------
   Status PutPoolInstance(const PoolInstanceRecord& r) override {
     return sql_pool::PutPoolInstance(*db_, r);
