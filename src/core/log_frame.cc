@@ -134,16 +134,20 @@ Status EncodeLogFrame(const Json& event, std::string* out) {
   PutU32(static_cast<uint32_t>(h.size()), out);
   out->append(h);
   if (data.empty()) return Status::Ok();
-  const size_t start = out->size();
-  out->resize(start + ZSTD_compressBound(data.size()));
-  const size_t n = ZSTD_compressCCtx(cctx, out->data() + start, out->size() - start, data.data(),
-                                     data.size(), kLevel);
+  // Compressed into the thread's scratch buffer, then copied: |out| must not keep the capacity
+  // of the compression bound (64 KiB for a chunk that compresses to 500 bytes), as it may wait
+  // in the worker's outbox with thousands of others.
+  thread_local std::string scratch;
+  scratch.resize(ZSTD_compressBound(data.size()));
+  const size_t n =
+      ZSTD_compressCCtx(cctx, scratch.data(), scratch.size(), data.data(), data.size(), kLevel);
   if (ZSTD_isError(n)) {
     out->clear();
     return Status::IoError(std::string("zstd: cannot compress a log chunk: ") +
                            ZSTD_getErrorName(n));
   }
-  out->resize(start + n);
+  out->reserve(out->size() + n);
+  out->append(scratch, 0, n);
   return Status::Ok();
 }
 
