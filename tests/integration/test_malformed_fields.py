@@ -2,6 +2,7 @@
 events over a real WebSocket, and the body of every JSON endpoint of the HTTP API. Each is
 refused with a message naming the field; the master stays up and keeps building."""
 import json
+import os
 import struct
 import subprocess
 import tempfile
@@ -15,6 +16,7 @@ CONFIG = r'''
 worker "w1" { secret = secret "w1", tags = { "linux" } }
 worker "w2" { secret = secret "w2", tags = { "linux" } }
 builder "hello" { tags = { "linux" }, steps = { shell { "echo hi", name = "hi" } } }
+builder "secretive" { tags = { "linux" }, steps = { shell { "echo ${secret:tok}", name = "s" } } }
 webhooks { generic = "tok" }
 '''
 
@@ -23,6 +25,8 @@ class MalformedFieldTests(GroveTestCase):
     def setUp(self):
         super().setUp()
         self.g = self.make(CONFIG, workers=["w1", "w2"])
+        with open(os.path.join(self.g.dir, "secrets", "tok"), "w") as f:
+            f.write("s3cr3t-value\n")
         self.g.start_master()
 
     def alive(self):
@@ -194,6 +198,30 @@ class MalformedFieldTests(GroveTestCase):
         self.assertIsNone(ws.recv_json())
         ws.close()
         self.alive()
+
+    def test_a_binary_frame_is_masked_on_the_master_too(self):
+        """A worker must mask its job's secrets; one that does not, sending compressed frames,
+        still gets nothing stored in clear: the master masks frames of jobs with secrets."""
+        rid = self.g.force("secretive")
+        ws = WsClient("127.0.0.1", self.g.port)
+        ws.send_json(self.hello(v=2))
+        self.assertEqual(ws.recv_json()["type"], "welcome")
+        job = ws.recv_json()
+        self.assertEqual(job["type"], "job")
+        self.assertEqual(job["job"]["secrets"], {"tok": "s3cr3t-value"})
+        key = {"request": rid, "attempt": 1}
+        ws.send_json({"id": 1, "type": "job.started", **key})
+        ws.send_json({"id": 2, "type": "step.started", "step": 0, "name": "s", **key})
+        ws.send_frame(0x2, self.frame({"id": 3, "type": "log", "step": 0, "seq": 0, **key},
+                                      self.zstd(b"the token: s3cr3t-value\n")))
+        ws.send_json({"id": 4, "type": "step.finished", "step": 0, "result": "success",
+                      "log_chunks": 1, **key})
+        ws.send_json({"id": 5, "type": "job.finished", "result": "success", **key})
+        req = self.g.wait_request(rid)
+        self.assertEqual(req["result"], "success")
+        log, _ = self.g.log(req["builds"][0]["id"], 0)
+        self.assertEqual(log, "the token: ****\n")
+        ws.close()
 
     def test_deeply_nested_json_is_refused(self):
         """Code that walks JSON recurses once per level: 200000 levels once overflowed the
