@@ -21,6 +21,11 @@ struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
     int64_t id;
     std::shared_ptr<const std::string> text;
     bool binary;  // |text| is a log frame (core/log_frame.h), not JSON
+    // What it counts against the congestion limit: its size, or a frame's uncompressed size.
+    // Counting compressed bytes would let a compressible log put gigabytes in flight, and the
+    // master's batches (one store transaction each) grow with it: PostgreSQL, which updates
+    // the step's row once per chunk, slowed down threefold.
+    size_t weight;
     bool finishes_job;
     int64_t request;
     int attempt;
@@ -143,7 +148,7 @@ struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
     while (!outbox.empty() && outbox.front().id <= upto) {
       const Entry& e = outbox.front();
       if (e.finishes_job) finished_unacked.erase({e.request, e.attempt});
-      outbox_bytes -= e.text->size();
+      outbox_bytes -= e.weight;
       outbox.pop_front();
     }
     // A resend may have gone back to events the master had already (an ack crossed it).
@@ -207,10 +212,11 @@ struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
       spdlog::error("event {}: cannot turn a log frame back into JSON: {}", e.id, st.message());
       json = Json{{"type", event::kHeartbeat}, {"id", e.id}}.dump();
     }
-    outbox_bytes -= e.text->size();
+    outbox_bytes -= e.weight;
     e.text = std::make_shared<const std::string>(std::move(json));
     e.binary = false;
-    outbox_bytes += e.text->size();
+    e.weight = e.text->size();
+    outbox_bytes += e.weight;
   }
 
   void Retry(const std::string& why) {
@@ -235,7 +241,7 @@ struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
 
   void Emit(Json ev) {
     ev["id"] = next_id;
-    Entry e{next_id, nullptr, false, false, 0, 0};
+    Entry e{next_id, nullptr, false, 0, false, 0, 0};
     // A log chunk goes compressed, in a binary frame: no JSON escaping here, no parsing on the
     // master, and the master stores the compressed bytes as they are.
     if (master_frames && StringOr(ev, "type") == event::kLog) {
@@ -243,6 +249,8 @@ struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
       if (EncodeLogEvent(ev, &frame).ok()) {
         e.text = std::make_shared<const std::string>(std::move(frame));
         e.binary = true;
+        if (auto d = ev.find("data"); d != ev.end() && d->is_string())
+          e.weight = d->get_ref<const std::string&>().size();
       }
     }
     if (!e.text)
@@ -255,7 +263,8 @@ struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
       e.attempt = static_cast<int>(IntOr(ev, "attempt", 0));
       finished_unacked.insert({e.request, e.attempt});
     }
-    outbox_bytes += e.text->size();
+    e.weight = std::max(e.weight, e.text->size());
+    outbox_bytes += e.weight;
     outbox.push_back(std::move(e));
     if (outbox_bytes > opts.congestion_bytes) was_congested = true;
     Write();
