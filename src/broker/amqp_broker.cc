@@ -430,8 +430,7 @@ void AmqpBroker::State::Deliver(AmqpConnection& c, Delivery& d,
     // A binary log frame: one "log" event, its payload proved whole here (core/log_frame.h).
     Json ev;
     if (Status st = DecodeLogFrame(d.body, &ev); !st.ok()) {
-      spdlog::warn("AMQP event message of {} bytes dead-lettered: {}", d.body.size(),
-                   st.message());
+      spdlog::warn("AMQP event message of {} bytes dead-lettered: {}", d.body.size(), st.message());
       (void)c.Reject(d.tag, false);
       return;
     }

@@ -9,8 +9,8 @@
 #include <map>
 
 #include "core/json_fields.h"
-#include "core/log_frame.h"
 #include "core/log.h"
+#include "core/log_frame.h"
 #include "http/server.h"
 #include "http/upgrade.h"
 

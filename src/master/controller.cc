@@ -9,8 +9,8 @@
 
 #include "core/clock.h"
 #include "core/json_fields.h"
-#include "core/log_frame.h"
 #include "core/log.h"
+#include "core/log_frame.h"
 #include "master/event_hub.h"
 
 namespace grove {

@@ -125,8 +125,8 @@ class AmqpAgent : public EventSink {
     if (master_frames_ && type == event::kLog) {
       std::string frame;
       if (EncodeLogEvent(ev, &frame).ok())
-        return publisher_.Publish({kEventsExchange, opts_.name + "." + type, std::move(frame),
-                                   std::move(on_confirmed)});
+        return publisher_.Publish(
+            {kEventsExchange, opts_.name + "." + type, std::move(frame), std::move(on_confirmed)});
     }
     // Events published while the previous batch awaits its confirms travel together, as one
     // JSON array: under load a message carries many events (docs/protocol.md).

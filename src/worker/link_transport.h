@@ -1,8 +1,9 @@
 // LinkTransport: the WebSocket under the master link (master_link.h), one message at a time each
-// way (text: JSON; binary: a log frame, core/log_frame.h). The link (hello, outbox, acks, reconnects) is the same on every platform; only this
-// differs: Boost.Beast over TCP (link_transport_beast.cc: ws:// everywhere), WinHTTP's WebSocket
-// client on Windows for wss:// (windows/link_transport_winhttp.cc: TLS by SChannel, with the
-// certificates Windows trusts). platform.h's MakeLinkTransport picks one for a master URL.
+// way (text: JSON; binary: a log frame, core/log_frame.h). The link (hello, outbox, acks,
+// reconnects) is the same on every platform; only this differs: Boost.Beast over TCP
+// (link_transport_beast.cc: ws:// everywhere), WinHTTP's WebSocket client on Windows for wss://
+// (windows/link_transport_winhttp.cc: TLS by SChannel, with the certificates Windows trusts).
+// platform.h's MakeLinkTransport picks one for a master URL.
 #pragma once
 
 #include <functional>

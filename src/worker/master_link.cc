@@ -190,17 +190,18 @@ struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
     if (!text) return;
     writing = true;
     // The transport needs |text| until |done|: the callback holds it.
-    stream->Write(*text, binary, [self = shared_from_this(), s = stream.get(), was_hello = hello_pending,
-                          gen = send_generation, text](const std::string& error) {
-      if (s != self->stream.get()) return;
-      self->writing = false;
-      if (!error.empty()) return self->Retry(error);
-      if (was_hello)
-        self->hello_pending = false;
-      else if (gen == self->send_generation)
-        ++self->next_to_send;
-      self->Write();
-    });
+    stream->Write(*text, binary,
+                  [self = shared_from_this(), s = stream.get(), was_hello = hello_pending,
+                   gen = send_generation, text](const std::string& error) {
+                    if (s != self->stream.get()) return;
+                    self->writing = false;
+                    if (!error.empty()) return self->Retry(error);
+                    if (was_hello)
+                      self->hello_pending = false;
+                    else if (gen == self->send_generation)
+                      ++self->next_to_send;
+                    self->Write();
+                  });
   }
 
   // A master older than the frames: the entry's event goes as JSON, as version 1 had it.
