@@ -80,3 +80,15 @@ def print_side_by_side(rows, results):
             v = results[n].get(key)
             cells.append(f"{'-' if v is None else fmt.format(v):>18}")
         print(f"{label:28}" + "".join(cells))
+
+
+def bare_spawn_rate(n=1000, program="/bin/true"):
+    """The floor a worker's per-step cost is measured against: |n| serial posix_spawn + wait of
+    |program| from this process, in spawns/s (measured in the same run as the figure beside it,
+    so the ratio is what counts on a loaded machine)."""
+    import time
+    t0 = time.monotonic()
+    for _ in range(n):
+        pid = os.posix_spawn(program, [program], os.environ)
+        os.waitpid(pid, 0)
+    return n / (time.monotonic() - t0)

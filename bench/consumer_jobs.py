@@ -76,7 +76,7 @@ def broker_pid(node_dir):
         return None
 
 
-def run(args, url, n_workers, consumer_bin, node_dir):
+def run(args, url, n_workers, consumer_bin, node_dir, raw_rate):
     """One measurement on a fresh master and store; |url| is a vhost of its own."""
     g = AmqpGrove(url, {}, {f"w{i}": args.capacity for i in range(n_workers)},
                   CONFIG + worker_decls(n_workers), [f"w{i}" for i in range(n_workers)],
@@ -110,7 +110,12 @@ def run(args, url, n_workers, consumer_bin, node_dir):
 
         def finished():
             s = g.get("/api/v1/status")
-            return s["queued_count"] == 0 and s["running_count"] == 0
+            if s["queued_count"] or s["running_count"]:
+                return False
+            # Published to grove.submit, the last jobs may still wait in RabbitMQ when the
+            # master's queue is empty: done once the last one is there.
+            status, _, _ = g.call("GET", f"/api/v1/requests/{total}")
+            return status == 200
 
         wait_for(finished, timeout=900, interval=0.05, what="the jobs to finish")
         elapsed = time.monotonic() - t0
@@ -125,7 +130,16 @@ def run(args, url, n_workers, consumer_bin, node_dir):
               f"{t_posted:.2f} s); master CPU "
               f"{cpu / total:.3f} ms/job, peak RSS {peak / 1024:.1f} MB; workers' CPU "
               f"{wcpu / total:.3f} ms/job; RabbitMQ CPU {bcpu / total:.3f} ms/job", flush=True)
-        return total / elapsed
+        rate = total / elapsed
+        if consumer_bin:
+            print(f"  = {100 * rate / raw_rate:.0f} % of the raw broker rate measured above",
+                  flush=True)
+        else:
+            # A process per job: its limit is the spawn rate, measured right after the run.
+            spawn = bench_util.bare_spawn_rate()
+            print(f"  bare posix_spawn+wait of /bin/true, serial: {spawn:,.0f}/s; jobs/s = "
+                  f"{100 * rate / spawn:.0f} % of it", flush=True)
+        return rate
     finally:
         g.close()
 
@@ -174,6 +188,7 @@ def main():
         out = subprocess.run([raw, "--url", base_url, "--messages", str(args.raw_messages)],
                              check=True, capture_output=True, text=True).stdout
         print(out.strip(), flush=True)
+        raw_rate = float(out.rsplit(",", 1)[1].split()[0])  # "..., 25867 msgs/s"
         print(f"consumer: {'C++ SDK echo (in process)' if consumer_bin else 'command cat'}",
               flush=True)
         for n in [int(x) for x in args.workers.split(",")]:
@@ -182,7 +197,7 @@ def main():
                 name = f"bench-{n}-{int(time.time())}"
                 url = subprocess.run([RABBITMQ_SH, "vhost", node_dir, name], check=True,
                                      capture_output=True, text=True).stdout.strip()
-            run(args, url, n, consumer_bin, node_dir)
+            run(args, url, n, consumer_bin, node_dir, raw_rate)
     finally:
         if own_node and node_dir:
             subprocess.run([RABBITMQ_SH, "stop", node_dir], check=False)

@@ -116,6 +116,7 @@ def run(args, store):
 
         # Throughput: a burst of K requests, drained by the worker.
         cpu0 = bench_util.cpu_ms(master.pid)
+        wcpu0 = bench_util.cpu_ms(g.workers["bench"].pid)
         db_cpu0 = bench_util.pg_backend_cpu_ms(g.pg.name) if g.pg else 0
         t0 = time.monotonic()
         ids = [force() for _ in range(args.builds)]
@@ -123,6 +124,7 @@ def run(args, store):
         wait_for(queue_empty, timeout=600, interval=0.02, what="the builds to finish")
         elapsed = time.monotonic() - t0
         cpu = bench_util.cpu_ms(master.pid) - cpu0
+        wcpu = bench_util.cpu_ms(g.workers["bench"].pid) - wcpu0
         db_cpu = bench_util.pg_backend_cpu_ms(g.pg.name) - db_cpu0 if g.pg else None
         results = {g.get(f"/api/v1/requests/{i}")["result"] for i in ids[-20:]}
         assert results == {"success"}, results
@@ -143,6 +145,7 @@ def run(args, store):
             "p90": bench_util.percentile(latencies, 90),
             "max": max(latencies),
             "cpu": cpu / args.builds,
+            "worker_cpu": wcpu / args.builds,
             "db_cpu": None if db_cpu is None else db_cpu / args.builds,
             "idle_rss": idle_rss / 1024,
             "peak_rss": peak_rss / 1024,
@@ -166,14 +169,22 @@ def main():
     ap.add_argument("--rounds", type=int, default=2, help="with --email: alternated bursts each")
     args = ap.parse_args()
     results = {store: run(args, store) for store in bench_util.stores(args.store)}
+    # The limit: one spawn per step is the floor of a build's cost on the worker.
+    spawn = bench_util.bare_spawn_rate()
+    for r in results.values():
+        r["spawn"] = spawn
+        r["ratio"] = 100.0 * r["throughput"] / spawn
     print(f"builds: {args.builds} (burst), {args.latency_builds} (one at a time)")
     bench_util.print_side_by_side([
         ("throughput (builds/s)", "throughput", "{:.0f}"),
+        ("bare spawn+wait, serial (/s)", "spawn", "{:.0f}"),
+        ("throughput / bare spawn", "ratio", "{:.0f} %"),
         ("burst drained in (s)", "elapsed", "{:.2f}"),
         ("request -> step start p50", "p50", "{:.0f} ms"),
         ("request -> step start p90", "p90", "{:.0f} ms"),
         ("request -> step start max", "max", "{:.0f} ms"),
         ("master CPU per build", "cpu", "{:.2f} ms"),
+        ("worker CPU per build", "worker_cpu", "{:.2f} ms"),
         ("database CPU per build", "db_cpu", "{:.2f} ms"),
         ("master RSS idle (MB)", "idle_rss", "{:.1f}"),
         ("master RSS peak (MB)", "peak_rss", "{:.1f}"),

@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
 """Benchmark of the API calls the web UI's home page makes, on a big master: 4,000 builders and
 100,000 builds in the store (written straight into state/grove.db with sqlite3 before the master
-starts). Measures, with wrk, requests/s and p99 latency of each call the home page makes
-(/api/v1/status, /api/v1/builders, /api/v1/running), and the time for the whole page's data.
+starts). Measures, with wrk, requests/s, p50 and p99 latency and the bytes of one answer of each
+call the home page makes (/api/v1/status, one page of /api/v1/builders?view=summary,
+/api/v1/running) and of the whole builders list (`grove status`, scripts), and the time for the
+whole page's data. Requests say `Accept-Encoding: gzip, deflate, br` as browsers do
+(--encoding '' for none).
 
   python3 bench/ui_api.py [--builders 4000] [--builds 100000] [--duration 10] [--connections 8]
+                          [--encoding 'gzip, deflate, br']
 
 Needs GROVE_BIN (default build/cli/grove) and wrk (installed with apt-get when missing).
 """
@@ -23,7 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 import bench_util  # noqa: F401  (puts tests/integration on the path)
 from grove_harness import Grove, wait_for
 
-HOME_CALLS = ["/api/v1/status", "/api/v1/builders", "/api/v1/running"]
+HOME_CALLS = ["/api/v1/status", "/api/v1/builders?view=summary&limit=100&offset=0", "/api/v1/running"]
+WHOLE_LIST = "/api/v1/builders"
 
 
 def ensure_wrk():
@@ -68,8 +73,9 @@ def populate(db_path, builders, builds):
     return rid
 
 
-def wrk(url, duration, connections):
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", url],
+def wrk(url, duration, connections, encoding):
+    headers = ["-H", f"Accept-Encoding: {encoding}"] if encoding else []
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency"] + headers + [url],
                          capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
@@ -84,6 +90,7 @@ def main():
     ap.add_argument("--builds", type=int, default=100000)
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=8)
+    ap.add_argument("--encoding", default="gzip, deflate, br", help="Accept-Encoding sent ('' for none)")
     args = ap.parse_args()
     ensure_wrk()
 
@@ -100,14 +107,18 @@ def main():
         print(f"store: {args.builders} builders, {n} builds written in {time.time() - t0:.1f}s")
         g.start_master()
 
+        def get(path, encoding=args.encoding):
+            req = urllib.request.Request(g.url + path, headers={"Accept-Encoding": encoding} if encoding else {})
+            return urllib.request.urlopen(req).read()
+
         # The whole home page's data, as the browser fetches it (its calls in parallel).
         def page():
             t = time.perf_counter()
             with ThreadPoolExecutor(len(HOME_CALLS)) as ex:
-                list(ex.map(lambda p: urllib.request.urlopen(g.url + p).read(), HOME_CALLS))
+                list(ex.map(get, HOME_CALLS))
             return (time.perf_counter() - t) * 1000
         cold = page()  # the first load builds /builders from the store; later ones are cached
-        size = len(urllib.request.urlopen(g.url + "/api/v1/builders").read())
+        size = len(get(WHOLE_LIST))
         print(f"home page data, first load after the master starts (cold store): {cold:.1f} ms")
         # After a change (here a forced request: no worker runs it) the cached answer is stale
         # and the next load rebuilds it from the (now warm) store.
@@ -120,14 +131,14 @@ def main():
         print(f"home page data, first load after a change: median {after[len(after) // 2]:.1f} ms, "
               f"max {after[-1]:.1f} ms over {len(after)} changes")
         times = sorted(page() for _ in range(30))
-        print(f"home page data, unchanged ({len(HOME_CALLS)} API calls, /builders = {size / 1024:.0f} KiB): "
+        print(f"home page data, unchanged ({len(HOME_CALLS)} API calls, whole /builders = {size / 1024:.0f} KiB): "
               f"median {times[len(times) // 2]:.1f} ms, max {times[-1]:.1f} ms over {len(times)} loads")
 
-        print(f"\nwrk -t2 -c{args.connections} -d{args.duration}s")
-        print(f"{'call':<22} {'req/s':>9} {'p50 ms':>9} {'p99 ms':>9}")
-        for path in HOME_CALLS:
-            rps, p99, p50 = wrk(g.url + path, args.duration, args.connections)
-            print(f"{path:<22} {rps:>9.1f} {p50:>9.2f} {p99:>9.2f}")
+        print(f"\nwrk -t2 -c{args.connections} -d{args.duration}s, Accept-Encoding: {args.encoding or '(none)'}")
+        print(f"{'call':<48} {'req/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'bytes':>9} {'plain':>9}")
+        for path in HOME_CALLS + [WHOLE_LIST]:
+            rps, p99, p50 = wrk(g.url + path, args.duration, args.connections, args.encoding)
+            print(f"{path:<48} {rps:>9.1f} {p50:>9.2f} {p99:>9.2f} {len(get(path)):>9} {len(get(path, '')):>9}")
     finally:
         g.close()
 

@@ -1,9 +1,10 @@
 // Grove's web UI: a single-page app over the HTTP API v1, in plain modern JavaScript.
 //
 // Pages: home, builder, build (steps, logs, tests, artifacts), workers, changes, grid,
-// schedules, login. Live: the page listens to the master's Server-Sent Events
+// schedules, masters, login. Live: the page listens to the master's Server-Sent Events
 // (/api/v1/events) and re-reads what it shows when something it shows changed; open logs grow
-// from their tail. When the event stream is down the page polls every 5 s instead.
+// from their tail. When the event stream is down the page polls every 5 s instead. With several
+// masters the stream also carries the others' changes; a "resync" event re-reads any page.
 // Results are written as words with a symbol, so colour is never the only signal.
 "use strict";
 
@@ -79,34 +80,168 @@ function action(label, fn, msg, attrs = {}) {
   } }, label);
 }
 
+// ---------- charts: inline SVG, drawn from data the page already has ----------
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+const svg = (tag, attrs = {}, ...children) => {
+  const e = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  for (const c of children.flat()) if (c != null) e.append(c);
+  return e;
+};
+const seconds = (s) => (s >= 3600 ? `${(s / 3600).toFixed(1)} h` : s >= 60 ? `${(s / 60).toFixed(1)} min` : `${s.toFixed(s < 10 ? 1 : 0)} s`);
+
+// Lines over time: |series| = [{ name, cls, points: [[t_ms, value], …] }]; the y axis starts at 0.
+function lineChart(title, series, { width = 360, height = 90 } = {}) {
+  const all = series.flatMap((s) => s.points);
+  if (all.length < 1) return null;
+  const t0 = Math.min(...all.map((p) => p[0])), t1 = Math.max(...all.map((p) => p[0]));
+  const top = Math.max(1, ...all.map((p) => p[1]));
+  const pad = 4, w = width - 2 * pad, hgt = height - 2 * pad;
+  const x = (t) => pad + (t1 > t0 ? ((t - t0) / (t1 - t0)) * w : w);
+  const y = (v) => pad + hgt - (v / top) * hgt;
+  const chart = svg("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: "none", role: "img", "aria-label": title },
+    svg("title", {}, title),
+    svg("line", { class: "axis", x1: pad, y1: pad + hgt, x2: pad + w, y2: pad + hgt }),
+    series.map((s) => svg("polyline", { class: `line ${s.cls}`, "data-series": s.name, fill: "none",
+      points: s.points.map((p) => `${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join(" ") })),
+    // The latest value as a dot: visible even while the hour has a single sample.
+    series.filter((s) => s.points.length).map((s) => {
+      const last = s.points[s.points.length - 1];
+      return svg("circle", { class: `dot ${s.cls}`, cx: x(last[0]).toFixed(1), cy: y(last[1]).toFixed(1), r: 2.5 });
+    }));
+  const legend = h("div", { class: "legend" }, series.map((s) => h("span", { class: `key ${s.cls}` }, `${s.name} (now ${s.points.length ? s.points[s.points.length - 1][1] : 0}, max ${Math.max(0, ...s.points.map((p) => p[1]))})`)));
+  return h("figure", { class: "chart-box" }, h("figcaption", {}, title), chart, legend);
+}
+
+// One bar per build (oldest left), its height the duration, its colour the result.
+function durationChart(title, builds, { width = 360, height = 90 } = {}) {
+  const done = builds.filter((b) => b.finished_at && b.started_at).slice().reverse();
+  if (!done.length) return null;
+  const secs = done.map((b) => (b.finished_at - b.started_at) / 1000);
+  const top = Math.max(...secs, 0.001);
+  const pad = 4, w = width - 2 * pad, hgt = height - 2 * pad, bw = Math.min(w / done.length, 24);  // a few builds: narrow bars, left
+  const chart = svg("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: "none", role: "img", "aria-label": title },
+    svg("title", {}, title),
+    svg("line", { class: "axis", x1: pad, y1: pad + hgt, x2: pad + w, y2: pad + hgt }),
+    done.map((b, i) => {
+      const bh = Math.max(1, (secs[i] / top) * hgt);
+      const result = typeof b.result === "string" ? b.result : "";
+      return svg("a", { href: `/ui/builds/${b.id}` }, svg("rect", { class: `bar ${result}`, "data-build": b.number,
+        x: (pad + i * bw + bw * 0.1).toFixed(1), width: Math.max(1, bw * 0.8).toFixed(1), y: (pad + hgt - bh).toFixed(1), height: bh.toFixed(1) },
+        svg("title", {}, `#${b.number}: ${seconds(secs[i])} (${result})`)));
+    }));
+  const avg = secs.reduce((a, b) => a + b, 0) / secs.length;
+  return h("figure", { class: "chart-box" }, h("figcaption", {}, title), chart,
+    h("div", { class: "legend" }, `last ${done.length} builds: average ${seconds(avg)}, longest ${seconds(top)}`));
+}
+
 // ---------- pages ----------
 
+// A page of a paged list: its items and the X-Total-Count the master sends with them.
+async function apiPage(path) {
+  const resp = await fetch("/api/v1" + path);
+  const body = await resp.json().catch(() => ({}));
+  if (!resp.ok) throw new ApiError(resp.status, body.error || resp.statusText);
+  return { items: body, total: Number(resp.headers.get("X-Total-Count") || body.length) };
+}
+
+// The builders list of the home page and the grid, a page at a time, filtered on the master
+// (thousands of builders): ?q= and ?offset= live in the page's URL.
+const BUILDERS_PAGE = 100;
+function builderListQuery() {
+  const params = new URLSearchParams(location.search);
+  const q = params.get("q") || "";
+  const offset = Math.max(0, Number(params.get("offset")) || 0);
+  return { q, offset, path: `/builders?view=summary&limit=${BUILDERS_PAGE}&offset=${offset}${q ? `&q=${enc(q)}` : ""}` };
+}
+function builderFilter(q) {
+  let timer = null;
+  return h("input", { type: "search", placeholder: "filter builders", class: "filter", value: q, "aria-label": "filter builders",
+    oninput: (e) => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        const v = e.target.value.trim();
+        history.replaceState(null, "", location.pathname + (v ? `?q=${enc(v)}` : ""));
+        show(true);
+      }, 250);
+    } });
+}
+function builderPager(offset, shown, total, q) {
+  if (total <= BUILDERS_PAGE) return null;
+  const at = (o) => location.pathname + "?" + new URLSearchParams({ ...(q ? { q } : {}), ...(o ? { offset: o } : {}) });
+  return h("nav", { class: "pager" }, offset > 0 ? link(at(Math.max(0, offset - BUILDERS_PAGE)), "← previous") : null,
+    ` ${offset + 1}–${offset + shown} of ${total} `,
+    offset + shown < total ? link(at(offset + BUILDERS_PAGE), "next →") : null);
+}
+
+// Three calls, whatever the number of builders: the counts, one page of builders, the running builds.
 async function home() {
-  const [status, builders, running] = await Promise.all([api("/status"), api("/builders"), api("/running")]);
+  const list = builderListQuery();
+  const [status, builders, running] = await Promise.all([api("/status"), apiPage(list.path), api("/running")]);
   document.title = status.project.name;
+  const filter = builderFilter(list.q);
   return {
     key: "home",
     node: [
       h("h1", {}, status.project.name),
+      mastersBanner(status.masters),
       h("p", { class: "summary", id: "summary" },
         h("span", {}, h("b", { id: "queued-count" }, status.queued_count), " queued"), " · ",
         h("span", {}, h("b", {}, status.running_count), " running"), " · ",
         h("span", {}, h("b", {}, status.workers_connected), " workers connected"), " · ",
-        h("span", {}, h("b", {}, builders.length), " builders")),
+        h("span", {}, h("b", {}, status.builders_count ?? builders.total), " builders")),
+      (status.history || []).length ? h("section", { class: "charts" }, lineChart("Queue and busy workers, last hour", [
+        { name: "queued", cls: "queued", points: status.history.map((p) => [p.at, p.queued]) },
+        { name: "busy workers", cls: "busy", points: status.history.map((p) => [p.at, p.workers_busy]) },
+      ])) : null,
       running.length ? h("section", {}, h("h2", {}, "Running"), table(["build", "worker", "elapsed"],
         running.map((b) => h("tr", {}, h("td", {}, link(`/ui/builds/${b.id}`, `${b.builder} #${b.number}`)),
           h("td", {}, b.worker), h("td", {}, duration(b.started_at, null)))))) : null,
-      h("section", {}, h("h2", {}, "Builders"),
-        h("input", { type: "search", placeholder: "filter builders", class: "filter", oninput: (e) => {
-          const q = e.target.value.toLowerCase();
-          for (const tr of main.querySelectorAll("tr[data-builder]")) tr.hidden = !tr.dataset.builder.toLowerCase().includes(q);
-        } }),
-        table(["builder", "last builds (newest first)"], builders.map((b) => h("tr", { "data-builder": b.name },
+      h("section", {}, h("h2", {}, "Builders"), filter,
+        table(["builder", "last builds (newest first)"], builders.items.map((b) => h("tr", { "data-builder": b.name },
           h("td", {}, link(`/ui/builders/${enc(b.name)}`, b.name)),
           h("td", { class: "chips" }, b.recent_builds.length ? b.recent_builds.map((r) =>
-            link(`/ui/builds/${r.id}`, [`#${r.number} `, badge(r.result, r.state)], { class: "chip" })) : h("span", { class: "muted" }, "no builds yet")))))),
+            link(`/ui/builds/${r.id}`, [`#${r.number} `, badge(r.result, r.state)], { class: "chip" })) : h("span", { class: "muted" }, "no builds yet"))))),
+        builderPager(list.offset, builders.items.length, builders.total, list.q)),
     ],
-    onEvent: (ev) => ["build", "request", "worker"].includes(ev.type),
+    onEvent: (ev) => ["build", "request", "worker", "masters"].includes(ev.type),
+    keep: filter,
+  };
+}
+
+// Several masters share the store (GET /api/v1/status's "masters"): flagged on the home page when
+// their configurations differ, without a call of its own.
+function mastersBanner(summary) {
+  if (!summary || !summary.config_hashes_differ) return null;
+  return h("p", { class: "banner", role: "alert", id: "config-differs" },
+    "⚠ The masters run different configurations (reloaded one but not the others?). ",
+    link("/ui/masters", "See the masters"));
+}
+
+// The masters sharing this store: who is alive, what each holds, whose configuration differs.
+async function masters() {
+  const view = await api("/masters");
+  const list = view.masters || [];
+  const state = (m) => (m.state === "active" ? "connected" : "offline");
+  return {
+    key: "masters",
+    node: [h("h1", {}, "Masters"),
+      view.config_hashes_differ ? h("p", { class: "banner", role: "alert" },
+        "⚠ The active masters do not all run the same configuration: reload each master's grove.lua (grove reconfig) so they agree.") : null,
+      list.length === 0 ? h("p", { class: "muted" }, "No master has reported yet.")
+        : table(["name", "url", "state", "last seen", "leases", "configuration"], list.map((m) =>
+          h("tr", { "data-master": m.name, class: m.config_differs ? "differs" : null },
+            h("td", {}, m.name, m.self ? h("span", { class: "muted" }, " (this one)") : null),
+            h("td", {}, m.url ? h("a", { href: m.url }, m.url) : ""),
+            h("td", {}, h("span", { class: "badge " + state(m) }, `${SYMBOL[state(m)]} ${m.state}`)),
+            h("td", { title: when(m.last_seen) }, m.last_seen ? [duration(m.last_seen, null), " ago"] : "never"),
+            h("td", {}, (m.leases || []).length ? m.leases.join(", ") : h("span", { class: "muted" }, "none")),
+            h("td", {}, m.config_differs ? h("span", { class: "badge warnings", title: "this master's configuration differs from the others'" }, "⚠ differs")
+              : h("span", { class: "muted" }, "same"), " ", h("code", { title: m.config_hash }, String(m.config_hash || "").slice(0, 12))))))],
+    onEvent: (ev) => ev.type === "masters",
+    // Events come when a master comes or goes or a lease moves; the heartbeats are read anew.
+    every: 5000,
   };
 }
 
@@ -151,7 +286,9 @@ async function builder(name) {
   return {
     key: `builder:${name}`,
     node: [
-      h("h1", {}, name), form, rowMsg,
+      h("h1", {}, name),
+      before ? null : h("section", { class: "charts" }, durationChart("Build duration, last builds", builds)),
+      form, rowMsg,
       queued && queued.length ? h("section", {}, h("h2", {}, `Queued (${queued.length})`), table(["request", "reason", "submitted", ""],
         queued.map((r) => h("tr", {}, h("td", {}, `#${r.id}`), h("td", {}, r.reason), h("td", {}, when(r.submitted_at)),
           h("td", {}, can("developer") ? action("Cancel", async () => { await post(`/requests/${r.id}/cancel`); return `request ${r.id} cancelled`; }, rowMsg) : null))))) : null,
@@ -310,7 +447,7 @@ async function workers() {
   const msg = h("span", { class: "msg", role: "status" });
   return {
     key: "workers",
-    node: [h("h1", {}, "Workers"), msg, table(["name", "state", "tags", "jobs", "last seen", ""],
+    node: [h("h1", {}, "Workers"), msg, ...poolSections(list), table(["name", "state", "tags", "jobs", "last seen", ""],
       list.map((w) => {
         const state = w.connected ? (w.paused ? "paused" : "connected") : "offline";
         return h("tr", { "data-worker": w.name }, h("td", {}, w.name),
@@ -327,6 +464,32 @@ async function workers() {
   };
 }
 
+// The instances of each on-demand worker: their states, the pool's failed starts and backoff,
+// and the output of the last start/stop commands.
+function poolSections(list) {
+  return list.filter((w) => w.on_demand).map((w) => {
+    const od = w.on_demand;
+    const counts = Object.entries(od.counts || {}).map(([k, n]) => `${n} ${k}`).join(", ") || "none";
+    const summary = [`${od.instances.length} of max ${od.max} instances (min ${od.min}): ${counts}`,
+      `idle ${od.idle_s}s, start timeout ${od.start_timeout_s}s`];
+    const trouble = od.failures > 0 ? h("p", { class: "badge failure", role: "alert" },
+      `${od.failures} failed start${od.failures > 1 ? "s" : ""} in a row${od.backoff_until ? `, next try after ${when(od.backoff_until)}` : ""}: ${od.last_error || ""}`) : null;
+    return h("section", { "data-pool": w.name },
+      h("h2", {}, `On-demand: ${w.name}`), h("p", { class: "muted" }, summary.join(" · ")), trouble,
+      od.instances.length === 0 ? h("p", { class: "muted" }, "No instance running.")
+        : table(["instance", "state", "since", "jobs", "last command"], od.instances.map((i) => h("tr", { "data-instance": i.name },
+          h("td", {}, i.name, " ", h("code", { class: "muted" }, i.instance)),
+          h("td", {}, h("span", { class: "badge " + (i.state === "failed" ? "failure" : i.connected ? "connected" : "offline") }, i.state)),
+          h("td", {}, when(i.since)),
+          h("td", {}, (i.running || []).map((r) => r.build ? link(`/ui/builds/${r.build}`, `${r.builder}`, { class: "chip" }) : null)),
+          h("td", {}, i.last_command ? `${i.last_command.kind}: ${i.last_command.result}` : "")))),
+      od.commands.length === 0 ? null : h("details", {}, h("summary", {}, "Last commands"),
+        od.commands.slice().reverse().map((c) => h("div", {},
+          h("p", {}, `${when(c.at)} · ${c.instance} ${c.kind}: ${c.result} (${c.duration_ms} ms)`),
+          c.output ? h("pre", { class: "log" }, c.output) : null))));
+  });
+}
+
 async function changes() {
   const list = await optional("/changes?limit=100");
   return {
@@ -341,18 +504,22 @@ async function changes() {
 }
 
 async function grid() {
-  const builders = await api("/builders");
+  const list = builderListQuery();
+  const builders = await apiPage(list.path);
+  const filter = builderFilter(list.q);
   const cols = 5;
   return {
     key: "grid",
-    node: [h("h1", {}, "Grid"), h("p", { class: "muted" }, "Each builder's last builds, newest on the left."),
+    node: [h("h1", {}, "Grid"), h("p", { class: "muted" }, "Each builder's last builds, newest on the left."), filter,
       table(["builder", ...Array.from({ length: cols }, (_, i) => (i === 0 ? "latest" : `−${i}`))],
-        builders.map((b) => h("tr", {}, h("th", {}, link(`/ui/builders/${enc(b.name)}`, b.name)),
+        builders.items.map((b) => h("tr", {}, h("th", {}, link(`/ui/builders/${enc(b.name)}`, b.name)),
           Array.from({ length: cols }, (_, i) => {
             const r = b.recent_builds[i];
             return h("td", { class: "cell" }, r ? link(`/ui/builds/${r.id}`, [`#${r.number} `, badge(r.result, r.state)]) : "");
-          }))))],
+          })))),
+      builderPager(list.offset, builders.items.length, builders.total, list.q)],
     onEvent: (ev) => ev.type === "build",
+    keep: filter,
   };
 }
 
@@ -400,21 +567,32 @@ async function show(soft = false) {
     else if (path === "/ui/changes") p = await changes();
     else if (path === "/ui/grid") p = await grid();
     else if (path === "/ui/schedules") p = await schedules();
+    else if (path === "/ui/masters") p = await masters();
     else if (path === "/ui/login") p = login();
     else p = await home();
-    // A live refresh must not wipe what the user is typing in a form.
+    // A live refresh must not wipe what the user is typing in a form, nor take the focus away.
+    let focused = null;
     if (soft && page && page.key === p.key && page.keep && p.keep && page.keep.contains(document.activeElement)) {
       const old = page.keep;
-      p.node = p.node.map((n) => (n === p.keep ? old : n));
+      focused = document.activeElement;
+      if (p.keep.parentNode) p.keep.replaceWith(old);  // kept inside a section
+      else p.node = p.node.map((n) => (n === p.keep ? old : n));
       p.keep = old;
     }
     page = p;
+    const caret = focused && typeof focused.selectionStart === "number" ? [focused.selectionStart, focused.selectionEnd] : null;
     render(...p.node.filter((n) => n != null));
+    if (focused && document.activeElement !== focused) {
+      focused.focus();
+      if (caret) focused.setSelectionRange(...caret);
+    }
   } catch (err) {
     if (err.status === 401 && path !== "/ui/login") return go(`/ui/login?next=${enc(location.pathname + location.search)}`);
     render(h("p", { class: "error", role: "alert" }, err.message));
   }
-  if (!live) refreshTimer = setTimeout(() => show(true), 5000);
+  // A page with its own period (masters' last seen) re-reads on it even while live.
+  const every = page && page.every;
+  if (!live || every) refreshTimer = setTimeout(() => show(true), (live && every) || 5000);
 }
 
 function go(href) {
@@ -430,17 +608,24 @@ function refreshSoon() {
   pending = setTimeout(() => { pending = null; show(true); }, 500);
 }
 
+// The first page is read once the event stream is subscribed, so that no change falls between
+// the two and the page is read once (a later "hello", a reconnection, re-reads it); or after 1 s
+// without the stream.
+let started = false;
+function startOnce() { if (!started) { started = true; show(); } }
+
 function connectEvents() {
-  if (!window.EventSource) return;
+  if (!window.EventSource) return startOnce();
   const es = new EventSource("/api/v1/events");
-  es.addEventListener("hello", () => { live = true; document.body.dataset.live = "1"; clearTimeout(refreshTimer); refreshSoon(); });
+  es.addEventListener("hello", () => { live = true; document.body.dataset.live = "1"; clearTimeout(refreshTimer); if (started) refreshSoon(); else startOnce(); });
   es.onmessage = (e) => {
     let ev;
     try { ev = JSON.parse(e.data); } catch { return; }
-    if (page && page.onEvent(ev)) refreshSoon();
+    // "resync": events may have been lost (a master's link to the store broke): re-read.
+    if (ev.type === "resync" || (page && page.onEvent(ev))) refreshSoon();
   };
   // The browser reconnects by itself; meanwhile the page polls, and "hello" resynchronises it.
-  es.onerror = () => { live = false; document.body.dataset.live = "0"; clearTimeout(refreshTimer); refreshTimer = setTimeout(() => show(true), 5000); };
+  es.onerror = () => { startOnce(); live = false; document.body.dataset.live = "0"; clearTimeout(refreshTimer); refreshTimer = setTimeout(() => show(true), 5000); };
 }
 
 function drawUser() {
@@ -470,7 +655,7 @@ setInterval(() => {
 }, 1000);
 
 document.getElementById("nav").append(link("/", "Home"), link("/ui/grid", "Grid"), link("/ui/changes", "Changes"),
-  link("/ui/workers", "Workers"), link("/ui/schedules", "Schedules"));
+  link("/ui/workers", "Workers"), link("/ui/schedules", "Schedules"), link("/ui/masters", "Masters"));
 document.addEventListener("click", (e) => {
   const a = e.target.closest("a[data-nav]");
   if (!a || e.ctrlKey || e.metaKey || e.shiftKey) return;
@@ -478,4 +663,4 @@ document.addEventListener("click", (e) => {
   go(a.getAttribute("href"));
 });
 window.addEventListener("popstate", () => { viewers.clear(); show(); });
-loadMe().then(() => { show(); connectEvents(); });
+loadMe().then(() => { connectEvents(); setTimeout(startOnce, 1000); });

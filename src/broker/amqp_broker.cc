@@ -14,6 +14,7 @@
 #include "core/json_fields.h"
 #include "core/log.h"
 #include "core/log_frame.h"
+#include "metrics/master_metrics.h"
 
 namespace grove {
 
@@ -31,6 +32,7 @@ struct AmqpBroker::State {
   std::unique_ptr<AmqpPublisher> publisher;
   std::thread consumer;
   std::atomic<bool> stop{false};
+  std::atomic<bool> active{true};  // consumes the master's queues (SetActive)
 
   // Cross-thread inputs of the consumer thread.
   std::mutex mu;
@@ -40,6 +42,7 @@ struct AmqpBroker::State {
   std::vector<std::pair<ConnId, Reply>> hello_replies;
   std::map<ConnId, std::string> conn_names;  // for Send(cancel)
   std::vector<std::pair<int, std::function<void(Status, Json)>>> dead_letter_reads;
+  std::vector<std::pair<std::vector<std::string>, Broker::QueueDepthsDone>> depth_reads;
   struct Settle {
     uint64_t tag;
     uint64_t generation;  // the connection the delivery came on
@@ -85,6 +88,18 @@ struct AmqpBroker::State {
   // dead letters that come meanwhile are answered with |why| rather than left waiting.
   void WaitBeforeRetry(int ms, const Status& why);
   void ReadDeadLetters(int limit, const std::function<void(Status, Json)>& done);
+  // Inactive (another master consumes): waits, answering dead-letter reads, until active again.
+  void WaitWhileInactive();
+  // The consumer was given up: the workers are forgotten (the next holder hears their hellos).
+  void ForgetWorkers();
+  // The depth of every queue the master knows (a passive declare each, on a connection of its
+  // own) into the metrics; a queue that cannot be read is left out.
+  void ReadDepths();
+  std::atomic<bool> depths_wanted{false};
+  void ReadDepths(const std::vector<std::string>& queues, const Broker::QueueDepthsDone& done);
+  // Consumer thread only: a connection of its own for the depth reads (a passive declare of a
+  // queue that does not exist closes its channel, which must not be the consumer's).
+  std::unique_ptr<AmqpConnection> depth_conn;
   Status ConsumeOnce(AmqpConnection& c);
   void Deliver(AmqpConnection& c, Delivery& d, std::map<std::string, std::vector<Json>>* batch);
   void OnHelloEvent(const std::string& name, const Json& ev);
@@ -135,6 +150,14 @@ Status AmqpBroker::Start(const std::vector<std::vector<std::string>>& builder_ta
   s.publisher->Start();
   s.consumer = std::thread([&s] { s.RunConsumer(); });
   return Status::Ok();
+}
+
+void AmqpBroker::SetActive(bool active) {
+  if (state_->active.exchange(active) == active) return;
+  spdlog::info("RabbitMQ events consumer: {}",
+               active ? "on (this master holds the amqp-events lease)"
+                      : "off (this master does not hold the amqp-events lease)");
+  state_->wake.Notify();
 }
 
 void AmqpBroker::SetWorkerSettings(std::function<Json(const std::string& name)> lookup) {
@@ -200,6 +223,55 @@ void AmqpBroker::ListDeadLetters(int limit, std::function<void(Status, Json)> do
   state_->wake.Notify();
 }
 
+void AmqpBroker::ReadQueueDepths() {
+  state_->depths_wanted = true;
+  state_->wake.Notify();
+}
+
+void AmqpBroker::State::ReadDepths() {
+  std::unique_ptr<AmqpConnection> c;
+  if (!AmqpConnection::Open(url, 10, &c).ok()) return;
+  std::map<std::string, int64_t> depths;
+  std::vector<std::string> names = job_queues;
+  names.push_back(kMasterEventsQueue);
+  names.push_back(kSubmitQueue);
+  for (const auto& q : names) {
+    uint32_t n = 0;
+    if (!c->QueueDepth(q, &n).ok()) return;  // the channel is closed after a failure
+    depths[q] = n;
+  }
+  uint32_t dead = 0;
+  if (!c->QueueDepth(kDeadQueue, &dead).ok()) return;
+  metrics::SetAmqpDepths(depths, dead);
+}
+
+void AmqpBroker::QueueDepths(std::vector<std::string> queues, QueueDepthsDone done) {
+  {
+    std::lock_guard lock(state_->mu);
+    state_->depth_reads.emplace_back(std::move(queues), std::move(done));
+  }
+  state_->wake.Notify();
+}
+
+void AmqpBroker::State::ReadDepths(const std::vector<std::string>& queues,
+                                   const Broker::QueueDepthsDone& done) {
+  std::map<std::string, int64_t> out;
+  for (const std::string& q : queues) {
+    if (!depth_conn) {
+      if (Status st = AmqpConnection::Open(url, 10, &depth_conn); !st.ok()) {
+        depth_conn.reset();
+        return done(st, {});
+      }
+    }
+    uint32_t ready = 0;
+    if (depth_conn->QueueDepth(q, &ready).ok())
+      out[q] = ready;
+    else
+      depth_conn.reset();  // no such queue (yet): its channel is closed; nothing waits there
+  }
+  done(Status::Ok(), std::move(out));
+}
+
 void AmqpBroker::State::ReadDeadLetters(int limit, const std::function<void(Status, Json)>& done) {
   // A connection of its own: what it fetches goes back to the queue when it closes.
   std::unique_ptr<AmqpConnection> c;
@@ -239,6 +311,11 @@ void AmqpBroker::State::ReadDeadLetters(int limit, const std::function<void(Stat
 void AmqpBroker::State::RunConsumer() {
   RetryDelay retry;
   while (!stop) {
+    if (!active) {
+      ForgetWorkers();  // also when the lease went while RabbitMQ was out of reach
+      WaitWhileInactive();
+      continue;
+    }
     std::unique_ptr<AmqpConnection> c;
     Status st = AmqpConnection::Open(url, 30, &c);
     if (st.ok()) st = Setup(*c);
@@ -252,6 +329,13 @@ void AmqpBroker::State::RunConsumer() {
     }
     if (stop) break;
     c.reset();
+    if (!active) {
+      // Handed over, not broken: the unacknowledged deliveries went back to RabbitMQ with the
+      // connection, for the master that holds the lease now.
+      ForgetWorkers();
+      retry.Reset();
+      continue;
+    }
     const int wait_ms = retry.Next();
     spdlog::warn("RabbitMQ events consumer: {}; next attempt in {}", st.message(),
                  DelayText(wait_ms));
@@ -261,6 +345,37 @@ void AmqpBroker::State::RunConsumer() {
       w.held.clear();
     }
     WaitBeforeRetry(wait_ms, st);
+  }
+}
+
+void AmqpBroker::State::ForgetWorkers() {
+  for (auto& [name, w] : workers) {
+    if (w.conn) Gone(name, w);
+    w.unacked.clear();
+    w.held.clear();
+  }
+  std::lock_guard lock(mu);
+  acks.clear();
+  resends.clear();
+  hello_replies.clear();
+  submission_settles.clear();
+}
+
+void AmqpBroker::State::WaitWhileInactive() {
+  while (!stop && !active) {
+    wake.Drain();
+    std::vector<std::pair<int, std::function<void(Status, Json)>>> reads;
+    {
+      std::lock_guard lock(mu);
+      reads.swap(dead_letter_reads);
+      // Nothing is consumed here: what the controller still answers is for no delivery.
+      acks.clear();
+      resends.clear();
+      hello_replies.clear();
+      submission_settles.clear();
+    }
+    for (auto& [limit, done] : reads) ReadDeadLetters(limit, done);
+    WaitReadable({}, wake, 1000);
   }
 }
 
@@ -275,6 +390,13 @@ void AmqpBroker::State::WaitBeforeRetry(int ms, const Status& why) {
     }
     for (auto& [limit, done] : reads)
       done(Status::Unavailable("RabbitMQ is not reachable: " + why.message()), Json());
+    std::vector<std::pair<std::vector<std::string>, Broker::QueueDepthsDone>> depths;
+    {
+      std::lock_guard lock(mu);
+      depths.swap(depth_reads);
+    }
+    for (auto& [queues, done] : depths)
+      done(Status::Unavailable("RabbitMQ is not reachable: " + why.message()), {});
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                           until - std::chrono::steady_clock::now())
                           .count();
@@ -301,6 +423,13 @@ Status AmqpBroker::State::ConsumeOnce(AmqpConnection& c) {
       reads.swap(dead_letter_reads);
     }
     for (auto& [limit, done] : reads) ReadDeadLetters(limit, done);
+    if (depths_wanted.exchange(false)) ReadDepths();
+    std::vector<std::pair<std::vector<std::string>, Broker::QueueDepthsDone>> depths;
+    {
+      std::lock_guard lock(mu);
+      depths.swap(depth_reads);
+    }
+    for (auto& [queues, done] : depths) ReadDepths(queues, done);
     GROVE_RETURN_IF_ERROR(SettleSubmissions(c));
     for (auto& [conn, reply] : replies) {
       for (auto& [name, w] : workers) {
@@ -368,6 +497,7 @@ Status AmqpBroker::State::ConsumeOnce(AmqpConnection& c) {
         w.unacked.swap(keep);
       }
     }
+    if (!active) return Status::Unavailable("the events queue is handed to another master");
     // 2. Workers that went silent.
     const int64_t now = NowMs();
     for (auto& [name, w] : workers) {

@@ -28,6 +28,13 @@ class AmqpBroker : public Broker {
   Status Start(const std::vector<std::vector<std::string>>& builder_tags);
   void Stop();
 
+  // Several masters (docs/operations.md): only the master holding the "amqp-events" lease
+  // consumes the events and submissions queues, so that one master at a time applies a
+  // worker's events, in order. While inactive the consumer thread holds no consumer (what it
+  // had goes back to RabbitMQ for the next holder) and forgets the workers it knew. Thread-safe;
+  // may be called before Start (a master starts inactive until the lease is decided).
+  void SetActive(bool active);
+
   // The tags and capacity grove.lua gives worker |name| ({"tags": [...], "capacity": N}, or
   // null), added to its welcome: a worker started without --tags or --capacity learns them
   // there (docs/protocol.md). Called on the controller's thread; set before Start.
@@ -42,6 +49,9 @@ class AmqpBroker : public Broker {
   // from the broker's consumer thread: {"count": N, "messages": [{"exchange", "routing_key",
   // "body"}]}.
   void ListDeadLetters(int limit, std::function<void(Status, Json)> done);
+  // Reads every queue's depth on the consumer thread into the metrics (metrics::SetAmqpDepths).
+  void ReadQueueDepths();
+  void QueueDepths(std::vector<std::string> queues, QueueDepthsDone done) override;
 
   struct State;
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,13 @@ class Broker {
   // its first event.
   virtual bool RoutesJobs() const { return false; }
   virtual void PublishJob(const std::vector<std::string>& /*tags*/, Json /*msg*/) {}
+  // Distributed mode: how many jobs wait (ready, taken by no worker) in each of |queues|, for
+  // the on-demand pools. Answered on the broker's thread; a broker without queues answers an
+  // empty map.
+  using QueueDepthsDone = std::function<void(Status, std::map<std::string, int64_t>)>;
+  virtual void QueueDepths(std::vector<std::string> /*queues*/, QueueDepthsDone done) {
+    done(Status::Ok(), {});
+  }
 };
 
 }  // namespace grove

@@ -213,9 +213,13 @@ void Cluster::Round(Impl& impl) {
            .ok())
     return;
   std::map<std::string, int> active_hashes;
+  std::set<std::string> live{opts_.name};
+  bool others_recent = false;
   while (q.Step(&row).ok() && row) {
     std::string name(q.Text(0));
     int64_t last_seen = q.Int(3);
+    if (now - last_seen < kExpiryMs) live.insert(name);
+    if (name != opts_.name && now - last_seen < kRecentMs) others_recent = true;
     bool active = now - last_seen < kActiveMs;
     Json m{{"name", name},
            {"url", std::string(q.Text(1))},
@@ -234,10 +238,21 @@ void Cluster::Round(Impl& impl) {
   for (const auto& [h, n] : active_hashes)
     if (n > active_hashes[usual]) usual = h;
   for (Json& m : masters) m["config_differs"] = m["state"] == "active" && m["config_hash"] != usual;
-  std::lock_guard<std::mutex> lock(mu_);
-  snapshot_ = Json{{"self", opts_.name},
-                   {"config_hashes_differ", active_hashes.size() > 1},
-                   {"masters", std::move(masters)}};
+  if (peers_handler_) peers_handler_(std::move(live), others_recent);
+  Json snapshot{{"self", opts_.name},
+                {"config_hashes_differ", active_hashes.size() > 1},
+                {"masters", std::move(masters)}};
+  Json shape = snapshot;
+  for (Json& m : shape["masters"]) m.erase("last_seen");
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    snapshot_ = std::move(snapshot);
+  }
+  if (shape != shape_) {
+    const bool first = shape_.is_null();
+    shape_ = std::move(shape);
+    if (!first && on_change_) on_change_();
+  }
 }
 
 }  // namespace grove

@@ -16,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -44,6 +45,11 @@ class Cluster {
   };
   // Called on the cluster's thread with true when the lease is gained, false when lost.
   using LeaseHandler = std::function<void(bool held)>;
+  // What a round saw of the masters: |live|, those whose heartbeat is younger than the lease
+  // expiry (this one included); |others_recent|, whether any other master was seen within
+  // kRecentMs (until then a dead master's builds may still be waiting to be taken over).
+  using PeersHandler = std::function<void(std::set<std::string> live, bool others_recent)>;
+  static constexpr int64_t kRecentMs = 10 * 60 * 1000;
 
   explicit Cluster(Options opts);
   ~Cluster();
@@ -52,11 +58,16 @@ class Cluster {
 
   // Before Start: this master competes for |lease|.
   void OnLease(const std::string& lease, LeaseHandler handler);
+  // Before Start: told after every successful round (on the cluster's thread).
+  void OnPeers(PeersHandler handler) { peers_handler_ = std::move(handler); }
   // Opens the cluster's own connection to the store, runs the first heartbeat and lease round
   // (on the calling thread, so before the master serves), then starts the thread.
   Status Start();
   // Releases the held leases (so another master takes them over at once) and stops.
   void Stop();
+  // Before Start: called on the cluster's thread when the snapshot changes other than in the
+  // masters' last_seen (a master came or went, a lease moved, a configuration hash changed).
+  void OnChange(std::function<void()> handler) { on_change_ = std::move(handler); }
   // After a reconfiguration: the hash of the configuration now in force.
   void SetConfigHash(std::string hash);
   // GET /api/v1/masters: the snapshot of the last round.
@@ -76,6 +87,9 @@ class Cluster {
   Options opts_;
   int64_t started_at_ = 0;
   std::map<std::string, Lease> leases_;  // touched by the thread only, once started
+  std::function<void()> on_change_;
+  Json shape_;  // the thread's: the last snapshot without last_seen
+  PeersHandler peers_handler_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;

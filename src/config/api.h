@@ -26,6 +26,10 @@ void RegisterPipelineStepApi(
     lua_State* L);                   // checkout, test, set_property, upload, download, publish
 void RegisterLockApi(lua_State* L);  // lock.master, lock.worker
 void RegisterArtifactStoreApi(lua_State* L);  // artifacts
+void RegisterRetentionApi(lua_State* L);      // retention
+// A retention table (retention { ... } or a builder's retention = { ... }) checked; in a
+// builder's, what is not given is -1 (as the global setting).
+RetentionConfig ParseRetention(const Json& table, const std::string& what, bool per_builder);
 // The marker key of lock tables, and their reading from a builder's locks option (api_locks.cc).
 inline constexpr const char* kLockKey = "__grove_lock";
 std::vector<LockUse> ParseLocks(const Json& data, const std::string& what);

@@ -76,6 +76,8 @@ int BuilderTable(lua_State* L, LoadContext& ctx) {
   b.properties = t.Data("properties").value_or(Json::object());
   if (auto locks = t.Data("locks")) b.locks = ParseLocks(*locks, what);
   b.collapse = t.Bool("collapse").value_or(false);
+  if (auto retention = t.Data("retention"))
+    b.retention = ParseRetention(*retention, "option 'retention' in " + what, true);
   t.Push("steps");  // read below, once every option is known, so that a typo is reported first
   lua_pop(L, 1);
   t.Finish();

@@ -84,6 +84,7 @@ int InstallApi(lua_State* L) {
   RegisterPipelineStepApi(L);
   RegisterLockApi(L);
   RegisterArtifactStoreApi(L);
+  RegisterRetentionApi(L);
   RegisterBuilderApi(L);
   RegisterScheduleApi(L);
   RegisterTimedScheduleApi(L);

@@ -119,7 +119,14 @@ int Web(lua_State* L, LoadContext& ctx) {
   std::optional<std::string> users = t.String("users");
   std::optional<std::string> anonymous = t.String("anonymous");
   std::optional<int64_t> max_connections = t.Integer("max_connections");
+  std::optional<std::string> metrics = t.String("metrics");
   t.Finish();
+  if (metrics) {
+    if (*metrics != "loopback" && *metrics != "public" && *metrics != "users" && *metrics != "off")
+      throw ConfigError("invalid metrics '" + *metrics +
+                        "' in web: expected \"loopback\", \"public\", \"users\" or \"off\"");
+    ctx.config->web.metrics = *metrics;
+  }
   if (max_connections) {
     if (*max_connections < 1 || *max_connections > 1000000)
       throw ConfigError("option 'max_connections' in web must be between 1 and 1000000, got " +

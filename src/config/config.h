@@ -13,12 +13,25 @@
 
 namespace grove {
 
+// worker "burst" { on_demand = { ... } }: the master starts and stops instances of the worker
+// (named burst-1 ... burst-MAX) with the operator's commands (src/pool, docs/operations.md).
+struct OnDemandConfig {
+  bool enabled = false;
+  std::vector<std::string> start;  // argv
+  std::vector<std::string> stop;   // argv
+  int max = 1;
+  int min = 0;
+  int64_t idle_s = 300;           // an instance idle this long is drained and stopped
+  int64_t start_timeout_s = 180;  // an instance not connected by then is a failed start
+};
+
 struct WorkerConfig {
   std::string name;
   std::string secret;  // resolved value; never logged
   std::vector<std::string> tags;
   int capacity = 1;
   std::string where;
+  OnDemandConfig on_demand;
 };
 
 // A lock a builder takes for its whole build (lock.master / lock.worker in grove.lua).
@@ -26,6 +39,17 @@ struct LockUse {
   std::string kind;  // "master" | "worker"
   std::string name;
   int max = 1;  // how many builds may hold it at once (per worker for "worker")
+};
+
+// retention { logs = "90d", builds = "2y", artifacts = "30d", changes = "1y" }: how long
+// finished builds' logs, the builds themselves, their artifacts and the changes are kept, in ms;
+// 0 = forever. In a builder's own retention table, -1 = as the global setting (and changes,
+// shared by all builders, are global only).
+struct RetentionConfig {
+  int64_t logs_ms = 0;
+  int64_t builds_ms = 0;
+  int64_t artifacts_ms = 0;
+  int64_t changes_ms = 0;
 };
 
 struct BuilderConfig {
@@ -38,6 +62,7 @@ struct BuilderConfig {
   std::vector<LockUse> locks;
   // A newer queued request for the same branch supersedes the older queued ones.
   bool collapse = false;
+  RetentionConfig retention{-1, -1, -1, -1};  // overrides of the global retention (-1: none)
   std::string where;
 };
 
@@ -195,6 +220,8 @@ struct WebConfig {
   std::string anonymous = "viewer";
   // Open connections at most (HTTP, live-update streams, workers); see docs/config.md.
   int64_t max_connections = 1000;
+  // Who may read GET /metrics: "loopback" | "public" | "users" | "off" (docs/config.md).
+  std::string metrics = "loopback";
 };
 
 struct Config {
@@ -216,10 +243,14 @@ struct Config {
   WebhookConfig webhooks;
   WebConfig web;
   int64_t artifact_max_bytes = 100 * 1024 * 1024;  // artifacts { max_size = ... }
+  RetentionConfig retention;                       // retention { ... }
   NotifyConfig notify;
 
   const BuilderConfig* FindBuilder(const std::string& name) const;
   const WorkerConfig* FindWorker(const std::string& name) const;
+  // The declared worker |name| is, or whose on-demand instance it is ("burst-3" of "burst",
+  // numbers 1..max); nullptr when neither.
+  const WorkerConfig* FindWorkerOrInstance(const std::string& name) const;
 };
 
 // Loads and validates |path| (normally DIR/grove.lua). On error the message has the form

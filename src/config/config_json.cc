@@ -28,16 +28,30 @@ Json ListJson(const std::vector<T>& items, Fn fn) {
   return out;
 }
 
+Json OnDemandJson(const OnDemandConfig& o) {
+  return {{"enabled", o.enabled},
+          {"start", o.start},
+          {"stop", o.stop},
+          {"max", o.max},
+          {"min", o.min},
+          {"idle_s", o.idle_s},
+          {"start_timeout_s", o.start_timeout_s}};
+}
+
 Json WorkerJson(const WorkerConfig& w) {
-  return {{"name", w.name},
-          {"secret", w.secret},
-          {"tags", w.tags},
-          {"capacity", w.capacity},
-          {"where", w.where}};
+  return {{"name", w.name},         {"secret", w.secret}, {"tags", w.tags},
+          {"capacity", w.capacity}, {"where", w.where},   {"on_demand", OnDemandJson(w.on_demand)}};
 }
 
 Json LockJson(const LockUse& l) {
   return {{"kind", l.kind}, {"name", l.name}, {"max", l.max}};
+}
+
+Json RetentionJson(const RetentionConfig& r) {
+  return {{"logs_ms", r.logs_ms},
+          {"builds_ms", r.builds_ms},
+          {"artifacts_ms", r.artifacts_ms},
+          {"changes_ms", r.changes_ms}};
 }
 
 Json BuilderJson(const BuilderConfig& b) {
@@ -49,6 +63,7 @@ Json BuilderJson(const BuilderConfig& b) {
           {"priority", b.priority},
           {"locks", ListJson(b.locks, LockJson)},
           {"collapse", b.collapse},
+          {"retention", RetentionJson(b.retention)},
           {"where", b.where}};
 }
 
@@ -296,6 +311,16 @@ WorkerConfig ReadWorker(const Json& j, const std::string& p) {
   w.tags = StrList(j, "tags", p);
   w.capacity = Int32(j, "capacity", p);
   w.where = Str(j, "where", p);
+  const Json od = ObjectField(j, "on_demand", p);
+  const std::string op = Join(p, "on_demand");
+  w.on_demand.enabled = Bool(od, "enabled", op);
+  w.on_demand.start = StrList(od, "start", op);
+  w.on_demand.stop = StrList(od, "stop", op);
+  w.on_demand.max = static_cast<int>(Int(od, "max", op, 1, 1000));
+  w.on_demand.min = static_cast<int>(Int(od, "min", op, 0, w.on_demand.max));
+  w.on_demand.idle_s = Int(od, "idle_s", op, 0, std::numeric_limits<int64_t>::max());
+  w.on_demand.start_timeout_s =
+      Int(od, "start_timeout_s", op, 1, std::numeric_limits<int64_t>::max());
   return w;
 }
 
@@ -305,6 +330,16 @@ LockUse ReadLock(const Json& j, const std::string& p) {
   l.name = Str(j, "name", p);
   l.max = Int32(j, "max", p);
   return l;
+}
+
+RetentionConfig ReadRetention(const Json& j, const std::string& p, int64_t min) {
+  const int64_t max = std::numeric_limits<int64_t>::max();
+  RetentionConfig r;
+  r.logs_ms = Int(j, "logs_ms", p, min, max);
+  r.builds_ms = Int(j, "builds_ms", p, min, max);
+  r.artifacts_ms = Int(j, "artifacts_ms", p, min, max);
+  r.changes_ms = Int(j, "changes_ms", p, min, max);
+  return r;
 }
 
 BuilderConfig ReadBuilder(const Json& j, const std::string& p) {
@@ -317,6 +352,7 @@ BuilderConfig ReadBuilder(const Json& j, const std::string& p) {
   b.priority = Int32(j, "priority", p);
   b.locks = List(j, "locks", p, ReadLock);
   b.collapse = Bool(j, "collapse", p);
+  b.retention = ReadRetention(ObjectField(j, "retention", p), p + ".retention", -1);
   b.where = Str(j, "where", p);
   return b;
 }
@@ -503,9 +539,11 @@ Config ReadConfig(const Json& j) {
   c.web.listen = Str(web, "listen", "web");
   c.web.users = Str(web, "users", "web");
   c.web.anonymous = Str(web, "anonymous", "web");
+  c.web.metrics = Str(web, "metrics", "web");
   c.web.max_connections =
       Int(web, "max_connections", "web", 1, std::numeric_limits<int64_t>::max());
   c.artifact_max_bytes = Int(j, "artifact_max_bytes", p, 0, std::numeric_limits<int64_t>::max());
+  c.retention = ReadRetention(ObjectField(j, "retention", p), "retention", 0);
   return c;
 }
 
@@ -534,8 +572,10 @@ Json ConfigToJson(const Config& c) {
        {{"listen", c.web.listen},
         {"users", c.web.users},
         {"anonymous", c.web.anonymous},
+        {"metrics", c.web.metrics},
         {"max_connections", c.web.max_connections}}},
       {"artifact_max_bytes", c.artifact_max_bytes},
+      {"retention", RetentionJson(c.retention)},
   };
 }
 

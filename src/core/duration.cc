@@ -8,7 +8,7 @@ namespace grove {
 Status ParseDuration(std::string_view text, std::chrono::seconds* out) {
   auto bad = [&] {
     return Status::Invalid("invalid duration '" + std::string(text) +
-                           "' (expected e.g. 90s, 15m, 12h, 2d or 1h30m)");
+                           "' (expected e.g. 90s, 15m, 12h, 2d, 1w, 2y or 1h30m)");
   };
   if (text.empty()) return bad();
   long long total = 0;
@@ -35,6 +35,12 @@ Status ParseDuration(std::string_view text, std::chrono::seconds* out) {
           break;
         case 'd':
           unit = 86400;
+          break;
+        case 'w':
+          unit = 7 * 86400;
+          break;
+        case 'y':  // retention periods ("2y"): 365 days
+          unit = 365 * 86400;
           break;
         default:
           return bad();

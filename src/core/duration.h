@@ -1,5 +1,5 @@
 // Durations as users write them in grove.lua and on the command line: "90s", "15m", "12h",
-// "2d", "1h30m", or a bare number of seconds.
+// "2d", "1w", "2y" (365 days), "1h30m", or a bare number of seconds.
 #pragma once
 
 #include <chrono>

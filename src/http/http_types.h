@@ -11,6 +11,8 @@
 
 namespace grove::http {
 
+struct EncodedBody;  // http/encoding.h
+
 struct Request {
   std::string method;  // "GET", "POST", ...
   std::string target;  // as received: "/api/v1/builds/3?x=1"
@@ -49,6 +51,10 @@ struct Response {
   // When set, the server sends the status and headers without a length, keeps the connection
   // open and hands its sink to this callback (on the network thread); |body| is ignored.
   std::function<void(std::shared_ptr<StreamSink>)> on_stream;
+  // When set, the body in every coding, shared with a cache: the server sends the one the
+  // client accepts without copying it, and |body| is ignored. Otherwise a text |body| above
+  // kMinCompressBytes is compressed for the client on the handler's thread.
+  std::shared_ptr<const EncodedBody> encoded;
 
   static Response Json(int status, const nlohmann::json& body);
   // {"error": message} with the status: what every failing API call answers.

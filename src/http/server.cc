@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "core/log_limiter.h"
 #include "http/beast_request.h"
+#include "http/encoding.h"
 #include "http/upgrade.h"
 
 namespace grove::http {
@@ -248,6 +249,7 @@ class Session : public std::enable_shared_from_this<Session> {
     keep_alive_ = msg.keep_alive();
     version_ = msg.version();
     Request req = FromBeast(std::move(msg), remote_);
+    coding_ = ChooseCoding(req.Header("accept-encoding"));
 
     int status = 404;
     const Handler* handler = server_->router.Match(&req, &status);
@@ -263,8 +265,11 @@ class Session : public std::enable_shared_from_this<Session> {
     auto self = shared_from_this();
     auto answered = std::make_shared<std::atomic<bool>>(false);
     try {
-      (*handler)(req, [self, answered](Response resp) {
+      (*handler)(req, [self, answered, coding = coding_](Response resp) {
         *answered = true;
+        // Compressed here, on the handler's thread (mostly the read pool), not on the
+        // network thread that serves every connection.
+        Encode(&resp, coding);
         asio::post(self->server_->io, [self, resp = std::move(resp)]() mutable {
           self->WriteNow(std::move(resp), self->keep_alive_);
         });
@@ -277,20 +282,50 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
+  // Compresses |resp|'s body for |coding| when it is text and big enough; marks every answer
+  // whose form depends on Accept-Encoding with Vary so that caches keep them apart.
+  static void Encode(Response* resp, Coding coding) {
+    if (resp->on_stream || resp->headers.count("Content-Encoding")) return;
+    const size_t size = resp->encoded ? resp->encoded->identity.size() : resp->body.size();
+    if (size < kMinCompressBytes || !Compressible(resp->content_type)) return;
+    resp->headers["Vary"] = "Accept-Encoding";
+    if (resp->encoded || coding == Coding::kIdentity) return;  // encoded: chosen in WriteNow
+    std::string packed = Compress(coding, resp->body, coding == Coding::kGzip ? 1 : 3);
+    if (packed.empty() || packed.size() >= resp->body.size()) return;
+    resp->body = std::move(packed);
+    resp->headers["Content-Encoding"] = CodingName(coding);
+  }
+
   void WriteNow(Response resp, bool keep_alive) {
     if (resp.on_stream) return StartStream(std::move(resp));
+    if (resp.encoded) {
+      // A shared body: sent from the cache's memory, which the write keeps alive.
+      auto shared = std::move(resp.encoded);
+      const std::string& bytes = shared->For(coding_);
+      if (&bytes != &shared->identity) resp.headers["Content-Encoding"] = CodingName(coding_);
+      auto res = std::make_shared<bhttp::response<bhttp::span_body<const char>>>();
+      res->body() = bhttp::span_body<const char>::value_type(bytes.data(), bytes.size());
+      return Send(std::move(res), resp, keep_alive, std::move(shared));
+    }
     auto res = std::make_shared<bhttp::response<bhttp::string_body>>();
+    res->body() = std::move(resp.body);
+    Send(std::move(res), resp, keep_alive, nullptr);
+  }
+
+  template <class Message>
+  void Send(std::shared_ptr<Message> res, const Response& resp, bool keep_alive,
+            std::shared_ptr<const void> hold) {
     res->version(version_);
     res->result(static_cast<unsigned>(resp.status));
     res->set(bhttp::field::server, "grove");
     res->set(bhttp::field::content_type, resp.content_type);
     for (const auto& [k, v] : resp.headers) res->set(k, v);
     res->keep_alive(keep_alive);
-    res->body() = std::move(resp.body);
     res->prepare_payload();
     stream_.expires_after(kBodyTimeout);
     bhttp::async_write(stream_, *res,
-                       [self = shared_from_this(), res, keep_alive](beast::error_code ec, size_t) {
+                       [self = shared_from_this(), res, hold = std::move(hold), keep_alive](
+                           beast::error_code ec, size_t) {
                          if (ec || !keep_alive) return self->Close();
                          self->Read();
                        });
@@ -325,6 +360,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string remote_;
   bool keep_alive_ = true;
   unsigned version_ = 11;
+  Coding coding_ = Coding::kIdentity;  // what the current request's client accepts
 };
 
 }  // namespace

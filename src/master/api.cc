@@ -10,6 +10,7 @@
 #include "master/api_util.h"
 #include "master/controller.h"
 #include "master/read_pool.h"
+#include "metrics/master_metrics.h"
 
 namespace grove {
 
@@ -21,8 +22,8 @@ namespace {
 
 class Api {
  public:
-  Api(Controller& c, ReadPool& r, ConfigSource cfg)
-      : controller_(c), reads_(r), config_(std::move(cfg)) {}
+  Api(Controller& c, ReadPool& r, ConfigSource cfg, std::function<Json()> masters)
+      : controller_(c), reads_(r), config_(std::move(cfg)), masters_(std::move(masters)) {}
 
   void BuilderBuilds(const Request& req, Responder respond) {
     std::string name = req.params[0];
@@ -141,9 +142,21 @@ class Api {
 
   void StatusInfo(const Request&, Responder respond) {
     auto config = config_();
-    controller_.DescribeQueue([respond, config](Json j) {
+    // Read here, on the network thread: the cluster's snapshot is not the core loop's.
+    Json masters = masters_ ? masters_() : Json();
+    controller_.DescribeQueue([respond, config, masters = std::move(masters)](Json j) {
       j["project"] = {{"name", config->project_name}, {"url", config->project_url}};
       j["builders_count"] = config->builders.size();
+      if (!masters.is_null()) j["masters"] = masters;
+      // The home page's charts (the last hour, a sample every ~30 s): no call of their own.
+      Json history = Json::array();
+      for (const auto& s : metrics::Samples())
+        history.push_back({{"at", s.at_ms},
+                           {"queued", s.queued},
+                           {"running", s.running},
+                           {"workers_connected", s.workers_connected},
+                           {"workers_busy", s.workers_busy}});
+      j["history"] = std::move(history);
       respond(Response::Json(200, j));
     });
   }
@@ -152,13 +165,14 @@ class Api {
   Controller& controller_;
   ReadPool& reads_;
   ConfigSource config_;
+  std::function<Json()> masters_;
 };
 
 }  // namespace
 
 void AddApiRoutes(http::Router& router, Controller& controller, ReadPool& reads,
-                  ConfigSource config) {
-  auto api = std::make_shared<Api>(controller, reads, std::move(config));
+                  ConfigSource config, std::function<Json()> masters) {
+  auto api = std::make_shared<Api>(controller, reads, std::move(config), std::move(masters));
   auto bind = [api](void (Api::*fn)(const Request&, Responder)) {
     return
         [api, fn](const Request& req, Responder respond) { ((*api).*fn)(req, std::move(respond)); };

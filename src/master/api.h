@@ -15,7 +15,9 @@ class ReadPool;
 
 using ConfigSource = std::function<std::shared_ptr<const Config>()>;
 
+// |masters| (when set and not null) is GET /api/v1/status's "masters": a summary of the masters
+// sharing the store.
 void AddApiRoutes(http::Router& router, Controller& controller, ReadPool& reads,
-                  ConfigSource config);
+                  ConfigSource config, std::function<Json()> masters = {});
 
 }  // namespace grove

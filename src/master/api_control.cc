@@ -1,11 +1,10 @@
 #include "master/api_control.h"
 
 #include <charconv>
-#include <mutex>
-#include <unordered_map>
 
 #include "core/log.h"
 #include "master/api_bodies.h"
+#include "master/api_builders.h"
 #include "master/api_json.h"
 #include "master/api_util.h"
 #include "master/controller.h"
@@ -42,77 +41,9 @@ std::string AuditName(const Request& req) {
 
 }  // namespace
 
-namespace {
-
-// GET /api/v1/builders: every builder with its last 5 builds, for the home page and the grid.
-// With thousands of builders the answer is megabytes of JSON, so it is built once per change:
-// the body is kept with the EventHub generation and the config it was built from.
-class BuildersCache {
- public:
-  BuildersCache(ReadPool& reads, EventHub& hub, ConfigSource config)
-      : reads_(reads), hub_(hub), config_(std::move(config)) {}
-
-  void Get(Responder respond) {
-    auto config = config_();
-    const uint64_t gen = hub_.generation();
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (body_ && gen_ == gen && config_used_ == config) return respond(Answer(*body_));
-    }
-    reads_.Run([this, config, gen, respond](Store& store) {
-      std::vector<BuildRecord> all;
-      Status st = store.LastBuildsPerBuilder(5, &all);
-      if (!st.ok()) return respond(FromStatus(st));
-      std::unordered_map<std::string, Json> by_builder;
-      for (const auto& r : all) {
-        Json& list = by_builder[r.builder];
-        if (list.is_null()) list = Json::array();
-        list.push_back(BuildSummaryJson(r));
-      }
-      Json out = Json::array();
-      for (const auto& b : config->builders) {
-        auto found = by_builder.find(b.name);
-        out.push_back({{"name", b.name},
-                       {"tags", b.tags},
-                       {"priority", b.priority},
-                       {"steps", b.steps.size()},
-                       {"recent_builds",
-                        found == by_builder.end() ? Json::array() : std::move(found->second)}});
-      }
-      auto body = std::make_shared<const std::string>(out.dump());
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        body_ = body;
-        gen_ = gen;
-        config_used_ = config;
-      }
-      respond(Answer(*body));
-    });
-  }
-
- private:
-  static Response Answer(const std::string& body) {
-    Response r;
-    r.body = body;
-    return r;
-  }
-
-  ReadPool& reads_;
-  EventHub& hub_;
-  ConfigSource config_;
-  std::mutex mu_;
-  std::shared_ptr<const std::string> body_;
-  uint64_t gen_ = 0;
-  std::shared_ptr<const Config> config_used_;
-};
-
-}  // namespace
-
 void AddControlRoutes(http::Router& router, Controller& controller, ReadPool& reads, EventHub& hub,
                       ConfigSource config) {
-  auto builders = std::make_shared<BuildersCache>(reads, hub, config);
-  router.Add("GET", "/api/v1/builders",
-             [builders](const Request&, Responder respond) { builders->Get(std::move(respond)); });
+  AddBuildersRoute(router, reads, hub, config);
   router.Add("GET", "/api/v1/events", [&hub](const Request&, Responder respond) {
     Response r;
     r.content_type = "text/event-stream";

@@ -11,9 +11,18 @@
 #include <fstream>
 #include <sstream>
 
+#include "master/hmac.h"
+
 namespace grove {
 
 Status ArtifactTokens::Open(const std::string& key_file, std::unique_ptr<ArtifactTokens>* out) {
+  std::string key;
+  GROVE_RETURN_IF_ERROR(LoadOrCreateKey(key_file, &key));
+  *out = std::make_unique<ArtifactTokens>(std::move(key));
+  return Status::Ok();
+}
+
+Status ArtifactTokens::LoadOrCreateKey(const std::string& key_file, std::string* out) {
   std::ifstream in(key_file, std::ios::binary);
   std::string key;
   if (in) {
@@ -34,23 +43,12 @@ Status ArtifactTokens::Open(const std::string& key_file, std::unique_ptr<Artifac
     }
     ::close(fd);
   }
-  *out = std::make_unique<ArtifactTokens>(std::move(key));
+  *out = std::move(key);
   return Status::Ok();
 }
 
 std::string ArtifactTokens::For(int64_t build_id) const {
-  std::string msg = "grove-artifacts:" + std::to_string(build_id);
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
-       reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), mac, &len);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[mac[i] >> 4];
-    out += kHex[mac[i] & 15];
-  }
-  return out;
+  return HmacSha256Hex(key_, "grove-artifacts:" + std::to_string(build_id));
 }
 
 bool ArtifactTokens::Valid(int64_t build_id, std::string_view token) const {

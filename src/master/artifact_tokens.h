@@ -16,6 +16,8 @@ namespace grove {
 class ArtifactTokens {
  public:
   static Status Open(const std::string& key_file, std::unique_ptr<ArtifactTokens>* out);
+  // The key Open uses: read from |key_file|, or made (random, mode 0600) when it has none.
+  static Status LoadOrCreateKey(const std::string& key_file, std::string* key);
   // For tests: a fixed key.
   explicit ArtifactTokens(std::string key) : key_(std::move(key)) {}
 

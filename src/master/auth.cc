@@ -156,6 +156,14 @@ bool SelfAuthenticated(const Request& req) {
 }
 
 std::optional<Response> Auth::Check(Request* req) {
+  if (req->path == "/metrics") {
+    const std::string mode = settings_().metrics;
+    if (mode == "off") return Response::Error(404, "metrics are off (web { metrics = \"off\" })");
+    const bool loopback = req->remote.rfind("127.", 0) == 0 || req->remote == "::1" ||
+                          req->remote.rfind("::ffff:127.", 0) == 0;
+    // A scraper sends no session or Origin: reading figures changes nothing.
+    if (mode == "public" || (mode == "loopback" && loopback)) return std::nullopt;
+  }
   if (AuthenticatesItself(*req)) return std::nullopt;
   if (SelfAuthenticated(*req)) return std::nullopt;
   // A browser says where a request comes from; a page of another site must not change

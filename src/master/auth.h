@@ -36,6 +36,9 @@ class ReadPool;
 struct AuthSettings {
   std::string users_path;            // absolute path of the users file
   std::string anonymous = "viewer";  // role of visitors without credentials once users exist
+  // Who may read GET /metrics (web { metrics = ... }): "loopback" (anyone from this machine,
+  // the usual rules from elsewhere), "public", "users" (the usual rules: viewer) or "off".
+  std::string metrics = "loopback";
 };
 
 class Auth {

@@ -12,6 +12,8 @@
 #include "core/log.h"
 #include "core/log_frame.h"
 #include "master/event_hub.h"
+#include "master/metrics_hooks.h"
+#include "metrics/master_metrics.h"
 
 namespace grove {
 
@@ -50,10 +52,12 @@ Controller::Controller(CoreLoop& core, asio::io_context& net, std::shared_ptr<co
       opts_(opts),
       alive_(std::make_shared<std::atomic<bool>>(true)) {
   core_.OnRollback([this](Store& store) { return ReloadAfterRollback(store); });
+  pool_runner_ = std::make_unique<pool::CommandRunner>();
 }
 
 Controller::~Controller() {
   *alive_ = false;
+  pool_runner_.reset();  // joins the command threads (their callbacks see alive_ false)
 }
 
 void Controller::Reconfigure(std::shared_ptr<const Config> config) {
@@ -62,14 +66,23 @@ void Controller::Reconfigure(std::shared_ptr<const Config> config) {
     for (const auto& wc : config_->workers) {
       if (auto* w = workers_.Find(wc.name)) w->tags = {wc.tags.begin(), wc.tags.end()};
     }
+    for (const auto& [name, cw] : workers_.all()) {
+      const WorkerConfig* wc = cw.pool.empty() ? nullptr : config_->FindWorker(cw.pool);
+      if (wc) workers_.Find(name)->tags = {wc->tags.begin(), wc->tags.end()};
+    }
+    if (pools_active_) ReconfigurePools();
     Dispatch(txn);
   });
 }
 
 void Controller::Recover() {
   core_.Post([this](Txn& txn) {
+    txn.store().SetMasterName(master_);
     std::vector<RequestRecord> queued, claimed;
-    Status st = txn.store().ListRequests("queued", 1 << 30, &queued);
+    // Several masters: what another live master runs stays its own; a gone master's is taken.
+    std::set<int64_t> foreign;
+    Status st = ForeignClaims(txn.store(), true, &foreign);
+    if (st.ok()) st = txn.store().ListRequests("queued", 1 << 30, &queued);
     if (st.ok()) st = txn.store().ListRequests("claimed", 1 << 30, &claimed);
     if (!st.ok()) {
       spdlog::error("cannot load the queue from the store: {}", st.message());
@@ -78,11 +91,13 @@ void Controller::Recover() {
     for (const auto& r : queued) queue_.Add({r.id, r.priority, r.builder});
     int64_t deadline = NowMs() + opts_.worker_grace.count();
     for (const auto& r : claimed) {
+      if (foreign.count(r.id)) continue;
       JobKey key{r.id, r.attempt};
       ActiveJob job{r.worker, r.builder, 0};
       BuildRecord b;
       if (txn.store().FindBuild(r.id, r.attempt, &b).ok()) {
         job.build_id = b.id;
+        job.started_at = b.started_at;
         // Distributed mode: the request has no worker; the build names the one that took it.
         if (job.worker.empty()) job.worker = b.worker;
       }
@@ -116,14 +131,17 @@ void Controller::Recover() {
       (void)txn.store().UpsertWorker(rec);
     }
     spdlog::info("recovered {} queued requests and {} jobs in progress", queued.size(),
-                 claimed.size());
+                 claimed.size() - foreign.size());
+    if (!events_active_) ForgetJobs();  // a standby: the master taking over reads them again
     if (!orphans_.empty()) ScheduleReap(opts_.worker_grace);
   });
 }
 
-Status Controller::ReloadAfterRollback(Store& store) {
+Status Controller::ReloadAfterRollback(Store& store, bool takeover) {
   std::vector<RequestRecord> queued, claimed;
-  Status st = store.ListRequests("queued", 1 << 30, &queued);
+  std::set<int64_t> foreign;  // other masters' running jobs
+  Status st = ForeignClaims(store, false, &foreign);
+  if (st.ok()) st = store.ListRequests("queued", 1 << 30, &queued);
   if (st.ok()) st = store.ListRequests("claimed", 1 << 30, &claimed);
   if (!st.ok()) {
     // Reads failing too: nothing runs on the stale memory; the core loop asks again.
@@ -138,13 +156,16 @@ Status Controller::ReloadAfterRollback(Store& store) {
   orphans_.clear();
   lock_counts_.clear();
   for (const auto& [name, w] : workers_.all()) workers_.Find(name)->running.clear();
+  pool_stored_.clear();  // the on-demand instances are written again at the next tick
   const int64_t deadline = NowMs() + opts_.worker_grace.count();
   for (const auto& r : claimed) {
+    if (foreign.count(r.id)) continue;
     JobKey key{r.id, r.attempt};
     ActiveJob job{r.worker, r.builder, 0, {}, {}, {}};
     BuildRecord b;
     if (store.FindBuild(r.id, r.attempt, &b).ok()) {
       job.build_id = b.id;
+      job.started_at = b.started_at;
       if (job.worker.empty()) job.worker = b.worker;  // distributed mode: adopted
     }
     const BuilderConfig* bc = config_->FindBuilder(r.builder);
@@ -171,10 +192,17 @@ Status Controller::ReloadAfterRollback(Store& store) {
     if (w.applied_upto < 0) continue;
     w.applied_upto = w.stored_upto;
     w.resend_from = 0;
+    w.recorded_upto = -1;
+    // Distributed mode: the store says what is applied (another master may have applied more
+    // than this one stored: the batch failed on that conflict); read again at the next event.
+    if (Distributed() && !w.instance.empty()) w.applied_upto = -1;
     RequestResend(w);
+    if (w.applied_upto < 0) w.stored_upto = -1;
   }
-  spdlog::warn("state reloaded from the store after a rollback: {} queued, {} in progress",
-               queued.size(), claimed.size());
+  if (!takeover)
+    spdlog::warn("state reloaded from the store after a rollback: {} queued, {} in progress",
+                 queued.size(), claimed.size());
+  if (!events_active_) ForgetJobs();
   if (!orphans_.empty()) ScheduleReap(opts_.worker_grace);
   // The failed batch's dispatching is retried (with the core loop's backoff).
   if (!queue_.empty()) core_.Post([this](Txn& txn) { Dispatch(txn); });
@@ -183,11 +211,15 @@ Status Controller::ReloadAfterRollback(Store& store) {
 
 void Controller::OnHello(ConnId conn, WorkerHello hello, std::function<void(Status)> reply) {
   core_.Post([this, conn, hello = std::move(hello), reply = std::move(reply)](Txn& txn) {
-    const WorkerConfig* wc = config_->FindWorker(hello.name);
+    const WorkerConfig* wc = config_->FindWorkerOrInstance(hello.name);
     if (!wc || !SecretsEqual(wc->secret, hello.secret)) {
       spdlog::warn("refused worker '{}' from {}: {}", hello.name, hello.remote,
                    wc ? "wrong secret" : "unknown worker name");
       return reply(Status::Unauthorized("unknown worker or wrong secret"));
+    }
+    if (Status st = AdmitPoolInstance(*wc, hello.name); !st.ok()) {
+      spdlog::warn("refused worker '{}' from {}: {}", hello.name, hello.remote, st.message());
+      return reply(st);
     }
     if (auto* old = workers_.Find(hello.name)) {
       // A second connection under the same name: the newest wins (the old one is likely a
@@ -201,12 +233,20 @@ void Controller::OnHello(ConnId conn, WorkerHello hello, std::function<void(Stat
     }
     ConnectedWorker w;
     w.name = hello.name;
+    w.instance = hello.instance;
     w.conn = conn;
     w.tags = {wc->tags.begin(), wc->tags.end()};
     w.os = hello.os;
     w.capacity = hello.capacity > 0 ? std::min(hello.capacity, wc->capacity) : wc->capacity;
     w.connected_at = w.last_seen = NowMs();
     w.paused = hello.paused;
+    if (wc->name != hello.name) {  // an on-demand instance
+      w.pool = wc->name;
+      auto p = pools_.find(wc->name);
+      const pool::Instance* i =
+          p == pools_.end() ? nullptr : pool::FindInstance(p->second->state(), hello.name);
+      w.draining = i && pool::TakesNoJob(i->state);
+    }
     ConnectedWorker& added = workers_.Add(std::move(w));
 
     // Jobs the worker says it still runs: keep those that are still its own, cancel the rest.
@@ -214,6 +254,12 @@ void Controller::OnHello(ConnId conn, WorkerHello hello, std::function<void(Stat
     for (const RunningJob& j : hello.running) {
       JobKey key{j.request, j.attempt};
       auto it = active_.find(key);
+      if (it == active_.end() && Distributed()) it = LoadClaimedJob(txn, key);
+      if (it == active_.end()) {
+        // Several masters: it may be a job of another master (gone, or left by this worker).
+        AdoptFromStore(txn, hello.name, key);
+        it = active_.find(key);
+      }
       if (it != active_.end() && it->second.worker.empty()) AdoptJob(txn, added, key, it->second);
       if (it != active_.end() && it->second.worker == hello.name) {
         added.running.insert(key);
@@ -225,8 +271,14 @@ void Controller::OnHello(ConnId conn, WorkerHello hello, std::function<void(Stat
     }
     // Jobs the master gave it that it no longer knows: lost with its previous process.
     std::vector<JobKey> lost;
+    // Distributed mode, the same process as the one whose events were applied last: not yet.
+    // Its jobs' last events (job.finished) may still be queued in RabbitMQ behind this hello (a
+    // master that took over, or restarted, reads a backlog): the orphan's deadline decides.
+    int64_t applied = 0;
+    const bool same_process =
+        Distributed() && txn.store().GetAppliedEvents(hello.name, hello.instance, &applied).ok();
     for (const auto& [key, orphan] : orphans_)
-      if (orphan.worker == hello.name && !reported.count(key)) lost.push_back(key);
+      if (orphan.worker == hello.name && !reported.count(key) && !same_process) lost.push_back(key);
     for (const auto& key : lost) {
       orphans_.erase(key);
       LoseJob(txn, key, "worker " + hello.name + " restarted without it");
@@ -263,19 +315,22 @@ void Controller::OnHello(ConnId conn, WorkerHello hello, std::function<void(Stat
 void Controller::OnClosed(ConnId conn, const std::string& worker) {
   core_.Post([this, conn, worker](Txn& txn) {
     ConnectedWorker* w = workers_.Find(worker);
-    if (!w || w->conn != conn) return;  // an older connection, already replaced
+    if (!w || w->conn != conn) return;                    // an older connection, already replaced
+    if (!events_active_) return workers_.Remove(worker);  // a standby keeps no jobs
     int64_t deadline = NowMs() + opts_.worker_grace.count();
     for (const auto& key : w->running) orphans_[key] = {worker, deadline};
     WorkerRecord rec;
     rec.name = worker;
-    if (const WorkerConfig* wc = config_->FindWorker(worker)) {
+    if (const WorkerConfig* wc = config_->FindWorkerOrInstance(worker)) {
       rec.tags = wc->tags;
       rec.capacity = wc->capacity;
     }
     rec.connected = false;
     rec.last_seen = NowMs();
     (void)txn.store().UpsertWorker(rec);
+    const bool instance = !w->pool.empty();
     workers_.Remove(worker);
+    if (instance) KickPools();
     Notify(txn, {{"type", "worker"}, {"name", worker}, {"connected", false}});
     if (!orphans_.empty()) ScheduleReap(opts_.worker_grace);
   });
@@ -302,7 +357,7 @@ void Controller::OnMessages(ConnId conn, const std::string& worker, std::vector<
       const bool has_id = id != INT64_MIN;
       if (has_id) {
         // The first event of a connection: what came before it was acknowledged earlier.
-        if (w->applied_upto < 0) w->stored_upto = w->applied_upto = id - 1;
+        if (w->applied_upto < 0) w->stored_upto = w->applied_upto = FirstUnapplied(txn, *w, id);
         if (id <= w->applied_upto) continue;  // applied already (a resend crossed an ack)
         if (id > w->applied_upto + 1 && !GiveUpWaiting(*w, id, now)) {
           RequestResend(*w);  // one before it was not applied
@@ -332,6 +387,7 @@ void Controller::OnMessages(ConnId conn, const std::string& worker, std::vector<
       }
     }
     if (w->applied_upto >= 0 && broker_) {
+      RecordAppliedEvents(txn, *w);
       txn.AfterCommit([this, conn, worker, upto = w->applied_upto](const Status& st) {
         // Only what is durable is acknowledged; after a failed commit the events come again.
         if (!st.ok()) return;
@@ -380,6 +436,7 @@ Status Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev) {
   if (type == event::kHeartbeat) return Status::Ok();
   JobKey key = KeyOf(ev);
   auto it = active_.find(key);
+  if (it == active_.end() && Distributed()) it = LoadClaimedJob(txn, key);
   // The worker chooses the directory: job.started's builddir becomes a build property.
   Json builddir = Json::object();
   if (type == event::kJobStarted && ev.contains("builddir") && ev["builddir"].is_string())
@@ -406,7 +463,7 @@ Status Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev) {
     s.idx = StepOf(ev);
     s.name = StringOr(ev, "name");
     s.state = "running";
-    s.started_at = now;
+    s.started_at = job.step_started_at = now;
     st = store.StartStep(s);
     Notify(txn, {{"type", "step"}, {"build", s.build_id}, {"step", s.idx}, {"state", "running"}});
   } else if (type == event::kLog) {
@@ -425,15 +482,22 @@ Status Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev) {
     const int64_t build_id = EnsureBuild(txn, key, job, w.name);
     // The worker says how many chunks it sent (docs/protocol.md): a step never ends with a
     // hole at the end of its log either.
-    if (ev.contains("log_chunks") && ev["log_chunks"].is_number_integer() && build_id) {
+    const int64_t sent = IntOr(ev, "log_chunks", 0);
+    if (sent > 0 && build_id) {  // none sent: none can be missing (the usual trivial step)
       int64_t next = 0;
       GROVE_RETURN_IF_ERROR(store.NextLogSeq(build_id, step, &next));
-      const int64_t sent = ev["log_chunks"].get<int64_t>();
       if (sent > next) return MissingLogChunks(txn, w, key, job, step, next, sent);
     }
     Result r = ParseResult(StringOr(ev, "result", "exception")).value_or(Result::kException);
-    st = store.FinishStep(build_id, step, r, now);
-    HandleStepReport(txn, job, ev);
+    // A consume step's result (docs/protocol.md) is stored with the step's end.
+    if (ev.contains("result_json") && job.build_id) {
+      st = store.FinishStepWithResult(build_id, step, r, now, MaskJob(job, ev["result_json"]));
+    } else {
+      st = store.FinishStep(build_id, step, r, now);
+    }
+    if (job.step_started_at)
+      RecordOnCommit(txn, [s = (now - job.step_started_at) / 1000.0] { metrics::StepFinished(s); });
+    HandleStepReport(txn, job, ev, /*result_stored=*/true);
     Notify(txn, {{"type", "step"},
                  {"build", job.build_id},
                  {"step", step},
@@ -506,8 +570,27 @@ Status Controller::MissingLogChunks(Txn& txn, ConnectedWorker& w, const JobKey& 
   return txn.status();
 }
 
+Json Controller::StartingProperties(const std::string& builder, const RequestRecord& req,
+                                    const std::string& worker) const {
+  Json props = Json::object();
+  if (const BuilderConfig* bc = config_->FindBuilder(builder); bc && bc->properties.is_object())
+    props = bc->properties;
+  if (req.properties.is_object())
+    for (auto& [k, v] : req.properties.items()) props[k] = v;
+  if (req.source.is_object()) {
+    for (const char* k : {"branch", "revision", "repository"})
+      if (req.source.contains(k) && !props.contains(k)) props[k] = req.source[k];
+  }
+  // The store's columns say these (a request cannot set them; a step still may).
+  props.erase("buildnumber");
+  props.erase("buildid");
+  props["buildername"] = builder;
+  props["workername"] = worker;
+  return props;
+}
+
 int64_t Controller::EnsureBuild(Txn& txn, const JobKey& key, ActiveJob& job,
-                                const std::string& worker) {
+                                const std::string& worker, const RequestRecord* req) {
   if (job.build_id) return job.build_id;
   BuildRecord b;
   b.request_id = key.request;
@@ -516,20 +599,18 @@ int64_t Controller::EnsureBuild(Txn& txn, const JobKey& key, ActiveJob& job,
   b.worker = worker;
   b.state = "running";
   b.started_at = NowMs();
-  RequestRecord req;
-  if (txn.store().GetRequest(key.request, &req).ok()) b.properties = req.properties;
-  if (const BuilderConfig* bc = config_->FindBuilder(job.builder)) {
-    for (auto& [k, v] : bc->properties.items())
-      if (!b.properties.contains(k)) b.properties[k] = v;
-  }
-  b.properties["buildername"] = job.builder;
-  b.properties["workername"] = worker;
+  RequestRecord read;  // stays empty if it cannot be read: the builder's properties still apply
+  if (!req) (void)txn.store().GetRequest(key.request, &read);
+  b.properties = StartingProperties(job.builder, req ? *req : read, worker);
   Status st = txn.store().StartBuild(&b);
   if (!st.ok()) {
     spdlog::error("cannot record the build of request {}: {}", key.request, st.message());
     return 0;
   }
   job.build_id = b.id;
+  job.build_number = b.number;
+  job.properties = std::move(b.properties);  // as stored (a repeated start: as found)
+  job.started_at = b.started_at;
   QueueNotices(txn, b.id, "started");
   Notify(txn, {{"type", "build"},
                {"id", b.id},
@@ -545,6 +626,10 @@ void Controller::FinishJob(Txn& txn, const JobKey& key, Result result) {
   if (it == active_.end()) return;
   const int64_t now = NowMs();
   if (it->second.build_id) (void)txn.store().FinishBuild(it->second.build_id, result, now);
+  RecordOnCommit(txn, [b = it->second.builder, r = std::string(ResultName(result)),
+                       s = it->second.started_at ? (now - it->second.started_at) / 1000.0 : -1] {
+    metrics::BuildFinished(b, r, s);
+  });
   QueueNotices(txn, it->second.build_id, "finished");
   (void)txn.store().FinishRequest(key.request, result, now);
   Notify(txn, {{"type", "build"},
@@ -562,6 +647,16 @@ void Controller::FinishJob(Txn& txn, const JobKey& key, Result result) {
 void Controller::LoseJob(Txn& txn, const JobKey& key, const std::string& why) {
   auto it = active_.find(key);
   if (it == active_.end()) return;
+  if (!StillOwned(txn, key)) {
+    // Its worker took it to another master, which adopted it: that one sees it to the end.
+    spdlog::info("request {} attempt {} is run through another master now", key.request,
+                 key.attempt);
+    if (auto* w = workers_.Find(it->second.worker)) w->running.erase(key);
+    ReleaseLocks(it->second);
+    orphans_.erase(key);
+    active_.erase(it);
+    return;
+  }
   Store& store = txn.store();
   const int64_t now = NowMs();
   spdlog::warn("request {} attempt {} lost: {}", key.request, key.attempt, why);
@@ -572,6 +667,10 @@ void Controller::LoseJob(Txn& txn, const JobKey& key, const std::string& why) {
         if (s.state == "running") (void)store.FinishStep(s.build_id, s.idx, Result::kRetry, now);
     }
     (void)store.FinishBuild(it->second.build_id, Result::kRetry, now);
+    RecordOnCommit(txn, [b = it->second.builder,
+                         s = it->second.started_at ? (now - it->second.started_at) / 1000.0 : -1] {
+      metrics::BuildFinished(b, "retry", s);
+    });
     Notify(txn, {{"type", "build"},
                  {"id", it->second.build_id},
                  {"request", key.request},
@@ -637,26 +736,33 @@ void Controller::Notify(Txn& txn, Json event) {
 
 bool Controller::ClaimJob(Txn& txn, int64_t request_id, const BuilderConfig& bc,
                           const std::string& worker, JobSpec* job) {
-  int attempt = 0;
-  Status st = txn.store().ClaimRequest(request_id, worker, NowMs(), &attempt);
+  RequestRecord req;
+  Status st = txn.store().ClaimRequestRecord(request_id, worker, NowMs(), &req);
   if (!st.ok()) {
-    spdlog::error("cannot claim request {}: {}", request_id, st.message());
+    // Several masters: another one claimed it first (its worker was free sooner).
+    if (st.IsConflict())
+      spdlog::debug("request {} not claimed: {}", request_id, st.message());
+    else
+      spdlog::error("cannot claim request {}: {}", request_id, st.message());
     return false;
   }
-  JobKey key{request_id, attempt};
+  JobKey key{request_id, req.attempt};
   ActiveJob& active = active_[key];
   active = ActiveJob{worker, bc.name, 0, {}, {}};
   TakeLocks(bc, worker, active);  // AMQP mode (no worker yet): master locks only
-  MakeJob(txn, key, active, bc, job);
+  MakeJob(txn, key, active, bc, job, &req);
+  if (req.submitted_at)
+    RecordOnCommit(txn, [s = (NowMs() - req.submitted_at) / 1000.0] { metrics::QueueWait(s); });
   Notify(txn,
          {{"type", "request"}, {"id", request_id}, {"builder", bc.name}, {"state", "claimed"}});
   return true;
 }
 
 void Controller::MakeJob(Txn& txn, const JobKey& key, ActiveJob& active, const BuilderConfig& bc,
-                         JobSpec* job) {
-  RequestRecord req;
-  (void)txn.store().GetRequest(key.request, &req);
+                         JobSpec* job, const RequestRecord* claimed) {
+  RequestRecord read;
+  if (!claimed) (void)txn.store().GetRequest(key.request, &read);
+  const RequestRecord& req = claimed ? *claimed : read;
   job->request_id = key.request;
   job->attempt = key.attempt;
   job->builder = bc.name;
@@ -670,6 +776,7 @@ void Controller::MakeJob(Txn& txn, const JobKey& key, ActiveJob& active, const B
 
 void Controller::Dispatch(Txn& txn) {
   if (!broker_) return;
+  if (!pools_.empty()) KickPools();  // what still waits afterwards may need an instance
   if (broker_->RoutesJobs()) return DispatchToQueues(txn);
   for (auto it = queue_.begin(); it != queue_.end() && workers_.AnyFree();) {
     const BuilderConfig* bc = config_->FindBuilder(it->builder);
@@ -688,6 +795,7 @@ void Controller::Dispatch(Txn& txn) {
       continue;
     }
     w->running.insert({job.request_id, job.attempt});
+    w->last_job_at = NowMs();
     ConnId conn = w->conn;
     txn.AfterCommit(
         [this, conn, msg = Json{{"type", "job"}, {"job", ToJson(job)}}](const Status& st) {
@@ -757,6 +865,28 @@ void Controller::DescribeWorkers(std::function<void(Json)> done) {
           }
           j["running"].push_back(r);
         }
+      }
+      if (auto p = pools_.find(wc.name); p != pools_.end()) {
+        j["on_demand"] = p->second->Describe(NowMs(), [this](const std::string& name, Json* ij) {
+          const ConnectedWorker* w = workers_.Find(name);
+          (*ij)["connected"] = w != nullptr;
+          (*ij)["running"] = Json::array();
+          if (!w) return;
+          (*ij)["capacity"] = w->capacity;
+          (*ij)["paused"] = w->paused;
+          (*ij)["last_seen"] = w->last_seen;
+          for (const auto& key : w->running) {
+            Json r = KeyJson(key);
+            if (auto a = active_.find(key); a != active_.end()) {
+              r["builder"] = a->second.builder;
+              r["build"] = a->second.build_id;
+            }
+            (*ij)["running"].push_back(r);
+          }
+        });
+        // The declared worker is "connected" while one of its instances is.
+        for (const auto& inst : j["on_demand"]["instances"])
+          if (inst.value("connected", false)) j["connected"] = true;
       }
       out.push_back(j);
     }

@@ -12,12 +12,15 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 
 #include "broker/broker.h"
 #include "config/config.h"
 #include "master/core_loop.h"
 #include "master/job_queue.h"
 #include "master/worker_registry.h"
+#include "metrics/master_metrics.h"
+#include "pool/pool.h"
 
 namespace boost::asio {
 class io_context;
@@ -59,7 +62,20 @@ class Controller : public BrokerListener {
   void SetNotices(notify::NotifyService* notices) { notices_ = notices; }
   // Loads the queue and the jobs that were running when the master stopped.
   void Recover();
+  // Several masters on one store (controller_cluster.cc). Before Recover: this master's name,
+  // recorded as the owner of what it claims.
+  void SetMasterName(std::string name) { master_ = std::move(name); }
+  // After each round of the cluster (any thread): the masters alive now (this one included),
+  // and whether another master was seen recently.
+  void SetPeers(std::set<std::string> live, bool others_recent);
   void Reconfigure(std::shared_ptr<const Config> config);
+  // Distributed mode with several masters (controller_amqp.cc): one master at a time, the
+  // holder of the "amqp-events" lease, applies workers' events. GateEventsOnLease (before the
+  // core loop starts) makes this master start as a standby; SetEventsActive(true) makes it
+  // take over: the queue and the running jobs are read again from the store. A standby keeps
+  // no running jobs (it reaps no orphans) but still dispatches what is submitted through it.
+  void GateEventsOnLease() { events_active_ = false; }
+  void SetEventsActive(bool active);
 
   // BrokerListener: called on the network thread, handled on the core loop.
   void OnHello(ConnId conn, WorkerHello hello, std::function<void(Status)> reply) override;
@@ -82,6 +98,9 @@ class Controller : public BrokerListener {
   void DescribeWorkers(std::function<void(Json)> done);
   // Queue length and running jobs, for the home page and `grove status`.
   void DescribeQueue(std::function<void(Json)> done);
+  // On the core thread: the queue and the workers as metrics::QueueState (GET /metrics and
+  // the home page's charts, controller_metrics.cc).
+  void SnapshotQueue(std::function<void(const metrics::QueueState&)> done);
 
   // Queue control (controller_queue_control.cc). A queued request is finished as cancelled;
   // Conflict when it is no longer queued.
@@ -95,6 +114,14 @@ class Controller : public BrokerListener {
   // A paused worker finishes what it runs and is given nothing new until resumed.
   void SetWorkerPaused(const std::string& worker, bool paused, std::function<void(Status)> done);
 
+  // On-demand workers (controller_pool.cc). Where the instances' commands are told the master
+  // (and the broker) are; set before Recover.
+  void SetPoolEnvironment(pool::PoolEnv env) { pool_env_ = std::move(env); }
+  // Several masters: only the holder of the `on-demand` lease runs the pools (the first round
+  // of a lone master gains it at start). Gained: the instances are read from the store (adopted
+  // when they connect, stopped when they do not); lost: this master forgets them.
+  void SetPoolsActive(bool active);
+
  private:
   struct ActiveJob {
     std::string worker;
@@ -105,6 +132,13 @@ class Controller : public BrokerListener {
     // A log chunk that did not come (step, seq): a resend was asked for it once; if it still
     // does not come, it is lost and the build ends as an exception.
     std::optional<std::pair<int, int64_t>> awaited_chunk;
+    // The build's properties as stored (null until read): a step's report merges into these and
+    // writes them, without reading the row first.
+    Json properties;
+    int64_t build_number = 0;
+    // For the duration metrics (ms; 0 = not known, e.g. a job recovered after a restart).
+    int64_t started_at = 0;
+    int64_t step_started_at = 0;
   };
   struct Orphan {
     std::string worker;
@@ -122,10 +156,24 @@ class Controller : public BrokerListener {
   // |properties|: more build properties to store in the same update (job.started's builddir);
   // false when the job has no build yet to store them in.
   // The job a worker gets for |key| (also run again at recovery: the build, the secrets).
+  // |claimed|: the request's row when the caller has it (the claim returns it).
   void MakeJob(Txn& txn, const JobKey& key, ActiveJob& active, const BuilderConfig& bc,
-               JobSpec* job);
+               JobSpec* job, const RequestRecord* claimed = nullptr);
   bool AdoptJob(Txn& txn, ConnectedWorker& w, const JobKey& key, ActiveJob& job,
                 const Json& properties = Json::object());
+  // Distributed mode: a job this master does not have in memory (claimed through another
+  // master) read from the store; active_.end() when the request is not claimed as |key|.
+  std::map<JobKey, ActiveJob>::iterator LoadClaimedJob(Txn& txn, const JobKey& key);
+  // Distributed mode: the id before the first event of |w| still to apply, |id| being the
+  // first that came on its connection: what the store says was applied (by this master or the
+  // one before it), else id - 1.
+  int64_t FirstUnapplied(Txn& txn, ConnectedWorker& w, int64_t id);
+  // Distributed mode: records |w|'s applied events in |txn|; a conflict (another master applied
+  // them) fails the batch.
+  void RecordAppliedEvents(Txn& txn, ConnectedWorker& w);
+  // A standby keeps no jobs, orphans, locks nor workers (the active master has them).
+  void ForgetJobs();
+  bool Distributed() const { return broker_ && broker_->RoutesJobs(); }
   // Ok when the event is applied (or refused for good: it is acknowledged all the same); an
   // error when it was not and must come again (the store failed, a log chunk is missing).
   Status HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev);
@@ -141,10 +189,17 @@ class Controller : public BrokerListener {
   bool GiveUpWaiting(ConnectedWorker& w, int64_t id, int64_t now);
   // The core loop rolled a batch back: the queue, the jobs, the workers' running sets, the
   // locks and the orphans are re-derived from the store, and the workers asked to resend.
-  Status ReloadAfterRollback(Store& store);
+  // |takeover|: the same on taking over the events from another master (SetEventsActive).
+  Status ReloadAfterRollback(Store& store, bool takeover = false);
   // The values of the secrets |bc|'s steps name (masked in what its jobs report).
   std::map<std::string, std::string> JobSecrets(const BuilderConfig& bc) const;
-  int64_t EnsureBuild(Txn& txn, const JobKey& key, ActiveJob& job, const std::string& worker);
+  // |req|: the request's row when the caller has it (else it is read).
+  int64_t EnsureBuild(Txn& txn, const JobKey& key, ActiveJob& job, const std::string& worker,
+                      const RequestRecord* req = nullptr);
+  // What a build starts with: the builder's properties, the request's over them, the change's
+  // where neither sets them, buildername and workername (buildnumber, buildid: the store's).
+  Json StartingProperties(const std::string& builder, const RequestRecord& req,
+                          const std::string& worker) const;
   void FinishJob(Txn& txn, const JobKey& key, Result result);
   // The job's worker is gone for good: its build becomes "retry", its request queued again.
   void LoseJob(Txn& txn, const JobKey& key, const std::string& why);
@@ -162,7 +217,13 @@ class Controller : public BrokerListener {
   // reports (properties, tests); secret masking of logs; locks; collapse.
   void PrepareJob(Txn& txn, const JobKey& key, ActiveJob& job, const BuilderConfig& bc,
                   const RequestRecord& req, JobSpec* spec);
-  void HandleStepReport(Txn& txn, ActiveJob& job, const Json& ev);
+  // |result_stored|: the consume step's result_json was stored with the step's end already.
+  void HandleStepReport(Txn& txn, ActiveJob& job, const Json& ev, bool result_stored = false);
+  // |j| with the job's secrets masked in every string.
+  Json MaskJob(const ActiveJob& job, const Json& j) const;
+  // Merges |props| (masked) into job.properties, reading them first if not yet known; false
+  // when they cannot be read (then nothing is to be written).
+  bool MergeProperties(Txn& txn, ActiveJob& job, const Json& props);
   std::string MaskLog(const ActiveJob& job, std::string data) const;
   Status AppendLogEvent(Store& store, const ActiveJob& job, int64_t build_id, int step, int64_t seq,
                         const Json& ev);
@@ -172,6 +233,43 @@ class Controller : public BrokerListener {
   void TakeLocks(const BuilderConfig& bc, const std::string& worker, ActiveJob& job);
   void ReleaseLocks(ActiveJob& job);
   void CollapseOlder(Txn& txn, const RequestRecord& newer);
+
+  // Several masters (controller_cluster.cc).
+  // The claimed requests another master owns, which this one leaves alone; with |take_dead|,
+  // those of masters not alive are made this master's first (and so not in the answer).
+  Status ForeignClaims(Store& store, bool take_dead, std::set<int64_t>* out);
+  // Claimed request |r| becomes one of this master's active jobs (as at recovery): its build,
+  // its secrets, its locks.
+  ActiveJob& LoadClaimed(Txn& txn, const RequestRecord& r);
+  // A worker says hello with job |key| this master does not know: it is adopted when the store
+  // says the worker runs that attempt (its master died, or the worker moved to this one).
+  void AdoptFromStore(Txn& txn, const std::string& worker, const JobKey& key);
+  // The running jobs of masters gone: made this master's, orphans until their workers come.
+  void TakeOverDeadMasters(Txn& txn);
+  // False when |key| is no longer this master's (another adopted it): then it is only dropped.
+  bool StillOwned(Txn& txn, const JobKey& key);
+  // The queue again from the store: requests made through the other masters are dispatched
+  // here too when a worker of this master fits (docs/operations.md, "Running several masters").
+  void PollQueue(Txn& txn);
+  void SchedulePoll();
+  // On-demand workers (controller_pool.cc): the pools follow the config; each tick builds a
+  // snapshot (requests waiting, instances connected), lets the pools decide, records the
+  // instances in the store and runs the commands after the commit.
+  void ReconfigurePools();
+  void RecoverPools(Txn& txn);
+  void PoolTick(Txn& txn);
+  // Asks for a PoolTick soon (coalesced): called when requests may wait.
+  void KickPools();
+  void SchedulePoolTimer();
+  // Requests that wait for each pool (by name): queued, fit by the pool's worker and by no
+  // connected worker with room; each counted for the first pool that fits it.
+  std::map<std::string, int> PoolDemand();
+  void RunPoolActions(Txn& txn, pool::Pool& p, const std::vector<pool::Action>& actions);
+  void OnPoolCommandDone(const std::string& pool, const pool::Action& a, pool::CommandOutcome out);
+  // Ok when |name| may connect: a declared worker, or an instance its pool started.
+  Status AdmitPoolInstance(const WorkerConfig& wc, const std::string& name) const;
+  // Applies the pools' instance states to the connected workers (draining) and the store.
+  void SyncPoolInstances(Txn& txn, pool::Pool& p);
 
   CoreLoop& core_;
   boost::asio::io_context& net_;
@@ -188,7 +286,28 @@ class Controller : public BrokerListener {
   JobQueue queue_;
   std::map<JobKey, ActiveJob> active_;
   std::map<JobKey, Orphan> orphans_;
+  std::string master_;                  // this master's name ('' in tests: it owns everything)
+  std::set<std::string> live_masters_;  // core thread
+  bool several_ = false;                // another master is alive: the queue is polled
+  bool polling_ = false;                // a poll is scheduled
+  int64_t last_poll_ = 0;
+  std::atomic<bool> peers_seen_{false};  // another master was seen (set on the cluster's thread)
   std::shared_ptr<std::atomic<bool>> alive_;
+  bool events_active_ = true;  // see GateEventsOnLease
+
+  pool::PoolEnv pool_env_;
+  bool pools_active_ = false;  // holds the `on-demand` lease
+  std::map<std::string, std::unique_ptr<pool::Pool>> pools_;
+  std::map<std::string, std::string> pool_stored_;  // instance → state in the store
+  bool pool_kick_pending_ = false;
+  // Distributed mode: the jobs ready in RabbitMQ for each pool, as last read (PoolDemand).
+  std::map<std::string, int> pool_depths_;
+  bool pool_depth_read_pending_ = false;
+  // Distributed mode: asks the broker for the depth of the queues each pool serves.
+  void ReadPoolDepths();
+  bool pool_timer_started_ = false;
+  // Last: destroyed first, joining the command threads while the rest is still whole.
+  std::unique_ptr<pool::CommandRunner> pool_runner_;
 };
 
 }  // namespace grove

@@ -6,6 +6,15 @@
 // unacknowledged job) is then an event for a job it does not own: it is answered with cancel,
 // and the lost-worker path (grace, build finished as "retry", attempt + 1) runs as with the
 // embedded broker. So one attempt never has two builds.
+//
+// Several masters (docs/operations.md): the holder of the "amqp-events" lease is the only one
+// consuming the events queue, so a worker's events are applied by one master at a time, in
+// order. What it applied is recorded per worker process in the same transaction
+// (worker_events), so the next holder skips the events a dead master applied but could not
+// acknowledge; it reads the queue and the running jobs from the store when it takes over, and
+// a job claimed through another master since from the store when its first event comes.
+#include <algorithm>
+
 #include "core/clock.h"
 #include "core/log.h"
 #include "master/controller.h"
@@ -31,6 +40,13 @@ void Controller::DispatchToQueues(Txn& txn) {
       // A claim that did not reach the disk is not published; it is found queued again.
       if (st.ok()) broker_->PublishJob(tags, msg);
     });
+    if (!events_active_) {
+      // A standby does not follow the job: the master applying events loads it from the store.
+      if (auto a = active_.find({job.request_id, job.attempt}); a != active_.end()) {
+        ReleaseLocks(a->second);
+        active_.erase(a);
+      }
+    }
     it = queue_.Erase(it);
   }
 }
@@ -40,14 +56,121 @@ bool Controller::AdoptJob(Txn& txn, ConnectedWorker& w, const JobKey& key, Activ
   job.worker = w.name;
   w.running.insert(key);
   if (job.build_id) {
-    (void)txn.store().SetBuildWorker(job.build_id, w.name);
     Json props = properties;
     props["workername"] = w.name;
-    HandleStepReport(txn, job, {{"properties", props}});
+    // One write: the worker and the properties with it.
+    Status st = MergeProperties(txn, job, props)
+                    ? txn.store().AdoptBuild(job.build_id, w.name, job.properties)
+                    : txn.store().SetBuildWorker(job.build_id, w.name);
+    if (!st.ok()) spdlog::warn("build {}: cannot store its worker: {}", job.build_id, st.message());
   }
   // Debug: at thousands of consumer jobs a second, a line per job would be most of the log.
   spdlog::debug("request {} attempt {} taken by worker {}", key.request, key.attempt, w.name);
   return job.build_id != 0;
+}
+
+void Controller::SetEventsActive(bool active) {
+  core_.Post([this, active](Txn& txn) {
+    if (active == events_active_) return;
+    events_active_ = active;
+    ForgetJobs();
+    if (!active) {
+      spdlog::info("another master applies the workers' events now; this one is a standby");
+      return;
+    }
+    // What the masters did meanwhile is in the store: the queue, the running jobs and who
+    // runs them. A job's worker has until its next hello (every 3 s, queued in RabbitMQ
+    // meanwhile) to say it still runs it; the grace is generous since a backlog comes first.
+    if (Status st = ReloadAfterRollback(txn.store(), /*takeover=*/true); !st.ok()) {
+      txn.Fail(st);  // read again when the batch is retried (the rollback handler)
+      return;
+    }
+    const int64_t deadline = NowMs() + std::max<int64_t>(opts_.worker_grace.count(), 15000);
+    for (auto& [key, orphan] : orphans_) orphan.deadline = std::max(orphan.deadline, deadline);
+    // A job the previous master claimed but may not have published (it died in between) is
+    // published again, as at a restart (Recover): a second copy is cancelled at its first event.
+    for (auto& [key, job] : active_) {
+      const BuilderConfig* bc = config_->FindBuilder(job.builder);
+      if (!job.worker.empty() || !bc) continue;
+      JobSpec spec;
+      MakeJob(txn, key, job, *bc, &spec);
+      txn.AfterCommit([this, tags = bc->tags,
+                       msg = Json{{"type", "job"}, {"job", ToJson(spec)}}](const Status& st) {
+        if (st.ok()) broker_->PublishJob(tags, msg);
+      });
+    }
+    spdlog::info("this master applies the workers' events now: {} queued, {} in progress",
+                 queue_.size(), active_.size());
+  });
+}
+
+void Controller::ForgetJobs() {
+  active_.clear();
+  orphans_.clear();
+  lock_counts_.clear();
+  std::vector<std::string> names;
+  for (const auto& [name, w] : workers_.all()) names.push_back(name);
+  for (const auto& name : names) workers_.Remove(name);
+}
+
+std::map<JobKey, Controller::ActiveJob>::iterator Controller::LoadClaimedJob(Txn& txn,
+                                                                             const JobKey& key) {
+  if (!events_active_) return active_.end();
+  RequestRecord r;
+  if (!txn.store().GetRequest(key.request, &r).ok() || r.state != "claimed" ||
+      r.attempt != key.attempt)
+    return active_.end();
+  ActiveJob job{r.worker, r.builder, 0, {}, {}, {}};
+  BuildRecord b;
+  if (txn.store().FindBuild(key.request, key.attempt, &b).ok()) {
+    job.build_id = b.id;
+    if (job.worker.empty()) job.worker = b.worker;
+  }
+  if (const BuilderConfig* bc = config_->FindBuilder(r.builder)) {
+    for (auto& [name, value] : JobSecrets(*bc)) job.secrets.push_back(value);
+    TakeLocks(*bc, r.worker, job);
+  }
+  auto it = active_.emplace(key, std::move(job)).first;
+  if (const std::string& worker = it->second.worker; !worker.empty()) {
+    if (ConnectedWorker* w = workers_.Find(worker)) {
+      w->running.insert(key);
+    } else {
+      orphans_[key] = {worker, NowMs() + opts_.worker_grace.count()};
+      ScheduleReap(opts_.worker_grace);
+    }
+  }
+  return it;
+}
+
+int64_t Controller::FirstUnapplied(Txn& txn, ConnectedWorker& w, int64_t id) {
+  w.recorded_upto = -1;
+  if (!Distributed() || w.instance.empty()) return id - 1;
+  int64_t upto = 0;
+  Status st = txn.store().GetAppliedEvents(w.name, w.instance, &upto);
+  if (st.IsNotFound()) return id - 1;  // a process no master applied anything of
+  if (!st.ok()) {
+    // Guessing could apply events twice: the batch is tried again.
+    txn.Fail(st);
+    return id - 1;
+  }
+  w.recorded_upto = upto;
+  if (upto < id - 1)
+    spdlog::info("worker {}: events {} to {} are not applied yet; waiting for them", w.name,
+                 upto + 1, id - 1);
+  return upto;
+}
+
+void Controller::RecordAppliedEvents(Txn& txn, ConnectedWorker& w) {
+  if (!Distributed() || w.instance.empty() || w.applied_upto <= w.recorded_upto) return;
+  Status st = txn.store().AdvanceAppliedEvents(w.name, w.instance, w.applied_upto);
+  if (st.ok()) {
+    w.recorded_upto = w.applied_upto;
+    return;
+  }
+  if (st.IsConflict())
+    spdlog::warn("worker {}: events up to {} were applied by another master; not again", w.name,
+                 w.applied_upto);
+  txn.Fail(st);
 }
 
 // What an application published to grove.submit: the same JSON as the HTTP API's, checked the

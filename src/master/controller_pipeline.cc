@@ -52,24 +52,26 @@ std::string BranchOf(const RequestRecord& r) {
 
 void Controller::PrepareJob(Txn& txn, const JobKey& key, ActiveJob& job, const BuilderConfig& bc,
                             const RequestRecord& req, JobSpec* spec) {
-  Store& store = txn.store();
   // The change's properties, unless the builder or the request set them.
   if (req.source.is_object()) {
     for (const char* k : {"branch", "revision", "repository"})
       if (req.source.contains(k) && !spec->properties.contains(k))
         spec->properties[k] = req.source[k];
   }
-  int64_t build_id = EnsureBuild(txn, key, job, job.worker);
-  BuildRecord b;
-  if (build_id && store.GetBuild(build_id, &b).ok()) {
-    for (auto& [k, v] : spec->properties.items())
-      if (!b.properties.contains(k)) b.properties[k] = v;
-    b.properties["buildnumber"] = b.number;
-    b.properties["buildid"] = b.id;
-    b.properties["buildername"] = bc.name;
-    b.properties["workername"] = job.worker;
-    (void)store.SetBuildProperties(build_id, b.properties);
-    spec->properties = b.properties;
+  // A new build is inserted with its properties complete (StartingProperties: what |spec| has,
+  // and who runs it); a recovered one is read back.
+  const int64_t build_id = EnsureBuild(txn, key, job, job.worker, &req);
+  if (build_id && job.properties.is_null()) {
+    BuildRecord b;
+    if (txn.store().GetBuild(build_id, &b).ok()) {
+      job.properties = std::move(b.properties);
+      job.build_number = b.number;
+    }
+  }
+  if (build_id && job.properties.is_object()) {
+    spec->properties = job.properties;
+    spec->properties["buildnumber"] = job.build_number;
+    spec->properties["buildid"] = build_id;
     spec->build_id = build_id;
     if (artifact_tokens_) spec->token = artifact_tokens_->For(build_id);
   }
@@ -96,17 +98,17 @@ std::map<std::string, std::string> Controller::JobSecrets(const BuilderConfig& b
   return out;
 }
 
-void Controller::HandleStepReport(Txn& txn, ActiveJob& job, const Json& ev) {
+Json Controller::MaskJob(const ActiveJob& job, const Json& j) const {
+  return MaskJson(j, job.secrets);
+}
+
+void Controller::HandleStepReport(Txn& txn, ActiveJob& job, const Json& ev, bool result_stored) {
   if (!job.build_id) return;
   Store& store = txn.store();
-  if (ev.contains("properties") && ev["properties"].is_object() && !ev["properties"].empty()) {
-    BuildRecord b;
-    if (store.GetBuild(job.build_id, &b).ok()) {
-      for (auto& [k, v] : ev["properties"].items()) b.properties[k] = MaskJson(v, job.secrets);
-      Status st = store.SetBuildProperties(job.build_id, b.properties);
-      if (!st.ok())
-        spdlog::warn("build {}: cannot store properties: {}", job.build_id, st.message());
-    }
+  if (ev.contains("properties") && ev["properties"].is_object() && !ev["properties"].empty() &&
+      MergeProperties(txn, job, ev["properties"])) {
+    Status st = store.SetBuildProperties(job.build_id, job.properties);
+    if (!st.ok()) spdlog::warn("build {}: cannot store properties: {}", job.build_id, st.message());
   }
   if (ev.contains("tests") && ev["tests"].is_object()) {
     Status st = store.SetStepTests(job.build_id, static_cast<int>(IntOr(ev, "step", 0)),
@@ -115,12 +117,24 @@ void Controller::HandleStepReport(Txn& txn, ActiveJob& job, const Json& ev) {
       spdlog::warn("build {}: cannot store test results: {}", job.build_id, st.message());
   }
   // A consume step's result (docs/protocol.md).
-  if (ev.contains("result_json")) {
+  if (ev.contains("result_json") && !result_stored) {
     Status st = store.SetStepResult(job.build_id, static_cast<int>(IntOr(ev, "step", 0)),
                                     MaskJson(ev["result_json"], job.secrets));
     if (!st.ok())
       spdlog::warn("build {}: cannot store the consumer's result: {}", job.build_id, st.message());
   }
+}
+
+bool Controller::MergeProperties(Txn& txn, ActiveJob& job, const Json& props) {
+  if (!job.properties.is_object()) {
+    // Not known yet (a job recovered from the store, adopted before its job was made again).
+    BuildRecord b;
+    if (!txn.store().GetBuild(job.build_id, &b).ok() || !b.properties.is_object()) return false;
+    job.properties = std::move(b.properties);
+    job.build_number = b.number;
+  }
+  for (auto& [k, v] : props.items()) job.properties[k] = MaskJson(v, job.secrets);
+  return true;
 }
 
 std::string Controller::MaskLog(const ActiveJob& job, std::string data) const {

@@ -17,6 +17,8 @@ void Controller::CancelRequest(int64_t request_id, std::function<void(Status)> d
     // gets the job later is answered with cancel at its first event).
     JobKey key{r.id, r.attempt};
     auto job = active_.find(key);
+    if (job == active_.end() && r.state == "claimed" && Distributed())
+      job = LoadClaimedJob(txn, key);  // published through another master
     if (r.state == "claimed" && broker_ && broker_->RoutesJobs() && job != active_.end() &&
         job->second.worker.empty()) {
       spdlog::info("request {} ({}) cancelled while waiting in RabbitMQ", request_id, r.builder);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/log.h"
+#include "metrics/master_metrics.h"
 
 namespace grove {
 
@@ -75,7 +76,10 @@ void CoreLoop::Run() {
       }
     }
     if (st.ok()) {
+      const auto commit_start = std::chrono::steady_clock::now();
       st = store_->Commit();
+      metrics::StoreCommit(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - commit_start).count());
       if (!st.ok()) (void)store_->Rollback();
     }
     {

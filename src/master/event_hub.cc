@@ -12,6 +12,12 @@ void EventHub::Subscribe(std::shared_ptr<http::StreamSink> sink) {
 }
 
 void EventHub::Publish(const Json& event) {
+  if (forward_) forward_(event);
+  PublishLocal(event);
+}
+
+void EventHub::PublishLocal(const Json& event) {
+  // Another master's change bumps the generation too: answers cached here are stale after it.
   generation_.fetch_add(1);
   std::string frame;
   {

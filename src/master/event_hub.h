@@ -5,10 +5,15 @@
 // frame once and hands it to every subscriber's sink, which only queues it: the core loop never
 // waits on a browser. A subscriber that falls behind by more than its sink's bound is dropped;
 // its EventSource reconnects and the page re-reads what it shows (drop-and-resync).
+//
+// Several masters on one PostgreSQL store: what this master publishes is also handed to the
+// forwarder (cluster/live_events.h sends it to the other masters), and what the other masters
+// publish comes back in through PublishLocal, so every master's pages update live.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -21,8 +26,13 @@ namespace grove {
 class EventHub {
  public:
   void Subscribe(std::shared_ptr<http::StreamSink> sink);
-  // Sends {"type": ..., ...} to every subscriber as one "data:" frame, with an increasing id.
+  // Set before anything publishes: receives every event given to Publish (not PublishLocal).
+  void SetForwarder(std::function<void(const Json&)> forward) { forward_ = std::move(forward); }
+  // A change this master made: sends {"type": ..., ...} to every subscriber as one "data:"
+  // frame, with an increasing id, and hands it to the forwarder.
   void Publish(const Json& event);
+  // The same without the forwarder: another master's change, or news of this master only.
+  void PublishLocal(const Json& event);
   // A comment frame that keeps proxies from timing the stream out and finds dead subscribers.
   void Ping();
   size_t subscribers() const;
@@ -36,6 +46,7 @@ class EventHub {
   mutable std::mutex mu_;
   std::vector<std::shared_ptr<http::StreamSink>> sinks_;
   int64_t next_id_ = 1;
+  std::function<void(const Json&)> forward_;
   std::atomic<uint64_t> generation_{0};
 };
 

@@ -15,6 +15,7 @@
 #include "broker/embedded_broker.h"
 #include "changes/git_poller.h"
 #include "cluster/cluster.h"
+#include "cluster/live_events.h"
 #include "config/config.h"
 #include "config/config_eval.h"
 #include "config/config_json.h"
@@ -24,6 +25,7 @@
 #include "master/api_artifacts.h"
 #include "master/api_control.h"
 #include "master/api_jobs.h"
+#include "master/api_metrics.h"
 #include "master/api_notify.h"
 #include "master/api_schedulers.h"
 #include "master/artifact_tokens.h"
@@ -36,8 +38,10 @@
 #include "master/notify_control.h"
 #include "master/private_files.h"
 #include "master/read_pool.h"
+#include "master/shared_keys.h"
 #include "master/web_ui.h"
 #include "notify/service.h"
+#include "retention/pruner.h"
 #include "schedulers/schedulers.h"
 
 namespace grove {
@@ -91,6 +95,15 @@ Status RunMaster(const MasterOptions& opts) {
   std::unique_ptr<Store> store;
   GROVE_RETURN_IF_ERROR(
       OpenStore(config->store_url, config->base_dir, &store, config->store_password));
+  // The token keys: the state/ files', or those of the masters already sharing the store.
+  const fs::path state_dir = fs::path(config->base_dir) / "state";
+  std::string job_key, artifact_key;
+  GROVE_RETURN_IF_ERROR(
+      JobTokens::LoadOrCreateKey((state_dir / "job-token.key").string(), &job_key));
+  GROVE_RETURN_IF_ERROR(
+      ArtifactTokens::LoadOrCreateKey((state_dir / "artifacts.key").string(), &artifact_key));
+  GROVE_RETURN_IF_ERROR(ShareKey(*store, "job-token", &job_key));
+  GROVE_RETURN_IF_ERROR(ShareKey(*store, "artifacts", &artifact_key));
   CoreLoop core(std::move(store));
   ReadPool reads;
   GROVE_RETURN_IF_ERROR(
@@ -104,9 +117,6 @@ Status RunMaster(const MasterOptions& opts) {
   copts.worker_grace = opts.worker_grace;
   Controller controller(core, net, config, copts);
   // Schedulers and change sources (issue 3): job tokens for trigger steps, timers, git poller.
-  std::string job_key;
-  GROVE_RETURN_IF_ERROR(JobTokens::LoadOrCreateKey(
-      (fs::path(config->base_dir) / "state" / "job-token.key").string(), &job_key));
   JobTokens job_tokens(job_key);
   controller.SetJobTokenMaker(
       [&job_tokens](int64_t request, int attempt) { return job_tokens.Make(request, attempt); });
@@ -114,11 +124,14 @@ Status RunMaster(const MasterOptions& opts) {
   GitPoller git_poller(schedulers, (fs::path(config->base_dir) / "state").string());
   EventHub hub;
   controller.SetEventHub(&hub);
+  // Several masters: the hub's forwarder to the others (set up once the name is known). It lives
+  // as long as the hub, which hands it events.
+  std::unique_ptr<LiveEvents> live_events;
   Auth auth([&current] {
     auto c = current.load();
     fs::path users(c->web.users);
     if (users.is_relative()) users = fs::path(c->base_dir) / users;
-    return AuthSettings{users.string(), c->web.anonymous};
+    return AuthSettings{users.string(), c->web.anonymous, c->web.metrics};
   });
 
   // Notifiers (issue 11): notices are queued by the controller in the build's transaction and
@@ -138,7 +151,18 @@ Status RunMaster(const MasterOptions& opts) {
   });
 
   http::Router router;
-  AddApiRoutes(router, controller, reads, config_source);
+  // GET /api/v1/status tells the home page whether the masters' configurations differ (the
+  // cluster exists once the port is known, before anything is served).
+  Cluster* cluster_view = nullptr;
+  AddApiRoutes(router, controller, reads, config_source, [&cluster_view] {
+    if (!cluster_view) return Json();
+    Json all = cluster_view->Describe();
+    int active = 0;
+    for (const Json& m : all["masters"]) active += m.value("state", "") == "active";
+    return Json{{"self", all["self"]},
+                {"active", active},
+                {"config_hashes_differ", all.value("config_hashes_differ", false)}};
+  });
   AddJobRoutes(router, controller, config_source);  // consumer jobs (issue 5)
   // Distributed mode (issue 5): RabbitMQ's dead-letter queue, read without consuming it.
   std::unique_ptr<AmqpBroker> amqp_broker;
@@ -154,9 +178,7 @@ Status RunMaster(const MasterOptions& opts) {
         });
       });
   // Pipelines (issue 4): per-build artifact tokens, the artifact store and test results.
-  std::unique_ptr<ArtifactTokens> artifact_tokens;
-  GROVE_RETURN_IF_ERROR(ArtifactTokens::Open(
-      (fs::path(config->base_dir) / "state" / "artifacts.key").string(), &artifact_tokens));
+  auto artifact_tokens = std::make_unique<ArtifactTokens>(artifact_key);
   controller.SetArtifactTokens(artifact_tokens.get());
   AddArtifactRoutes(
       router, core, reads, *artifact_tokens,
@@ -164,6 +186,21 @@ Status RunMaster(const MasterOptions& opts) {
   AddControlRoutes(router, controller, reads, hub, config_source);
   AddSchedulerRoutes(router, schedulers, reads, job_tokens, config_source);
   AddNotifyRoutes(router, reads);
+  AddMetricsRoutes(router, controller, reads, core, [&amqp_broker] {
+    if (amqp_broker) amqp_broker->ReadQueueDepths();
+  });
+  // Retention (issue 13): old builds, logs, artifacts and changes pruned off the core loop.
+  Pruner pruner(config_source, {config->store_url, config->base_dir, config->store_password,
+                                (fs::path(config->base_dir) / "state" / "artifacts").string()});
+  router.Add("GET", "/api/v1/retention", [&pruner](const http::Request&, http::Responder respond) {
+    respond(http::Response::Json(200, pruner.Describe()));
+  });
+  router.Add("POST", "/api/v1/retention/prune",
+             [&pruner](const http::Request&, http::Responder respond) {
+               if (!pruner.RunNow())
+                 return respond(http::Response::Error(503, "the master is stopping"));
+               respond(http::Response::Json(202, {{"running", true}}));
+             });
   auth.AddRoutes(router, reads);
   // While the database is unreachable, changes are refused at once with 503 rather than left
   // waiting for it (reads answer 503 on their own, from the read pool's store).
@@ -191,11 +228,15 @@ Status RunMaster(const MasterOptions& opts) {
     // A worker's welcome tells it its tags and capacity (from the running configuration).
     amqp_broker->SetWorkerSettings([&current](const std::string& name) {
       auto c = current.load();
-      const WorkerConfig* wc = c->FindWorker(name);
+      const WorkerConfig* wc = c->FindWorkerOrInstance(name);
       return wc ? Json{{"tags", wc->tags}, {"capacity", wc->capacity}} : Json();
     });
     std::vector<std::vector<std::string>> builder_tags;
     for (const auto& b : config->builders) builder_tags.push_back(b.tags);
+    // Several masters: only the holder of the "amqp-events" lease consumes (below); until the
+    // lease is decided (the cluster's first round, before this master serves) none does.
+    amqp_broker->SetActive(false);
+    controller.GateEventsOnLease();
     // What fails here is the broker's configuration, found at start (a refused login, a TLS
     // file), never grove.lua's syntax: exit 1 like the worker, not 2 (docs/operations.md).
     if (Status st = amqp_broker->Start(builder_tags); !st.ok())
@@ -204,6 +245,7 @@ Status RunMaster(const MasterOptions& opts) {
   }
 
   GROVE_RETURN_IF_ERROR(server.Start());
+  MetricsSampler sampler(net, controller, amqp_broker.get());
   // Several masters on one store (issue 10): the timed schedulers and the git poller run on the
   // master holding their lease, this one only once it is acquired.
   std::string host = sopts.listen.substr(0, sopts.listen.rfind(':'));
@@ -218,11 +260,45 @@ Status RunMaster(const MasterOptions& opts) {
   git_poller.SetActive(false);
   cluster.OnLease("schedulers", [&schedulers](bool held) { schedulers.SetActive(held); });
   cluster.OnLease("git-poller", [&git_poller](bool held) { git_poller.SetActive(held); });
+  cluster.OnLease("on-demand", [&controller](bool held) { controller.SetPoolsActive(held); });
+  if (amqp_broker) {
+    // Gained: the controller reads the jobs from the store before the first event is consumed
+    // (the core loop runs its tasks in order). Lost: the consumer stops first, so no event
+    // reaches a controller that no longer follows the jobs.
+    cluster.OnLease("amqp-events", [&controller, &amqp_broker](bool held) {
+      if (held) controller.SetEventsActive(true);
+      amqp_broker->SetActive(held);
+      if (!held) controller.SetEventsActive(false);
+    });
+  }
+  // Requests and running builds are shared too (controller_cluster.cc).
+  cluster.OnPeers([&controller](std::set<std::string> live, bool others_recent) {
+    controller.SetPeers(std::move(live), others_recent);
+  });
+  controller.SetMasterName(name);
   router.Add("GET", "/api/v1/masters", [&cluster](const http::Request&, http::Responder respond) {
     respond(http::Response::Json(200, cluster.Describe()));
   });
+  cluster_view = &cluster;
+  // The Masters page re-reads when a master comes or goes, a lease moves or a hash changes.
+  cluster.OnChange([&hub] { hub.PublishLocal(Json{{"type", "masters"}}); });
+  // Live updates across the masters (PostgreSQL only: a SQLite store has one master). Set up
+  // before the core loop runs, so that every committed change is forwarded.
+  if (config->store_url.rfind("postgresql://", 0) == 0 ||
+      config->store_url.rfind("postgres://", 0) == 0) {
+    live_events = std::make_unique<LiveEvents>(
+        LiveEvents::Options{name, config->store_url, config->store_password}, hub);
+    hub.SetForwarder([events = live_events.get()](const Json& event) { events->Send(event); });
+    live_events->Start();
+  }
+  // On-demand workers (issue 13): what their start commands are told.
+  controller.SetPoolEnvironment({"http://" + host + ":" + std::to_string(server.port()),
+                                 amqp_mode ? config->broker_url : "",
+                                 (fs::path(config->base_dir) / "state" / "pool").string()});
   core.Start();
   controller.Recover();
+  sampler.Start();
+  pruner.Start();
   GROVE_RETURN_IF_ERROR(notices.Start(config));
   schedulers.Start();
   git_poller.Start(*config);
@@ -253,6 +329,7 @@ Status RunMaster(const MasterOptions& opts) {
     server.Stop();
     broker.Shutdown();
     ping.cancel();
+    sampler.Stop();
     // Let the close frames go out, then leave the loop.
     auto timer = std::make_shared<asio::steady_timer>(net, std::chrono::milliseconds(200));
     timer->async_wait([&net, timer](const boost::system::error_code&) { net.stop(); });
@@ -292,8 +369,10 @@ Status RunMaster(const MasterOptions& opts) {
   if (amqp_broker) amqp_broker->Stop();
   cluster.Stop();  // hands its leases over at once
   git_poller.Stop();
+  pruner.Stop();
   notices.Stop();  // before the core loop: the last outcomes are stored through it
   core.Stop();
+  if (live_events) live_events->Stop();  // after the core loop: its last changes are sent
   reads.Stop();
   spdlog::info("master stopped");
   return Status::Ok();

@@ -1,7 +1,10 @@
 #include "master/web_ui.h"
 
+#include <memory>
 #include <string_view>
+#include <vector>
 
+#include "http/encoding.h"
 #include "master/web_assets.h"
 
 namespace grove {
@@ -26,10 +29,23 @@ const EmbeddedFile* FindAsset(std::string_view path) {
   return nullptr;
 }
 
+// Every file's body in each coding, compressed once (the first time the UI is served) rather
+// than on each request on the network thread.
+const std::vector<std::shared_ptr<const http::EncodedBody>>& EncodedAssets() {
+  static const std::vector<std::shared_ptr<const http::EncodedBody>> bodies = [] {
+    std::vector<std::shared_ptr<const http::EncodedBody>> v;
+    for (size_t i = 0; i < kWebAssetsCount; ++i)
+      v.push_back(http::MakeEncodedBody(
+          std::string(reinterpret_cast<const char*>(kWebAssets[i].data), kWebAssets[i].size)));
+    return v;
+  }();
+  return bodies;
+}
+
 http::Response Serve(const EmbeddedFile& a) {
   http::Response r;
   r.content_type = ContentType(a.path);
-  r.body.assign(reinterpret_cast<const char*>(a.data), a.size);
+  r.encoded = EncodedAssets()[static_cast<size_t>(&a - kWebAssets)];
   r.headers["Cache-Control"] = "no-cache";
   r.headers["X-Content-Type-Options"] = "nosniff";
   return r;

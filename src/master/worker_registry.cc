@@ -6,8 +6,9 @@ namespace grove {
 
 bool WorkerFits(const ConnectedWorker& w, const BuilderConfig& builder) {
   if (!builder.workers.empty())
-    return std::find(builder.workers.begin(), builder.workers.end(), w.name) !=
-           builder.workers.end();
+    return std::find_if(builder.workers.begin(), builder.workers.end(), [&](const auto& n) {
+             return n == w.name || (!w.pool.empty() && n == w.pool);
+           }) != builder.workers.end();
   return std::all_of(builder.tags.begin(), builder.tags.end(), [&](const std::string& t) {
     return w.tags.count(t) > 0 || (!w.os.empty() && t == "os:" + w.os);
   });

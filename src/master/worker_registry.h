@@ -27,6 +27,11 @@ struct ConnectedWorker {
   std::string os;  // from its hello; a builder's tag "os:NAME" asks for it
   int capacity = 1;
   bool paused = false;
+  // An on-demand instance ("burst-3") names its declared worker ("burst"); empty otherwise.
+  std::string pool;
+  // An on-demand instance being stopped: like paused, it is given nothing new.
+  bool draining = false;
+  int64_t last_job_at = 0;  // when it was last given a job (ms)
   std::set<JobKey> running;
   int64_t connected_at = 0;
   int64_t last_seen = 0;
@@ -36,8 +41,12 @@ struct ConnectedWorker {
   int64_t applied_upto = -1;  // every event up to this id is applied in the open batch
   int64_t resend_from = 0;    // a resend was asked from this id and has not arrived (0: none)
   int64_t gap_since = 0;      // when an event came after a missing one (ms; 0: no gap)
+  // Distributed mode: the worker process (its hello's instance), and the event id up to which
+  // the open transaction records its events as applied (Store::AdvanceAppliedEvents).
+  std::string instance;
+  int64_t recorded_upto = -1;
 
-  int free() const { return paused ? 0 : capacity - static_cast<int>(running.size()); }
+  int free() const { return paused || draining ? 0 : capacity - static_cast<int>(running.size()); }
 };
 
 class WorkerRegistry {
@@ -56,8 +65,9 @@ class WorkerRegistry {
   std::map<std::string, ConnectedWorker> workers_;
 };
 
-// True when |w| may run |builder|: named in builder.workers, or has every tag it asks for. The
-// tag "os:NAME" is also satisfied by a worker whose hello says os NAME.
+// True when |w| may run |builder|: named in builder.workers (an on-demand instance by its
+// declared worker's name), or has every tag it asks for. The tag "os:NAME" is also satisfied by
+// a worker whose hello says os NAME.
 bool WorkerFits(const ConnectedWorker& w, const BuilderConfig& builder);
 
 }  // namespace grove

@@ -6,6 +6,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "metrics/master_metrics.h"
 #include "notify/factory.h"
 #include "notify/notice.h"
 #include "notify/notifier.h"
@@ -414,6 +415,7 @@ void NotifyService::Finish(Lane* lane, NotificationRecord rec, const Outcome& ou
       spdlog::error("{} failed: {}", what, outcome.answer);
       break;
   }
+  metrics::NotifierDelivery(lane->name, rec.kind, rec.state);
   core_(
       [rec](Store& store) mutable {
         // A start notice that must be tried again is pointless once the build's end is queued:

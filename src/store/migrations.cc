@@ -223,6 +223,40 @@ CREATE TABLE leases (
   expires_at BIGINT NOT NULL
 );
 )sql"},
+    // 8: several masters in distributed mode (issue 10). The last event id of each worker
+    // process that a master applied, written in the transaction that applies the events, so
+    // that a master taking over the RabbitMQ events queue skips what another one applied but
+    // could not acknowledge (controller_amqp.cc).
+    {8, R"sql(
+CREATE TABLE worker_events (
+  worker TEXT PRIMARY KEY,
+  instance TEXT NOT NULL,
+  applied_upto BIGINT NOT NULL
+);
+)sql"},
+    // 9: requests shared by several masters (issue 10). `master` names the master that owns a
+    // claimed request's running attempt (it claimed it, or adopted it from a worker that came to
+    // it, or from a master gone); `cluster_keys` holds the keys every master signs job and
+    // artifact tokens with, so a job's tokens stay valid wherever its worker reconnects.
+    {9, R"sql(
+ALTER TABLE requests ADD COLUMN master TEXT NOT NULL DEFAULT '';
+CREATE TABLE cluster_keys (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+)sql"},
+    // 10: on-demand workers (issue 13): the instances a master started and has not stopped, so
+    // a restarted master adopts them (or stops them) instead of starting duplicates.
+    {10, R"sql(
+CREATE TABLE pool_instances (
+  name TEXT PRIMARY KEY,
+  pool TEXT NOT NULL,
+  instance TEXT NOT NULL,
+  state TEXT NOT NULL,
+  started_at BIGINT NOT NULL DEFAULT 0,
+  updated_at BIGINT NOT NULL DEFAULT 0
+);
+)sql"},
 };
 
 void ReplaceAll(std::string* s, std::string_view from, std::string_view to) {

@@ -6,6 +6,15 @@ namespace grove {
 Status Store::SetBuildProperties(int64_t, const Json&) {
   return Status::Unavailable("store: build properties are not supported");
 }
+Status Store::AdoptBuild(int64_t build_id, const std::string& worker, const Json& properties) {
+  GROVE_RETURN_IF_ERROR(SetBuildWorker(build_id, worker));
+  return SetBuildProperties(build_id, properties);
+}
+Status Store::FinishStepWithResult(int64_t build_id, int idx, Result result, int64_t now,
+                                   const Json& result_json) {
+  GROVE_RETURN_IF_ERROR(FinishStep(build_id, idx, result, now));
+  return SetStepResult(build_id, idx, result_json);
+}
 Status Store::SetStepTests(int64_t, int, const Json&) {
   return Status::Unavailable("store: test results are not supported");
 }
@@ -64,6 +73,30 @@ Status SetBuildProperties(sql::Db& db, int64_t build_id, const Json& properties)
       db.Prepare("UPDATE builds SET properties = $2 WHERE id = $1 RETURNING id", &q));
   q.Bind(1, build_id).Bind(2, Dump(properties));
   return UpdatedOne(q, "build " + std::to_string(build_id));
+}
+
+Status AdoptBuild(sql::Db& db, int64_t build_id, const std::string& worker,
+                  const Json& properties) {
+  Query q;
+  GROVE_RETURN_IF_ERROR(
+      db.Prepare("UPDATE builds SET worker = $2, properties = $3 WHERE id = $1 RETURNING id", &q));
+  q.Bind(1, build_id).Bind(2, worker).Bind(3, Dump(properties));
+  return UpdatedOne(q, "build " + std::to_string(build_id));
+}
+
+Status FinishStepWithResult(sql::Db& db, int64_t build_id, int idx, Result result, int64_t now,
+                            const Json& result_json) {
+  Query q;
+  GROVE_RETURN_IF_ERROR(
+      db.Prepare("UPDATE steps SET state = 'finished', result = $3, finished_at = $4, "
+                 "result_json = $5 WHERE build_id = $1 AND idx = $2 RETURNING idx",
+                 &q));
+  q.Bind(1, build_id)
+      .Bind(2, int64_t{idx})
+      .Bind(3, static_cast<int64_t>(result))
+      .Bind(4, now)
+      .Bind(5, Dump(result_json));
+  return UpdatedOne(q, "step " + std::to_string(idx) + " of build " + std::to_string(build_id));
 }
 
 Status SetStepTests(sql::Db& db, int64_t build_id, int idx, const Json& tests) {

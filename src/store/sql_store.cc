@@ -10,8 +10,11 @@
 #include "core/clock.h"
 #include "store/log_codec.h"
 #include "store/sql_changes.h"
+#include "store/sql_cluster.h"
 #include "store/sql_notify.h"
 #include "store/sql_pipeline.h"
+#include "store/sql_worker_events.h"
+#include "store/sql_pool.h"
 
 namespace grove {
 namespace {
@@ -70,7 +73,8 @@ Status ReadRequest(Query& q, RequestRecord* r) {
   "id, request_id, attempt, builder, number, worker, state, result, started_at, finished_at, " \
   "properties"
 
-Status ReadBuild(Query& q, BuildRecord* b) {
+// The columns of a build but its properties.
+void ReadBuildColumns(Query& q, BuildRecord* b) {
   b->id = q.Int(0);
   b->request_id = q.Int(1);
   b->attempt = static_cast<int>(q.Int(2));
@@ -81,7 +85,25 @@ Status ReadBuild(Query& q, BuildRecord* b) {
   b->result = static_cast<int>(q.Int(7));
   b->started_at = q.Int(8);
   b->finished_at = q.Int(9);
-  return Parse(q.Text(10), "builds.properties", &b->properties);
+}
+
+// buildnumber and buildid are columns: the row's properties need not repeat them (so a build is
+// inserted with its properties complete, never updated for its own id), and they are added
+// here, unless a step set them.
+Status ReadBuild(Query& q, BuildRecord* b) {
+  ReadBuildColumns(q, b);
+  GROVE_RETURN_IF_ERROR(Parse(q.Text(10), "builds.properties", &b->properties));
+  if (!b->properties.is_object()) return Status::Ok();
+  if (!b->properties.contains("buildnumber")) b->properties["buildnumber"] = b->number;
+  if (!b->properties.contains("buildid")) b->properties["buildid"] = b->id;
+  return Status::Ok();
+}
+
+// For the lists, which never show properties.
+Status ReadBuildSummary(Query& q, BuildRecord* b) {
+  ReadBuildColumns(q, b);
+  b->properties = Json::object();
+  return Status::Ok();
 }
 
 Status ReadStep(Query& q, StepRecord* s) {
@@ -138,9 +160,13 @@ constexpr std::string_view kListRequests = "SELECT " GROVE_REQUEST_COLUMNS
                                            " FROM requests WHERE state = $1 "
                                            "ORDER BY priority DESC, id LIMIT $2";
 constexpr std::string_view kRequestState = "SELECT state FROM requests WHERE id = $1";
+// The claim hands back the claimed row too: the job is made from it without reading it again.
+constexpr std::string_view kClaimRequestRow =
+    "UPDATE requests SET state = 'claimed', attempt = attempt + 1, worker = $2, claimed_at = $3, "
+    "master = $4 WHERE id = $1 AND state = 'queued' RETURNING " GROVE_REQUEST_COLUMNS;
 constexpr std::string_view kClaimRequest =
-    "UPDATE requests SET state = 'claimed', attempt = attempt + 1, worker = $2, claimed_at = $3 "
-    "WHERE id = $1 AND state = 'queued' RETURNING attempt";
+    "UPDATE requests SET state = 'claimed', attempt = attempt + 1, worker = $2, claimed_at = $3, "
+    "master = $4 WHERE id = $1 AND state = 'queued' RETURNING attempt";
 constexpr std::string_view kRequeueRequest =
     "UPDATE requests SET state = 'queued', worker = '', claimed_at = 0 "
     "WHERE id = $1 AND state = 'claimed' RETURNING id";
@@ -154,10 +180,19 @@ constexpr std::string_view kNextBuildNumber =
     "INSERT INTO builder_numbers (builder, last_number) VALUES ($1, 1) "
     "ON CONFLICT (builder) DO UPDATE SET last_number = builder_numbers.last_number + 1 "
     "RETURNING last_number";
+// Inserts the build unless its request is missing or the attempt has one already (then no row
+// comes back): the usual start costs this and the number, no lookups before them.
 constexpr std::string_view kInsertBuild =
     "INSERT INTO builds (request_id, attempt, builder, number, worker, state, result, "
     "started_at, finished_at, properties) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id";
+    "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 "
+    "WHERE EXISTS (SELECT 1 FROM requests WHERE id = $1) "
+    "ON CONFLICT (request_id, attempt) DO NOTHING RETURNING id";
+// A number taken for a build that was not inserted goes back. The builder's row is locked by
+// this transaction since the number was taken, so no later number was handed out meanwhile.
+constexpr std::string_view kGiveBackBuildNumber =
+    "UPDATE builder_numbers SET last_number = last_number - 1 "
+    "WHERE builder = $1 AND last_number = $2";
 constexpr std::string_view kGetBuild = "SELECT " GROVE_BUILD_COLUMNS " FROM builds WHERE id = $1";
 constexpr std::string_view kFindBuild =
     "SELECT " GROVE_BUILD_COLUMNS " FROM builds WHERE request_id = $1 AND attempt = $2";
@@ -185,9 +220,11 @@ constexpr std::string_view kBuildExists = "SELECT 1 FROM builds WHERE id = $1";
 constexpr std::string_view kSetBuildWorker =
     "UPDATE builds SET worker = $2 WHERE id = $1 RETURNING id";
 
+// No row back: the build is missing, or the step was started before (a repeated event).
 constexpr std::string_view kInsertStep =
     "INSERT INTO steps (build_id, idx, name, state, result, started_at, finished_at) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (build_id, idx) DO NOTHING";
+    "SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM builds WHERE id = $1) "
+    "ON CONFLICT (build_id, idx) DO NOTHING RETURNING idx";
 constexpr std::string_view kFinishStep =
     "UPDATE steps SET state = 'finished', result = $3, finished_at = $4 "
     "WHERE build_id = $1 AND idx = $2 RETURNING idx";
@@ -286,10 +323,21 @@ class SqlStore final : public Store {
     return ReadAll(q, out, ReadRequest);
   }
 
+  Status ClaimRequestRecord(int64_t id, const std::string& worker, int64_t now,
+                            RequestRecord* claimed) override {
+    Query q;
+    GROVE_RETURN_IF_ERROR(db_->Prepare(kClaimRequestRow, &q));
+    q.Bind(1, id).Bind(2, worker).Bind(3, now).Bind(4, master_);
+    bool row = false;
+    GROVE_RETURN_IF_ERROR(q.Step(&row));
+    if (!row) return WhyNotInState(id, "queued");
+    return ReadRequest(q, claimed);
+  }
+
   Status ClaimRequest(int64_t id, const std::string& worker, int64_t now, int* attempt) override {
     Query q;
     GROVE_RETURN_IF_ERROR(db_->Prepare(kClaimRequest, &q));
-    q.Bind(1, id).Bind(2, worker).Bind(3, now);
+    q.Bind(1, id).Bind(2, worker).Bind(3, now).Bind(4, master_);
     bool row = false;
     GROVE_RETURN_IF_ERROR(q.Step(&row));
     if (!row) return WhyNotInState(id, "queued");
@@ -317,19 +365,14 @@ class SqlStore final : public Store {
 
   Status StartBuild(BuildRecord* b) override {
     if (b->builder.empty()) return Status::Invalid("store: a build needs a builder");
-    sql::WriteScope scope(db_.get());
-    GROVE_RETURN_IF_ERROR(scope.Open());
-    // Checked inside the write scope: with the write lock held nobody can insert it meanwhile.
-    Status st = FindBuild(b->request_id, b->attempt, b);
-    if (st.ok()) return Status::Ok();  // a repeated start: nothing changes
-    if (!st.IsNotFound()) return st;
-    GROVE_RETURN_IF_ERROR(RequireRequest(b->request_id));
     if (b->state.empty()) b->state = "running";
-
+    // No savepoint: of the two writes, the insert can only fail with the transaction (a full
+    // disk), and a number it did not use is given back below.
     Query num;
     GROVE_RETURN_IF_ERROR(db_->Prepare(kNextBuildNumber, &num));
     num.Bind(1, b->builder);
-    GROVE_RETURN_IF_ERROR(StepReturning(num, &b->number, "build number"));
+    int64_t number = 0;
+    GROVE_RETURN_IF_ERROR(StepReturning(num, &number, "build number"));
     num.Reset();
 
     Query q;
@@ -337,16 +380,29 @@ class SqlStore final : public Store {
     q.Bind(1, b->request_id)
         .Bind(2, b->attempt)
         .Bind(3, b->builder)
-        .Bind(4, b->number)
+        .Bind(4, number)
         .Bind(5, b->worker)
         .Bind(6, b->state)
         .Bind(7, b->result)
         .Bind(8, b->started_at)
         .Bind(9, b->finished_at)
         .Bind(10, Dump(b->properties));
-    GROVE_RETURN_IF_ERROR(StepReturning(q, &b->id, "build insert"));
+    bool row = false;
+    GROVE_RETURN_IF_ERROR(q.Step(&row));
+    if (row) {
+      b->id = q.Int(0);
+      b->number = number;
+      return Status::Ok();
+    }
     q.Reset();
-    return scope.Commit();
+    Query back;
+    GROVE_RETURN_IF_ERROR(db_->Prepare(kGiveBackBuildNumber, &back));
+    GROVE_RETURN_IF_ERROR(back.Bind(1, b->builder).Bind(2, number).Run());
+    back.Reset();
+    // A repeated start fills |b| with the build there is; else the request is missing.
+    Status st = FindBuild(b->request_id, b->attempt, b);
+    if (!st.IsNotFound()) return st;
+    return RequireRequest(b->request_id);
   }
 
   Status FinishBuild(int64_t build_id, Result result, int64_t now) override {
@@ -407,7 +463,7 @@ class SqlStore final : public Store {
     Query q;
     GROVE_RETURN_IF_ERROR(db_->Prepare(kLastBuildsPerBuilder, &q));
     q.Bind(1, static_cast<int64_t>(per_builder));
-    return ReadAll(q, out, ReadBuild);
+    return ReadAll(q, out, ReadBuildSummary);
   }
 
   Status RunningBuilds(std::vector<BuildRecord>* out) override {
@@ -420,7 +476,6 @@ class SqlStore final : public Store {
 
   Status StartStep(const StepRecord& s) override {
     if (s.idx < 0) return Status::Invalid("store: negative step index");
-    GROVE_RETURN_IF_ERROR(RequireBuild(s.build_id));
     Query q;
     GROVE_RETURN_IF_ERROR(db_->Prepare(kInsertStep, &q));
     q.Bind(1, s.build_id)
@@ -430,7 +485,11 @@ class SqlStore final : public Store {
         .Bind(5, s.result)
         .Bind(6, s.started_at)
         .Bind(7, s.finished_at);
-    return q.Run();
+    bool row = false;
+    GROVE_RETURN_IF_ERROR(q.Step(&row));
+    if (row) return Status::Ok();
+    q.Reset();
+    return RequireBuild(s.build_id);  // Ok: started before, nothing changes
   }
 
   Status FinishStep(int64_t build_id, int idx, Result result, int64_t now) override {
@@ -691,6 +750,13 @@ class SqlStore final : public Store {
   Status SetBuildProperties(int64_t build_id, const Json& properties) override {
     return sql_pipeline::SetBuildProperties(*db_, build_id, properties);
   }
+  Status AdoptBuild(int64_t build_id, const std::string& worker, const Json& properties) override {
+    return sql_pipeline::AdoptBuild(*db_, build_id, worker, properties);
+  }
+  Status FinishStepWithResult(int64_t build_id, int idx, Result result, int64_t now,
+                              const Json& result_json) override {
+    return sql_pipeline::FinishStepWithResult(*db_, build_id, idx, result, now, result_json);
+  }
   Status SetStepTests(int64_t build_id, int idx, const Json& tests) override {
     return sql_pipeline::SetStepTests(*db_, build_id, idx, tests);
   }
@@ -714,6 +780,27 @@ class SqlStore final : public Store {
   }
   Status SupersededBy(int64_t id, int64_t* by) override {
     return sql_pipeline::SupersededBy(*db_, id, by);
+  }
+
+  // --- Applied worker events (sql_worker_events.cc) --------------------------------------
+  Status GetAppliedEvents(const std::string& worker, const std::string& instance,
+                          int64_t* upto) override {
+    return sql_worker_events::GetAppliedEvents(*db_, worker, instance, upto);
+  }
+  Status AdvanceAppliedEvents(const std::string& worker, const std::string& instance,
+                              int64_t upto) override {
+    return sql_worker_events::AdvanceAppliedEvents(*db_, worker, instance, upto);
+  }
+
+  // --- On-demand instances (sql_pool.cc) --------------------------------------------------
+  Status PutPoolInstance(const PoolInstanceRecord& r) override {
+    return sql_pool::PutPoolInstance(*db_, r);
+  }
+  Status DeletePoolInstance(const std::string& name) override {
+    return sql_pool::DeletePoolInstance(*db_, name);
+  }
+  Status ListPoolInstances(std::vector<PoolInstanceRecord>* out) override {
+    return sql_pool::ListPoolInstances(*db_, out);
   }
 
   // --- Notifications (sql_notify.cc) -----------------------------------------------------
@@ -752,7 +839,32 @@ class SqlStore final : public Store {
     return sql_notify::FailNotifications(*db_, notifier, now, why);
   }
 
+  // --- Several masters (sql_cluster.cc) -------------------------------------------------
+  void SetMasterName(const std::string& name) override { master_ = name; }
+  Status QueuedHeads(int limit, std::vector<RequestRecord>* out) override {
+    return sql_cluster::QueuedHeads(*db_, limit, out);
+  }
+  Status ClaimedByOthers(const std::string& self, std::vector<ClaimedRequest>* out) override {
+    return sql_cluster::ClaimedByOthers(*db_, self, out);
+  }
+  Status MoveRequest(int64_t id, int attempt, const std::string& worker, const std::string& from,
+                     const std::string& to, bool* moved) override {
+    return sql_cluster::MoveRequest(*db_, id, attempt, worker, from, to, moved);
+  }
+  Status RequeueOwnedRequest(int64_t id, int attempt, const std::string& master,
+                             bool* requeued) override {
+    return sql_cluster::RequeueOwnedRequest(*db_, id, attempt, master, requeued);
+  }
+  Status LiveMasters(int64_t since, std::vector<std::string>* out) override {
+    return sql_cluster::LiveMasters(*db_, since, out);
+  }
+  Status SharedKey(const std::string& name, const std::string& proposed,
+                   std::string* out) override {
+    return sql_cluster::SharedKey(*db_, name, proposed, out);
+  }
+
   std::unique_ptr<sql::Db> db_;
+  std::string master_;  // recorded on each claim (several masters; '' for a lone one's tests)
   LogCodec codec_;
   std::string buffer_;  // reused for compressed chunks and partly read ones
 };

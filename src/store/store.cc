@@ -69,6 +69,13 @@ Status OpenStore(const std::string& url, const std::string& base_dir, std::uniqu
   return Status::Ok();
 }
 
+Status Store::ClaimRequestRecord(int64_t id, const std::string& worker, int64_t now,
+                                 RequestRecord* claimed) {
+  int attempt = 0;
+  GROVE_RETURN_IF_ERROR(ClaimRequest(id, worker, now, &attempt));
+  return GetRequest(id, claimed);
+}
+
 Status OpenMigratedDb(const std::string& url, const std::string& base_dir,
                       const std::string& password, std::unique_ptr<sql::Db>* out) {
   const size_t colon = url.find(':');

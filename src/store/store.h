@@ -34,6 +34,14 @@ struct RequestRecord {
   int64_t finished_at = 0;
 };
 
+// A request claimed and running, as the masters sharing the store see it (issue 10).
+struct ClaimedRequest {
+  int64_t id = 0;
+  int attempt = 0;
+  std::string worker;
+  std::string master;  // the master that owns its running attempt ('' before schema 8)
+};
+
 struct BuildRecord {
   int64_t id = 0;
   int64_t request_id = 0;
@@ -68,6 +76,17 @@ struct WorkerRecord {
   bool connected = false;
   bool paused = false;
   int64_t last_seen = 0;
+};
+
+// An instance of an on-demand worker (src/pool) the master started and has not stopped yet:
+// kept so that a restarted master finds it again instead of starting a duplicate.
+struct PoolInstanceRecord {
+  std::string name;      // "burst-3"
+  std::string pool;      // the declared worker: "burst"
+  std::string instance;  // unique id, given to the commands as GROVE_INSTANCE
+  std::string state;     // "starting" | "connected" | "stopping"
+  int64_t started_at = 0;
+  int64_t updated_at = 0;
 };
 
 // A commit (or a push) seen by a change source (git poller or webhook).
@@ -145,6 +164,9 @@ class Store {
                               std::vector<RequestRecord>* out) = 0;
   // queued → claimed by |worker|, attempt incremented and returned. Conflict if not queued.
   virtual Status ClaimRequest(int64_t id, const std::string& worker, int64_t now, int* attempt) = 0;
+  // The same, filling |claimed| with the claimed row (attempt incremented) in one statement.
+  virtual Status ClaimRequestRecord(int64_t id, const std::string& worker, int64_t now,
+                                    RequestRecord* claimed);
   // claimed → queued (the attempt failed for reasons outside the build, e.g. a lost worker).
   virtual Status RequeueRequest(int64_t id) = 0;
   virtual Status FinishRequest(int64_t id, Result result, int64_t now) = 0;
@@ -220,6 +242,11 @@ class Store {
   // Pipelines (issue 4; SqlStore: sql_pipeline.cc). Not pure, for the same reason.
   // Replaces the build's properties (steps add got_revision, set_property values, ...).
   virtual Status SetBuildProperties(int64_t build_id, const Json& properties);
+  // SetBuildWorker and SetBuildProperties in one write (distributed mode: the first event).
+  virtual Status AdoptBuild(int64_t build_id, const std::string& worker, const Json& properties);
+  // FinishStep and SetStepResult in one write (a consume step's end).
+  virtual Status FinishStepWithResult(int64_t build_id, int idx, Result result, int64_t now,
+                                      const Json& result_json);
   virtual Status SetStepTests(int64_t build_id, int idx, const Json& tests);
   virtual Status SetStepResult(int64_t build_id, int idx, const Json& result);
   virtual Status ListBuildTests(int64_t build_id, std::vector<StepTestsRecord>* out);
@@ -259,6 +286,41 @@ class Store {
   // Fails every unsent notice of |notifier| with |why| (the notifier was removed).
   virtual Status FailNotifications(const std::string& notifier, int64_t now,
                                    const std::string& why);
+
+  // Distributed mode with several masters (issue 10; SqlStore: sql_worker_events.cc). The
+  // last event id of worker |worker|'s process |instance| that a master applied; NotFound when
+  // the store keeps none for that process.
+  virtual Status GetAppliedEvents(const std::string& worker, const std::string& instance,
+                                  int64_t* upto);
+  // Records, in the open transaction, that the events of that process up to |upto| are
+  // applied. Conflict when the store already says |upto| or more for it: another master
+  // applied them, so this batch must not commit.
+  virtual Status AdvanceAppliedEvents(const std::string& worker, const std::string& instance,
+                                      int64_t upto);
+  // Several masters on one store (issue 10; SqlStore: sql_cluster.cc). Not pure either.
+  // The master recorded as the owner of every request ClaimRequest claims from now on.
+  virtual void SetMasterName(const std::string& name);
+  // The first |limit| queued requests in dispatch order, only id, builder and priority filled:
+  // what a master polling the shared queue needs, read without the properties.
+  virtual Status QueuedHeads(int limit, std::vector<RequestRecord>* out);
+  // The claimed requests owned by another master than |self|.
+  virtual Status ClaimedByOthers(const std::string& self, std::vector<ClaimedRequest>* out);
+  // Makes claimed attempt |attempt| of request |id| |to|'s, if it is still run by |worker| and
+  // owned by |from| (each '' for any); |moved| says whether it was.
+  virtual Status MoveRequest(int64_t id, int attempt, const std::string& worker,
+                             const std::string& from, const std::string& to, bool* moved);
+  // RequeueRequest, only while attempt |attempt| is claimed and owned by |master|.
+  virtual Status RequeueOwnedRequest(int64_t id, int attempt, const std::string& master,
+                                     bool* requeued);
+  // The masters whose heartbeat (cluster/cluster.cc) is at or after |since| (ms).
+  virtual Status LiveMasters(int64_t since, std::vector<std::string>* out);
+  // The value of key |name| every master shares: |proposed| stored first when there is none.
+  virtual Status SharedKey(const std::string& name, const std::string& proposed, std::string* out);
+  // On-demand instances (issue 13; SqlStore: sql_pool.cc). Not pure, for the same reason.
+  // Insert or replace by name.
+  virtual Status PutPoolInstance(const PoolInstanceRecord& r);
+  virtual Status DeletePoolInstance(const std::string& name);
+  virtual Status ListPoolInstances(std::vector<PoolInstanceRecord>* out);
 };
 
 // Opens (creating and migrating as needed) the store at |url|: "sqlite:PATH" (PATH relative to

@@ -25,6 +25,7 @@ class Agent : public LinkHandler {
   Agent(asio::io_context& io, const WorkerOptions& opts) : io_(io), opts_(opts) {
     LinkOptions lo;
     lo.master_url = opts.master_url;
+    lo.master_urls = opts.master_urls;
     lo.name = opts.name;
     lo.secret = opts.secret;
     lo.capacity = opts.capacity;
@@ -54,7 +55,8 @@ class Agent : public LinkHandler {
     JobSpec job;
     Status st = JobFromJson(msg, &job);
     if (!st.ok()) return spdlog::error("job refused: {}", st.message());
-    job.master_url = opts_.master_url;  // trigger steps call the master's API
+    // Trigger steps call the API of the master the job came through.
+    job.master_url = link_->CurrentUrl();
     job.consumers = opts_.consumers;
     std::pair<int64_t, int> key{job.request_id, job.attempt};
     if (runners_.count(key) || stopping_) return;  // already running (a resend), or leaving
@@ -64,7 +66,7 @@ class Agent : public LinkHandler {
         std::make_unique<JobRunner>(io_, std::move(job), dir, *link_,
                                     [this, key](JobRunner& r, Result res) { Done(key, r, res); });
     JobRunner* raw = runner.get();
-    raw->set_master_url(opts_.master_url);
+    raw->set_master_url(link_->CurrentUrl());
     raw->set_in_process_consumers(opts_.in_process.get());
     runners_[key] = std::move(runner);
     raw->Start();

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 
@@ -14,6 +15,9 @@ class InProcessConsumers;
 
 struct WorkerOptions {
   std::string master_url = "http://127.0.0.1:8010";
+  // Several masters (--master URL1,URL2): tried in turn, the next one each time the link is
+  // lost; empty means master_url alone.
+  std::vector<std::string> master_urls;
   std::map<std::string, std::string> consumers;  // consume steps: name -> command
   std::string name;
   std::string secret;

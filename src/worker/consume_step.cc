@@ -16,6 +16,7 @@
 #include "worker/command_sequence.h"
 #include "worker/in_process_consumers.h"
 #include "worker/path_utf8.h"
+#include "worker/plain_command.h"
 #include "worker/platform.h"
 
 namespace grove {
@@ -170,10 +171,14 @@ void ConsumeStep::Start(const StepContext& ctx, std::function<void(Result)> done
     return done(Result::kException);
   }
   ChildOptions opts;
-  // The redirections apply to the whole command, so it may be any shell text.
-  if (Status st = SetShellCommand(it->second, "", &opts); !st.ok()) {
-    log(fmt::format("[grove] {}\n", st.message()));
-    return done(Result::kException);
+  // The redirections apply to the whole command, so it may be any shell text. A plain one runs
+  // without the shell: one process per job instead of two (unless the step sets PATH, which the
+  // program would be looked up in).
+  if (spec.env.contains("PATH") || !SplitPlainCommand(it->second, &opts.argv)) {
+    if (Status st = SetShellCommand(it->second, "", &opts); !st.ok()) {
+      log(fmt::format("[grove] {}\n", st.message()));
+      return done(Result::kException);
+    }
   }
   opts.stdin_file = PathUtf8(payload_file);
   opts.stdout_file = PathUtf8(result_file);

@@ -32,7 +32,10 @@ struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
   };
 
   Impl(asio::io_context& io, LinkOptions o, LinkHandler& h)
-      : io(io), opts(std::move(o)), handler(h), retry_timer(io) {}
+      : io(io), opts(std::move(o)), handler(h), retry_timer(io) {
+    if (opts.master_urls.empty()) opts.master_urls.push_back(opts.master_url);
+    opts.master_url = opts.master_urls.front();
+  }
 
   asio::io_context& io;
   LinkOptions opts;
@@ -51,6 +54,7 @@ struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
   // JSON before they are sent (ToJsonEntry).
   bool master_frames = true;
   std::chrono::milliseconds backoff{500};
+  size_t url_index = 0;  // into opts.master_urls; opts.master_url is that one
   std::mt19937 rng{std::random_device{}()};
 
   std::deque<Entry> outbox;  // unacknowledged events, ids contiguous
@@ -230,9 +234,17 @@ struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
     welcomed = false;
     hello_pending = false;
     writing = false;
+    if (opts.master_urls.size() > 1) {
+      // The next master: the events not acknowledged go to it (it adopts the running jobs).
+      url_index = (url_index + 1) % opts.master_urls.size();
+      opts.master_url = opts.master_urls[url_index];
+    }
     std::uniform_int_distribution<int> jitter(0, static_cast<int>(backoff.count() / 4));
     auto delay = backoff + std::chrono::milliseconds(jitter(rng));
-    spdlog::warn("{}; retrying in {} ms", why, delay.count());
+    if (opts.master_urls.size() > 1)
+      spdlog::warn("{}; trying master {} in {} ms", why, opts.master_url, delay.count());
+    else
+      spdlog::warn("{}; retrying in {} ms", why, delay.count());
     backoff = std::min(backoff * 2, std::chrono::milliseconds(15000));
     retry_timer.expires_after(delay);
     retry_timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
@@ -297,6 +309,9 @@ bool MasterLink::Congested() const {
 }
 bool MasterLink::Drained() const {
   return impl_->outbox.empty();
+}
+std::string MasterLink::CurrentUrl() const {
+  return impl_->opts.master_url;
 }
 
 }  // namespace grove

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "worker/job_runner.h"
 #include "worker/link_transport.h"
@@ -21,6 +22,9 @@ namespace grove {
 
 struct LinkOptions {
   std::string master_url;  // http://host:port
+  // Several masters: connected to one at a time, the next in turn each time the link is lost
+  // (the outbox goes to whichever it reaches). Empty means master_url alone.
+  std::vector<std::string> master_urls;
   std::string name;
   std::string secret;
   int capacity = 0;  // 0: as configured on the master
@@ -48,6 +52,8 @@ class MasterLink : public EventSink {
   bool Congested() const override;
   // True when every event emitted so far has been acknowledged.
   bool Drained() const;
+  // The master connected to (or being tried).
+  std::string CurrentUrl() const;
 
   struct Impl;
 

@@ -13,6 +13,7 @@
 #include "worker/amqp_agent.h"
 #endif
 #include "worker/in_process_consumers.h"
+#include "worker/link_transport.h"
 #include "worker/path_utf8.h"
 
 namespace grove {
@@ -29,6 +30,27 @@ std::string MasterUrlOf(const std::string& flag) {
   return url;
 }
 
+// --master URL1,URL2,...: each checked here, so a typo is a usage error, not a retry loop.
+Status MasterUrlsOf(const std::string& flag, std::vector<std::string>* out) {
+  out->clear();
+  const std::string list = MasterUrlOf(flag);
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t comma = list.find(',', start);
+    if (comma == std::string::npos) comma = list.size();
+    std::string url = list.substr(start, comma - start);
+    while (!url.empty() && url.front() == ' ') url.erase(url.begin());
+    while (!url.empty() && (url.back() == ' ' || url.back() == '/')) url.pop_back();
+    MasterAddress addr;
+    if (url.empty()) return Status::Invalid("--master: an empty URL in '" + list + "'");
+    if (Status st = ParseMasterUrl(url, &addr); !st.ok())
+      return Status::Invalid("--master: '" + url + "': " + st.message());
+    out->push_back(url);
+    start = comma + 1;
+  }
+  return Status::Ok();
+}
+
 Status ReadSecret(const std::string& path, std::string* secret) {
   std::ifstream in(Utf8Path(path));
   if (!in) return Status::Invalid("cannot read secret file " + path);
@@ -41,8 +63,10 @@ Status ReadSecret(const std::string& path, std::string* secret) {
 }  // namespace
 
 void AddWorkerFlags(CLI::App& cmd, WorkerFlags& a) {
-  cmd.add_option("--master", a.master,
-                 "The master's URL (default $GROVE_MASTER, else http://127.0.0.1:8010)");
+  cmd.add_option(
+      "--master", a.master,
+      "The master's URL (default $GROVE_MASTER, else http://127.0.0.1:8010); several "
+      "masters on one store: URL1,URL2,... (connected to one, the next when it is lost)");
   cmd.add_option("--name", a.name, "This worker's name, as in the master's grove.lua")->required();
   cmd.add_option("--secret-file", a.secret_file, "A file holding this worker's secret")->required();
   cmd.add_option("--workdir", a.workdir, "Where builds run (one directory per builder)")
@@ -71,7 +95,8 @@ Status RunWorkerWithFlags(const WorkerFlags& a, std::shared_ptr<InProcessConsume
   *usage_error = true;
   InitLogging("worker", a.log_level);
   WorkerOptions opts;
-  opts.master_url = MasterUrlOf(a.master);
+  GROVE_RETURN_IF_ERROR(MasterUrlsOf(a.master, &opts.master_urls));
+  opts.master_url = opts.master_urls.front();
   opts.name = a.name;
   GROVE_RETURN_IF_ERROR(ReadSecret(a.secret_file, &opts.secret));
   opts.workdir = a.workdir;

@@ -48,6 +48,7 @@ builder "hello" { tags = { "linux" }, steps = {
   shell { "echo hello from the e2e test; sleep 2; echo done; echo release-notes > notes.txt", name = "greet" },
   upload { "notes.txt", to = "out/" },
 } }
+for i = 1, 3 do builder("extra-" .. i) { tags = { "linux" }, steps = { shell { "true" } } } end
 `);
   const addUser = (name, role, pw) => execFileSync(GROVE, ["user", "add", name, "--role", role, "--dir", dir], { input: pw + "\n" });
   addUser("dev", "developer", "dev-password-1");
@@ -102,11 +103,24 @@ builder "hello" { tags = { "linux" }, steps = {
     await page.waitForSelector("table .badge.success", { timeout: 30000 });
     assert.strictEqual(await page.evaluate(() => window.__noReload), true, "the page reloaded");
     console.log("ok: the build turned green live, without a reload");
+    // The builder page's chart: one bar per finished build, coloured by its result.
+    await page.waitForSelector("section.charts svg.chart rect.bar.success[data-build='1']");
+    const bar = await page.$eval("section.charts svg.chart rect.bar", (r) => [Number(r.getAttribute("height")), r.querySelector("title").textContent]);
+    assert.ok(bar[0] > 0 && /^#1: .* \(success\)$/.test(bar[1]), `builder chart bar ${bar}`);
+    console.log("ok: the builder page draws the build duration chart:", bar[1]);
     await page.screenshot({ path: path.join(SHOTS, "builder-success.png"), fullPage: true });
 
     // Home shows it too.
     await page.click("header a.brand");
     await page.waitForSelector("tr[data-builder=hello] .badge.success");
+    // The home page's chart of the last hour (a sample is taken at start, then every 30 s).
+    // (a line of one sample has no area: it is checked attached, its dot visible)
+    await page.waitForSelector("section.charts svg.chart polyline[data-series='queued']", { state: "attached" });
+    await page.waitForSelector("section.charts svg.chart circle.dot.busy");
+    const lines = await page.$$eval("section.charts svg.chart polyline", (ps) => ps.map((p) => [p.dataset.series, p.getAttribute("points").split(" ").length]));
+    assert.deepStrictEqual(lines.map((l) => l[0]), ["queued", "busy workers"]);
+    assert.ok(lines.every((l) => l[1] >= 1), `home chart points ${lines}`);
+    console.log("ok: the home page draws the queue and busy workers chart");
     await page.screenshot({ path: path.join(SHOTS, "home.png"), fullPage: true });
 
     // Open the build and its step's log.
@@ -128,6 +142,16 @@ builder "hello" { tags = { "linux" }, steps = {
       console.log("skip: the build has no artifacts (no upload step configured)");
     }
 
+    // The Masters page, from the nav: this (lone) master, active, holding the leases, its
+    // configuration not flagged; the home page has no configurations-differ banner.
+    assert.strictEqual(await page.$("#config-differs"), null, "a lone master's home page flags its configuration");
+    await page.click("nav >> text=Masters");
+    await page.waitForSelector("tr[data-master] .badge.connected:has-text('active')");
+    const row = await page.textContent("tr[data-master]");
+    assert(row.includes("schedulers") && row.includes("same"), `the masters row: ${row}`);
+    console.log("ok: the Masters page shows this master");
+    await page.screenshot({ path: path.join(SHOTS, "masters.png"), fullPage: true });
+
     // A phone-sized screen.
     const phone = await ctx.newPage();
     await phone.setViewportSize({ width: 375, height: 740 });
@@ -137,6 +161,32 @@ builder "hello" { tags = { "linux" }, steps = {
     assert(overflow <= 1, `the home page is ${overflow}px wider than a phone`);
     await phone.screenshot({ path: path.join(SHOTS, "home-phone.png"), fullPage: true });
     await phone.close();
+
+    // The home page loads with at most 3 data calls whatever the number of builders (besides
+    // /me, who is logged in, and the live-update stream), and answers come compressed.
+    const fresh = await ctx.newPage();
+    const calls = [];
+    const codings = {};
+    fresh.on("request", (r) => { const u = new URL(r.url()); if (u.pathname.startsWith("/api/")) calls.push(u.pathname + u.search); });
+    fresh.on("response", async (r) => { codings[new URL(r.url()).pathname] = (await r.allHeaders())["content-encoding"]; });
+    await fresh.goto(url);
+    await fresh.waitForSelector("tr[data-builder=hello] .badge.success");
+    await fresh.waitForFunction(() => document.body.dataset.live === "1");
+    await sleep(1000);  // anything late would be counted too
+    const data = calls.filter((c) => !c.startsWith("/api/v1/me") && !c.startsWith("/api/v1/events"));
+    assert(data.length <= 3, `the home page made ${data.length} data calls: ${data.join(", ")}`);
+    assert(data.some((c) => c.startsWith("/api/v1/builders?view=summary&limit=")), `no paged builders call: ${data.join(", ")}`);
+    assert(["gzip", "zstd", "br"].includes(codings["/static/app.js"]), `app.js came with content-encoding ${codings["/static/app.js"]}`);
+    console.log(`ok: the home page made ${data.length} data calls (${data.join(", ")}); app.js came ${codings["/static/app.js"]}`);
+
+    // The filter asks the master and keeps what is typed through live refreshes.
+    await fresh.fill("input.filter", "extra-2");
+    await fresh.waitForFunction(() => document.querySelectorAll("tr[data-builder]").length === 1);
+    assert.strictEqual(await fresh.getAttribute("tr[data-builder]", "data-builder"), "extra-2");
+    assert(fresh.url().endsWith("?q=extra-2"), fresh.url());
+    assert.strictEqual(await fresh.evaluate(() => document.activeElement.value), "extra-2");
+    console.log("ok: the builders filter");
+    await fresh.close();
 
     // A viewer cannot force: the button is disabled and the API refuses.
     await page.click("#user button");

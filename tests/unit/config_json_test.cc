@@ -31,6 +31,14 @@ Config FullConfig() {
   c.broker_url = "amqp://grove:pw@mq/grove";
   c.workers.push_back({"w1", "s3cret \"quoted\"\n", {"linux", "x64"}, 3, "grove.lua:4"});
   c.workers.push_back({"w2", "other", {}, 1, "grove.lua:5"});
+  OnDemandConfig& od = c.workers.back().on_demand;
+  od.enabled = true;
+  od.start = {"/etc/grove/start-vm.sh", "--size", "large"};
+  od.stop = {"/etc/grove/stop-vm.sh"};
+  od.max = 8;
+  od.min = 2;
+  od.idle_s = 300;
+  od.start_timeout_s = 180;
 
   BuilderConfig b;
   b.name = "release";
@@ -53,6 +61,7 @@ Config FullConfig() {
   b.priority = -7;
   b.locks = {{"master", "db", 2}, {"worker", "disk", 1}};
   b.collapse = true;
+  b.retention = {86400000, -1, 3600000, -1};
   b.where = "grove.lua:7";
   c.builders.push_back(b);
 
@@ -84,6 +93,8 @@ Config FullConfig() {
   c.web.users = "/etc/grove/users";
   c.web.anonymous = "none";
   c.web.max_connections = 77;
+  c.web.metrics = "users";
+  c.retention = {90LL * 86400000, 730LL * 86400000, 30LL * 86400000, 365LL * 86400000};
   c.artifact_max_bytes = 5LL << 30;
 
   NotifierCommon common;
@@ -254,6 +265,10 @@ void ExpectConfigEq(const Config& a, const Config& b) {
       EXPECT_EQ(x.locks[k].max, y.locks[k].max);
     }
     EXPECT_EQ(x.collapse, y.collapse);
+    EXPECT_EQ(x.retention.logs_ms, y.retention.logs_ms);
+    EXPECT_EQ(x.retention.builds_ms, y.retention.builds_ms);
+    EXPECT_EQ(x.retention.artifacts_ms, y.retention.artifacts_ms);
+    EXPECT_EQ(x.retention.changes_ms, y.retention.changes_ms);
     EXPECT_EQ(x.where, y.where);
   }
   ASSERT_EQ(a.force_schedulers.size(), b.force_schedulers.size());
@@ -322,6 +337,11 @@ void ExpectConfigEq(const Config& a, const Config& b) {
   EXPECT_EQ(a.web.users, b.web.users);
   EXPECT_EQ(a.web.anonymous, b.web.anonymous);
   EXPECT_EQ(a.web.max_connections, b.web.max_connections);
+  EXPECT_EQ(a.web.metrics, b.web.metrics);
+  EXPECT_EQ(a.retention.logs_ms, b.retention.logs_ms);
+  EXPECT_EQ(a.retention.builds_ms, b.retention.builds_ms);
+  EXPECT_EQ(a.retention.artifacts_ms, b.retention.artifacts_ms);
+  EXPECT_EQ(a.retention.changes_ms, b.retention.changes_ms);
   EXPECT_EQ(a.artifact_max_bytes, b.artifact_max_bytes);
   ExpectNotifyEq(a.notify, b.notify);
 }
@@ -352,6 +372,7 @@ local db = lock.master { "db", max = 2 }
 artifacts { max_size = 1048576 }
 builder "release" {
   tags = { "linux" }, locks = { db, lock.worker { "disk" } }, collapse = true, priority = 2,
+  retention = { logs = "7d", artifacts = "forever" },
   properties = { answer = 42, ratio = 0.5, list = { 1, "two" } },
   steps = {
     checkout { repo = "https://git.example/app.git", branch = "main" },

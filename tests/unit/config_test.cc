@@ -605,6 +605,60 @@ TEST_F(ConfigTest, EndlessLoopIsStopped) {
                                       "0.1 s"));
 }
 
+TEST_F(ConfigTest, OnDemandWorker) {
+  ASSERT_TRUE(Load(R"(worker "burst" {
+  secret = "s", tags = { "linux" }, capacity = 4,
+  on_demand = {
+    start = { "/etc/grove/start-vm.sh", "--big" }, stop = { "/etc/grove/stop-vm.sh" },
+    max = 8, min = 1, idle = "5m", start_timeout = "3m",
+  },
+}
+worker "w1" { secret = "t" }
+)")
+                  .ok());
+  const WorkerConfig* w = config_.FindWorker("burst");
+  ASSERT_NE(w, nullptr);
+  EXPECT_TRUE(w->on_demand.enabled);
+  EXPECT_EQ(w->on_demand.start, (std::vector<std::string>{"/etc/grove/start-vm.sh", "--big"}));
+  EXPECT_EQ(w->on_demand.stop, (std::vector<std::string>{"/etc/grove/stop-vm.sh"}));
+  EXPECT_EQ(w->on_demand.max, 8);
+  EXPECT_EQ(w->on_demand.min, 1);
+  EXPECT_EQ(w->on_demand.idle_s, 300);
+  EXPECT_EQ(w->on_demand.start_timeout_s, 180);
+  EXPECT_FALSE(config_.FindWorker("w1")->on_demand.enabled);
+  // Instances are found by name, numbers 1..max only.
+  EXPECT_EQ(config_.FindWorkerOrInstance("burst-1"), w);
+  EXPECT_EQ(config_.FindWorkerOrInstance("burst-8"), w);
+  EXPECT_EQ(config_.FindWorkerOrInstance("burst-9"), nullptr);
+  EXPECT_EQ(config_.FindWorkerOrInstance("burst-0"), nullptr);
+  EXPECT_EQ(config_.FindWorkerOrInstance("burst-01"), nullptr);
+  EXPECT_EQ(config_.FindWorkerOrInstance("burst-x"), nullptr);
+  EXPECT_EQ(config_.FindWorkerOrInstance("w1-1"), nullptr);  // w1 is not on-demand
+  EXPECT_EQ(config_.FindWorkerOrInstance("w1"), config_.FindWorker("w1"));
+}
+
+TEST_F(ConfigTest, OnDemandErrorsNameTheLine) {
+  EXPECT_EQ(Error("\nworker \"b\" { secret = \"s\", on_demand = { stop = { \"x\" } } }\n"),
+            "grove.lua:2: missing required option 'start' in on_demand of worker 'b'");
+  EXPECT_EQ(Error("worker \"b\" { secret = \"s\", on_demand = { start = { \"x\" }, stop = { "
+                  "\"y\" }, max = 2, min = 3 } }\n"),
+            "grove.lua:1: option 'min' in on_demand of worker 'b' must be between 0 and max (2), "
+            "got 3");
+  EXPECT_EQ(
+      Error("worker \"b\" { secret = \"s\", on_demand = { start = { \"x\" }, stop = { "
+            "\"y\" }, max = 0 } }\n"),
+      "grove.lua:1: option 'max' in on_demand of worker 'b' must be between 1 and 1000, got 0");
+  EXPECT_THAT(Error("worker \"b\" { secret = \"s\", on_demand = { start = { \"x\" }, stop = { "
+                    "\"y\" }, idel = \"5m\" } }\n"),
+              StartsWith("grove.lua:1: unknown option 'idel' in on_demand of worker 'b'"));
+  EXPECT_THAT(Error("worker \"b\" { secret = \"s\", on_demand = true }\n"),
+              StartsWith("grove.lua:1: option 'on_demand' in worker 'b' must be a table"));
+  EXPECT_EQ(Error("worker \"b\" { secret = \"s\", on_demand = { start = { \"x\" }, stop = { "
+                  "\"y\" }, max = 3 } }\nworker \"b-2\" { secret = \"t\" }\n"),
+            "grove.lua:2: worker 'b-2' has the name of an instance of on-demand worker 'b'; "
+            "rename one of them");
+}
+
 TEST_F(ConfigTest, QuickstartLoads) {
   // The quickstart that `grove init` writes must always be a valid config.
   // The source tree comes from the build (not __FILE__, which ccache may make relative).

@@ -20,6 +20,10 @@ TEST(Duration, ParsesUnitsAndCombinations) {
   EXPECT_EQ(s.count(), 43200);
   ASSERT_TRUE(ParseDuration("2d", &s).ok());
   EXPECT_EQ(s.count(), 172800);
+  ASSERT_TRUE(ParseDuration("1w", &s).ok());  // retention periods
+  EXPECT_EQ(s.count(), 7 * 86400);
+  ASSERT_TRUE(ParseDuration("2y", &s).ok());
+  EXPECT_EQ(s.count(), 730 * 86400);
   ASSERT_TRUE(ParseDuration("1h30m", &s).ok());
   EXPECT_EQ(s.count(), 5400);
   ASSERT_TRUE(ParseDuration("45", &s).ok());

@@ -39,6 +39,21 @@ TEST(Hmac, KnownVector) {
   EXPECT_FALSE(ConstantTimeEquals("abc", "abcd"));
 }
 
+// Keyed contexts are cached per key: interleaved keys, many keys and a key again after the cache
+// was cleared still give each key's MAC.
+TEST(Hmac, CachedKeysStayApart) {
+  const std::string jefe = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+  // RFC 4231 test case 1: key 0x0b x 20, "Hi There".
+  const std::string one = "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7";
+  for (int i = 0; i < 40; ++i) {
+    EXPECT_EQ(HmacSha256Hex("Jefe", "what do ya want for nothing?"), jefe);
+    EXPECT_EQ(HmacSha256Hex(std::string(20, '\x0b'), "Hi There"), one);
+    HmacSha256Hex("key " + std::to_string(i), "x");
+  }
+  EXPECT_NE(HmacSha256Hex("a", "x"), HmacSha256Hex("b", "x"));
+  EXPECT_EQ(HmacSha256Hex("", "x").size(), 64u);
+}
+
 TEST(JobTokens, RoundTripAndTampering) {
   JobTokens tokens("k" + std::string(63, '0'));
   std::string t = tokens.Make(42, 3);

@@ -249,10 +249,13 @@ TEST_P(StoreTest, ConsumerResultsStoredBeforeMigration4MoveToTheStepsColumn) {
     ASSERT_TRUE(db->Exec("ALTER TABLE steps DROP COLUMN result_json; "
                          "DROP TABLE webhook_deliveries; DROP TABLE notifications; DROP INDEX "
                          "changes_by_branch; DROP TABLE masters; DROP TABLE leases; "
+                         "DROP TABLE worker_events; "
+                         "ALTER TABLE requests DROP COLUMN master; DROP TABLE cluster_keys; "
+                         "DROP TABLE pool_instances; "
                          "DELETE FROM schema_version WHERE version >= 4")
                     .ok());
   }
-  Reopen();  // migrations 4 to 7 run
+  Reopen();  // migrations 4 to 8 run
   std::vector<StepRecord> steps;
   ASSERT_TRUE(store_->ListSteps(b.id, &steps).ok());
   ASSERT_EQ(steps.size(), 2u);
@@ -267,6 +270,33 @@ TEST_P(StoreTest, ConsumerResultsStoredBeforeMigration4MoveToTheStepsColumn) {
   ASSERT_TRUE(store_->ListSteps(b.id, &steps).ok());
   EXPECT_EQ(steps[1].result_json, Json::array({1, 2}));
   EXPECT_TRUE(store_->SetStepResult(b.id, 7, Json(1)).IsNotFound());
+}
+
+// On-demand instances (issue 13) outlive the master that started them: a restarted master
+// reads them back.
+TEST_P(StoreTest, PoolInstancesAreKeptUntilDeleted) {
+  PoolInstanceRecord r{"burst-1", "burst", "burst-1-1700000000000-1", "starting", 10, 11};
+  ASSERT_TRUE(store_->PutPoolInstance(r).ok());
+  r.state = "connected";
+  r.updated_at = 12;
+  ASSERT_TRUE(store_->PutPoolInstance(r).ok());  // replaced, not added
+  ASSERT_TRUE(store_->PutPoolInstance({"burst-2", "burst", "b2", "stopping", 20, 21}).ok());
+  Reopen();
+  std::vector<PoolInstanceRecord> out;
+  ASSERT_TRUE(store_->ListPoolInstances(&out).ok());
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].name, "burst-1");
+  EXPECT_EQ(out[0].pool, "burst");
+  EXPECT_EQ(out[0].instance, "burst-1-1700000000000-1");
+  EXPECT_EQ(out[0].state, "connected");
+  EXPECT_EQ(out[0].started_at, 10);
+  EXPECT_EQ(out[0].updated_at, 12);
+  EXPECT_EQ(out[1].state, "stopping");
+  ASSERT_TRUE(store_->DeletePoolInstance("burst-1").ok());
+  ASSERT_TRUE(store_->ListPoolInstances(&out).ok());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].name, "burst-2");
+  EXPECT_TRUE(store_->PutPoolInstance({}).IsInvalid());
 }
 
 // Several masters may try to fire one cron slot: only the write that moves last_fire forward
@@ -466,7 +496,17 @@ TEST_P(StoreTest, StartBuildIsIdempotentAndNumbersPerBuilder) {
   ASSERT_EQ(builds.size(), 2u);
   EXPECT_EQ(builds[0].attempt, 1);
   EXPECT_EQ(builds[1].attempt, 2);
-  EXPECT_EQ(builds[1].properties, retry.properties);
+  // buildnumber and buildid come from the build's columns; what was stored is kept as it is.
+  Json expected = retry.properties;
+  expected["buildnumber"] = 4;
+  expected["buildid"] = retry.id;
+  EXPECT_EQ(builds[1].properties, expected);
+  // A value a step set wins over the column's.
+  ASSERT_TRUE(store_->SetBuildProperties(retry.id, {{"buildnumber", "custom"}}).ok());
+  BuildRecord custom;
+  ASSERT_TRUE(store_->GetBuild(retry.id, &custom).ok());
+  EXPECT_EQ(custom.properties["buildnumber"], "custom");
+  EXPECT_EQ(custom.properties["buildid"], retry.id);
 
   BuildRecord found;
   ASSERT_TRUE(store_->FindBuild(a1.request_id, 2, &found).ok());
@@ -479,6 +519,47 @@ TEST_P(StoreTest, StartBuildIsIdempotentAndNumbersPerBuilder) {
   orphan.builder = "linux";
   EXPECT_TRUE(store_->StartBuild(&orphan).IsNotFound());
   EXPECT_EQ(NewBuild("linux").number, 5);  // the failed start used no number
+}
+
+// The claim hands back the row (one statement on the dispatch path); a second claim is refused.
+TEST_P(StoreTest, ClaimRequestRecordReturnsTheClaimedRow) {
+  RequestRecord r;
+  r.builder = "linux";
+  r.reason = "test";
+  r.properties = {{"a", 1}};
+  r.source = {{"branch", "main"}};
+  ASSERT_TRUE(store_->AddRequest(&r).ok());
+  RequestRecord claimed;
+  ASSERT_TRUE(store_->ClaimRequestRecord(r.id, "w1", 77, &claimed).ok());
+  EXPECT_EQ(claimed.id, r.id);
+  EXPECT_EQ(claimed.state, "claimed");
+  EXPECT_EQ(claimed.attempt, 1);
+  EXPECT_EQ(claimed.worker, "w1");
+  EXPECT_EQ(claimed.claimed_at, 77);
+  EXPECT_EQ(claimed.properties, r.properties);
+  EXPECT_EQ(claimed.source, r.source);
+  EXPECT_TRUE(store_->ClaimRequestRecord(r.id, "w2", 78, &claimed).IsConflict());
+  EXPECT_TRUE(store_->ClaimRequestRecord(999999, "w2", 78, &claimed).IsNotFound());
+}
+
+// Distributed mode's adoption and a consume step's end: one write each, same result as two.
+TEST_P(StoreTest, AdoptBuildAndFinishStepWithResult) {
+  BuildRecord b = NewBuild("consume:echo");
+  ASSERT_TRUE(store_->AdoptBuild(b.id, "w9", {{"workername", "w9"}, {"builddir", "/x"}}).ok());
+  StartStep(b.id, 0);
+  ASSERT_TRUE(store_->FinishStepWithResult(b.id, 0, Result::kSuccess, 3000, {{"n", 1}}).ok());
+  BuildRecord got;
+  ASSERT_TRUE(store_->GetBuild(b.id, &got).ok());
+  EXPECT_EQ(got.worker, "w9");
+  EXPECT_EQ(got.properties["builddir"], "/x");
+  std::vector<StepRecord> steps;
+  ASSERT_TRUE(store_->ListSteps(b.id, &steps).ok());
+  ASSERT_EQ(steps.size(), 1u);
+  EXPECT_EQ(steps[0].state, "finished");
+  EXPECT_EQ(steps[0].finished_at, 3000);
+  EXPECT_EQ(steps[0].result_json, (Json{{"n", 1}}));
+  EXPECT_TRUE(store_->AdoptBuild(999999, "w9", Json::object()).IsNotFound());
+  EXPECT_TRUE(store_->FinishStepWithResult(b.id, 5, Result::kSuccess, 1, 1).IsNotFound());
 }
 
 TEST_P(StoreTest, ListBuildsNewestFirstWithPaging) {
@@ -961,6 +1042,76 @@ TEST_P(StoreTest, ConcurrentClaimsOfOneRequestHaveOneWinner) {
   EXPECT_EQ(r.attempt, 1);
 }
 
+// Several masters (issue 10): a claim records its master; ownership moves only by conditional
+// updates, and only the owner requeues; the token keys are stored once.
+TEST_P(StoreTest, ClaimedRequestsHaveOneOwningMasterAtATime) {
+  int64_t id = AddRequest("linux");
+  store_->SetMasterName("alpha");
+  int attempt = 0;
+  ASSERT_TRUE(store_->ClaimRequest(id, "w1", 1, &attempt).ok());
+  std::vector<ClaimedRequest> others;
+  ASSERT_TRUE(store_->ClaimedByOthers("alpha", &others).ok());
+  EXPECT_TRUE(others.empty());
+  ASSERT_TRUE(store_->ClaimedByOthers("beta", &others).ok());
+  ASSERT_EQ(others.size(), 1u);
+  EXPECT_EQ(others[0].id, id);
+  EXPECT_EQ(others[0].attempt, 1);
+  EXPECT_EQ(others[0].worker, "w1");
+  EXPECT_EQ(others[0].master, "alpha");
+
+  bool moved = true;
+  // Not run by w2, not owned by gamma, not this attempt: nothing moves.
+  ASSERT_TRUE(store_->MoveRequest(id, 1, "w2", "", "beta", &moved).ok());
+  EXPECT_FALSE(moved);
+  ASSERT_TRUE(store_->MoveRequest(id, 1, "", "gamma", "beta", &moved).ok());
+  EXPECT_FALSE(moved);
+  ASSERT_TRUE(store_->MoveRequest(id, 2, "w1", "", "beta", &moved).ok());
+  EXPECT_FALSE(moved);
+  // Its worker came to beta: beta adopts it; alpha can no longer requeue it.
+  ASSERT_TRUE(store_->MoveRequest(id, 1, "w1", "", "beta", &moved).ok());
+  EXPECT_TRUE(moved);
+  bool requeued = true;
+  ASSERT_TRUE(store_->RequeueOwnedRequest(id, 1, "alpha", &requeued).ok());
+  EXPECT_FALSE(requeued);
+  RequestRecord r;
+  ASSERT_TRUE(store_->GetRequest(id, &r).ok());
+  EXPECT_EQ(r.state, "claimed");
+  ASSERT_TRUE(store_->RequeueOwnedRequest(id, 1, "beta", &requeued).ok());
+  EXPECT_TRUE(requeued);
+  ASSERT_TRUE(store_->GetRequest(id, &r).ok());
+  EXPECT_EQ(r.state, "queued");
+  EXPECT_EQ(r.worker, "");
+  ASSERT_TRUE(store_->MoveRequest(id, 1, "", "", "gamma", &moved).ok());
+  EXPECT_FALSE(moved);  // queued: nobody owns it
+
+  int64_t urgent = AddRequest("deploy", 5);
+  std::vector<RequestRecord> heads;
+  ASSERT_TRUE(store_->QueuedHeads(10, &heads).ok());
+  ASSERT_EQ(heads.size(), 2u);  // by priority, then id, as ListRequests
+  EXPECT_EQ(heads[0].id, urgent);
+  EXPECT_EQ(heads[0].builder, "deploy");
+  EXPECT_EQ(heads[0].priority, 5);
+  EXPECT_EQ(heads[1].id, id);
+  ASSERT_TRUE(store_->QueuedHeads(1, &heads).ok());
+  EXPECT_EQ(heads.size(), 1u);
+
+  std::string key;
+  ASSERT_TRUE(store_->SharedKey("job-token", "aaaa", &key).ok());
+  EXPECT_EQ(key, "aaaa");
+  ASSERT_TRUE(store_->SharedKey("job-token", "bbbb", &key).ok());
+  EXPECT_EQ(key, "aaaa");  // the first one stays
+}
+
+TEST_P(StoreTest, LiveMastersAreThoseSeenSince) {
+  std::unique_ptr<sql::Db> db;
+  ASSERT_TRUE(OpenMigratedDb(url_, dir_.string(), "", &db).ok());
+  ASSERT_TRUE(
+      db->Exec("INSERT INTO masters (name, last_seen) VALUES ('old', 100), ('new', 900)").ok());
+  std::vector<std::string> live;
+  ASSERT_TRUE(store_->LiveMasters(500, &live).ok());
+  EXPECT_EQ(live, std::vector<std::string>{"new"});
+}
+
 // --- PostgreSQL: connections and transactions -------------------------------------------------
 
 // Ends every other connection to the test's database, as a server restart would.
@@ -1214,6 +1365,47 @@ TEST_P(StoreTest, CopyMovesTheWholeHistoryToTheOtherBackendAndBack) {
   ChangeRecord c2;
   ASSERT_TRUE(copy->AddChange(&c2).ok());
   EXPECT_GT(c2.id, c.id);
+}
+
+// Several masters in distributed mode (issue 10): the applied event ids of a worker process
+// only move forward, and a second master's transaction applying the same events again gets
+// Conflict (its batch is rolled back) even when both run at once.
+TEST_P(StoreTest, AppliedEventsMoveForwardOnlyAndASecondMasterConflicts) {
+  int64_t upto = 0;
+  EXPECT_TRUE(store_->GetAppliedEvents("w1", "i1", &upto).IsNotFound());
+  ASSERT_TRUE(store_->AdvanceAppliedEvents("w1", "i1", 5).ok());
+  ASSERT_TRUE(store_->GetAppliedEvents("w1", "i1", &upto).ok());
+  EXPECT_EQ(upto, 5);
+  EXPECT_TRUE(store_->AdvanceAppliedEvents("w1", "i1", 5).IsConflict());
+  EXPECT_TRUE(store_->AdvanceAppliedEvents("w1", "i1", 3).IsConflict());
+  ASSERT_TRUE(store_->AdvanceAppliedEvents("w1", "i1", 9).ok());
+  ASSERT_TRUE(store_->AdvanceAppliedEvents("w2", "j1", 2).ok());
+  // A new process of the worker numbers its events from 1 again.
+  ASSERT_TRUE(store_->AdvanceAppliedEvents("w1", "i2", 1).ok());
+  EXPECT_TRUE(store_->GetAppliedEvents("w1", "i1", &upto).IsNotFound());
+  ASSERT_TRUE(store_->GetAppliedEvents("w1", "i2", &upto).ok());
+  EXPECT_EQ(upto, 1);
+  ASSERT_TRUE(store_->GetAppliedEvents("w2", "j1", &upto).ok());
+  EXPECT_EQ(upto, 2);
+
+  // Two masters apply events 2..4 of i2 at once: the one that commits second gets Conflict.
+  std::unique_ptr<Store> other;
+  ASSERT_TRUE(OpenStore(url_, dir_.string(), &other).ok());
+  ASSERT_TRUE(store_->Begin().ok());
+  ASSERT_TRUE(store_->AdvanceAppliedEvents("w1", "i2", 4).ok());
+  Status second;
+  std::thread t([&] {
+    Status st = other->Begin();
+    if (st.ok()) st = other->AdvanceAppliedEvents("w1", "i2", 4);  // waits for the first
+    second = st;
+    (void)(st.ok() ? other->Commit() : other->Rollback());
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_TRUE(store_->Commit().ok());
+  t.join();
+  EXPECT_TRUE(second.IsConflict()) << second.ToString();
+  ASSERT_TRUE(other->GetAppliedEvents("w1", "i2", &upto).ok());
+  EXPECT_EQ(upto, 4);
 }
 
 TEST(StoreUrlTest, AServerThatIsDownIsUnavailableAndTheMessageHidesThePassword) {

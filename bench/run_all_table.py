@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Reads the outputs bench/run-all.sh kept in DIR (one NAME.log per benchmark) and prints one
+table: each figure, the limit or peer it is compared with (measured in the same run, or the
+target it must meet), and the ratio, so that no arithmetic is left to the reader.
+
+  python3 bench/run_all_table.py DIR
+"""
+import os
+import re
+import sys
+
+UI_TARGET_P99_MS = 50.0  # the issue's limit for the home page's calls at 4,000 builders
+
+
+def read(out, name):
+    try:
+        with open(os.path.join(out, name + ".log"), errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
+def num(pattern, text, group=1):
+    m = re.search(pattern, text or "", re.M)
+    return float(m.group(group).replace(",", "")) if m else None
+
+
+def side_by_side(text, label):
+    """The values of a bench_util.print_side_by_side row, by column name."""
+    if not text:
+        return {}
+    lines = text.splitlines()
+    header = next((l for l in lines if l.startswith(" " * 28) and l.strip()), None)
+    row = next((l for l in lines if l.startswith(label)), None)
+    if not header or not row:
+        return {}
+    names = header.split()
+    cells = [row[28 + 18 * i: 28 + 18 * (i + 1)].strip() for i in range(len(names))]
+    out = {}
+    for n, c in zip(names, cells):
+        m = re.match(r"[-\d.,]+", c)
+        if m and m.group(0) not in ("-",):
+            out[n] = float(m.group(0).replace(",", ""))
+    return out
+
+
+def main():
+    out = sys.argv[1]
+    rows = []  # (benchmark, figure, value, unit, peer label, peer value, peer unit, ratio note)
+
+    def add(bench, figure, value, unit, peer=None, peer_value=None, peer_unit="", lower_is_better=False):
+        rows.append((bench, figure, value, unit, peer, peer_value, peer_unit, lower_is_better))
+
+    peers = read(out, "peers")
+    spawn1 = num(r"bare spawn rate \(1 at a time\): ([\d.]+)", peers)
+    spawn4 = num(r"bare spawn rate \(4 at a time\): ([\d.]+)", peers)
+    pipe = num(r"raw pipe rate: ([\d.]+)", peers)
+    if peers is not None:
+        add("peers", "bare spawn rate, 1 at a time", spawn1, "spawns/s")
+        add("peers", "bare spawn rate, 4 at a time", spawn4, "spawns/s")
+        add("peers", "raw pipe rate (yes | head)", pipe, "MB/s")
+
+    e2e = read(out, "e2e_builds")
+    if e2e is not None:
+        for store, v in side_by_side(e2e, "throughput (builds/s)").items() or [("?", None)]:
+            add("e2e_builds", f"trivial builds/s, {store}, capacity 4", v, "builds/s",
+                "bare spawn rate, 4 at a time", spawn4, "spawns/s")
+        for store, v in side_by_side(e2e, "request -> step start p50").items():
+            add("e2e_builds", f"request -> step start p50, {store}", v, "ms")
+        for store, v in side_by_side(e2e, "master CPU per build").items():
+            add("e2e_builds", f"master CPU per build, {store}", v, "ms",
+                "1 / bare spawn rate (1 at a time)", 1000 / spawn1 if spawn1 else None, "ms", True)
+
+    for name, what in (("consumer_sdk", "C++ SDK echo"), ("consumer_command", "command consumer (cat)")):
+        text = read(out, name)
+        if text is None:
+            continue
+        raw = num(r"raw broker:.*?([\d.]+) msgs/s", text)
+        runs = re.findall(r"^(\d+) worker\(s\) x capacity (\d+): .*?= ([\d,.]+) jobs/s", text, re.M)
+        for n, cap, rate in runs or [("?", "?", None)]:
+            v = float(rate.replace(",", "")) if rate else None
+            add(name, f"{what} jobs/s, {n} worker(s) x {cap}", v, "jobs/s",
+                "amqp_raw (persistent, confirmed, acked)", raw, "msgs/s")
+            if name == "consumer_command":
+                add(name, f"{what} jobs/s, {n} worker(s) x {cap}", v, "jobs/s",
+                    "bare spawn rate, 4 at a time", spawn4, "spawns/s")
+
+    big = read(out, "big_log")
+    if big is not None:
+        for store, v in side_by_side(big, "throughput (MB/s)").items() or [("?", None)]:
+            add("big_log", f"log throughput, {store}", v, "MB/s", "raw pipe rate", pipe, "MB/s")
+        for store, v in side_by_side(big, "read 64 KiB tail (ms)").items():
+            add("big_log", f"read the 64 KiB tail, {store}", v, "ms")
+
+    ui = read(out, "ui_api")
+    if ui is not None:
+        for path, label in (("/api/v1/builders?view=summary", "home page's builders page"),
+                            ("/api/v1/status", "/api/v1/status"), ("/api/v1/running", "/api/v1/running"),
+                            ("/api/v1/builders ", "whole builders list")):
+            m = re.search(r"^" + re.escape(path) + r"\S*\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+(\d+)", ui + "\n", re.M)
+            if not m and path.endswith(" "):
+                m = re.search(r"^/api/v1/builders\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+(\d+)", ui, re.M)
+            if m:
+                add("ui_api", f"{label} p99 (4,000 builders, {float(m.group(1)):.0f} req/s)", float(m.group(3)), "ms",
+                    "target", UI_TARGET_P99_MS, "ms", True)
+                add("ui_api", f"{label} p50", float(m.group(2)), "ms")
+                add("ui_api", f"{label} bytes per answer", float(m.group(4)), "B",
+                    "uncompressed", float(m.group(5)), "B", True)
+            else:
+                add("ui_api", f"{label} p99", None, "ms", "target", UI_TARGET_P99_MS, "ms", True)
+        page = num(r"home page data, unchanged .*?median ([\d.]+) ms", ui)
+        change = num(r"first load after a change: median ([\d.]+) ms", ui)
+        add("ui_api", "home page data, unchanged (median)", page, "ms")
+        add("ui_api", "home page data, after a change (median)", change, "ms")
+
+    win = read(out, "windows_worker")
+    if win is not None:
+        m = re.search(r"Windows worker under Wine ([\d.]+), Linux worker ([\d.]+)", win)
+        add("windows_worker", "trivial builds/s, Windows worker under Wine", float(m.group(1)) if m else None,
+            "builds/s", "Linux worker, same run", float(m.group(2)) if m else None, "builds/s")
+
+    status = {}
+    try:
+        with open(os.path.join(out, "status.txt")) as f:
+            for line in f:
+                name, rc, secs = line.split()
+                status[name] = (int(rc), int(secs))
+    except FileNotFoundError:
+        pass
+
+    def fmt(v, unit):
+        if v is None:
+            return "n/a"
+        if unit == "B":
+            return f"{v / 1024:,.1f} KiB" if v >= 1024 else f"{v:.0f} B"
+        return (f"{v:,.0f}" if v >= 100 else f"{v:.2f}" if v < 10 else f"{v:.1f}") + f" {unit}"
+
+    w = [16, 58, 16, 40, 16, 12]
+    head = ["benchmark", "figure", "value", "compared with (same run)", "its value", "ratio"]
+    print("  ".join(h.ljust(n) for h, n in zip(head, w)).rstrip())
+    print("  ".join("-" * n for n in w))
+    for bench, figure, v, unit, peer, pv, pu, lower in rows:
+        ratio = ""
+        if v is not None and pv:
+            r = v / pv
+            ratio = f"{r:.2f}x" + ((" meets" if r <= 1 else " MISSES") if peer == "target" else "")
+        print("  ".join(s.ljust(n) for s, n in zip(
+            [bench, figure, fmt(v, unit), peer or "", fmt(pv, pu) if peer else "", ratio], w)).rstrip())
+    if status:
+        print()
+        print("runs: " + ", ".join(f"{n} {'ok' if rc == 0 else f'FAILED ({rc})'} {s} s"
+                                   for n, (rc, s) in status.items())
+              + f"; total {sum(s for _, s in status.values())} s")
+
+
+if __name__ == "__main__":
+    main()

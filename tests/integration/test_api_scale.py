@@ -1,0 +1,143 @@
+"""The API at scale: compressed answers (Accept-Encoding), the builders list paged, filtered and
+in its lean home-page form, and the cached list following every change."""
+import gzip
+import shutil
+import subprocess
+import unittest
+import urllib.request
+
+from grove_harness import GroveTestCase, wait_for
+
+BUILDERS = 30
+CONFIG = f'''
+worker "w1" {{ secret = secret "w1", tags = {{ "linux" }} }}
+for i = 0, {BUILDERS - 1} do
+  builder(string.format("b-%02d", i)) {{ tags = {{ "linux" }}, steps = {{
+    shell {{ "for i in $(seq 400); do echo line $i of a log that compresses well; done" }} }} }}
+end
+builder "Other" {{ tags = {{ "linux" }}, steps = {{ shell {{ "true" }} }} }}
+'''
+
+
+def fetch(g, path, accept=None):
+    """(status, body bytes as sent, headers): urllib never decodes on its own."""
+    req = urllib.request.Request(g.url + path, headers={"Accept-Encoding": accept} if accept else {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.read(), r.headers
+    except urllib.error.HTTPError as e:
+        return e.code, e.read(), e.headers
+
+
+class ApiScaleTests(GroveTestCase):
+    def setUp(self):
+        super().setUp()
+        self.g = self.make(CONFIG, workers=["w1"])
+        self.g.start_master()
+
+    def test_answers_are_compressed_for_clients_that_accept_it(self):
+        g = self.g
+        status, plain, headers = fetch(g, "/api/v1/builders")
+        self.assertEqual(status, 200)
+        self.assertIsNone(headers["Content-Encoding"])
+        self.assertEqual(headers["Vary"], "Accept-Encoding")
+        self.assertGreater(len(plain), 1024)
+
+        status, packed, headers = fetch(g, "/api/v1/builders", "gzip, deflate")
+        self.assertEqual((status, headers["Content-Encoding"], headers["Vary"]), (200, "gzip", "Accept-Encoding"))
+        self.assertEqual(gzip.decompress(packed), plain)
+        self.assertLess(len(packed), len(plain) / 4)
+        self.assertEqual(int(headers["Content-Length"]), len(packed))
+
+        # A browser that sends zstd gets zstd; refused codings (q=0) are never sent.
+        status, packed, headers = fetch(g, "/api/v1/builders", "gzip, deflate, br, zstd")
+        self.assertEqual(headers["Content-Encoding"], "zstd")
+        if shutil.which("zstd"):
+            self.assertEqual(subprocess.run(["zstd", "-dc"], input=packed, capture_output=True,
+                                            check=True).stdout, plain)
+        self.assertEqual(fetch(g, "/api/v1/builders", "zstd;q=0, gzip")[2]["Content-Encoding"], "gzip")
+        self.assertIsNone(fetch(g, "/api/v1/builders", "gzip;q=0")[2]["Content-Encoding"])
+        self.assertIsNone(fetch(g, "/api/v1/builders", "br, identity")[2]["Content-Encoding"])
+        self.assertIsNone(fetch(g, "/api/v1/builders", "gzip;q=zz")[2]["Content-Encoding"])
+
+        # Answers built per request (a page, the web UI's files) are compressed too; small ones
+        # are not worth it.
+        status, packed, headers = fetch(g, "/api/v1/builders?limit=20", "gzip")
+        self.assertEqual(headers["Content-Encoding"], "gzip")
+        self.assertEqual(len(__import__("json").loads(gzip.decompress(packed))), 20)
+        status, packed, headers = fetch(g, "/static/app.js", "gzip")
+        self.assertEqual((status, headers["Content-Encoding"]), (200, "gzip"))
+        self.assertIn(b"async function home", gzip.decompress(packed))
+        status, body, headers = fetch(g, "/api/v1/status", "gzip")
+        self.assertEqual(status, 200)
+        self.assertIsNone(headers["Content-Encoding"])
+        self.assertIn(b"queued_count", body)
+
+    def test_a_log_is_compressed_and_keeps_its_offsets(self):
+        g = self.g
+        g.start_worker("w1")
+        rid = g.force("b-01")
+        build_id = g.wait_request(rid)["builds"][0]["id"]
+        text, plain_headers = g.log(build_id, 0)
+        status, packed, headers = fetch(g, f"/api/v1/builds/{build_id}/steps/0/log", "gzip")
+        self.assertEqual((status, headers["Content-Encoding"]), (200, "gzip"))
+        self.assertEqual(gzip.decompress(packed).decode(), text)
+        # Offsets count the log's bytes, whatever the coding on the wire.
+        self.assertEqual(headers["X-Log-Next-Offset"], plain_headers["X-Log-Next-Offset"])
+        self.assertEqual(int(headers["X-Log-Next-Offset"]), len(text.encode()))
+
+    def test_builders_are_paged_filtered_and_summarised(self):
+        g = self.g
+        names = [f"b-{i:02d}" for i in range(BUILDERS)] + ["Other"]
+        status, body, headers = g.call("GET", "/api/v1/builders")
+        self.assertEqual([b["name"] for b in body], names)  # no parameter: every builder
+        self.assertEqual(headers["X-Total-Count"], str(len(names)))
+
+        status, body, headers = g.call("GET", "/api/v1/builders?limit=10&offset=5")
+        self.assertEqual([b["name"] for b in body], names[5:15])
+        self.assertEqual(headers["X-Total-Count"], str(len(names)))
+        self.assertEqual(set(body[0]), {"name", "tags", "priority", "steps", "recent_builds"})
+        status, body, headers = g.call("GET", "/api/v1/builders?limit=10&offset=25")
+        self.assertEqual([b["name"] for b in body], names[25:])
+        status, body, headers = g.call("GET", "/api/v1/builders?offset=100")
+        self.assertEqual((body, headers["X-Total-Count"]), ([], str(len(names))))
+
+        # q: a part of the name, any case; the total counts what matched.
+        status, body, headers = g.call("GET", "/api/v1/builders?q=OTH")
+        self.assertEqual(([b["name"] for b in body], headers["X-Total-Count"]), (["Other"], "1"))
+        status, body, headers = g.call("GET", "/api/v1/builders?q=b-1&limit=3")
+        self.assertEqual(([b["name"] for b in body], headers["X-Total-Count"]), (["b-10", "b-11", "b-12"], "10"))
+
+        for bad in ("limit=0", "limit=1001", "limit=x", "offset=-1", "view=fat"):
+            status, body, _ = g.call("GET", f"/api/v1/builders?{bad}")
+            self.assertEqual(status, 400, bad)
+            self.assertIn("invalid", body["error"])
+
+        # The home page's form: names and the chips of the recent builds, nothing else; and it
+        # follows a finished build at once (the cached list is rebuilt after each change).
+        g.start_worker("w1")
+        rid = g.force("b-02")
+        build = g.wait_request(rid)["builds"][0]
+        status, body, _ = g.call("GET", "/api/v1/builders?view=summary&q=b-02")
+        self.assertEqual(body, [{"name": "b-02", "recent_builds": [
+            {"id": build["id"], "number": 1, "state": "finished", "result": "success"}]}])
+        status, body, _ = g.call("GET", "/api/v1/builders?limit=3&offset=2")
+        self.assertEqual(body[0]["recent_builds"][0]["result"], "success")
+        self.assertEqual(body[0]["recent_builds"][0]["id"], build["id"])
+
+    def test_the_cached_list_follows_changes_under_concurrent_reads(self):
+        g = self.g
+        g.start_worker("w1")
+        from concurrent.futures import ThreadPoolExecutor
+        for n in range(1, 4):
+            rid = g.force("b-03")
+            g.wait_request(rid)
+            # Many readers at once right after the change: every one sees it.
+            with ThreadPoolExecutor(8) as ex:
+                seen = list(ex.map(lambda _: g.get("/api/v1/builders?q=b-03&view=summary")[0]
+                                   ["recent_builds"][0]["number"], range(16)))
+            self.assertEqual(seen, [n] * 16)
+
+
+if __name__ == "__main__":
+    unittest.main()

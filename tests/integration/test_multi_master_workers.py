@@ -1,0 +1,378 @@
+"""Several masters share their workers (issue 10, embedded broker): a worker given several master
+URLs connects to one and moves to the next when it is lost; a request made through any master
+runs on a free worker connected to any other; when a master dies, the builds running through it
+are finished through another master (their workers reconnect there with their outboxes) or
+retried after the grace by one survivor: never lost, never run twice to success.
+
+Real processes on one real PostgreSQL database. Needs GROVE_TEST_PG_URL and GROVE_TEST_STORE=
+postgres (ctest's integration.pg.test_multi_master_workers); skipped without them."""
+import collections
+import os
+import re
+import tempfile
+import signal
+import subprocess
+import threading
+import time
+import unittest
+import urllib.error
+
+from grove_harness import GROVE, GroveTestCase, Proc, free_port, psql, store_backend, wait_for
+
+
+def git(cwd, *args):
+    env = dict(os.environ, GIT_AUTHOR_NAME="Ada Lovelace", GIT_AUTHOR_EMAIL="ada@example.org",
+               GIT_COMMITTER_NAME="Ada Lovelace", GIT_COMMITTER_EMAIL="ada@example.org")
+    return subprocess.run(["git"] + list(args), cwd=cwd, env=env, check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+class Cluster:
+    """Masters named |names| on one database, each with a directory of its own and the same
+    grove.lua (the first Grove's database and secrets)."""
+
+    def __init__(self, case, names, workers, grace="3s"):
+        self.case = case
+        self.grace = grace
+        self.first = case.make("", workers=workers)
+        self.groves = {}
+        for i, name in enumerate(names):
+            g = self.first if i == 0 else case.make("", workers=[])
+            if g is not self.first:
+                g.pg.drop()  # every master uses the first one's database
+                g.pg = None
+                g.store_url = self.first.store_url
+                g.secrets = self.first.secrets
+                for w, secret in self.first.secrets.items():
+                    with open(os.path.join(g.dir, "secrets", w), "w") as f:
+                        f.write(secret + "\n")
+            g.port = free_port()
+            g.url = f"http://127.0.0.1:{g.port}"
+            g.name = name
+            self.groves[name] = g
+        self.procs = {}
+
+    def write_config(self, body):
+        for g in self.groves.values():
+            g.write_config(body)
+
+    def start(self, name):
+        g = self.groves[name]
+        proc = Proc(["master", g.dir, "--name", name, "--listen", f"127.0.0.1:{g.port}",
+                     "--worker-grace", self.grace], os.path.join(g.root, f"master-{name}.log"))
+        self.procs.setdefault(name, []).append(proc)
+        g.master = proc
+        wait_for(g.ready, timeout=30, what=f"master {name} to answer")
+        return proc
+
+    def kill(self, name):
+        proc = self.procs[name][-1]
+        proc.popen.send_signal(signal.SIGKILL)
+        proc.popen.wait()
+        proc.log.close()
+        self.groves[name].master = None
+
+    def start_worker(self, name, masters, extra=None):
+        first = self.first
+        secret_file = os.path.join(first.root, f"{name}.secret")
+        with open(secret_file, "w") as f:
+            f.write(first.secrets[name] + "\n")
+        urls = ",".join(self.groves[m].url for m in masters)
+        proc = Proc(["worker", "--master", urls, "--name", name, "--secret-file", secret_file,
+                     "--workdir", os.path.join(first.root, "workers", name)] + (extra or []),
+                    os.path.join(first.root, f"worker-{name}.log"))
+        first.workers[name] = proc
+        return proc
+
+    def live(self):
+        return [g for n, g in self.groves.items() if g.master and g.master.alive()]
+
+    def connected_to(self, worker):
+        """The master the worker is connected to now (by the masters' own views)."""
+        for g in self.live():
+            try:
+                if g.worker_connected(worker):
+                    return g.name
+            except (AssertionError, urllib.error.URLError, ConnectionError, OSError):
+                pass
+        return None
+
+    def lease_holder(self, lease="schedulers"):
+        for g in self.live():
+            try:
+                for m in g.get("/api/v1/masters")["masters"]:
+                    if m["state"] == "active" and lease in m["leases"]:
+                        return m["name"]
+            except (AssertionError, urllib.error.URLError, ConnectionError, OSError):
+                pass
+        return None
+
+    def sql(self, query):
+        return [r for r in psql(self.first.store_url, query).split("\n") if r.strip()]
+
+    def stop(self):
+        for procs in self.procs.values():
+            for p in procs:
+                if p.alive():
+                    p.stop()
+        for g in self.groves.values():
+            g.master = None
+
+
+class MasterListFlagTests(unittest.TestCase):
+    def test_a_bad_url_in_the_master_list_is_a_usage_error_naming_it(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".secret") as secret:
+            secret.write("s\n")
+            secret.flush()
+            for masters, named in [("http://127.0.0.1:1,ftp://elsewhere", "'ftp://elsewhere'"),
+                                   ("http://127.0.0.1:1,,http://127.0.0.1:2", "an empty URL")]:
+                r = subprocess.run([GROVE, "worker", "--master", masters, "--name", "w1",
+                                    "--secret-file", secret.name],
+                                   capture_output=True, text=True, timeout=30)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn("--master: " + named, r.stderr)
+                self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+
+
+class MultiMasterWorkersTests(GroveTestCase):
+    def setUp(self):
+        super().setUp()
+        if not os.environ.get("GROVE_TEST_PG_URL") or store_backend() != "postgres":
+            self.skipTest("several masters need PostgreSQL: GROVE_TEST_PG_URL is not set or "
+                          "GROVE_TEST_STORE is not postgres (ctest's "
+                          "integration.pg.test_multi_master_workers sets both)")
+        self.clusters = []
+
+    def cluster(self, names, workers):
+        c = Cluster(self, names, workers)
+        self.clusters.append(c)
+        return c
+
+    def tearDown(self):
+        # The masters stop before the harness drops the database under them.
+        for c in getattr(self, "clusters", []):
+            c.stop()
+        super().tearDown()
+
+    def test_worker_with_two_masters_survives_its_masters_death(self):
+        c = self.cluster(["alpha", "beta"], workers=["w1"])
+        c.write_config('''
+worker "w1" { secret = secret "w1", tags = { "linux" }, capacity = 2 }
+builder "quick" { tags = { "linux" }, steps = { shell { "echo quick" } } }
+builder "slow" { tags = { "linux" }, steps = {
+  shell { "for i in 1 2 3 4 5 6 7 8; do echo line $i; sleep 1; done", name = "count" },
+  shell { "echo after", name = "after" },
+} }
+''')
+        c.start("alpha")
+        c.start("beta")
+        alpha, beta = c.groves["alpha"], c.groves["beta"]
+        c.start_worker("w1", ["alpha", "beta"])
+        wait_for(lambda: alpha.worker_connected("w1"), timeout=30, what="w1 to connect to alpha")
+        # Both masters see each other before the cross-master claim is asked of them.
+        wait_for(lambda: len([m for m in beta.get("/api/v1/masters")["masters"]
+                              if m["state"] == "active"]) == 2, timeout=20, what="2 masters")
+
+        # Made through beta, which has no worker: alpha's free worker runs it.
+        r = beta.force("quick")
+        done = beta.wait_request(r, timeout=60)
+        self.assertEqual([b["result"] for b in done["builds"]], ["success"], done)
+        self.assertEqual(beta.build(done["builds"][0]["id"])["worker"], "w1")
+
+        # A slow build through alpha; alpha dies while it runs.
+        r = alpha.force("slow")
+        build = wait_for(lambda: (b := alpha.get(f"/api/v1/requests/{r}")["builds"]) and
+                         b[0]["state"] == "running" and b[0], timeout=30, what="slow running")
+        wait_for(lambda: "line 2" in alpha.log(build["id"], 0)[0], timeout=30,
+                 what="the build's log to flow")
+        c.kill("alpha")
+        killed_at = time.monotonic()
+        wait_for(lambda: beta.worker_connected("w1"), timeout=30, what="w1 to move to beta")
+        moved = time.monotonic() - killed_at
+        done = beta.wait_request(r, timeout=90)
+        print(f"w1 reconnected to beta {moved:.1f} s after kill -9 of alpha")
+        # The same build, finished through beta: no retry, no second build.
+        self.assertEqual([(b["id"], b["result"]) for b in done["builds"]],
+                         [(build["id"], "success")], done)
+        log = beta.log(build["id"], 0)[0]
+        for i in range(1, 9):
+            self.assertEqual(log.count(f"line {i}\n"), 1, log)
+        self.assertIn("after", beta.log(build["id"], 1)[0])
+        self.assertIn("adopted", c.procs["beta"][-1].output())
+        # w1 keeps working through beta.
+        r = beta.force("quick")
+        self.assertEqual([b["result"] for b in beta.wait_request(r, timeout=60)["builds"]],
+                         ["success"])
+
+    def test_master_and_worker_dead_together_the_build_is_retried_by_a_survivor(self):
+        c = self.cluster(["alpha", "beta"], workers=["w1", "w2"])
+        c.write_config('''
+worker "w1" { secret = secret "w1", tags = { "linux" } }
+worker "w2" { secret = secret "w2", tags = { "linux" } }
+builder "slow" { tags = { "linux" }, steps = { shell { "echo start; sleep 5; echo end" } } }
+''')
+        c.start("alpha")
+        c.start("beta")
+        alpha, beta = c.groves["alpha"], c.groves["beta"]
+        lone = c.start_worker("w2", ["alpha"])  # knows alpha only
+        wait_for(lambda: alpha.worker_connected("w2"), timeout=30, what="w2 on alpha")
+        r = alpha.force("slow")
+        build = wait_for(lambda: (b := alpha.get(f"/api/v1/requests/{r}")["builds"]) and
+                         b[0]["state"] == "running" and b[0], timeout=30, what="slow running")
+        self.assertEqual(build["worker"], "w2", build)
+        # alpha and its worker die together: nobody will bring the build back.
+        c.kill("alpha")
+        lone.kill_group()
+        killed_at = time.monotonic()
+        c.start_worker("w1", ["beta"])
+        done = beta.wait_request(r, timeout=120)
+        took = time.monotonic() - killed_at
+        print(f"retried through beta and finished {took:.1f} s after alpha and w2 died")
+        self.assertEqual([(b["result"], b["worker"]) for b in done["builds"]],
+                         [("retry", "w2"), ("success", "w1")], done)
+        self.assertIn("is gone: request", c.procs["beta"][-1].output())
+        self.assertEqual(c.sql("SELECT count(*) FROM builds WHERE state = 'running'"), ["0"])
+
+    def test_three_masters_four_workers_kills_lose_nothing_and_run_nothing_twice(self):
+        names = ["alpha", "beta", "gamma"]
+        workers = ["w1", "w2", "w3", "w4"]
+        c = self.cluster(names, workers=workers)
+        origin = os.path.join(c.first.root, "origin.git")
+        work = os.path.join(c.first.root, "work")
+        git(c.first.root, "init", "-q", "--bare", "-b", "main", origin)
+        git(c.first.root, "clone", "-q", origin, work)
+        git(work, "checkout", "-q", "-b", "main")
+        with open(os.path.join(work, "README"), "w") as f:
+            f.write("hello\n")
+        git(work, "add", "README")
+        git(work, "commit", "-q", "-m", "first")
+        git(work, "push", "-q", "origin", "main")
+        worker_lines = "".join(
+            f'worker "{w}" {{ secret = secret "{w}", tags = {{ "linux" }}, capacity = 2 }}\n'
+            for w in workers)
+        c.write_config(worker_lines + f'''
+builder "job" {{ tags = {{ "linux" }}, steps = {{ shell {{ "sleep 1; echo done" }} }} }}
+builder "tick" {{ tags = {{ "linux" }}, steps = {{ shell {{ "true" }} }} }}
+builder "ci" {{ tags = {{ "linux" }}, steps = {{ shell {{ "true" }} }} }}
+schedule.cron {{ "every2s", "*/2 * * * * *", builders = {{ "tick" }} }}
+local app = git {{ url = "{origin}", branches = {{ "main" }}, poll = "1s" }}
+schedule.on_change {{ "ci", source = app, builders = {{ "ci" }} }}
+''')
+        for n in names:
+            c.start(n)
+        # Each worker knows every master, in a different order: they spread over the masters.
+        orders = [names, names[1:] + names[:1], names[2:] + names[:2], names]
+        for w, order in zip(workers, orders):
+            c.start_worker(w, order)
+        for w in workers:
+            wait_for(lambda w=w: c.connected_to(w), timeout=30, what=f"{w} to connect")
+        wait_for(lambda: c.lease_holder(), timeout=20, what="a schedulers lease holder")
+        wait_for(lambda: c.lease_holder("git-poller"), timeout=20, what="a git-poller holder")
+        wait_for(lambda: "first poll" in "".join(
+            p.output() for ps in c.procs.values() for p in ps), timeout=30, what="first poll")
+
+        # The load: forced builds through every master in turn, commits pushed, until stopped.
+        acked = []  # (master, request id) of every request a master acknowledged
+        pushed = []
+        stop = threading.Event()
+        errors = collections.Counter()
+
+        def force_loop():
+            i = 0
+            while not stop.is_set():
+                g = c.groves[names[i % 3]]
+                i += 1
+                try:
+                    acked.append((g.name, g.force("job")))
+                except (AssertionError, urllib.error.URLError, ConnectionError, OSError):
+                    errors[g.name] += 1  # that master is down: not acknowledged
+                time.sleep(0.4)
+
+        def push_loop():
+            n = 0
+            while not stop.is_set():
+                n += 1
+                with open(os.path.join(work, "counter"), "w") as f:
+                    f.write(f"{n}\n")
+                git(work, "add", "counter")
+                git(work, "commit", "-q", "-m", f"commit {n}")
+                git(work, "push", "-q", "origin", "main")
+                pushed.append(git(work, "rev-parse", "HEAD"))
+                stop.wait(1.5)
+
+        threads = [threading.Thread(target=force_loop), threading.Thread(target=push_loop)]
+        for t in threads:
+            t.start()
+        try:
+            time.sleep(8)
+            # kill -9 the lease holder, twice (a new one each time), and one other master once;
+            # each is restarted after the others took over.
+            for round_ in range(2):
+                holder = c.lease_holder()
+                self.assertIsNotNone(holder)
+                c.kill(holder)
+                new = wait_for(lambda: (h := c.lease_holder()) and h != holder and h, timeout=30,
+                               what="another master to take the schedulers lease")
+                print(f"round {round_}: {holder} killed, {new} holds the leases")
+                time.sleep(4)
+                c.start(holder)
+                time.sleep(6)
+            holder = c.lease_holder()
+            other = next(n for n in names if n != holder)
+            c.kill(other)
+            print(f"{other} (not the holder) killed")
+            time.sleep(10)  # past the lease expiry: its builds are taken over if not adopted
+            c.start(other)
+            time.sleep(6)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+        self.assertGreater(len(acked), 50, errors)
+
+        # Every acknowledged request ends with exactly one successful build.
+        survivor = c.live()[0]
+        for master, r in acked:
+            done = survivor.wait_request(r, timeout=240)
+            results = [b["result"] for b in done["builds"]]
+            self.assertEqual(results.count("success"), 1, (master, r, done))
+            self.assertEqual(set(results) - {"success", "retry"}, set(), (master, r, done))
+        # No build is left running, whatever builder.
+        wait_for(lambda: c.sql("SELECT count(*) FROM builds WHERE state = 'running'") == ["0"],
+                 timeout=120, what="no build left running")
+        wait_for(lambda: c.sql("SELECT count(*) FROM requests WHERE state <> 'finished'") ==
+                 ["0"], timeout=120, what="every request finished")
+        twice = c.sql("SELECT request_id FROM builds WHERE result = 0 GROUP BY request_id "
+                      "HAVING count(*) > 1")
+        self.assertEqual(twice, [], "requests with two successful builds")
+
+        # Every cron slot in the window fired at most once, in order; the only holes are the
+        # two failovers of the lease (catch_up "none": slots of the gap are skipped).
+        reasons = c.sql("SELECT reason FROM requests WHERE builder = 'tick' ORDER BY id")
+        fired = [re.search(r" at (\S+)", r).group(1) for r in reasons]
+        self.assertEqual(len(fired), len(set(fired)), f"a slot fired twice: {fired}")
+        self.assertEqual(fired, sorted(fired), fired)
+        epochs = [time.mktime(time.strptime(s[:19], "%Y-%m-%dT%H:%M:%S")) for s in fired]
+        gaps = [b - a for a, b in zip(epochs, epochs[1:])]
+        self.assertLessEqual(max(gaps), 14, fired)
+        self.assertLessEqual(sum(1 for g in gaps if g > 2), 2, fired)
+
+        # Every pushed commit became exactly one change.
+        def changes():
+            rows = c.sql("SELECT revision FROM changes WHERE branch = 'main'")
+            return collections.Counter(rows)
+        wait_for(lambda: all(changes()[rev] >= 1 for rev in pushed), timeout=60,
+                 what="every pushed commit to become a change")
+        seen = changes()
+        self.assertEqual({rev: seen[rev] for rev in pushed}, {rev: 1 for rev in pushed})
+
+        outputs = "".join(p.output() for ps in c.procs.values() for p in ps)
+        adopted = outputs.count("from another master; adopted")
+        taken = outputs.count("taken over")
+        print(f"{len(acked)} requests, {len(pushed)} commits, {len(fired)} cron fires; "
+              f"{adopted} jobs adopted by another master, {taken} taken over from a gone one")
+        self.assertGreater(adopted, 0, "no running job moved with its worker")
+
+
+if __name__ == "__main__":
+    unittest.main()
