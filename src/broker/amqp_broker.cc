@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "core/json_fields.h"
 #include "core/log.h"
+#include "core/log_frame.h"
 #include "metrics/master_metrics.h"
 
 namespace grove {
@@ -554,12 +555,24 @@ Status CheckEvents(const std::vector<Json>& events) {
 void AmqpBroker::State::Deliver(AmqpConnection& c, Delivery& d,
                                 std::map<std::string, std::vector<Json>>* batch) {
   if (d.exchange == kSubmitExchange) return OnSubmission(c, d);
-  Json body = ParseUntrusted(d.body);
   std::vector<Json> events;
-  if (body.is_array()) {
-    for (auto& ev : body) events.push_back(std::move(ev));
-  } else if (!body.is_discarded()) {
-    events.push_back(std::move(body));
+  if (IsLogFrame(d.body)) {
+    // A binary log frame: one "log" event, its payload proved whole here (core/log_frame.h).
+    Json ev;
+    if (Status st = DecodeLogFrame(d.body, &ev); !st.ok()) {
+      spdlog::warn("AMQP event message of {} bytes dead-lettered: {}", d.body.size(), st.message());
+      (void)c.Reject(d.tag, false);
+      return;
+    }
+    events.push_back(std::move(ev));
+  }
+  if (events.empty()) {
+    Json body = ParseUntrusted(d.body);
+    if (body.is_array()) {
+      for (auto& ev : body) events.push_back(std::move(ev));
+    } else if (!body.is_discarded()) {
+      events.push_back(std::move(body));
+    }
   }
   if (Status st = CheckEvents(events); !st.ok()) {
     // Poison: it can never be handled. The dead-letter queue keeps it for a human.
@@ -650,6 +663,8 @@ void AmqpBroker::State::OnHelloEvent(const std::string& name, const Json& ev) {
     const bool retry = st.code() == Status::Code::kUnavailable;
     if (!retry) {
       Json answer = {{"type", st.ok() ? "welcome" : "refused"}, {"instance", instance}};
+      // Version 2: this master takes binary log frames (core/log_frame.h).
+      if (st.ok()) answer["v"] = kLinkProtocolVersion;
       if (!st.ok()) answer["error"] = st.message();
       // What grove.lua says of the worker, for a worker started without --tags or --capacity.
       if (Json settings = st.ok() && worker_settings ? worker_settings(name) : Json();

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "broker/amqp_tls.h"
+#include "core/log_frame.h"
 
 namespace grove::amqp {
 
@@ -211,7 +212,9 @@ Status AmqpConnection::Publish(const std::string& exchange, const std::string& k
                                const std::string& body, const Headers& headers) {
   amqp_basic_properties_t props;
   props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG;
-  props.content_type = amqp_cstring_bytes("application/json");
+  // A binary log frame (core/log_frame.h) says so; everything else is JSON.
+  props.content_type =
+      amqp_cstring_bytes(IsLogFrame(body) ? kLogFrameContentType : "application/json");
   props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
   std::vector<amqp_table_entry_t> entries;
   for (const auto& [name, value] : headers) {

@@ -10,6 +10,7 @@
 
 #include "core/json_fields.h"
 #include "core/log.h"
+#include "core/log_frame.h"
 #include "http/server.h"
 #include "http/upgrade.h"
 
@@ -99,14 +100,39 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   void OnMessage() {
     std::string text = beast::buffers_to_string(in_.data());
     in_.consume(in_.size());
+    if (ws_.got_binary()) return OnFrame(text);
     Json msg = ParseUntrusted(text);
     if (msg.is_discarded() || !msg.is_object()) {
       spdlog::warn("worker connection from {}: malformed message, closing", remote_);
       return CloseWith("malformed message");
     }
     if (worker_.empty()) return OnHello(msg);
+    Status checked = CheckEvent(msg);
+    OnEvent(std::move(msg), checked);
+  }
+
+  // A binary message: a log frame (core/log_frame.h), decoded (and its payload proved whole)
+  // here on the network thread, so the core loop only stores it.
+  void OnFrame(std::string_view bytes) {
+    if (worker_.empty()) {
+      spdlog::warn("worker connection from {}: a binary message before the hello, closing",
+                   remote_);
+      return CloseWith("binary message before the hello");
+    }
+    Json ev;
+    Status st = DecodeLogFrame(bytes, &ev);
+    if (!st.ok() && !ev.is_object()) {
+      // Not even its id can be read: it cannot be rejected in order, as the hole it leaves
+      // would stall the worker's events. The connection goes; the worker resends on reconnect.
+      spdlog::warn("worker {}: {}; closing the connection", worker_, st.message());
+      return CloseWith("malformed log frame");
+    }
+    OnEvent(std::move(ev), st);
+  }
+
+  void OnEvent(Json msg, const Status& checked) {
     std::vector<Json> batch;
-    if (Status st = CheckEvent(msg); !st.ok()) {
+    if (const Status& st = checked; !st.ok()) {
       // Ignored, never applied (docs/protocol.md): the worker is told why, and the event is
       // acknowledged in order with the others (as a heartbeat: its id and nothing else), so a
       // worker does not send it again forever.
@@ -148,7 +174,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
           return self->CloseWith("refused");
         }
         self->worker_ = name;
-        self->Send(Json{{"type", "welcome"}, {"v", kProtocolVersion}}.dump());
+        self->Send(Json{{"type", "welcome"}, {"v", kLinkProtocolVersion}}.dump());
         self->Read();
       });
     });

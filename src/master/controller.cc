@@ -10,6 +10,7 @@
 #include "core/clock.h"
 #include "core/json_fields.h"
 #include "core/log.h"
+#include "core/log_frame.h"
 #include "master/event_hub.h"
 #include "master/metrics_hooks.h"
 #include "metrics/master_metrics.h"
@@ -469,7 +470,7 @@ Status Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev) {
     const int step = StepOf(ev);
     const int64_t seq = IntOr(ev, "seq", 0);
     const int64_t build_id = EnsureBuild(txn, key, job, w.name);
-    st = store.AppendLog(build_id, step, seq, MaskLog(job, StringOr(ev, "data")));
+    st = AppendLogEvent(store, job, build_id, step, seq, ev);
     if (st.IsConflict() && txn.status().ok()) {
       int64_t next = 0;
       GROVE_RETURN_IF_ERROR(store.NextLogSeq(build_id, step, &next));
@@ -521,6 +522,25 @@ Status Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev) {
   if (!st.ok())
     spdlog::warn("worker {}: event {} for request {}: {}", w.name, type, key.request, st.message());
   return txn.status();
+}
+
+// A JSON chunk ("data") is masked and compressed here; a binary frame's ("zdata", checked and
+// counted by the broker: core/log_frame.h) is stored as the worker compressed it, unless the job
+// has secrets: then it is masked here too, like any chunk (the worker masks already; this
+// catches one that does not).
+Status Controller::AppendLogEvent(Store& store, const ActiveJob& job, int64_t build_id, int step,
+                                  int64_t seq, const Json& ev) {
+  auto z = ev.find("zdata");
+  if (z == ev.end() || !z->is_binary())
+    return store.AppendLog(build_id, step, seq, MaskLog(job, StringOr(ev, "data")));
+  const auto& bytes = z->get_binary();
+  const std::string_view zdata(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  const int64_t raw_size = IntOr(ev, "raw_size", 0);
+  if (job.secrets.empty())
+    return store.AppendCompressedLog(build_id, step, seq, zdata, raw_size, IntOr(ev, "lines", 0));
+  std::string data;
+  GROVE_RETURN_IF_ERROR(DecompressLogData(zdata, raw_size, &data));
+  return store.AppendLog(build_id, step, seq, MaskLog(job, std::move(data)));
 }
 
 Status Controller::MissingLogChunks(Txn& txn, ConnectedWorker& w, const JobKey& key, ActiveJob& job,

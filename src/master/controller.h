@@ -225,6 +225,8 @@ class Controller : public BrokerListener {
   // when they cannot be read (then nothing is to be written).
   bool MergeProperties(Txn& txn, ActiveJob& job, const Json& props);
   std::string MaskLog(const ActiveJob& job, std::string data) const;
+  Status AppendLogEvent(Store& store, const ActiveJob& job, int64_t build_id, int step, int64_t seq,
+                        const Json& ev);
   bool LocksFree(const BuilderConfig& bc, const std::string& worker) const;
   // Like WorkerRegistry::PickFor, among the workers where every lock of |bc| has a free slot.
   ConnectedWorker* PickWithFreeLocks(const BuilderConfig& bc);

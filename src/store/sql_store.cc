@@ -511,6 +511,22 @@ class SqlStore final : public Store {
   // --- Logs ---
 
   Status AppendLog(int64_t build_id, int idx, int64_t seq, std::string_view data) override {
+    buffer_.clear();
+    if (!data.empty()) GROVE_RETURN_IF_ERROR(codec_.Compress(data, &buffer_));
+    return AppendChunk(build_id, idx, seq, buffer_, static_cast<int64_t>(data.size()),
+                       CountLines(data));
+  }
+
+  Status AppendCompressedLog(int64_t build_id, int idx, int64_t seq, std::string_view zdata,
+                             int64_t raw_size, int64_t lines) override {
+    if (raw_size < 0 || lines < 0 || (raw_size == 0) != zdata.empty())
+      return Status::Invalid("store: inconsistent compressed log chunk");
+    return AppendChunk(build_id, idx, seq, zdata, raw_size, lines);
+  }
+
+  // Stores one compressed chunk (|zdata|, empty for an empty chunk) at the end of the step's log.
+  Status AppendChunk(int64_t build_id, int idx, int64_t seq, std::string_view zdata,
+                     int64_t raw_size, int64_t lines) {
     if (seq < 0) return Status::Invalid("store: negative log chunk sequence number");
     sql::WriteScope scope(db_.get());
     GROVE_RETURN_IF_ERROR(scope.Open());
@@ -539,10 +555,7 @@ class SqlStore final : public Store {
 
     // An empty chunk adds no bytes but takes its seq: it is kept at a negative offset (unique
     // per seq), where no read looks, since two chunks cannot share a byte offset.
-    const bool empty = data.empty();
-    buffer_.clear();
-    if (!empty) GROVE_RETURN_IF_ERROR(codec_.Compress(data, &buffer_));
-    const int64_t lines = CountLines(data);
+    const bool empty = raw_size == 0;
     {
       Query q;
       GROVE_RETURN_IF_ERROR(db_->Prepare(kInsertChunk, &q));
@@ -551,15 +564,15 @@ class SqlStore final : public Store {
           .Bind(3, seq)
           .Bind(4, empty ? -1 - seq : log_bytes)
           .Bind(5, log_lines)
-          .Bind(6, static_cast<int64_t>(data.size()))
+          .Bind(6, raw_size)
           .Bind(7, lines)
-          .BindBlob(8, buffer_);
+          .BindBlob(8, zdata);
       GROVE_RETURN_IF_ERROR(q.Run());
     }
     if (!empty) {
       Query q;
       GROVE_RETURN_IF_ERROR(db_->Prepare(kGrowStepLog, &q));
-      q.Bind(1, build_id).Bind(2, idx).Bind(3, static_cast<int64_t>(data.size())).Bind(4, lines);
+      q.Bind(1, build_id).Bind(2, idx).Bind(3, raw_size).Bind(4, lines);
       GROVE_RETURN_IF_ERROR(q.Run());
     }
     return scope.Commit();

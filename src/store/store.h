@@ -198,6 +198,11 @@ class Store {
   // Conflict and not stored. Chunks are stored zstd-compressed with their byte and line
   // offsets, so ReadLog decompresses only the chunks it returns.
   virtual Status AppendLog(int64_t build_id, int idx, int64_t seq, std::string_view data) = 0;
+  // The same for a chunk the worker compressed (a binary log frame, core/log_frame.h): |zdata|
+  // is one zstd frame of |raw_size| bytes with |lines| newlines, checked by the caller, and is
+  // stored as it is (no second compression on the master).
+  virtual Status AppendCompressedLog(int64_t build_id, int idx, int64_t seq, std::string_view zdata,
+                                     int64_t raw_size, int64_t lines) = 0;
   // The seq the step's log expects next (the number of chunks stored, empty ones included).
   virtual Status NextLogSeq(int64_t build_id, int idx, int64_t* next) = 0;
   // Up to |max_bytes| of the log from byte |offset|; |total| receives the log's size.

@@ -25,6 +25,7 @@
 #include "worker/build_dirs.h"
 #include "worker/in_process_consumers.h"
 #include "worker/job_runner.h"
+#include "worker/platform.h"
 
 namespace grove {
 
@@ -118,6 +119,14 @@ class AmqpAgent : public EventSink {
         // The job message is acknowledged only once job.finished is safe in the broker.
         on_confirmed = [this, tag, generation] { QueueSettle(tag, generation, true, true); };
       }
+    }
+    // A log chunk goes compressed, alone in a message, as a binary log frame, once a master's
+    // welcome said it takes them: an older master would dead-letter it.
+    if (master_frames_ && type == event::kLog) {
+      std::string frame;
+      if (EncodeLogEvent(ev, &frame).ok())
+        return publisher_.Publish(
+            {kEventsExchange, opts_.name + "." + type, std::move(frame), std::move(on_confirmed)});
     }
     // Events published while the previous batch awaits its confirms travel together, as one
     // JSON array: under load a message carries many events (docs/protocol.md).
@@ -277,6 +286,7 @@ class AmqpAgent : public EventSink {
   void OnWelcome(const Json& msg) {
     if (!welcomed_) spdlog::info("worker {}: accepted by the master", opts_.name);
     welcomed_ = true;
+    master_frames_ = IntOr(msg, "v", 1) >= 2;
     std::vector<std::string> tags = opts_.tags;
     int capacity = opts_.capacity;
     auto t = msg.find("tags");
@@ -496,6 +506,7 @@ class AmqpAgent : public EventSink {
   std::atomic<bool> stop_consumer_{false};
   std::atomic<uint64_t> generation_{0};
   std::atomic<bool> paused_{false};
+  bool master_frames_ = false;  // the master's welcome says it takes binary log frames (io thread)
   std::atomic<bool> welcomed_{
       false};  // the master accepted our hello  // by the master (POST /api/v1/workers/NAME/pause)
   std::atomic<bool> hello_pending_{false};  // a hello awaits its confirm

@@ -1,8 +1,9 @@
-// LinkTransport: the WebSocket under the master link (master_link.h), one text message at a time
-// each way. The link (hello, outbox, acks, reconnects) is the same on every platform; only this
-// differs: Boost.Beast over TCP (link_transport_beast.cc: ws:// everywhere), WinHTTP's WebSocket
-// client on Windows for wss:// (windows/link_transport_winhttp.cc: TLS by SChannel, with the
-// certificates Windows trusts). platform.h's MakeLinkTransport picks one for a master URL.
+// LinkTransport: the WebSocket under the master link (master_link.h), one message at a time each
+// way (text: JSON; binary: a log frame, core/log_frame.h). The link (hello, outbox, acks,
+// reconnects) is the same on every platform; only this differs: Boost.Beast over TCP
+// (link_transport_beast.cc: ws:// everywhere), WinHTTP's WebSocket client on Windows for wss://
+// (windows/link_transport_winhttp.cc: TLS by SChannel, with the certificates Windows trusts).
+// platform.h's MakeLinkTransport picks one for a master URL.
 #pragma once
 
 #include <functional>
@@ -39,8 +40,9 @@ class LinkTransport {
   virtual void Connect(Done done) = 0;
   // The next text message; one read at a time.
   virtual void Read(Received done) = 0;
-  // Sends |text| (which must live until |done|); one write at a time.
-  virtual void Write(const std::string& text, Done done) = 0;
+  // Sends |data| (which must live until |done|) as a text message, or a binary one when
+  // |binary|; one write at a time.
+  virtual void Write(const std::string& data, bool binary, Done done) = 0;
   virtual void Close() = 0;
 };
 

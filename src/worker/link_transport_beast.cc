@@ -87,9 +87,9 @@ class BeastTransport : public LinkTransport {
     });
   }
 
-  void Write(const std::string& text, Done done) override {
-    stream_.text(true);
-    stream_.async_write(asio::buffer(text), [done](beast::error_code ec, size_t) {
+  void Write(const std::string& data, bool binary, Done done) override {
+    stream_.binary(binary);
+    stream_.async_write(asio::buffer(data), [done](beast::error_code ec, size_t) {
       done(ec ? "write to master failed: " + ec.message() : "");
     });
   }

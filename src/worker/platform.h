@@ -8,6 +8,7 @@
 
 #include <string>
 
+#include "core/protocol.h"
 #include "core/status.h"
 #include "worker/child_process.h"
 #include "worker/link_transport.h"
@@ -40,5 +41,13 @@ Status ToArtifactName(const std::string& name, std::string* out);
 // WinHTTP on Windows. The Linux worker has no wss:// yet: an error says so.
 Status MakeLinkTransport(boost::asio::io_context& io, const MasterAddress& addr,
                          std::unique_ptr<LinkTransport>* out);
+
+// A "log" event as a binary log frame (core/log_frame.h), for masters that take them. Linux
+// compresses with libzstd; the Windows build has no zstd (no mingw-w64 package): Unavailable,
+// and its logs go as JSON events, which every master takes.
+Status EncodeLogEvent(const Json& event, std::string* frame);
+// A frame made by EncodeLogEvent as the JSON text of its event, for a master whose welcome does
+// not take frames (an older one, met after a reconnect).
+Status LogFrameAsJsonText(const std::string& frame, std::string* text);
 
 }  // namespace grove

@@ -1,6 +1,7 @@
 // The platform layer (platform.h) on Linux.
 #include <filesystem>
 
+#include "core/log_frame.h"
 #include "worker/local_path.h"
 #include "worker/platform.h"
 
@@ -41,6 +42,17 @@ Status MakeLinkTransport(boost::asio::io_context& io, const MasterAddress& addr,
         "https:// masters (wss://) are reached by the Windows worker only; "
         "give this worker the master's http:// address");
   *out = MakeBeastTransport(io, addr);
+  return Status::Ok();
+}
+
+Status EncodeLogEvent(const Json& event, std::string* frame) {
+  return EncodeLogFrame(event, frame);
+}
+
+Status LogFrameAsJsonText(const std::string& frame, std::string* text) {
+  Json event;
+  GROVE_RETURN_IF_ERROR(LogFrameToJsonEvent(frame, &event));
+  *text = event.dump(-1, ' ', false, Json::error_handler_t::replace);
   return Status::Ok();
 }
 

@@ -2,6 +2,10 @@
 events over a real WebSocket, and the body of every JSON endpoint of the HTTP API. Each is
 refused with a message naming the field; the master stays up and keeps building."""
 import json
+import os
+import struct
+import subprocess
+import tempfile
 import unittest
 import urllib.request
 
@@ -12,6 +16,7 @@ CONFIG = r'''
 worker "w1" { secret = secret "w1", tags = { "linux" } }
 worker "w2" { secret = secret "w2", tags = { "linux" } }
 builder "hello" { tags = { "linux" }, steps = { shell { "echo hi", name = "hi" } } }
+builder "secretive" { tags = { "linux" }, steps = { shell { "echo ${secret:tok}", name = "s" } } }
 webhooks { generic = "tok" }
 '''
 
@@ -20,6 +25,8 @@ class MalformedFieldTests(GroveTestCase):
     def setUp(self):
         super().setUp()
         self.g = self.make(CONFIG, workers=["w1", "w2"])
+        with open(os.path.join(self.g.dir, "secrets", "tok"), "w") as f:
+            f.write("s3cr3t-value\n")
         self.g.start_master()
 
     def alive(self):
@@ -112,6 +119,109 @@ class MalformedFieldTests(GroveTestCase):
         self.assertEqual([s["result"] for s in self.g.build(build)["steps"]], ["success"])
         ws.close()
         self.alive()
+
+    def frame(self, header, payload=b""):
+        """A binary log frame (docs/protocol.md): magic, header length, JSON header, payload."""
+        h = json.dumps(header).encode() if isinstance(header, dict) else header
+        return b"GLF1" + struct.pack("<I", len(h)) + h + payload
+
+    def zstd(self, data):
+        """|data| as one zstd frame that says its size (the zstd tool, from a file)."""
+        with tempfile.NamedTemporaryFile() as f:
+            f.write(data)
+            f.flush()
+            return subprocess.run(["zstd", "-1", "-q", "-c", f.name], check=True,
+                                  stdout=subprocess.PIPE).stdout
+
+    def test_malformed_binary_log_frames_are_refused(self):
+        rid = self.g.force("hello")
+        ws = WsClient("127.0.0.1", self.g.port)
+        ws.send_json(self.hello(v=2))
+        welcome = ws.recv_json()
+        self.assertEqual(welcome["type"], "welcome")
+        self.assertGreaterEqual(welcome["v"], 2)  # this master takes binary log frames
+        self.assertEqual(ws.recv_json()["type"], "job")
+        key = {"request": rid, "attempt": 1}
+        ws.send_json({"id": 1, "type": "job.started", **key})
+        ws.send_json({"id": 2, "type": "step.started", "step": 0, "name": "hi", **key})
+        self.assertEqual(ws.recv_json(), {"type": "ack", "upto": 1})
+        self.assertEqual(ws.recv_json(), {"type": "ack", "upto": 2})
+        log = {"type": "log", "step": 0, "seq": 0, **key}
+        good = self.zstd(b"hi\n")
+        bad = [({"id": 3, **log, "step": "zero"}, good, "'step' must be an integer"),
+               ({"id": 4, **log, "step": -1}, good, "step"),
+               ({"id": 5, **log}, b"plain text, not zstd", "not a zstd frame"),
+               ({"id": 6, **log}, good[:-3], "zstd"),
+               ({"id": 7, **log}, good + b"x", "not exactly one whole zstd frame"),
+               ({"id": 8, **log, "data": "hi"}, good, "'data'"),
+               ({"id": 9, **log, "type": "job.finished"}, good, "'type' must be \"log\""),
+               ({"id": 10, "type": "log", "step": 0, **key}, good, "'seq'")]
+        for header, payload, named in bad:
+            with self.subTest(header=header):
+                ws.send_frame(0x2, self.frame(header, payload))
+                answer = ws.recv_json()
+                self.assertIsNotNone(answer, "the master closed the connection")
+                self.assertEqual(answer["type"], "rejected", answer)
+                self.assertEqual(answer["id"], header["id"])
+                self.assertIn(named, answer["error"])
+                self.assertEqual(ws.recv_json(), {"type": "ack", "upto": header["id"]})
+                self.alive()
+        # None was applied: the well-formed chunk is seq 0, and the build is whole.
+        ws.send_frame(0x2, self.frame({"id": 11, **log}, good))
+        self.assertEqual(ws.recv_json(), {"type": "ack", "upto": 11})
+        ws.send_json({"id": 12, "type": "step.finished", "step": 0, "result": "success",
+                      "log_chunks": 1, **key})
+        ws.send_json({"id": 13, "type": "job.finished", "result": "success", **key})
+        req = self.g.wait_request(rid)
+        self.assertEqual(req["result"], "success")
+        build = req["builds"][0]["id"]
+        self.assertEqual(self.g.log(build, 0)[0], "hi\n")
+        # A frame whose header cannot be read has no id to be rejected by: the connection
+        # closes (the worker resends after reconnecting), the master stays up.
+        for garbage in [b"GLF1\x10\x00", b"GLF1" + struct.pack("<I", 99) + b"{}",
+                        self.frame(b"{not json"), b"GLF1" + struct.pack("<I", 1 << 30)]:
+            with self.subTest(garbage=garbage):
+                ws.send_frame(0x2, garbage)
+                answer = ws.recv_json()
+                while answer is not None and answer["type"] == "ack":  # of the events above
+                    answer = ws.recv_json()
+                self.assertIsNone(answer, "the connection stayed open")
+                ws.close()
+                self.alive()
+                ws = WsClient("127.0.0.1", self.g.port)
+                ws.send_json(self.hello(v=2))
+                self.assertEqual(ws.recv_json()["type"], "welcome")
+        # Before the hello, a binary message is refused the same way.
+        ws.close()
+        ws = WsClient("127.0.0.1", self.g.port)
+        ws.send_frame(0x2, self.frame({"id": 1, **log}, good))
+        self.assertIsNone(ws.recv_json())
+        ws.close()
+        self.alive()
+
+    def test_a_binary_frame_is_masked_on_the_master_too(self):
+        """A worker must mask its job's secrets; one that does not, sending compressed frames,
+        still gets nothing stored in clear: the master masks frames of jobs with secrets."""
+        rid = self.g.force("secretive")
+        ws = WsClient("127.0.0.1", self.g.port)
+        ws.send_json(self.hello(v=2))
+        self.assertEqual(ws.recv_json()["type"], "welcome")
+        job = ws.recv_json()
+        self.assertEqual(job["type"], "job")
+        self.assertEqual(job["job"]["secrets"], {"tok": "s3cr3t-value"})
+        key = {"request": rid, "attempt": 1}
+        ws.send_json({"id": 1, "type": "job.started", **key})
+        ws.send_json({"id": 2, "type": "step.started", "step": 0, "name": "s", **key})
+        ws.send_frame(0x2, self.frame({"id": 3, "type": "log", "step": 0, "seq": 0, **key},
+                                      self.zstd(b"the token: s3cr3t-value\n")))
+        ws.send_json({"id": 4, "type": "step.finished", "step": 0, "result": "success",
+                      "log_chunks": 1, **key})
+        ws.send_json({"id": 5, "type": "job.finished", "result": "success", **key})
+        req = self.g.wait_request(rid)
+        self.assertEqual(req["result"], "success")
+        log, _ = self.g.log(req["builds"][0]["id"], 0)
+        self.assertEqual(log, "the token: ****\n")
+        ws.close()
 
     def test_deeply_nested_json_is_refused(self):
         """Code that walks JSON recurses once per level: 200000 levels once overflowed the

@@ -42,6 +42,7 @@ struct State {
   // Writing: one message at a time.
   std::condition_variable cv;
   const std::string* to_send = nullptr;
+  bool send_binary = false;  // to_send is a binary message (a log frame)
   LinkTransport::Done send_done;
   bool writer_started = false;
 
@@ -170,6 +171,7 @@ void ConnectAndReceive(std::shared_ptr<State> st, LinkTransport::Done done) {
 void SendLoop(std::shared_ptr<State> st) {
   while (true) {
     const std::string* text;
+    bool binary;
     LinkTransport::Done done;
     HINTERNET socket;
     {
@@ -177,11 +179,14 @@ void SendLoop(std::shared_ptr<State> st) {
       st->cv.wait(lock, [&] { return st->closed || st->to_send; });
       if (st->closed) return;
       text = std::exchange(st->to_send, nullptr);
+      binary = st->send_binary;
       done = std::move(st->send_done);
       socket = st->socket;
     }
     DWORD err =
-        ::WinHttpWebSocketSend(socket, WINHTTP_WEB_SOCKET_UTF8_MESSAGE_BUFFER_TYPE,
+        ::WinHttpWebSocketSend(socket,
+                               binary ? WINHTTP_WEB_SOCKET_BINARY_MESSAGE_BUFFER_TYPE
+                                      : WINHTTP_WEB_SOCKET_UTF8_MESSAGE_BUFFER_TYPE,
                                const_cast<char*>(text->data()), static_cast<DWORD>(text->size()));
     std::string error = err == NO_ERROR ? "" : WinHttpError("write to master failed", err);
     asio::post(st->io, [st, done, error] {
@@ -211,10 +216,11 @@ class WinHttpTransport : public LinkTransport {
     st_->Deliver();
   }
 
-  void Write(const std::string& text, Done done) override {
+  void Write(const std::string& data, bool binary, Done done) override {
     if (!sender_.joinable()) sender_ = std::thread(SendLoop, st_);
     std::lock_guard<std::mutex> lock(st_->mu);
-    st_->to_send = &text;
+    st_->to_send = &data;
+    st_->send_binary = binary;
     st_->send_done = std::move(done);
     st_->cv.notify_all();
   }

@@ -109,4 +109,12 @@ Status ToArtifactName(const std::string& name, std::string* out) {
   return Status::Ok();
 }
 
+Status EncodeLogEvent(const Json&, std::string*) {
+  return Status::Unavailable("this worker sends its logs as JSON events (no zstd on Windows)");
+}
+
+Status LogFrameAsJsonText(const std::string&, std::string*) {
+  return Status::Unavailable("this worker makes no log frames");
+}
+
 }  // namespace grove
