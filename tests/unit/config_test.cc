@@ -449,7 +449,7 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"BadDuration",
                   kW + "builder \"b\" { steps = { shell { \"x\", timeout = \"10x\" } } }\n",
                   "grove.lua:2: option 'timeout' in shell step: invalid duration '10x' "
-                  "(expected e.g. 90s, 15m, 12h, 2d or 1h30m)"},
+                  "(expected e.g. 90s, 15m, 12h, 2d, 1w, 2y or 1h30m)"},
         ErrorCase{"NegativeTimeout",
                   kW + "builder \"b\" { steps = { shell { \"x\", timeout = -1 } } }\n",
                   "grove.lua:2: option 'timeout' in shell step must not be negative"},
