@@ -22,7 +22,7 @@ report() {
   local cost="$GROVE_ROOT/build/Testing/Temporary/CTestCostData.txt"
   if [ -f "$cost" ]; then
     echo "slowest tests (average seconds over ctest's recorded runs):"
-    awk 'NF == 3 { printf "  %-60s %6.1f s\n", $1, $3 }' "$cost" | sort -k2 -rn | head -8
+    awk 'NF == 3 { printf "  %-60s %6.1f s\n", $1, $3 }' "$cost" | sort -k2 -rn | head -8 || true  # head may close the pipe early
   fi
 }
 
@@ -39,7 +39,7 @@ stop_services() {
   "$GROVE_ROOT/scripts/postgres.sh" stop "$GROVE_POSTGRES_DIR" || true
   rm -rf "$services"
 }
-trap 'rc=$?; stop_services; report; exit $rc' EXIT
+trap 'rc=$?; stop_services; report || true; exit $rc' EXIT
 "$GROVE_ROOT/scripts/rabbitmq.sh" start "$GROVE_RABBITMQ_DIR" >"$services/amqp" 2>"$services/amqp.err" &
 rabbit_pid=$!
 "$GROVE_ROOT/scripts/postgres.sh" start "$GROVE_POSTGRES_DIR" >"$services/pg" 2>"$services/pg.err" &
