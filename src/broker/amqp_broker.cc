@@ -92,10 +92,11 @@ struct AmqpBroker::State {
   void WaitWhileInactive();
   // The consumer was given up: the workers are forgotten (the next holder hears their hellos).
   void ForgetWorkers();
-  // The depth of every queue the master knows (a passive declare each, on a connection of its
-  // own) into the metrics; a queue that cannot be read is left out.
+  // The depth of every queue the master knows into the metrics (through the ReadDepths below);
+  // a queue that cannot be read is left out.
   void ReadDepths();
   std::atomic<bool> depths_wanted{false};
+  // The ready messages of |queues| (a passive declare each, on depth_conn).
   void ReadDepths(const std::vector<std::string>& queues, const Broker::QueueDepthsDone& done);
   // Consumer thread only: a connection of its own for the depth reads (a passive declare of a
   // queue that does not exist closes its channel, which must not be the consumer's).
@@ -229,20 +230,19 @@ void AmqpBroker::ReadQueueDepths() {
 }
 
 void AmqpBroker::State::ReadDepths() {
-  std::unique_ptr<AmqpConnection> c;
-  if (!AmqpConnection::Open(url, 10, &c).ok()) return;
-  std::map<std::string, int64_t> depths;
   std::vector<std::string> names = job_queues;
   names.push_back(kMasterEventsQueue);
   names.push_back(kSubmitQueue);
-  for (const auto& q : names) {
-    uint32_t n = 0;
-    if (!c->QueueDepth(q, &n).ok()) return;  // the channel is closed after a failure
-    depths[q] = n;
-  }
-  uint32_t dead = 0;
-  if (!c->QueueDepth(kDeadQueue, &dead).ok()) return;
-  metrics::SetAmqpDepths(depths, dead);
+  names.push_back(kDeadQueue);
+  ReadDepths(names, [](const Status& st, std::map<std::string, int64_t> depths) {
+    if (!st.ok()) return;
+    int64_t dead = 0;
+    if (auto it = depths.find(kDeadQueue); it != depths.end()) {
+      dead = it->second;
+      depths.erase(it);
+    }
+    metrics::SetAmqpDepths(depths, dead);
+  });
 }
 
 void AmqpBroker::QueueDepths(std::vector<std::string> queues, QueueDepthsDone done) {
