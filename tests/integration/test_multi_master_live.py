@@ -151,8 +151,10 @@ class MultiMasterLiveTests(GroveTestCase):
             # Cut every live-update connection to the database (both masters'): each master
             # reconnects, tells its pages to re-read ("resync"), and the stream carries on.
             before = len(on_b.events)
+            # Only this test's database: tests running beside it share the server.
             cut = psql(a.store_url, "SELECT count(pg_terminate_backend(pid)) FROM "
-                                    "pg_stat_activity WHERE application_name = 'grove-events'")
+                                    "pg_stat_activity WHERE application_name = 'grove-events' "
+                                    "AND datname = current_database()")
             self.assertEqual(cut.strip(), "2", cut)
             wait_for(lambda: any(e.get("type") == "resync" for e in self.events_of(on_b, before)),
                      timeout=15, what="a resync event on B after its connection was cut")
