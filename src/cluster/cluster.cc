@@ -120,6 +120,17 @@ Json Cluster::Describe() const {
   return snapshot_.is_null() ? Json{{"self", opts_.name}, {"masters", Json::array()}} : snapshot_;
 }
 
+std::string Cluster::LeaseHolder(const std::string& lease) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!snapshot_.is_object() || !snapshot_["masters"].is_array()) return "";
+  for (const Json& m : snapshot_["masters"]) {
+    if (m["state"] != "active" || !m["leases"].is_array()) continue;
+    for (const Json& held : m["leases"])
+      if (held == lease) return m["name"].get<std::string>();
+  }
+  return "";
+}
+
 void Cluster::SetHeld(Lease& lease, bool held) {
   if (lease.held == held) return;
   lease.held = held;

@@ -72,6 +72,8 @@ class Cluster {
   void SetConfigHash(std::string hash);
   // GET /api/v1/masters: the snapshot of the last round.
   Json Describe() const;
+  // The active master holding |lease| in the last round's snapshot ('' when none).
+  std::string LeaseHolder(const std::string& lease) const;
 
  private:
   struct Lease {

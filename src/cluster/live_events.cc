@@ -19,6 +19,8 @@ constexpr std::chrono::milliseconds kMaxBackoff{5000};
 // Events queued while the connection is down beyond this are replaced by one resync.
 constexpr size_t kMaxQueued = 10000;
 
+constexpr const char* kStopBuild = "stop-build";
+
 Json Resync() {
   return Json{{"type", "resync"}};
 }
@@ -101,6 +103,24 @@ void LiveEvents::Send(const Json& event) {
     queue_.push_back(event);
   }
   Wake();
+}
+
+void LiveEvents::SendStopBuild(int64_t build, const std::string& to) {
+  Send(Json{{"type", kStopBuild}, {"build", build}, {"to", to}});
+}
+
+int64_t LiveEvents::StopBuildFor(const Json& event, const std::string& self) {
+  if (!event.is_object() || event.value("type", Json()) != kStopBuild) return 0;
+  const Json build = event.value("build", Json());
+  const Json to = event.value("to", Json());
+  if (!to.is_string() || to.get<std::string>() != self) return 0;
+  if (build.is_number_unsigned()) {
+    const uint64_t id = build.get<uint64_t>();
+    return id > 0 && id <= static_cast<uint64_t>(INT64_MAX) ? static_cast<int64_t>(id) : 0;
+  }
+  if (!build.is_number_integer()) return 0;
+  const int64_t id = build.get<int64_t>();
+  return id > 0 ? id : 0;
 }
 
 uint64_t LiveEvents::reconnects() const {
@@ -196,7 +216,15 @@ void LiveEvents::Run() {
                      kChannel);
         continue;
       }
-      for (const Json& event : events) hub_.PublishLocal(event);
+      for (const Json& event : events) {
+        if (event["type"] != kStopBuild) {
+          hub_.PublishLocal(event);
+          continue;
+        }
+        // Not for the pages: only the master named acts on it.
+        if (int64_t build = StopBuildFor(event, opts_.name); build > 0 && on_stop_)
+          on_stop_(build, from);
+      }
     }
     if (!st.ok()) {
       spdlog::warn("live events: {}; reconnecting", st.message());

@@ -13,11 +13,17 @@
 // sent meanwhile is lost, so after a reconnect the master publishes {"type": "resync"} to its
 // own pages and sends one to the others: every page re-reads what it shows.
 //
+// Stopping a build through any master (embedded broker): a master asked to stop a build that
+// runs on another master's worker sends {"type": "stop-build", "build": ID, "to": MASTER}; it is
+// not an update for the pages, so the master named hands it to OnStopBuild's handler instead of
+// its hub, and the others drop it.
+//
 // Never on the network thread: Send only queues and wakes the thread.
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -56,6 +62,17 @@ class LiveEvents {
   // Queues |event| for the other masters. Thread-safe; never blocks.
   void Send(const Json& event);
 
+  // Called on this class's thread with a build another master asks this one to stop.
+  using StopHandler = std::function<void(int64_t build, const std::string& from)>;
+  // Before Start.
+  void OnStopBuild(StopHandler handler) { on_stop_ = std::move(handler); }
+  // Asks master |to| to stop |build| (it runs there). Thread-safe; never blocks. Best effort:
+  // lost if the connection to the store breaks before it is sent.
+  void SendStopBuild(int64_t build, const std::string& to);
+  // The build of a stop-build event addressed to |self|, or 0 (another master's, or not
+  // {"type": "stop-build", "build": positive integer, "to": string}).
+  static int64_t StopBuildFor(const Json& event, const std::string& self);
+
   // How many times the listening connection was reopened after it broke (for the log and
   // tests).
   uint64_t reconnects() const;
@@ -77,6 +94,7 @@ class LiveEvents {
 
   Options opts_;
   EventHub& hub_;
+  StopHandler on_stop_;
   UniqueFd wake_;  // eventfd: Send and Stop wake the thread's poll()
   mutable std::mutex mu_;
   std::vector<Json> queue_;                        // under mu_

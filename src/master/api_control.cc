@@ -99,7 +99,12 @@ void AddControlRoutes(http::Router& router, Controller& controller, ReadPool& re
                if (!ParseId(req.params[0], &id))
                  return respond(Response::Error(400, "invalid build id: " + req.params[0]));
                spdlog::info("{} stops build {}", AuditName(req), id);
-               controller.StopBuild(id, Done(std::move(respond)));
+               controller.StopBuild(id, [respond](Status st, const std::string& through) {
+                 if (!st.ok()) return respond(FromStatus(st));
+                 if (through.empty()) return respond(Response::Json(200, {{"ok", true}}));
+                 // Runs through another master, which was asked to stop it: it ends there.
+                 respond(Response::Json(202, {{"stopping", true}, {"through", through}}));
+               });
              });
 
   router.Add("POST", "/api/v1/builds/{id}/rebuild",

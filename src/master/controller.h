@@ -106,8 +106,22 @@ class Controller : public BrokerListener {
   // Conflict when it is no longer queued.
   void CancelRequest(int64_t request_id, std::function<void(Status)> done);
   // Asks the worker running |build_id| to cancel it (it kills the step's process tree and
-  // finishes the job as cancelled). Conflict when the build is not running.
-  void StopBuild(int64_t build_id, std::function<void(Status)> done);
+  // finishes the job as cancelled). Conflict when the build is not running. Several masters:
+  // a build running through another live master is stopped through it (the stop relay); then
+  // |through| names that master and the build ends later.
+  using StopDone = std::function<void(Status, const std::string& through)>;
+  void StopBuild(int64_t build_id, StopDone done);
+  // Several masters (cluster/live_events.h): how a stop is handed to another master by name,
+  // and (distributed mode) which master holds the `amqp-events` lease ('' when unknown). Set
+  // before the core loop starts; unset, a build running elsewhere is a Conflict as before.
+  void SetStopRelay(std::function<void(int64_t build, const std::string& to)> relay,
+                    std::function<std::string()> events_holder) {
+    stop_relay_ = std::move(relay);
+    events_holder_ = std::move(events_holder);
+  }
+  // A stop master |from| relayed here: as StopBuild, never relayed further (no ping-pong when
+  // the build moved meanwhile); the outcome is logged.
+  void StopRelayedBuild(int64_t build_id, const std::string& from);
   // A new request for the same builder, properties and source as |build_id|'s request.
   void Rebuild(int64_t build_id, const std::string& reason,
                std::function<void(Status, int64_t)> done);
@@ -286,6 +300,12 @@ class Controller : public BrokerListener {
   JobQueue queue_;
   std::map<JobKey, ActiveJob> active_;
   std::map<JobKey, Orphan> orphans_;
+  // StopBuild's work; |may_relay| false for a stop another master relayed.
+  void StopBuildIn(Txn& txn, int64_t build_id, bool may_relay, const StopDone& done);
+  // The live master, other than this one, that can stop running build |b| ('' when none).
+  std::string StopThrough(Txn& txn, const BuildRecord& b);
+  std::function<void(int64_t, const std::string&)> stop_relay_;
+  std::function<std::string()> events_holder_;
   std::string master_;                  // this master's name ('' in tests: it owns everything)
   std::set<std::string> live_masters_;  // core thread
   bool several_ = false;                // another master is alive: the queue is polled

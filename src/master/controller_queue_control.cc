@@ -43,28 +43,80 @@ void Controller::CancelRequest(int64_t request_id, std::function<void(Status)> d
   });
 }
 
-void Controller::StopBuild(int64_t build_id, std::function<void(Status)> done) {
+void Controller::StopBuild(int64_t build_id, StopDone done) {
   core_.Post([this, build_id, done = std::move(done)](Txn& txn) {
-    for (auto& [key, job] : active_) {
-      if (job.build_id != build_id) continue;
-      ConnectedWorker* w = workers_.Find(job.worker);
-      if (w && w->running.count(key)) {
-        // The worker kills the step's process tree and reports job.finished "cancelled".
-        spdlog::info("build {} ({}): stop requested, asking worker {}", build_id, job.builder,
-                     job.worker);
-        SendCancel(w->conn, key);
-      } else {
-        // Its worker is away: nothing runs that could be told, so the build ends here.
-        FinishJob(txn, key, Result::kCancelled);
-      }
-      txn.AfterCommit([done](const Status& st) { done(st); });
-      return;
-    }
-    BuildRecord b;
-    Status st = txn.store().GetBuild(build_id, &b);
-    if (!st.ok()) return done(st);
-    done(Status::Conflict("build " + std::to_string(build_id) + " is not running"));
+    StopBuildIn(txn, build_id, /*may_relay=*/true, done);
   });
+}
+
+void Controller::StopRelayedBuild(int64_t build_id, const std::string& from) {
+  core_.Post([this, build_id, from](Txn& txn) {
+    StopBuildIn(txn, build_id, /*may_relay=*/false,
+                [build_id, from](Status st, const std::string&) {
+                  if (st.ok())
+                    spdlog::info("build {}: stopped as master '{}' asked", build_id, from);
+                  else
+                    spdlog::warn("build {}: master '{}' asked to stop it: {}", build_id, from,
+                                 st.message());
+                });
+  });
+}
+
+void Controller::StopBuildIn(Txn& txn, int64_t build_id, bool may_relay, const StopDone& done) {
+  auto stop = [&](const JobKey& key, ActiveJob& job) {
+    ConnectedWorker* w = workers_.Find(job.worker);
+    if (w && w->running.count(key)) {
+      // The worker kills the step's process tree and reports job.finished "cancelled".
+      spdlog::info("build {} ({}): stop requested, asking worker {}", build_id, job.builder,
+                   job.worker);
+      SendCancel(w->conn, key);
+    } else {
+      // Its worker is away: nothing runs that could be told, so the build ends here.
+      FinishJob(txn, key, Result::kCancelled);
+    }
+    txn.AfterCommit([done](const Status& st) { done(st, ""); });
+  };
+  for (auto& [key, job] : active_) {
+    if (job.build_id == build_id) return stop(key, job);
+  }
+  BuildRecord b;
+  Status st = txn.store().GetBuild(build_id, &b);
+  if (!st.ok()) return done(st, "");
+  if (b.state == "running") {
+    // Distributed mode: the master that follows the jobs has not seen an event of this one yet
+    // (claimed through another master).
+    if (Distributed()) {
+      JobKey key{b.request_id, b.attempt};
+      if (auto job = LoadClaimedJob(txn, key); job != active_.end()) return stop(key, job->second);
+    }
+    if (may_relay && stop_relay_) {
+      if (std::string through = StopThrough(txn, b); !through.empty()) {
+        spdlog::info("build {} ({}): stop requested, runs through master '{}': relayed", build_id,
+                     b.builder, through);
+        stop_relay_(build_id, through);
+        return done(Status::Ok(), through);
+      }
+    }
+  }
+  done(Status::Conflict("build " + std::to_string(build_id) + " is not running"), "");
+}
+
+std::string Controller::StopThrough(Txn& txn, const BuildRecord& b) {
+  if (master_.empty()) return "";
+  if (Distributed()) {
+    // The holder of `amqp-events` follows every job, whoever claimed it.
+    if (events_active_ || !events_holder_) return "";
+    std::string holder = events_holder_();
+    return holder == master_ ? "" : holder;
+  }
+  std::vector<ClaimedRequest> foreign;
+  if (!txn.store().ClaimedByOthers(master_, &foreign).ok()) return "";
+  for (const auto& c : foreign) {
+    // A dead master's builds are taken over (then stopped here), not relayed into the void.
+    if (c.id == b.request_id && c.attempt == b.attempt && live_masters_.count(c.master))
+      return c.master;
+  }
+  return "";
 }
 
 void Controller::Rebuild(int64_t build_id, const std::string& reason,

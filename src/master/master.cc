@@ -289,6 +289,15 @@ Status RunMaster(const MasterOptions& opts) {
     live_events = std::make_unique<LiveEvents>(
         LiveEvents::Options{name, config->store_url, config->store_password}, hub);
     hub.SetForwarder([events = live_events.get()](const Json& event) { events->Send(event); });
+    // A build running through another master is stopped through it (docs/api.md).
+    live_events->OnStopBuild([&controller](int64_t build, const std::string& from) {
+      controller.StopRelayedBuild(build, from);
+    });
+    controller.SetStopRelay(
+        [events = live_events.get()](int64_t build, const std::string& to) {
+          events->SendStopBuild(build, to);
+        },
+        [&cluster] { return cluster.LeaseHolder("amqp-events"); });
     live_events->Start();
   }
   // On-demand workers (issue 13): what their start commands are told.

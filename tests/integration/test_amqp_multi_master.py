@@ -198,5 +198,58 @@ class AmqpMultiMasterTests(AmqpTestCase):
         self.assertEqual(dup.strip(), "0")
 
 
+class AmqpStopThroughStandbyTests(AmqpTestCase):
+    """POST /api/v1/builds/{id}/stop through a standby is relayed to the amqp-events holder,
+    which follows every job (docs/operations.md, "Running several masters")."""
+    worker_tags = {"w1": ["linux"]}
+    worker_capacity = {"w1": 3}
+    start_master = AmqpMultiMasterTests.start_master
+    events_holder = AmqpMultiMasterTests.events_holder
+
+    def setUp(self):
+        super().setUp()
+        if not os.environ.get("GROVE_TEST_PG_URL") or store_backend() != "postgres":
+            self.skipTest("several masters need PostgreSQL (integration.pg.test_amqp_multi_master)")
+
+    def test_a_build_is_stopped_through_a_standby(self):
+        config = '''
+worker "w1" { secret = secret "w1", tags = { "linux" }, capacity = 3 }
+builder "long" { tags = { "linux" }, steps = { shell { "echo started; sleep 300" } } }
+'''
+        first = self.make(config, workers=["w1"])
+        second = self.make("", workers=[])
+        second.pg.drop()  # both masters use the first one's database
+        second.pg = None
+        second.store_url = first.store_url
+        second.secrets = first.secrets
+        with open(os.path.join(second.dir, "secrets", "w1"), "w") as f:
+            f.write(first.secrets["w1"] + "\n")
+        second.write_config(config)
+        by_name = {"alpha": first, "beta": second}
+        for name, g in by_name.items():
+            self.start_master(g, name)
+        holder = wait_for(lambda: self.events_holder(first), timeout=20,
+                          what="an amqp-events lease holder")
+        standby_name = next(n for n in by_name if n != holder)
+        active, standby = by_name[holder], by_name[standby_name]
+        wait_for(lambda: self.events_holder(standby) == holder, timeout=20,
+                 what="the standby to see the holder")
+        first.start_worker("w1", wait=False)
+        wait_for(lambda: active.worker_connected("w1"), timeout=30, what="worker w1")
+        r = standby.force("long")
+        build = wait_for(lambda: (b := standby.get(f"/api/v1/requests/{r}")["builds"]) and
+                         b[0]["state"] == "running" and b[0], timeout=60, what="long running")
+        wait_for(lambda: (s := standby.build(build["id"])["steps"]) and
+                 s[0]["state"] == "running", timeout=30, what="the step to run")
+        asked = time.monotonic()
+        status, body, _ = standby.call("POST", f"/api/v1/builds/{build['id']}/stop", {})
+        self.assertEqual((status, body), (202, {"stopping": True, "through": holder}))
+        done = wait_for(lambda: (b := standby.build(build["id"]))["state"] == "finished" and b,
+                        timeout=30, what="the build to end")
+        print(f"stopped through standby {standby_name}: ended {time.monotonic() - asked:.1f} s "
+              "after the request")
+        self.assertEqual(done["result"], "cancelled", done)
+
+
 if __name__ == "__main__":
     unittest.main()

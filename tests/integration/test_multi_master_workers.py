@@ -374,5 +374,64 @@ schedule.on_change {{ "ci", source = app, builders = {{ "ci" }} }}
         self.assertGreater(adopted, 0, "no running job moved with its worker")
 
 
+class StopThroughAnyMasterTests(GroveTestCase):
+    """POST /api/v1/builds/{id}/stop through a master whose workers do not run the build: it is
+    relayed to the master that does (docs/api.md)."""
+
+    def setUp(self):
+        super().setUp()
+        if not os.environ.get("GROVE_TEST_PG_URL") or store_backend() != "postgres":
+            self.skipTest("several masters need PostgreSQL (integration.pg.test_multi_master_workers)")
+        self.clusters = []
+
+    def cluster(self, names, workers):
+        c = Cluster(self, names, workers)
+        self.clusters.append(c)
+        return c
+
+    def tearDown(self):
+        for c in getattr(self, "clusters", []):
+            c.stop()  # before the harness drops the database under them
+        super().tearDown()
+
+    def test_a_build_running_on_another_masters_worker_is_stopped_through_this_one(self):
+        c = self.cluster(["alpha", "beta"], workers=["w1"])
+        c.write_config('''
+worker "w1" { secret = secret "w1", tags = { "linux" }, capacity = 1 }
+builder "long" { tags = { "linux" }, steps = { shell { "echo started; sleep 300" } } }
+builder "quick" { tags = { "linux" }, steps = { shell { "echo quick" } } }
+''')
+        c.start("alpha")
+        c.start("beta")
+        alpha, beta = c.groves["alpha"], c.groves["beta"]
+        c.start_worker("w1", ["alpha"])  # knows alpha only: the build runs through alpha
+        wait_for(lambda: alpha.worker_connected("w1"), timeout=30, what="w1 on alpha")
+        wait_for(lambda: len([m for m in beta.get("/api/v1/masters")["masters"]
+                              if m["state"] == "active"]) == 2, timeout=20, what="2 masters")
+        r = alpha.force("long")
+        build = wait_for(lambda: (b := alpha.get(f"/api/v1/requests/{r}")["builds"]) and
+                         b[0]["state"] == "running" and b[0], timeout=30, what="long running")
+        wait_for(lambda: "started" in alpha.log(build["id"], 0)[0], timeout=30,
+                 what="the step to run")
+
+        asked = time.monotonic()
+        status, body, _ = beta.call("POST", f"/api/v1/builds/{build['id']}/stop", {})
+        self.assertEqual((status, body), (202, {"stopping": True, "through": "alpha"}))
+        done = wait_for(lambda: (b := beta.build(build["id"]))["state"] == "finished" and b,
+                        timeout=30, what="the build to end")
+        took = time.monotonic() - asked
+        print(f"stopped through beta: build ended {took:.1f} s after the request")
+        self.assertEqual(done["result"], "cancelled", done)
+        self.assertLess(took, 15)
+        self.assertIn("stopped as master 'beta' asked", c.procs["alpha"][-1].output())
+        # Once finished, the stop is refused as before, through either master.
+        for g in (alpha, beta):
+            self.assertEqual(g.call("POST", f"/api/v1/builds/{build['id']}/stop", {})[0], 409)
+        # w1 (capacity 1) is free again: a build made through beta runs on it.
+        r = beta.force("quick")
+        self.assertEqual([b["result"] for b in beta.wait_request(r, timeout=60)["builds"]],
+                         ["success"])
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -8,8 +8,11 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "core/clock.h"
 #include "master/event_hub.h"
@@ -119,6 +122,63 @@ TEST(LiveEventsPostgres, EventsPublishedOnOneMasterReachTheOther) {
   EXPECT_EQ(a.reconnects(), 0u);
   a.Stop();
   b.Stop();
+}
+
+TEST(LiveEventsStopBuild, OnlyAWellFormedStopForThisMasterIsTaken) {
+  const Json ok{{"type", "stop-build"}, {"build", 7}, {"to", "b"}};
+  EXPECT_EQ(LiveEvents::StopBuildFor(ok, "b"), 7);
+  EXPECT_EQ(LiveEvents::StopBuildFor(ok, "a"), 0);  // another master's
+  for (const char* bad :
+       {R"({"type":"stop-build","build":"7","to":"b"})",
+        R"({"type":"stop-build","build":7.5,"to":"b"})",
+        R"({"type":"stop-build","build":0,"to":"b"})",
+        R"({"type":"stop-build","build":-3,"to":"b"})",
+        R"({"type":"stop-build","build":18446744073709551615,"to":"b"})",
+        R"({"type":"stop-build","build":7,"to":["b"]})", R"({"type":"stop-build","build":7})",
+        R"({"type":"build","build":7,"to":"b"})", R"([1,2])"})
+    EXPECT_EQ(LiveEvents::StopBuildFor(Json::parse(bad), "b"), 0) << bad;
+}
+
+TEST(LiveEventsPostgres, AStopReachesTheMasterNamedAndNoPage) {
+  const char* url = std::getenv("GROVE_TEST_PG_URL");
+  if (url == nullptr || *url == '\0') GTEST_SKIP() << "GROVE_TEST_PG_URL is not set";
+  EventHub hub_a, hub_b, hub_c;
+  auto seen_b = std::make_shared<Collector>(), seen_c = std::make_shared<Collector>();
+  hub_b.Subscribe(seen_b);
+  hub_c.Subscribe(seen_c);
+  const std::string pid = std::to_string(getpid());
+  LiveEvents a({"a-" + pid, url, ""}, hub_a), b({"b-" + pid, url, ""}, hub_b),
+      c({"c-" + pid, url, ""}, hub_c);
+  std::mutex mu;
+  std::vector<std::string> stops;  // "master:build:from"
+  for (LiveEvents* m : {&b, &c}) {
+    const std::string self = m == &b ? "b" : "c";
+    m->OnStopBuild([&, self](int64_t build, const std::string& from) {
+      std::lock_guard<std::mutex> lock(mu);
+      stops.push_back(self + ":" + std::to_string(build) + ":" + from);
+    });
+  }
+  a.Start();
+  b.Start();
+  c.Start();
+  a.SendStopBuild(42, "b-" + pid);
+  EXPECT_TRUE(WaitFor([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return !stops.empty();
+  }));
+  // Then an ordinary event: once it reached both, the stop had its chance to reach c too.
+  const std::string mark = "after-stop-" + pid;
+  a.Send(Json{{"type", "build"}, {"mark", mark}});
+  EXPECT_TRUE(WaitFor([&] { return seen_b->Has(mark) && seen_c->Has(mark); }));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_EQ(stops, std::vector<std::string>{"b:42:a-" + pid});
+  }
+  EXPECT_EQ(seen_b->Count("stop-build"), 0);
+  EXPECT_EQ(seen_c->Count("stop-build"), 0);
+  a.Stop();
+  b.Stop();
+  c.Stop();
 }
 
 }  // namespace
