@@ -161,7 +161,8 @@ class MultiMasterLiveTests(GroveTestCase):
 
             def listening_again():
                 n = psql(a.store_url, "SELECT count(*) FROM pg_stat_activity "
-                                      "WHERE application_name = 'grove-events'")
+                                      "WHERE application_name = 'grove-events' "
+                                      "AND datname = current_database()")
                 return n.strip() == "2"
             wait_for(listening_again, timeout=15, what="both masters to listen again")
             request2, lags2 = self.run_and_measure(a, b, on_a, on_b)
