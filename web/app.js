@@ -447,11 +447,12 @@ async function workers() {
   const msg = h("span", { class: "msg", role: "status" });
   return {
     key: "workers",
-    node: [h("h1", {}, "Workers"), msg, ...poolSections(list), table(["name", "state", "tags", "jobs", "last seen", ""],
+    node: [h("h1", {}, "Workers"), msg, ...poolSections(list), table(["name", "state", "master", "tags", "jobs", "last seen", ""],
       list.map((w) => {
         const state = w.connected ? (w.paused ? "paused" : "connected") : "offline";
         return h("tr", { "data-worker": w.name }, h("td", {}, w.name),
           h("td", {}, h("span", { class: "badge " + state }, `${SYMBOL[state]} ${state}`)),
+          h("td", {}, w.master || ""),
           h("td", {}, (w.tags || []).join(", ")),
           h("td", {}, `${w.running.length} / ${w.capacity} `, w.running.map((r) => r.build ? link(`/ui/builds/${r.build}`, `${r.builder}`, { class: "chip" }) : null)),
           h("td", {}, when(w.last_seen)),

@@ -123,13 +123,7 @@ void Controller::Recover() {
         });
       }
     }
-    for (const auto& wc : config_->workers) {
-      WorkerRecord rec;
-      rec.name = wc.name;
-      rec.tags = wc.tags;
-      rec.capacity = wc.capacity;
-      (void)txn.store().UpsertWorker(rec);
-    }
+    ResetWorkers(txn);
     spdlog::info("recovered {} queued requests and {} jobs in progress", queued.size(),
                  claimed.size() - foreign.size());
     if (!events_active_) ForgetJobs();  // a standby: the master taking over reads them again
@@ -290,6 +284,7 @@ void Controller::OnHello(ConnId conn, WorkerHello hello, std::function<void(Stat
     rec.capacity = added.capacity;
     rec.connected = true;
     rec.last_seen = NowMs();
+    rec.master = master_;
     (void)txn.store().UpsertWorker(rec);
     spdlog::info("worker {} connected from {} (capacity {}, {}{} jobs resumed)", hello.name,
                  hello.remote, added.capacity, hello.os.empty() ? "" : hello.os + ", ",
@@ -319,15 +314,7 @@ void Controller::OnClosed(ConnId conn, const std::string& worker) {
     if (!events_active_) return workers_.Remove(worker);  // a standby keeps no jobs
     int64_t deadline = NowMs() + opts_.worker_grace.count();
     for (const auto& key : w->running) orphans_[key] = {worker, deadline};
-    WorkerRecord rec;
-    rec.name = worker;
-    if (const WorkerConfig* wc = config_->FindWorkerOrInstance(worker)) {
-      rec.tags = wc->tags;
-      rec.capacity = wc->capacity;
-    }
-    rec.connected = false;
-    rec.last_seen = NowMs();
-    (void)txn.store().UpsertWorker(rec);
+    (void)txn.store().ReleaseWorker(worker, master_, NowMs());
     const bool instance = !w->pool.empty();
     workers_.Remove(worker);
     if (instance) KickPools();
@@ -844,15 +831,22 @@ void Controller::DescribeWorkers(std::function<void(Json)> done) {
     (void)txn.store().ListWorkers(&known);
     std::map<std::string, WorkerRecord> by_name;
     for (auto& k : known) by_name[k.name] = k;
+    std::map<std::string, Json> foreign = ForeignWorkers(txn, known);
     Json out = Json::array();
     for (const auto& wc : config_->workers) {
-      Json j = {{"name", wc.name},     {"tags", wc.tags}, {"capacity", wc.capacity},
-                {"connected", false},  {"paused", false}, {"running", Json::array()},
-                {"last_seen", nullptr}};
+      Json j = {{"name", wc.name},      {"tags", wc.tags},  {"capacity", wc.capacity},
+                {"connected", false},   {"paused", false},  {"running", Json::array()},
+                {"last_seen", nullptr}, {"master", nullptr}};
       if (auto it = by_name.find(wc.name); it != by_name.end() && it->second.last_seen)
         j["last_seen"] = it->second.last_seen;
+      if (auto f = foreign.find(wc.name); f != foreign.end()) {
+        j["connected"] = true;
+        j["master"] = f->second["master"];
+        j["running"] = f->second["running"];
+      }
       if (const ConnectedWorker* w = workers_.Find(wc.name)) {
         j["connected"] = true;
+        j["master"] = master_;
         j["capacity"] = w->capacity;
         j["paused"] = w->paused;
         j["last_seen"] = w->last_seen;

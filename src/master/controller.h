@@ -260,6 +260,12 @@ class Controller : public BrokerListener {
   void AdoptFromStore(Txn& txn, const std::string& worker, const JobKey& key);
   // The running jobs of masters gone: made this master's, orphans until their workers come.
   void TakeOverDeadMasters(Txn& txn);
+  // At recovery: the configured workers recorded, disconnected unless a live other master
+  // holds them (its workers did not lose their connection when this master restarted).
+  void ResetWorkers(Txn& txn);
+  // The workers of |known| (the store's) connected to another live master, by name:
+  // {"master": its name, "running": the claimed requests the store says they run}.
+  std::map<std::string, Json> ForeignWorkers(Txn& txn, const std::vector<WorkerRecord>& known);
   // False when |key| is no longer this master's (another adopted it): then it is only dropped.
   bool StillOwned(Txn& txn, const JobKey& key);
   // The queue again from the store: requests made through the other masters are dispatched

@@ -136,6 +136,40 @@ void Controller::AdoptFromStore(Txn& txn, const std::string& worker, const JobKe
                key.request, key.attempt);
 }
 
+void Controller::ResetWorkers(Txn& txn) {
+  for (const auto& wc : config_->workers) {
+    WorkerRecord rec;
+    rec.name = wc.name;
+    rec.tags = wc.tags;
+    rec.capacity = wc.capacity;
+    (void)txn.store().ResetWorker(rec, master_, NowMs() - kGoneMs);
+  }
+}
+
+std::map<std::string, Json> Controller::ForeignWorkers(Txn& txn,
+                                                       const std::vector<WorkerRecord>& known) {
+  std::map<std::string, Json> out;
+  std::vector<const WorkerRecord*> held;
+  for (const auto& k : known)
+    if (k.connected && !k.master.empty() && k.master != master_ && !workers_.Find(k.name))
+      held.push_back(&k);
+  if (held.empty()) return out;  // a lone master reads nothing more
+  // The store's `connected` outlives a master killed: only a live master's workers count.
+  std::vector<std::string> live_list;
+  std::vector<ClaimedRequest> claimed;
+  if (!txn.store().LiveMasters(NowMs() - kGoneMs, &live_list).ok()) return out;
+  if (!txn.store().ClaimedByOthers(master_, &claimed).ok()) claimed.clear();
+  const std::set<std::string> live(live_list.begin(), live_list.end());
+  for (const WorkerRecord* k : held) {
+    if (!live.count(k->master)) continue;
+    Json running = Json::array();
+    for (const auto& c : claimed)
+      if (c.worker == k->name) running.push_back({{"request", c.id}, {"attempt", c.attempt}});
+    out[k->name] = {{"master", k->master}, {"running", std::move(running)}};
+  }
+  return out;
+}
+
 void Controller::TakeOverDeadMasters(Txn& txn) {
   std::vector<ClaimedRequest> foreign;
   if (master_.empty() || !txn.store().ClaimedByOthers(master_, &foreign).ok()) return;

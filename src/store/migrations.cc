@@ -257,6 +257,12 @@ CREATE TABLE pool_instances (
   updated_at BIGINT NOT NULL DEFAULT 0
 );
 )sql"},
+    // 11: the workers as every master sees them (issue 10). `master` names the master a worker
+    // is connected to ('' when none), so the others list it, and a restarting master leaves the
+    // workers of the live others connected.
+    {11, R"sql(
+ALTER TABLE workers ADD COLUMN master TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 void ReplaceAll(std::string* s, std::string_view from, std::string_view to) {

@@ -13,8 +13,8 @@
 #include "store/sql_cluster.h"
 #include "store/sql_notify.h"
 #include "store/sql_pipeline.h"
-#include "store/sql_worker_events.h"
 #include "store/sql_pool.h"
+#include "store/sql_worker_events.h"
 
 namespace grove {
 namespace {
@@ -127,6 +127,7 @@ Status ReadWorker(Query& q, WorkerRecord* w) {
   w->connected = q.Int(3) != 0;
   w->paused = q.Int(4) != 0;
   w->last_seen = q.Int(5);
+  w->master = q.Text(6);
   return Status::Ok();
 }
 
@@ -253,12 +254,23 @@ constexpr std::string_view kReadChunks =
     "ORDER BY byte_offset";
 
 constexpr std::string_view kUpsertWorker =
-    "INSERT INTO workers (name, tags, capacity, connected, paused, last_seen) "
-    "VALUES ($1, $2, $3, $4, $5, $6) "
+    "INSERT INTO workers (name, tags, capacity, connected, paused, last_seen, master) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7) "
     "ON CONFLICT (name) DO UPDATE SET tags = excluded.tags, capacity = excluded.capacity, "
-    "connected = excluded.connected, paused = excluded.paused, last_seen = excluded.last_seen";
+    "connected = excluded.connected, paused = excluded.paused, last_seen = excluded.last_seen, "
+    "master = excluded.master";
 constexpr std::string_view kListWorkers =
-    "SELECT name, tags, capacity, connected, paused, last_seen FROM workers ORDER BY name";
+    "SELECT name, tags, capacity, connected, paused, last_seen, master FROM workers ORDER BY name";
+// Conditional, so that the close of a worker's old connection to one master never marks it
+// disconnected after it said hello to another.
+constexpr std::string_view kReleaseWorker =
+    "UPDATE workers SET connected = 0, master = '', last_seen = $3 WHERE name = $1 AND master = $2";
+constexpr std::string_view kConfigureWorker =
+    "INSERT INTO workers (name, tags, capacity) VALUES ($1, $2, $3) "
+    "ON CONFLICT (name) DO UPDATE SET tags = excluded.tags, capacity = excluded.capacity";
+constexpr std::string_view kResetWorker =
+    "UPDATE workers SET connected = 0, master = '' WHERE name = $1 AND (master = '' OR "
+    "master = $2 OR master NOT IN (SELECT name FROM masters WHERE last_seen >= $3))";
 
 // --- The store -------------------------------------------------------------------------------
 
@@ -651,8 +663,26 @@ class SqlStore final : public Store {
         .Bind(3, w.capacity)
         .Bind(4, w.connected ? 1 : 0)
         .Bind(5, w.paused ? 1 : 0)
-        .Bind(6, w.last_seen);
+        .Bind(6, w.last_seen)
+        .Bind(7, w.master);
     return q.Run();
+  }
+
+  Status ReleaseWorker(const std::string& name, const std::string& master,
+                       int64_t last_seen) override {
+    Query q;
+    GROVE_RETURN_IF_ERROR(db_->Prepare(kReleaseWorker, &q));
+    return q.Bind(1, name).Bind(2, master).Bind(3, last_seen).Run();
+  }
+
+  Status ResetWorker(const WorkerRecord& w, const std::string& self, int64_t live_since) override {
+    if (w.name.empty()) return Status::Invalid("store: a worker needs a name");
+    Query q;
+    GROVE_RETURN_IF_ERROR(db_->Prepare(kConfigureWorker, &q));
+    GROVE_RETURN_IF_ERROR(q.Bind(1, w.name).Bind(2, Dump(w.tags)).Bind(3, w.capacity).Run());
+    Query reset;
+    GROVE_RETURN_IF_ERROR(db_->Prepare(kResetWorker, &reset));
+    return reset.Bind(1, w.name).Bind(2, self).Bind(3, live_since).Run();
   }
 
   Status ListWorkers(std::vector<WorkerRecord>* out) override {

@@ -76,6 +76,7 @@ struct WorkerRecord {
   bool connected = false;
   bool paused = false;
   int64_t last_seen = 0;
+  std::string master;  // the master it is connected to ('' when none)
 };
 
 // An instance of an on-demand worker (src/pool) the master started and has not stopped yet:
@@ -212,6 +213,14 @@ class Store {
   // Workers known to the master (configured or seen).
   virtual Status UpsertWorker(const WorkerRecord& w) = 0;
   virtual Status ListWorkers(std::vector<WorkerRecord>* out) = 0;
+  // Records worker |name| disconnected at |last_seen|, only while master |master| holds it: a
+  // worker that reconnected to another master meanwhile stays that master's.
+  virtual Status ReleaseWorker(const std::string& name, const std::string& master,
+                               int64_t last_seen) = 0;
+  // A starting master's record of configured worker |w| (its tags and capacity, inserted if
+  // new), disconnected unless another master than |self|, alive since |live_since| (ms), holds it.
+  virtual Status ResetWorker(const WorkerRecord& w, const std::string& self,
+                             int64_t live_since) = 0;
 
   // Changes and scheduler state (schedulers, change sources). Not pure so that test doubles
   // need not implement them; SqlStore does (sql_changes.cc).

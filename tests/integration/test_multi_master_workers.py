@@ -87,11 +87,20 @@ class Cluster:
     def live(self):
         return [g for n, g in self.groves.items() if g.master and g.master.alive()]
 
+    def views(self, name):
+        """Master |name|'s /api/v1/workers: {worker: (connected, master)}."""
+        return {w["name"]: (w["connected"], w["master"])
+                for w in self.groves[name].get("/api/v1/workers")}
+
+    def holds(self, name, worker):
+        """Whether |worker| is connected to master |name| (every master lists it connected)."""
+        return self.views(name).get(worker) == (True, name)
+
     def connected_to(self, worker):
         """The master the worker is connected to now (by the masters' own views)."""
         for g in self.live():
             try:
-                if g.worker_connected(worker):
+                if self.holds(g.name, worker):
                     return g.name
             except (AssertionError, urllib.error.URLError, ConnectionError, OSError):
                 pass
@@ -168,7 +177,7 @@ builder "slow" { tags = { "linux" }, steps = {
         c.start("beta")
         alpha, beta = c.groves["alpha"], c.groves["beta"]
         c.start_worker("w1", ["alpha", "beta"])
-        wait_for(lambda: alpha.worker_connected("w1"), timeout=30, what="w1 to connect to alpha")
+        wait_for(lambda: c.holds("alpha", "w1"), timeout=30, what="w1 to connect to alpha")
         # Both masters see each other before the cross-master claim is asked of them.
         wait_for(lambda: len([m for m in beta.get("/api/v1/masters")["masters"]
                               if m["state"] == "active"]) == 2, timeout=20, what="2 masters")
@@ -187,7 +196,7 @@ builder "slow" { tags = { "linux" }, steps = {
                  what="the build's log to flow")
         c.kill("alpha")
         killed_at = time.monotonic()
-        wait_for(lambda: beta.worker_connected("w1"), timeout=30, what="w1 to move to beta")
+        wait_for(lambda: c.holds("beta", "w1"), timeout=30, what="w1 to move to beta")
         moved = time.monotonic() - killed_at
         done = beta.wait_request(r, timeout=90)
         print(f"w1 reconnected to beta {moved:.1f} s after kill -9 of alpha")
@@ -203,6 +212,38 @@ builder "slow" { tags = { "linux" }, steps = {
         r = beta.force("quick")
         self.assertEqual([b["result"] for b in beta.wait_request(r, timeout=60)["builds"]],
                          ["success"])
+
+    def test_every_master_lists_every_worker_with_the_master_it_is_connected_to(self):
+        c = self.cluster(["alpha", "beta"], workers=["w1", "w2"])
+        c.write_config('''
+worker "w1" { secret = secret "w1", tags = { "linux" } }
+worker "w2" { secret = secret "w2", tags = { "linux", "b" } }
+builder "slow" { tags = { "b" }, steps = { shell { "sleep 20" } } }
+''')
+        c.start("alpha")
+        c.start("beta")
+        alpha, beta = c.groves["alpha"], c.groves["beta"]
+        c.start_worker("w1", ["alpha"])
+        c.start_worker("w2", ["beta"])
+        both = {"w1": (True, "alpha"), "w2": (True, "beta")}
+        for name in ("alpha", "beta"):
+            wait_for(lambda name=name: c.views(name) == both, timeout=30,
+                     what=f"{name} to list both workers with their masters")
+        # What w2 runs through beta is known to alpha through the store.
+        r = beta.force("slow")
+        wait_for(lambda: (b := beta.get(f"/api/v1/requests/{r}")["builds"]) and
+                 b[0]["state"] == "running", timeout=30, what="slow running on w2")
+        w2 = next(w for w in alpha.get("/api/v1/workers") if w["name"] == "w2")
+        self.assertEqual([j["request"] for j in w2["running"]], [r], w2)
+
+        # alpha dies and comes back: its recovery leaves beta's worker connected.
+        c.kill("alpha")
+        c.start("alpha")
+        wait_for(lambda: c.holds("alpha", "w1"), timeout=30, what="w1 back on alpha")
+        self.assertEqual(c.sql("SELECT connected, master FROM workers WHERE name = 'w2'"),
+                         ["1|beta"])
+        for name in ("alpha", "beta"):
+            self.assertEqual(c.views(name), both, name)
 
     def test_master_and_worker_dead_together_the_build_is_retried_by_a_survivor(self):
         c = self.cluster(["alpha", "beta"], workers=["w1", "w2"])

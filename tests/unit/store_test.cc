@@ -251,11 +251,11 @@ TEST_P(StoreTest, ConsumerResultsStoredBeforeMigration4MoveToTheStepsColumn) {
                          "changes_by_branch; DROP TABLE masters; DROP TABLE leases; "
                          "DROP TABLE worker_events; "
                          "ALTER TABLE requests DROP COLUMN master; DROP TABLE cluster_keys; "
-                         "DROP TABLE pool_instances; "
+                         "DROP TABLE pool_instances; ALTER TABLE workers DROP COLUMN master; "
                          "DELETE FROM schema_version WHERE version >= 4")
                     .ok());
   }
-  Reopen();  // migrations 4 to 8 run
+  Reopen();  // migrations 4 to 11 run
   std::vector<StepRecord> steps;
   ASSERT_TRUE(store_->ListSteps(b.id, &steps).ok());
   ASSERT_EQ(steps.size(), 2u);
@@ -1110,6 +1110,62 @@ TEST_P(StoreTest, LiveMastersAreThoseSeenSince) {
   std::vector<std::string> live;
   ASSERT_TRUE(store_->LiveMasters(500, &live).ok());
   EXPECT_EQ(live, std::vector<std::string>{"new"});
+}
+
+// A worker is recorded as its master's: only that master's close, or the restart of that master
+// or of any when its master is gone, marks it disconnected (issue 10).
+TEST_P(StoreTest, WorkersAreReleasedOnlyByTheirMasterOrWhenItIsGone) {
+  std::unique_ptr<sql::Db> db;
+  ASSERT_TRUE(OpenMigratedDb(url_, dir_.string(), "", &db).ok());
+  ASSERT_TRUE(
+      db->Exec("INSERT INTO masters (name, last_seen) VALUES ('gone', 100), ('b', 900)").ok());
+  auto held = [](const std::string& name, const std::string& master) {
+    WorkerRecord w;
+    w.name = name;
+    w.connected = true;
+    w.last_seen = 50;
+    w.master = master;
+    return w;
+  };
+  ASSERT_TRUE(store_->UpsertWorker(held("w1", "a")).ok());
+  ASSERT_TRUE(store_->UpsertWorker(held("w2", "b")).ok());
+  ASSERT_TRUE(store_->UpsertWorker(held("w3", "gone")).ok());
+  auto state = [&](const std::string& name) {
+    std::vector<WorkerRecord> all;
+    EXPECT_TRUE(store_->ListWorkers(&all).ok());
+    for (const auto& w : all)
+      if (w.name == name) return std::to_string(w.connected) + "|" + w.master;
+    return std::string("none");
+  };
+  EXPECT_EQ(state("w2"), "1|b");
+
+  // The close of an old connection to "a" leaves w2, connected to "b", alone.
+  ASSERT_TRUE(store_->ReleaseWorker("w2", "a", 70).ok());
+  EXPECT_EQ(state("w2"), "1|b");
+
+  // "a" restarts: its own and the gone master's workers are reset, b's stays; new ones come in.
+  for (const char* name : {"w1", "w2", "w3", "w4"}) {
+    WorkerRecord w;
+    w.name = name;
+    w.tags = {"linux"};
+    w.capacity = 3;
+    ASSERT_TRUE(store_->ResetWorker(w, "a", 500).ok());
+  }
+  EXPECT_EQ(state("w1"), "0|");
+  EXPECT_EQ(state("w2"), "1|b");
+  EXPECT_EQ(state("w3"), "0|");
+  EXPECT_EQ(state("w4"), "0|");
+  std::vector<WorkerRecord> all;
+  ASSERT_TRUE(store_->ListWorkers(&all).ok());
+  ASSERT_EQ(all.size(), 4u);
+  EXPECT_EQ(all[1].capacity, 3);    // the configuration is recorded
+  EXPECT_EQ(all[1].last_seen, 50);  // and when it was last seen is kept
+
+  ASSERT_TRUE(store_->ReleaseWorker("w2", "b", 80).ok());
+  EXPECT_EQ(state("w2"), "0|");
+  ASSERT_TRUE(store_->ListWorkers(&all).ok());
+  EXPECT_EQ(all[1].last_seen, 80);
+  EXPECT_TRUE(store_->ResetWorker(WorkerRecord{}, "a", 0).IsInvalid());
 }
 
 // --- PostgreSQL: connections and transactions -------------------------------------------------
