@@ -11,6 +11,7 @@
 #include "store/log_codec.h"
 #include "store/sql_changes.h"
 #include "store/sql_cluster.h"
+#include "store/sql_log_append.h"
 #include "store/sql_notify.h"
 #include "store/sql_pipeline.h"
 #include "store/sql_pool.h"
@@ -540,6 +541,14 @@ class SqlStore final : public Store {
   Status AppendChunk(int64_t build_id, int idx, int64_t seq, std::string_view zdata,
                      int64_t raw_size, int64_t lines) {
     if (seq < 0) return Status::Invalid("store: negative log chunk sequence number");
+    if (db_->dialect() == sql::Dialect::kPostgres) {
+      sql_log::AppendOutcome o;
+      GROVE_RETURN_IF_ERROR(
+          sql_log::AppendChunkPostgres(*db_, build_id, idx, seq, zdata, raw_size, lines, &o));
+      if (!o.step_found) return StepNotFound(build_id, idx);
+      if (seq > o.next_seq) return ChunkBeforeItsTurn(build_id, idx, seq, o.next_seq);
+      return Status::Ok();  // stored now, or before (a redelivered chunk)
+    }
     sql::WriteScope scope(db_.get());
     GROVE_RETURN_IF_ERROR(scope.Open());
 
@@ -560,9 +569,7 @@ class SqlStore final : public Store {
     if (seq > next) {
       // Stored after the gap, the chunk would sit at the wrong place for good, and the gap
       // would never be noticed: refused, so the caller can get the missing chunks first.
-      return Status::Conflict("log chunk " + std::to_string(seq) + " of step " +
-                              std::to_string(idx) + " of build " + std::to_string(build_id) +
-                              " arrived before chunk " + std::to_string(next));
+      return ChunkBeforeItsTurn(build_id, idx, seq, next);
     }
 
     // An empty chunk adds no bytes but takes its seq: it is kept at a negative offset (unique
@@ -706,6 +713,12 @@ class SqlStore final : public Store {
     bool row = false;
     GROVE_RETURN_IF_ERROR(q.Step(&row));
     return row ? Status::Ok() : NotFound(what, id);
+  }
+
+  static Status ChunkBeforeItsTurn(int64_t build_id, int idx, int64_t seq, int64_t next) {
+    return Status::Conflict("log chunk " + std::to_string(seq) + " of step " + std::to_string(idx) +
+                            " of build " + std::to_string(build_id) + " arrived before chunk " +
+                            std::to_string(next));
   }
 
   static Status StepNotFound(int64_t build_id, int idx) {
