@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string_view>
 #include <unordered_map>
 
@@ -64,20 +65,26 @@ class PageCache {
   std::map<std::string, PageBody> pages_;
 };
 
-// One EventHub generation and one config's builders with their recent builds. The home page's
-// lean entries are serialised at once (a change costs only those); the full entries with the
-// first page that needs them. Pages (the whole list too) are joined from these strings and
-// compressed when first asked.
+// One builder's part of the list: its recent builds and its entry in each view. Shared by the
+// snapshots that follow while the builder does not change, so a change costs only its own
+// builders' reads and serialisation.
+struct BuilderEntry {
+  std::vector<BuildRecord> builds;  // kRecentBuilds at most, newest first
+  std::string lower_name;           // for ?q=
+  std::string lean;                 // name, recent_builds: id, number, state, result
+  // name, tags, priority, steps, recent_builds: made when a full page first needs it.
+  mutable std::once_flag full_once;
+  mutable std::string full;
+};
+
+// One generation of the list and one config's builders. Pages (the whole list too) are joined
+// from the entries' strings and compressed when first asked.
 struct Snapshot {
   uint64_t gen = 0;
   std::shared_ptr<const Config> config;
-  std::vector<BuildRecord> recent;                      // kRecentBuilds per builder at most
-  std::vector<std::vector<const BuildRecord*>> builds;  // into |recent|, per builder
-  std::vector<std::string> lower_names;                 // for ?q=
-  std::vector<std::string> lean;  // name, recent_builds: id, number, state, result
+  std::vector<std::shared_ptr<const BuilderEntry>> entries;  // in config->builders' order
   mutable PageCache pages;
-  mutable std::mutex making;              // one page made at a time; guards |full|
-  mutable std::vector<std::string> full;  // name, tags, priority, steps, recent_builds
+  mutable std::mutex making;  // one page made at a time
 };
 
 std::string Lower(std::string s) {
@@ -103,12 +110,12 @@ std::string JoinArray(const std::vector<const std::string*>& items) {
   return out;
 }
 
-// Written by hand rather than through Json objects: with thousands of builders this runs after
-// every change, and it is most of the rebuild's time besides the store's.
-std::string LeanEntry(const std::string& name, const std::vector<const BuildRecord*>& builds) {
+// Written by hand rather than through Json objects: with thousands of builders this runs for
+// every builder on a full rebuild, and it is most of the rebuild's time besides the store's.
+std::string LeanEntry(const std::string& name, const std::vector<BuildRecord>& builds) {
   std::string out = "{\"name\":" + Dump(Json(name)) + ",\"recent_builds\":[";
   for (size_t i = 0; i < builds.size(); ++i) {
-    const BuildRecord& r = *builds[i];
+    const BuildRecord& r = builds[i];
     if (i) out += ',';
     out += "{\"id\":" + std::to_string(r.id) + ",\"number\":" + std::to_string(r.number) +
            ",\"state\":" + Dump(Json(r.state)) + ",\"result\":";
@@ -120,53 +127,80 @@ std::string LeanEntry(const std::string& name, const std::vector<const BuildReco
   return out;
 }
 
-std::shared_ptr<const Snapshot> BuildSnapshot(std::vector<BuildRecord> recent,
-                                              std::shared_ptr<const Config> config, uint64_t gen) {
+std::shared_ptr<const BuilderEntry> MakeEntry(const BuilderConfig& b,
+                                              std::vector<BuildRecord> builds) {
+  auto e = std::make_shared<BuilderEntry>();
+  e->builds = std::move(builds);
+  e->lower_name = Lower(b.name);
+  e->lean = LeanEntry(b.name, e->builds);
+  return e;
+}
+
+const std::string& FullEntry(const BuilderConfig& b, const BuilderEntry& e) {
+  std::call_once(e.full_once, [&] {
+    Json builds = Json::array();
+    for (const BuildRecord& r : e.builds) builds.push_back(BuildSummaryJson(r));
+    e.full = Dump({{"name", b.name},
+                   {"tags", b.tags},
+                   {"priority", b.priority},
+                   {"steps", b.steps.size()},
+                   {"recent_builds", std::move(builds)}});
+  });
+  return e.full;
+}
+
+// Every builder from one statement (Store::LastBuildsPerBuilder).
+std::shared_ptr<Snapshot> FullSnapshot(std::vector<BuildRecord> recent,
+                                       std::shared_ptr<const Config> config, uint64_t gen) {
   auto s = std::make_shared<Snapshot>();
   s->gen = gen;
   s->config = config;
-  s->recent = std::move(recent);
-  std::unordered_map<std::string_view, std::vector<const BuildRecord*>> by_builder;
-  for (const auto& r : s->recent) by_builder[r.builder].push_back(&r);
-  const size_t n = config->builders.size();
-  s->builds.reserve(n);
-  s->lower_names.reserve(n);
-  s->lean.reserve(n);
+  std::unordered_map<std::string, std::vector<BuildRecord>> by_builder;
+  for (auto& r : recent) by_builder[r.builder].push_back(std::move(r));
+  s->entries.reserve(config->builders.size());
   for (const auto& b : config->builders) {
     auto found = by_builder.find(b.name);
-    s->builds.push_back(found == by_builder.end() ? std::vector<const BuildRecord*>()
-                                                  : std::move(found->second));
-    s->lower_names.push_back(Lower(b.name));
-    s->lean.push_back(LeanEntry(b.name, s->builds.back()));
+    s->entries.push_back(MakeEntry(
+        b, found == by_builder.end() ? std::vector<BuildRecord>() : std::move(found->second)));
   }
   return s;
 }
 
-// Under s.making.
-void MakeFullEntries(const Snapshot& s) {
-  if (!s.full.empty() || s.config->builders.empty()) return;
-  s.full.reserve(s.config->builders.size());
-  for (size_t i = 0; i < s.config->builders.size(); ++i) {
-    const auto& b = s.config->builders[i];
-    Json builds = Json::array();
-    for (const BuildRecord* r : s.builds[i]) builds.push_back(BuildSummaryJson(*r));
-    s.full.push_back(Dump({{"name", b.name},
-                           {"tags", b.tags},
-                           {"priority", b.priority},
-                           {"steps", b.steps.size()},
-                           {"recent_builds", std::move(builds)}}));
+// |base| (same config) with |changed|'s builders read again, one short query each.
+Status UpdatedSnapshot(Store& store, const Snapshot& base, const std::set<std::string>& changed,
+                       uint64_t gen, std::shared_ptr<Snapshot>* out) {
+  auto s = std::make_shared<Snapshot>();
+  s->gen = gen;
+  s->config = base.config;
+  s->entries = base.entries;
+  const auto& builders = base.config->builders;
+  for (size_t i = 0; i < builders.size(); ++i) {
+    if (!changed.count(builders[i].name)) continue;
+    std::vector<BuildRecord> builds;
+    GROVE_RETURN_IF_ERROR(store.ListBuilds(builders[i].name, 0, kRecentBuilds, &builds));
+    // As LastBuildsPerBuilder: the builds numbered within kRecentBuilds of the newest (a pruned
+    // gap is not filled with older builds), and no properties (lists never show them).
+    if (!builds.empty()) {
+      const int64_t newest = builds.front().number;
+      std::erase_if(builds,
+                    [&](const BuildRecord& r) { return r.number <= newest - kRecentBuilds; });
+    }
+    for (auto& r : builds) r.properties = Json::object();
+    s->entries[i] = MakeEntry(builders[i], std::move(builds));
   }
+  *out = std::move(s);
+  return Status::Ok();
 }
 
 // Under s.making.
 PageBody MakePage(const Snapshot& s, const Page& p) {
-  if (!p.lean) MakeFullEntries(s);
-  const auto& entries = p.lean ? s.lean : s.full;
   int64_t total = 0;
   std::vector<const std::string*> picked;
-  for (size_t i = 0; i < entries.size(); ++i) {
-    if (!p.q.empty() && s.lower_names[i].find(p.q) == std::string::npos) continue;
-    if (total >= p.offset && total - p.offset < p.limit) picked.push_back(&entries[i]);
+  for (size_t i = 0; i < s.entries.size(); ++i) {
+    const BuilderEntry& e = *s.entries[i];
+    if (!p.q.empty() && e.lower_name.find(p.q) == std::string::npos) continue;
+    if (total >= p.offset && total - p.offset < p.limit)
+      picked.push_back(p.lean ? &e.lean : &FullEntry(s.config->builders[i], e));
     ++total;
   }
   return {http::MakeEncodedBody(JoinArray(picked)), total};
@@ -191,13 +225,44 @@ Response Answer(const PageBody& page) {
   return r;
 }
 
-// With thousands of builders the list is megabytes of JSON: it is built once per change (one
-// statement, Store::LastBuildsPerBuilder) and kept with the EventHub generation and config it
-// was built from. Requests that arrive while it is being rebuilt wait for that one rebuild.
+// Events that never change a builder's recent builds: they leave the cached list as it is
+// (a chatty step publishes a "log" event per chunk). Any other event ("build", "resync", one
+// this code does not know) makes the list older than it.
+bool LeavesBuildsAlone(const std::string& type) {
+  static const std::set<std::string, std::less<>> kTypes = {"log",     "step",    "worker",
+                                                            "request", "masters", "notification"};
+  return kTypes.count(type) > 0;
+}
+
+// With thousands of builders the list is megabytes of JSON: it is kept with the generation
+// and config it was built from. The generation is this cache's own: it counts the events
+// that change builds (EventHub::Observe sees each before any browser does), and remembers
+// which builders a "build" event named, so that the next snapshot reads only those again.
+// Requests that arrive after a change wait for the rebuild that includes it (the web UI
+// re-reads the list after an event: it must never get a list older than the event).
 class BuildersCache {
  public:
-  BuildersCache(ReadPool& reads, EventHub& hub, ConfigSource config)
-      : reads_(reads), hub_(hub), config_(std::move(config)) {}
+  // More builders changed than this between two snapshots: one statement for all is cheaper.
+  static constexpr size_t kMaxChangedBuilders = 64;
+
+  BuildersCache(ReadPool& reads, ConfigSource config) : reads_(reads), config_(std::move(config)) {}
+
+  void OnEvent(const Json& event) {
+    auto type = event.find("type");
+    if (type == event.end() || !type->is_string()) return;  // not an event of this master's
+    const auto& name = type->get_ref<const std::string&>();
+    if (LeavesBuildsAlone(name)) return;
+    auto builder = event.find("builder");
+    std::lock_guard<std::mutex> lock(mu_);
+    ++gen_;
+    if (name == "build" && builder != event.end() && builder->is_string() &&
+        changed_.size() < kMaxChangedBuilders) {
+      changed_.emplace_back(gen_, builder->get<std::string>());
+    } else {
+      reread_all_at_ = gen_;  // everything is read again
+      changed_.clear();
+    }
+  }
 
   void Get(const Request& req, Responder respond) {
     Page p;
@@ -214,16 +279,15 @@ class BuildersCache {
     if (req.Query("limit").empty()) p.limit = INT64_MAX;
 
     auto config = config_();
-    const uint64_t gen = hub_.generation();
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (snap_ && snap_->gen == gen && snap_->config == config) {
+      if (snap_ && snap_->gen == gen_ && snap_->config == config) {
         // A page asked before is a lookup; a new one is made on the read pool.
         if (auto page = snap_->pages.Find(p.Key())) return respond(Answer(*page));
         return reads_.Run(
             [snap = snap_, p, respond](Store&) { respond(Answer(PageOf(*snap, p))); });
       }
-      waiters_.push_back({gen, p, std::move(respond)});
+      waiters_.push_back({gen_, p, std::move(respond)});
       if (building_) return;
       building_ = true;
     }
@@ -239,17 +303,37 @@ class BuildersCache {
 
   void Rebuild() {
     auto config = config_();
-    const uint64_t gen = hub_.generation();  // read before the store: the data is at least this
-    reads_.Run([this, config, gen](Store& store) {
-      std::vector<BuildRecord> recent;
-      Status st = store.LastBuildsPerBuilder(kRecentBuilds, &recent);
-      std::shared_ptr<const Snapshot> snap;
-      if (st.ok()) snap = BuildSnapshot(std::move(recent), config, gen);
+    uint64_t gen = 0;
+    std::shared_ptr<const Snapshot> base;
+    std::set<std::string> changed;
+    {
+      // Read before the store: the data read is at least this new (events follow commits).
+      std::lock_guard<std::mutex> lock(mu_);
+      gen = gen_;
+      if (snap_ && snap_->config == config && reread_all_at_ <= snap_->gen) {
+        base = snap_;
+        for (const auto& [g, name] : changed_)
+          if (g > base->gen) changed.insert(name);
+      }
+    }
+    reads_.Run([this, config, gen, base, changed = std::move(changed)](Store& store) {
+      std::shared_ptr<Snapshot> snap;
+      Status st;
+      if (base) {
+        st = UpdatedSnapshot(store, *base, changed, gen, &snap);
+      } else {
+        std::vector<BuildRecord> recent;
+        st = store.LastBuildsPerBuilder(kRecentBuilds, &recent);
+        if (st.ok()) snap = FullSnapshot(std::move(recent), config, gen);
+      }
       std::vector<Waiter> ready, later;
       bool again = false;
       {
         std::lock_guard<std::mutex> lock(mu_);
-        if (snap) snap_ = snap;
+        if (snap) {
+          snap_ = snap;
+          std::erase_if(changed_, [&](const auto& c) { return c.first <= gen; });
+        }
         // A snapshot answers who asked at its generation or before; who saw a newer change
         // waits for the next rebuild. A failed read answers everyone with its error.
         for (auto& w : waiters_) (!snap || w.gen <= gen ? ready : later).push_back(std::move(w));
@@ -262,9 +346,11 @@ class BuildersCache {
   }
 
   ReadPool& reads_;
-  EventHub& hub_;
   ConfigSource config_;
   std::mutex mu_;
+  uint64_t gen_ = 0;
+  uint64_t reread_all_at_ = 0;  // the last generation whose event named no one builder
+  std::vector<std::pair<uint64_t, std::string>> changed_;  // (generation, builder), not in snap_
   std::shared_ptr<const Snapshot> snap_;
   std::vector<Waiter> waiters_;
   bool building_ = false;
@@ -273,7 +359,8 @@ class BuildersCache {
 }  // namespace
 
 void AddBuildersRoute(http::Router& router, ReadPool& reads, EventHub& hub, ConfigSource config) {
-  auto cache = std::make_shared<BuildersCache>(reads, hub, std::move(config));
+  auto cache = std::make_shared<BuildersCache>(reads, std::move(config));
+  hub.Observe([cache](const Json& event) { cache->OnEvent(event); });
   router.Add("GET", "/api/v1/builders", [cache](const Request& req, Responder respond) {
     cache->Get(req, std::move(respond));
   });
