@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "core/result.h"
+#include "http/encoded_pieces.h"
 #include "http/encoding.h"
 #include "master/api_json.h"
 #include "master/api_util.h"
@@ -26,6 +27,9 @@ namespace {
 
 constexpr int kRecentBuilds = 5;
 constexpr int64_t kMaxPage = 1000;
+// Builders per separately compressed piece of the whole list: ~20 KiB of JSON in the full view,
+// big enough to compress about as well as the whole, small enough to redo at once.
+constexpr size_t kPieceBuilders = 32;
 
 struct Page {
   bool whole = true;  // no parameter: the whole list
@@ -84,7 +88,10 @@ struct Snapshot {
   std::shared_ptr<const Config> config;
   std::vector<std::shared_ptr<const BuilderEntry>> entries;  // in config->builders' order
   mutable PageCache pages;
-  mutable std::mutex making;  // one page made at a time
+  mutable std::mutex making;  // one page made at a time; guards the pieces
+  // The whole list in each view, compressed kPieceBuilders entries at a time; a piece is null
+  // until made, and taken over by the next snapshot unless one of its builders changed.
+  mutable std::vector<std::shared_ptr<const http::EncodedPiece>> lean_pieces, full_pieces;
 };
 
 std::string Lower(std::string s) {
@@ -173,9 +180,16 @@ Status UpdatedSnapshot(Store& store, const Snapshot& base, const std::set<std::s
   s->gen = gen;
   s->config = base.config;
   s->entries = base.entries;
+  {
+    std::lock_guard<std::mutex> making(base.making);
+    s->lean_pieces = base.lean_pieces;
+    s->full_pieces = base.full_pieces;
+  }
   const auto& builders = base.config->builders;
   for (size_t i = 0; i < builders.size(); ++i) {
     if (!changed.count(builders[i].name)) continue;
+    for (auto* pieces : {&s->lean_pieces, &s->full_pieces})
+      if (i / kPieceBuilders < pieces->size()) (*pieces)[i / kPieceBuilders] = nullptr;
     std::vector<BuildRecord> builds;
     GROVE_RETURN_IF_ERROR(store.ListBuilds(builders[i].name, 0, kRecentBuilds, &builds));
     // As LastBuildsPerBuilder: the builds numbered within kRecentBuilds of the newest (a pruned
@@ -192,8 +206,32 @@ Status UpdatedSnapshot(Store& store, const Snapshot& base, const std::set<std::s
   return Status::Ok();
 }
 
+// Under s.making. The whole list from its pieces, the ones no snapshot made yet made now; null
+// on a (memory) failure.
+std::shared_ptr<const http::EncodedBody> WholeList(const Snapshot& s, bool lean) {
+  auto& pieces = lean ? s.lean_pieces : s.full_pieces;
+  const size_t n = s.entries.size();
+  pieces.resize((n + kPieceBuilders - 1) / kPieceBuilders);
+  for (size_t k = 0; k < pieces.size(); ++k) {
+    if (pieces[k]) continue;
+    std::string text(k == 0 ? "[" : ",");
+    for (size_t i = k * kPieceBuilders; i < std::min(n, (k + 1) * kPieceBuilders); ++i) {
+      if (i % kPieceBuilders) text += ',';
+      text += lean ? s.entries[i]->lean : FullEntry(s.config->builders[i], *s.entries[i]);
+    }
+    if (k + 1 == pieces.size()) text += ']';
+    pieces[k] = http::MakeEncodedPiece(std::move(text));
+    if (!pieces[k]) return nullptr;
+  }
+  return http::JoinEncodedPieces(pieces);
+}
+
 // Under s.making.
 PageBody MakePage(const Snapshot& s, const Page& p) {
+  const auto n = static_cast<int64_t>(s.entries.size());
+  if (p.q.empty() && p.offset == 0 && p.limit >= n && n > static_cast<int64_t>(kPieceBuilders)) {
+    if (auto body = WholeList(s, p.lean)) return {std::move(body), n};
+  }
   int64_t total = 0;
   std::vector<const std::string*> picked;
   for (size_t i = 0; i < s.entries.size(); ++i) {
