@@ -21,7 +21,8 @@ constexpr std::string_view kAppendChunk =
     "grow AS (UPDATE steps SET log_bytes = steps.log_bytes + ins.raw_size, "
     "log_lines = steps.log_lines + ins.lines FROM ins "
     "WHERE steps.build_id = $1 AND steps.idx = $2 AND ins.raw_size > 0 RETURNING 1) "
-    "SELECT (SELECT COUNT(*) FROM s), (SELECT next FROM n), (SELECT COUNT(*) FROM ins)";
+    "SELECT (SELECT COUNT(*) FROM s), (SELECT next FROM n), (SELECT COUNT(*) FROM ins), "
+    "(SELECT log_bytes FROM s), (SELECT log_lines FROM s)";
 
 }  // namespace
 
@@ -42,6 +43,8 @@ Status AppendChunkPostgres(sql::Db& db, int64_t build_id, int idx, int64_t seq,
   out->step_found = q.Int(0) > 0;
   out->next_seq = q.Int(1);
   out->stored = q.Int(2) > 0;
+  out->log_bytes = q.Int(3);
+  out->log_lines = q.Int(4);
   return Status::Ok();
 }
 

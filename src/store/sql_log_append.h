@@ -11,11 +11,13 @@
 namespace grove::sql_log {
 
 // What the statement found: whether the step exists, the seq the log expected, and whether
-// this chunk was stored now (false also when another writer stored the same seq first).
+// this chunk was stored now (false also when another writer stored the same seq first). The
+// step's row stays locked until the transaction ends.
 struct AppendOutcome {
   bool step_found = false;
   int64_t next_seq = 0;
   bool stored = false;
+  int64_t log_bytes = 0, log_lines = 0;  // the step's log before this chunk
 };
 
 // Stores |zdata| (empty for an empty chunk) as chunk |seq| when |seq| is the next one, and

@@ -673,16 +673,18 @@ TEST_P(StoreTest, RefusedChunksInABatchLeaveTheBatchWhole) {
   ASSERT_TRUE(store_->AppendLog(b.id, 0, 2, "two\n").ok());
   ASSERT_TRUE(store_->AppendLog(b.id, 0, 3, "three\n").ok());
   ASSERT_TRUE(store_->TransactionStatus().ok());
+  int64_t total = 0;
+  EXPECT_EQ(ReadAll(b.id, 0, &total), "one\ntwo\nthree\n");  // read before the commit too
+  ASSERT_TRUE(store_->AppendLog(b.id, 0, 4, "").ok());
   ASSERT_TRUE(store_->Commit().ok());
 
-  int64_t total = 0;
   EXPECT_EQ(ReadAll(b.id, 0, &total), "one\ntwo\nthree\n");
   std::vector<StepRecord> steps;
   ASSERT_TRUE(store_->ListSteps(b.id, &steps).ok());
   EXPECT_EQ(steps[0].log_bytes, 14);
   EXPECT_EQ(steps[0].log_lines, 3);
   ASSERT_TRUE(store_->NextLogSeq(b.id, 0, &next).ok());
-  EXPECT_EQ(next, 4);
+  EXPECT_EQ(next, 5);
 }
 
 TEST_P(StoreTest, ReadLogAtArbitraryOffsetsAcrossChunks) {
