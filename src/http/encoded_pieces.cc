@@ -1,14 +1,13 @@
 #include "http/encoded_pieces.h"
 
 #include <zlib.h>
-#include <zstd.h>
 
 #include <limits>
 
 namespace grove::http {
 namespace {
 
-// The levels MakeEncodedBody uses for big bodies: a full rebuild compresses every piece.
+// The levels MakeEncodedBody uses for big bodies: a full rebuild deflates every piece.
 constexpr int kDeflateLevel = 1;
 constexpr int kZstdLevel = 1;
 
@@ -50,21 +49,15 @@ std::shared_ptr<const EncodedPiece> MakeEncodedPiece(std::string identity) {
   p->crc = static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(p->identity.data()),
                                        static_cast<uInt>(p->identity.size())));
   if (!RawDeflate(p->identity, &p->deflate)) return nullptr;
-  p->zstd.resize(ZSTD_compressBound(p->identity.size()));
-  const size_t n = ZSTD_compress(p->zstd.data(), p->zstd.size(), p->identity.data(),
-                                 p->identity.size(), kZstdLevel);
-  if (ZSTD_isError(n)) return nullptr;
-  p->zstd.resize(n);
   return p;
 }
 
 std::shared_ptr<const EncodedBody> JoinEncodedPieces(
     const std::vector<std::shared_ptr<const EncodedPiece>>& pieces) {
-  size_t plain = 0, deflated = 0, zstd = 0;
+  size_t plain = 0, deflated = 0;
   for (const auto& p : pieces) {
     plain += p->identity.size();
     deflated += p->deflate.size();
-    zstd += p->zstd.size();
   }
   if (plain > std::numeric_limits<uint32_t>::max()) return nullptr;
   auto b = std::make_shared<EncodedBody>();
@@ -75,16 +68,16 @@ std::shared_ptr<const EncodedBody> JoinEncodedPieces(
   uLong crc = crc32(0, nullptr, 0);
   b->gzip.reserve(sizeof(kGzipHeader) + deflated + sizeof(kFinalEmptyBlock) + 8);
   b->gzip.append(kGzipHeader, sizeof(kGzipHeader));
-  b->zstd.reserve(zstd);
   for (const auto& p : pieces) {
     if (p->identity.empty()) continue;
     b->gzip += p->deflate;
     crc = crc32_combine(crc, p->crc, static_cast<z_off_t>(p->identity.size()));
-    b->zstd += p->zstd;
   }
   b->gzip.append(kFinalEmptyBlock, sizeof(kFinalEmptyBlock));
   PutLe32(static_cast<uint32_t>(crc), &b->gzip);
   PutLe32(static_cast<uint32_t>(plain), &b->gzip);
+  b->zstd = Compress(Coding::kZstd, b->identity, kZstdLevel);
+  if (b->zstd.empty()) return nullptr;
   return b;
 }
 

@@ -27,7 +27,7 @@ namespace {
 
 constexpr int kRecentBuilds = 5;
 constexpr int64_t kMaxPage = 1000;
-// Builders per separately compressed piece of the whole list: ~20 KiB of JSON in the full view,
+// Builders per separately deflated piece of the whole list: ~20 KiB of JSON in the full view,
 // big enough to compress about as well as the whole, small enough to redo at once.
 constexpr size_t kPieceBuilders = 32;
 
@@ -89,8 +89,9 @@ struct Snapshot {
   std::vector<std::shared_ptr<const BuilderEntry>> entries;  // in config->builders' order
   mutable PageCache pages;
   mutable std::mutex making;  // one page made at a time; guards the pieces
-  // The whole list in each view, compressed kPieceBuilders entries at a time; a piece is null
-  // until made, and taken over by the next snapshot unless one of its builders changed.
+  // The whole list in each view, deflated kPieceBuilders entries at a time (for gzip; zstd,
+  // much faster, compresses the joined list); a piece is null until made, and taken over by
+  // the next snapshot unless one of its builders changed.
   mutable std::vector<std::shared_ptr<const http::EncodedPiece>> lean_pieces, full_pieces;
 };
 

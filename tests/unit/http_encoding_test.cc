@@ -88,7 +88,7 @@ TEST(HttpEncoding, BodiesRoundTrip) {
   EXPECT_EQ(&small->For(Coding::kZstd), &small->identity);
 }
 
-// A body joined from separately compressed pieces decodes, in both codings, to the pieces'
+// A body joined from separately deflated pieces decodes, in both codings, to the pieces'
 // concatenation (gzip's CRC-32 and size checked by zlib), and a piece serves in any join.
 TEST(HttpEncoding, PiecesJoinIntoOneBodyInEveryCoding) {
   std::vector<std::string> texts = {"[", "", std::string(3000, 'x') + ",", "{\"a\":1}"};
@@ -106,6 +106,8 @@ TEST(HttpEncoding, PiecesJoinIntoOneBodyInEveryCoding) {
   EXPECT_EQ(body->identity, all);
   EXPECT_EQ(Gunzip(body->For(Coding::kGzip)), all);
   EXPECT_EQ(Unzstd(body->For(Coding::kZstd)), all);
+  // One zstd frame: not every client reads past the first.
+  EXPECT_EQ(ZSTD_findFrameCompressedSize(body->zstd.data(), body->zstd.size()), body->zstd.size());
   EXPECT_LT(body->gzip.size(), all.size() / 4);
 
   // The same pieces in another order and one twice: still a valid answer.
