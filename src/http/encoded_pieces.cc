@@ -53,7 +53,7 @@ std::shared_ptr<const EncodedPiece> MakeEncodedPiece(std::string identity) {
 }
 
 std::shared_ptr<const EncodedBody> JoinEncodedPieces(
-    const std::vector<std::shared_ptr<const EncodedPiece>>& pieces) {
+    const std::vector<std::shared_ptr<const EncodedPiece>>& pieces, bool with_zstd) {
   size_t plain = 0, deflated = 0;
   for (const auto& p : pieces) {
     plain += p->identity.size();
@@ -76,6 +76,7 @@ std::shared_ptr<const EncodedBody> JoinEncodedPieces(
   b->gzip.append(kFinalEmptyBlock, sizeof(kFinalEmptyBlock));
   PutLe32(static_cast<uint32_t>(crc), &b->gzip);
   PutLe32(static_cast<uint32_t>(plain), &b->gzip);
+  if (!with_zstd) return b;
   b->zstd = Compress(Coding::kZstd, b->identity, kZstdLevel);
   if (b->zstd.empty()) return nullptr;
   return b;

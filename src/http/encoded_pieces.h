@@ -26,9 +26,10 @@ struct EncodedPiece {
 // Deflates |identity|. Null on a (memory) failure.
 std::shared_ptr<const EncodedPiece> MakeEncodedPiece(std::string identity);
 
-// The pieces' concatenation in every coding, as MakeEncodedBody would give it (but for the
-// compressed bytes). Null on a (memory) failure or a body too big for gzip's 32-bit size.
+// The pieces' concatenation as MakeEncodedBody would give it (but for the compressed bytes),
+// zstd only |with_zstd| (else For(kZstd) gives the identity). Null on a (memory) failure or a
+// body too big for gzip's 32-bit size.
 std::shared_ptr<const EncodedBody> JoinEncodedPieces(
-    const std::vector<std::shared_ptr<const EncodedPiece>>& pieces);
+    const std::vector<std::shared_ptr<const EncodedPiece>>& pieces, bool with_zstd = true);
 
 }  // namespace grove::http

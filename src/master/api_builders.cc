@@ -36,9 +36,14 @@ struct Page {
   bool lean = false;
   int64_t limit = 0, offset = 0;
   std::string q;
+  // The client reads zstd: a whole list joined from pieces is zstd-compressed only for such
+  // clients (it is the one coding that costs a pass over the whole list per change).
+  bool zstd = false;
   std::string Key() const {
-    if (whole) return "all";
-    return (lean ? "s" : "f") + std::to_string(limit) + ":" + std::to_string(offset) + ":" + q;
+    const std::string key =
+        whole ? "all"
+              : (lean ? "s" : "f") + std::to_string(limit) + ":" + std::to_string(offset) + ":" + q;
+    return zstd ? key + "|z" : key;
   }
 };
 
@@ -209,7 +214,7 @@ Status UpdatedSnapshot(Store& store, const Snapshot& base, const std::set<std::s
 
 // Under s.making. The whole list from its pieces, the ones no snapshot made yet made now; null
 // on a (memory) failure.
-std::shared_ptr<const http::EncodedBody> WholeList(const Snapshot& s, bool lean) {
+std::shared_ptr<const http::EncodedBody> WholeList(const Snapshot& s, bool lean, bool zstd) {
   auto& pieces = lean ? s.lean_pieces : s.full_pieces;
   const size_t n = s.entries.size();
   pieces.resize((n + kPieceBuilders - 1) / kPieceBuilders);
@@ -224,14 +229,14 @@ std::shared_ptr<const http::EncodedBody> WholeList(const Snapshot& s, bool lean)
     pieces[k] = http::MakeEncodedPiece(std::move(text));
     if (!pieces[k]) return nullptr;
   }
-  return http::JoinEncodedPieces(pieces);
+  return http::JoinEncodedPieces(pieces, zstd);
 }
 
 // Under s.making.
 PageBody MakePage(const Snapshot& s, const Page& p) {
   const auto n = static_cast<int64_t>(s.entries.size());
   if (p.q.empty() && p.offset == 0 && p.limit >= n && n > static_cast<int64_t>(kPieceBuilders)) {
-    if (auto body = WholeList(s, p.lean)) return {std::move(body), n};
+    if (auto body = WholeList(s, p.lean, p.zstd)) return {std::move(body), n};
   }
   int64_t total = 0;
   std::vector<const std::string*> picked;
@@ -314,6 +319,7 @@ class BuildersCache {
     if (!QueryInt(req, "limit", kMaxPage, 1, kMaxPage, &p.limit, respond)) return;
     if (!QueryInt(req, "offset", 0, 0, INT64_MAX, &p.offset, respond)) return;
     p.q = Lower(req.Query("q"));
+    p.zstd = http::ChooseCoding(req.Header("accept-encoding")) == http::Coding::kZstd;
     // Without limit a filtered or summary list is whole too (`grove status`, scripts).
     if (req.Query("limit").empty()) p.limit = INT64_MAX;
 

@@ -117,6 +117,11 @@ TEST(HttpEncoding, PiecesJoinIntoOneBodyInEveryCoding) {
   EXPECT_EQ(Gunzip(other->For(Coding::kGzip)), expect);
   EXPECT_EQ(Unzstd(other->For(Coding::kZstd)), expect);
 
+  // Without zstd (the client does not read it): gzip only.
+  auto gzip_only = JoinEncodedPieces(pieces, /*with_zstd=*/false);
+  EXPECT_EQ(Gunzip(gzip_only->For(Coding::kGzip)), all);
+  EXPECT_EQ(&gzip_only->For(Coding::kZstd), &gzip_only->identity);
+
   // Small joins are kept as they are, as MakeEncodedBody does.
   auto small = JoinEncodedPieces({MakeEncodedPiece("["), MakeEncodedPiece("]")});
   EXPECT_EQ(small->identity, "[]");
