@@ -2,14 +2,17 @@
 in its lean home-page form, and the cached list following every change."""
 import gzip
 import json
+import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import threading
+import time
 import unittest
 import urllib.request
 
-from grove_harness import GroveTestCase, wait_for
+from grove_harness import GroveTestCase, psql, store_backend, wait_for
 
 BUILDERS = 30
 CONFIG = f'''
@@ -245,6 +248,45 @@ class WholeListTests(GroveTestCase):
             for t in threads:
                 t.join(timeout=30)
         self.assertEqual(stale, [])
+
+
+PRUNE_CONFIG = r"""
+worker "w1" { secret = secret "w1", tags = { "linux" } }
+retention { builds = "1y" }
+builder "old" { tags = { "linux" }, steps = { shell { "true" } } }
+"""
+
+
+class PrunedBuildsTests(GroveTestCase):
+    def test_builds_pruned_leave_the_cached_list(self):
+        """Pruning changes the list without any build event: it says so, and the list follows."""
+        g = self.make(PRUNE_CONFIG, workers=["w1"])
+        g.start_master()
+        g.master.stop()
+        at = int(time.time() * 1000) - 400 * 86400 * 1000
+        sql = ""
+        for n in range(1, 6):  # five builds aged 400 days; pruning keeps the newest
+            sql += (f"INSERT INTO requests (builder, reason, state, attempt, result, submitted_at, claimed_at,"
+                    f" finished_at) VALUES ('old', 'aged', 'finished', 1, 0, {at + n}, {at + n}, {at + n});"
+                    f"INSERT INTO builds (request_id, attempt, builder, number, worker, state, result, started_at,"
+                    f" finished_at) VALUES ((SELECT MAX(id) FROM requests), 1, 'old', {n}, 'w1', 'finished', 0,"
+                    f" {at + n}, {at + n});")
+        sql += "INSERT INTO builder_numbers (builder, last_number) VALUES ('old', 5);"
+        if store_backend() == "postgres":
+            psql(g.pg.url, sql)
+        else:
+            con = sqlite3.connect(os.path.join(g.dir, "state", "grove.db"))
+            con.executescript(sql)
+            con.close()
+        g.start_master()
+        numbers = lambda: [b["number"] for b in g.get("/api/v1/builders")[0]["recent_builds"]]  # noqa: E731
+        self.assertEqual(numbers(), [5, 4, 3, 2, 1])  # and now kept in the cache
+        status, body, _ = g.call("POST", "/api/v1/retention/prune", {})
+        self.assertEqual(status, 202, body)
+        run = wait_for(lambda: (lambda r: r if r["last_run"] and not r["running"] else None)(
+            g.get("/api/v1/retention")), timeout=120, interval=0.2, what="the pruning run")
+        self.assertEqual(run["last_run"]["pruned"]["builds"], 4, run)
+        self.assertEqual(numbers(), [5])
 
 
 if __name__ == "__main__":
