@@ -293,8 +293,9 @@ class BuildersCache {
 
   void OnEvent(const Json& event) {
     auto type = event.find("type");
-    if (type == event.end() || !type->is_string()) return;  // not an event of this master's
-    const auto& name = type->get_ref<const std::string&>();
+    // An event without a type is not one this code knows: the list is read again, to be safe.
+    const std::string name =
+        type != event.end() && type->is_string() ? type->get<std::string>() : "";
     if (LeavesBuildsAlone(name)) return;
     auto builder = event.find("builder");
     std::lock_guard<std::mutex> lock(mu_);
