@@ -7,8 +7,11 @@
 namespace grove::http {
 namespace {
 
-// The levels MakeEncodedBody uses for big bodies: a full rebuild deflates every piece.
-constexpr int kDeflateLevel = 1;
+// A piece is deflated once and sent in every answer until one of its items changes: zlib's
+// default level (a fifth smaller than level 1 for a builders list, at 2.5 times the CPU, which
+// only a full rebuild pays in one go). zstd compresses the whole joined body per change: its
+// fastest level, as MakeEncodedBody's for big bodies.
+constexpr int kDeflateLevel = 6;
 constexpr int kZstdLevel = 1;
 
 // gzip member header: magic, deflate, no flags, no time, no extra flags, unknown OS.
