@@ -117,6 +117,10 @@ def main():
                     "uncompressed", float(m.group(5)), "B")
             else:
                 add("ui_api", f"{label} p99", None, "ms", "target", UI_TARGET_P99_MS, "ms", ("<=", 1.0))
+        m = re.search(r"^/api/v1/builders, builds running\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+\((\d+) builds", ui, re.M)
+        add("ui_api", f"whole list p99 while {m.group(4) if m else '?'} builds/s run"
+            f" ({float(m.group(1)) if m else 0:.0f} req/s)", float(m.group(3)) if m else None, "ms",
+            "target", UI_TARGET_P99_MS, "ms", ("<=", 1.0))
         page = num(r"home page data, unchanged .*?median ([\d.]+) ms", ui)
         change = num(r"first load after a change: median ([\d.]+) ms", ui)
         add("ui_api", "home page data, unchanged (median)", page, "ms")

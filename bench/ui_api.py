@@ -3,11 +3,11 @@
 100,000 builds in the store (written straight into state/grove.db with sqlite3 before the master
 starts). Measures, with wrk, requests/s, p50 and p99 latency and the bytes of one answer of each
 call the home page makes (/api/v1/status, one page of /api/v1/builders?view=summary,
-/api/v1/running) and of the whole builders list (`grove status`, scripts), and the time for the
-whole page's data. Requests say `Accept-Encoding: gzip, deflate, br` as browsers do
+/api/v1/running) and of the whole builders list (`grove status`, scripts), the whole list again
+while a worker runs builds, and the time for the whole page's data. Requests say `Accept-Encoding: gzip, deflate, br` as browsers do
 (--encoding '' for none).
 
-  python3 bench/ui_api.py [--builders 4000] [--builds 100000] [--duration 10] [--connections 8]
+  python3 bench/ui_api.py [--builders 4000] [--builds 100000] [--duration 10] [--connections 8] [--build-rate 20]
                           [--encoding 'gzip, deflate, br']
 
 Needs GROVE_BIN (default build/cli/grove) and wrk (installed with apt-get when missing).
@@ -20,6 +20,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -90,13 +91,16 @@ def main():
     ap.add_argument("--builds", type=int, default=100000)
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=8)
+    ap.add_argument("--build-rate", type=float, default=20, help="builds forced per second in the last phase")
     ap.add_argument("--encoding", default="gzip, deflate, br", help="Accept-Encoding sent ('' for none)")
     args = ap.parse_args()
     ensure_wrk()
 
-    config = ('worker "w1" { secret = secret "w1", tags = { "linux" } }\n'
+    # The step prints a little (two log chunks), as most do: the last phase runs builds.
+    config = ('worker "w1" { secret = secret "w1", tags = { "linux" }, capacity = 4 }\n'
               f'for i = 0, {args.builders - 1} do\n'
-              '  builder(string.format("builder-%05d", i)) { tags = { "linux" }, steps = { shell { "true" } } }\n'
+              '  builder(string.format("builder-%05d", i)) { tags = { "linux" },'
+              ' steps = { shell { "seq 1 20000" } } }\n'
               'end\n')
     g = Grove(config, workers=["w1"])
     try:
@@ -139,6 +143,31 @@ def main():
         for path in HOME_CALLS + [WHOLE_LIST]:
             rps, p99, p50 = wrk(g.url + path, args.duration, args.connections, args.encoding)
             print(f"{path:<48} {rps:>9.1f} {p50:>9.2f} {p99:>9.2f} {len(get(path)):>9} {len(get(path, '')):>9}")
+
+        # The same whole list while builds run (a worker, --build-rate forced builds a second on
+        # random builders, each with a step and its log): every change makes the cached list
+        # older, and a reader that comes after it must wait for one that includes it.
+        g.start_worker("w1")
+        stop = threading.Event()
+        forced = []
+
+        def churn():
+            rnd = random.Random(7)
+            while not stop.is_set():
+                forced.append(g.force(f"builder-{rnd.randrange(args.builders):05d}"))
+                stop.wait(1.0 / args.build_rate)
+        t = threading.Thread(target=churn)
+        t.start()
+        try:
+            time.sleep(1)  # builds under way
+            before = len(forced)
+            rps, p99, p50 = wrk(g.url + WHOLE_LIST, args.duration, args.connections, args.encoding)
+            rate = (len(forced) - before) / args.duration
+        finally:
+            stop.set()
+            t.join()
+        print(f"{'/api/v1/builders, builds running':<48} {rps:>9.1f} {p50:>9.2f} {p99:>9.2f} "
+              f"({rate:.0f} builds forced/s)")
     finally:
         g.close()
 

@@ -5,10 +5,12 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string_view>
 #include <unordered_map>
 
 #include "core/result.h"
+#include "http/encoded_pieces.h"
 #include "http/encoding.h"
 #include "master/api_json.h"
 #include "master/api_util.h"
@@ -25,15 +27,23 @@ namespace {
 
 constexpr int kRecentBuilds = 5;
 constexpr int64_t kMaxPage = 1000;
+// Builders per separately deflated piece of the whole list: ~40 KiB of JSON in the full view,
+// big enough to compress nearly as well as the whole, small enough to redo in a millisecond.
+constexpr size_t kPieceBuilders = 64;
 
 struct Page {
   bool whole = true;  // no parameter: the whole list
   bool lean = false;
   int64_t limit = 0, offset = 0;
   std::string q;
+  // The client reads zstd: a whole list joined from pieces is zstd-compressed only for such
+  // clients (it is the one coding that costs a pass over the whole list per change).
+  bool zstd = false;
   std::string Key() const {
-    if (whole) return "all";
-    return (lean ? "s" : "f") + std::to_string(limit) + ":" + std::to_string(offset) + ":" + q;
+    const std::string key =
+        whole ? "all"
+              : (lean ? "s" : "f") + std::to_string(limit) + ":" + std::to_string(offset) + ":" + q;
+    return zstd ? key + "|z" : key;
   }
 };
 
@@ -64,20 +74,30 @@ class PageCache {
   std::map<std::string, PageBody> pages_;
 };
 
-// One EventHub generation and one config's builders with their recent builds. The home page's
-// lean entries are serialised at once (a change costs only those); the full entries with the
-// first page that needs them. Pages (the whole list too) are joined from these strings and
-// compressed when first asked.
+// One builder's part of the list: its recent builds and its entry in each view. Shared by the
+// snapshots that follow while the builder does not change, so a change costs only its own
+// builders' reads and serialisation.
+struct BuilderEntry {
+  std::vector<BuildRecord> builds;  // kRecentBuilds at most, newest first
+  std::string lower_name;           // for ?q=
+  std::string lean;                 // name, recent_builds: id, number, state, result
+  // name, tags, priority, steps, recent_builds: made when a full page first needs it.
+  mutable std::once_flag full_once;
+  mutable std::string full;
+};
+
+// One generation of the list and one config's builders. Pages (the whole list too) are joined
+// from the entries' strings and compressed when first asked.
 struct Snapshot {
   uint64_t gen = 0;
   std::shared_ptr<const Config> config;
-  std::vector<BuildRecord> recent;                      // kRecentBuilds per builder at most
-  std::vector<std::vector<const BuildRecord*>> builds;  // into |recent|, per builder
-  std::vector<std::string> lower_names;                 // for ?q=
-  std::vector<std::string> lean;  // name, recent_builds: id, number, state, result
+  std::vector<std::shared_ptr<const BuilderEntry>> entries;  // in config->builders' order
   mutable PageCache pages;
-  mutable std::mutex making;              // one page made at a time; guards |full|
-  mutable std::vector<std::string> full;  // name, tags, priority, steps, recent_builds
+  mutable std::mutex making;  // one page made at a time; guards the pieces
+  // The whole list in each view, deflated kPieceBuilders entries at a time (for gzip; zstd,
+  // much faster, compresses the joined list); a piece is null until made, and taken over by
+  // the next snapshot unless one of its builders changed.
+  mutable std::vector<std::shared_ptr<const http::EncodedPiece>> lean_pieces, full_pieces;
 };
 
 std::string Lower(std::string s) {
@@ -103,12 +123,12 @@ std::string JoinArray(const std::vector<const std::string*>& items) {
   return out;
 }
 
-// Written by hand rather than through Json objects: with thousands of builders this runs after
-// every change, and it is most of the rebuild's time besides the store's.
-std::string LeanEntry(const std::string& name, const std::vector<const BuildRecord*>& builds) {
+// Written by hand rather than through Json objects: with thousands of builders this runs for
+// every builder on a full rebuild, and it is most of the rebuild's time besides the store's.
+std::string LeanEntry(const std::string& name, const std::vector<BuildRecord>& builds) {
   std::string out = "{\"name\":" + Dump(Json(name)) + ",\"recent_builds\":[";
   for (size_t i = 0; i < builds.size(); ++i) {
-    const BuildRecord& r = *builds[i];
+    const BuildRecord& r = builds[i];
     if (i) out += ',';
     out += "{\"id\":" + std::to_string(r.id) + ",\"number\":" + std::to_string(r.number) +
            ",\"state\":" + Dump(Json(r.state)) + ",\"result\":";
@@ -120,53 +140,111 @@ std::string LeanEntry(const std::string& name, const std::vector<const BuildReco
   return out;
 }
 
-std::shared_ptr<const Snapshot> BuildSnapshot(std::vector<BuildRecord> recent,
-                                              std::shared_ptr<const Config> config, uint64_t gen) {
+std::shared_ptr<const BuilderEntry> MakeEntry(const BuilderConfig& b,
+                                              std::vector<BuildRecord> builds) {
+  auto e = std::make_shared<BuilderEntry>();
+  e->builds = std::move(builds);
+  e->lower_name = Lower(b.name);
+  e->lean = LeanEntry(b.name, e->builds);
+  return e;
+}
+
+const std::string& FullEntry(const BuilderConfig& b, const BuilderEntry& e) {
+  std::call_once(e.full_once, [&] {
+    Json builds = Json::array();
+    for (const BuildRecord& r : e.builds) builds.push_back(BuildSummaryJson(r));
+    e.full = Dump({{"name", b.name},
+                   {"tags", b.tags},
+                   {"priority", b.priority},
+                   {"steps", b.steps.size()},
+                   {"recent_builds", std::move(builds)}});
+  });
+  return e.full;
+}
+
+// Every builder from one statement (Store::LastBuildsPerBuilder).
+std::shared_ptr<Snapshot> FullSnapshot(std::vector<BuildRecord> recent,
+                                       std::shared_ptr<const Config> config, uint64_t gen) {
   auto s = std::make_shared<Snapshot>();
   s->gen = gen;
   s->config = config;
-  s->recent = std::move(recent);
-  std::unordered_map<std::string_view, std::vector<const BuildRecord*>> by_builder;
-  for (const auto& r : s->recent) by_builder[r.builder].push_back(&r);
-  const size_t n = config->builders.size();
-  s->builds.reserve(n);
-  s->lower_names.reserve(n);
-  s->lean.reserve(n);
+  std::unordered_map<std::string, std::vector<BuildRecord>> by_builder;
+  for (auto& r : recent) by_builder[r.builder].push_back(std::move(r));
+  s->entries.reserve(config->builders.size());
   for (const auto& b : config->builders) {
     auto found = by_builder.find(b.name);
-    s->builds.push_back(found == by_builder.end() ? std::vector<const BuildRecord*>()
-                                                  : std::move(found->second));
-    s->lower_names.push_back(Lower(b.name));
-    s->lean.push_back(LeanEntry(b.name, s->builds.back()));
+    s->entries.push_back(MakeEntry(
+        b, found == by_builder.end() ? std::vector<BuildRecord>() : std::move(found->second)));
   }
   return s;
 }
 
-// Under s.making.
-void MakeFullEntries(const Snapshot& s) {
-  if (!s.full.empty() || s.config->builders.empty()) return;
-  s.full.reserve(s.config->builders.size());
-  for (size_t i = 0; i < s.config->builders.size(); ++i) {
-    const auto& b = s.config->builders[i];
-    Json builds = Json::array();
-    for (const BuildRecord* r : s.builds[i]) builds.push_back(BuildSummaryJson(*r));
-    s.full.push_back(Dump({{"name", b.name},
-                           {"tags", b.tags},
-                           {"priority", b.priority},
-                           {"steps", b.steps.size()},
-                           {"recent_builds", std::move(builds)}}));
+// |base| (same config) with |changed|'s builders read again, one short query each.
+Status UpdatedSnapshot(Store& store, const Snapshot& base, const std::set<std::string>& changed,
+                       uint64_t gen, std::shared_ptr<Snapshot>* out) {
+  auto s = std::make_shared<Snapshot>();
+  s->gen = gen;
+  s->config = base.config;
+  s->entries = base.entries;
+  {
+    std::lock_guard<std::mutex> making(base.making);
+    s->lean_pieces = base.lean_pieces;
+    s->full_pieces = base.full_pieces;
   }
+  const auto& builders = base.config->builders;
+  for (size_t i = 0; i < builders.size(); ++i) {
+    if (!changed.count(builders[i].name)) continue;
+    for (auto* pieces : {&s->lean_pieces, &s->full_pieces})
+      if (i / kPieceBuilders < pieces->size()) (*pieces)[i / kPieceBuilders] = nullptr;
+    std::vector<BuildRecord> builds;
+    GROVE_RETURN_IF_ERROR(store.ListBuilds(builders[i].name, 0, kRecentBuilds, &builds));
+    // As LastBuildsPerBuilder: the builds numbered within kRecentBuilds of the newest (a pruned
+    // gap is not filled with older builds), and no properties (lists never show them).
+    if (!builds.empty()) {
+      const int64_t newest = builds.front().number;
+      std::erase_if(builds,
+                    [&](const BuildRecord& r) { return r.number <= newest - kRecentBuilds; });
+    }
+    for (auto& r : builds) r.properties = Json::object();
+    s->entries[i] = MakeEntry(builders[i], std::move(builds));
+  }
+  *out = std::move(s);
+  return Status::Ok();
+}
+
+// Under s.making. The whole list from its pieces, the ones no snapshot made yet made now; null
+// on a (memory) failure.
+std::shared_ptr<const http::EncodedBody> WholeList(const Snapshot& s, bool lean, bool zstd) {
+  auto& pieces = lean ? s.lean_pieces : s.full_pieces;
+  const size_t n = s.entries.size();
+  pieces.resize((n + kPieceBuilders - 1) / kPieceBuilders);
+  for (size_t k = 0; k < pieces.size(); ++k) {
+    if (pieces[k]) continue;
+    std::string text(k == 0 ? "[" : ",");
+    for (size_t i = k * kPieceBuilders; i < std::min(n, (k + 1) * kPieceBuilders); ++i) {
+      if (i % kPieceBuilders) text += ',';
+      text += lean ? s.entries[i]->lean : FullEntry(s.config->builders[i], *s.entries[i]);
+    }
+    if (k + 1 == pieces.size()) text += ']';
+    pieces[k] = http::MakeEncodedPiece(std::move(text));
+    if (!pieces[k]) return nullptr;
+  }
+  return http::JoinEncodedPieces(pieces, zstd);
 }
 
 // Under s.making.
 PageBody MakePage(const Snapshot& s, const Page& p) {
-  if (!p.lean) MakeFullEntries(s);
-  const auto& entries = p.lean ? s.lean : s.full;
+  const auto n = static_cast<int64_t>(s.entries.size());
+  if (p.q.empty() && p.offset == 0 && p.limit >= n && n > static_cast<int64_t>(kPieceBuilders)) {
+    if (auto body = WholeList(s, p.lean, p.zstd)) return {std::move(body), n};
+  }
   int64_t total = 0;
   std::vector<const std::string*> picked;
-  for (size_t i = 0; i < entries.size(); ++i) {
-    if (!p.q.empty() && s.lower_names[i].find(p.q) == std::string::npos) continue;
-    if (total >= p.offset && total - p.offset < p.limit) picked.push_back(&entries[i]);
+  for (size_t i = 0; i < s.entries.size(); ++i) {
+    const BuilderEntry& e = *s.entries[i];
+    if (!p.q.empty() && e.lower_name.find(p.q) == std::string::npos) continue;
+    if (total >= p.offset && total - p.offset < p.limit)
+      picked.push_back(p.lean ? &e.lean : &FullEntry(s.config->builders[i], e));
     ++total;
   }
   return {http::MakeEncodedBody(JoinArray(picked)), total};
@@ -191,13 +269,45 @@ Response Answer(const PageBody& page) {
   return r;
 }
 
-// With thousands of builders the list is megabytes of JSON: it is built once per change (one
-// statement, Store::LastBuildsPerBuilder) and kept with the EventHub generation and config it
-// was built from. Requests that arrive while it is being rebuilt wait for that one rebuild.
+// Events that never change a builder's recent builds: they leave the cached list as it is
+// (a chatty step publishes a "log" event per chunk). Any other event ("build", "resync", one
+// this code does not know) makes the list older than it.
+bool LeavesBuildsAlone(const std::string& type) {
+  static const std::set<std::string, std::less<>> kTypes = {"log",     "step",    "worker",
+                                                            "request", "masters", "notification"};
+  return kTypes.count(type) > 0;
+}
+
+// With thousands of builders the list is megabytes of JSON: it is kept with the generation
+// and config it was built from. The generation is this cache's own: it counts the events
+// that change builds (EventHub::Observe sees each before any browser does), and remembers
+// which builders a "build" event named, so that the next snapshot reads only those again.
+// Requests that arrive after a change wait for the rebuild that includes it (the web UI
+// re-reads the list after an event: it must never get a list older than the event).
 class BuildersCache {
  public:
-  BuildersCache(ReadPool& reads, EventHub& hub, ConfigSource config)
-      : reads_(reads), hub_(hub), config_(std::move(config)) {}
+  // More builders changed than this between two snapshots: one statement for all is cheaper.
+  static constexpr size_t kMaxChangedBuilders = 64;
+
+  BuildersCache(ReadPool& reads, ConfigSource config) : reads_(reads), config_(std::move(config)) {}
+
+  void OnEvent(const Json& event) {
+    auto type = event.find("type");
+    // An event without a type is not one this code knows: the list is read again, to be safe.
+    const std::string name =
+        type != event.end() && type->is_string() ? type->get<std::string>() : "";
+    if (LeavesBuildsAlone(name)) return;
+    auto builder = event.find("builder");
+    std::lock_guard<std::mutex> lock(mu_);
+    ++gen_;
+    if (name == "build" && builder != event.end() && builder->is_string() &&
+        changed_.size() < kMaxChangedBuilders) {
+      changed_.emplace_back(gen_, builder->get<std::string>());
+    } else {
+      reread_all_at_ = gen_;  // everything is read again
+      changed_.clear();
+    }
+  }
 
   void Get(const Request& req, Responder respond) {
     Page p;
@@ -210,20 +320,20 @@ class BuildersCache {
     if (!QueryInt(req, "limit", kMaxPage, 1, kMaxPage, &p.limit, respond)) return;
     if (!QueryInt(req, "offset", 0, 0, INT64_MAX, &p.offset, respond)) return;
     p.q = Lower(req.Query("q"));
+    p.zstd = http::ChooseCoding(req.Header("accept-encoding")) == http::Coding::kZstd;
     // Without limit a filtered or summary list is whole too (`grove status`, scripts).
     if (req.Query("limit").empty()) p.limit = INT64_MAX;
 
     auto config = config_();
-    const uint64_t gen = hub_.generation();
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (snap_ && snap_->gen == gen && snap_->config == config) {
+      if (snap_ && snap_->gen == gen_ && snap_->config == config) {
         // A page asked before is a lookup; a new one is made on the read pool.
         if (auto page = snap_->pages.Find(p.Key())) return respond(Answer(*page));
         return reads_.Run(
             [snap = snap_, p, respond](Store&) { respond(Answer(PageOf(*snap, p))); });
       }
-      waiters_.push_back({gen, p, std::move(respond)});
+      waiters_.push_back({gen_, p, std::move(respond)});
       if (building_) return;
       building_ = true;
     }
@@ -239,17 +349,37 @@ class BuildersCache {
 
   void Rebuild() {
     auto config = config_();
-    const uint64_t gen = hub_.generation();  // read before the store: the data is at least this
-    reads_.Run([this, config, gen](Store& store) {
-      std::vector<BuildRecord> recent;
-      Status st = store.LastBuildsPerBuilder(kRecentBuilds, &recent);
-      std::shared_ptr<const Snapshot> snap;
-      if (st.ok()) snap = BuildSnapshot(std::move(recent), config, gen);
+    uint64_t gen = 0;
+    std::shared_ptr<const Snapshot> base;
+    std::set<std::string> changed;
+    {
+      // Read before the store: the data read is at least this new (events follow commits).
+      std::lock_guard<std::mutex> lock(mu_);
+      gen = gen_;
+      if (snap_ && snap_->config == config && reread_all_at_ <= snap_->gen) {
+        base = snap_;
+        for (const auto& [g, name] : changed_)
+          if (g > base->gen) changed.insert(name);
+      }
+    }
+    reads_.Run([this, config, gen, base, changed = std::move(changed)](Store& store) {
+      std::shared_ptr<Snapshot> snap;
+      Status st;
+      if (base) {
+        st = UpdatedSnapshot(store, *base, changed, gen, &snap);
+      } else {
+        std::vector<BuildRecord> recent;
+        st = store.LastBuildsPerBuilder(kRecentBuilds, &recent);
+        if (st.ok()) snap = FullSnapshot(std::move(recent), config, gen);
+      }
       std::vector<Waiter> ready, later;
       bool again = false;
       {
         std::lock_guard<std::mutex> lock(mu_);
-        if (snap) snap_ = snap;
+        if (snap) {
+          snap_ = snap;
+          std::erase_if(changed_, [&](const auto& c) { return c.first <= gen; });
+        }
         // A snapshot answers who asked at its generation or before; who saw a newer change
         // waits for the next rebuild. A failed read answers everyone with its error.
         for (auto& w : waiters_) (!snap || w.gen <= gen ? ready : later).push_back(std::move(w));
@@ -262,9 +392,11 @@ class BuildersCache {
   }
 
   ReadPool& reads_;
-  EventHub& hub_;
   ConfigSource config_;
   std::mutex mu_;
+  uint64_t gen_ = 0;
+  uint64_t reread_all_at_ = 0;  // the last generation whose event named no one builder
+  std::vector<std::pair<uint64_t, std::string>> changed_;  // (generation, builder), not in snap_
   std::shared_ptr<const Snapshot> snap_;
   std::vector<Waiter> waiters_;
   bool building_ = false;
@@ -273,7 +405,8 @@ class BuildersCache {
 }  // namespace
 
 void AddBuildersRoute(http::Router& router, ReadPool& reads, EventHub& hub, ConfigSource config) {
-  auto cache = std::make_shared<BuildersCache>(reads, hub, std::move(config));
+  auto cache = std::make_shared<BuildersCache>(reads, std::move(config));
+  hub.Observe([cache](const Json& event) { cache->OnEvent(event); });
   router.Add("GET", "/api/v1/builders", [cache](const Request& req, Responder respond) {
     cache->Get(req, std::move(respond));
   });

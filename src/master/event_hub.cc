@@ -11,6 +11,11 @@ void EventHub::Subscribe(std::shared_ptr<http::StreamSink> sink) {
   sinks_.push_back(std::move(sink));
 }
 
+void EventHub::Observe(std::function<void(const Json&)> observer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  observers_.push_back(std::move(observer));
+}
+
 void EventHub::Publish(const Json& event) {
   if (forward_) forward_(event);
   PublishLocal(event);
@@ -22,6 +27,7 @@ void EventHub::PublishLocal(const Json& event) {
   std::string frame;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& observe : observers_) observe(event);
     if (sinks_.empty()) return;
     frame = "id: " + std::to_string(next_id_++) + "\ndata: " + event.dump() + "\n\n";
   }

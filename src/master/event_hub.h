@@ -28,6 +28,10 @@ class EventHub {
   void Subscribe(std::shared_ptr<http::StreamSink> sink);
   // Set before anything publishes: receives every event given to Publish (not PublishLocal).
   void SetForwarder(std::function<void(const Json&)> forward) { forward_ = std::move(forward); }
+  // Receives every event (Publish and PublishLocal) before any subscriber is sent it, so that
+  // what an observer derives from it (a cache's generation) is up to date by the time a client
+  // that saw the event asks again. Called on the publishing thread: it must be quick.
+  void Observe(std::function<void(const Json&)> observer);
   // A change this master made: sends {"type": ..., ...} to every subscriber as one "data:"
   // frame, with an increasing id, and hands it to the forwarder.
   void Publish(const Json& event);
@@ -47,6 +51,7 @@ class EventHub {
   std::vector<std::shared_ptr<http::StreamSink>> sinks_;
   int64_t next_id_ = 1;
   std::function<void(const Json&)> forward_;
+  std::vector<std::function<void(const Json&)>> observers_;  // under mu_
   std::atomic<uint64_t> generation_{0};
 };
 

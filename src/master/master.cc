@@ -190,8 +190,11 @@ Status RunMaster(const MasterOptions& opts) {
     if (amqp_broker) amqp_broker->ReadQueueDepths();
   });
   // Retention (issue 13): old builds, logs, artifacts and changes pruned off the core loop.
-  Pruner pruner(config_source, {config->store_url, config->base_dir, config->store_password,
-                                (fs::path(config->base_dir) / "state" / "artifacts").string()});
+  PrunerOptions prune_options{config->store_url, config->base_dir, config->store_password,
+                              (fs::path(config->base_dir) / "state" / "artifacts").string()};
+  // The builders list (api_builders.cc) is kept between events: pruned builds are one.
+  prune_options.on_builds_pruned = [&hub] { hub.Publish(Json{{"type", "builds_pruned"}}); };
+  Pruner pruner(config_source, std::move(prune_options));
   router.Add("GET", "/api/v1/retention", [&pruner](const http::Request&, http::Responder respond) {
     respond(http::Response::Json(200, pruner.Describe()));
   });

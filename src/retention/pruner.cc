@@ -319,6 +319,7 @@ struct Pruner::Impl {
       db.reset();  // a connection that failed is opened afresh next time
     }
     r.finished_at = NowMs();
+    if (r.pruned["builds"] > 0 && opts.on_builds_pruned) opts.on_builds_pruned();
     return r;
   }
 };

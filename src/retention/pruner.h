@@ -30,6 +30,9 @@ struct PrunerOptions {
   std::string artifacts_dir;  // state/artifacts: a build's files are in <dir>/<build id>/
   int64_t every_ms = 3600 * 1000;
   int64_t first_after_ms = 60 * 1000;
+  // Called on the pruner's thread after a run that removed builds: caches of the builds lists
+  // learn of it as they learn of any change (an event).
+  std::function<void()> on_builds_pruned;
 };
 
 class Pruner {

@@ -9,8 +9,10 @@
 
 #include "core/clock.h"
 #include "store/log_codec.h"
+#include "store/pg_log_batch.h"
 #include "store/sql_changes.h"
 #include "store/sql_cluster.h"
+#include "store/sql_log_append.h"
 #include "store/sql_notify.h"
 #include "store/sql_pipeline.h"
 #include "store/sql_pool.h"
@@ -276,7 +278,15 @@ constexpr std::string_view kResetWorker =
 
 class SqlStore final : public Store {
  public:
-  explicit SqlStore(std::unique_ptr<sql::Db> db) : db_(std::move(db)) {}
+  explicit SqlStore(std::unique_ptr<sql::Db> db) {
+    if (db->dialect() == sql::Dialect::kPostgres) {
+      auto batching = std::make_unique<sql_log::LogBatchingDb>(std::move(db));
+      log_batch_ = batching.get();
+      db_ = std::move(batching);
+    } else {
+      db_ = std::move(db);
+    }
+  }
 
   Status TransactionStatus() const override { return db_->TransactionStatus(); }
 
@@ -540,6 +550,13 @@ class SqlStore final : public Store {
   Status AppendChunk(int64_t build_id, int idx, int64_t seq, std::string_view zdata,
                      int64_t raw_size, int64_t lines) {
     if (seq < 0) return Status::Invalid("store: negative log chunk sequence number");
+    if (log_batch_) {
+      sql_log::AppendOutcome o;
+      GROVE_RETURN_IF_ERROR(log_batch_->Append(build_id, idx, seq, zdata, raw_size, lines, &o));
+      if (!o.step_found) return StepNotFound(build_id, idx);
+      if (seq > o.next_seq) return ChunkBeforeItsTurn(build_id, idx, seq, o.next_seq);
+      return Status::Ok();  // stored now, or before (a redelivered chunk)
+    }
     sql::WriteScope scope(db_.get());
     GROVE_RETURN_IF_ERROR(scope.Open());
 
@@ -560,9 +577,7 @@ class SqlStore final : public Store {
     if (seq > next) {
       // Stored after the gap, the chunk would sit at the wrong place for good, and the gap
       // would never be noticed: refused, so the caller can get the missing chunks first.
-      return Status::Conflict("log chunk " + std::to_string(seq) + " of step " +
-                              std::to_string(idx) + " of build " + std::to_string(build_id) +
-                              " arrived before chunk " + std::to_string(next));
+      return ChunkBeforeItsTurn(build_id, idx, seq, next);
     }
 
     // An empty chunk adds no bytes but takes its seq: it is kept at a negative offset (unique
@@ -706,6 +721,12 @@ class SqlStore final : public Store {
     bool row = false;
     GROVE_RETURN_IF_ERROR(q.Step(&row));
     return row ? Status::Ok() : NotFound(what, id);
+  }
+
+  static Status ChunkBeforeItsTurn(int64_t build_id, int idx, int64_t seq, int64_t next) {
+    return Status::Conflict("log chunk " + std::to_string(seq) + " of step " + std::to_string(idx) +
+                            " of build " + std::to_string(build_id) + " arrived before chunk " +
+                            std::to_string(next));
   }
 
   static Status StepNotFound(int64_t build_id, int idx) {
@@ -894,6 +915,7 @@ class SqlStore final : public Store {
   }
 
   std::unique_ptr<sql::Db> db_;
+  sql_log::LogBatchingDb* log_batch_ = nullptr;  // db_, on PostgreSQL
   std::string master_;  // recorded on each claim (several masters; '' for a lone one's tests)
   LogCodec codec_;
   std::string buffer_;  // reused for compressed chunks and partly read ones

@@ -1,12 +1,18 @@
 """The API at scale: compressed answers (Accept-Encoding), the builders list paged, filtered and
 in its lean home-page form, and the cached list following every change."""
 import gzip
+import json
+import os
 import shutil
+import socket
+import sqlite3
 import subprocess
+import threading
+import time
 import unittest
 import urllib.request
 
-from grove_harness import GroveTestCase, wait_for
+from grove_harness import GroveTestCase, psql, store_backend, wait_for
 
 BUILDERS = 30
 CONFIG = f'''
@@ -137,6 +143,150 @@ class ApiScaleTests(GroveTestCase):
                 seen = list(ex.map(lambda _: g.get("/api/v1/builders?q=b-03&view=summary")[0]
                                    ["recent_builds"][0]["number"], range(16)))
             self.assertEqual(seen, [n] * 16)
+
+
+MANY = 100  # builders: the whole list is made of two separately deflated pieces (64 a piece)
+MANY_CONFIG = f"""
+worker "w1" {{ secret = secret "w1", tags = {{ "linux" }}, capacity = 4 }}
+for i = 0, {MANY - 1} do
+  builder(string.format("m-%03d", i)) {{ tags = {{ "linux" }}, steps = {{ shell {{ "seq 1 3000" }} }} }}
+end
+"""
+
+
+def unzstd(packed):
+    return subprocess.run(["zstd", "-dc"], input=packed, capture_output=True, check=True).stdout
+
+
+class WholeListTests(GroveTestCase):
+    """The whole list is kept between changes: a change re-reads only the builders it names and
+    recompresses only their piece of the answer."""
+
+    def setUp(self):
+        super().setUp()
+        self.g = self.make(MANY_CONFIG, workers=["w1"])
+        self.g.start_master()
+        self.g.start_worker("w1")
+
+    def whole(self, path="/api/v1/builders"):
+        """The list as sent plain, checked against the gzip and zstd answers."""
+        status, plain, _ = fetch(self.g, path)
+        self.assertEqual(status, 200)
+        status, packed, headers = fetch(self.g, path, "gzip")
+        self.assertEqual(headers["Content-Encoding"], "gzip")
+        self.assertEqual(gzip.decompress(packed), plain)
+        if shutil.which("zstd"):
+            status, packed, headers = fetch(self.g, path, "zstd")
+            self.assertEqual(headers["Content-Encoding"], "zstd")
+            self.assertEqual(unzstd(packed), plain)
+        return json.loads(plain)
+
+    def test_the_whole_list_follows_changes_in_every_coding(self):
+        g = self.g
+        self.assertEqual(len(self.whole()), MANY)
+        self.whole("/api/v1/builders?view=summary")
+        for n, name in enumerate(["m-000", "m-050", "m-099", "m-050", "m-063", "m-064"]):
+            build = g.wait_request(g.force(name))
+            for path in ("/api/v1/builders", "/api/v1/builders?view=summary"):
+                entry = {b["name"]: b for b in self.whole(path)}[name]
+                self.assertEqual(entry["recent_builds"][0]["state"], "finished", (n, path))
+                self.assertEqual(entry["recent_builds"][0]["result"], "success", (n, path))
+        self.assertEqual(len({b["name"]: b for b in self.whole()}["m-050"]["recent_builds"]), 2)
+        # What the cache made change by change is what a restarted master reads in one go.
+        kept = self.whole()
+        g.master.stop()
+        g.start_master()
+        self.assertEqual(self.whole(), kept)
+
+    def test_a_reader_that_saw_a_build_event_gets_a_list_with_that_build(self):
+        """The web UI re-reads the list when the event stream says a build changed: the list it
+        gets must never be older than the event, even while other readers keep the cache busy."""
+        g = self.g
+        sock = socket.create_connection(("127.0.0.1", g.port), timeout=60)
+        sock.sendall(f"GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1:{g.port}\r\n\r\n".encode())
+        stale, seen, done = [], [], threading.Event()
+
+        def follow():
+            buf = b""
+            while not done.is_set():
+                try:
+                    chunk = sock.recv(65536)
+                except OSError:
+                    return
+                if not chunk:
+                    return
+                buf += chunk
+                while b"\n\n" in buf:
+                    frame, buf = buf.split(b"\n\n", 1)
+                    for line in frame.decode(errors="replace").split("\n"):
+                        if not line.startswith("data: {\""):
+                            continue
+                        event = json.loads(line[6:])
+                        if event.get("type") != "build" or "id" not in event:
+                            continue
+                        seen.append(event)
+                        entry = {b["name"]: b for b in g.get("/api/v1/builders")}[event["builder"]]
+                        mine = [b for b in entry["recent_builds"] if b["id"] == event["id"]]
+                        if not mine or (event["state"] == "finished" and mine[0]["state"] != "finished"):
+                            stale.append((event, entry["recent_builds"]))
+
+        def hammer():
+            while not done.is_set():
+                fetch(g, "/api/v1/builders", "gzip")
+
+        threads = [threading.Thread(target=follow)] + [threading.Thread(target=hammer) for _ in range(3)]
+        for t in threads:
+            t.start()
+        try:
+            rids = [g.force(f"m-{i * 7 % MANY:03d}") for i in range(12)]
+            for rid in rids:
+                g.wait_request(rid)
+            wait_for(lambda: len(seen) >= 2 * len(rids), timeout=30, what="every build's events")
+        finally:
+            done.set()
+            sock.close()
+            for t in threads:
+                t.join(timeout=30)
+        self.assertEqual(stale, [])
+
+
+PRUNE_CONFIG = r"""
+worker "w1" { secret = secret "w1", tags = { "linux" } }
+retention { builds = "1y" }
+builder "old" { tags = { "linux" }, steps = { shell { "true" } } }
+"""
+
+
+class PrunedBuildsTests(GroveTestCase):
+    def test_builds_pruned_leave_the_cached_list(self):
+        """Pruning changes the list without any build event: it says so, and the list follows."""
+        g = self.make(PRUNE_CONFIG, workers=["w1"])
+        g.start_master()
+        g.master.stop()
+        at = int(time.time() * 1000) - 400 * 86400 * 1000
+        sql = ""
+        for n in range(1, 6):  # five builds aged 400 days; pruning keeps the newest
+            sql += (f"INSERT INTO requests (builder, reason, state, attempt, result, submitted_at, claimed_at,"
+                    f" finished_at) VALUES ('old', 'aged', 'finished', 1, 0, {at + n}, {at + n}, {at + n});"
+                    f"INSERT INTO builds (request_id, attempt, builder, number, worker, state, result, started_at,"
+                    f" finished_at) VALUES ((SELECT MAX(id) FROM requests), 1, 'old', {n}, 'w1', 'finished', 0,"
+                    f" {at + n}, {at + n});")
+        sql += "INSERT INTO builder_numbers (builder, last_number) VALUES ('old', 5);"
+        if store_backend() == "postgres":
+            psql(g.pg.url, sql)
+        else:
+            con = sqlite3.connect(os.path.join(g.dir, "state", "grove.db"))
+            con.executescript(sql)
+            con.close()
+        g.start_master()
+        numbers = lambda: [b["number"] for b in g.get("/api/v1/builders")[0]["recent_builds"]]  # noqa: E731
+        self.assertEqual(numbers(), [5, 4, 3, 2, 1])  # and now kept in the cache
+        status, body, _ = g.call("POST", "/api/v1/retention/prune", {})
+        self.assertEqual(status, 202, body)
+        run = wait_for(lambda: (lambda r: r if r["last_run"] and not r["running"] else None)(
+            g.get("/api/v1/retention")), timeout=120, interval=0.2, what="the pruning run")
+        self.assertEqual(run["last_run"]["pruned"]["builds"], 4, run)
+        self.assertEqual(numbers(), [5])
 
 
 if __name__ == "__main__":

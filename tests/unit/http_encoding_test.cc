@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "http/encoded_pieces.h"
 #include "http/encoding.h"
 
 namespace grove::http {
@@ -85,6 +86,46 @@ TEST(HttpEncoding, BodiesRoundTrip) {
   auto small = MakeEncodedBody("{}");
   EXPECT_EQ(&small->For(Coding::kGzip), &small->identity);
   EXPECT_EQ(&small->For(Coding::kZstd), &small->identity);
+}
+
+// A body joined from separately deflated pieces decodes, in both codings, to the pieces'
+// concatenation (gzip's CRC-32 and size checked by zlib), and a piece serves in any join.
+TEST(HttpEncoding, PiecesJoinIntoOneBodyInEveryCoding) {
+  std::vector<std::string> texts = {"[", "", std::string(3000, 'x') + ",", "{\"a\":1}"};
+  for (int i = 0; i < 500; ++i) texts[3] += R"(,{"name":"builder-)" + std::to_string(i) + R"("})";
+  texts.push_back("]");
+  std::vector<std::shared_ptr<const EncodedPiece>> pieces;
+  std::string all;
+  for (const auto& t : texts) {
+    pieces.push_back(MakeEncodedPiece(t));
+    ASSERT_TRUE(pieces.back());
+    all += t;
+  }
+  auto body = JoinEncodedPieces(pieces);
+  ASSERT_TRUE(body);
+  EXPECT_EQ(body->identity, all);
+  EXPECT_EQ(Gunzip(body->For(Coding::kGzip)), all);
+  EXPECT_EQ(Unzstd(body->For(Coding::kZstd)), all);
+  // One zstd frame: not every client reads past the first.
+  EXPECT_EQ(ZSTD_findFrameCompressedSize(body->zstd.data(), body->zstd.size()), body->zstd.size());
+  EXPECT_LT(body->gzip.size(), all.size() / 4);
+
+  // The same pieces in another order and one twice: still a valid answer.
+  std::vector<std::shared_ptr<const EncodedPiece>> again = {pieces[3], pieces[2], pieces[3]};
+  const std::string expect = texts[3] + texts[2] + texts[3];
+  auto other = JoinEncodedPieces(again);
+  EXPECT_EQ(Gunzip(other->For(Coding::kGzip)), expect);
+  EXPECT_EQ(Unzstd(other->For(Coding::kZstd)), expect);
+
+  // Without zstd (the client does not read it): gzip only.
+  auto gzip_only = JoinEncodedPieces(pieces, /*with_zstd=*/false);
+  EXPECT_EQ(Gunzip(gzip_only->For(Coding::kGzip)), all);
+  EXPECT_EQ(&gzip_only->For(Coding::kZstd), &gzip_only->identity);
+
+  // Small joins are kept as they are, as MakeEncodedBody does.
+  auto small = JoinEncodedPieces({MakeEncodedPiece("["), MakeEncodedPiece("]")});
+  EXPECT_EQ(small->identity, "[]");
+  EXPECT_EQ(&small->For(Coding::kGzip), &small->identity);
 }
 
 }  // namespace

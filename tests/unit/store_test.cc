@@ -654,6 +654,39 @@ TEST_P(StoreTest, AppendLogIgnoresARepeatedSeq) {
   EXPECT_TRUE(store_->AppendLog(b.id, 0, -1, "x").IsInvalid());
 }
 
+// The core loop appends a batch of workers' chunks in one transaction: a redelivered chunk,
+// one that comes before its turn or one for a missing step is answered, and the rest of the
+// batch still commits (on PostgreSQL an error inside the transaction would abort all of it).
+TEST_P(StoreTest, RefusedChunksInABatchLeaveTheBatchWhole) {
+  BuildRecord b = NewBuild("linux");
+  StartStep(b.id, 0);
+  ASSERT_TRUE(store_->Begin().ok());
+  ASSERT_TRUE(store_->AppendLog(b.id, 0, 0, "one\n").ok());
+  ASSERT_TRUE(store_->AppendLog(b.id, 0, 0, "one\n").ok());  // redelivered
+  Status gap = store_->AppendLog(b.id, 0, 3, "three\n");
+  EXPECT_TRUE(gap.IsConflict()) << gap.message();
+  EXPECT_TRUE(store_->AppendLog(b.id, 4, 0, "x").IsNotFound());
+  int64_t next = -1;
+  ASSERT_TRUE(store_->NextLogSeq(b.id, 0, &next).ok());
+  EXPECT_EQ(next, 1);
+  ASSERT_TRUE(store_->AppendLog(b.id, 0, 1, "").ok());
+  ASSERT_TRUE(store_->AppendLog(b.id, 0, 2, "two\n").ok());
+  ASSERT_TRUE(store_->AppendLog(b.id, 0, 3, "three\n").ok());
+  ASSERT_TRUE(store_->TransactionStatus().ok());
+  int64_t total = 0;
+  EXPECT_EQ(ReadAll(b.id, 0, &total), "one\ntwo\nthree\n");  // read before the commit too
+  ASSERT_TRUE(store_->AppendLog(b.id, 0, 4, "").ok());
+  ASSERT_TRUE(store_->Commit().ok());
+
+  EXPECT_EQ(ReadAll(b.id, 0, &total), "one\ntwo\nthree\n");
+  std::vector<StepRecord> steps;
+  ASSERT_TRUE(store_->ListSteps(b.id, &steps).ok());
+  EXPECT_EQ(steps[0].log_bytes, 14);
+  EXPECT_EQ(steps[0].log_lines, 3);
+  ASSERT_TRUE(store_->NextLogSeq(b.id, 0, &next).ok());
+  EXPECT_EQ(next, 5);
+}
+
 TEST_P(StoreTest, ReadLogAtArbitraryOffsetsAcrossChunks) {
   BuildRecord b = NewBuild("linux");
   StartStep(b.id, 0);

@@ -1,0 +1,88 @@
+#include "http/encoded_pieces.h"
+
+#include <zlib.h>
+
+#include <limits>
+
+namespace grove::http {
+namespace {
+
+// A piece is deflated once and sent in every answer until one of its items changes: zlib's
+// default level (a fifth smaller than level 1 for a builders list, at 2.5 times the CPU, which
+// only a full rebuild pays in one go). zstd compresses the whole joined body per change: its
+// fastest level, as MakeEncodedBody's for big bodies.
+constexpr int kDeflateLevel = 6;
+constexpr int kZstdLevel = 1;
+
+// gzip member header: magic, deflate, no flags, no time, no extra flags, unknown OS.
+constexpr char kGzipHeader[] = {'\x1f', '\x8b', 8, 0, 0, 0, 0, 0, 0, '\xff'};
+// A final, empty block with fixed Huffman codes (BFINAL 1, BTYPE 01, end-of-block): what
+// closes a stream whose runs all ended with a sync flush.
+constexpr char kFinalEmptyBlock[] = {3, 0};
+
+bool RawDeflate(std::string_view data, std::string* out) {
+  z_stream zs{};
+  // Negative window bits: raw deflate, no zlib or gzip wrapper (the join writes the gzip one).
+  if (deflateInit2(&zs, kDeflateLevel, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    return false;
+  // deflateBound is for Z_FINISH; a sync flush adds an empty stored block (5 bytes) at most.
+  out->resize(deflateBound(&zs, data.size()) + 16);
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  zs.avail_in = static_cast<uInt>(data.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out->data());
+  zs.avail_out = static_cast<uInt>(out->size());
+  const int rc = deflate(&zs, Z_SYNC_FLUSH);
+  const bool ok = rc == Z_OK && zs.avail_in == 0 && zs.avail_out > 0;
+  out->resize(ok ? zs.total_out : 0);
+  deflateEnd(&zs);
+  return ok;
+}
+
+void PutLe32(uint32_t v, std::string* out) {
+  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+}  // namespace
+
+std::shared_ptr<const EncodedPiece> MakeEncodedPiece(std::string identity) {
+  if (identity.size() > std::numeric_limits<uInt>::max() / 2) return nullptr;
+  auto p = std::make_shared<EncodedPiece>();
+  p->identity = std::move(identity);
+  if (p->identity.empty()) return p;
+  p->crc = static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(p->identity.data()),
+                                       static_cast<uInt>(p->identity.size())));
+  if (!RawDeflate(p->identity, &p->deflate)) return nullptr;
+  return p;
+}
+
+std::shared_ptr<const EncodedBody> JoinEncodedPieces(
+    const std::vector<std::shared_ptr<const EncodedPiece>>& pieces, bool with_zstd) {
+  size_t plain = 0, deflated = 0;
+  for (const auto& p : pieces) {
+    plain += p->identity.size();
+    deflated += p->deflate.size();
+  }
+  if (plain > std::numeric_limits<uint32_t>::max()) return nullptr;
+  auto b = std::make_shared<EncodedBody>();
+  b->identity.reserve(plain);
+  for (const auto& p : pieces) b->identity += p->identity;
+  if (plain < kMinCompressBytes) return b;  // as MakeEncodedBody: identity only
+
+  uLong crc = crc32(0, nullptr, 0);
+  b->gzip.reserve(sizeof(kGzipHeader) + deflated + sizeof(kFinalEmptyBlock) + 8);
+  b->gzip.append(kGzipHeader, sizeof(kGzipHeader));
+  for (const auto& p : pieces) {
+    if (p->identity.empty()) continue;
+    b->gzip += p->deflate;
+    crc = crc32_combine(crc, p->crc, static_cast<z_off_t>(p->identity.size()));
+  }
+  b->gzip.append(kFinalEmptyBlock, sizeof(kFinalEmptyBlock));
+  PutLe32(static_cast<uint32_t>(crc), &b->gzip);
+  PutLe32(static_cast<uint32_t>(plain), &b->gzip);
+  if (!with_zstd) return b;
+  b->zstd = Compress(Coding::kZstd, b->identity, kZstdLevel);
+  if (b->zstd.empty()) return nullptr;
+  return b;
+}
+
+}  // namespace grove::http

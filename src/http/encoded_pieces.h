@@ -1,0 +1,35 @@
+// A big cached answer compressed for gzip in independent pieces (one per group of list items),
+// so that when one item changes only its piece is deflated again and the answer is joined from
+// the pieces: a gzip member's deflate stream may be made of raw deflate runs each ended by a
+// sync flush (byte-aligned, not final; no run refers back into another), closed by an empty
+// final block, with the CRC-32 combined from the pieces' (pigz writes the same). zstd, several
+// times faster than gzip, compresses the joined body whole: content of several zstd frames is
+// valid (RFC 8878) but not every client reads past the first.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http/encoding.h"
+
+namespace grove::http {
+
+struct EncodedPiece {
+  std::string identity;
+  std::string deflate;  // raw deflate, ends with a sync flush; empty when identity is
+  uint32_t crc = 0;     // CRC-32 of identity
+};
+
+// Deflates |identity|. Null on a (memory) failure.
+std::shared_ptr<const EncodedPiece> MakeEncodedPiece(std::string identity);
+
+// The pieces' concatenation as MakeEncodedBody would give it (but for the compressed bytes),
+// zstd only |with_zstd| (else For(kZstd) gives the identity). Null on a (memory) failure or a
+// body too big for gzip's 32-bit size.
+std::shared_ptr<const EncodedBody> JoinEncodedPieces(
+    const std::vector<std::shared_ptr<const EncodedPiece>>& pieces, bool with_zstd = true);
+
+}  // namespace grove::http
