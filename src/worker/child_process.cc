@@ -32,6 +32,7 @@
 #include <utility>
 
 #include "core/fd_util.h"
+#include "worker/program_path.h"
 
 extern char** environ;
 
@@ -83,16 +84,49 @@ struct SpawnAttr {
   SpawnAttr& operator=(const SpawnAttr&) = delete;
 };
 
-// The worker's environment with |overrides| replacing or adding variables.
-std::vector<std::string> BuildEnv(const std::map<std::string, std::string>& overrides) {
-  std::vector<std::string> env;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    std::string_view entry(*e);
-    std::string name(entry.substr(0, entry.find('=')));
-    if (!overrides.contains(name)) env.emplace_back(entry);
+// The child's environment: the worker's own entries (pointers into environ, not copies) except
+// those |overrides| replace, then the overrides. Built per spawn because the worker's environment
+// may change (setenv) between spawns; the overrides are few (a step's env), so a linear look-up
+// beats a map of the whole environment.
+class ChildEnv {
+ public:
+  explicit ChildEnv(const std::map<std::string, std::string>& overrides) {
+    if (overrides.empty()) return;  // envp() is environ itself
+    added_.reserve(overrides.size());
+    for (const auto& [name, value] : overrides) {
+      std::string entry;
+      entry.reserve(name.size() + 1 + value.size());
+      entry.append(name).append(1, '=').append(value);
+      added_.push_back(std::move(entry));
+    }
+    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+      std::string_view entry(*e);
+      std::string_view name = entry.substr(0, entry.find('='));
+      bool replaced = false;
+      for (const auto& [override_name, value] : overrides) {
+        if (override_name == name) {
+          replaced = true;
+          break;
+        }
+      }
+      if (!replaced) envp_.push_back(*e);
+    }
+    for (std::string& entry : added_) envp_.push_back(entry.data());
+    envp_.push_back(nullptr);
   }
-  for (const auto& [name, value] : overrides) env.push_back(name + "=" + value);
-  return env;
+  ChildEnv(const ChildEnv&) = delete;
+  ChildEnv& operator=(const ChildEnv&) = delete;
+
+  char* const* envp() const { return added_.empty() ? environ : envp_.data(); }
+
+ private:
+  std::vector<std::string> added_;
+  std::vector<char*> envp_;
+};
+
+bool IsDirectory(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 struct Spawned {
@@ -109,15 +143,6 @@ Spawned Spawn(const ChildOptions& opts) {
   }
   const std::string& program = opts.argv[0];
 
-  if (!opts.workdir.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(opts.workdir, ec);
-    if (ec) {
-      result.error = "cannot create workdir '" + opts.workdir + "': " + ec.message();
-      return result;
-    }
-  }
-
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) {
     result.error = "cannot run '" + program + "': pipe: " + ErrnoMessage(errno);
@@ -129,9 +154,8 @@ Spawned Spawn(const ChildOptions& opts) {
     result.error = "cannot run '" + program + "': " + ErrnoMessage(errno);
     return result;
   }
-  // Only our end is non-blocking: a child whose stdout were non-blocking would see EAGAIN
-  // instead of blocking when we pause reading.
-  ::fcntl(read_end.get(), F_SETFL, ::fcntl(read_end.get(), F_GETFL) | O_NONBLOCK);
+  // Both ends stay blocking here: Asio makes its own end non-blocking when it first reads, and a
+  // child whose stdout were non-blocking would see EAGAIN instead of blocking when we pause.
 
   SpawnFileActions actions;
   posix_spawn_file_actions_addopen(&actions.value, STDIN_FILENO,
@@ -147,6 +171,7 @@ Spawned Spawn(const ChildOptions& opts) {
   // Our own descriptors are O_CLOEXEC, but another thread of the worker may open one without it
   // (or between open and fcntl); close everything above stderr so no child inherits, say, a
   // socket to the master or the write end of another step's pipe, which would hold it open.
+  // (One close_range call in the child, whatever the number of descriptors.)
   posix_spawn_file_actions_addclosefrom_np(&actions.value, STDERR_FILENO + 1);
   if (!opts.workdir.empty()) {
     posix_spawn_file_actions_addchdir_np(&actions.value, opts.workdir.c_str());
@@ -165,20 +190,43 @@ Spawned Spawn(const ChildOptions& opts) {
   sigfillset(&signals);
   posix_spawnattr_setsigdefault(&attr.value, &signals);
 
-  std::vector<std::string> argv_storage = opts.argv;
+  // posix_spawn does not write through argv or envp; the casts only meet its C signature.
   std::vector<char*> argv;
-  for (std::string& arg : argv_storage) argv.push_back(arg.data());
+  argv.reserve(opts.argv.size() + 1);
+  for (const std::string& arg : opts.argv) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
-  std::vector<std::string> env_storage = BuildEnv(opts.env);
-  std::vector<char*> envp;
-  for (std::string& var : env_storage) envp.push_back(var.data());
-  envp.push_back(nullptr);
+  ChildEnv env(opts.env);
 
   // glibc's posix_spawn runs the file actions and exec in a CLONE_VFORK child and returns their
-  // errno here, so "no such program" and "cannot chdir" come back synchronously.
+  // errno here, so "no such program" and "cannot chdir" come back synchronously. A program
+  // named without a '/' is spawned by the full path program_path.h found for it: one execve in
+  // the child instead of one per PATH directory before it.
+  std::string path = FindOnPath(program);
+  auto spawn = [&](pid_t* pid) {
+    if (!path.empty())
+      return ::posix_spawn(pid, path.c_str(), &actions.value, &attr.value, argv.data(), env.envp());
+    return ::posix_spawnp(pid, program.c_str(), &actions.value, &attr.value, argv.data(),
+                          env.envp());
+  };
   pid_t pid = -1;
-  int err =
-      ::posix_spawnp(&pid, program.c_str(), &actions.value, &attr.value, argv.data(), envp.data());
+  int err = spawn(&pid);
+  // The workdir is created when missing, found so by the failed chdir: a directory that exists
+  // (the usual case) costs no system call here.
+  if (err != 0 && !opts.workdir.empty() && !IsDirectory(opts.workdir)) {
+    std::error_code ec;
+    std::filesystem::create_directories(opts.workdir, ec);
+    if (ec) {
+      result.error = "cannot create workdir '" + opts.workdir + "': " + ec.message();
+      return result;
+    }
+    err = spawn(&pid);
+  }
+  if (err != 0 && !path.empty()) {
+    // The remembered path went away (or was never fit): let posix_spawnp search and report.
+    ForgetOnPath(program);
+    path.clear();
+    err = spawn(&pid);
+  }
   if (err != 0) {
     // The same errno can come from the chdir or from the exec; tell them apart for the message.
     struct stat st;

@@ -1,11 +1,12 @@
 #include "worker/plain_command.h"
 
 #include <array>
-#include <cstdlib>
 #include <string_view>
 
 #ifndef _WIN32
 #include <unistd.h>
+
+#include "worker/program_path.h"
 #endif
 
 namespace grove {
@@ -36,17 +37,10 @@ bool Executable(const std::string& path) {
   return ::access(path.c_str(), X_OK) == 0;
 }
 
+// Remembered for a second (program_path.h): a consumer's command is checked on every job.
 bool OnPath(const std::string& program) {
   if (program.find('/') != std::string::npos) return Executable(program);
-  const char* path = std::getenv("PATH");
-  std::string_view rest = path ? path : "/usr/bin:/bin";
-  while (true) {
-    size_t colon = rest.find(':');
-    std::string_view dir = rest.substr(0, colon);
-    if (!dir.empty() && Executable(std::string(dir) + "/" + program)) return true;
-    if (colon == std::string_view::npos) return false;
-    rest.remove_prefix(colon + 1);
-  }
+  return !FindOnPath(program).empty();
 }
 #endif
 

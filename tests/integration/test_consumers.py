@@ -20,6 +20,13 @@ elif name == "explode":
     sys.exit(2)
 elif name == "notjson":
     print("this is not json")
+elif name == "byname":
+    # The documented files behind stdin and stdout, used by name.
+    import os
+    with open(os.environ["GROVE_PAYLOAD_FILE"]) as f:
+        by_path = json.load(f)
+    with open(os.environ["GROVE_RESULT_FILE"], "w") as f:
+        json.dump({"same": by_path == payload, "n": by_path["n"]}, f)
 '''
 
 CONFIG = r'''
@@ -37,6 +44,10 @@ builder "breaks" {
 builder "garbled" {
   tags = { "linux" },
   steps = { consume { "notjson" } },
+}
+builder "byname" {
+  tags = { "linux" },
+  steps = { consume { "byname", payload = { n = 7 } } },
 }
 builder "unknown" {
   tags = { "linux" },
@@ -65,7 +76,7 @@ class ConsumerTests(GroveTestCase):
         with open(script, "w") as f:
             f.write(CONSUMER)
         extra = []
-        for name in ("double", "explode", "notjson"):
+        for name in ("double", "explode", "notjson", "byname"):
             extra += ["--consumer", f"{name}=/usr/bin/python3 {script} {name}"]
         g.start_master()
         g.start_worker("w1", extra=extra)
@@ -99,6 +110,14 @@ class ConsumerTests(GroveTestCase):
         self.assertEqual(req["result"], "failure")
         log, _ = self.g.log(build["id"], 0)
         self.assertIn("not JSON", log)
+
+    def test_payload_and_result_files_by_name_and_removed_after_the_step(self):
+        req, build = self.finished_build(self.g.force("byname"))
+        self.assertEqual(req["result"], "success", build)
+        self.assertEqual(build["steps"][0]["result_json"], {"same": True, "n": 7})
+        left = [os.path.join(d, f) for d, _, files in os.walk(self.g.root) for f in files
+                if f.startswith(".grove-consume")]
+        self.assertEqual(left, [])
 
     def test_consumer_unknown_to_the_worker_is_an_exception(self):
         req, build = self.finished_build(self.g.force("unknown"))

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -17,6 +18,8 @@
 #include <sstream>
 #include <string>
 #include <thread>
+
+#include "worker/program_path.h"
 
 namespace grove {
 namespace {
@@ -478,6 +481,99 @@ TEST(ChildProcessTest, DestroyingFromInsideCallbacksIsSafe) {
   EXPECT_TRUE(exited);
   EXPECT_FALSE(from_output);
   EXPECT_FALSE(from_exit);
+}
+
+// Sets PATH for one test and puts the worker's back afterwards.
+class ScopedPath {
+ public:
+  explicit ScopedPath(const std::string& path) {
+    const char* old = std::getenv("PATH");
+    had_ = old != nullptr;
+    if (had_) old_ = old;
+    ::setenv("PATH", path.c_str(), 1);
+  }
+  ~ScopedPath() {
+    if (had_) {
+      ::setenv("PATH", old_.c_str(), 1);
+    } else {
+      ::unsetenv("PATH");
+    }
+  }
+
+ private:
+  bool had_ = false;
+  std::string old_;
+};
+
+void WriteScript(const std::filesystem::path& path, const std::string& body, mode_t mode) {
+  std::ofstream(path) << "#!/bin/sh\n" << body << "\n";
+  ::chmod(path.c_str(), mode);
+}
+
+TEST(ProgramPathTest, FirstExecutableRegularFileOnPath) {
+  TempDir tmp;
+  auto a = tmp.path() / "a", b = tmp.path() / "b", c = tmp.path() / "c";
+  for (const auto& d : {a, b, c}) std::filesystem::create_directories(d);
+  std::filesystem::create_directories(a / "grove-pp-prog");  // a directory: skipped
+  WriteScript(b / "grove-pp-prog", "echo b", 0644);          // not executable: skipped
+  WriteScript(c / "grove-pp-prog", "echo c", 0755);
+  ScopedPath path(a.string() + ":" + b.string() + ":" + c.string());
+  EXPECT_EQ(FindOnPath("grove-pp-prog"), (c / "grove-pp-prog").string());
+  EXPECT_EQ(FindOnPath("grove-pp-missing"), "");
+  EXPECT_EQ(FindOnPath("c/grove-pp-prog"), "");  // a path, not a name: not looked up
+}
+
+TEST(ProgramPathTest, RelativeOrEmptyEntryBeforeTheProgramIsNotRemembered) {
+  TempDir tmp;
+  WriteScript(tmp.path() / "grove-pp-rel", "echo x", 0755);
+  // Those entries mean the current directory at the time of each spawn.
+  {
+    ScopedPath path(":" + tmp.path().string());
+    EXPECT_EQ(FindOnPath("grove-pp-rel"), "");
+  }
+  {
+    ScopedPath path("bin:" + tmp.path().string());
+    EXPECT_EQ(FindOnPath("grove-pp-rel"), "");
+  }
+  {
+    ScopedPath path(tmp.path().string() + ":");  // after it: no matter
+    EXPECT_EQ(FindOnPath("grove-pp-rel"), (tmp.path() / "grove-pp-rel").string());
+  }
+}
+
+TEST(ChildProcessTest, ProgramMovedOnPathWhileRememberedStillRuns) {
+  TempDir tmp;
+  auto first = tmp.path() / "first", second = tmp.path() / "second";
+  std::filesystem::create_directories(first);
+  std::filesystem::create_directories(second);
+  WriteScript(second / "grove-pp-moved", "echo second", 0755);
+  ScopedPath path(first.string() + ":" + second.string());
+  ChildOptions opts;
+  opts.argv = {"grove-pp-moved"};
+  auto out = RunToExit(opts);
+  ASSERT_TRUE(out.exit);
+  EXPECT_EQ(out.output, "second\n");
+  // Within the second the path is remembered: the spawn of the remembered path fails, and the
+  // child is started by a fresh search instead of failing.
+  std::filesystem::remove(second / "grove-pp-moved");
+  WriteScript(first / "grove-pp-moved", "echo first", 0755);
+  out = RunToExit(opts);
+  ASSERT_TRUE(out.exit);
+  EXPECT_EQ(out.exit->error, "");
+  EXPECT_EQ(out.output, "first\n");
+  std::filesystem::remove(first / "grove-pp-moved");
+  out = RunToExit(opts);
+  ASSERT_TRUE(out.exit);
+  EXPECT_EQ(out.exit->error, "cannot run 'grove-pp-moved': No such file or directory");
+}
+
+TEST(ChildProcessTest, ArgvZeroIsKeptAsGivenWhenFoundOnPath) {
+  // The program is spawned by its full path; what it sees as its name is still the one given.
+  ChildOptions opts;
+  opts.argv = {"sh", "-c", "echo $0"};
+  auto out = RunToExit(opts);
+  ASSERT_TRUE(out.exit);
+  EXPECT_EQ(out.output, "sh\n");
 }
 
 TEST(ChildProcessTest, ManyShortProcessesLeakNoDescriptors) {
