@@ -218,6 +218,7 @@ class AmqpAgent : public EventSink {
       return Requeue(d, {jobs[0].request_id, jobs[0].attempt}, jobs.size(), generation);
     const uint64_t id = next_batch_++;
     int open = 0;
+    bool ran = false;  // a job of it runs here already
     for (size_t i = 0; i < jobs.size(); ++i) {
       Key key{jobs[i].request_id, jobs[i].attempt};
       auto held = tags_.find(key);
@@ -237,6 +238,7 @@ class AmqpAgent : public EventSink {
         JobsDone(held->second, 1);  // settles nothing that lives: its generation is gone
         held->second = id;
         ++open;
+        ran = ran || runners_.count(key);
         continue;
       }
       // Delivered again, not here: it finished here before the connection broke.
@@ -248,7 +250,7 @@ class AmqpAgent : public EventSink {
     if (open == 0) return QueueSettle(d.tag, generation, true);
     {
       std::lock_guard lock(mu_);
-      batches_[id] = {d.tag, generation, open, true, d.exchange, d.routing_key, d.headers};
+      batches_[id] = {d.tag, generation, open, ran, d.exchange, d.routing_key, d.headers};
     }
     StartWaiting();
   }
@@ -264,6 +266,10 @@ class AmqpAgent : public EventSink {
     while (!waiting_.empty() && !stopping_ && static_cast<int>(runners_.size()) < capacity) {
       Waiting w = std::move(waiting_.front());
       waiting_.pop_front();
+      {
+        std::lock_guard lock(mu_);
+        if (auto it = batches_.find(w.batch); it != batches_.end()) it->second.ran = true;
+      }
       Run(std::move(w.job));
     }
   }
@@ -310,7 +316,6 @@ class AmqpAgent : public EventSink {
         out.exchange = it->second.exchange;
         out.key = it->second.routing_key;
         out.headers = it->second.headers;
-        it->second.ran = false;  // the rest of it may be acked before a welcome
       }
       const int n = static_cast<int>(jobs.size());
       out.body = n == 1 ? jobs[0].dump() : Json(std::move(jobs)).dump();
