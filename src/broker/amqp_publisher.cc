@@ -16,6 +16,9 @@ constexpr size_t kMaxMerged = 1024 * 1024;  // bytes of one merged array message
 // them that a confirm's round trip does not idle the connection.
 constexpr size_t kWindowPublishes = 16;
 constexpr size_t kWindowMessages = 4096;
+// Mergeable messages (events, consumer jobs) are many and small: few of their wire messages
+// in flight, so that even at a moderate rate they travel together rather than one by one.
+constexpr size_t kWindowMerged = 2;
 constexpr auto kConfirmTimeout = std::chrono::seconds(30);
 
 struct Wire {
@@ -106,10 +109,15 @@ void AmqpPublisher::Stop(int grace_ms) {
   if (thread_.joinable()) thread_.join();
 }
 
+bool AmqpPublisher::CanTake(const Outgoing& m) const {
+  return sent_.size() < kWindowPublishes && unconfirmed_.size() < kWindowMessages &&
+         (m.merge_key.empty() || merged_in_flight_ < kWindowMerged);
+}
+
 void AmqpPublisher::Wait(const AmqpConnection* conn, int ms, bool for_queue) {
   {
     std::lock_guard lock(mu_);
-    if (for_queue && !queue_.empty()) return;
+    if (for_queue && !queue_.empty() && CanTake(queue_.front())) return;
     waiting_ = for_queue;
     if (stopping_) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -140,7 +148,7 @@ void AmqpPublisher::Run() {
                         std::chrono::steady_clock::now() > stop_deadline_))
         return;
       // New messages while the window has room; the rest waits (and is coalesced later).
-      while (!queue_.empty() && sent_.size() < kWindowPublishes &&
+      while (!queue_.empty() && CanTake(queue_.front()) &&
              unconfirmed_.size() + batch.size() < kWindowMessages) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
@@ -155,6 +163,7 @@ void AmqpPublisher::Run() {
     if (!conn) {
       prepared.clear();
       sent_.clear();
+      merged_in_flight_ = 0;
       acked_upto_ = 0;
       acked_singles_.clear();
       st = AmqpConnection::Open(url_, 30, &conn);
@@ -179,7 +188,7 @@ void AmqpPublisher::Run() {
       bool room;
       {
         std::lock_guard lock(mu_);
-        room = room_for_more && !queue_.empty();
+        room = !queue_.empty() && CanTake(queue_.front());
       }
       if (st.ok() && !sent_.empty() && confirms.empty() && !room) {
         if (std::chrono::steady_clock::now() - oldest_sent_ > kConfirmTimeout) {
@@ -198,6 +207,7 @@ void AmqpPublisher::Run() {
       for (auto& m : batch) again.push_back(std::move(m));
       unconfirmed_.clear();
       sent_.clear();
+      merged_in_flight_ = 0;
       batch.swap(again);
       const int wait_ms = retry.Next();
       spdlog::warn("RabbitMQ publisher: {}; {} message(s) kept, next attempt in {}", st.message(),
@@ -220,7 +230,9 @@ bool AmqpPublisher::PublishBatch(AmqpConnection& conn, std::vector<Outgoing>& ba
     *st = conn.Publish(*w.exchange, *w.key, w.body(), *w.headers);
     if (!st->ok()) break;
     if (sent_.empty()) oldest_sent_ = std::chrono::steady_clock::now();
-    sent_.push_back({conn.published(), w.count});
+    const bool merged = !batch[done].merge_key.empty();
+    sent_.push_back({conn.published(), w.count, merged});
+    if (merged) ++merged_in_flight_;
     done += w.count;
   }
   for (size_t i = 0; i < done; ++i) unconfirmed_.push_back(std::move(batch[i]));
@@ -249,6 +261,7 @@ bool AmqpPublisher::Settle(const std::vector<AmqpConnection::Confirm>& confirms)
       unconfirmed_.pop_front();
       ++settled;
     }
+    if (sent_.front().merged) --merged_in_flight_;
     sent_.pop_front();
     if (!sent_.empty()) oldest_sent_ = std::chrono::steady_clock::now();
   }

@@ -1,7 +1,8 @@
 // AmqpPublisher: a thread that owns one publishing connection and sends what other threads
 // queue, as persistent messages with publisher confirms. Confirms are pipelined: new messages
 // go out while earlier ones await theirs, within a window (kWindowPublishes wire messages,
-// kWindowMessages queued ones); what piles up meanwhile is coalesced (merge_key). Each
+// kWindowMessages queued ones, kWindowMerged wire messages of mergeable ones); what piles up
+// meanwhile is coalesced (merge_key). Each
 // message's on_confirmed runs in publish order once it and every message before it are
 // confirmed. On a nack or a broken connection (broker down or restarting, network break) every
 // unconfirmed message is published again, in order, on a new connection after a backoff
@@ -60,6 +61,7 @@ class AmqpPublisher {
   struct Sent {    // one wire message: the next |count| messages of unconfirmed_
     uint64_t seq;  // its publisher-confirm sequence number on the connection
     size_t count;
+    bool merged;  // it carries mergeable messages
   };
   void Run();
   // Publishes |batch| (moved to unconfirmed_); false on a connection error (in *st).
@@ -84,6 +86,9 @@ class AmqpPublisher {
   // Publisher thread only.
   std::deque<Outgoing> unconfirmed_;  // published, in order, awaiting confirms
   std::deque<Sent> sent_;
+  size_t merged_in_flight_ = 0;  // of sent_, those that carry mergeable messages
+  // Whether the window has room for |m| now.
+  bool CanTake(const Outgoing& m) const;
   uint64_t acked_upto_ = 0;                            // every seq up to it is confirmed
   std::set<uint64_t> acked_singles_;                   // confirmed one by one beyond acked_upto_
   std::chrono::steady_clock::time_point oldest_sent_;  // of sent_.front()
