@@ -87,6 +87,8 @@ class AmqpAgent : public EventSink {
   // next attempt), and the job message is acknowledged once that event is confirmed.
   void Shutdown() {
     stopping_ = true;
+    draining_ = true;  // the consumer thread cancels its consumers: no new deliveries
+    wake_.Notify();
     for (auto& [key, r] : runners_) r->Cancel(Result::kRetry);
     HandBackWaiting();
     WaitDrained(std::chrono::steady_clock::now() + std::chrono::seconds(5));
@@ -211,9 +213,15 @@ class AmqpAgent : public EventSink {
       spdlog::error("job message refused ({}); dead-lettered", st.message());
       return QueueSettle(d.tag, generation, false);
     }
-    if (stopping_) return;  // unacknowledged: RabbitMQ gives it to another worker
-    bool known = false;     // a job of it is here: our own delivery again, after a reconnect
+    bool known = false;  // a job of it is here: our own delivery again, after a reconnect
     for (const auto& job : jobs) known = known || tags_.count({job.request_id, job.attempt});
+    if (stopping_ && !known) {
+      // Came while stopping (before the consumers were cancelled): back to its queue as it
+      // came, not counted as a loss, and acknowledged once that is confirmed.
+      return publisher_.Publish(
+          {d.exchange, d.routing_key, d.body,
+           [this, tag = d.tag, generation] { QueueSettle(tag, generation, true); }, "", d.headers});
+    }
     if (d.redelivered && !known)
       return Requeue(d, {jobs[0].request_id, jobs[0].attempt}, jobs.size(), generation);
     const uint64_t id = next_batch_++;
@@ -577,13 +585,14 @@ class AmqpAgent : public EventSink {
         spdlog::info("worker {}: consuming {} job queue(s) (prefetch {})", opts_.name,
                      queues.size(), want.capacity);
       }
-      if (consuming == paused_) {
-        if (paused_) {
+      const bool pause = paused_ || draining_;
+      if (consuming == pause) {
+        if (pause) {
           GROVE_RETURN_IF_ERROR(jobs->CancelConsumers());
         } else {
           for (const auto& q : queues) GROVE_RETURN_IF_ERROR(jobs->Consume(q, 0));
         }
-        consuming = !paused_;
+        consuming = !pause;
       }
       // What has arrived, without blocking; then sleep until a socket or a settle wakes us.
       bool any = false;
@@ -615,6 +624,7 @@ class AmqpAgent : public EventSink {
   std::atomic<bool> stop_consumer_{false};
   std::atomic<uint64_t> generation_{0};
   std::atomic<bool> paused_{false};
+  std::atomic<bool> draining_{false};  // stopping: take no more jobs
   bool master_frames_ = false;  // the master's welcome says it takes binary log frames (io thread)
   std::atomic<bool> welcomed_{
       false};  // the master accepted our hello  // by the master (POST /api/v1/workers/NAME/pause)

@@ -90,6 +90,24 @@ class AmqpJobBatchTests(AmqpTestCase):
         wait_for(all_there, timeout=60, what=f"{n} jobs in {QUEUE}")
         return box["msgs"]
 
+    def as_one_message(self, n):
+        """Once the master published n jobs to QUEUE, puts them all into ONE message (a JSON
+        array of the master's job objects, as docs/protocol.md describes it)."""
+        self.wait_published(n)
+        conn, ch = self.channel()
+        jobs = []
+        while True:
+            method, _, body = ch.basic_get(QUEUE, auto_ack=True)
+            if method is None:
+                break
+            msg = json.loads(body)
+            jobs.extend(msg if isinstance(msg, list) else [msg])
+        self.assertEqual(len(jobs), n)
+        ch.confirm_delivery()
+        ch.basic_publish("grove.jobs", QUEUE, json.dumps(jobs).encode(),
+                         pika.BasicProperties(delivery_mode=2, content_type="application/json"))
+        conn.close()
+
     def requests(self, n):
         return [self.g.get(f"/api/v1/requests/{rid}") for rid in range(1, n + 1)]
 
@@ -145,22 +163,7 @@ class AmqpJobBatchTests(AmqpTestCase):
             status, answer, _ = self.g.call("POST", "/api/v1/jobs",
                                             {"consumer": "echo", "payload": {"n": i}})
             self.assertEqual(status, 201, answer)
-        self.wait_published(n)
-        # Whatever the master made of them, w1 gets them all as ONE message (a JSON array of
-        # the master's job objects, as docs/protocol.md describes it).
-        conn, ch = self.channel()
-        jobs = []
-        while True:
-            method, _, body = ch.basic_get(QUEUE, auto_ack=True)
-            if method is None:
-                break
-            msg = json.loads(body)
-            jobs.extend(msg if isinstance(msg, list) else [msg])
-        self.assertEqual(len(jobs), n)
-        ch.confirm_delivery()
-        ch.basic_publish("grove.jobs", QUEUE, json.dumps(jobs).encode(),
-                         pika.BasicProperties(delivery_mode=2, content_type="application/json"))
-        conn.close()
+        self.as_one_message(n)
         self.resume("w1")
 
         def some_done():
@@ -181,6 +184,27 @@ class AmqpJobBatchTests(AmqpTestCase):
         _, ch = self.channel()
         wait_for(lambda: ch.queue_declare(QUEUE, passive=True).method.message_count == 0,
                  what="an empty job queue")
+
+    def test_stopping_worker_hands_back_the_jobs_it_had_not_started(self):
+        self.g.start_worker("w1", extra=self.consumer)
+        self.pause("w1")
+        n = 10
+        for i in range(n):
+            status, answer, _ = self.g.call("POST", "/api/v1/jobs",
+                                            {"consumer": "echo", "payload": {"n": i}})
+            self.assertEqual(status, 201, answer)
+        self.as_one_message(n)
+        self.resume("w1")
+        wait_for(lambda: len([r for r in self.requests(n) if r["state"] == "finished"]) >= 2,
+                 timeout=60, what="w1 to finish a few of the jobs")
+        self.g.workers["w1"].stop()  # SIGTERM: the running jobs end as retry
+        self.assertIn("handed back", self.g.workers["w1"].output())
+        self.g.start_worker("w2", extra=self.consumer)
+        self.assert_each_ran_once(n)
+        # Handed back is no loss: no delivery was counted, nothing was dead-lettered.
+        self.assertNotIn("delivered again", self.g.workers["w2"].output())
+        _, ch = self.channel()
+        self.assertEqual(ch.queue_declare("grove.deadletters", passive=True).method.message_count, 0)
 
     def test_no_arrays_while_a_worker_that_does_not_speak_v3_is_connected(self):
         self.g.start_worker("w1", extra=self.consumer)
