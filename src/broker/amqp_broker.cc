@@ -22,7 +22,11 @@ using namespace amqp;
 
 namespace {
 constexpr int64_t kWorkerSilenceMs = 15000;  // no hello for this long: the worker is gone
-}
+// The caps of one job message carrying several consumer jobs (docs/protocol.md).
+constexpr size_t kMaxJobsPerMessage = 32;
+constexpr size_t kMaxJobBatchBytes = 256 * 1024;
+constexpr char kConsumerBuilderPrefix[] = "consume:";
+}  // namespace
 
 struct AmqpBroker::State {
   AmqpUrl url;
@@ -33,6 +37,8 @@ struct AmqpBroker::State {
   std::thread consumer;
   std::atomic<bool> stop{false};
   std::atomic<bool> active{true};  // consumes the master's queues (SetActive)
+  // Every worker this master hears from said v 3 (it takes arrays of jobs), and there is one.
+  std::atomic<bool> batch_jobs{false};
 
   // Cross-thread inputs of the consumer thread.
   std::mutex mu;
@@ -67,8 +73,18 @@ struct AmqpBroker::State {
     };
     std::vector<Held> held;
     std::set<std::string> refused;  // instances the master refused
+    int64_t v = 1;                  // of its hello
   };
   std::map<std::string, Worker> workers;
+  void UpdateBatching() {
+    bool any = false, all = true;
+    for (const auto& [name, w] : workers) {
+      if (!w.conn) continue;
+      any = true;
+      all = all && w.v >= kAmqpProtocolVersion;
+    }
+    batch_jobs = any && all;
+  }
   ConnId next_conn = 1;
   uint64_t generation = 0;  // of the consumer connection
 
@@ -182,6 +198,13 @@ void AmqpBroker::PublishJob(const std::vector<std::string>& tags, Json msg) {
   // route.
   Outgoing out{kJobsExchange, q, job.dump(), nullptr};
   out.needs = q;
+  // Consumer jobs that pile up travel several to a message, when every worker takes that: the
+  // broker's work is per message, and a consumer job is small and short.
+  if (state_->batch_jobs && StringOr(job, "builder").rfind(kConsumerBuilderPrefix, 0) == 0) {
+    out.merge_key = q;
+    out.merge_max_count = kMaxJobsPerMessage;
+    out.merge_max_bytes = kMaxJobBatchBytes;
+  }
   state_->publisher->Publish(std::move(out));
 }
 
@@ -354,6 +377,7 @@ void AmqpBroker::State::ForgetWorkers() {
     w.unacked.clear();
     w.held.clear();
   }
+  UpdateBatching();
   std::lock_guard lock(mu);
   acks.clear();
   resends.clear();
@@ -506,6 +530,7 @@ Status AmqpBroker::State::ConsumeOnce(AmqpConnection& c) {
         Gone(name, w);
       }
     }
+    UpdateBatching();
     // 3. New events, in batches (the controller commits a batch in one transaction).
     std::map<std::string, std::vector<Json>> batch;
     Delivery d;
@@ -651,6 +676,8 @@ void AmqpBroker::State::OnHelloEvent(const std::string& name, const Json& ev) {
   w.conn = next_conn++;
   w.instance = instance;
   w.accepted = false;
+  w.v = IntOr(ev, "v", 1);
+  UpdateBatching();
   {
     std::lock_guard lock(mu);
     conn_names[w.conn] = name;
@@ -663,8 +690,8 @@ void AmqpBroker::State::OnHelloEvent(const std::string& name, const Json& ev) {
     const bool retry = st.code() == Status::Code::kUnavailable;
     if (!retry) {
       Json answer = {{"type", st.ok() ? "welcome" : "refused"}, {"instance", instance}};
-      // Version 2: this master takes binary log frames (core/log_frame.h).
-      if (st.ok()) answer["v"] = kLinkProtocolVersion;
+      // 2: this master takes binary log frames; 3: it may send arrays of jobs.
+      if (st.ok()) answer["v"] = kAmqpProtocolVersion;
       if (!st.ok()) answer["error"] = st.message();
       // What grove.lua says of the worker, for a worker started without --tags or --capacity.
       if (Json settings = st.ok() && worker_settings ? worker_settings(name) : Json();

@@ -277,6 +277,34 @@ Status AmqpConnection::WaitConfirms(int timeout_ms) {
   return Status::Ok();
 }
 
+Status AmqpConnection::PollConfirms(int timeout_ms, std::vector<Confirm>* out) {
+  for (int wait_ms = timeout_ms;; wait_ms = 0) {
+    amqp_frame_t frame;
+    timeval tv = Tv(wait_ms);
+    amqp_maybe_release_buffers(impl_->conn);
+    int rc = amqp_simple_wait_frame_noblock(impl_->conn, &frame, &tv);
+    if (rc == AMQP_STATUS_TIMEOUT) return Status::Ok();
+    if (rc != AMQP_STATUS_OK)
+      return Status::Unavailable(std::string("waiting for confirms: ") + amqp_error_string2(rc));
+    if (frame.frame_type != AMQP_FRAME_METHOD) continue;
+    Confirm c;
+    if (frame.payload.method.id == AMQP_BASIC_ACK_METHOD) {
+      auto* m = static_cast<amqp_basic_ack_t*>(frame.payload.method.decoded);
+      c = {m->delivery_tag, m->multiple != 0, true};
+    } else if (frame.payload.method.id == AMQP_BASIC_NACK_METHOD) {
+      auto* m = static_cast<amqp_basic_nack_t*>(frame.payload.method.decoded);
+      c = {m->delivery_tag, m->multiple != 0, false};
+    } else if (frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ||
+               frame.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD) {
+      return Status::Unavailable("the broker closed the channel while confirming");
+    } else {
+      continue;
+    }
+    confirmed_ = std::max(confirmed_, c.tag);
+    out->push_back(c);
+  }
+}
+
 Status AmqpConnection::Consume(const std::string& queue, int prefetch) {
   if (prefetch > 0) {
     amqp_basic_qos(impl_->conn, 1, 0, static_cast<uint16_t>(prefetch), 0);

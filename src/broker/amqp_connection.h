@@ -68,6 +68,19 @@ class AmqpConnection {
   // republishes the batch) or nothing came within |timeout_ms|.
   Status WaitConfirms(int timeout_ms);
   uint64_t unconfirmed() const { return published_ - confirmed_; }
+  // The sequence number (delivery tag) of the last Publish on this connection: 1, 2, ...
+  uint64_t published() const { return published_; }
+  // A broker's basic.ack or basic.nack of published messages: |tag|, or every tag up to it
+  // with |multiple|.
+  struct Confirm {
+    uint64_t tag = 0;
+    bool multiple = false;
+    bool ack = true;
+  };
+  // For a publisher that keeps publishing while earlier messages await their confirms: the
+  // confirms that arrive within |timeout_ms| (0: those already here, without blocking), after
+  // the first one without waiting more. An error means the connection is unusable.
+  Status PollConfirms(int timeout_ms, std::vector<Confirm>* out);
 
   // basic.qos(prefetch) (skipped when prefetch is 0) then basic.consume with manual acks.
   Status Consume(const std::string& queue, int prefetch);

@@ -23,6 +23,11 @@ inline constexpr char kSubmitExchange[] = "grove.submit";   // fanout, durable: 
 inline constexpr char kSubmitQueue[] = "grove.submit";      // consumed by the master
 inline constexpr size_t kMaxSubmissionBytes = 1024 * 1024;  // as POST /api/v1/jobs
 
+// The "v" of the AMQP hello and welcome. 2: the master takes binary log frames
+// (core/log_frame.h). 3: a job message may be a JSON array of jobs; a master sends arrays only
+// while every worker it knows said 3 in its hello (docs/protocol.md).
+inline constexpr int kAmqpProtocolVersion = 3;
+
 // How many deliveries of a job message may be lost (its worker died or lost its connection
 // before acknowledging it) before workers dead-letter it; counted in this header.
 inline constexpr char kDeliveriesHeader[] = "x-grove-deliveries";

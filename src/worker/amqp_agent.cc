@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <deque>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -86,7 +87,10 @@ class AmqpAgent : public EventSink {
   // next attempt), and the job message is acknowledged once that event is confirmed.
   void Shutdown() {
     stopping_ = true;
+    draining_ = true;  // the consumer thread cancels its consumers: no new deliveries
+    wake_.Notify();
     for (auto& [key, r] : runners_) r->Cancel(Result::kRetry);
+    HandBackWaiting();
     WaitDrained(std::chrono::steady_clock::now() + std::chrono::seconds(5));
   }
 
@@ -113,11 +117,11 @@ class AmqpAgent : public EventSink {
       Key key{IntOr(ev, "request", 0), static_cast<int>(IntOr(ev, "attempt", 0))};
       auto it = tags_.find(key);
       if (it != tags_.end()) {
-        uint64_t tag = it->second.first;
-        uint64_t generation = it->second.second;
+        const uint64_t batch = it->second;
         tags_.erase(it);
-        // The job message is acknowledged only once job.finished is safe in the broker.
-        on_confirmed = [this, tag, generation] { QueueSettle(tag, generation, true, true); };
+        // The job message is acknowledged only once the job.finished of each of its jobs is
+        // safe in the broker.
+        on_confirmed = [this, batch] { JobsDone(batch, 1); };
       }
     }
     // A log chunk goes compressed, alone in a message, as a binary log frame, once a master's
@@ -158,7 +162,7 @@ class AmqpAgent : public EventSink {
       running.push_back({{"request", key.first}, {"attempt", key.second}});
     // One hello waiting for its confirm is enough: while RabbitMQ is down they would pile up.
     if (hello_pending_.exchange(true)) return ArmHelloTimer();
-    Json hello = {{"type", "hello"},          {"v", 1},
+    Json hello = {{"type", "hello"},          {"v", kAmqpProtocolVersion},
                   {"worker", opts_.name},     {"secret", opts_.secret},
                   {"instance", instance_},    {"capacity", opts_.capacity},
                   {"tags", opts_.tags},       {"running", running},
@@ -175,43 +179,124 @@ class AmqpAgent : public EventSink {
     });
   }
 
-  // On the io thread: a delivery from a job queue.
+  // Called on the publisher thread (a job.finished confirmed, jobs handed back) or the io
+  // thread: |n| jobs of delivery |batch| are done; once all are, the delivery is acknowledged.
+  void JobsDone(uint64_t batch, int n) {
+    {
+      std::lock_guard lock(mu_);
+      auto it = batches_.find(batch);
+      if (it == batches_.end()) return;
+      it->second.open -= n;
+      if (it->second.open > 0) return;
+      settles_.push_back({it->second.tag, it->second.generation, true, it->second.ran});
+      batches_.erase(it);
+    }
+    wake_.Notify();
+  }
+
+  // On the io thread: a delivery from a job queue, one job object or (a master whose welcome
+  // has "v" 3, for consumer builders) a JSON array of them (docs/protocol.md).
   void OnJob(const Delivery& d, uint64_t generation) {
-    const uint64_t tag = d.tag;
     Json msg = ParseUntrusted(d.body);
-    JobSpec job;
-    Status st = msg.is_discarded() ? Status::Invalid("not JSON") : JobFromJson(msg, &job);
+    std::vector<Json> raw;
+    if (msg.is_array()) {
+      for (auto& j : msg) raw.push_back(std::move(j));
+    } else if (!msg.is_discarded()) {
+      raw.push_back(std::move(msg));
+    }
+    std::vector<JobSpec> jobs(raw.size());
+    Status st = raw.empty() ? Status::Invalid("not a job object or a non-empty array of them")
+                            : Status::Ok();
+    for (size_t i = 0; st.ok() && i < raw.size(); ++i) st = JobFromJson(raw[i], &jobs[i]);
     if (!st.ok()) {
+      // Poison: the whole message (one element cannot be told from its neighbours' fate).
       spdlog::error("job message refused ({}); dead-lettered", st.message());
-      return QueueSettle(tag, generation, false);
+      return QueueSettle(d.tag, generation, false);
     }
-    Key key{job.request_id, job.attempt};
-    if (runners_.count(key)) {
+    bool known = false;  // a job of it is here: our own delivery again, after a reconnect
+    for (const auto& job : jobs) known = known || tags_.count({job.request_id, job.attempt});
+    if (stopping_ && !known) {
+      // Came while stopping (before the consumers were cancelled): back to its queue as it
+      // came, not counted as a loss, and acknowledged once that is confirmed.
+      return publisher_.Publish(
+          {d.exchange, d.routing_key, d.body,
+           [this, tag = d.tag, generation] { QueueSettle(tag, generation, true); }, "", d.headers});
+    }
+    if (d.redelivered && !known)
+      return Requeue(d, {jobs[0].request_id, jobs[0].attempt}, jobs.size(), generation);
+    const uint64_t id = next_batch_++;
+    int open = 0;
+    bool ran = false;  // a job of it runs here already
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      Key key{jobs[i].request_id, jobs[i].attempt};
       auto held = tags_.find(key);
-      if (held != tags_.end() && held->second.second == generation) {
+      if (held != tags_.end()) {
+        bool same_connection;
+        {
+          std::lock_guard lock(mu_);
+          auto old = batches_.find(held->second);
+          same_connection = old != batches_.end() && old->second.generation == generation;
+        }
         // A second copy of the job (the master publishes a job again after a restart when it
-        // cannot know whether the first reached RabbitMQ): the running one is enough.
-        return QueueSettle(tag, generation, true);
+        // cannot know whether the first reached RabbitMQ): the one here is enough.
+        if (same_connection && !d.redelivered) continue;
+        // Delivered again while it runs or waits here (our connection to the broker broke and
+        // RabbitMQ put the message back): this delivery is the one to acknowledge when it
+        // finishes (the old delivery tag died with the old connection).
+        JobsDone(held->second, 1);  // settles nothing that lives: its generation is gone
+        held->second = id;
+        ++open;
+        ran = ran || runners_.count(key);
+        continue;
       }
-      // Delivered again while it runs (our connection to the broker broke and RabbitMQ put the
-      // message back): the running job reports, and this delivery is the one to acknowledge
-      // when it finishes (the old delivery tag died with the old connection).
-      tags_[key] = {tag, generation};
-      return;
+      // Delivered again, not here: it finished here before the connection broke.
+      if (d.redelivered) continue;
+      tags_[key] = id;
+      waiting_.push_back({std::move(jobs[i]), std::move(raw[i]), id});
+      ++open;
     }
-    if (stopping_) return;  // unacknowledged: RabbitMQ gives it to another worker
-    if (d.redelivered) return Requeue(d, key, generation);
+    if (open == 0) return QueueSettle(d.tag, generation, true);
+    {
+      std::lock_guard lock(mu_);
+      batches_[id] = {d.tag, generation, open, ran, d.exchange, d.routing_key, d.headers};
+    }
+    StartWaiting();
+  }
+
+  // Starts waiting jobs while fewer than |capacity| run: a delivery may carry more jobs than
+  // that, and they run here, in order, as slots free up.
+  void StartWaiting() {
+    int capacity;
+    {
+      std::lock_guard lock(mu_);
+      capacity = subscription_.capacity;
+    }
+    while (!waiting_.empty() && !stopping_ && static_cast<int>(runners_.size()) < capacity) {
+      Waiting w = std::move(waiting_.front());
+      waiting_.pop_front();
+      {
+        std::lock_guard lock(mu_);
+        if (auto it = batches_.find(w.batch); it != batches_.end()) it->second.ran = true;
+      }
+      Run(std::move(w.job));
+    }
+  }
+
+  void Run(JobSpec job) {
+    Key key{job.request_id, job.attempt};
     job.master_url = opts_.master_url;
     job.consumers = opts_.consumers;
     std::string dir = dirs_.Acquire(job.builder);
     spdlog::info("job {}.{}: builder {} in {}", job.request_id, job.attempt, job.builder, dir);
-    tags_[key] = {tag, generation};
     auto runner = std::make_unique<JobRunner>(
         io_, std::move(job), dir, *this, [this, key](JobRunner& r, Result res) {
           spdlog::info("job {}.{}: {}", key.first, key.second, ResultName(res));
           dirs_.Release(r.builddir());
           // Destroyed later: this callback runs inside the runner.
-          asio::post(io_, [this, key] { runners_.erase(key); });
+          asio::post(io_, [this, key] {
+            runners_.erase(key);
+            StartWaiting();
+          });
         });
     JobRunner* raw = runner.get();
     raw->set_master_url(opts_.master_url);
@@ -220,24 +305,55 @@ class AmqpAgent : public EventSink {
     raw->Start();
   }
 
+  // Stopping: the jobs that never started go back to their queue (as they came, in one
+  // message per delivery, its x-grove-deliveries kept: not a loss), and their delivery is
+  // acknowledged once that is confirmed.
+  void HandBackWaiting() {
+    std::map<uint64_t, std::vector<Json>> by_batch;
+    for (auto& w : waiting_) {
+      tags_.erase({w.job.request_id, w.job.attempt});
+      by_batch[w.batch].push_back(std::move(w.raw));
+    }
+    waiting_.clear();
+    for (auto& [id, jobs] : by_batch) {
+      Outgoing out;
+      {
+        std::lock_guard lock(mu_);
+        auto it = batches_.find(id);
+        if (it == batches_.end()) continue;
+        out.exchange = it->second.exchange;
+        out.key = it->second.routing_key;
+        out.headers = it->second.headers;
+      }
+      const int n = static_cast<int>(jobs.size());
+      out.body = n == 1 ? jobs[0].dump() : Json(std::move(jobs)).dump();
+      out.on_confirmed = [this, id = id, n] { JobsDone(id, n); };
+      spdlog::info("{} job(s) that had not started handed back to {}", n, out.key);
+      publisher_.Publish(std::move(out));
+    }
+  }
+
   // A job delivered before to a consumer that never acknowledged it: that worker died or lost
   // its connection, possibly because of this very job. Classic queues do not count deliveries,
   // so the count of such lost deliveries travels in the x-grove-deliveries header: the message
   // is published again at the back of its queue with the count + 1 (then this delivery is
   // acknowledged), and once kMaxDeliveries were lost it goes to the dead-letter queue instead
   // of taking down worker after worker.
-  void Requeue(const Delivery& d, const Key& key, uint64_t generation) {
+  // An array of jobs is one message: it is requeued or dead-lettered whole.
+  void Requeue(const Delivery& d, const Key& key, size_t jobs, uint64_t generation) {
     auto it = d.headers.find(kDeliveriesHeader);
     const int64_t lost = (it == d.headers.end() ? 0 : it->second) + 1;
+    const std::string what =
+        jobs == 1 ? fmt::format("job {}.{}", key.first, key.second)
+                  : fmt::format("{} jobs from job {}.{} on", jobs, key.first, key.second);
     if (lost >= kMaxDeliveries) {
-      spdlog::error("job {}.{}: lost with its worker {} times; dead-lettered", key.first,
-                    key.second, lost);
+      spdlog::error("{}: lost with its worker {} times; dead-lettered", what, lost);
       return QueueSettle(d.tag, generation, false);
     }
     spdlog::warn(
-        "job {}.{}: delivered again (its worker died or lost its connection); lost "
+        "{}: delivered again (its worker died or lost its connection); lost "
         "{} of at most {} times, requeued",
-        key.first, key.second, lost, kMaxDeliveries);
+        what, lost, kMaxDeliveries);
     publisher_.Publish({d.exchange,
                         d.routing_key,
                         d.body,
@@ -361,6 +477,7 @@ class AmqpAgent : public EventSink {
     stop_consumer_ = true;
     wake_.Notify();
     stopping_ = true;
+    waiting_.clear();  // unacknowledged: RabbitMQ gives them to the workers the master accepts
     for (auto& [key, r] : runners_) r->Cancel();
     hello_timer_.cancel();
     io_.stop();
@@ -468,13 +585,14 @@ class AmqpAgent : public EventSink {
         spdlog::info("worker {}: consuming {} job queue(s) (prefetch {})", opts_.name,
                      queues.size(), want.capacity);
       }
-      if (consuming == paused_) {
-        if (paused_) {
+      const bool pause = paused_ || draining_;
+      if (consuming == pause) {
+        if (pause) {
           GROVE_RETURN_IF_ERROR(jobs->CancelConsumers());
         } else {
           for (const auto& q : queues) GROVE_RETURN_IF_ERROR(jobs->Consume(q, 0));
         }
-        consuming = !paused_;
+        consuming = !pause;
       }
       // What has arrived, without blocking; then sleep until a socket or a settle wakes us.
       bool any = false;
@@ -506,6 +624,7 @@ class AmqpAgent : public EventSink {
   std::atomic<bool> stop_consumer_{false};
   std::atomic<uint64_t> generation_{0};
   std::atomic<bool> paused_{false};
+  std::atomic<bool> draining_{false};  // stopping: take no more jobs
   bool master_frames_ = false;  // the master's welcome says it takes binary log frames (io thread)
   std::atomic<bool> welcomed_{
       false};  // the master accepted our hello  // by the master (POST /api/v1/workers/NAME/pause)
@@ -524,7 +643,26 @@ class AmqpAgent : public EventSink {
   Wakeup wake_;  // settles_ has work, or stop_consumer_ was set
   // io thread only
   std::map<Key, std::unique_ptr<JobRunner>> runners_;
-  std::map<Key, std::pair<uint64_t, uint64_t>> tags_;  // job → (delivery tag, generation)
+  // A delivery of the jobs queue until every job of it is done (under mu_: the publisher
+  // thread settles it when the last job.finished is confirmed).
+  struct Batch {
+    uint64_t tag;
+    uint64_t generation;  // the consumer connection the tag belongs to
+    int open;             // its jobs not done yet
+    bool ran;             // one of its jobs ran here: the ack waits for the master's welcome
+    std::string exchange, routing_key;
+    Headers headers;
+  };
+  std::map<uint64_t, Batch> batches_;  // under mu_
+  // A job of a delivery, waiting for a free slot (io thread).
+  struct Waiting {
+    JobSpec job;
+    Json raw;  // as it came, to hand it back
+    uint64_t batch;
+  };
+  std::deque<Waiting> waiting_;
+  uint64_t next_batch_ = 1;
+  std::map<Key, uint64_t> tags_;  // job running or waiting here → its delivery (batches_)
   BuildDirs dirs_{opts_.workdir};
   int64_t next_id_ = 1;
   bool stopping_ = false;

@@ -1,9 +1,12 @@
 """examples/consumers/python/worker.py, a worker written from docs/protocol.md alone, against the
 real broker: consumer jobs published through the master's API run on it and their result JSON
 is stored with the step."""
+import json
 import os
 import subprocess
 import unittest
+
+import pika
 
 from amqp_harness import AmqpTestCase
 from grove_harness import wait_for
@@ -31,10 +34,10 @@ class PythonWorkerTests(AmqpTestCase):
             f.write(self.g.secrets["py1"] + "\n")
         log_path = os.path.join(self.g.root, "worker-py1.log")
         self.py_log = open(log_path, "w")
-        self.py_proc = subprocess.Popen(
-            ["/usr/bin/python3", WORKER_PY, "--broker", self.amqp_url, "--name", "py1",
-             "--secret-file", secret_file, "--workdir", os.path.join(self.g.root, "py1")],
-            stdout=self.py_log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.py_args = ["/usr/bin/python3", WORKER_PY, "--broker", self.amqp_url, "--name", "py1",
+                        "--secret-file", secret_file, "--workdir", os.path.join(self.g.root, "py1")]
+        self.py_proc = subprocess.Popen(self.py_args, stdout=self.py_log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
         wait_for(lambda: self.g.worker_connected("py1"), timeout=20,
                  what="the Python worker to say hello")
 
@@ -70,6 +73,40 @@ class PythonWorkerTests(AmqpTestCase):
         self.assertIn("RuntimeError: no scores today", log)
         req, build = self.job("not-in-python", {})
         self.assertEqual(req["result"], "exception")
+
+    def test_a_message_of_several_jobs_runs_them_all(self):
+        # The worker says v 3: a master may send it arrays of jobs (docs/protocol.md). Here
+        # the test makes one of the master's jobs, the worker stopped meanwhile.
+        self.py_proc.kill()
+        self.py_proc.wait()
+        ids = []
+        for n in range(5):
+            status, answer, _ = self.g.call("POST", "/api/v1/jobs",
+                                            {"consumer": "double", "payload": {"n": n}})
+            self.assertEqual(status, 201, answer)
+            ids.append(answer["request"])
+        conn = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
+        ch = conn.channel()
+        jobs = []
+
+        def take():
+            method, _, body = ch.basic_get("grove.jobs._any", auto_ack=True)
+            if method is not None:
+                msg = json.loads(body)
+                jobs.extend(msg if isinstance(msg, list) else [msg])
+            return len(jobs) == len(ids)
+        wait_for(take, what="the jobs in RabbitMQ")
+        ch.confirm_delivery()
+        ch.basic_publish("grove.jobs", "grove.jobs._any", json.dumps(jobs).encode(),
+                         pika.BasicProperties(delivery_mode=2, content_type="application/json"))
+        conn.close()
+        self.py_proc = subprocess.Popen(self.py_args, stdout=self.py_log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+        for n, rid in enumerate(ids):
+            req = self.g.wait_request(rid, timeout=60)
+            self.assertEqual(req["result"], "success", req)
+            build = self.g.build(req["builds"][-1]["id"])
+            self.assertEqual(build["steps"][0]["result_json"]["doubled"], 2 * n)
 
 
 if __name__ == "__main__":

@@ -5,10 +5,18 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <set>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "broker/amqp_publisher.h"
 
 namespace grove::amqp {
 namespace {
@@ -210,6 +218,63 @@ TEST_F(AmqpConnectionTest, ConfirmedPublishThenConsumeWithManualAcks) {
   }
   EXPECT_EQ(bodies.size(), 500u);
   EXPECT_EQ(redelivered, 3);
+}
+
+// The publisher keeps sending while earlier messages await their confirms: every message
+// arrives once, in order, each on_confirmed runs once and in publish order, and what piled up
+// is merged into arrays no longer than the cap.
+TEST_F(AmqpConnectionTest, PublisherPipelinesConfirmsInOrderAndCapsMergedArrays) {
+  const std::string q = prefix_ + ".q";
+  auto setup = [&q](AmqpConnection& c) { return c.DeclareQueue(q, {}); };
+  AmqpPublisher pub(url_, setup);
+  pub.Start();
+  constexpr int kN = 3000;
+  std::mutex mu;
+  std::vector<int> confirmed;
+  for (int i = 0; i < kN; ++i) {
+    Outgoing m{"", q, std::to_string(i), [&mu, &confirmed, i] {
+                 std::lock_guard lock(mu);
+                 confirmed.push_back(i);
+               }};
+    if (i % 500 != 0) {  // every 500th travels alone
+      m.merge_key = q;
+      m.merge_max_count = 32;
+    }
+    pub.Publish(std::move(m));
+  }
+  for (int i = 0; i < 300 && pub.pending() > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_EQ(pub.pending(), 0u);
+  pub.Stop();
+  {
+    std::lock_guard lock(mu);
+    ASSERT_EQ(confirmed.size(), static_cast<size_t>(kN));
+    for (int i = 0; i < kN; ++i) ASSERT_EQ(confirmed[i], i);
+  }
+  auto c = Connect();
+  ASSERT_TRUE(c->Consume(q, 500).ok());
+  std::vector<int> got_values;
+  size_t messages = 0;
+  for (int i = 0; i < 2000 && got_values.size() < static_cast<size_t>(kN); ++i) {
+    Delivery d;
+    bool got = false;
+    ASSERT_TRUE(c->Next(1000, &d, &got).ok());
+    if (!got) continue;
+    ++messages;
+    ASSERT_TRUE(c->Ack(d.tag).ok());
+    std::string body = d.body;
+    size_t n = 1;
+    if (!body.empty() && body.front() == '[') {
+      body = body.substr(1, body.size() - 2);
+      n = std::count(body.begin(), body.end(), ',') + 1;
+      EXPECT_LE(n, 32u) << d.body;
+    }
+    std::stringstream in(body);
+    for (std::string item; std::getline(in, item, ',');) got_values.push_back(std::stoi(item));
+  }
+  ASSERT_EQ(got_values.size(), static_cast<size_t>(kN));
+  for (int i = 0; i < kN; ++i) ASSERT_EQ(got_values[i], i);
+  EXPECT_GE(messages, static_cast<size_t>(kN / 32));
 }
 
 TEST_F(AmqpConnectionTest, RejectedMessageGoesToTheDeadLetterQueue) {

@@ -99,7 +99,12 @@ class Worker:
         self.params = pika.URLParameters(args.broker)
         self.params.heartbeat = 30
         self.next_id = 1
-        self.running = {}  # (request, attempt) -> {"tag": delivery tag, "cancelled": bool}
+        self.running = {}  # (request, attempt) -> {"batch": delivery, "cancelled": bool}
+        # A job message may carry several jobs (a JSON array, protocol v 3): it is acknowledged
+        # once every one of them finished; they run `capacity` at a time, the rest wait here.
+        self.batches = {}  # delivery tag -> jobs of it not finished
+        self.waiting = []  # (job, key), in order
+        self.threads = 0   # jobs running
 
     # Everything below runs on the connection's thread, except run_job.
     def connect(self):
@@ -134,7 +139,7 @@ class Worker:
             pika.BasicProperties(delivery_mode=2, content_type="application/json"))
 
     def hello(self):
-        self.publish({"type": "hello", "v": 1, "secret": self.secret, "instance": self.instance,
+        self.publish({"type": "hello", "v": 3, "secret": self.secret, "instance": self.instance,
                       "capacity": self.capacity, "tags": self.tags,
                       "running": [{"request": r, "attempt": a} for r, a in self.running],
                       "version": "grove-python-example/1"})
@@ -142,26 +147,29 @@ class Worker:
 
     def on_job(self, ch, method, props, body):
         try:
-            job = json.loads(body)
-            key = (int(job["request"]), int(job["attempt"]))
-            steps = job["steps"]
-            if not isinstance(steps, list):
-                raise ValueError("steps is not a list")
+            msg = json.loads(body)
+            jobs = msg if isinstance(msg, list) else [msg]
+            keys = []
+            for job in jobs:
+                keys.append((int(job["request"]), int(job["attempt"])))
+                if not isinstance(job["steps"], list):
+                    raise ValueError("steps is not a list")
+            if not jobs:
+                raise ValueError("an empty list")
         except (ValueError, KeyError, TypeError) as e:
+            # One bad element dead-letters the whole message (docs/protocol.md).
             logging.error("job message refused (%s); dead-lettered", e)
             ch.basic_reject(method.delivery_tag, requeue=False)
             return
-        if key in self.running:  # delivered again while it runs: ack this one when done
-            self.running[key]["tag"] = method.delivery_tag
-            return
-        if method.redelivered:
+        known = any(k in self.running for k in keys)
+        if method.redelivered and not known:
             # Its worker died or lost its connection while holding it: count the loss in the
-            # x-grove-deliveries header and requeue it at the back, or dead-letter it once
-            # MAX_LOST deliveries were lost (docs/protocol.md, "Worker rules").
+            # x-grove-deliveries header and requeue it (whole) at the back, or dead-letter it
+            # once MAX_LOST deliveries were lost (docs/protocol.md, "Worker rules").
             lost = int((props.headers or {}).get(DELIVERIES_HEADER, 0)) + 1
             if lost >= MAX_LOST:
                 logging.error("job %s.%s: lost with its worker %d times; dead-lettered",
-                              key[0], key[1], lost)
+                              keys[0][0], keys[0][1], lost)
                 ch.basic_reject(method.delivery_tag, requeue=False)
                 return
             self.events.basic_publish(
@@ -170,8 +178,36 @@ class Worker:
                                      headers={DELIVERIES_HEADER: lost}))
             ch.basic_ack(method.delivery_tag)  # after the confirmed publish above
             return
-        self.running[key] = {"tag": method.delivery_tag, "cancelled": False}
-        threading.Thread(target=self.run_job, args=(job, key), daemon=True).start()
+        tag = method.delivery_tag
+        self.batches[tag] = 0
+        for job, key in zip(jobs, keys):
+            if key in self.running:  # delivered again while here: ack this one when done
+                self.job_done(self.running[key]["batch"])
+                self.running[key]["batch"] = tag
+                self.batches[tag] += 1
+                continue
+            self.running[key] = {"batch": tag, "cancelled": False}
+            self.batches[tag] += 1
+            self.waiting.append((job, key))
+        if self.batches[tag] == 0:
+            del self.batches[tag]
+            ch.basic_ack(tag)
+        self.start_waiting()
+
+    def start_waiting(self):
+        while self.waiting and self.threads < self.capacity:
+            job, key = self.waiting.pop(0)
+            self.threads += 1
+            threading.Thread(target=self.run_job, args=(job, key), daemon=True).start()
+
+    def job_done(self, tag):
+        """One job of delivery |tag| finished: the delivery is acked with its last job."""
+        if tag not in self.batches:
+            return
+        self.batches[tag] -= 1
+        if self.batches[tag] == 0:
+            del self.batches[tag]
+            self.jobs.basic_ack(tag)
 
     def on_control(self, ch, method, props, body):
         try:
@@ -204,8 +240,12 @@ class Worker:
         self.publish({"type": "job.finished", "request": key[0], "attempt": key[1],
                       "result": result})
         # Acknowledged only now that job.finished is confirmed by the broker.
-        self.jobs.basic_ack(self.running.pop(key)["tag"])
+        entry = self.running.pop(key, None)
+        if entry is not None:  # else its delivery died with a lost connection
+            self.job_done(entry["batch"])
+        self.threads -= 1
         logging.info("job %s.%s: %s", key[0], key[1], result)
+        self.start_waiting()
 
     # On a job thread: the steps, one after the other.
     def run_job(self, job, key):
@@ -272,6 +312,8 @@ class Worker:
                 if self.running:  # their deliveries died with the connection: redelivered
                     logging.warning("connection lost with %d job(s) running", len(self.running))
                     self.running.clear()
+                    self.batches.clear()
+                    self.waiting.clear()
                 logging.warning("broker: %s; reconnecting in %.1f s", e, backoff)
                 threading.Event().wait(backoff)
                 backoff = min(backoff * 2, 5)
