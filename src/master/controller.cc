@@ -375,13 +375,21 @@ void Controller::OnMessages(ConnId conn, const std::string& worker, std::vector<
     }
     if (w->applied_upto >= 0 && broker_) {
       RecordAppliedEvents(txn, *w);
-      txn.AfterCommit([this, conn, worker, upto = w->applied_upto](const Status& st) {
-        // Only what is durable is acknowledged; after a failed commit the events come again.
-        if (!st.ok()) return;
-        if (ConnectedWorker* w = workers_.Find(worker); w && w->conn == conn)
-          w->stored_upto = std::max(w->stored_upto, upto);
-        broker_->Send(conn, Json{{"type", "ack"}, {"upto", upto}});
-      });
+      // One ack per connection and batch, sent after its commit: a worker sends each event as
+      // a message of its own, and a batch holds several of them (acks are cumulative).
+      auto [ack, first] = batch_acks_.try_emplace(conn, w->applied_upto);
+      ack->second = w->applied_upto;
+      if (first) {
+        txn.AfterCommit([this, conn, worker](const Status& st) {
+          auto node = batch_acks_.extract(conn);
+          // Only what is durable is acknowledged; after a failed commit the events come again.
+          if (!st.ok() || node.empty()) return;
+          const int64_t upto = node.mapped();
+          if (ConnectedWorker* w = workers_.Find(worker); w && w->conn == conn)
+            w->stored_upto = std::max(w->stored_upto, upto);
+          broker_->Send(conn, Json{{"type", "ack"}, {"upto", upto}});
+        });
+      }
     }
     Dispatch(txn);
   });

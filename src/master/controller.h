@@ -306,6 +306,9 @@ class Controller : public BrokerListener {
   JobQueue queue_;
   std::map<JobKey, ActiveJob> active_;
   std::map<JobKey, Orphan> orphans_;
+  // The ack each connection gets after the open batch's commit (OnMessages): its last event
+  // applied in the batch.
+  std::map<ConnId, int64_t> batch_acks_;
   // StopBuild's work; |may_relay| false for a stop another master relayed.
   void StopBuildIn(Txn& txn, int64_t build_id, bool may_relay, const StopDone& done);
   // The live master, other than this one, that can stop running build |b| ('' when none).

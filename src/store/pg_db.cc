@@ -240,6 +240,22 @@ class PgStmt final : public Stmt {
             static_cast<size_t>(PQgetlength(result_.get(), row_, col))};
   }
 
+  Status RunInsert(int64_t* id) override {
+    *id = 0;
+    bool row = false;
+    GROVE_RETURN_IF_ERROR(Step(&row));
+    if (row) *id = Int(0);
+    return Status::Ok();
+  }
+
+  int64_t Changes() override {
+    if (result_ == nullptr) return 0;
+    int64_t n = 0;
+    const char* text = PQcmdTuples(result_.get());  // "" for a statement that changes no rows
+    std::from_chars(text, text + std::strlen(text), n);
+    return n;
+  }
+
   void Release() override {
     result_.reset();
     for (Param& p : params_) p = Param{};
@@ -337,6 +353,9 @@ class PgDb final : public Db {
     ResultPtr r(PQexec(conn_.get(), text.c_str()));
     return Check(r.get(), sql);
   }
+
+  // RETURNING id costs PostgreSQL nothing much: the statement is run as written.
+  Status PrepareInsert(std::string_view sql, Query* out) override { return Prepare(sql, out); }
 
   Status Prepare(std::string_view sql, Query* out) override {
     auto it = cache_.find(sql);

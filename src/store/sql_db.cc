@@ -44,6 +44,13 @@ Status Query::Run() {
   return Status::Ok();
 }
 
+Status Query::RunCounting(int64_t* changed) {
+  *changed = 0;
+  GROVE_RETURN_IF_ERROR(Run());
+  *changed = stmt_->Changes();
+  return Status::Ok();
+}
+
 namespace {
 // One name serves every level: both engines resolve a savepoint name to the innermost one.
 constexpr std::string_view kSavepoint = "SAVEPOINT grove_scope";

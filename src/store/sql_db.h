@@ -43,6 +43,15 @@ class Stmt {
   virtual std::string_view Text(int col) = 0;
   virtual std::string_view Blob(int col) = 0;
 
+  // The rows the statement inserted, updated or deleted, once it has run (Step). An UPDATE
+  // that must match one row asks this instead of saying RETURNING: SQLite builds a temporary
+  // table for every RETURNING statement, a good part of a small write's cost.
+  virtual int64_t Changes() = 0;
+
+  // Runs a statement prepared by Db::PrepareInsert: *id is the id of the row it inserted, 0
+  // when it inserted none (ON CONFLICT DO NOTHING, INSERT ... SELECT of no row).
+  virtual Status RunInsert(int64_t* id) = 0;
+
   // Ends the current execution (resets the statement, forgets the bindings) so the cache can
   // hand the statement out again.
   virtual void Release() = 0;
@@ -80,6 +89,10 @@ class Query {
   Status Step(bool* row) { return stmt_->Step(row); }
   // Runs the statement to completion, discarding any rows.
   Status Run();
+  // Runs it (a write without RETURNING) and sets *changed to the rows it changed.
+  Status RunCounting(int64_t* changed);
+  // Runs an insert of at most one row prepared by Db::PrepareInsert: *id as Stmt::RunInsert.
+  Status RunInsert(int64_t* id) { return stmt_->RunInsert(id); }
 
   bool IsNull(int col) { return stmt_->IsNull(col); }
   int64_t Int(int col) { return stmt_->Int(col); }
@@ -105,6 +118,10 @@ class Db {
   // A prepared statement for |sql|, from the connection's cache (prepared on first use). A
   // statement cannot be used twice at once: preparing SQL whose Query is still alive fails.
   virtual Status Prepare(std::string_view sql, Query* out) = 0;
+  // An INSERT of at most one row into a table whose key is "id", written as
+  // "INSERT ... RETURNING id", to be run with Query::RunInsert. SQLite runs it without the
+  // RETURNING (which costs a temporary table per statement) and reads the rowid instead.
+  virtual Status PrepareInsert(std::string_view sql, Query* out) = 0;
 
   // A write transaction. SQLite: BEGIN IMMEDIATE takes the write lock at once, so it cannot
   // fail later on a lock upgrade. PostgreSQL: READ COMMITTED, writers serialize on the rows

@@ -50,10 +50,12 @@ std::string Dump(const Json& j) {
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
+// Runs an UPDATE without RETURNING (sql::Stmt::Changes says why): NotFound when it matched no
+// row.
 Status UpdatedOne(Query& q, const std::string& what) {
-  bool row = false;
-  GROVE_RETURN_IF_ERROR(q.Step(&row));
-  if (!row) return Status::NotFound(what + " not found");
+  int64_t changed = 0;
+  GROVE_RETURN_IF_ERROR(q.RunCounting(&changed));
+  if (changed == 0) return Status::NotFound(what + " not found");
   return Status::Ok();
 }
 
@@ -69,8 +71,7 @@ void ReadArtifact(Query& q, ArtifactRecord* a) {
 
 Status SetBuildProperties(sql::Db& db, int64_t build_id, const Json& properties) {
   Query q;
-  GROVE_RETURN_IF_ERROR(
-      db.Prepare("UPDATE builds SET properties = $2 WHERE id = $1 RETURNING id", &q));
+  GROVE_RETURN_IF_ERROR(db.Prepare("UPDATE builds SET properties = $2 WHERE id = $1", &q));
   q.Bind(1, build_id).Bind(2, Dump(properties));
   return UpdatedOne(q, "build " + std::to_string(build_id));
 }
@@ -79,7 +80,7 @@ Status AdoptBuild(sql::Db& db, int64_t build_id, const std::string& worker,
                   const Json& properties) {
   Query q;
   GROVE_RETURN_IF_ERROR(
-      db.Prepare("UPDATE builds SET worker = $2, properties = $3 WHERE id = $1 RETURNING id", &q));
+      db.Prepare("UPDATE builds SET worker = $2, properties = $3 WHERE id = $1", &q));
   q.Bind(1, build_id).Bind(2, worker).Bind(3, Dump(properties));
   return UpdatedOne(q, "build " + std::to_string(build_id));
 }
@@ -89,7 +90,7 @@ Status FinishStepWithResult(sql::Db& db, int64_t build_id, int idx, Result resul
   Query q;
   GROVE_RETURN_IF_ERROR(
       db.Prepare("UPDATE steps SET state = 'finished', result = $3, finished_at = $4, "
-                 "result_json = $5 WHERE build_id = $1 AND idx = $2 RETURNING idx",
+                 "result_json = $5 WHERE build_id = $1 AND idx = $2",
                  &q));
   q.Bind(1, build_id)
       .Bind(2, int64_t{idx})
@@ -110,12 +111,12 @@ Status SetStepTests(sql::Db& db, int64_t build_id, int idx, const Json& tests) {
 
 Status SetStepResult(sql::Db& db, int64_t build_id, int idx, const Json& result) {
   Query q;
-  GROVE_RETURN_IF_ERROR(db.Prepare(
-      "UPDATE steps SET result_json = $3 WHERE build_id = $1 AND idx = $2 RETURNING idx", &q));
+  GROVE_RETURN_IF_ERROR(
+      db.Prepare("UPDATE steps SET result_json = $3 WHERE build_id = $1 AND idx = $2", &q));
   q.Bind(1, build_id).Bind(2, int64_t{idx}).Bind(3, Dump(result));
-  bool row = false;
-  GROVE_RETURN_IF_ERROR(q.Step(&row));
-  if (!row)
+  int64_t changed = 0;
+  GROVE_RETURN_IF_ERROR(q.RunCounting(&changed));
+  if (changed == 0)
     return Status::NotFound("store: build " + std::to_string(build_id) + " has no step " +
                             std::to_string(idx));
   return Status::Ok();

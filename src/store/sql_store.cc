@@ -174,8 +174,7 @@ constexpr std::string_view kRequeueRequest =
     "UPDATE requests SET state = 'queued', worker = '', claimed_at = 0 "
     "WHERE id = $1 AND state = 'claimed' RETURNING id";
 constexpr std::string_view kFinishRequest =
-    "UPDATE requests SET state = 'finished', result = $2, finished_at = $3 WHERE id = $1 "
-    "RETURNING id";
+    "UPDATE requests SET state = 'finished', result = $2, finished_at = $3 WHERE id = $1";
 
 // One statement hands out the next number: both engines lock the builder's row for the rest
 // of the transaction, so concurrent masters cannot get the same number.
@@ -217,20 +216,18 @@ constexpr std::string_view kLastBuildsPerBuilder =
     " FROM builder_numbers n CROSS JOIN builds WHERE builds.builder = n.builder "
     "AND builds.number > n.last_number - $1 ORDER BY n.builder, builds.number DESC";
 constexpr std::string_view kFinishBuild =
-    "UPDATE builds SET state = 'finished', result = $2, finished_at = $3 WHERE id = $1 "
-    "RETURNING id";
+    "UPDATE builds SET state = 'finished', result = $2, finished_at = $3 WHERE id = $1";
 constexpr std::string_view kBuildExists = "SELECT 1 FROM builds WHERE id = $1";
-constexpr std::string_view kSetBuildWorker =
-    "UPDATE builds SET worker = $2 WHERE id = $1 RETURNING id";
+constexpr std::string_view kSetBuildWorker = "UPDATE builds SET worker = $2 WHERE id = $1";
 
-// No row back: the build is missing, or the step was started before (a repeated event).
+// No row inserted: the build is missing, or the step was started before (a repeated event).
 constexpr std::string_view kInsertStep =
     "INSERT INTO steps (build_id, idx, name, state, result, started_at, finished_at) "
     "SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM builds WHERE id = $1) "
-    "ON CONFLICT (build_id, idx) DO NOTHING RETURNING idx";
+    "ON CONFLICT (build_id, idx) DO NOTHING";
 constexpr std::string_view kFinishStep =
     "UPDATE steps SET state = 'finished', result = $3, finished_at = $4 "
-    "WHERE build_id = $1 AND idx = $2 RETURNING idx";
+    "WHERE build_id = $1 AND idx = $2";
 constexpr std::string_view kListSteps =
     "SELECT build_id, idx, name, state, result, started_at, finished_at, log_bytes, log_lines, "
     "result_json FROM steps WHERE build_id = $1 ORDER BY idx";
@@ -311,7 +308,7 @@ class SqlStore final : public Store {
     r->state = "queued";
     if (r->submitted_at == 0) r->submitted_at = NowMs();
     Query q;
-    GROVE_RETURN_IF_ERROR(db_->Prepare(kInsertRequest, &q));
+    GROVE_RETURN_IF_ERROR(db_->PrepareInsert(kInsertRequest, &q));
     q.Bind(1, r->builder)
         .Bind(2, r->reason)
         .Bind(3, Dump(r->properties))
@@ -324,7 +321,9 @@ class SqlStore final : public Store {
         .Bind(10, r->submitted_at)
         .Bind(11, r->claimed_at)
         .Bind(12, r->finished_at);
-    return StepReturning(q, &r->id, "request insert");
+    GROVE_RETURN_IF_ERROR(q.RunInsert(&r->id));
+    if (r->id == 0) return Status::IoError("store: request insert returned no row");
+    return Status::Ok();
   }
 
   Status GetRequest(int64_t id, RequestRecord* out) override {
@@ -398,7 +397,7 @@ class SqlStore final : public Store {
     num.Reset();
 
     Query q;
-    GROVE_RETURN_IF_ERROR(db_->Prepare(kInsertBuild, &q));
+    GROVE_RETURN_IF_ERROR(db_->PrepareInsert(kInsertBuild, &q));
     q.Bind(1, b->request_id)
         .Bind(2, b->attempt)
         .Bind(3, b->builder)
@@ -409,10 +408,10 @@ class SqlStore final : public Store {
         .Bind(8, b->started_at)
         .Bind(9, b->finished_at)
         .Bind(10, Dump(b->properties));
-    bool row = false;
-    GROVE_RETURN_IF_ERROR(q.Step(&row));
-    if (row) {
-      b->id = q.Int(0);
+    int64_t id = 0;
+    GROVE_RETURN_IF_ERROR(q.RunInsert(&id));
+    if (id != 0) {
+      b->id = id;
       b->number = number;
       return Status::Ok();
     }
@@ -507,9 +506,9 @@ class SqlStore final : public Store {
         .Bind(5, s.result)
         .Bind(6, s.started_at)
         .Bind(7, s.finished_at);
-    bool row = false;
-    GROVE_RETURN_IF_ERROR(q.Step(&row));
-    if (row) return Status::Ok();
+    int64_t inserted = 0;
+    GROVE_RETURN_IF_ERROR(q.RunCounting(&inserted));
+    if (inserted > 0) return Status::Ok();
     q.Reset();
     return RequireBuild(s.build_id);  // Ok: started before, nothing changes
   }
@@ -518,9 +517,9 @@ class SqlStore final : public Store {
     Query q;
     GROVE_RETURN_IF_ERROR(db_->Prepare(kFinishStep, &q));
     q.Bind(1, build_id).Bind(2, idx).Bind(3, static_cast<int64_t>(result)).Bind(4, now);
-    bool row = false;
-    GROVE_RETURN_IF_ERROR(q.Step(&row));
-    return row ? Status::Ok() : StepNotFound(build_id, idx);
+    int64_t changed = 0;
+    GROVE_RETURN_IF_ERROR(q.RunCounting(&changed));
+    return changed > 0 ? Status::Ok() : StepNotFound(build_id, idx);
   }
 
   Status ListSteps(int64_t build_id, std::vector<StepRecord>* out) override {
@@ -716,11 +715,12 @@ class SqlStore final : public Store {
     return Status::Ok();
   }
 
-  // Steps an UPDATE ... RETURNING: NotFound when it matched no row.
+  // Runs an UPDATE (without RETURNING: see sql::Stmt::Changes): NotFound when it matched no
+  // row.
   static Status UpdatedOne(Query& q, const char* what, int64_t id) {
-    bool row = false;
-    GROVE_RETURN_IF_ERROR(q.Step(&row));
-    return row ? Status::Ok() : NotFound(what, id);
+    int64_t changed = 0;
+    GROVE_RETURN_IF_ERROR(q.RunCounting(&changed));
+    return changed > 0 ? Status::Ok() : NotFound(what, id);
   }
 
   static Status ChunkBeforeItsTurn(int64_t build_id, int idx, int64_t seq, int64_t next) {

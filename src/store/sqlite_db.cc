@@ -148,6 +148,17 @@ class SqliteStmt final : public Stmt {
     return {p, static_cast<size_t>(sqlite3_column_bytes(stmt_.get(), col))};
   }
 
+  // Read right after the statement ran, before another one on the connection does.
+  int64_t Changes() override { return done_ ? sqlite3_changes64(db_) : 0; }
+
+  Status RunInsert(int64_t* id) override {
+    *id = 0;
+    bool row = true;
+    while (row) GROVE_RETURN_IF_ERROR(Step(&row));
+    if (sqlite3_changes64(db_) > 0) *id = sqlite3_last_insert_rowid(db_);
+    return Status::Ok();
+  }
+
   void Release() override {
     sqlite3_reset(stmt_.get());
     sqlite3_clear_bindings(stmt_.get());
@@ -233,6 +244,16 @@ class SqliteDb final : public Db, private TxnHealth {
     stmt->Acquire();
     *out = Query(stmt);
     return Status::Ok();
+  }
+
+  Status PrepareInsert(std::string_view sql, Query* out) override {
+    constexpr std::string_view kReturningId = " RETURNING id";
+    if (sql.size() < kReturningId.size() ||
+        sql.substr(sql.size() - kReturningId.size()) != kReturningId)
+      return Status::Invalid(
+          "sqlite: an insert prepared for its id must end with RETURNING id (in: " +
+          Abbreviate(sql) + ")");
+    return Prepare(sql.substr(0, sql.size() - kReturningId.size()), out);
   }
 
   Status BeginWrite() override {
