@@ -22,6 +22,7 @@ inline constexpr char kMasterEventsQueue[] = "grove.events.master";
 inline constexpr char kSubmitExchange[] = "grove.submit";   // fanout, durable: applications
 inline constexpr char kSubmitQueue[] = "grove.submit";      // consumed by the master
 inline constexpr size_t kMaxSubmissionBytes = 1024 * 1024;  // as POST /api/v1/jobs
+inline constexpr size_t kMaxSubmissionBatchBytes = 16 * 1024 * 1024;  // a JSON array of them
 
 // How many deliveries of a job message may be lost (its worker died or lost its connection
 // before acknowledging it) before workers dead-letter it; counted in this header.

@@ -812,7 +812,52 @@ Status Controller::Enqueue(Txn& txn, const ForceArgs& args, int64_t* id) {
   return Status::Ok();
 }
 
+void Controller::ForceBatch(std::vector<ForceArgs> batch,
+                            std::function<void(Status, std::vector<int64_t>)> done) {
+  core_.Post([this, batch = std::move(batch), done = std::move(done)](Txn& txn) mutable {
+    std::vector<int64_t> ids;
+    Status st = EnqueueBatch(txn, batch, "job", &ids);
+    if (!st.ok()) return done(st, {});
+    txn.AfterCommit([done = std::move(done), ids = std::move(ids)](const Status& st) mutable {
+      done(st, st.ok() ? std::move(ids) : std::vector<int64_t>{});
+    });
+  });
+}
+
+Status Controller::EnqueueBatch(Txn& txn, const std::vector<ForceArgs>& batch, const char* noun,
+                                std::vector<int64_t>* ids) {
+  // Everything that can refuse the batch is checked before its first write.
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (!config_->FindBuilder(batch[i].builder))
+      return Status::NotFound(std::string(noun) + " " + std::to_string(i) +
+                              ": no such builder: " + batch[i].builder);
+  }
+  ids->clear();
+  ids->reserve(batch.size());
+  for (const ForceArgs& args : batch) {
+    RequestRecord r;
+    r.builder = args.builder;
+    r.reason = args.reason.empty() ? "forced" : args.reason;
+    r.properties = args.properties;
+    if (Status st = AddQueued(txn, &r); !st.ok()) {
+      // Half a batch must not stay: the whole transaction goes (the other tasks in it are
+      // retried or told, as after any failed write).
+      txn.Fail(st);
+      return st;
+    }
+    ids->push_back(r.id);
+  }
+  Dispatch(txn);
+  return Status::Ok();
+}
+
 Status Controller::Submit(Txn& txn, RequestRecord* r, const std::vector<int64_t>& changes) {
+  GROVE_RETURN_IF_ERROR(AddQueued(txn, r, changes));
+  Dispatch(txn);
+  return Status::Ok();
+}
+
+Status Controller::AddQueued(Txn& txn, RequestRecord* r, const std::vector<int64_t>& changes) {
   const BuilderConfig* bc = config_->FindBuilder(r->builder);
   if (!bc) return Status::NotFound("no such builder: " + r->builder);
   r->priority = bc->priority;
@@ -821,7 +866,6 @@ Status Controller::Submit(Txn& txn, RequestRecord* r, const std::vector<int64_t>
   queue_.Add({r->id, r->priority, r->builder});
   CollapseOlder(txn, *r);
   Notify(txn, {{"type", "request"}, {"id", r->id}, {"builder", r->builder}, {"state", "queued"}});
-  Dispatch(txn);
   return Status::Ok();
 }
 

@@ -87,6 +87,14 @@ class Controller : public BrokerListener {
   void Force(ForceArgs args, std::function<void(Status, int64_t)> done);
   // On the core thread: Force's work.
   Status Enqueue(Txn& txn, const ForceArgs& args, int64_t* id);
+  // Queues several requests in one transaction, all or none (a batch: POST /api/v1/jobs
+  // {"jobs": [...]}, a grove.submit array); |done| receives their ids in order once durable.
+  void ForceBatch(std::vector<ForceArgs> batch,
+                  std::function<void(Status, std::vector<int64_t>)> done);
+  // On the core thread: ForceBatch's work. A store failure fails |txn| (nothing of the batch
+  // is kept); |noun| names an element in messages ("job 3: ...").
+  Status EnqueueBatch(Txn& txn, const std::vector<ForceArgs>& batch, const char* noun,
+                      std::vector<int64_t>* ids);
   // On the core thread: stores |r| (builder, reason, properties, source) as a queued request
   // with |changes| linked to it, and dispatches. Sets r->id. Used by Force and the schedulers.
   Status Submit(Txn& txn, RequestRecord* r, const std::vector<int64_t>& changes = {});
@@ -160,6 +168,8 @@ class Controller : public BrokerListener {
   };
 
   void Dispatch(Txn& txn);
+  // Submit without the dispatch (a batch dispatches once, after its last request).
+  Status AddQueued(Txn& txn, RequestRecord* r, const std::vector<int64_t>& changes = {});
   // Distributed mode (controller_amqp.cc): the broker routes jobs to tag queues; the worker
   // that runs a job is known from its first event (AdoptJob).
   void DispatchToQueues(Txn& txn);

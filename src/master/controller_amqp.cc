@@ -174,8 +174,23 @@ void Controller::RecordAppliedEvents(Txn& txn, ConnectedWorker& w) {
 }
 
 // What an application published to grove.submit: the same JSON as the HTTP API's, checked the
-// same way, acknowledged in RabbitMQ once the request is durable.
+// same way, acknowledged in RabbitMQ once the request is durable. An array is a batch: all its
+// requests in one transaction, the message acknowledged once they all are durable; one bad
+// element refuses the whole message (dead-lettered, its index in the log).
 void Controller::OnSubmission(Json msg, std::function<void(Status)> done) {
+  if (msg.is_array()) {
+    return core_.Post([this, msg = std::move(msg), done = std::move(done)](Txn& txn) {
+      std::vector<ForceArgs> batch;
+      // The sizes were checked by the broker, which has the message's bytes.
+      Status st = ParseSubmissionBatch(msg, 0, *config_, "submission", &batch);
+      for (ForceArgs& args : batch)
+        if (args.reason.empty()) args.reason = "submitted through RabbitMQ";
+      std::vector<int64_t> ids;
+      if (st.ok()) st = EnqueueBatch(txn, batch, "submission", &ids);
+      if (!st.ok()) return done(st);
+      txn.AfterCommit([done](const Status& st) { done(st); });
+    });
+  }
   core_.Post([this, msg = std::move(msg), done = std::move(done)](Txn& txn) {
     ForceArgs args;
     Status st = ParseSubmission(msg, *config_, &args);
