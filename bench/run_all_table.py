@@ -84,6 +84,12 @@ def main():
             if name == "consumer_command":
                 add(name, f"{what} jobs/s, {n} worker(s) x {cap}", v, "jobs/s",
                     "bare spawn rate, 4 at a time", spawn4, "spawns/s")
+        # How fast the bench's clients submitted (batches: bench/consumer_jobs.py --batch).
+        for n, how, per, rate in re.findall(
+                r"^(\d+) worker\(s\).*?submitted by (\w+), (\d+) per \w+, .*?submission ([\d,.]+) jobs/s",
+                text, re.M):
+            add(name, f"submission by {how}, {per} per call, {n} worker(s)",
+                float(rate.replace(",", "")), "jobs/s")
 
     big = read(out, "big_log")
     if big is not None:

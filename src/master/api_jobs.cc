@@ -26,12 +26,11 @@ void AddJobRoutes(http::Router& router, Controller& controller, ConfigSource con
                      });
                }
                std::string builder = jobs.front().builder;
-               controller.Force(std::move(jobs.front()),
-                                [respond, builder](const Status& st, int64_t id) {
-                                  if (!st.ok()) return respond(ErrorResponse(st));
-                                  respond(http::Response::Json(
-                                      201, {{"request", id}, {"builder", builder}}));
-                                });
+               controller.Force(
+                   std::move(jobs.front()), [respond, builder](const Status& st, int64_t id) {
+                     if (!st.ok()) return respond(ErrorResponse(st));
+                     respond(http::Response::Json(201, {{"request", id}, {"builder", builder}}));
+                   });
              });
 }
 

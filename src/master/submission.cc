@@ -80,8 +80,7 @@ Status ParseSubmission(const Json& body, const Config& config, ForceArgs* out) {
 }
 
 Status ParseSubmissionBatch(const Json& items, size_t whole_size, const Config& config,
-                            const char* noun, std::vector<ForceArgs>* out,
-                            BatchProblem* problem) {
+                            const char* noun, std::vector<ForceArgs>* out, BatchProblem* problem) {
   auto too_large = [problem](std::string msg) {
     if (problem) problem->too_large = true;
     return Status::Invalid(std::move(msg));
