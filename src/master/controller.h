@@ -173,6 +173,13 @@ class Controller : public BrokerListener {
   // Distributed mode (controller_amqp.cc): the broker routes jobs to tag queues; the worker
   // that runs a job is known from its first event (AdoptJob).
   void DispatchToQueues(Txn& txn);
+  // DispatchToQueues for queued requests whose builders take no lock (|ids|, in queue order):
+  // claimed in one statement, their builds numbered in one per builder, published in order.
+  void ClaimBatchToQueues(Txn& txn,
+                          const std::vector<std::pair<int64_t, const BuilderConfig*>>& batch);
+  // After a claim in distributed mode: |job| is published once |txn| commits; a standby drops
+  // it from memory (the master applying events loads it from the store).
+  void PublishClaimed(Txn& txn, const BuilderConfig& bc, const JobSpec& job);
   // Claims queued request |request_id| for |worker| ("" when the broker chooses), allocates its
   // build and fills |job|. False when the claim failed (the caller drops it from the queue).
   bool ClaimJob(Txn& txn, int64_t request_id, const BuilderConfig& bc, const std::string& worker,

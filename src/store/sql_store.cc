@@ -1,7 +1,9 @@
 #include "store/sql_store.h"
 
 #include <algorithm>
+#include <iterator>
 #include <limits>
+#include <map>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -168,6 +170,20 @@ constexpr std::string_view kClaimRequestRow =
 constexpr std::string_view kClaimRequest =
     "UPDATE requests SET state = 'claimed', attempt = attempt + 1, worker = $2, claimed_at = $3, "
     "master = $4 WHERE id = $1 AND state = 'queued' RETURNING attempt";
+// A batch's claim: "... WHERE state = 'queued' AND id IN (" + $4, $5, ... + ")" (ClaimSql).
+constexpr std::string_view kClaimRequestsHead =
+    "UPDATE requests SET state = 'claimed', attempt = attempt + 1, worker = $1, claimed_at = $2, "
+    "master = $3 WHERE state = 'queued' AND id IN (";
+constexpr std::string_view kClaimRequestsTail = ") RETURNING " GROVE_REQUEST_COLUMNS;
+// The statement for up to |n| ids, padded to one of a few sizes so that the connection's
+// statement cache holds a few of them, not one per batch size (an id twice in IN is harmless).
+constexpr size_t kClaimSizes[] = {8, 32, 128};
+std::string ClaimSql(size_t n) {
+  std::string sql(kClaimRequestsHead);
+  for (size_t i = 0; i < n; ++i) sql += (i ? ", $" : "$") + std::to_string(i + 4);
+  sql += kClaimRequestsTail;
+  return sql;
+}
 constexpr std::string_view kRequeueRequest =
     "UPDATE requests SET state = 'queued', worker = '', claimed_at = 0 "
     "WHERE id = $1 AND state = 'claimed' RETURNING id";
@@ -183,6 +199,11 @@ constexpr std::string_view kNextBuildNumber =
     "RETURNING last_number";
 // Inserts the build unless its request is missing or the attempt has one already (then no row
 // comes back): the usual start costs this and the number, no lookups before them.
+// A batch's numbers for one builder: the last of $2 numbers taken at once.
+constexpr std::string_view kNextBuildNumbers =
+    "INSERT INTO builder_numbers (builder, last_number) VALUES ($1, $2) "
+    "ON CONFLICT (builder) DO UPDATE SET last_number = builder_numbers.last_number + $2 "
+    "RETURNING last_number";
 constexpr std::string_view kInsertBuild =
     "INSERT INTO builds (request_id, attempt, builder, number, worker, state, result, "
     "started_at, finished_at, properties) "
@@ -354,6 +375,79 @@ class SqlStore final : public Store {
     GROVE_RETURN_IF_ERROR(q.Step(&row));
     if (!row) return WhyNotInState(id, "queued");
     *attempt = static_cast<int>(q.Int(0));
+    return Status::Ok();
+  }
+
+  Status ClaimRequestRecords(const std::vector<int64_t>& ids, const std::string& worker,
+                             int64_t now, std::vector<RequestRecord>* claimed) override {
+    claimed->clear();
+    for (size_t from = 0; from < ids.size();) {
+      const size_t n = std::min(ids.size() - from, kClaimSizes[std::size(kClaimSizes) - 1]);
+      size_t size = kClaimSizes[0];
+      for (size_t s : kClaimSizes)
+        if (s >= n) {
+          size = s;
+          break;
+        }
+      const std::string sql = ClaimSql(size);
+      Query q;
+      GROVE_RETURN_IF_ERROR(db_->Prepare(sql, &q));
+      q.Bind(1, worker).Bind(2, now).Bind(3, master_);
+      for (size_t i = 0; i < size; ++i)
+        q.Bind(static_cast<int>(i + 4), ids[from + std::min(i, n - 1)]);
+      for (;;) {
+        bool row = false;
+        GROVE_RETURN_IF_ERROR(q.Step(&row));
+        if (!row) break;
+        RequestRecord r;
+        GROVE_RETURN_IF_ERROR(ReadRequest(q, &r));
+        claimed->push_back(std::move(r));
+      }
+      from += n;
+    }
+    return Status::Ok();
+  }
+
+  Status StartBuilds(std::vector<BuildRecord>* builds) override {
+    // The numbers first, one statement per builder; then each build, as StartBuild inserts it.
+    std::map<std::string, std::pair<int64_t, int64_t>> numbers;  // builder -> (count, next)
+    for (const BuildRecord& b : *builds) ++numbers[b.builder].first;
+    for (auto& [builder, range] : numbers) {
+      Query num;
+      GROVE_RETURN_IF_ERROR(db_->Prepare(kNextBuildNumbers, &num));
+      num.Bind(1, builder).Bind(2, range.first);
+      int64_t last = 0;
+      GROVE_RETURN_IF_ERROR(StepReturning(num, &last, "build numbers"));
+      range.second = last - range.first + 1;
+    }
+    for (BuildRecord& b : *builds) {
+      if (b.builder.empty()) return Status::Invalid("store: a build needs a builder");
+      if (b.state.empty()) b.state = "running";
+      const int64_t number = numbers[b.builder].second++;
+      Query q;
+      GROVE_RETURN_IF_ERROR(db_->Prepare(kInsertBuild, &q));
+      q.Bind(1, b.request_id)
+          .Bind(2, b.attempt)
+          .Bind(3, b.builder)
+          .Bind(4, number)
+          .Bind(5, b.worker)
+          .Bind(6, b.state)
+          .Bind(7, b.result)
+          .Bind(8, b.started_at)
+          .Bind(9, b.finished_at)
+          .Bind(10, Dump(b.properties));
+      bool row = false;
+      GROVE_RETURN_IF_ERROR(q.Step(&row));
+      if (row) {
+        b.id = q.Int(0);
+        b.number = number;
+        continue;
+      }
+      q.Reset();
+      // The attempt had a build (it is the one), or the request is missing (none).
+      if (!FindBuild(b.request_id, b.attempt, &b).ok()) b.id = 0;
+      GROVE_RETURN_IF_ERROR(db_->TransactionStatus());
+    }
     return Status::Ok();
   }
 

@@ -168,6 +168,11 @@ class Store {
   // The same, filling |claimed| with the claimed row (attempt incremented) in one statement.
   virtual Status ClaimRequestRecord(int64_t id, const std::string& worker, int64_t now,
                                     RequestRecord* claimed);
+  // ClaimRequestRecord for several queued requests at once (a batch of submissions): one
+  // statement instead of one per request. |claimed| gets the rows claimed now, in no particular
+  // order; an id that was not queued (another master took it) is left out, not an error.
+  virtual Status ClaimRequestRecords(const std::vector<int64_t>& ids, const std::string& worker,
+                                     int64_t now, std::vector<RequestRecord>* claimed);
   // claimed → queued (the attempt failed for reasons outside the build, e.g. a lost worker).
   virtual Status RequeueRequest(int64_t id) = 0;
   virtual Status FinishRequest(int64_t id, Result result, int64_t now) = 0;
@@ -175,6 +180,10 @@ class Store {
   // Builds. StartBuild is idempotent on (request_id, attempt): a second call fills |b| with the
   // existing build (id, number, ...) and changes nothing. Numbers are allocated per builder.
   virtual Status StartBuild(BuildRecord* b) = 0;
+  // StartBuild for each of |builds|, the numbers of each builder taken in one statement. One
+  // that cannot start is left with id 0 (its caller may try StartBuild alone); an attempt that
+  // had a build already gets it as StartBuild does, its number then left unused (a gap).
+  virtual Status StartBuilds(std::vector<BuildRecord>* builds);
   virtual Status FinishBuild(int64_t build_id, Result result, int64_t now) = 0;
   // Distributed mode: the worker of a build is known only from its first event.
   virtual Status SetBuildWorker(int64_t build_id, const std::string& worker) = 0;
