@@ -832,19 +832,23 @@ Status Controller::EnqueueBatch(Txn& txn, const std::vector<ForceArgs>& batch, c
       return Status::NotFound(std::string(noun) + " " + std::to_string(i) +
                               ": no such builder: " + batch[i].builder);
   }
+  std::vector<RequestRecord> rs(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    rs[i].builder = batch[i].builder;
+    rs[i].reason = batch[i].reason.empty() ? "forced" : batch[i].reason;
+    rs[i].properties = batch[i].properties;
+    rs[i].priority = config_->FindBuilder(batch[i].builder)->priority;
+  }
+  if (Status st = txn.store().AddRequests(&rs); !st.ok()) {
+    // Half a batch must not stay: the whole transaction goes (the other tasks in it are
+    // retried or told, as after any failed write).
+    txn.Fail(st);
+    return st;
+  }
   ids->clear();
-  ids->reserve(batch.size());
-  for (const ForceArgs& args : batch) {
-    RequestRecord r;
-    r.builder = args.builder;
-    r.reason = args.reason.empty() ? "forced" : args.reason;
-    r.properties = args.properties;
-    if (Status st = AddQueued(txn, &r); !st.ok()) {
-      // Half a batch must not stay: the whole transaction goes (the other tasks in it are
-      // retried or told, as after any failed write).
-      txn.Fail(st);
-      return st;
-    }
+  ids->reserve(rs.size());
+  for (const RequestRecord& r : rs) {
+    Queued(txn, r);
     ids->push_back(r.id);
   }
   Dispatch(txn);
@@ -863,10 +867,14 @@ Status Controller::AddQueued(Txn& txn, RequestRecord* r, const std::vector<int64
   r->priority = bc->priority;
   GROVE_RETURN_IF_ERROR(txn.store().AddRequest(r));
   if (!changes.empty()) GROVE_RETURN_IF_ERROR(txn.store().LinkRequestChanges(r->id, changes));
-  queue_.Add({r->id, r->priority, r->builder});
-  CollapseOlder(txn, *r);
-  Notify(txn, {{"type", "request"}, {"id", r->id}, {"builder", r->builder}, {"state", "queued"}});
+  Queued(txn, *r);
   return Status::Ok();
+}
+
+void Controller::Queued(Txn& txn, const RequestRecord& r) {
+  queue_.Add({r.id, r.priority, r.builder});
+  CollapseOlder(txn, r);
+  Notify(txn, {{"type", "request"}, {"id", r.id}, {"builder", r.builder}, {"state", "queued"}});
 }
 
 void Controller::DescribeWorkers(std::function<void(Json)> done) {

@@ -170,6 +170,8 @@ class Controller : public BrokerListener {
   void Dispatch(Txn& txn);
   // Submit without the dispatch (a batch dispatches once, after its last request).
   Status AddQueued(Txn& txn, RequestRecord* r, const std::vector<int64_t>& changes = {});
+  // Stored request |r| joins the queue (and collapses older ones of its builder).
+  void Queued(Txn& txn, const RequestRecord& r);
   // Distributed mode (controller_amqp.cc): the broker routes jobs to tag queues; the worker
   // that runs a job is known from its first event (AdoptJob).
   void DispatchToQueues(Txn& txn);

@@ -170,6 +170,20 @@ constexpr std::string_view kClaimRequestRow =
 constexpr std::string_view kClaimRequest =
     "UPDATE requests SET state = 'claimed', attempt = attempt + 1, worker = $2, claimed_at = $3, "
     "master = $4 WHERE id = $1 AND state = 'queued' RETURNING attempt";
+// A batch of requests: kInsertRequest with |n| rows (its VALUES repeated, $13 onwards).
+std::string InsertRequestsSql(size_t n) {
+  std::string sql(kInsertRequest.substr(0, kInsertRequest.find("VALUES") + 7));
+  for (size_t i = 0; i < n; ++i) {
+    sql += i ? ", (" : "(";
+    for (int c = 1; c <= 12; ++c) sql += (c > 1 ? ", $" : "$") + std::to_string(i * 12 + c);
+    sql += ")";
+  }
+  return sql + " RETURNING id";
+}
+// Rows per multi-row insert: a batch is cut into these, the rest inserted one by one, so that
+// the statement cache holds two shapes.
+constexpr size_t kInsertRowsPerStatement[] = {32, 8};
+
 // A batch's claim: "... WHERE state = 'queued' AND id IN (" + $4, $5, ... + ")" (ClaimSql).
 constexpr std::string_view kClaimRequestsHead =
     "UPDATE requests SET state = 'claimed', attempt = attempt + 1, worker = $1, claimed_at = $2, "
@@ -336,6 +350,50 @@ class SqlStore final : public Store {
         .Bind(11, r->claimed_at)
         .Bind(12, r->finished_at);
     return StepReturning(q, &r->id, "request insert");
+  }
+
+  Status AddRequests(std::vector<RequestRecord>* rs) override {
+    std::vector<RequestRecord>& all = *rs;
+    size_t from = 0;
+    for (size_t rows : kInsertRowsPerStatement) {
+      for (; all.size() - from >= rows; from += rows) {
+        const std::string sql = InsertRequestsSql(rows);
+        Query q;
+        GROVE_RETURN_IF_ERROR(db_->Prepare(sql, &q));
+        for (size_t i = 0; i < rows; ++i) {
+          RequestRecord* r = &all[from + i];
+          if (r->builder.empty()) return Status::Invalid("store: a request needs a builder");
+          r->state = "queued";
+          if (r->submitted_at == 0) r->submitted_at = NowMs();
+          const int p = static_cast<int>(i * 12);
+          q.Bind(p + 1, r->builder)
+              .Bind(p + 2, r->reason)
+              .Bind(p + 3, Dump(r->properties))
+              .Bind(p + 4, Dump(r->source))
+              .Bind(p + 5, r->state)
+              .Bind(p + 6, r->attempt)
+              .Bind(p + 7, r->priority)
+              .Bind(p + 8, r->worker)
+              .Bind(p + 9, r->result)
+              .Bind(p + 10, r->submitted_at)
+              .Bind(p + 11, r->claimed_at)
+              .Bind(p + 12, r->finished_at);
+        }
+        // RETURNING's order is the engine's; the ids of one statement increase in VALUES order.
+        std::vector<int64_t> ids;
+        for (;;) {
+          bool row = false;
+          GROVE_RETURN_IF_ERROR(q.Step(&row));
+          if (!row) break;
+          ids.push_back(q.Int(0));
+        }
+        if (ids.size() != rows) return Status::IoError("store: request insert returned no row");
+        std::sort(ids.begin(), ids.end());
+        for (size_t i = 0; i < rows; ++i) all[from + i].id = ids[i];
+      }
+    }
+    for (; from < all.size(); ++from) GROVE_RETURN_IF_ERROR(AddRequest(&all[from]));
+    return Status::Ok();
   }
 
   Status GetRequest(int64_t id, RequestRecord* out) override {

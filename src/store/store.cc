@@ -76,6 +76,11 @@ Status Store::ClaimRequestRecord(int64_t id, const std::string& worker, int64_t 
   return GetRequest(id, claimed);
 }
 
+Status Store::AddRequests(std::vector<RequestRecord>* rs) {
+  for (RequestRecord& r : *rs) GROVE_RETURN_IF_ERROR(AddRequest(&r));
+  return Status::Ok();
+}
+
 Status Store::ClaimRequestRecords(const std::vector<int64_t>& ids, const std::string& worker,
                                   int64_t now, std::vector<RequestRecord>* claimed) {
   claimed->clear();

@@ -159,6 +159,9 @@ class Store {
 
   // Build requests. AddRequest sets id, state "queued" and submitted_at (when 0).
   virtual Status AddRequest(RequestRecord* r) = 0;
+  // AddRequest for each of |rs|, several rows per statement (a batch of submissions); ids are
+  // given in the order of |rs|.
+  virtual Status AddRequests(std::vector<RequestRecord>* rs);
   virtual Status GetRequest(int64_t id, RequestRecord* out) = 0;
   // Requests in |state|; "queued" ones come by priority (highest first), then id.
   virtual Status ListRequests(const std::string& state, int limit,

@@ -610,6 +610,29 @@ TEST_P(StoreTest, ClaimRequestRecordsAndStartBuildsTakeABatch) {
   EXPECT_NE(first.id, 0);
 }
 
+// A batch of requests is inserted several rows per statement; the ids follow the batch's order.
+TEST_P(StoreTest, AddRequestsGivesIdsInOrder) {
+  std::vector<RequestRecord> rs(45);  // 32 + 8 + 5 one by one
+  for (size_t i = 0; i < rs.size(); ++i) {
+    rs[i].builder = i % 2 ? "linux" : "win32";
+    rs[i].reason = "r" + std::to_string(i);
+    rs[i].properties = {{"n", i}};
+    rs[i].priority = static_cast<int>(i % 3);
+  }
+  ASSERT_TRUE(store_->AddRequests(&rs).ok());
+  for (size_t i = 0; i < rs.size(); ++i) {
+    if (i) EXPECT_EQ(rs[i].id, rs[i - 1].id + 1);
+    RequestRecord got;
+    ASSERT_TRUE(store_->GetRequest(rs[i].id, &got).ok());
+    EXPECT_EQ(got.reason, "r" + std::to_string(i));
+    EXPECT_EQ(got.properties["n"], i);
+    EXPECT_EQ(got.builder, rs[i].builder);
+    EXPECT_EQ(got.priority, static_cast<int>(i % 3));
+    EXPECT_EQ(got.state, "queued");
+    EXPECT_GT(got.submitted_at, 0);
+  }
+}
+
 // Distributed mode's adoption and a consume step's end: one write each, same result as two.
 TEST_P(StoreTest, AdoptBuildAndFinishStepWithResult) {
   BuildRecord b = NewBuild("consume:echo");
