@@ -3,13 +3,15 @@
 run by 1, 2 and 4 workers, beside the raw broker limit measured in the same run by
 bench/amqp_raw (a rabbitmq-c publisher/consumer pair: persistent, confirmed, acked).
 
-Jobs are submitted by POST /api/v1/jobs from --clients processes, or (--submit amqp) published
-to the grove.submit exchange. A job is counted from its submission to the end of its build (the master has stored the consumer's
+Jobs are submitted by POST /api/v1/jobs from --clients processes, --batch jobs per request
+({"jobs": [...]}; --batch 1 posts one job per request), or (--submit amqp) published to the
+grove.submit exchange, --batch per message (a JSON array; 1: one object per message). A job is
+counted from its submission to the end of its build (the master has stored the consumer's
 result). Each worker count gets a fresh master, store and vhost. Prints jobs/s, the master's
 CPU per job and its peak RSS.
 
   GROVE_BIN=build/cli/grove /usr/bin/python3 bench/consumer_jobs.py [--jobs 10000]
-      [--workers 1,2,4] [--capacity 8] [--consumer-bin build/examples/consumers/cpp/grove-example-consumer]
+      [--workers 1,2,4] [--capacity 8] [--batch 100] [--submit http|amqp] [--consumer-bin build/examples/consumers/cpp/grove-example-consumer]
 
 The consumer is the C++ SDK example's `echo` (in-process: the payload comes back as the
 result) when its binary exists, else `grove worker --consumer echo=cat` (a process per job).
@@ -40,12 +42,21 @@ def worker_decls(n):
     return "".join(f'worker "w{i}" {{ secret = secret "w{i}" }}\n' for i in range(n))
 
 
-def post_jobs(port, first, count):
-    """One client process: POST /api/v1/jobs on a keep-alive connection. Returns failures."""
+def job(i):
+    return {"consumer": "echo", "payload": {"n": i}}
+
+
+def post_jobs(port, first, count, batch):
+    """One client process: POST /api/v1/jobs on a keep-alive connection, |batch| jobs per
+    request. Returns failures."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     failures = []
-    for i in range(first, first + count):
-        body = json.dumps({"consumer": "echo", "payload": {"n": i}})
+    for start in range(first, first + count, batch):
+        n = min(batch, first + count - start)
+        if batch == 1:
+            body = json.dumps(job(start))
+        else:
+            body = json.dumps({"jobs": [job(i) for i in range(start, start + n)]})
         conn.request("POST", "/api/v1/jobs", body=body,
                      headers={"Content-Type": "application/json"})
         resp = conn.getresponse()
@@ -56,14 +67,16 @@ def post_jobs(port, first, count):
     return failures
 
 
-def submit_jobs(url, count):
-    """Publishes to grove.submit (docs/protocol.md): no HTTP, the master consumes them."""
+def submit_jobs(url, count, batch):
+    """Publishes to grove.submit (docs/protocol.md): no HTTP, the master consumes them; |batch|
+    jobs per message (a JSON array), one object per message when 1."""
     conn = pika.BlockingConnection(pika.URLParameters(url))
     ch = conn.channel()
     props = pika.BasicProperties(delivery_mode=2)
-    for i in range(count):
-        ch.basic_publish("grove.submit", "",
-                         json.dumps({"consumer": "echo", "payload": {"n": i}}).encode(), props)
+    for start in range(0, count, batch):
+        n = min(batch, count - start)
+        msg = job(start) if batch == 1 else [job(i) for i in range(start, start + n)]
+        ch.basic_publish("grove.submit", "", json.dumps(msg).encode(), props)
     conn.close()
     return []
 
@@ -100,10 +113,10 @@ def run(args, url, n_workers, consumer_bin, node_dir, raw_rate):
         t0 = time.monotonic()
         if args.submit == "http":
             with multiprocessing.Pool(args.clients) as pool:
-                failures = sum(pool.starmap(post_jobs, [(g.port, c * per, per)
+                failures = sum(pool.starmap(post_jobs, [(g.port, c * per, per, args.batch)
                                                         for c in range(args.clients)]), [])
         else:
-            failures = submit_jobs(url, total)
+            failures = submit_jobs(url, total, args.batch)
         t_posted = time.monotonic() - t0
         if failures:
             raise SystemExit(f"{len(failures)} submissions failed, e.g. {failures[0]!r}")
@@ -125,9 +138,11 @@ def run(args, url, n_workers, consumer_bin, node_dir, raw_rate):
         peak = bench_util.rss_kb(master.pid, "VmHWM")
         last = g.get(f"/api/v1/requests/{total}")
         assert last["result"] == "success", last
+        # The throughput must stay the first "= N jobs/s" of the line (bench/run_all_table.py).
         print(f"{n_workers} worker(s) x capacity {args.capacity}: {total} jobs in {elapsed:.2f} s "
-              f"= {total / elapsed:,.0f} jobs/s (all submitted by {args.submit} after "
-              f"{t_posted:.2f} s); master CPU "
+              f"= {total / elapsed:,.0f} jobs/s (all submitted by {args.submit}, {args.batch} "
+              f"per {'request' if args.submit == 'http' else 'message'}, after {t_posted:.2f} s: "
+              f"submission {total / t_posted:,.0f} jobs/s); master CPU "
               f"{cpu / total:.3f} ms/job, peak RSS {peak / 1024:.1f} MB; workers' CPU "
               f"{wcpu / total:.3f} ms/job; RabbitMQ CPU {bcpu / total:.3f} ms/job", flush=True)
         rate = total / elapsed
@@ -167,6 +182,9 @@ def main():
     ap.add_argument("--clients", type=int, default=4, help="HTTP client processes POSTing")
     ap.add_argument("--submit", choices=["http", "amqp"], default="http",
                     help="POST /api/v1/jobs, or publish to the grove.submit exchange")
+    ap.add_argument("--batch", type=int, default=100,
+                    help="jobs per POST ({\"jobs\": [...]}) or per grove.submit message (an "
+                         "array); 1 = one job per request or message")
     ap.add_argument("--amqp-url", default="")
     ap.add_argument("--consumer-bin", default=os.path.join(
         os.path.dirname(GROVE), "..", "examples", "consumers", "cpp", "grove-example-consumer"))
@@ -174,6 +192,8 @@ def main():
     ap.add_argument("--rabbitmq-dir", default=os.environ.get("GROVE_RABBITMQ_DIR", ""),
                     help="state dir of the node behind --amqp-url (for its CPU figure)")
     args = ap.parse_args()
+    if not 1 <= args.batch <= 1000:
+        ap.error("--batch must be 1 to 1000 (the master's limit per batch)")
 
     consumer_bin = args.consumer_bin if os.path.exists(args.consumer_bin) else ""
     node_dir = args.rabbitmq_dir if args.amqp_url else None

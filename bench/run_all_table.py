@@ -91,6 +91,12 @@ def main():
                 for label, peer in (("1", spawn1), ("4", spawn4)):
                     add(name, f"{what} jobs/s, {n} worker(s) x {cap}", v, "jobs/s",
                         f"bare spawn rate, {label} at a time", peer, "spawns/s", (">=", 0.8))
+        # How fast the bench's clients submitted (batches: bench/consumer_jobs.py --batch).
+        for n, how, per, rate in re.findall(
+                r"^(\d+) worker\(s\).*?submitted by (\w+), (\d+) per \w+, .*?submission ([\d,.]+) jobs/s",
+                text, re.M):
+            add(name, f"submission by {how}, {per} per call, {n} worker(s)",
+                float(rate.replace(",", "")), "jobs/s")
 
     big = read(out, "big_log")
     if big is not None:

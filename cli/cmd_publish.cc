@@ -1,14 +1,17 @@
-// grove publish: enqueue a consumer job (POST /api/v1/jobs) and optionally wait for its result.
+// grove publish: enqueue a consumer job (POST /api/v1/jobs) and optionally wait for its result,
+// or many (--payloads-file: JSON Lines, sent in batches).
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "commands.h"
 #include "http_client.h"
+#include "payload_lines.h"
 
 namespace grove {
 
@@ -23,6 +26,8 @@ struct PublishArgs {
   std::string reason;
   bool wait = false;
   std::string token;
+  std::string payloads_file;  // JSON Lines; "-" = stdin
+  size_t batch = 500;
 };
 
 Json Call(const std::string& method, const std::string& url, const std::string& body,
@@ -42,9 +47,57 @@ Json Call(const std::string& method, const std::string& url, const std::string& 
   return j;
 }
 
+// --payloads-file: every line is read and checked first, so a bad line sends nothing; then the
+// batches go one after the other, each stored whole or not at all by the master.
+void PublishMany(const PublishArgs& a, const std::string& base, const std::string& token) {
+  std::vector<std::string> jobs;
+  Status st;
+  if (a.payloads_file == "-") {
+    st = ReadPayloadLines(std::cin, a.consumer, a.reason, &jobs);
+  } else {
+    std::ifstream in(a.payloads_file);
+    if (!in) Fail(kExitUsage, "cannot read --payloads-file " + a.payloads_file);
+    st = ReadPayloadLines(in, a.consumer, a.reason, &jobs);
+  }
+  if (!st.ok()) Fail(kExitUsage, "--payloads-file " + a.payloads_file + ": " + st.message());
+  size_t sent = 0;
+  for (const std::string& body : BatchBodies(jobs, a.batch)) {
+    HttpResult res;
+    st = HttpCall("POST", base + "/api/v1/jobs", body, &res, token);
+    Json answer = st.ok() ? Json::parse(res.body, nullptr, false) : Json();
+    if (!st.ok() || res.status >= 400) {
+      // The batches before this one are queued: say how far it went, so a rerun can skip them.
+      std::string why =
+          !st.ok() ? st.message()
+          : answer.is_object() && answer.contains("error") && answer["error"].is_string()
+              ? answer["error"].get<std::string>()
+              : res.body;
+      if (res.status == 401) why += " (the master requires an API token: --token or $GROVE_TOKEN)";
+      Fail(!st.ok()                                                      ? kExitUnreachable
+           : res.status == 400 || res.status == 404 || res.status == 413 ? kExitUsage
+                                                                         : kExitFailure,
+           fmt::format("{} (the first {} of {} jobs were queued, the rest not)", why, sent,
+                       jobs.size()));
+    }
+    if (!answer.is_object() || !answer.contains("requests") || !answer["requests"].is_array())
+      Fail(kExitFailure, "the master answered something that is not a batch's answer");
+    for (const Json& id : answer["requests"]) {
+      std::cout << "request " << (id.is_number_integer() ? id.get<int64_t>() : 0)
+                << " queued for consumer " << a.consumer << "\n";
+      ++sent;
+    }
+  }
+  std::cout.flush();
+  std::cerr << fmt::format("{} jobs queued for consumer {}\n", sent, a.consumer);
+}
+
 void Publish(const PublishArgs& a) {
   const std::string base = MasterUrl(a.master);
   const std::string token = ApiToken(a.token);
+  if (!a.payloads_file.empty()) {
+    if (a.wait) Fail(kExitUsage, "--wait waits for one job: not with --payloads-file");
+    return PublishMany(a, base, token);
+  }
   Json payload = Json::parse(a.payload, nullptr, false);
   if (payload.is_discarded()) Fail(kExitUsage, "--payload is not valid JSON: " + a.payload);
   Json body = {{"consumer", a.consumer}, {"payload", payload}};
@@ -86,7 +139,15 @@ void AddPublishCommand(CLI::App& app) {
       app.add_subcommand("publish", "Queue a job for the consumer NAME (POST /api/v1/jobs)");
   auto a = std::make_shared<PublishArgs>();
   cmd->add_option("NAME", a->consumer, "The consumer, as declared in grove.lua")->required();
-  cmd->add_option("--payload", a->payload, "The job's payload, JSON")->capture_default_str();
+  auto* payload =
+      cmd->add_option("--payload", a->payload, "The job's payload, JSON")->capture_default_str();
+  cmd->add_option("--payloads-file", a->payloads_file,
+                  "Queue one job per line of this JSON Lines file ('-' = stdin), sent in "
+                  "batches (each stored whole or not at all); prints a line per request")
+      ->excludes(payload);
+  cmd->add_option("--batch", a->batch, "With --payloads-file: jobs per request (1 to 1000)")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   cmd->add_option("--reason", a->reason, "Why (shown with the build)");
   cmd->add_option("--token", a->token,
                   "An API token (`grove user token`) for a master that requires login "

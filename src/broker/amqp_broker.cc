@@ -710,17 +710,30 @@ void AmqpBroker::State::OnHelloEvent(const std::string& name, const Json& ev) {
 }
 
 void AmqpBroker::State::OnSubmission(AmqpConnection& c, const Delivery& d) {
-  if (d.body.size() > kMaxSubmissionBytes) {
-    spdlog::warn("AMQP submission of {} bytes (more than 1 MiB) dead-lettered", d.body.size());
+  // An array is a batch of submissions (at most 16 MiB, each element at most 1 MiB).
+  const size_t first = d.body.find_first_not_of(" \t\r\n");
+  const bool batch = first != std::string::npos && d.body[first] == '[';
+  const size_t limit = batch ? kMaxSubmissionBatchBytes : kMaxSubmissionBytes;
+  if (d.body.size() > limit) {
+    spdlog::warn("AMQP submission of {} bytes (more than {} MiB) dead-lettered", d.body.size(),
+                 limit >> 20);
     (void)c.Reject(d.tag, false);
     return;
   }
   Json msg = ParseUntrusted(d.body);
-  if (msg.is_discarded() || !msg.is_object()) {
-    spdlog::warn("AMQP submission that is not a JSON object ({} bytes) dead-lettered",
+  if (msg.is_discarded() || !(msg.is_object() || msg.is_array())) {
+    spdlog::warn("AMQP submission that is not a JSON object or array ({} bytes) dead-lettered",
                  d.body.size());
     (void)c.Reject(d.tag, false);
     return;
+  }
+  if (msg.is_array() && d.body.size() > kMaxSubmissionBytes) {
+    for (size_t i = 0; i < msg.size(); ++i) {
+      if (msg[i].dump().size() <= kMaxSubmissionBytes) continue;
+      spdlog::warn("AMQP submission batch dead-lettered: submission {} is larger than 1 MiB", i);
+      (void)c.Reject(d.tag, false);
+      return;
+    }
   }
   listener->OnSubmission(std::move(msg), [this, tag = d.tag, gen = generation](Status st) {
     {

@@ -22,6 +22,7 @@ inline constexpr char kMasterEventsQueue[] = "grove.events.master";
 inline constexpr char kSubmitExchange[] = "grove.submit";   // fanout, durable: applications
 inline constexpr char kSubmitQueue[] = "grove.submit";      // consumed by the master
 inline constexpr size_t kMaxSubmissionBytes = 1024 * 1024;  // as POST /api/v1/jobs
+inline constexpr size_t kMaxSubmissionBatchBytes = 16 * 1024 * 1024;  // a JSON array of them
 
 // The "v" of the AMQP hello and welcome. 2: the master takes binary log frames
 // (core/log_frame.h). 3: a job message may be a JSON array of jobs; a master sends arrays only

@@ -820,17 +820,69 @@ Status Controller::Enqueue(Txn& txn, const ForceArgs& args, int64_t* id) {
   return Status::Ok();
 }
 
+void Controller::ForceBatch(std::vector<ForceArgs> batch,
+                            std::function<void(Status, std::vector<int64_t>)> done) {
+  core_.Post([this, batch = std::move(batch), done = std::move(done)](Txn& txn) mutable {
+    std::vector<int64_t> ids;
+    Status st = EnqueueBatch(txn, batch, "job", &ids);
+    if (!st.ok()) return done(st, {});
+    txn.AfterCommit([done = std::move(done), ids = std::move(ids)](const Status& st) mutable {
+      done(st, st.ok() ? std::move(ids) : std::vector<int64_t>{});
+    });
+  });
+}
+
+Status Controller::EnqueueBatch(Txn& txn, const std::vector<ForceArgs>& batch, const char* noun,
+                                std::vector<int64_t>* ids) {
+  // Everything that can refuse the batch is checked before its first write.
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (!config_->FindBuilder(batch[i].builder))
+      return Status::NotFound(std::string(noun) + " " + std::to_string(i) +
+                              ": no such builder: " + batch[i].builder);
+  }
+  std::vector<RequestRecord> rs(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    rs[i].builder = batch[i].builder;
+    rs[i].reason = batch[i].reason.empty() ? "forced" : batch[i].reason;
+    rs[i].properties = batch[i].properties;
+    rs[i].priority = config_->FindBuilder(batch[i].builder)->priority;
+  }
+  if (Status st = txn.store().AddRequests(&rs); !st.ok()) {
+    // Half a batch must not stay: the whole transaction goes (the other tasks in it are
+    // retried or told, as after any failed write).
+    txn.Fail(st);
+    return st;
+  }
+  ids->clear();
+  ids->reserve(rs.size());
+  for (const RequestRecord& r : rs) {
+    Queued(txn, r);
+    ids->push_back(r.id);
+  }
+  Dispatch(txn);
+  return Status::Ok();
+}
+
 Status Controller::Submit(Txn& txn, RequestRecord* r, const std::vector<int64_t>& changes) {
+  GROVE_RETURN_IF_ERROR(AddQueued(txn, r, changes));
+  Dispatch(txn);
+  return Status::Ok();
+}
+
+Status Controller::AddQueued(Txn& txn, RequestRecord* r, const std::vector<int64_t>& changes) {
   const BuilderConfig* bc = config_->FindBuilder(r->builder);
   if (!bc) return Status::NotFound("no such builder: " + r->builder);
   r->priority = bc->priority;
   GROVE_RETURN_IF_ERROR(txn.store().AddRequest(r));
   if (!changes.empty()) GROVE_RETURN_IF_ERROR(txn.store().LinkRequestChanges(r->id, changes));
-  queue_.Add({r->id, r->priority, r->builder});
-  CollapseOlder(txn, *r);
-  Notify(txn, {{"type", "request"}, {"id", r->id}, {"builder", r->builder}, {"state", "queued"}});
-  Dispatch(txn);
+  Queued(txn, *r);
   return Status::Ok();
+}
+
+void Controller::Queued(Txn& txn, const RequestRecord& r) {
+  queue_.Add({r.id, r.priority, r.builder});
+  CollapseOlder(txn, r);
+  Notify(txn, {{"type", "request"}, {"id", r.id}, {"builder", r.builder}, {"state", "queued"}});
 }
 
 void Controller::DescribeWorkers(std::function<void(Json)> done) {

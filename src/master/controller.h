@@ -87,6 +87,14 @@ class Controller : public BrokerListener {
   void Force(ForceArgs args, std::function<void(Status, int64_t)> done);
   // On the core thread: Force's work.
   Status Enqueue(Txn& txn, const ForceArgs& args, int64_t* id);
+  // Queues several requests in one transaction, all or none (a batch: POST /api/v1/jobs
+  // {"jobs": [...]}, a grove.submit array); |done| receives their ids in order once durable.
+  void ForceBatch(std::vector<ForceArgs> batch,
+                  std::function<void(Status, std::vector<int64_t>)> done);
+  // On the core thread: ForceBatch's work. A store failure fails |txn| (nothing of the batch
+  // is kept); |noun| names an element in messages ("job 3: ...").
+  Status EnqueueBatch(Txn& txn, const std::vector<ForceArgs>& batch, const char* noun,
+                      std::vector<int64_t>* ids);
   // On the core thread: stores |r| (builder, reason, properties, source) as a queued request
   // with |changes| linked to it, and dispatches. Sets r->id. Used by Force and the schedulers.
   Status Submit(Txn& txn, RequestRecord* r, const std::vector<int64_t>& changes = {});
@@ -160,9 +168,20 @@ class Controller : public BrokerListener {
   };
 
   void Dispatch(Txn& txn);
+  // Submit without the dispatch (a batch dispatches once, after its last request).
+  Status AddQueued(Txn& txn, RequestRecord* r, const std::vector<int64_t>& changes = {});
+  // Stored request |r| joins the queue (and collapses older ones of its builder).
+  void Queued(Txn& txn, const RequestRecord& r);
   // Distributed mode (controller_amqp.cc): the broker routes jobs to tag queues; the worker
   // that runs a job is known from its first event (AdoptJob).
   void DispatchToQueues(Txn& txn);
+  // DispatchToQueues for queued requests whose builders take no lock (|ids|, in queue order):
+  // claimed in one statement, their builds numbered in one per builder, published in order.
+  void ClaimBatchToQueues(Txn& txn,
+                          const std::vector<std::pair<int64_t, const BuilderConfig*>>& batch);
+  // After a claim in distributed mode: |job| is published once |txn| commits; a standby drops
+  // it from memory (the master applying events loads it from the store).
+  void PublishClaimed(Txn& txn, const BuilderConfig& bc, const JobSpec& job);
   // Claims queued request |request_id| for |worker| ("" when the broker chooses), allocates its
   // build and fills |job|. False when the claim failed (the caller drops it from the queue).
   bool ClaimJob(Txn& txn, int64_t request_id, const BuilderConfig& bc, const std::string& worker,

@@ -14,15 +14,19 @@
 // acknowledge; it reads the queue and the running jobs from the store when it takes over, and
 // a job claimed through another master since from the store when its first event comes.
 #include <algorithm>
+#include <unordered_map>
 
 #include "core/clock.h"
 #include "core/log.h"
 #include "master/controller.h"
+#include "master/metrics_hooks.h"
 #include "master/submission.h"
 
 namespace grove {
 
 void Controller::DispatchToQueues(Txn& txn) {
+  // Requests of builders without locks, claimed together below.
+  std::vector<std::pair<int64_t, const BuilderConfig*>> batch;
   for (auto it = queue_.begin(); it != queue_.end();) {
     const BuilderConfig* bc = config_->FindBuilder(it->builder);
     if (!bc || !LocksFree(*bc, "")) {
@@ -30,24 +34,101 @@ void Controller::DispatchToQueues(Txn& txn) {
       ++it;
       continue;
     }
-    JobSpec job;
-    if (!ClaimJob(txn, it->id, *bc, "", &job)) {
+    if (bc->locks.empty()) {
+      batch.emplace_back(it->id, bc);
       it = queue_.Erase(it);
       continue;
     }
-    txn.AfterCommit([this, tags = bc->tags,
-                     msg = Json{{"type", "job"}, {"job", ToJson(job)}}](const Status& st) {
-      // A claim that did not reach the disk is not published; it is found queued again.
-      if (st.ok()) broker_->PublishJob(tags, msg);
-    });
-    if (!events_active_) {
-      // A standby does not follow the job: the master applying events loads it from the store.
-      if (auto a = active_.find({job.request_id, job.attempt}); a != active_.end()) {
-        ReleaseLocks(a->second);
-        active_.erase(a);
-      }
-    }
+    // A lock taken by this claim may hold the next request back: one at a time.
+    JobSpec job;
+    if (ClaimJob(txn, it->id, *bc, "", &job)) PublishClaimed(txn, *bc, job);
     it = queue_.Erase(it);
+  }
+  if (batch.size() == 1) {
+    JobSpec job;  // one request: the claim that returns its row
+    if (ClaimJob(txn, batch[0].first, *batch[0].second, "", &job))
+      PublishClaimed(txn, *batch[0].second, job);
+    return;
+  }
+  if (!batch.empty()) ClaimBatchToQueues(txn, batch);
+}
+
+void Controller::PublishClaimed(Txn& txn, const BuilderConfig& bc, const JobSpec& job) {
+  txn.AfterCommit(
+      [this, tags = bc.tags, msg = Json{{"type", "job"}, {"job", ToJson(job)}}](const Status& st) {
+        // A claim that did not reach the disk is not published; it is found queued again.
+        if (st.ok()) broker_->PublishJob(tags, msg);
+      });
+  if (!events_active_) {
+    // A standby does not follow the job: the master applying events loads it from the store.
+    if (auto a = active_.find({job.request_id, job.attempt}); a != active_.end()) {
+      ReleaseLocks(a->second);
+      active_.erase(a);
+    }
+  }
+}
+
+void Controller::ClaimBatchToQueues(
+    Txn& txn, const std::vector<std::pair<int64_t, const BuilderConfig*>>& batch) {
+  const int64_t now = NowMs();
+  std::vector<int64_t> ids;
+  ids.reserve(batch.size());
+  for (const auto& [id, bc] : batch) ids.push_back(id);
+  std::vector<RequestRecord> rows;
+  if (Status st = txn.store().ClaimRequestRecords(ids, "", now, &rows); !st.ok()) {
+    // The requests left the queue in memory: the rollback reads them back from the store.
+    spdlog::error("cannot claim {} requests: {}", ids.size(), st.message());
+    return txn.Fail(st);
+  }
+  // In queue order (priority, then age): numbered and published in that order. An id not
+  // claimed was taken by another master.
+  std::unordered_map<int64_t, size_t> order;
+  for (size_t i = 0; i < ids.size(); ++i) order.emplace(ids[i], i);
+  std::sort(rows.begin(), rows.end(), [&](const RequestRecord& a, const RequestRecord& b) {
+    return order[a.id] < order[b.id];
+  });
+  std::vector<const BuilderConfig*> configs(rows.size());
+  std::vector<BuildRecord> builds(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    configs[i] = batch[order[rows[i].id]].second;
+    BuildRecord& b = builds[i];
+    b.request_id = rows[i].id;
+    b.attempt = rows[i].attempt;
+    b.builder = rows[i].builder;
+    b.state = "running";
+    b.started_at = now;
+    b.properties = StartingProperties(rows[i].builder, rows[i], "");
+  }
+  if (Status st = txn.store().StartBuilds(&builds); !st.ok()) {
+    spdlog::error("cannot record the builds of {} requests: {}", rows.size(), st.message());
+    if (!txn.status().ok()) return;  // rolled back: the queue is read again
+  }
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const RequestRecord& req = rows[i];
+    const JobKey key{req.id, req.attempt};
+    ActiveJob& active = active_[key];
+    active = ActiveJob{"", req.builder, 0, {}, {}};
+    if (BuildRecord& b = builds[i]; b.id) {
+      // What EnsureBuild does for one build (it is then not started again by MakeJob).
+      active.build_id = b.id;
+      active.build_number = b.number;
+      active.properties = std::move(b.properties);
+      active.started_at = b.started_at;
+      QueueNotices(txn, b.id, "started");
+      Notify(txn, {{"type", "build"},
+                   {"id", b.id},
+                   {"request", key.request},
+                   {"builder", b.builder},
+                   {"number", b.number},
+                   {"state", "running"}});
+    }
+    if (req.submitted_at)
+      RecordOnCommit(txn, [s = (now - req.submitted_at) / 1000.0] { metrics::QueueWait(s); });
+    Notify(txn,
+           {{"type", "request"}, {"id", req.id}, {"builder", req.builder}, {"state", "claimed"}});
+    JobSpec job;
+    MakeJob(txn, key, active, *configs[i], &job, &req);
+    PublishClaimed(txn, *configs[i], job);
   }
 }
 
@@ -174,8 +255,23 @@ void Controller::RecordAppliedEvents(Txn& txn, ConnectedWorker& w) {
 }
 
 // What an application published to grove.submit: the same JSON as the HTTP API's, checked the
-// same way, acknowledged in RabbitMQ once the request is durable.
+// same way, acknowledged in RabbitMQ once the request is durable. An array is a batch: all its
+// requests in one transaction, the message acknowledged once they all are durable; one bad
+// element refuses the whole message (dead-lettered, its index in the log).
 void Controller::OnSubmission(Json msg, std::function<void(Status)> done) {
+  if (msg.is_array()) {
+    return core_.Post([this, msg = std::move(msg), done = std::move(done)](Txn& txn) {
+      std::vector<ForceArgs> batch;
+      // The sizes were checked by the broker, which has the message's bytes.
+      Status st = ParseSubmissionBatch(msg, 0, *config_, "submission", &batch);
+      for (ForceArgs& args : batch)
+        if (args.reason.empty()) args.reason = "submitted through RabbitMQ";
+      std::vector<int64_t> ids;
+      if (st.ok()) st = EnqueueBatch(txn, batch, "submission", &ids);
+      if (!st.ok()) return done(st);
+      txn.AfterCommit([done](const Status& st) { done(st); });
+    });
+  }
   core_.Post([this, msg = std::move(msg), done = std::move(done)](Txn& txn) {
     ForceArgs args;
     Status st = ParseSubmission(msg, *config_, &args);

@@ -79,4 +79,32 @@ Status ParseSubmission(const Json& body, const Config& config, ForceArgs* out) {
   return Status::Ok();
 }
 
+Status ParseSubmissionBatch(const Json& items, size_t whole_size, const Config& config,
+                            const char* noun, std::vector<ForceArgs>* out, BatchProblem* problem) {
+  auto too_large = [problem](std::string msg) {
+    if (problem) problem->too_large = true;
+    return Status::Invalid(std::move(msg));
+  };
+  if (!items.is_array()) return Status::Invalid(std::string("a batch must be a JSON array"));
+  if (whole_size > kMaxBatchBytes) return too_large("the batch is larger than 16 MiB");
+  if (items.empty() || items.size() > kMaxBatchSubmissions)
+    return Status::Invalid("a batch holds 1 to " + std::to_string(kMaxBatchSubmissions) + " " +
+                           noun + "s, not " + std::to_string(items.size()));
+  std::vector<ForceArgs> parsed(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    const std::string where = std::string(noun) + " " + std::to_string(i);
+    // Only a batch larger than one submission's limit can hold an element above it: the
+    // others are not serialized again to be measured.
+    if (whole_size > kMaxSubmission && items[i].dump().size() > kMaxSubmission)
+      return too_large(where + " is larger than 1 MiB");
+    Status st = ParseSubmission(items[i], config, &parsed[i]);
+    if (!st.ok()) {
+      std::string msg = where + ": " + st.message();
+      return st.IsNotFound() ? Status::NotFound(std::move(msg)) : Status::Invalid(std::move(msg));
+    }
+  }
+  *out = std::move(parsed);
+  return Status::Ok();
+}
+
 }  // namespace grove

@@ -1,7 +1,9 @@
 #include "store/sql_store.h"
 
 #include <algorithm>
+#include <iterator>
 #include <limits>
+#include <map>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -170,6 +172,34 @@ constexpr std::string_view kClaimRequestRow =
 constexpr std::string_view kClaimRequest =
     "UPDATE requests SET state = 'claimed', attempt = attempt + 1, worker = $2, claimed_at = $3, "
     "master = $4 WHERE id = $1 AND state = 'queued' RETURNING attempt";
+// A batch of requests: kInsertRequest with |n| rows (its VALUES repeated, $13 onwards).
+std::string InsertRequestsSql(size_t n) {
+  std::string sql(kInsertRequest.substr(0, kInsertRequest.find("VALUES") + 7));
+  for (size_t i = 0; i < n; ++i) {
+    sql += i ? ", (" : "(";
+    for (int c = 1; c <= 12; ++c) sql += (c > 1 ? ", $" : "$") + std::to_string(i * 12 + c);
+    sql += ")";
+  }
+  return sql + " RETURNING id";
+}
+// Rows per multi-row insert: a batch is cut into these, the rest inserted one by one, so that
+// the statement cache holds two shapes.
+constexpr size_t kInsertRowsPerStatement[] = {32, 8};
+
+// A batch's claim: "... WHERE state = 'queued' AND id IN (" + $4, $5, ... + ")" (ClaimSql).
+constexpr std::string_view kClaimRequestsHead =
+    "UPDATE requests SET state = 'claimed', attempt = attempt + 1, worker = $1, claimed_at = $2, "
+    "master = $3 WHERE state = 'queued' AND id IN (";
+constexpr std::string_view kClaimRequestsTail = ") RETURNING " GROVE_REQUEST_COLUMNS;
+// The statement for up to |n| ids, padded to one of a few sizes so that the connection's
+// statement cache holds a few of them, not one per batch size (an id twice in IN is harmless).
+constexpr size_t kClaimSizes[] = {8, 32, 128};
+std::string ClaimSql(size_t n) {
+  std::string sql(kClaimRequestsHead);
+  for (size_t i = 0; i < n; ++i) sql += (i ? ", $" : "$") + std::to_string(i + 4);
+  sql += kClaimRequestsTail;
+  return sql;
+}
 constexpr std::string_view kRequeueRequest =
     "UPDATE requests SET state = 'queued', worker = '', claimed_at = 0 "
     "WHERE id = $1 AND state = 'claimed' RETURNING id";
@@ -184,6 +214,11 @@ constexpr std::string_view kNextBuildNumber =
     "RETURNING last_number";
 // Inserts the build unless its request is missing or the attempt has one already (then no row
 // comes back): the usual start costs this and the number, no lookups before them.
+// A batch's numbers for one builder: the last of $2 numbers taken at once.
+constexpr std::string_view kNextBuildNumbers =
+    "INSERT INTO builder_numbers (builder, last_number) VALUES ($1, $2) "
+    "ON CONFLICT (builder) DO UPDATE SET last_number = builder_numbers.last_number + $2 "
+    "RETURNING last_number";
 constexpr std::string_view kInsertBuild =
     "INSERT INTO builds (request_id, attempt, builder, number, worker, state, result, "
     "started_at, finished_at, properties) "
@@ -326,6 +361,50 @@ class SqlStore final : public Store {
     return Status::Ok();
   }
 
+  Status AddRequests(std::vector<RequestRecord>* rs) override {
+    std::vector<RequestRecord>& all = *rs;
+    size_t from = 0;
+    for (size_t rows : kInsertRowsPerStatement) {
+      for (; all.size() - from >= rows; from += rows) {
+        const std::string sql = InsertRequestsSql(rows);
+        Query q;
+        GROVE_RETURN_IF_ERROR(db_->Prepare(sql, &q));
+        for (size_t i = 0; i < rows; ++i) {
+          RequestRecord* r = &all[from + i];
+          if (r->builder.empty()) return Status::Invalid("store: a request needs a builder");
+          r->state = "queued";
+          if (r->submitted_at == 0) r->submitted_at = NowMs();
+          const int p = static_cast<int>(i * 12);
+          q.Bind(p + 1, r->builder)
+              .Bind(p + 2, r->reason)
+              .Bind(p + 3, Dump(r->properties))
+              .Bind(p + 4, Dump(r->source))
+              .Bind(p + 5, r->state)
+              .Bind(p + 6, r->attempt)
+              .Bind(p + 7, r->priority)
+              .Bind(p + 8, r->worker)
+              .Bind(p + 9, r->result)
+              .Bind(p + 10, r->submitted_at)
+              .Bind(p + 11, r->claimed_at)
+              .Bind(p + 12, r->finished_at);
+        }
+        // RETURNING's order is the engine's; the ids of one statement increase in VALUES order.
+        std::vector<int64_t> ids;
+        for (;;) {
+          bool row = false;
+          GROVE_RETURN_IF_ERROR(q.Step(&row));
+          if (!row) break;
+          ids.push_back(q.Int(0));
+        }
+        if (ids.size() != rows) return Status::IoError("store: request insert returned no row");
+        std::sort(ids.begin(), ids.end());
+        for (size_t i = 0; i < rows; ++i) all[from + i].id = ids[i];
+      }
+    }
+    for (; from < all.size(); ++from) GROVE_RETURN_IF_ERROR(AddRequest(&all[from]));
+    return Status::Ok();
+  }
+
   Status GetRequest(int64_t id, RequestRecord* out) override {
     Query q;
     GROVE_RETURN_IF_ERROR(db_->Prepare(kGetRequest, &q));
@@ -363,6 +442,79 @@ class SqlStore final : public Store {
     GROVE_RETURN_IF_ERROR(q.Step(&row));
     if (!row) return WhyNotInState(id, "queued");
     *attempt = static_cast<int>(q.Int(0));
+    return Status::Ok();
+  }
+
+  Status ClaimRequestRecords(const std::vector<int64_t>& ids, const std::string& worker,
+                             int64_t now, std::vector<RequestRecord>* claimed) override {
+    claimed->clear();
+    for (size_t from = 0; from < ids.size();) {
+      const size_t n = std::min(ids.size() - from, kClaimSizes[std::size(kClaimSizes) - 1]);
+      size_t size = kClaimSizes[0];
+      for (size_t s : kClaimSizes)
+        if (s >= n) {
+          size = s;
+          break;
+        }
+      const std::string sql = ClaimSql(size);
+      Query q;
+      GROVE_RETURN_IF_ERROR(db_->Prepare(sql, &q));
+      q.Bind(1, worker).Bind(2, now).Bind(3, master_);
+      for (size_t i = 0; i < size; ++i)
+        q.Bind(static_cast<int>(i + 4), ids[from + std::min(i, n - 1)]);
+      for (;;) {
+        bool row = false;
+        GROVE_RETURN_IF_ERROR(q.Step(&row));
+        if (!row) break;
+        RequestRecord r;
+        GROVE_RETURN_IF_ERROR(ReadRequest(q, &r));
+        claimed->push_back(std::move(r));
+      }
+      from += n;
+    }
+    return Status::Ok();
+  }
+
+  Status StartBuilds(std::vector<BuildRecord>* builds) override {
+    // The numbers first, one statement per builder; then each build, as StartBuild inserts it.
+    std::map<std::string, std::pair<int64_t, int64_t>> numbers;  // builder -> (count, next)
+    for (const BuildRecord& b : *builds) ++numbers[b.builder].first;
+    for (auto& [builder, range] : numbers) {
+      Query num;
+      GROVE_RETURN_IF_ERROR(db_->Prepare(kNextBuildNumbers, &num));
+      num.Bind(1, builder).Bind(2, range.first);
+      int64_t last = 0;
+      GROVE_RETURN_IF_ERROR(StepReturning(num, &last, "build numbers"));
+      range.second = last - range.first + 1;
+    }
+    for (BuildRecord& b : *builds) {
+      if (b.builder.empty()) return Status::Invalid("store: a build needs a builder");
+      if (b.state.empty()) b.state = "running";
+      const int64_t number = numbers[b.builder].second++;
+      Query q;
+      GROVE_RETURN_IF_ERROR(db_->Prepare(kInsertBuild, &q));
+      q.Bind(1, b.request_id)
+          .Bind(2, b.attempt)
+          .Bind(3, b.builder)
+          .Bind(4, number)
+          .Bind(5, b.worker)
+          .Bind(6, b.state)
+          .Bind(7, b.result)
+          .Bind(8, b.started_at)
+          .Bind(9, b.finished_at)
+          .Bind(10, Dump(b.properties));
+      bool row = false;
+      GROVE_RETURN_IF_ERROR(q.Step(&row));
+      if (row) {
+        b.id = q.Int(0);
+        b.number = number;
+        continue;
+      }
+      q.Reset();
+      // The attempt had a build (it is the one), or the request is missing (none).
+      if (!FindBuild(b.request_id, b.attempt, &b).ok()) b.id = 0;
+      GROVE_RETURN_IF_ERROR(db_->TransactionStatus());
+    }
     return Status::Ok();
   }
 

@@ -76,6 +76,32 @@ Status Store::ClaimRequestRecord(int64_t id, const std::string& worker, int64_t 
   return GetRequest(id, claimed);
 }
 
+Status Store::AddRequests(std::vector<RequestRecord>* rs) {
+  for (RequestRecord& r : *rs) GROVE_RETURN_IF_ERROR(AddRequest(&r));
+  return Status::Ok();
+}
+
+Status Store::ClaimRequestRecords(const std::vector<int64_t>& ids, const std::string& worker,
+                                  int64_t now, std::vector<RequestRecord>* claimed) {
+  claimed->clear();
+  for (int64_t id : ids) {
+    RequestRecord r;
+    Status st = ClaimRequestRecord(id, worker, now, &r);
+    if (st.IsConflict() || st.IsNotFound()) continue;
+    GROVE_RETURN_IF_ERROR(st);
+    claimed->push_back(std::move(r));
+  }
+  return Status::Ok();
+}
+
+Status Store::StartBuilds(std::vector<BuildRecord>* builds) {
+  for (BuildRecord& b : *builds) {
+    if (!StartBuild(&b).ok()) b.id = 0;
+    GROVE_RETURN_IF_ERROR(TransactionStatus());
+  }
+  return Status::Ok();
+}
+
 Status OpenMigratedDb(const std::string& url, const std::string& base_dir,
                       const std::string& password, std::unique_ptr<sql::Db>* out) {
   const size_t colon = url.find(':');

@@ -159,6 +159,9 @@ class Store {
 
   // Build requests. AddRequest sets id, state "queued" and submitted_at (when 0).
   virtual Status AddRequest(RequestRecord* r) = 0;
+  // AddRequest for each of |rs|, several rows per statement (a batch of submissions); ids are
+  // given in the order of |rs|.
+  virtual Status AddRequests(std::vector<RequestRecord>* rs);
   virtual Status GetRequest(int64_t id, RequestRecord* out) = 0;
   // Requests in |state|; "queued" ones come by priority (highest first), then id.
   virtual Status ListRequests(const std::string& state, int limit,
@@ -168,6 +171,11 @@ class Store {
   // The same, filling |claimed| with the claimed row (attempt incremented) in one statement.
   virtual Status ClaimRequestRecord(int64_t id, const std::string& worker, int64_t now,
                                     RequestRecord* claimed);
+  // ClaimRequestRecord for several queued requests at once (a batch of submissions): one
+  // statement instead of one per request. |claimed| gets the rows claimed now, in no particular
+  // order; an id that was not queued (another master took it) is left out, not an error.
+  virtual Status ClaimRequestRecords(const std::vector<int64_t>& ids, const std::string& worker,
+                                     int64_t now, std::vector<RequestRecord>* claimed);
   // claimed → queued (the attempt failed for reasons outside the build, e.g. a lost worker).
   virtual Status RequeueRequest(int64_t id) = 0;
   virtual Status FinishRequest(int64_t id, Result result, int64_t now) = 0;
@@ -175,6 +183,10 @@ class Store {
   // Builds. StartBuild is idempotent on (request_id, attempt): a second call fills |b| with the
   // existing build (id, number, ...) and changes nothing. Numbers are allocated per builder.
   virtual Status StartBuild(BuildRecord* b) = 0;
+  // StartBuild for each of |builds|, the numbers of each builder taken in one statement. One
+  // that cannot start is left with id 0 (its caller may try StartBuild alone); an attempt that
+  // had a build already gets it as StartBuild does, its number then left unused (a gap).
+  virtual Status StartBuilds(std::vector<BuildRecord>* builds);
   virtual Status FinishBuild(int64_t build_id, Result result, int64_t now) = 0;
   // Distributed mode: the worker of a build is known only from its first event.
   virtual Status SetBuildWorker(int64_t build_id, const std::string& worker) = 0;

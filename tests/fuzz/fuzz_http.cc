@@ -51,6 +51,10 @@ http::Router MakeRouter(const Config& config) {
   r.Add("POST", "/api/v1/jobs", [&config](const http::Request& req, http::Responder) {
     ForceArgs args;
     (void)ParseJobBody(req.body, config, &args);
+    std::vector<ForceArgs> jobs;  // the handler's parse: one job or a batch
+    bool batch = false;
+    BatchProblem problem;
+    (void)ParseJobsBody(req.body, config, &jobs, &batch, &problem);
   });
   r.Add("POST", "/api/v1/builds/{id}/rebuild", [](const http::Request& req, http::Responder) {
     std::string reason;

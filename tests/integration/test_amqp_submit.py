@@ -98,6 +98,44 @@ class AmqpSubmitTests(AmqpTestCase):
         wait_for(lambda: len(self.requests(g)) == 1, what="the good submission")
         self.assertEqual(g.wait_request(self.requests(g)[0]["id"])["result"], "success")
 
+    def test_an_array_is_a_batch_stored_whole(self):
+        g = self.make(CONFIG, workers=["w1"])
+        g.start_master()
+        g.start_worker("w1", extra=WORKER_ARGS)
+        batch = [{"consumer": "echo", "payload": {"n": n}} for n in range(10)]
+        batch.append({"builder": "hello", "properties": {"who": "batch"}})
+        self.publish(batch)
+        wait_for(lambda: len(self.requests(g)) == 11, what="eleven requests")
+        results = []
+        for r in self.requests(g):
+            r = g.wait_request(r["id"])
+            self.assertEqual(r["result"], "success", r)
+            if r["builder"] == "consume:echo":
+                results.append(g.build(r["builds"][0]["id"])["steps"][0]["result_json"]["n"])
+            else:
+                log, _ = g.log(r["builds"][0]["id"], 0)
+                self.assertEqual(log, "hello batch\n")
+        self.assertEqual(results, list(range(10)))  # in the array's order
+        self.assertEqual(self.depth("grove.submit"), 0)
+
+    def test_an_array_with_one_bad_submission_is_dead_lettered_whole(self):
+        g = self.make(CONFIG, workers=["w1"])
+        g.start_master()
+        g.start_worker("w1", extra=WORKER_ARGS)
+        good = {"consumer": "echo", "payload": {"n": 1}}
+        self.publish([good, good, {"consumer": "nope"}])
+        self.publish([good, {"consumer": "echo", "payload": {"blob": "x" * (2 << 20)}}])
+        self.publish([])
+        wait_for(lambda: self.depth("grove.deadletters") == 3, what="three dead letters")
+        log = g.master.output()
+        self.assertIn("submission 2: no consumer 'nope' is declared", log)
+        self.assertIn("submission 1 is larger than 1 MiB", log)
+        self.assertIn("1 to 1000 submissions, not 0", log)
+        self.assertEqual(self.requests(g), [])
+        self.publish([good])
+        wait_for(lambda: len(self.requests(g)) == 1, what="the good batch")
+        self.assertEqual(g.wait_request(1)["result"], "success")
+
 
 if __name__ == "__main__":
     unittest.main()

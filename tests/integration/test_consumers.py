@@ -3,9 +3,10 @@ command with a JSON payload, their result JSON is stored with the step, and cons
 enqueued by POST /api/v1/jobs, grove publish and schedule.cron { consume = ... }."""
 import json
 import os
+import subprocess
 import unittest
 
-from grove_harness import GroveTestCase, wait_for
+from grove_harness import GROVE, GroveTestCase, wait_for
 
 # A consumer command: payload on stdin, result on stdout, chatter on stderr (the log).
 CONSUMER = r'''
@@ -142,6 +143,71 @@ class ConsumerTests(GroveTestCase):
         self.assertEqual(status, 400)
         status, answer, _ = self.g.call("POST", "/api/v1/jobs", b"{not json")
         self.assertEqual(status, 400)
+
+    def test_post_jobs_batch_runs_every_job_and_answers_ids_in_order(self):
+        jobs = [{"consumer": "double", "payload": {"n": n}} for n in range(12)]
+        jobs[3]["reason"] = "the fourth"
+        status, answer, _ = self.g.call("POST", "/api/v1/jobs", {"jobs": jobs})
+        self.assertEqual(status, 201, answer)
+        ids = answer["requests"]
+        self.assertEqual(len(ids), 12)
+        self.assertEqual(ids, sorted(ids))
+        for n, request_id in enumerate(ids):
+            req, build = self.finished_build(request_id)
+            self.assertEqual((req["result"], req["builder"]), ("success", "consume:double"), req)
+            self.assertEqual(build["steps"][0]["result_json"]["doubled"], 2 * n)
+        self.assertEqual(self.g.get(f"/api/v1/requests/{ids[3]}")["reason"], "the fourth")
+
+    def test_post_jobs_batch_with_a_bad_job_stores_none_of_it(self):
+        good = {"consumer": "double", "payload": {"n": 1}}
+        status, answer, _ = self.g.call("POST", "/api/v1/jobs",
+                                        {"jobs": [good, good, {"consumer": "double", "reason": 7}]})
+        self.assertEqual(status, 400, answer)
+        self.assertIn("job 2: 'reason' must be a string", answer["error"])
+        status, answer, _ = self.g.call("POST", "/api/v1/jobs", {"jobs": [good, {"consumer": "nope"}]})
+        self.assertEqual(status, 404, answer)
+        self.assertIn("job 1: no consumer 'nope'", answer["error"])
+        status, answer, _ = self.g.call("POST", "/api/v1/jobs", {"jobs": [good] * 1001})
+        self.assertEqual(status, 400, answer)
+        self.assertIn("1 to 1000 jobs", answer["error"])
+        big = {"consumer": "double", "payload": {"blob": "x" * (1 << 20)}}
+        status, answer, _ = self.g.call("POST", "/api/v1/jobs", {"jobs": [good, big]})
+        self.assertEqual(status, 413, answer)
+        self.assertIn("job 1 is larger than 1 MiB", answer["error"])
+        # Nothing of those was stored: the next request is the store's first.
+        status, answer, _ = self.g.call("POST", "/api/v1/jobs", {"jobs": [good]})
+        self.assertEqual((status, answer), (201, {"requests": [1]}))
+
+    def test_grove_publish_payloads_file_queues_one_job_per_line_in_batches(self):
+        path = os.path.join(self.g.root, "payloads.jsonl")
+        with open(path, "w") as f:
+            f.write("".join(json.dumps({"n": n}) + "\n" + ("\n" if n == 2 else "")
+                            for n in range(5)))
+        r = self.g.cli("publish", "double", "--payloads-file", path, "--batch", "2",
+                       "--reason", "from a file")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.splitlines()
+        self.assertEqual(len(lines), 5, r.stdout)
+        ids = [int(line.split()[1]) for line in lines]
+        for n, request_id in enumerate(ids):
+            req, build = self.finished_build(request_id)
+            self.assertEqual((req["result"], req["reason"]), ("success", "from a file"))
+            self.assertEqual(build["steps"][0]["result_json"]["doubled"], 2 * n)
+        # From stdin ("-"); a line that is not JSON sends nothing at all.
+        env = dict(os.environ, GROVE_MASTER=self.g.url)
+        r = subprocess.run([GROVE, "publish", "double", "--payloads-file", "-"],
+                           input='{"n": 10}\n{"n": 11}\n', capture_output=True, text=True,
+                           env=env, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.splitlines(), [f"request {ids[-1] + 1} queued for consumer double",
+                                                 f"request {ids[-1] + 2} queued for consumer double"])
+        r = subprocess.run([GROVE, "publish", "double", "--payloads-file", "-"],
+                           input='{"n": 12}\n{"n": \n', capture_output=True, text=True, env=env,
+                           timeout=60)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("line 2: not valid JSON", r.stderr)
+        status, _, _ = self.g.call("GET", f"/api/v1/requests/{ids[-1] + 3}")
+        self.assertEqual(status, 404)
 
     def test_grove_publish_waits_and_prints_the_result(self):
         r = self.g.cli("publish", "double", "--payload", '{"n": 3}', "--wait")

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <limits>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -540,6 +541,96 @@ TEST_P(StoreTest, ClaimRequestRecordReturnsTheClaimedRow) {
   EXPECT_EQ(claimed.source, r.source);
   EXPECT_TRUE(store_->ClaimRequestRecord(r.id, "w2", 78, &claimed).IsConflict());
   EXPECT_TRUE(store_->ClaimRequestRecord(999999, "w2", 78, &claimed).IsNotFound());
+}
+
+// A batch of submissions is claimed in one statement and its builds numbered in one per
+// builder: the same rows as one claim and one start each.
+TEST_P(StoreTest, ClaimRequestRecordsAndStartBuildsTakeABatch) {
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 40; ++i) {
+    RequestRecord r;
+    r.builder = i % 4 == 3 ? "win32" : "linux";
+    r.properties = {{"n", i}};
+    ASSERT_TRUE(store_->AddRequest(&r).ok());
+    ids.push_back(r.id);
+  }
+  // One of them is claimed already (by another master): left out, not an error.
+  RequestRecord taken;
+  ASSERT_TRUE(store_->ClaimRequestRecord(ids[5], "", 1, &taken).ok());
+  std::vector<RequestRecord> claimed;
+  ASSERT_TRUE(store_->ClaimRequestRecords(ids, "", 77, &claimed).ok());
+  ASSERT_EQ(claimed.size(), 39u);
+  std::set<int64_t> seen;
+  for (const RequestRecord& r : claimed) {
+    EXPECT_NE(r.id, ids[5]);
+    EXPECT_EQ(r.state, "claimed");
+    EXPECT_EQ(r.attempt, 1);
+    EXPECT_EQ(r.claimed_at, 77);
+    EXPECT_EQ(r.properties["n"], r.id - ids[0]);
+    seen.insert(r.id);
+  }
+  EXPECT_EQ(seen.size(), 39u);
+  ASSERT_TRUE(store_->ClaimRequestRecords(ids, "", 78, &claimed).ok());
+  EXPECT_TRUE(claimed.empty());
+
+  BuildRecord first = NewBuild("linux");  // number 1
+  std::vector<BuildRecord> builds;
+  for (int64_t id : {ids[0], ids[1], ids[3], ids[2], ids[7]}) {
+    BuildRecord b;
+    b.request_id = id;
+    b.attempt = 1;
+    b.builder = (id - ids[0]) % 4 == 3 ? "win32" : "linux";
+    b.properties = {{"k", id}};
+    builds.push_back(b);
+  }
+  builds.push_back(builds[1]);  // an attempt that has its build (the one just before)
+  BuildRecord orphan;
+  orphan.request_id = 999999;
+  orphan.attempt = 1;
+  orphan.builder = "linux";
+  builds.push_back(orphan);
+  ASSERT_TRUE(store_->StartBuilds(&builds).ok());
+  std::vector<int64_t> numbers;
+  for (const BuildRecord& b : builds) numbers.push_back(b.number);
+  EXPECT_EQ(numbers[0], 2);
+  EXPECT_EQ(numbers[1], 3);
+  EXPECT_EQ(numbers[2], 1);  // win32's first
+  EXPECT_EQ(numbers[3], 4);
+  EXPECT_EQ(numbers[4], 2);  // win32's second
+  EXPECT_EQ(builds[5].id, builds[1].id);
+  EXPECT_EQ(builds[5].number, 3);
+  EXPECT_EQ(builds[6].id, 0);
+  BuildRecord stored;
+  ASSERT_TRUE(store_->GetBuild(builds[3].id, &stored).ok());
+  EXPECT_EQ(stored.request_id, ids[2]);
+  EXPECT_EQ(stored.number, 4);
+  EXPECT_EQ(stored.properties["k"], ids[2]);
+  // The numbers the repeated and the orphan start took stay unused: the next is after them.
+  EXPECT_EQ(NewBuild("linux").number, 7);
+  EXPECT_NE(first.id, 0);
+}
+
+// A batch of requests is inserted several rows per statement; the ids follow the batch's order.
+TEST_P(StoreTest, AddRequestsGivesIdsInOrder) {
+  std::vector<RequestRecord> rs(45);  // 32 + 8 + 5 one by one
+  for (size_t i = 0; i < rs.size(); ++i) {
+    rs[i].builder = i % 2 ? "linux" : "win32";
+    rs[i].reason = "r" + std::to_string(i);
+    rs[i].properties = {{"n", i}};
+    rs[i].priority = static_cast<int>(i % 3);
+  }
+  ASSERT_TRUE(store_->AddRequests(&rs).ok());
+  for (size_t i = 0; i < rs.size(); ++i) {
+    if (i) EXPECT_EQ(rs[i].id, rs[i - 1].id + 1);
+    RequestRecord got;
+    ASSERT_TRUE(store_->GetRequest(rs[i].id, &got).ok());
+    EXPECT_EQ(got.reason, "r" + std::to_string(i));
+    EXPECT_EQ(got.properties["n"], i);
+    EXPECT_EQ(got.builder, rs[i].builder);
+    EXPECT_EQ(got.priority, static_cast<int>(i % 3));
+    EXPECT_EQ(got.state, "queued");
+    EXPECT_GT(got.submitted_at, 0);
+  }
 }
 
 // Distributed mode's adoption and a consume step's end: one write each, same result as two.
