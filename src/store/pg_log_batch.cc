@@ -124,6 +124,11 @@ Status LogBatchingDb::Prepare(std::string_view sql, sql::Query* out) {
   return inner_->Prepare(sql, out);
 }
 
+Status LogBatchingDb::PrepareInsert(std::string_view sql, sql::Query* out) {
+  GROVE_RETURN_IF_ERROR(Flush());
+  return inner_->PrepareInsert(sql, out);
+}
+
 Status LogBatchingDb::BeginWrite() {
   Forget();
   return inner_->BeginWrite();

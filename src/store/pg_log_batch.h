@@ -35,6 +35,7 @@ class LogBatchingDb final : public sql::Db {
   sql::Dialect dialect() const override { return inner_->dialect(); }
   Status Exec(std::string_view sql) override;
   Status Prepare(std::string_view sql, sql::Query* out) override;
+  Status PrepareInsert(std::string_view sql, sql::Query* out) override;
   Status BeginWrite() override;
   Status Commit() override;
   Status Rollback() override;
