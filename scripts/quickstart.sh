@@ -12,8 +12,8 @@ MASTER=http://127.0.0.1:8010
 source "$GROVE_ROOT/scripts/deps.sh"
 
 stop() {
+  local name pid
   for name in worker master; do
-    local pid
     pid="$(cat "$RUN/$name.pid" 2>/dev/null)" || continue
     if kill "$pid" 2>/dev/null; then
       # Until it is gone: a master still on its way out holds the port the next one wants.
