@@ -8,12 +8,12 @@ BUILD_PACKAGES=(
   libboost-dev libboost-system-dev libssl-dev
   liblua5.4-dev libsqlite3-dev libzstd-dev zlib1g-dev libsodium-dev libcurl4-openssl-dev
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libhowardhinnant-date-dev tzdata
-  libgtest-dev libgmock-dev libbenchmark-dev
   libexpat1-dev
   librabbitmq-dev
   libpq-dev
 )
-TEST_PACKAGES=(python3 procps curl openssl rabbitmq-server python3-pika postgresql python3-aiosmtpd ngircd
+# The unit tests and benchmarks (GROVE_TESTS, GROVE_BENCH), and what the integration tests run.
+TEST_PACKAGES=(libgtest-dev libgmock-dev libbenchmark-dev python3 procps curl openssl rabbitmq-server python3-pika postgresql python3-aiosmtpd ngircd
   python3-prometheus-client)
 FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev)  # libFuzzer (scripts/fuzz.sh)
 # The Windows worker: cross-built with mingw-w64 (scripts/build-windows.sh), tested under Wine.
@@ -29,8 +29,12 @@ install_packages() {
       fuzz) wanted+=("${FUZZ_PACKAGES[@]}") ;;
     esac
   done
+  # One dpkg-query for all (one per package took seconds on a loaded machine).
+  local installed
+  installed="$(dpkg-query -W -f='${Package} ${Status}\n' "${wanted[@]}" 2>/dev/null |
+    awk '$NF == "installed" && $(NF-1) == "ok" { print $1 }')" || true
   for p in "${wanted[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    grep -qxF "$p" <<<"$installed" || missing+=("$p")
   done
   if ((${#missing[@]})); then
     echo "grove: installing ${missing[*]}" >&2
@@ -41,14 +45,24 @@ install_packages() {
   fi
 }
 
-# Configures and builds into $1 (Release unless $2 says otherwise; extra CMake flags after).
-# GROVE_TARGETS, when set, names the only targets to build (the quick start needs only grove).
-build_grove() {
+# Configures a build directory $1 (Release unless $2 says otherwise; extra CMake flags after).
+configure_grove() {
   local dir="$1" type="${2:-Release}"
   shift 2 || shift $#
-  # ccache keys on paths relative to the tree, so a fresh clone reuses what an earlier one built.
-  export CCACHE_BASEDIR="$GROVE_ROOT" CCACHE_NOHASHDIR=1
   cmake -S "$GROVE_ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="$type" "$@" >/dev/null
-  # shellcheck disable=SC2086  # a list of target names
-  ninja -C "$dir" -j "$(nproc)" ${GROVE_TARGETS:-}
+}
+
+# Builds the targets named after the build directory $1 (all when none is named).
+build_targets() {
+  local dir="$1"
+  shift
+  # ccache keys on paths relative to the tree, so a fresh clone reuses what an earlier one built.
+  CCACHE_BASEDIR="$GROVE_ROOT" CCACHE_NOHASHDIR=1 ninja -C "$dir" -j "$(nproc)" "$@"
+}
+
+# Configures and builds everything into $1 (Release unless $2 says otherwise; extra CMake flags
+# after).
+build_grove() {
+  configure_grove "$@"
+  build_targets "$1"
 }

@@ -45,7 +45,8 @@ rabbit_pid=$!
 "$GROVE_ROOT/scripts/postgres.sh" start "$GROVE_POSTGRES_DIR" >"$services/pg" 2>"$services/pg.err" &
 pg_pid=$!
 
-phase "build (Release)" build_grove "$GROVE_ROOT/build" Release
+# The tests and benchmarks on (the quick start configures this directory without them).
+phase "build (Release)" build_grove "$GROVE_ROOT/build" Release -DGROVE_TESTS=ON -DGROVE_BENCH=ON
 # grove-worker.exe for the Windows tests (its own build dir: build-windows).
 phase "build (Windows worker)" "$GROVE_ROOT/scripts/build-windows.sh" >/dev/null
 wait_service() {  # NAME PID FILE: the service's URL, or its error and a failed run
