@@ -53,9 +53,10 @@ function(grove_use_precompiled_headers)
       continue()
     endif()
     # With the standard headers precompiled, GCC 12 no longer treats code inlined from them as
-    # system code, and -O2 then reports its known -Warray-bounds false positives on std::string
+    # system code, and -O2 then reports its known -Warray-bounds and -Wstringop-* false positives on std::string
     # concatenations (GCC bugs 105329, 105651) that the same build without the PCH does not show.
-    target_compile_options(${target} PRIVATE $<$<CXX_COMPILER_ID:GNU>:-Wno-array-bounds>)
+    target_compile_options(${target} PRIVATE
+      "$<$<CXX_COMPILER_ID:GNU>:-Wno-array-bounds;-Wno-stringop-overflow;-Wno-stringop-overread>")
     get_target_property(type ${target} TYPE)
     get_target_property(pic ${target} POSITION_INDEPENDENT_CODE)
     if(type STREQUAL "SHARED_LIBRARY" OR pic)

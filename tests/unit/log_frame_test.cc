@@ -141,7 +141,9 @@ TEST(LogFrame, BadCompressionIsRefused) {
     bad[i] = static_cast<char>(bad[i] ^ 0x5a);
     Json out;
     Status s = DecodeLogFrame(bad, &out);
-    if (s.ok()) EXPECT_EQ(out["raw_size"], static_cast<int64_t>(text.size()));
+    if (s.ok()) {
+      EXPECT_EQ(out["raw_size"], static_cast<int64_t>(text.size()));
+    }
   }
 }
 

@@ -621,7 +621,9 @@ TEST_P(StoreTest, AddRequestsGivesIdsInOrder) {
   }
   ASSERT_TRUE(store_->AddRequests(&rs).ok());
   for (size_t i = 0; i < rs.size(); ++i) {
-    if (i) EXPECT_EQ(rs[i].id, rs[i - 1].id + 1);
+    if (i) {
+      EXPECT_EQ(rs[i].id, rs[i - 1].id + 1);
+    }
     RequestRecord got;
     ASSERT_TRUE(store_->GetRequest(rs[i].id, &got).ok());
     EXPECT_EQ(got.reason, "r" + std::to_string(i));
