@@ -12,8 +12,15 @@ source "$GROVE_ROOT/scripts/deps.sh"
 install_packages build windows
 
 dir="${1:-$GROVE_ROOT/build-windows}"
+# Through ccache, keyed on tree-relative paths as the Linux build: a fresh clone reuses what an
+# earlier one compiled (without it the cross build was 2.5 minutes of every clean test run).
+export CCACHE_BASEDIR="$GROVE_ROOT" CCACHE_NOHASHDIR=1
+launcher=()
+if command -v ccache >/dev/null; then
+  launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+fi
 cmake -S "$GROVE_ROOT/src/worker/windows" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_TOOLCHAIN_FILE="$GROVE_ROOT/cmake/mingw-w64-x86_64.cmake" >/dev/null
+  -DCMAKE_TOOLCHAIN_FILE="$GROVE_ROOT/cmake/mingw-w64-x86_64.cmake" "${launcher[@]}" >/dev/null
 ninja -C "$dir" -j "${GROVE_JOBS:-2}" grove-worker
 
 mkdir -p "$GROVE_ROOT/dist"
