@@ -606,14 +606,18 @@ int64_t Controller::EnsureBuild(Txn& txn, const JobKey& key, ActiveJob& job,
   job.build_number = b.number;
   job.properties = std::move(b.properties);  // as stored (a repeated start: as found)
   job.started_at = b.started_at;
+  AnnounceBuildStarted(txn, b, key.request);
+  return b.id;
+}
+
+void Controller::AnnounceBuildStarted(Txn& txn, const BuildRecord& b, int64_t request) {
   QueueNotices(txn, b.id, "started");
   Notify(txn, {{"type", "build"},
                {"id", b.id},
-               {"request", key.request},
+               {"request", request},
                {"builder", b.builder},
                {"number", b.number},
                {"state", "running"}});
-  return b.id;
 }
 
 void Controller::FinishJob(Txn& txn, const JobKey& key, Result result) {

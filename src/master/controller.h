@@ -244,6 +244,8 @@ class Controller : public BrokerListener {
   // Queues the notifiers' notices about |build_id| ("started" | "finished") in |txn|, the
   // transaction that records the event itself (controller_notify.cc).
   void QueueNotices(Txn& txn, int64_t build_id, const char* event);
+  // A build of |request| was stored as running: its "started" notices and the live event.
+  void AnnounceBuildStarted(Txn& txn, const BuildRecord& b, int64_t request);
 
   // Pipelines (controller_pipeline.cc): build properties, secrets and the artifact token put in
   // a job at dispatch (the build is allocated then, so buildnumber is known); what step.finished

@@ -114,13 +114,7 @@ void Controller::ClaimBatchToQueues(
       active.build_number = b.number;
       active.properties = std::move(b.properties);
       active.started_at = b.started_at;
-      QueueNotices(txn, b.id, "started");
-      Notify(txn, {{"type", "build"},
-                   {"id", b.id},
-                   {"request", key.request},
-                   {"builder", b.builder},
-                   {"number", b.number},
-                   {"state", "running"}});
+      AnnounceBuildStarted(txn, b, key.request);
     }
     if (req.submitted_at)
       RecordOnCommit(txn, [s = (now - req.submitted_at) / 1000.0] { metrics::QueueWait(s); });
