@@ -52,7 +52,9 @@ int64_t CountAttr(const XML_Char** attrs, const char* key) {
   if (v == nullptr) return 0;
   int64_t n = 0;
   auto [end, ec] = std::from_chars(v, v + std::strlen(v), n);
-  return ec == std::errc() && n > 0 ? n : 0;
+  // Capped so that sums over a file's suites cannot overflow: no run has a billion failures.
+  constexpr int64_t kMaxCount = 1'000'000'000;
+  return ec == std::errc() && n > 0 ? std::min(n, kMaxCount) : 0;
 }
 
 void Truncate(std::string* s) {

@@ -263,6 +263,9 @@ TEST(JUnitSuiteErrors, OddNestingIsSafe) {
   EXPECT_EQ(s.errors, 2);  // c's and a's
   s = Parse(R"xml(<testsuite errors="99999999999999999999999" failures="-3" tests="x"/>)xml");
   EXPECT_EQ(s.total(), 0);
+  // Two counts that each fit but whose sum does not (found by fuzz_junit): capped, no overflow.
+  s = Parse(R"xml(<testsuite errors="6980251523623274263" failures="5124095576030431000"/>)xml");
+  EXPECT_EQ(s.errors, 2'000'000'000);
 }
 
 }  // namespace
