@@ -272,6 +272,15 @@ class Grove:
             raise AssertionError(f"log {build_id}/{step} -> {status} {body}")
         return body.decode("utf-8", "replace"), headers
 
+    def log_so_far(self, build_id, step):
+        """The step's log text, or "" while the step has not started (404): for polling."""
+        status, body, _ = self.call("GET", f"/api/v1/builds/{build_id}/steps/{step}/log", raw=True)
+        if status == 404:
+            return ""
+        if status != 200:
+            raise AssertionError(f"log {build_id}/{step} -> {status} {body}")
+        return body.decode("utf-8", "replace")
+
     def cli(self, *args, env_master=True):
         env = dict(os.environ)
         if env_master:

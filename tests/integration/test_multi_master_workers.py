@@ -192,7 +192,7 @@ builder "slow" { tags = { "linux" }, steps = {
         r = alpha.force("slow")
         build = wait_for(lambda: (b := alpha.get(f"/api/v1/requests/{r}")["builds"]) and
                          b[0]["state"] == "running" and b[0], timeout=30, what="slow running")
-        wait_for(lambda: "line 2" in alpha.log(build["id"], 0)[0], timeout=30,
+        wait_for(lambda: "line 2" in alpha.log_so_far(build["id"], 0), timeout=30,
                  what="the build's log to flow")
         c.kill("alpha")
         killed_at = time.monotonic()
@@ -452,7 +452,7 @@ builder "quick" { tags = { "linux" }, steps = { shell { "echo quick" } } }
         r = alpha.force("long")
         build = wait_for(lambda: (b := alpha.get(f"/api/v1/requests/{r}")["builds"]) and
                          b[0]["state"] == "running" and b[0], timeout=30, what="long running")
-        wait_for(lambda: "started" in alpha.log(build["id"], 0)[0], timeout=30,
+        wait_for(lambda: "started" in alpha.log_so_far(build["id"], 0), timeout=30,
                  what="the step to run")
 
         asked = time.monotonic()

@@ -371,7 +371,7 @@ class QueueControlTests(GroveTestCase):
             b = g.get(f"/api/v1/requests/{slow}")["builds"]
             return b[0]["id"] if b and g.build(b[0]["id"])["steps"] else None
         build_id = wait_for(running_build, what="the slow build to start")
-        wait_for(lambda: "started" in g.log(build_id, 0)[0], what="the step's output")
+        wait_for(lambda: "started" in g.log_so_far(build_id, 0), what="the step's output")
         t0 = time.time()
         self.assertEqual(c.call("POST", f"/api/v1/builds/{build_id}/stop", {})[0], 200)
         r = g.wait_request(slow, timeout=20)
