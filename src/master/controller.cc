@@ -24,6 +24,31 @@ namespace {
 // How long events after a hole in a worker's ids wait for the hole to be filled by a resend.
 constexpr int64_t kGiveUpOnMissingEventsMs = 30000;
 
+// Queue entries that keep their request's row (QueuedRequest::fresh), and the size of the
+// properties and source such a row may have: memory stays bounded however long the queue.
+constexpr size_t kFreshRows = 1024;
+constexpr size_t kFreshJsonBytes = 16 * 1024;
+
+// True when |j| holds about |budget| bytes or fewer (keys and strings counted, 8 per value).
+bool SmallJson(const Json& j, size_t budget) {
+  size_t used = 0;
+  auto fits = [&](auto& self, const Json& v) -> bool {
+    used += v.is_string() ? v.get_ref<const std::string&>().size() : 8;
+    if (used > budget) return false;
+    if (v.is_object()) {
+      for (auto it = v.begin(); it != v.end(); ++it) {
+        used += it.key().size();
+        if (!self(self, it.value())) return false;
+      }
+    } else if (v.is_array()) {
+      for (const auto& item : v)
+        if (!self(self, item)) return false;
+    }
+    return used <= budget;
+  };
+  return fits(fits, j);
+}
+
 bool SecretsEqual(const std::string& a, const std::string& b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
@@ -602,12 +627,16 @@ int64_t Controller::EnsureBuild(Txn& txn, const JobKey& key, ActiveJob& job,
     spdlog::error("cannot record the build of request {}: {}", key.request, st.message());
     return 0;
   }
+  BuildStarted(txn, job, b, key.request);
+  return b.id;
+}
+
+void Controller::BuildStarted(Txn& txn, ActiveJob& job, BuildRecord& b, int64_t request) {
   job.build_id = b.id;
   job.build_number = b.number;
-  job.properties = std::move(b.properties);  // as stored (a repeated start: as found)
   job.started_at = b.started_at;
-  AnnounceBuildStarted(txn, b, key.request);
-  return b.id;
+  AnnounceBuildStarted(txn, b, request);
+  job.properties = std::move(b.properties);  // as stored (a repeated start: as found)
 }
 
 void Controller::AnnounceBuildStarted(Txn& txn, const BuildRecord& b, int64_t request) {
@@ -733,10 +762,53 @@ void Controller::Notify(Txn& txn, Json event) {
   });
 }
 
+bool Controller::ClaimFresh(Txn& txn, const RequestRecord& fresh, const BuilderConfig& bc,
+                            const std::string& worker, RequestRecord* claimed, BuildRecord* build) {
+  const int64_t now = NowMs();
+  build->request_id = fresh.id;
+  build->builder = bc.name;
+  build->worker = worker;
+  build->state = "running";
+  build->started_at = now;
+  build->properties = StartingProperties(bc.name, fresh, worker);
+  Status st = txn.store().ClaimFreshRequest(now, build);
+  if (!st.ok()) {
+    // Not queued at attempt 0 (claimed elsewhere, cancelled): the usual claim tells why.
+    if (!st.IsConflict()) spdlog::error("cannot claim request {}: {}", fresh.id, st.message());
+    return false;
+  }
+  *claimed = fresh;
+  claimed->state = "claimed";
+  claimed->attempt = build->attempt;
+  claimed->worker = worker;
+  claimed->claimed_at = now;
+  return true;
+}
+
 bool Controller::ClaimJob(Txn& txn, int64_t request_id, const BuilderConfig& bc,
-                          const std::string& worker, JobSpec* job) {
+                          const std::string& worker, JobSpec* job, const RequestRecord* fresh) {
   RequestRecord req;
-  Status st = txn.store().ClaimRequestRecord(request_id, worker, NowMs(), &req);
+  BuildRecord build;  // started with the claim (ClaimFresh), else by MakeJob
+  if (!fresh || !ClaimFresh(txn, *fresh, bc, worker, &req, &build)) {
+    if (!ClaimQueued(txn, request_id, worker, &req)) return false;
+  }
+  JobKey key{request_id, req.attempt};
+  ActiveJob& active = active_[key];
+  active = ActiveJob{worker, bc.name, 0, {}, {}};
+  TakeLocks(bc, worker, active);  // AMQP mode (no worker yet): master locks only
+  if (build.id) BuildStarted(txn, active, build, request_id);
+  MakeJob(txn, key, active, bc, job, &req);
+  if (req.submitted_at)
+    RecordOnCommit(txn, [s = (NowMs() - req.submitted_at) / 1000.0] { metrics::QueueWait(s); });
+  Notify(txn,
+         {{"type", "request"}, {"id", request_id}, {"builder", bc.name}, {"state", "claimed"}});
+  return true;
+}
+
+bool Controller::ClaimQueued(Txn& txn, int64_t request_id, const std::string& worker,
+                             RequestRecord* req) {
+  if (!txn.status().ok()) return false;
+  Status st = txn.store().ClaimRequestRecord(request_id, worker, NowMs(), req);
   if (!st.ok()) {
     // Several masters: another one claimed it first (its worker was free sooner).
     if (st.IsConflict())
@@ -745,15 +817,6 @@ bool Controller::ClaimJob(Txn& txn, int64_t request_id, const BuilderConfig& bc,
       spdlog::error("cannot claim request {}: {}", request_id, st.message());
     return false;
   }
-  JobKey key{request_id, req.attempt};
-  ActiveJob& active = active_[key];
-  active = ActiveJob{worker, bc.name, 0, {}, {}};
-  TakeLocks(bc, worker, active);  // AMQP mode (no worker yet): master locks only
-  MakeJob(txn, key, active, bc, job, &req);
-  if (req.submitted_at)
-    RecordOnCommit(txn, [s = (NowMs() - req.submitted_at) / 1000.0] { metrics::QueueWait(s); });
-  Notify(txn,
-         {{"type", "request"}, {"id", request_id}, {"builder", bc.name}, {"state", "claimed"}});
   return true;
 }
 
@@ -789,7 +852,7 @@ void Controller::Dispatch(Txn& txn) {
       continue;
     }
     JobSpec job;
-    if (!ClaimJob(txn, it->id, *bc, w->name, &job)) {
+    if (!ClaimJob(txn, it->id, *bc, w->name, &job, it->fresh.get())) {
       it = queue_.Erase(it);
       continue;
     }
@@ -884,7 +947,13 @@ Status Controller::AddQueued(Txn& txn, RequestRecord* r, const std::vector<int64
 }
 
 void Controller::Queued(Txn& txn, const RequestRecord& r) {
-  queue_.Add({r.id, r.priority, r.builder});
+  // The row is kept with its entry while the queue is short (so at most kFreshRows entries
+  // hold one: each was added while fewer were queued) and its JSON small.
+  std::shared_ptr<const RequestRecord> fresh;
+  if (r.attempt == 0 && queue_.size() < kFreshRows && SmallJson(r.properties, kFreshJsonBytes) &&
+      SmallJson(r.source, kFreshJsonBytes))
+    fresh = std::make_shared<const RequestRecord>(r);
+  queue_.Add({r.id, r.priority, r.builder, std::move(fresh)});
   CollapseOlder(txn, r);
   Notify(txn, {{"type", "request"}, {"id", r.id}, {"builder", r.builder}, {"state", "queued"}});
 }

@@ -184,8 +184,17 @@ class Controller : public BrokerListener {
   void PublishClaimed(Txn& txn, const BuilderConfig& bc, const JobSpec& job);
   // Claims queued request |request_id| for |worker| ("" when the broker chooses), allocates its
   // build and fills |job|. False when the claim failed (the caller drops it from the queue).
+  // |fresh|: the request's row as inserted, when its queue entry kept it (Queued).
   bool ClaimJob(Txn& txn, int64_t request_id, const BuilderConfig& bc, const std::string& worker,
-                JobSpec* job);
+                JobSpec* job, const RequestRecord* fresh = nullptr);
+  // ClaimJob's store work for a request at its first attempt whose row is known: the claim and
+  // the build in one store call. False, with nothing changed, when it is not queued at attempt 0.
+  bool ClaimFresh(Txn& txn, const RequestRecord& fresh, const BuilderConfig& bc,
+                  const std::string& worker, RequestRecord* claimed, BuildRecord* build);
+  // The usual claim: the request's row comes back with it. False when it was not claimed.
+  bool ClaimQueued(Txn& txn, int64_t request_id, const std::string& worker, RequestRecord* req);
+  // A build was stored as running for |job|: the job remembers it and it is announced.
+  void BuildStarted(Txn& txn, ActiveJob& job, BuildRecord& b, int64_t request);
   // |properties|: more build properties to store in the same update (job.started's builddir);
   // false when the job has no build yet to store them in.
   // The job a worker gets for |key| (also run again at recovery: the build, the secrets).

@@ -41,7 +41,7 @@ void Controller::DispatchToQueues(Txn& txn) {
     }
     // A lock taken by this claim may hold the next request back: one at a time.
     JobSpec job;
-    if (ClaimJob(txn, it->id, *bc, "", &job)) PublishClaimed(txn, *bc, job);
+    if (ClaimJob(txn, it->id, *bc, "", &job, it->fresh.get())) PublishClaimed(txn, *bc, job);
     it = queue_.Erase(it);
   }
   if (batch.size() == 1) {
