@@ -24,30 +24,44 @@ namespace {
 // How long events after a hole in a worker's ids wait for the hole to be filled by a resend.
 constexpr int64_t kGiveUpOnMissingEventsMs = 30000;
 
-// Queue entries that keep their request's row (QueuedRequest::fresh), and the size of the
-// properties and source such a row may have: memory stays bounded however long the queue.
-constexpr size_t kFreshRows = 1024;
-constexpr size_t kFreshJsonBytes = 16 * 1024;
+// The memory the queue entries that keep their request's row (QueuedRequest::fresh) may hold
+// together, and one such row at most (its JSON counted as JsonBytes does).
+constexpr size_t kFreshBytes = 8 << 20;
+constexpr size_t kFreshRowBytes = 16 << 10;
 
-// True when |j| holds about |budget| bytes or fewer (keys and strings counted, 8 per value).
-bool SmallJson(const Json& j, size_t budget) {
+// About the memory |j| holds (keys and strings counted, 16 bytes per value), counted up to
+// |cap| + 1 at most.
+size_t JsonBytes(const Json& j, size_t cap) {
   size_t used = 0;
-  auto fits = [&](auto& self, const Json& v) -> bool {
-    used += v.is_string() ? v.get_ref<const std::string&>().size() : 8;
-    if (used > budget) return false;
+  auto count = [&](auto& self, const Json& v) -> void {
+    used += 16 + (v.is_string() ? v.get_ref<const std::string&>().size() : 0);
+    if (used > cap) return;
     if (v.is_object()) {
-      for (auto it = v.begin(); it != v.end(); ++it) {
+      for (auto it = v.begin(); it != v.end() && used <= cap; ++it) {
         used += it.key().size();
-        if (!self(self, it.value())) return false;
+        self(self, it.value());
       }
     } else if (v.is_array()) {
-      for (const auto& item : v)
-        if (!self(self, item)) return false;
+      for (auto it = v.begin(); it != v.end() && used <= cap; ++it) self(self, *it);
     }
-    return used <= budget;
   };
-  return fits(fits, j);
+  count(count, j);
+  return std::min(used, cap + 1);
 }
+
+// A kept row, its size counted in |total| while it lives.
+struct KeptRow {
+  KeptRow(const RequestRecord& r, size_t size, std::shared_ptr<size_t> total)
+      : row(r), bytes(size), budget(std::move(total)) {
+    *budget += bytes;
+  }
+  ~KeptRow() { *budget -= bytes; }
+  KeptRow(const KeptRow&) = delete;
+  KeptRow& operator=(const KeptRow&) = delete;
+  RequestRecord row;
+  size_t bytes;
+  std::shared_ptr<size_t> budget;
+};
 
 bool SecretsEqual(const std::string& a, const std::string& b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
@@ -947,12 +961,17 @@ Status Controller::AddQueued(Txn& txn, RequestRecord* r, const std::vector<int64
 }
 
 void Controller::Queued(Txn& txn, const RequestRecord& r) {
-  // The row is kept with its entry while the queue is short (so at most kFreshRows entries
-  // hold one: each was added while fewer were queued) and its JSON small.
+  // The row is kept with its entry (its claim then needs no read of it) while the kept rows
+  // fit their budget: a long queue of big requests costs no more memory than before.
   std::shared_ptr<const RequestRecord> fresh;
-  if (r.attempt == 0 && queue_.size() < kFreshRows && SmallJson(r.properties, kFreshJsonBytes) &&
-      SmallJson(r.source, kFreshJsonBytes))
-    fresh = std::make_shared<const RequestRecord>(r);
+  if (r.attempt == 0 && *fresh_bytes_ < kFreshBytes) {
+    const size_t size = 256 + r.reason.size() + JsonBytes(r.properties, kFreshRowBytes) +
+                        JsonBytes(r.source, kFreshRowBytes);
+    if (size <= kFreshRowBytes) {
+      auto kept = std::make_shared<const KeptRow>(r, size, fresh_bytes_);
+      fresh = std::shared_ptr<const RequestRecord>(kept, &kept->row);
+    }
+  }
   queue_.Add({r.id, r.priority, r.builder, std::move(fresh)});
   CollapseOlder(txn, r);
   Notify(txn, {{"type", "request"}, {"id", r.id}, {"builder", r.builder}, {"state", "queued"}});

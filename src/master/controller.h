@@ -334,6 +334,9 @@ class Controller : public BrokerListener {
 
   WorkerRegistry workers_;
   JobQueue queue_;
+  // The bytes held by the queue entries that keep their request's row (Queued). Core thread;
+  // shared with the rows, which count themselves out when their entry goes.
+  std::shared_ptr<size_t> fresh_bytes_ = std::make_shared<size_t>(0);
   std::map<JobKey, ActiveJob> active_;
   std::map<JobKey, Orphan> orphans_;
   // The ack each connection gets after the open batch's commit (OnMessages): its last event
