@@ -156,8 +156,7 @@ void Controller::Recover() {
         // Distributed mode, taken by no worker: it waits in RabbitMQ — unless the master
         // stopped between the claim's commit and the publish. Published again: a second copy
         // is cancelled at its first event, a lost one would never run.
-        txn.AfterCommit([this, tags = bc->tags,
-                         msg = Json{{"type", "job"}, {"job", ToJson(spec)}}](const Status& st) {
+        txn.AfterCommit([this, tags = bc->tags, msg = JobMessage(spec)](const Status& st) {
           if (st.ok()) broker_->PublishJob(tags, msg);
         });
       }
@@ -771,8 +770,16 @@ void Controller::SendCancel(ConnId conn, const JobKey& key) {
 
 void Controller::Notify(Txn& txn, Json event) {
   if (!hub_) return;
-  txn.AfterCommit([hub = hub_, event = std::move(event)](const Status& st) {
-    if (st.ok()) hub->Publish(event);
+  // One callback publishes all of a transaction's events, in order, at the place of the first
+  // (never later than each would have been: a client answered after it sees them all).
+  const bool first = pending_events_.empty();
+  pending_events_.push_back(std::move(event));
+  if (!first) return;
+  txn.AfterCommit([this, hub = hub_](const Status& st) {
+    std::vector<Json> events;
+    events.swap(pending_events_);
+    if (!st.ok()) return;
+    for (const Json& e : events) hub->Publish(e);
   });
 }
 
@@ -873,11 +880,10 @@ void Controller::Dispatch(Txn& txn) {
     w->running.insert({job.request_id, job.attempt});
     w->last_job_at = NowMs();
     ConnId conn = w->conn;
-    txn.AfterCommit(
-        [this, conn, msg = Json{{"type", "job"}, {"job", ToJson(job)}}](const Status& st) {
-          // A job whose claim did not reach the disk is not sent; it will be found queued again.
-          if (st.ok()) broker_->Send(conn, msg);
-        });
+    txn.AfterCommit([this, conn, msg = JobMessage(job)](const Status& st) {
+      // A job whose claim did not reach the disk is not sent; it will be found queued again.
+      if (st.ok()) broker_->Send(conn, msg);
+    });
     it = queue_.Erase(it);
   }
 }

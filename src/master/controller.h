@@ -250,6 +250,8 @@ class Controller : public BrokerListener {
   void SendCancel(ConnId conn, const JobKey& key);
   // Publishes |event| to the EventHub once |txn| is committed.
   void Notify(Txn& txn, Json event);
+  // The events of the open transaction, published after its commit (Notify). Core thread.
+  std::vector<Json> pending_events_;
   // Queues the notifiers' notices about |build_id| ("started" | "finished") in |txn|, the
   // transaction that records the event itself (controller_notify.cc).
   void QueueNotices(Txn& txn, int64_t build_id, const char* event);
