@@ -192,8 +192,12 @@ builder "slow" { tags = { "linux" }, steps = {
         r = alpha.force("slow")
         build = wait_for(lambda: (b := alpha.get(f"/api/v1/requests/{r}")["builds"]) and
                          b[0]["state"] == "running" and b[0], timeout=30, what="slow running")
-        wait_for(lambda: "line 2" in alpha.log(build["id"], 0)[0], timeout=30,
-                 what="the build's log to flow")
+        def log_flows():
+            try:
+                return "line 2" in alpha.log(build["id"], 0)[0]
+            except AssertionError:  # 404: the build runs, its step's start not stored yet
+                return False
+        wait_for(log_flows, timeout=30, what="the build's log to flow")
         c.kill("alpha")
         killed_at = time.monotonic()
         wait_for(lambda: c.holds("beta", "w1"), timeout=30, what="w1 to move to beta")
