@@ -1523,6 +1523,53 @@ TEST_P(StoreTest, AFailedStatementNeverCommitsHalfATransaction) {
   }
 }
 
+// PostgreSQL sends a transaction's BEGIN with its first statement: a transaction that runs no
+// statement commits (and rolls back) with nothing sent, a first statement that fails leaves the
+// transaction failed as any other would, and the next one starts afresh.
+TEST_P(StoreTest, TheFirstStatementOfATransactionCarriesItsBegin) {
+  std::unique_ptr<sql::Db> db;
+  ASSERT_TRUE(OpenEmptyDb("first", &db).ok());
+  ASSERT_TRUE(db->Exec("CREATE TABLE t (k BIGINT PRIMARY KEY)").ok());
+  auto insert = [&](int64_t k) {
+    sql::Query q;
+    Status st = db->Prepare("INSERT INTO t (k) VALUES ($1)", &q);
+    return st.ok() ? q.Bind(1, k).Run() : st;
+  };
+  auto count = [&] {
+    sql::Query q;
+    bool row = false;
+    EXPECT_TRUE(db->Prepare("SELECT COUNT(*) FROM t", &q).ok());
+    EXPECT_TRUE(q.Step(&row).ok());
+    return q.Int(0);
+  };
+  ASSERT_TRUE(db->BeginWrite().ok());
+  EXPECT_TRUE(db->InTransaction());
+  EXPECT_TRUE(db->Commit().ok());
+  EXPECT_FALSE(db->InTransaction());
+  ASSERT_TRUE(db->BeginWrite().ok());
+  EXPECT_TRUE(db->Rollback().ok());
+
+  ASSERT_TRUE(db->BeginWrite().ok());
+  ASSERT_TRUE(insert(1).ok());
+  ASSERT_TRUE(insert(2).ok());
+  ASSERT_TRUE(db->Rollback().ok());
+  EXPECT_EQ(count(), 0);  // both were in the transaction: rolled back together
+
+  ASSERT_TRUE(insert(1).ok());  // autocommit
+  ASSERT_TRUE(db->BeginWrite().ok());
+  EXPECT_TRUE(insert(1).IsConflict());  // the first statement fails
+  (void)insert(2);
+  Status st = db->Commit();
+  EXPECT_EQ(st.ok(), !postgres()) << st.ToString();
+  EXPECT_FALSE(db->InTransaction());
+  EXPECT_EQ(count(), postgres() ? 1 : 2);
+
+  ASSERT_TRUE(db->BeginWrite().ok());
+  ASSERT_TRUE(insert(3).ok());
+  ASSERT_TRUE(db->Commit().ok());
+  EXPECT_EQ(count(), postgres() ? 2 : 3);
+}
+
 TEST_P(StoreTest, PasswordGivenApartFromTheUrl) {
   if (!postgres()) GTEST_SKIP() << "PostgreSQL URLs";
   // postgresql://grove:PASSWORD@host... → postgresql://grove@host... and PASSWORD.
