@@ -31,6 +31,13 @@ Json ToJson(const JobSpec& job) {
   return j;
 }
 
+Json JobMessage(const JobSpec& job) {
+  Json msg = Json::object();
+  msg["type"] = "job";
+  msg["job"] = ToJson(job);  // moved in, not copied as an initializer list would
+  return msg;
+}
+
 namespace {
 
 // The options every step type shares (docs/protocol.md); the rest are the step type's.

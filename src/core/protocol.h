@@ -52,6 +52,8 @@ struct JobSpec {
 
 Json ToJson(const StepSpec& s);
 Json ToJson(const JobSpec& j);
+// {"type": "job", "job": ToJson(job)}: the message that carries |job| to a worker.
+Json JobMessage(const JobSpec& job);
 Status StepFromJson(const Json& in, StepSpec* out);
 Status JobFromJson(const Json& in, JobSpec* out);
 

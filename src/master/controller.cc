@@ -24,6 +24,45 @@ namespace {
 // How long events after a hole in a worker's ids wait for the hole to be filled by a resend.
 constexpr int64_t kGiveUpOnMissingEventsMs = 30000;
 
+// The memory the queue entries that keep their request's row (QueuedRequest::fresh) may hold
+// together, and one such row at most (its JSON counted as JsonBytes does).
+constexpr size_t kFreshBytes = 8 << 20;
+constexpr size_t kFreshRowBytes = 16 << 10;
+
+// About the memory |j| holds (keys and strings counted, 16 bytes per value), counted up to
+// |cap| + 1 at most.
+size_t JsonBytes(const Json& j, size_t cap) {
+  size_t used = 0;
+  auto count = [&](auto& self, const Json& v) -> void {
+    used += 16 + (v.is_string() ? v.get_ref<const std::string&>().size() : 0);
+    if (used > cap) return;
+    if (v.is_object()) {
+      for (auto it = v.begin(); it != v.end() && used <= cap; ++it) {
+        used += it.key().size();
+        self(self, it.value());
+      }
+    } else if (v.is_array()) {
+      for (auto it = v.begin(); it != v.end() && used <= cap; ++it) self(self, *it);
+    }
+  };
+  count(count, j);
+  return std::min(used, cap + 1);
+}
+
+// A kept row, its size counted in |total| while it lives.
+struct KeptRow {
+  KeptRow(const RequestRecord& r, size_t size, std::shared_ptr<size_t> total)
+      : row(r), bytes(size), budget(std::move(total)) {
+    *budget += bytes;
+  }
+  ~KeptRow() { *budget -= bytes; }
+  KeptRow(const KeptRow&) = delete;
+  KeptRow& operator=(const KeptRow&) = delete;
+  RequestRecord row;
+  size_t bytes;
+  std::shared_ptr<size_t> budget;
+};
+
 bool SecretsEqual(const std::string& a, const std::string& b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
@@ -117,8 +156,7 @@ void Controller::Recover() {
         // Distributed mode, taken by no worker: it waits in RabbitMQ — unless the master
         // stopped between the claim's commit and the publish. Published again: a second copy
         // is cancelled at its first event, a lost one would never run.
-        txn.AfterCommit([this, tags = bc->tags,
-                         msg = Json{{"type", "job"}, {"job", ToJson(spec)}}](const Status& st) {
+        txn.AfterCommit([this, tags = bc->tags, msg = JobMessage(spec)](const Status& st) {
           if (st.ok()) broker_->PublishJob(tags, msg);
         });
       }
@@ -602,12 +640,16 @@ int64_t Controller::EnsureBuild(Txn& txn, const JobKey& key, ActiveJob& job,
     spdlog::error("cannot record the build of request {}: {}", key.request, st.message());
     return 0;
   }
+  BuildStarted(txn, job, b, key.request);
+  return b.id;
+}
+
+void Controller::BuildStarted(Txn& txn, ActiveJob& job, BuildRecord& b, int64_t request) {
   job.build_id = b.id;
   job.build_number = b.number;
-  job.properties = std::move(b.properties);  // as stored (a repeated start: as found)
   job.started_at = b.started_at;
-  AnnounceBuildStarted(txn, b, key.request);
-  return b.id;
+  AnnounceBuildStarted(txn, b, request);
+  job.properties = std::move(b.properties);  // as stored (a repeated start: as found)
 }
 
 void Controller::AnnounceBuildStarted(Txn& txn, const BuildRecord& b, int64_t request) {
@@ -728,15 +770,66 @@ void Controller::SendCancel(ConnId conn, const JobKey& key) {
 
 void Controller::Notify(Txn& txn, Json event) {
   if (!hub_) return;
-  txn.AfterCommit([hub = hub_, event = std::move(event)](const Status& st) {
-    if (st.ok()) hub->Publish(event);
+  // One callback publishes all of a transaction's events, in order, at the place of the first
+  // (never later than each would have been: a client answered after it sees them all).
+  const bool first = pending_events_.empty();
+  pending_events_.push_back(std::move(event));
+  if (!first) return;
+  txn.AfterCommit([this, hub = hub_](const Status& st) {
+    std::vector<Json> events;
+    events.swap(pending_events_);
+    if (!st.ok()) return;
+    for (const Json& e : events) hub->Publish(e);
   });
 }
 
+bool Controller::ClaimFresh(Txn& txn, const RequestRecord& fresh, const BuilderConfig& bc,
+                            const std::string& worker, RequestRecord* claimed, BuildRecord* build) {
+  const int64_t now = NowMs();
+  build->request_id = fresh.id;
+  build->builder = bc.name;
+  build->worker = worker;
+  build->state = "running";
+  build->started_at = now;
+  build->properties = StartingProperties(bc.name, fresh, worker);
+  Status st = txn.store().ClaimFreshRequest(now, build);
+  if (!st.ok()) {
+    // Not queued at attempt 0 (claimed elsewhere, cancelled): the usual claim tells why.
+    if (!st.IsConflict()) spdlog::error("cannot claim request {}: {}", fresh.id, st.message());
+    return false;
+  }
+  *claimed = fresh;
+  claimed->state = "claimed";
+  claimed->attempt = build->attempt;
+  claimed->worker = worker;
+  claimed->claimed_at = now;
+  return true;
+}
+
 bool Controller::ClaimJob(Txn& txn, int64_t request_id, const BuilderConfig& bc,
-                          const std::string& worker, JobSpec* job) {
+                          const std::string& worker, JobSpec* job, const RequestRecord* fresh) {
   RequestRecord req;
-  Status st = txn.store().ClaimRequestRecord(request_id, worker, NowMs(), &req);
+  BuildRecord build;  // started with the claim (ClaimFresh), else by MakeJob
+  if (!fresh || !ClaimFresh(txn, *fresh, bc, worker, &req, &build)) {
+    if (!ClaimQueued(txn, request_id, worker, &req)) return false;
+  }
+  JobKey key{request_id, req.attempt};
+  ActiveJob& active = active_[key];
+  active = ActiveJob{worker, bc.name, 0, {}, {}};
+  TakeLocks(bc, worker, active);  // AMQP mode (no worker yet): master locks only
+  if (build.id) BuildStarted(txn, active, build, request_id);
+  MakeJob(txn, key, active, bc, job, &req);
+  if (req.submitted_at)
+    RecordOnCommit(txn, [s = (NowMs() - req.submitted_at) / 1000.0] { metrics::QueueWait(s); });
+  Notify(txn,
+         {{"type", "request"}, {"id", request_id}, {"builder", bc.name}, {"state", "claimed"}});
+  return true;
+}
+
+bool Controller::ClaimQueued(Txn& txn, int64_t request_id, const std::string& worker,
+                             RequestRecord* req) {
+  if (!txn.status().ok()) return false;
+  Status st = txn.store().ClaimRequestRecord(request_id, worker, NowMs(), req);
   if (!st.ok()) {
     // Several masters: another one claimed it first (its worker was free sooner).
     if (st.IsConflict())
@@ -745,15 +838,6 @@ bool Controller::ClaimJob(Txn& txn, int64_t request_id, const BuilderConfig& bc,
       spdlog::error("cannot claim request {}: {}", request_id, st.message());
     return false;
   }
-  JobKey key{request_id, req.attempt};
-  ActiveJob& active = active_[key];
-  active = ActiveJob{worker, bc.name, 0, {}, {}};
-  TakeLocks(bc, worker, active);  // AMQP mode (no worker yet): master locks only
-  MakeJob(txn, key, active, bc, job, &req);
-  if (req.submitted_at)
-    RecordOnCommit(txn, [s = (NowMs() - req.submitted_at) / 1000.0] { metrics::QueueWait(s); });
-  Notify(txn,
-         {{"type", "request"}, {"id", request_id}, {"builder", bc.name}, {"state", "claimed"}});
   return true;
 }
 
@@ -789,18 +873,17 @@ void Controller::Dispatch(Txn& txn) {
       continue;
     }
     JobSpec job;
-    if (!ClaimJob(txn, it->id, *bc, w->name, &job)) {
+    if (!ClaimJob(txn, it->id, *bc, w->name, &job, it->fresh.get())) {
       it = queue_.Erase(it);
       continue;
     }
     w->running.insert({job.request_id, job.attempt});
     w->last_job_at = NowMs();
     ConnId conn = w->conn;
-    txn.AfterCommit(
-        [this, conn, msg = Json{{"type", "job"}, {"job", ToJson(job)}}](const Status& st) {
-          // A job whose claim did not reach the disk is not sent; it will be found queued again.
-          if (st.ok()) broker_->Send(conn, msg);
-        });
+    txn.AfterCommit([this, conn, msg = JobMessage(job)](const Status& st) {
+      // A job whose claim did not reach the disk is not sent; it will be found queued again.
+      if (st.ok()) broker_->Send(conn, msg);
+    });
     it = queue_.Erase(it);
   }
 }
@@ -884,7 +967,18 @@ Status Controller::AddQueued(Txn& txn, RequestRecord* r, const std::vector<int64
 }
 
 void Controller::Queued(Txn& txn, const RequestRecord& r) {
-  queue_.Add({r.id, r.priority, r.builder});
+  // The row is kept with its entry (its claim then needs no read of it) while the kept rows
+  // fit their budget: a long queue of big requests costs no more memory than before.
+  std::shared_ptr<const RequestRecord> fresh;
+  if (r.attempt == 0 && *fresh_bytes_ < kFreshBytes) {
+    const size_t size = 256 + r.reason.size() + JsonBytes(r.properties, kFreshRowBytes) +
+                        JsonBytes(r.source, kFreshRowBytes);
+    if (size <= kFreshRowBytes) {
+      auto kept = std::make_shared<const KeptRow>(r, size, fresh_bytes_);
+      fresh = std::shared_ptr<const RequestRecord>(kept, &kept->row);
+    }
+  }
+  queue_.Add({r.id, r.priority, r.builder, std::move(fresh)});
   CollapseOlder(txn, r);
   Notify(txn, {{"type", "request"}, {"id", r.id}, {"builder", r.builder}, {"state", "queued"}});
 }

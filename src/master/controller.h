@@ -184,8 +184,17 @@ class Controller : public BrokerListener {
   void PublishClaimed(Txn& txn, const BuilderConfig& bc, const JobSpec& job);
   // Claims queued request |request_id| for |worker| ("" when the broker chooses), allocates its
   // build and fills |job|. False when the claim failed (the caller drops it from the queue).
+  // |fresh|: the request's row as inserted, when its queue entry kept it (Queued).
   bool ClaimJob(Txn& txn, int64_t request_id, const BuilderConfig& bc, const std::string& worker,
-                JobSpec* job);
+                JobSpec* job, const RequestRecord* fresh = nullptr);
+  // ClaimJob's store work for a request at its first attempt whose row is known: the claim and
+  // the build in one store call. False, with nothing changed, when it is not queued at attempt 0.
+  bool ClaimFresh(Txn& txn, const RequestRecord& fresh, const BuilderConfig& bc,
+                  const std::string& worker, RequestRecord* claimed, BuildRecord* build);
+  // The usual claim: the request's row comes back with it. False when it was not claimed.
+  bool ClaimQueued(Txn& txn, int64_t request_id, const std::string& worker, RequestRecord* req);
+  // A build was stored as running for |job|: the job remembers it and it is announced.
+  void BuildStarted(Txn& txn, ActiveJob& job, BuildRecord& b, int64_t request);
   // |properties|: more build properties to store in the same update (job.started's builddir);
   // false when the job has no build yet to store them in.
   // The job a worker gets for |key| (also run again at recovery: the build, the secrets).
@@ -241,6 +250,8 @@ class Controller : public BrokerListener {
   void SendCancel(ConnId conn, const JobKey& key);
   // Publishes |event| to the EventHub once |txn| is committed.
   void Notify(Txn& txn, Json event);
+  // The events of the open transaction, published after its commit (Notify). Core thread.
+  std::vector<Json> pending_events_;
   // Queues the notifiers' notices about |build_id| ("started" | "finished") in |txn|, the
   // transaction that records the event itself (controller_notify.cc).
   void QueueNotices(Txn& txn, int64_t build_id, const char* event);
@@ -325,6 +336,9 @@ class Controller : public BrokerListener {
 
   WorkerRegistry workers_;
   JobQueue queue_;
+  // The bytes held by the queue entries that keep their request's row (Queued). Core thread;
+  // shared with the rows, which count themselves out when their entry goes.
+  std::shared_ptr<size_t> fresh_bytes_ = std::make_shared<size_t>(0);
   std::map<JobKey, ActiveJob> active_;
   std::map<JobKey, Orphan> orphans_;
   // The ack each connection gets after the open batch's commit (OnMessages): its last event

@@ -41,7 +41,7 @@ void Controller::DispatchToQueues(Txn& txn) {
     }
     // A lock taken by this claim may hold the next request back: one at a time.
     JobSpec job;
-    if (ClaimJob(txn, it->id, *bc, "", &job)) PublishClaimed(txn, *bc, job);
+    if (ClaimJob(txn, it->id, *bc, "", &job, it->fresh.get())) PublishClaimed(txn, *bc, job);
     it = queue_.Erase(it);
   }
   if (batch.size() == 1) {
@@ -54,11 +54,10 @@ void Controller::DispatchToQueues(Txn& txn) {
 }
 
 void Controller::PublishClaimed(Txn& txn, const BuilderConfig& bc, const JobSpec& job) {
-  txn.AfterCommit(
-      [this, tags = bc.tags, msg = Json{{"type", "job"}, {"job", ToJson(job)}}](const Status& st) {
-        // A claim that did not reach the disk is not published; it is found queued again.
-        if (st.ok()) broker_->PublishJob(tags, msg);
-      });
+  txn.AfterCommit([this, tags = bc.tags, msg = JobMessage(job)](const Status& st) {
+    // A claim that did not reach the disk is not published; it is found queued again.
+    if (st.ok()) broker_->PublishJob(tags, msg);
+  });
   if (!events_active_) {
     // A standby does not follow the job: the master applying events loads it from the store.
     if (auto a = active_.find({job.request_id, job.attempt}); a != active_.end()) {
@@ -169,8 +168,7 @@ void Controller::SetEventsActive(bool active) {
       if (!job.worker.empty() || !bc) continue;
       JobSpec spec;
       MakeJob(txn, key, job, *bc, &spec);
-      txn.AfterCommit([this, tags = bc->tags,
-                       msg = Json{{"type", "job"}, {"job", ToJson(spec)}}](const Status& st) {
+      txn.AfterCommit([this, tags = bc->tags, msg = JobMessage(spec)](const Status& st) {
         if (st.ok()) broker_->PublishJob(tags, msg);
       });
     }

@@ -4,15 +4,21 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <set>
 #include <string>
 
 namespace grove {
 
+struct RequestRecord;
+
 struct QueuedRequest {
   int64_t id = 0;
   int priority = 0;
   std::string builder;
+  // The request's row as this master inserted it, when kept (Controller::Queued says when):
+  // its claim then starts the build without reading the row back.
+  std::shared_ptr<const RequestRecord> fresh;
 
   bool operator<(const QueuedRequest& o) const {
     return priority != o.priority ? priority > o.priority : id < o.id;

@@ -287,6 +287,7 @@ class PgStmt final : public Stmt {
   }
 
   Status Execute();
+  Status ExecuteOnce();
   Status PrepareOnServer();
 
   PgDb* db_;
@@ -349,6 +350,11 @@ class PgDb final : public Db {
 
   Status Exec(std::string_view sql) override {
     GROVE_RETURN_IF_ERROR(Usable());
+    const bool first = begin_pending_;
+    Status begun = SendBegin();
+    if (first && begun.code() == Status::Code::kUnavailable && ReopenAfterDeadStart())
+      begun = SendBegin();
+    GROVE_RETURN_IF_ERROR(begun);
     std::string text(sql);
     ResultPtr r(PQexec(conn_.get(), text.c_str()));
     return Check(r.get(), sql);
@@ -373,22 +379,74 @@ class PgDb final : public Db {
     return Status::Ok();
   }
 
+  // BEGIN is sent with the transaction's first statement, in the same round trip (RunFirst):
+  // a batch costs one round trip less, and one that runs no statement costs none.
   Status BeginWrite() override {
     if (txn_ != TxnState::kNone) return Status::Invalid("postgresql: a transaction is open");
-    for (int attempt = 0;; ++attempt) {
-      GROVE_RETURN_IF_ERROR(Usable());
-      ResultPtr r(PQexec(conn_.get(), "BEGIN"));
-      Status st = Check(r.get(), "BEGIN");
-      if (st.ok()) {
-        txn_ = TxnState::kOpen;
-        abort_error_ = Status::Ok();
-        doom_ = Status::Ok();
-        return st;
-      }
-      // A connection that died while idle: BEGIN changed nothing, so a fresh one may retry.
-      if (st.code() != Status::Code::kUnavailable || attempt > 0) return st;
-      next_attempt_ = Clock::time_point{};
+    GROVE_RETURN_IF_ERROR(Usable());
+    txn_ = TxnState::kOpen;
+    begin_pending_ = true;
+    abort_error_ = Status::Ok();
+    doom_ = Status::Ok();
+    return Status::Ok();
+  }
+
+  bool begin_pending() const { return begin_pending_; }
+
+  // The transaction's first statement (with its BEGIN) failed on a lost connection: nothing of
+  // the transaction reached the server, so a fresh connection may take it from the start (as a
+  // BEGIN found a connection that died while idle). False when none can be had.
+  bool ReopenAfterDeadStart() {
+    if (txn_ != TxnState::kLost) return false;
+    txn_ = TxnState::kNone;
+    next_attempt_ = Clock::time_point{};
+    if (!Usable().ok()) {
+      txn_ = TxnState::kLost;
+      return false;
     }
+    txn_ = TxnState::kOpen;
+    begin_pending_ = true;
+    abort_error_ = Status::Ok();
+    doom_ = Status::Ok();
+    return true;
+  }
+
+  // The deferred BEGIN on its own, before what cannot share its round trip (simple queries).
+  Status SendBegin() {
+    if (!begin_pending_) return Status::Ok();
+    begin_pending_ = false;
+    ResultPtr r(PQexec(conn_.get(), "BEGIN"));
+    return Check(r.get(), "BEGIN");
+  }
+
+  // The deferred BEGIN and the prepared statement |name| in one round trip (libpq's pipeline
+  // mode); |out| gets the statement's result.
+  Status RunFirst(const std::string& name, int n, const char* const* values, const int* lengths,
+                  const int* formats, std::string_view sql, ResultPtr* out) {
+    begin_pending_ = false;
+    PGconn* c = conn_.get();
+    if (PQenterPipelineMode(c) != 1)
+      return SendBeginThenRun(name, n, values, lengths, formats, sql, out);
+    const bool sent =
+        PQsendQueryParams(c, "BEGIN", 0, nullptr, nullptr, nullptr, nullptr, 0) == 1 &&
+        PQsendQueryPrepared(c, name.c_str(), n, values, lengths, formats, 1) == 1 &&
+        PQpipelineSync(c) == 1;
+    ResultPtr begin, stmt;
+    if (sent) {
+      // Each query's results end with a NULL; the sync's own result comes last.
+      begin.reset(PQgetResult(c));
+      if (begin) Drain(c);
+      stmt.reset(PQgetResult(c));
+      if (stmt) Drain(c);
+      ResultPtr sync(PQgetResult(c));
+    }
+    if (PQexitPipelineMode(c) != 1 || !sent) {
+      // Results left unread or a broken connection: it cannot be trusted any more.
+      return Lost(OneLine(PQerrorMessage(c)));
+    }
+    GROVE_RETURN_IF_ERROR(Check(begin.get(), "BEGIN"));
+    *out = std::move(stmt);
+    return Check(out->get(), sql);
   }
 
   Status Commit() override {
@@ -398,6 +456,10 @@ class PgDb final : public Db {
       return lost_error_;
     }
     txn_ = TxnState::kNone;
+    if (begin_pending_) {  // nothing was sent: nothing to commit
+      begin_pending_ = false;
+      return doom_;
+    }
     if (!doom_.ok()) {
       // A batch is all or nothing: a statement the server could not carry out for want of
       // resources (a full disk) fails the whole transaction, even after its savepoint's undo.
@@ -425,6 +487,10 @@ class PgDb final : public Db {
     if (txn_ == TxnState::kNone) return Status::Ok();
     const bool lost = txn_ == TxnState::kLost;
     txn_ = TxnState::kNone;
+    if (begin_pending_) {
+      begin_pending_ = false;
+      return Status::Ok();
+    }
     if (lost) return Status::Ok();  // the server dropped it with the connection
     ResultPtr r(PQexec(conn_.get(), "ROLLBACK"));
     return Check(r.get(), "ROLLBACK");
@@ -493,10 +559,25 @@ class PgDb final : public Db {
     return st;
   }
 
+  // Reads what is left of one query's results in pipeline mode, up to its closing NULL.
+  static void Drain(PGconn* c) {
+    while (PGresult* r = PQgetResult(c)) PQclear(r);
+  }
+
+  Status SendBeginThenRun(const std::string& name, int n, const char* const* values,
+                          const int* lengths, const int* formats, std::string_view sql,
+                          ResultPtr* out) {
+    begin_pending_ = true;
+    GROVE_RETURN_IF_ERROR(SendBegin());
+    out->reset(PQexecPrepared(conn_.get(), name.c_str(), n, values, lengths, formats, 1));
+    return Check(out->get(), sql);
+  }
+
   // The connection broke: drop it, and with it any transaction and every server-side statement.
   Status Lost(const std::string& why) {
     lost_error_ = Status::Unavailable("the store " + redacted_ + " is unavailable: " + why);
     conn_.reset();
+    begin_pending_ = false;
     for (auto& [sql, stmt] : cache_) stmt->Forget();
     if (txn_ == TxnState::kOpen) txn_ = TxnState::kLost;
     // Try again at once on the next call (a restarted server may be back already); later
@@ -514,8 +595,9 @@ class PgDb final : public Db {
   ConnPtr conn_;
   uint64_t generation_ = 0;  // incremented by every successful connection
   TxnState txn_ = TxnState::kNone;
-  Status abort_error_;  // the error that aborted the open transaction
-  Status doom_;         // an environmental error in the open transaction: it cannot commit
+  bool begin_pending_ = false;  // the open transaction's BEGIN is not sent yet (BeginWrite)
+  Status abort_error_;          // the error that aborted the open transaction
+  Status doom_;                 // an environmental error in the open transaction: it cannot commit
   Status lost_error_ = Status::Unavailable("the store is not connected");
   Clock::time_point next_attempt_{};
   std::chrono::milliseconds backoff_ = kFirstBackoff;
@@ -551,11 +633,20 @@ Status PgStmt::PrepareOnServer() {
 }
 
 Status PgStmt::Execute() {
+  const bool first = db_->begin_pending();
+  Status st = ExecuteOnce();
+  if (first && st.code() == Status::Code::kUnavailable && db_->ReopenAfterDeadStart())
+    st = ExecuteOnce();
+  return st;
+}
+
+Status PgStmt::ExecuteOnce() {
   GROVE_RETURN_IF_ERROR(db_->Usable());
   PGconn* conn = db_->conn();
   if (utility_) {
     if (!params_.empty())
       return Status::Invalid("postgresql: transaction control takes no parameters");
+    GROVE_RETURN_IF_ERROR(db_->SendBegin());
     result_.reset(PQexec(conn, sql_.c_str()));
     return db_->Check(result_.get(), sql_);
   }
@@ -573,6 +664,8 @@ Status PgStmt::Execute() {
     values[i] = p.value.data();
     lengths[i] = static_cast<int>(p.value.size());
   }
+  if (db_->begin_pending())
+    return db_->RunFirst(name_, n, values.data(), lengths.data(), formats.data(), sql_, &result_);
   result_.reset(PQexecPrepared(conn, name_.c_str(), n, values.data(), lengths.data(),
                                formats.data(), /*resultFormat=*/1));
   return db_->Check(result_.get(), sql_);

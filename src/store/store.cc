@@ -76,6 +76,18 @@ Status Store::ClaimRequestRecord(int64_t id, const std::string& worker, int64_t 
   return GetRequest(id, claimed);
 }
 
+Status Store::ClaimFreshRequest(int64_t now, BuildRecord* b) {
+  RequestRecord r;
+  GROVE_RETURN_IF_ERROR(GetRequest(b->request_id, &r));
+  if (r.state != "queued" || r.attempt != 0)
+    return Status::Conflict("request " + std::to_string(b->request_id) + " is not fresh");
+  int attempt = 0;
+  GROVE_RETURN_IF_ERROR(ClaimRequest(b->request_id, b->worker, now, &attempt));
+  b->attempt = attempt;
+  if (!StartBuild(b).ok()) b->id = 0;
+  return TransactionStatus();
+}
+
 Status Store::AddRequests(std::vector<RequestRecord>* rs) {
   for (RequestRecord& r : *rs) GROVE_RETURN_IF_ERROR(AddRequest(&r));
   return Status::Ok();

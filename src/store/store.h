@@ -176,6 +176,13 @@ class Store {
   // order; an id that was not queued (another master took it) is left out, not an error.
   virtual Status ClaimRequestRecords(const std::vector<int64_t>& ids, const std::string& worker,
                                      int64_t now, std::vector<RequestRecord>* claimed);
+  // A request never claimed before (queued, attempt 0) claimed for |worker| and its first build
+  // started, for a caller that knows the request's row (it inserted it): |b| comes with
+  // request_id, builder, worker, started_at and properties; attempt (1), number, id and state
+  // are set here. Conflict, with nothing changed, when the request is not queued at attempt 0
+  // (the caller then claims it with ClaimRequestRecord). Claimed but with no build started
+  // (unexpected), b->id is 0. PostgreSQL: one statement.
+  virtual Status ClaimFreshRequest(int64_t now, BuildRecord* b);
   // claimed → queued (the attempt failed for reasons outside the build, e.g. a lost worker).
   virtual Status RequeueRequest(int64_t id) = 0;
   virtual Status FinishRequest(int64_t id, Result result, int64_t now) = 0;

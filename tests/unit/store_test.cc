@@ -543,6 +543,66 @@ TEST_P(StoreTest, ClaimRequestRecordReturnsTheClaimedRow) {
   EXPECT_TRUE(store_->ClaimRequestRecord(999999, "w2", 78, &claimed).IsNotFound());
 }
 
+// A request at its first attempt is claimed and its build started in one call (one statement
+// on PostgreSQL): the same rows as a claim and a start; a request that is not queued at attempt
+// 0 is refused with nothing changed, its builder's numbers untouched.
+TEST_P(StoreTest, ClaimFreshRequestClaimsAndStartsTheBuild) {
+  store_->SetMasterName("m1");
+  RequestRecord r;
+  r.builder = "linux";
+  r.properties = {{"a", 1}};
+  ASSERT_TRUE(store_->AddRequest(&r).ok());
+  BuildRecord b;
+  b.request_id = r.id;
+  b.builder = "linux";
+  b.worker = "w1";
+  b.started_at = 42;
+  b.properties = {{"a", 1}, {"buildername", "linux"}};
+  ASSERT_TRUE(store_->ClaimFreshRequest(77, &b).ok());
+  EXPECT_GT(b.id, 0);
+  EXPECT_EQ(b.attempt, 1);
+  EXPECT_EQ(b.number, 1);
+  EXPECT_EQ(b.state, "running");
+
+  RequestRecord got;
+  ASSERT_TRUE(store_->GetRequest(r.id, &got).ok());
+  EXPECT_EQ(got.state, "claimed");
+  EXPECT_EQ(got.attempt, 1);
+  EXPECT_EQ(got.worker, "w1");
+  EXPECT_EQ(got.claimed_at, 77);
+  std::vector<ClaimedRequest> claimed;
+  ASSERT_TRUE(store_->ClaimedByOthers("m2", &claimed).ok());
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_EQ(claimed[0].master, "m1");
+  BuildRecord stored;
+  ASSERT_TRUE(store_->FindBuild(r.id, 1, &stored).ok());
+  EXPECT_EQ(stored.id, b.id);
+  EXPECT_EQ(stored.number, 1);
+  EXPECT_EQ(stored.worker, "w1");
+  EXPECT_EQ(stored.started_at, 42);
+  EXPECT_EQ(stored.properties["a"], 1);
+  EXPECT_EQ(stored.properties["buildnumber"], 1);
+
+  // Claimed already: refused, no number taken.
+  BuildRecord again = b;
+  again.id = 0;
+  EXPECT_TRUE(store_->ClaimFreshRequest(78, &again).IsConflict());
+  // Requeued (attempt 1): not fresh any more; the usual claim takes it.
+  ASSERT_TRUE(store_->FinishBuild(b.id, Result::kRetry, 80).ok());
+  ASSERT_TRUE(store_->RequeueRequest(r.id).ok());
+  BuildRecord requeued = b;
+  requeued.id = 0;
+  EXPECT_TRUE(store_->ClaimFreshRequest(81, &requeued).IsConflict());
+  ASSERT_TRUE(store_->GetRequest(r.id, &got).ok());
+  EXPECT_EQ(got.state, "queued");
+  EXPECT_EQ(got.attempt, 1);
+  BuildRecord missing;
+  missing.request_id = 999999;
+  missing.builder = "linux";
+  EXPECT_FALSE(store_->ClaimFreshRequest(82, &missing).ok());
+  EXPECT_EQ(NewBuild("linux").number, 2);  // the refusals used no number
+}
+
 // A batch of submissions is claimed in one statement and its builds numbered in one per
 // builder: the same rows as one claim and one start each.
 TEST_P(StoreTest, ClaimRequestRecordsAndStartBuildsTakeABatch) {
@@ -1211,6 +1271,37 @@ TEST_P(StoreTest, ConcurrentClaimsOfOneRequestHaveOneWinner) {
   EXPECT_EQ(r.attempt, 1);
 }
 
+// Two masters race to claim the same fresh request with its build: one wins, the other changes
+// nothing (no build, no build number taken).
+TEST_P(StoreTest, ConcurrentFreshClaimsOfOneRequestHaveOneWinner) {
+  int64_t id = AddRequest("linux");
+  std::unique_ptr<Store> other;
+  ASSERT_TRUE(OpenStore(url_, dir_.string(), &other).ok());
+  auto build_for = [id](const std::string& worker) {
+    BuildRecord b;
+    b.request_id = id;
+    b.builder = "linux";
+    b.worker = worker;
+    return b;
+  };
+  ASSERT_TRUE(store_->Begin().ok());
+  BuildRecord mine = build_for("w-a");
+  ASSERT_TRUE(store_->ClaimFreshRequest(1, &mine).ok());
+  Status other_st;
+  BuildRecord theirs = build_for("w-b");
+  std::thread t([&] { other_st = other->ClaimFreshRequest(2, &theirs); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_TRUE(store_->Commit().ok());
+  t.join();
+  EXPECT_TRUE(other_st.IsConflict()) << other_st.ToString();
+  std::vector<BuildRecord> builds;
+  ASSERT_TRUE(other->BuildsOfRequest(id, &builds).ok());
+  ASSERT_EQ(builds.size(), 1u);
+  EXPECT_EQ(builds[0].worker, "w-a");
+  EXPECT_EQ(builds[0].number, 1);
+  EXPECT_EQ(NewBuild("linux").number, 2);
+}
+
 // Several masters (issue 10): a claim records its master; ownership moves only by conditional
 // updates, and only the owner requeues; the token keys are stored once.
 TEST_P(StoreTest, ClaimedRequestsHaveOneOwningMasterAtATime) {
@@ -1430,6 +1521,53 @@ TEST_P(StoreTest, AFailedStatementNeverCommitsHalfATransaction) {
     EXPECT_FALSE(db->InTransaction());
     EXPECT_EQ(count(), 2);
   }
+}
+
+// PostgreSQL sends a transaction's BEGIN with its first statement: a transaction that runs no
+// statement commits (and rolls back) with nothing sent, a first statement that fails leaves the
+// transaction failed as any other would, and the next one starts afresh.
+TEST_P(StoreTest, TheFirstStatementOfATransactionCarriesItsBegin) {
+  std::unique_ptr<sql::Db> db;
+  ASSERT_TRUE(OpenEmptyDb("first", &db).ok());
+  ASSERT_TRUE(db->Exec("CREATE TABLE t (k BIGINT PRIMARY KEY)").ok());
+  auto insert = [&](int64_t k) {
+    sql::Query q;
+    Status st = db->Prepare("INSERT INTO t (k) VALUES ($1)", &q);
+    return st.ok() ? q.Bind(1, k).Run() : st;
+  };
+  auto count = [&] {
+    sql::Query q;
+    bool row = false;
+    EXPECT_TRUE(db->Prepare("SELECT COUNT(*) FROM t", &q).ok());
+    EXPECT_TRUE(q.Step(&row).ok());
+    return q.Int(0);
+  };
+  ASSERT_TRUE(db->BeginWrite().ok());
+  EXPECT_TRUE(db->InTransaction());
+  EXPECT_TRUE(db->Commit().ok());
+  EXPECT_FALSE(db->InTransaction());
+  ASSERT_TRUE(db->BeginWrite().ok());
+  EXPECT_TRUE(db->Rollback().ok());
+
+  ASSERT_TRUE(db->BeginWrite().ok());
+  ASSERT_TRUE(insert(1).ok());
+  ASSERT_TRUE(insert(2).ok());
+  ASSERT_TRUE(db->Rollback().ok());
+  EXPECT_EQ(count(), 0);  // both were in the transaction: rolled back together
+
+  ASSERT_TRUE(insert(1).ok());  // autocommit
+  ASSERT_TRUE(db->BeginWrite().ok());
+  EXPECT_TRUE(insert(1).IsConflict());  // the first statement fails
+  (void)insert(2);
+  Status st = db->Commit();
+  EXPECT_EQ(st.ok(), !postgres()) << st.ToString();
+  EXPECT_FALSE(db->InTransaction());
+  EXPECT_EQ(count(), postgres() ? 1 : 2);
+
+  ASSERT_TRUE(db->BeginWrite().ok());
+  ASSERT_TRUE(insert(3).ok());
+  ASSERT_TRUE(db->Commit().ok());
+  EXPECT_EQ(count(), postgres() ? 2 : 3);
 }
 
 TEST_P(StoreTest, PasswordGivenApartFromTheUrl) {
