@@ -19,6 +19,9 @@ function(grove_use_unity_build)
     if(TARGET ${target})
       set_target_properties(${target} PROPERTIES UNITY_BUILD ON
                                                  UNITY_BUILD_BATCH_SIZE ${GROVE_UNITY_BATCH_SIZE})
+      # A type of a .cc's anonymous namespace used in a class of that .cc is right; GCC warns
+      # about it when the .cc is included into a batch as if it were a header.
+      target_compile_options(${target} PRIVATE "$<$<CXX_COMPILER_ID:GNU>:-Wno-subobject-linkage>")
     endif()
   endforeach()
 endfunction()
