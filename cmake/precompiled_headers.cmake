@@ -13,6 +13,8 @@ set(GROVE_PCH_HEADERS
   <nlohmann/json.hpp>
   <spdlog/spdlog.h>
   <fmt/format.h>
+  # Grove's one header here: it declares fmt's engine compiled in libfmt (see the header).
+  ${PROJECT_SOURCE_DIR}/src/core/fmt_extern.h
   <algorithm>
   <atomic>
   <chrono>

@@ -38,8 +38,11 @@ phase() {  # phase NAME COMMAND...: runs COMMAND and records its time
 # Only what building grove needs: the tests' and benchmarks' packages are scripts/test.sh's.
 phase "packages" install_packages build
 # Only the grove binary: the tests and benchmarks are built by scripts/test.sh (which turns
-# them back on in this build directory).
-phase "configure" configure_grove "$GROVE_ROOT/build" Release -DGROVE_TESTS=OFF -DGROVE_BENCH=OFF
+# them back on in this build directory). Its libraries in unity batches (GROVE_UNITY): a third
+# less compiling on a fresh clone; a developer who edits and rebuilds turns it off
+# (cmake -DGROVE_UNITY=OFF build) so that one file's change recompiles that file only.
+phase "configure" configure_grove "$GROVE_ROOT/build" Release -DGROVE_TESTS=OFF -DGROVE_BENCH=OFF \
+  -DGROVE_UNITY=ON
 phase "build (grove)" build_targets "$GROVE_ROOT/build" grove
 
 start() {

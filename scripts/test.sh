@@ -45,8 +45,11 @@ rabbit_pid=$!
 "$GROVE_ROOT/scripts/postgres.sh" start "$GROVE_POSTGRES_DIR" >"$services/pg" 2>"$services/pg.err" &
 pg_pid=$!
 
-# The tests and benchmarks on (the quick start configures this directory without them).
-phase "build (Release)" build_grove "$GROVE_ROOT/build" Release -DGROVE_TESTS=ON -DGROVE_BENCH=ON
+# The tests and benchmarks on (the quick start configures this directory without them), and the
+# libraries in unity batches as the quick start builds them: the binary tested is the one a
+# newcomer runs, and a name clash between two .cc files of one library fails here.
+phase "build (Release)" build_grove "$GROVE_ROOT/build" Release -DGROVE_TESTS=ON -DGROVE_BENCH=ON \
+  -DGROVE_UNITY=ON
 # grove-worker.exe for the Windows tests (its own build dir: build-windows).
 phase "build (Windows worker)" "$GROVE_ROOT/scripts/build-windows.sh" >/dev/null
 wait_service() {  # NAME PID FILE: the service's URL, or its error and a failed run

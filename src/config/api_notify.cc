@@ -384,7 +384,7 @@ int StatusPush(lua_State* L, LoadContext& ctx) {
 }
 
 // notify.<unknown>: a clear error instead of "attempt to call a nil value".
-int UnknownKind(lua_State* L, LoadContext&) {
+int UnknownNotifier(lua_State* L, LoadContext&) {
   if (lua_type(L, 2) != LUA_TSTRING) throw ConfigError("notify has no such field");
   std::string kind = lua_tostring(L, 2);
   throw ConfigError("there is no notifier notify." + kind +
@@ -405,7 +405,7 @@ void RegisterNotifyApi(lua_State* L) {
   lua_pushcfunction(L, &LuaFn<StatusPush>);
   lua_setfield(L, -2, "status");
   lua_newtable(L);
-  lua_pushcfunction(L, &LuaFn<UnknownKind>);
+  lua_pushcfunction(L, &LuaFn<UnknownNotifier>);
   lua_setfield(L, -2, "__index");
   lua_setmetatable(L, -2);
   lua_setglobal(L, "notify");

@@ -98,7 +98,7 @@ int Force(lua_State* L, LoadContext& ctx) {
 }
 
 // schedule.<unknown>: a clear error instead of "attempt to call a nil value".
-int UnknownKind(lua_State* L, LoadContext&) {
+int UnknownScheduler(lua_State* L, LoadContext&) {
   if (lua_type(L, 2) != LUA_TSTRING) throw ConfigError("schedule has no such field");
   std::string kind = lua_tostring(L, 2);
   std::vector<std::string> known;
@@ -121,7 +121,7 @@ void RegisterScheduleApi(lua_State* L) {
   lua_pushcfunction(L, &LuaFn<Force>);
   lua_setfield(L, -2, "force");
   lua_newtable(L);
-  lua_pushcfunction(L, &LuaFn<UnknownKind>);
+  lua_pushcfunction(L, &LuaFn<UnknownScheduler>);
   lua_setfield(L, -2, "__index");
   lua_setmetatable(L, -2);
   lua_setglobal(L, "schedule");

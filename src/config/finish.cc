@@ -6,21 +6,21 @@
 
 namespace grove::config_internal {
 
-namespace {
-
 Status ErrorAt(const std::string& where, const std::string& message) {
   return Status::Invalid(where + ": " + message);
-}
-
-std::vector<std::string> WorkerNames(const Config& config) {
-  std::vector<std::string> names;
-  for (const WorkerConfig& w : config.workers) names.push_back(w.name);
-  return names;
 }
 
 std::vector<std::string> BuilderNames(const Config& config) {
   std::vector<std::string> names;
   for (const BuilderConfig& b : config.builders) names.push_back(b.name);
+  return names;
+}
+
+namespace {
+
+std::vector<std::string> WorkerNames(const Config& config) {
+  std::vector<std::string> names;
+  for (const WorkerConfig& w : config.workers) names.push_back(w.name);
   return names;
 }
 

@@ -14,4 +14,8 @@ Status FinishSchedulers(LoadContext& ctx);
 // The part for notifiers (finish_notify.cc).
 Status FinishNotifiers(LoadContext& ctx);
 
+// Shared by the parts: Invalid("WHERE: MESSAGE"), and the builders' names in declaration order.
+Status ErrorAt(const std::string& where, const std::string& message);
+std::vector<std::string> BuilderNames(const Config& config);
+
 }  // namespace grove::config_internal

@@ -9,16 +9,6 @@ namespace grove::config_internal {
 
 namespace {
 
-Status ErrorAt(const std::string& where, const std::string& message) {
-  return Status::Invalid(where + ": " + message);
-}
-
-std::vector<std::string> BuilderNames(const Config& config) {
-  std::vector<std::string> names;
-  for (const BuilderConfig& b : config.builders) names.push_back(b.name);
-  return names;
-}
-
 Status CheckBuilders(const Config& config, const std::string& what, const std::string& where,
                      const std::vector<std::string>& builders) {
   for (const std::string& name : builders)

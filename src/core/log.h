@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/fmt_extern.h"
+
 namespace grove {
 
 // Sets up the default logger: "[time] [level] [component] message" on stderr.

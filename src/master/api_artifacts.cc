@@ -26,10 +26,6 @@ using http::Response;
 
 namespace {
 
-bool ParseId(const std::string& s, int64_t* out) {
-  return ParseInt64(s, out) && *out > 0;
-}
-
 std::string Sha256Hex(std::string_view data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;

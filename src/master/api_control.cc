@@ -19,10 +19,6 @@ using http::Response;
 
 namespace {
 
-bool ParseId(const std::string& s, int64_t* out) {
-  return ParseInt64(s, out) && *out > 0;
-}
-
 Response FromStatus(const Status& st) {
   return ErrorResponse(st);
 }

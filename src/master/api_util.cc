@@ -10,6 +10,10 @@ bool ParseInt64(const std::string& s, int64_t* out) {
   return ec == std::errc() && p == s.data() + s.size();
 }
 
+bool ParseId(const std::string& s, int64_t* out) {
+  return ParseInt64(s, out) && *out > 0;
+}
+
 int HttpStatusOf(const Status& st) {
   switch (st.code()) {
     case Status::Code::kOk:

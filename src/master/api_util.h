@@ -11,6 +11,8 @@ namespace grove {
 
 // A whole decimal number, nothing else ("12", not "12x" or "").
 bool ParseInt64(const std::string& s, int64_t* out);
+// A row id: a whole decimal number above 0.
+bool ParseId(const std::string& s, int64_t* out);
 
 // 404 not found, 400 invalid, 409 conflict, 401 unauthorized, 503 unavailable, else 500.
 int HttpStatusOf(const Status& st);

@@ -58,7 +58,7 @@ namespace {
 constexpr int kBurst = 5;
 constexpr auto kLineInterval = std::chrono::milliseconds(700);
 constexpr size_t kMaxQueued = 500;
-constexpr size_t kMaxLineBytes = 400;
+constexpr size_t kMaxIrcLineBytes = 400;
 constexpr int64_t kMaxBackoffMs = 60000;
 
 std::string Lower(std::string s) {
@@ -70,8 +70,8 @@ std::string Lower(std::string s) {
 std::string Clean(std::string s) {
   for (char& c : s)
     if (c == '\r' || c == '\n' || c == '\0') c = ' ';
-  if (s.size() > kMaxLineBytes) {
-    s.resize(kMaxLineBytes);
+  if (s.size() > kMaxIrcLineBytes) {
+    s.resize(kMaxIrcLineBytes);
     while (!s.empty() && (static_cast<unsigned char>(s.back()) & 0xC0) == 0x80) s.pop_back();
     if (!s.empty() && static_cast<unsigned char>(s.back()) >= 0xC0) s.pop_back();
   }

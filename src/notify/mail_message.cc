@@ -30,7 +30,7 @@ bool IsAscii(const std::string& s) {
   return true;
 }
 
-std::string OneLine(std::string s) {
+std::string HeaderLine(std::string s) {
   for (char& c : s)
     if (c == '\r' || c == '\n') c = ' ';
   return s;
@@ -38,7 +38,7 @@ std::string OneLine(std::string s) {
 
 // An RFC 2047 encoded word when |s| is not plain ASCII. Long text is cut (a subject is a line).
 std::string HeaderText(std::string s) {
-  s = OneLine(std::move(s));
+  s = HeaderLine(std::move(s));
   if (s.size() > 300) s = s.substr(0, 300);
   if (IsAscii(s)) return s;
   // Encoded words may be at most 75 characters: split the text into pieces of 45 bytes,
@@ -68,7 +68,7 @@ std::string RandomHex(size_t bytes) {
   return out;
 }
 
-std::string Escape(const std::string& s) {
+std::string HtmlEscape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
@@ -112,7 +112,7 @@ std::string TextToHtml(const std::string& title, const std::string& text) {
   while (i < text.size()) {
     size_t http = text.find("http", i);
     if (http == std::string::npos) {
-      body += Escape(text.substr(i));
+      body += HtmlEscape(text.substr(i));
       break;
     }
     bool link = text.compare(http, 7, "http://") == 0 || text.compare(http, 8, "https://") == 0;
@@ -123,12 +123,12 @@ std::string TextToHtml(const std::string& title, const std::string& text) {
         ++end;
     else
       end = http + 4;
-    body += Escape(text.substr(i, http - i));
-    std::string piece = Escape(text.substr(http, end - http));
+    body += HtmlEscape(text.substr(i, http - i));
+    std::string piece = HtmlEscape(text.substr(http, end - http));
     body += link ? "<a href=\"" + piece + "\">" + piece + "</a>" : piece;
     i = end;
   }
-  return "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + Escape(title) +
+  return "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + HtmlEscape(title) +
          "</title></head>\n<body><pre style=\"font-family: monospace; white-space: pre-wrap\">" +
          body + "</pre></body></html>\n";
 }
@@ -138,14 +138,14 @@ std::string ComposeMail(const MailMessage& m) {
   for (const std::string& a : m.to) to += (to.empty() ? "" : ",\r\n ") + a;
   std::string h;
   h += "Date: " + MailDate(m.date_ms) + "\r\n";
-  h += "From: " + OneLine(m.from) + "\r\n";
+  h += "From: " + HeaderLine(m.from) + "\r\n";
   h += "To: " + to + "\r\n";
   h += "Subject: " + HeaderText(m.subject) + "\r\n";
-  h += "Message-ID: <" + OneLine(m.message_id) + ">\r\n";
+  h += "Message-ID: <" + HeaderLine(m.message_id) + ">\r\n";
   h += "MIME-Version: 1.0\r\n";
   // RFC 3834: an automatic message; well-behaved autoresponders do not answer it.
   h += "Auto-Submitted: auto-generated\r\n";
-  for (const auto& [k, v] : m.extra_headers) h += k + ": " + OneLine(v) + "\r\n";
+  for (const auto& [k, v] : m.extra_headers) h += k + ": " + HeaderLine(v) + "\r\n";
   auto part = [](const char* type, const std::string& content) {
     return std::string("Content-Type: ") + type +
            "; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n" + Base64Lines(content);

@@ -8,7 +8,7 @@ namespace grove::notify {
 
 namespace {
 
-std::string Escape(const std::string& s) {
+std::string UrlEscape(const std::string& s) {
   char* e = curl_easy_escape(nullptr, s.c_str(), static_cast<int>(s.size()));
   std::string out = e ? e : "";
   curl_free(e);
@@ -57,7 +57,7 @@ class StatusNotifier : public Notifier {
                       "X-GitHub-Api-Version: 2022-11-28"};
       body["context"] = context;
     } else if (c_.provider == "gitlab") {
-      post.url = c_.url + "/api/v4/projects/" + Escape(repo) + "/statuses/" + n.revision;
+      post.url = c_.url + "/api/v4/projects/" + UrlEscape(repo) + "/statuses/" + n.revision;
       post.headers = {"PRIVATE-TOKEN: " + c_.token};
       body["name"] = context;
       if (!n.branch.empty()) body["ref"] = n.branch;

@@ -13,34 +13,12 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/string_hash.h"
+#include "store/pg_handles.h"
+
 namespace grove::sql {
-namespace {
 
-// Type OIDs (PostgreSQL's catalog; stable across versions).
-constexpr Oid kBoolOid = 16;
-constexpr Oid kByteaOid = 17;
-constexpr Oid kInt8Oid = 20;
-constexpr Oid kInt2Oid = 21;
-constexpr Oid kInt4Oid = 23;
-constexpr Oid kTextOid = 25;
-constexpr Oid kOidOid = 26;
-constexpr Oid kNumericOid = 1700;
-
-using Clock = std::chrono::steady_clock;
-constexpr std::chrono::milliseconds kFirstBackoff{100};
-constexpr std::chrono::milliseconds kMaxBackoff{5000};
-
-struct FinishConn {
-  void operator()(PGconn* c) const { PQfinish(c); }
-};
-struct ClearResult {
-  void operator()(PGresult* r) const { PQclear(r); }
-};
-using ConnPtr = std::unique_ptr<PGconn, FinishConn>;
-using ResultPtr = std::unique_ptr<PGresult, ClearResult>;
-
-// libpq's messages span lines ("ERROR:  ...\nDETAIL: ..."); a Status message is one line.
-std::string OneLine(const char* text) {
+std::string PgOneLine(const char* text) {
   std::string out;
   bool space = false;
   for (const char* p = text ? text : ""; *p; ++p) {
@@ -57,6 +35,22 @@ std::string OneLine(const char* text) {
   if (out.rfind("FATAL: ", 0) == 0) out.erase(0, 7);
   return out;
 }
+
+namespace {
+
+// Type OIDs (PostgreSQL's catalog; stable across versions).
+constexpr Oid kBoolOid = 16;
+constexpr Oid kByteaOid = 17;
+constexpr Oid kInt8Oid = 20;
+constexpr Oid kInt2Oid = 21;
+constexpr Oid kInt4Oid = 23;
+constexpr Oid kTextOid = 25;
+constexpr Oid kOidOid = 26;
+constexpr Oid kNumericOid = 1700;
+
+using Clock = std::chrono::steady_clock;
+constexpr std::chrono::milliseconds kFirstBackoff{100};
+constexpr std::chrono::milliseconds kMaxBackoff{5000};
 
 bool StartsWithWord(std::string_view sql, std::string_view word) {
   size_t i = sql.find_first_not_of(" \t\r\n(");
@@ -309,12 +303,6 @@ class PgStmt final : public Stmt {
   std::string text_;  // Text() of a number
 };
 
-// Lets the cache be searched with a string_view without building a std::string per lookup.
-struct StringHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
-
 class PgDb final : public Db {
  public:
   PgDb(std::string url, std::string password)
@@ -340,7 +328,7 @@ class PgDb final : public Db {
     if (conn == nullptr) return Status::Unavailable("postgresql: out of memory");
     if (PQstatus(conn.get()) != CONNECTION_OK) {
       return Status::Unavailable("cannot connect to the store " + redacted_ + ": " +
-                                 OneLine(PQerrorMessage(conn.get())));
+                                 PgOneLine(PQerrorMessage(conn.get())));
     }
     conn_ = std::move(conn);
     ++generation_;
@@ -535,8 +523,8 @@ class PgDb final : public Db {
     const ExecStatusType status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY)
       return Status::Ok();
-    std::string msg = OneLine(r ? PQresultErrorMessage(r) : PQerrorMessage(conn_.get()));
-    if (msg.empty()) msg = OneLine(PQerrorMessage(conn_.get()));
+    std::string msg = PgOneLine(r ? PQresultErrorMessage(r) : PQerrorMessage(conn_.get()));
+    if (msg.empty()) msg = PgOneLine(PQerrorMessage(conn_.get()));
     const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
     const std::string_view code = state ? state : "";
     if (PQstatus(conn_.get()) != CONNECTION_OK || code.rfind("08", 0) == 0 ||

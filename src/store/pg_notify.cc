@@ -6,37 +6,15 @@
 
 #include "core/log.h"
 #include "store/pg_db.h"
+#include "store/pg_handles.h"
 
 namespace grove::sql {
 namespace {
 
-struct FinishConn {
-  void operator()(PGconn* c) const { PQfinish(c); }
-};
-struct ClearResult {
-  void operator()(PGresult* r) const { PQclear(r); }
-};
 struct FreeNotify {
   void operator()(PGnotify* n) const { PQfreemem(n); }
 };
-using ConnPtr = std::unique_ptr<PGconn, FinishConn>;
-using ResultPtr = std::unique_ptr<PGresult, ClearResult>;
 using NotifyPtr = std::unique_ptr<PGnotify, FreeNotify>;
-
-// libpq's messages span lines; a Status message is one line.
-std::string OneLine(const char* text) {
-  std::string out;
-  for (const char* p = text ? text : ""; *p; ++p) {
-    const char c = *p;
-    if (c == '\n' || c == '\r' || c == '\t') {
-      if (!out.empty() && out.back() != ' ') out += ' ';
-    } else {
-      out += c;
-    }
-  }
-  while (!out.empty() && out.back() == ' ') out.pop_back();
-  return out;
-}
 
 }  // namespace
 
@@ -71,25 +49,25 @@ Status PgNotifyConnection::Open(const std::string& url, const std::string& passw
   if (impl->conn == nullptr) return Status::Unavailable("postgresql: out of memory");
   if (PQstatus(impl->conn.get()) != CONNECTION_OK)
     return Status::Unavailable("cannot connect to the store " + RedactPostgresUrl(url) + ": " +
-                               OneLine(PQerrorMessage(impl->conn.get())));
+                               PgOneLine(PQerrorMessage(impl->conn.get())));
   // A message the server sends between queries (the FATAL before it closes the connection)
   // goes to the log as one line, not to stderr.
   PQsetNoticeProcessor(
       impl->conn.get(),
       [](void*, const char* message) {
-        spdlog::info("live events: the store says: {}", OneLine(message));
+        spdlog::info("live events: the store says: {}", PgOneLine(message));
       },
       nullptr);
   char* quoted = PQescapeIdentifier(impl->conn.get(), channel.data(), channel.size());
   if (quoted == nullptr)
     return Status::Invalid("postgresql: bad channel name: " +
-                           OneLine(PQerrorMessage(impl->conn.get())));
+                           PgOneLine(PQerrorMessage(impl->conn.get())));
   const std::string listen = std::string("LISTEN ") + quoted;
   PQfreemem(quoted);
   ResultPtr r(PQexec(impl->conn.get(), listen.c_str()));
   if (PQresultStatus(r.get()) != PGRES_COMMAND_OK)
     return Status::Unavailable("postgresql: LISTEN failed: " +
-                               OneLine(PQerrorMessage(impl->conn.get())));
+                               PgOneLine(PQerrorMessage(impl->conn.get())));
   impl->backend_pid = PQbackendPID(impl->conn.get());
   out->reset(new PgNotifyConnection(std::move(impl)));
   return Status::Ok();
@@ -105,7 +83,7 @@ Status PgNotifyConnection::Notify(const std::string& payload) {
   ResultPtr r(PQexecParams(impl_->conn.get(), "SELECT pg_notify($1, $2)", 2, nullptr, params,
                            nullptr, nullptr, 0));
   if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) {
-    const std::string why = OneLine(PQerrorMessage(impl_->conn.get()));
+    const std::string why = PgOneLine(PQerrorMessage(impl_->conn.get()));
     return PQstatus(impl_->conn.get()) == CONNECTION_OK
                ? Status::IoError("postgresql: pg_notify failed: " + why)
                : Status::Unavailable("postgresql: the connection was lost: " + why);
@@ -117,7 +95,7 @@ Status PgNotifyConnection::Drain(std::vector<Notification>* out) {
   PGconn* conn = impl_->conn.get();
   if (PQconsumeInput(conn) == 0 || PQstatus(conn) != CONNECTION_OK)
     return Status::Unavailable("postgresql: the connection was lost: " +
-                               OneLine(PQerrorMessage(conn)));
+                               PgOneLine(PQerrorMessage(conn)));
   while (NotifyPtr n{PQnotifies(conn)}) {
     out->push_back({n->extra ? n->extra : "", n->be_pid == impl_->backend_pid});
     PQconsumeInput(conn);

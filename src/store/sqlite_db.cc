@@ -8,6 +8,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/string_hash.h"
+
 namespace grove::sql {
 namespace {
 
@@ -189,12 +191,6 @@ class SqliteStmt final : public Stmt {
   Status bind_error_;
   bool done_ = false;
   bool in_use_ = false;
-};
-
-// Lets the cache be searched with a string_view without building a std::string per lookup.
-struct StringHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
 };
 
 class SqliteDb final : public Db, private TxnHealth {

@@ -18,7 +18,7 @@ std::string Str(const Json& j, const char* key) {
   return j[key].get<std::string>();
 }
 
-std::string Trim(std::string s) {
+std::string TrimSpace(std::string s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
   size_t b = 0;
   while (b < s.size() && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
@@ -94,7 +94,7 @@ void GitStep::Start(const StepContext& ctx, std::function<void(Result)> done) {
   auto log = ctx.log;
   seq_->Run(std::move(cmds), [report, log, done](Result r, std::vector<std::string> captured) {
     if (r == Result::kSuccess && !captured.empty()) {
-      std::string rev = Trim(captured.back());
+      std::string rev = TrimSpace(captured.back());
       if (report) (*report)["properties"]["got_revision"] = rev;
       log(fmt::format("[grove] got_revision = {}\n", rev));
     }

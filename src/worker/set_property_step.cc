@@ -17,7 +17,7 @@ namespace {
 
 constexpr size_t kMaxValue = 64 * 1024;
 
-std::string Trim(const std::string& s) {
+std::string TrimBlanks(const std::string& s) {
   size_t b = s.find_first_not_of(" \t\r\n");
   if (b == std::string::npos) return "";
   size_t e = s.find_last_not_of(" \t\r\n");
@@ -34,7 +34,7 @@ void SetPropertyStep::Start(const StepContext& ctx, std::function<void(Result)> 
   Json* report = ctx.report;
   auto log = ctx.log;
   auto set = [report, log, property](const std::string& raw) {
-    std::string value = Trim(raw);
+    std::string value = TrimBlanks(raw);
     if (value.size() > kMaxValue) {
       log(fmt::format("[grove] the value for property '{}' is larger than 64 KiB\n", property));
       return Result::kFailure;
