@@ -508,8 +508,8 @@ Status Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev) {
   return txn.status();
 }
 
-void Controller::StartStepOf(Txn& txn, const JobKey& key, ActiveJob& job,
-                             const std::string& worker, const EventView& e, int64_t now) {
+void Controller::StartStepOf(Txn& txn, const JobKey& key, ActiveJob& job, const std::string& worker,
+                             const EventView& e, int64_t now) {
   const int64_t build_id = EnsureBuild(txn, key, job, worker);
   job.step_started_at = now;
   Notify(txn, {{"type", "step"}, {"build", build_id}, {"step", e.step}, {"state", "running"}});
@@ -719,9 +719,9 @@ void Controller::FinishJob(Txn& txn, const JobKey& key, Result result) {
   if (job.pending_step) WriteDeferred(txn, job);  // a step that never ended (still stored)
   if (job.build_id) {
     // The worker and properties the batch changed go with the end: one write.
-    (void)(job.build_dirty ? txn.store().FinishBuildWith(job.build_id, job.worker, job.properties,
-                                                        result, now)
-                           : txn.store().FinishBuild(job.build_id, result, now));
+    (void)(job.build_dirty
+               ? txn.store().FinishBuildWith(job.build_id, job.worker, job.properties, result, now)
+               : txn.store().FinishBuild(job.build_id, result, now));
   }
   job.build_dirty = false;
   RecordOnCommit(txn, [b = it->second.builder, r = std::string(ResultName(result)),

@@ -102,8 +102,7 @@ Json Controller::MaskJob(const ActiveJob& job, const Json& j) const {
   return MaskJson(j, job.secrets);
 }
 
-void Controller::HandleStepReport(Txn& txn, const JobKey& key, ActiveJob& job,
-                                  const EventView& e) {
+void Controller::HandleStepReport(Txn& txn, const JobKey& key, ActiveJob& job, const EventView& e) {
   if (!job.build_id) return;
   if (e.properties && !e.properties->empty() && MergeProperties(txn, job, *e.properties)) {
     job.build_dirty = true;  // written with the build's next write in this batch
