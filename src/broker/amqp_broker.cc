@@ -81,7 +81,7 @@ struct AmqpBroker::State {
     for (const auto& [name, w] : workers) {
       if (!w.conn) continue;
       any = true;
-      all = all && w.v >= kAmqpProtocolVersion;
+      all = all && w.v >= kAmqpJobArraysVersion;
     }
     batch_jobs = any && all;
   }

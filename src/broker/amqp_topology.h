@@ -26,8 +26,10 @@ inline constexpr size_t kMaxSubmissionBatchBytes = 16 * 1024 * 1024;  // a JSON 
 
 // The "v" of the AMQP hello and welcome. 2: the master takes binary log frames
 // (core/log_frame.h). 3: a job message may be a JSON array of jobs; a master sends arrays only
-// while every worker it knows said 3 in its hello (docs/protocol.md).
-inline constexpr int kAmqpProtocolVersion = 3;
+// while every worker it knows said 3 in its hello (docs/protocol.md). 4 (kMergedEventsVersion):
+// the master takes merged job.started / job.finished events.
+inline constexpr int kAmqpProtocolVersion = 4;
+inline constexpr int kAmqpJobArraysVersion = 3;
 
 // How many deliveries of a job message may be lost (its worker died or lost its connection
 // before acknowledging it) before workers dead-letter it; counted in this header.

@@ -22,8 +22,9 @@ namespace grove {
 // The version of the worker link a hello and a welcome carry ("v"): 2 adds binary log frames.
 // A worker sends them only to a master whose welcome says 2 or more; the master still takes
 // JSON log events, so version 1 workers work as before. Jobs keep protocol.h's
-// kProtocolVersion (1): a version 1 worker must still read them.
-inline constexpr int kLinkProtocolVersion = 2;
+// kProtocolVersion (1): a version 1 worker must still read them. 4 (kMergedEventsVersion): the
+// master takes merged job.started / job.finished events.
+inline constexpr int kLinkProtocolVersion = 4;
 
 inline constexpr std::string_view kLogFrameMagic = "GLF1";
 inline constexpr const char* kLogFrameContentType = "application/x-grove-log-frame";

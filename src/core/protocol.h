@@ -67,4 +67,10 @@ inline constexpr const char* kJobFinished = "job.finished";
 inline constexpr const char* kHeartbeat = "heartbeat";
 }  // namespace event
 
+// The link version (a master's welcome "v", WebSocket and AMQP alike) from which a master takes
+// the merged events of docs/protocol.md: a job.started that also starts its first step
+// ("step", "name") and a job.finished that also ends its last step ("step", "step_result", ...).
+// A worker merges only after such a welcome; a master takes the separate events from any worker.
+inline constexpr int kMergedEventsVersion = 4;
+
 }  // namespace grove

@@ -65,6 +65,8 @@ Status CheckEvent(const Json& ev) {
       .CheckStr("data")
       .CheckStr("name")
       .CheckStr("result")
+      .CheckStr("step_result")
+      .CheckInt("log_chunks", 0, INT64_MAX)
       .CheckStr("builddir")
       .CheckStr("description")
       .CheckObject("properties")

@@ -38,7 +38,8 @@ Status ParseHello(const Json& msg, const char* name_field, WorkerHello* out);
 
 // An event (job.started, step.started, log, step.finished, job.finished, heartbeat, and over
 // AMQP hello and bye): an object whose "type" is a string and whose known fields ("id",
-// "request", "attempt", "step", "seq", "data", "name", "result", "builddir", "description",
+// "request", "attempt", "step", "seq", "data", "name", "result", "step_result", "log_chunks",
+// "builddir", "description",
 // "properties", "tests", "worker", "instance") have their documented types. Unknown fields and
 // types pass (the controller ignores them).
 Status CheckEvent(const Json& ev);

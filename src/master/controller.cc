@@ -67,16 +67,6 @@ bool SecretsEqual(const std::string& a, const std::string& b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-// Events reach the controller checked (CheckEvent, at the broker); these reads cannot throw
-// whatever comes.
-JobKey KeyOf(const Json& ev) {
-  return {IntOr(ev, "request", 0), static_cast<int>(IntOr(ev, "attempt", 0))};
-}
-
-int StepOf(const Json& ev) {
-  return static_cast<int>(IntOr(ev, "step", 0));
-}
-
 Json KeyJson(const JobKey& k) {
   return {{"request", k.request}, {"attempt", k.attempt}};
 }
@@ -182,6 +172,7 @@ Status Controller::ReloadAfterRollback(Store& store, bool takeover) {
   }
   queue_ = JobQueue();
   for (const auto& r : queued) queue_.Add({r.id, r.priority, r.builder});
+  deferred_.clear();  // rolled back with the batch
   std::map<JobKey, ActiveJob> before = std::move(active_);
   std::map<JobKey, Orphan> orphans_before = std::move(orphans_);
   active_.clear();
@@ -411,6 +402,7 @@ void Controller::OnMessages(ConnId conn, const std::string& worker, std::vector<
         if (w->resend_from && id >= w->resend_from) w->resend_from = 0;
       }
     }
+    FlushDeferred(txn);
     if (w->applied_upto >= 0 && broker_) {
       RecordAppliedEvents(txn, *w);
       // One ack per connection and batch, sent after its commit: a worker sends each event as
@@ -465,96 +457,194 @@ void Controller::RequestResend(ConnectedWorker& w) {
 }
 
 Status Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev) {
-  const std::string type = StringOr(ev, "type");
-  if (type == event::kHeartbeat) return Status::Ok();
-  JobKey key = KeyOf(ev);
+  const EventView e = ReadEvent(ev);
+  if (e.type == EventType::kHeartbeat) return Status::Ok();
+  if (e.type == EventType::kUnknown) {
+    spdlog::warn("worker {}: unknown event type '{}' ignored", w.name, e.type_name);
+    return txn.status();
+  }
+  const JobKey key{e.request, e.attempt};
   auto it = active_.find(key);
   if (it == active_.end() && Distributed()) it = LoadClaimedJob(txn, key);
-  // The worker chooses the directory: job.started's builddir becomes a build property.
-  Json builddir = Json::object();
-  if (type == event::kJobStarted && ev.contains("builddir") && ev["builddir"].is_string())
-    builddir["builddir"] = ev["builddir"];
   bool adopted = false;  // and its builddir stored
-  if (it != active_.end() && it->second.worker.empty())
-    adopted = AdoptJob(txn, w, key, it->second, builddir);
+  if (it != active_.end() && it->second.worker.empty()) {
+    // The worker chooses the directory: job.started's builddir becomes a build property.
+    Json builddir = Json::object();
+    if (e.type == EventType::kJobStarted && e.has_builddir) builddir["builddir"] = e.builddir;
+    adopted = AdoptJob(txn, w, key, it->second, builddir, /*defer=*/true);
+  }
   if (it == active_.end() || it->second.worker != w.name) {
     // An event for a job this worker no longer owns (it was re-queued while the worker was
     // away, or already finished). Acknowledge it and make sure the worker stops the job.
-    if (type != event::kJobFinished) SendCancel(w.conn, key);
+    if (e.type != EventType::kJobFinished) SendCancel(w.conn, key);
     return txn.status();
   }
   ActiveJob& job = it->second;
-  Store& store = txn.store();
   const int64_t now = NowMs();
   Status st;
-  if (type == event::kJobStarted) {
-    EnsureBuild(txn, key, job, w.name);
-    if (!adopted && !builddir.empty()) HandleStepReport(txn, job, {{"properties", builddir}});
-  } else if (type == event::kStepStarted) {
-    StepRecord s;
-    s.build_id = EnsureBuild(txn, key, job, w.name);
-    s.idx = StepOf(ev);
-    s.name = StringOr(ev, "name");
-    s.state = "running";
-    s.started_at = job.step_started_at = now;
-    st = store.StartStep(s);
-    Notify(txn, {{"type", "step"}, {"build", s.build_id}, {"step", s.idx}, {"state", "running"}});
-  } else if (type == event::kLog) {
-    const int step = StepOf(ev);
-    const int64_t seq = IntOr(ev, "seq", 0);
-    const int64_t build_id = EnsureBuild(txn, key, job, w.name);
-    st = AppendLogEvent(store, job, build_id, step, seq, ev);
-    if (st.IsConflict() && txn.status().ok()) {
-      int64_t next = 0;
-      GROVE_RETURN_IF_ERROR(store.NextLogSeq(build_id, step, &next));
-      if (next < seq) return MissingLogChunks(txn, w, key, job, step, next, seq);
+  switch (e.type) {
+    case EventType::kJobStarted:
+      EnsureBuild(txn, key, job, w.name);
+      if (!adopted && e.has_builddir && job.build_id &&
+          MergeProperties(txn, job, Json{{"builddir", e.builddir}})) {
+        job.build_dirty = true;
+        Defer(key, job);
+      }
+      // Merged (docs/protocol.md): the first step started with the job.
+      if (e.has_step) StartStepOf(txn, key, job, w.name, e, now);
+      break;
+    case EventType::kStepStarted:
+      StartStepOf(txn, key, job, w.name, e, now);
+      break;
+    case EventType::kLog: {
+      const int64_t build_id = EnsureBuild(txn, key, job, w.name);
+      // A chunk grows its step's row: the row is written first.
+      if (job.pending_step) WriteDeferred(txn, job);
+      Store& store = txn.store();
+      st = AppendLogEvent(store, job, build_id, e.step, e.seq, ev);
+      if (st.IsConflict() && txn.status().ok()) {
+        int64_t next = 0;
+        GROVE_RETURN_IF_ERROR(store.NextLogSeq(build_id, e.step, &next));
+        if (next < e.seq) return MissingLogChunks(txn, w, key, job, e.step, next, e.seq);
+      }
+      Notify(txn, {{"type", "log"}, {"build", job.build_id}, {"step", e.step}});
+      break;
     }
-    Notify(txn, {{"type", "log"}, {"build", job.build_id}, {"step", step}});
-  } else if (type == event::kStepFinished) {
-    const int step = StepOf(ev);
-    const int64_t build_id = EnsureBuild(txn, key, job, w.name);
-    // The worker says how many chunks it sent (docs/protocol.md): a step never ends with a
-    // hole at the end of its log either.
-    const int64_t sent = IntOr(ev, "log_chunks", 0);
-    if (sent > 0 && build_id) {  // none sent: none can be missing (the usual trivial step)
-      int64_t next = 0;
-      GROVE_RETURN_IF_ERROR(store.NextLogSeq(build_id, step, &next));
-      if (sent > next) return MissingLogChunks(txn, w, key, job, step, next, sent);
+    case EventType::kStepFinished: {
+      bool applied = true;
+      st = FinishStepOf(txn, w, key, job, e, e.result, now, &applied);
+      if (!applied) return st;
+      break;
     }
-    Result r = ParseResult(StringOr(ev, "result", "exception")).value_or(Result::kException);
-    // A consume step's result (docs/protocol.md) is stored with the step's end.
-    if (ev.contains("result_json") && job.build_id) {
-      st = store.FinishStepWithResult(build_id, step, r, now, MaskJob(job, ev["result_json"]));
-    } else {
-      st = store.FinishStep(build_id, step, r, now);
+    case EventType::kJobFinished: {
+      if (e.has_step_result) {
+        // Merged: the last step's end first, as if its step.finished had come.
+        bool applied = true;
+        Status fs = FinishStepOf(txn, w, key, job, e, e.step_result, now, &applied);
+        if (!applied) return fs;
+      }
+      EnsureBuild(txn, key, job, w.name);
+      Result r = ParseResult(e.result).value_or(Result::kException);
+      if (r == Result::kRetry) {
+        // Handed back by a stopping worker: the next attempt runs now, elsewhere (the worker
+        // takes nothing new until it reconnects).
+        w.paused = true;
+        LoseJob(txn, key, "worker " + w.name + " stopped and handed it back");
+      } else {
+        FinishJob(txn, key, r);
+      }
+      break;
     }
-    if (job.step_started_at)
-      RecordOnCommit(txn, [s = (now - job.step_started_at) / 1000.0] { metrics::StepFinished(s); });
-    HandleStepReport(txn, job, ev, /*result_stored=*/true);
-    Notify(txn, {{"type", "step"},
-                 {"build", job.build_id},
-                 {"step", step},
-                 {"state", "finished"},
-                 {"result", std::string(ResultName(r))}});
-  } else if (type == event::kJobFinished) {
-    EnsureBuild(txn, key, job, w.name);
-    Result r = ParseResult(StringOr(ev, "result", "exception")).value_or(Result::kException);
-    if (r == Result::kRetry) {
-      // Handed back by a stopping worker: the next attempt runs now, elsewhere (the worker
-      // takes nothing new until it reconnects).
-      w.paused = true;
-      LoseJob(txn, key, "worker " + w.name + " stopped and handed it back");
-    } else {
-      FinishJob(txn, key, r);
-    }
-  } else {
-    spdlog::warn("worker {}: unknown event type '{}' ignored", w.name, type);
+    default:
+      break;
   }
   // A refused write (a step that does not exist, ...) can never succeed: acknowledged all the
   // same. A failed one (the disk is full) dooms the batch: returned, so it comes again.
   if (!st.ok())
-    spdlog::warn("worker {}: event {} for request {}: {}", w.name, type, key.request, st.message());
+    spdlog::warn("worker {}: event {} for request {}: {}", w.name, e.type_name, key.request,
+                 st.message());
   return txn.status();
+}
+
+void Controller::StartStepOf(Txn& txn, const JobKey& key, ActiveJob& job, const std::string& worker,
+                             const EventView& e, int64_t now) {
+  const int64_t build_id = EnsureBuild(txn, key, job, worker);
+  job.step_started_at = now;
+  Notify(txn, {{"type", "step"}, {"build", build_id}, {"step", e.step}, {"state", "running"}});
+  // A step started again (a resend) stays as first started, as the store's insert would keep it.
+  if (job.pending_step && job.pending_step->idx == e.step) return;
+  if (job.pending_step) WriteDeferred(txn, job);
+  StepRecord& s = job.pending_step.emplace();
+  s.build_id = build_id;
+  s.idx = e.step;
+  s.name = e.name;
+  s.state = "running";
+  s.started_at = now;
+  Defer(key, job);
+}
+
+Status Controller::FinishStepOf(Txn& txn, ConnectedWorker& w, const JobKey& key, ActiveJob& job,
+                                const EventView& e, std::string_view result, int64_t now,
+                                bool* applied) {
+  Store& store = txn.store();
+  const int step = e.step;
+  const int64_t build_id = EnsureBuild(txn, key, job, w.name);
+  // The worker says how many chunks it sent (docs/protocol.md): a step never ends with a
+  // hole at the end of its log either.
+  if (e.log_chunks > 0 && build_id) {  // none sent: none can be missing (the usual trivial step)
+    int64_t next = 0;
+    if (Status st = store.NextLogSeq(build_id, step, &next); !st.ok()) {
+      *applied = false;
+      return st;
+    }
+    if (e.log_chunks > next) {
+      *applied = false;
+      return MissingLogChunks(txn, w, key, job, step, next, e.log_chunks);
+    }
+  }
+  const Result r = ParseResult(result).value_or(Result::kException);
+  Status st;
+  if (job.pending_step && job.pending_step->idx == step) {
+    // Started in this batch: inserted once, finished.
+    StepRecord s = std::move(*job.pending_step);
+    job.pending_step.reset();
+    s.state = "finished";
+    s.result = static_cast<int>(r);
+    s.finished_at = now;
+    // A consume step's result (docs/protocol.md) is stored with the step's end.
+    if (e.result_json && build_id) s.result_json = MaskJob(job, *e.result_json);
+    st = store.RecordStep(s);
+  } else if (e.result_json && build_id) {
+    st = store.FinishStepWithResult(build_id, step, r, now, MaskJob(job, *e.result_json));
+  } else {
+    st = store.FinishStep(build_id, step, r, now);
+  }
+  if (!st.ok())
+    spdlog::warn("worker {}: the end of step {} of request {}: {}", w.name, step, key.request,
+                 st.message());
+  if (job.step_started_at)
+    RecordOnCommit(txn, [s = (now - job.step_started_at) / 1000.0] { metrics::StepFinished(s); });
+  HandleStepReport(txn, key, job, e);
+  Notify(txn, {{"type", "step"},
+               {"build", job.build_id},
+               {"step", step},
+               {"state", "finished"},
+               {"result", std::string(ResultName(r))}});
+  return txn.status();
+}
+
+void Controller::Defer(const JobKey& key, ActiveJob& job) {
+  if (job.deferred) return;
+  job.deferred = true;
+  deferred_.push_back(key);
+}
+
+void Controller::WriteDeferred(Txn& txn, ActiveJob& job) {
+  if (job.pending_step) {
+    Status st = txn.store().StartStep(*job.pending_step);
+    if (!st.ok())
+      spdlog::warn("build {}: cannot store the start of step {}: {}", job.build_id,
+                   job.pending_step->idx, st.message());
+    job.pending_step.reset();
+  }
+  if (job.build_dirty && job.build_id) {
+    // One write: the worker and the properties with it.
+    Status st = txn.store().AdoptBuild(job.build_id, job.worker, job.properties);
+    if (!st.ok())
+      spdlog::warn("build {}: cannot store its worker and properties: {}", job.build_id,
+                   st.message());
+  }
+  job.build_dirty = false;
+}
+
+void Controller::FlushDeferred(Txn& txn) {
+  for (const JobKey& key : deferred_) {
+    auto it = active_.find(key);
+    if (it == active_.end()) continue;  // finished: written with its end
+    it->second.deferred = false;
+    WriteDeferred(txn, it->second);
+  }
+  deferred_.clear();
 }
 
 // A JSON chunk ("data") is masked and compressed here; a binary frame's ("zdata", checked and
@@ -594,6 +684,7 @@ Status Controller::MissingLogChunks(Txn& txn, ConnectedWorker& w, const JobKey& 
                           " of step " + std::to_string(step) + " never reached the master";
   spdlog::error("worker {}: request {} attempt {}: {}; the build ends as an exception", w.name,
                 key.request, key.attempt, why);
+  WriteDeferred(txn, job);  // the step's row, before its log and end
   Store& store = txn.store();
   (void)store.AppendLog(job.build_id, step, next,
                         "\n[grove] " + why + " (lost); the build ends as an exception\n");
@@ -666,7 +757,15 @@ void Controller::FinishJob(Txn& txn, const JobKey& key, Result result) {
   auto it = active_.find(key);
   if (it == active_.end()) return;
   const int64_t now = NowMs();
-  if (it->second.build_id) (void)txn.store().FinishBuild(it->second.build_id, result, now);
+  ActiveJob& job = it->second;
+  if (job.pending_step) WriteDeferred(txn, job);  // a step that never ended (still stored)
+  if (job.build_id) {
+    // The worker and properties the batch changed go with the end: one write.
+    (void)(job.build_dirty
+               ? txn.store().FinishBuildWith(job.build_id, job.worker, job.properties, result, now)
+               : txn.store().FinishBuild(job.build_id, result, now));
+  }
+  job.build_dirty = false;
   RecordOnCommit(txn, [b = it->second.builder, r = std::string(ResultName(result)),
                        s = it->second.started_at ? (now - it->second.started_at) / 1000.0 : -1] {
     metrics::BuildFinished(b, r, s);
@@ -698,6 +797,7 @@ void Controller::LoseJob(Txn& txn, const JobKey& key, const std::string& why) {
     active_.erase(it);
     return;
   }
+  WriteDeferred(txn, it->second);  // its steps are read and ended below
   Store& store = txn.store();
   const int64_t now = NowMs();
   spdlog::warn("request {} attempt {} lost: {}", key.request, key.attempt, why);

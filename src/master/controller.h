@@ -17,6 +17,7 @@
 #include "broker/broker.h"
 #include "config/config.h"
 #include "master/core_loop.h"
+#include "master/event_view.h"
 #include "master/job_queue.h"
 #include "master/worker_registry.h"
 #include "metrics/master_metrics.h"
@@ -161,6 +162,12 @@ class Controller : public BrokerListener {
     // For the duration metrics (ms; 0 = not known, e.g. a job recovered after a restart).
     int64_t started_at = 0;
     int64_t step_started_at = 0;
+    // Writes put off to the end of the batch of events being applied (FlushDeferred), so that
+    // a job whose events come together costs one write per row: the build's worker and
+    // properties go with its end (FinishBuildWith), a step's start with its end (RecordStep).
+    bool build_dirty = false;                // job.worker / job.properties not stored yet
+    std::optional<StepRecord> pending_step;  // started, not stored yet
+    bool deferred = false;                   // listed in deferred_
   };
   struct Orphan {
     std::string worker;
@@ -201,8 +208,10 @@ class Controller : public BrokerListener {
   // |claimed|: the request's row when the caller has it (the claim returns it).
   void MakeJob(Txn& txn, const JobKey& key, ActiveJob& active, const BuilderConfig& bc,
                JobSpec* job, const RequestRecord* claimed = nullptr);
+  // |defer|: the build's worker and properties are written at the end of the batch of events
+  // (FlushDeferred) rather than now.
   bool AdoptJob(Txn& txn, ConnectedWorker& w, const JobKey& key, ActiveJob& job,
-                const Json& properties = Json::object());
+                const Json& properties = Json::object(), bool defer = false);
   // Distributed mode: a job this master does not have in memory (claimed through another
   // master) read from the store; active_.end() when the request is not claimed as |key|.
   std::map<JobKey, ActiveJob>::iterator LoadClaimedJob(Txn& txn, const JobKey& key);
@@ -219,6 +228,18 @@ class Controller : public BrokerListener {
   // Ok when the event is applied (or refused for good: it is acknowledged all the same); an
   // error when it was not and must come again (the store failed, a log chunk is missing).
   Status HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev);
+  // The parts of an event (a merged one has two, docs/protocol.md). A step's start is kept in
+  // the job (pending_step) until its end or the end of the batch; a step's end is not applied
+  // (|*applied| false, the status says why) when log chunks are missing.
+  void StartStepOf(Txn& txn, const JobKey& key, ActiveJob& job, const std::string& worker,
+                   const EventView& e, int64_t now);
+  Status FinishStepOf(Txn& txn, ConnectedWorker& w, const JobKey& key, ActiveJob& job,
+                      const EventView& e, std::string_view result, int64_t now, bool* applied);
+  // Deferred writes (ActiveJob::build_dirty, pending_step): |job| is listed for FlushDeferred;
+  // WriteDeferred stores what |job| has pending now (before anything that reads those rows).
+  void Defer(const JobKey& key, ActiveJob& job);
+  void WriteDeferred(Txn& txn, ActiveJob& job);
+  void FlushDeferred(Txn& txn);
   // Step |step| of |job| has |next| log chunks stored but the worker reports (or sends) chunk
   // |got|: the first time a resend is asked (an error is returned), then the build ends as an
   // exception with a note in the step's log.
@@ -263,8 +284,9 @@ class Controller : public BrokerListener {
   // reports (properties, tests); secret masking of logs; locks; collapse.
   void PrepareJob(Txn& txn, const JobKey& key, ActiveJob& job, const BuilderConfig& bc,
                   const RequestRecord& req, JobSpec* spec);
-  // |result_stored|: the consume step's result_json was stored with the step's end already.
-  void HandleStepReport(Txn& txn, ActiveJob& job, const Json& ev, bool result_stored = false);
+  // What a step's end reports besides its result (properties: written with the build's next
+  // write, deferred; tests). Its result_json is stored with the step's end.
+  void HandleStepReport(Txn& txn, const JobKey& key, ActiveJob& job, const EventView& e);
   // |j| with the job's secrets masked in every string.
   Json MaskJob(const ActiveJob& job, const Json& j) const;
   // Merges |props| (masked) into job.properties, reading them first if not yet known; false
@@ -344,6 +366,8 @@ class Controller : public BrokerListener {
   // The ack each connection gets after the open batch's commit (OnMessages): its last event
   // applied in the batch.
   std::map<ConnId, int64_t> batch_acks_;
+  // The jobs with deferred writes in the batch of events being applied (OnMessages).
+  std::vector<JobKey> deferred_;
   // StopBuild's work; |may_relay| false for a stop another master relayed.
   void StopBuildIn(Txn& txn, int64_t build_id, bool may_relay, const StopDone& done);
   // The live master, other than this one, that can stop running build |b| ('' when none).

@@ -126,16 +126,23 @@ void Controller::ClaimBatchToQueues(
 }
 
 bool Controller::AdoptJob(Txn& txn, ConnectedWorker& w, const JobKey& key, ActiveJob& job,
-                          const Json& properties) {
+                          const Json& properties, bool defer) {
   job.worker = w.name;
   w.running.insert(key);
   if (job.build_id) {
     Json props = properties;
     props["workername"] = w.name;
+    const bool merged = MergeProperties(txn, job, props);
+    if (merged && defer) {
+      // Written with the batch's next write of the build (its end, when it comes with it).
+      job.build_dirty = true;
+      Defer(key, job);
+      spdlog::debug("request {} attempt {} taken by worker {}", key.request, key.attempt, w.name);
+      return true;
+    }
     // One write: the worker and the properties with it.
-    Status st = MergeProperties(txn, job, props)
-                    ? txn.store().AdoptBuild(job.build_id, w.name, job.properties)
-                    : txn.store().SetBuildWorker(job.build_id, w.name);
+    Status st = merged ? txn.store().AdoptBuild(job.build_id, w.name, job.properties)
+                       : txn.store().SetBuildWorker(job.build_id, w.name);
     if (!st.ok()) spdlog::warn("build {}: cannot store its worker: {}", job.build_id, st.message());
   }
   // Debug: at thousands of consumer jobs a second, a line per job would be most of the log.

@@ -102,26 +102,16 @@ Json Controller::MaskJob(const ActiveJob& job, const Json& j) const {
   return MaskJson(j, job.secrets);
 }
 
-void Controller::HandleStepReport(Txn& txn, ActiveJob& job, const Json& ev, bool result_stored) {
+void Controller::HandleStepReport(Txn& txn, const JobKey& key, ActiveJob& job, const EventView& e) {
   if (!job.build_id) return;
-  Store& store = txn.store();
-  if (ev.contains("properties") && ev["properties"].is_object() && !ev["properties"].empty() &&
-      MergeProperties(txn, job, ev["properties"])) {
-    Status st = store.SetBuildProperties(job.build_id, job.properties);
-    if (!st.ok()) spdlog::warn("build {}: cannot store properties: {}", job.build_id, st.message());
+  if (e.properties && !e.properties->empty() && MergeProperties(txn, job, *e.properties)) {
+    job.build_dirty = true;  // written with the build's next write in this batch
+    Defer(key, job);
   }
-  if (ev.contains("tests") && ev["tests"].is_object()) {
-    Status st = store.SetStepTests(job.build_id, static_cast<int>(IntOr(ev, "step", 0)),
-                                   MaskJson(ev["tests"], job.secrets));
+  if (e.tests) {
+    Status st = txn.store().SetStepTests(job.build_id, e.step, MaskJson(*e.tests, job.secrets));
     if (!st.ok())
       spdlog::warn("build {}: cannot store test results: {}", job.build_id, st.message());
-  }
-  // A consume step's result (docs/protocol.md).
-  if (ev.contains("result_json") && !result_stored) {
-    Status st = store.SetStepResult(job.build_id, static_cast<int>(IntOr(ev, "step", 0)),
-                                    MaskJson(ev["result_json"], job.secrets));
-    if (!st.ok())
-      spdlog::warn("build {}: cannot store the consumer's result: {}", job.build_id, st.message());
   }
 }
 

@@ -15,6 +15,19 @@ Status Store::FinishStepWithResult(int64_t build_id, int idx, Result result, int
   GROVE_RETURN_IF_ERROR(FinishStep(build_id, idx, result, now));
   return SetStepResult(build_id, idx, result_json);
 }
+Status Store::RecordStep(const StepRecord& s) {
+  StepRecord running = s;
+  running.state = "running";
+  GROVE_RETURN_IF_ERROR(StartStep(running));
+  const Result r = static_cast<Result>(s.result);
+  if (s.result_json.is_null()) return FinishStep(s.build_id, s.idx, r, s.finished_at);
+  return FinishStepWithResult(s.build_id, s.idx, r, s.finished_at, s.result_json);
+}
+Status Store::FinishBuildWith(int64_t build_id, const std::string& worker, const Json& properties,
+                              Result result, int64_t now) {
+  GROVE_RETURN_IF_ERROR(AdoptBuild(build_id, worker, properties));
+  return FinishBuild(build_id, result, now);
+}
 Status Store::SetStepTests(int64_t, int, const Json&) {
   return Status::Unavailable("store: test results are not supported");
 }
@@ -98,6 +111,45 @@ Status FinishStepWithResult(sql::Db& db, int64_t build_id, int idx, Result resul
       .Bind(4, now)
       .Bind(5, Dump(result_json));
   return UpdatedOne(q, "step " + std::to_string(idx) + " of build " + std::to_string(build_id));
+}
+
+// COALESCE: a resent end without a result keeps the one stored, as FinishStep does.
+Status RecordStep(sql::Db& db, const StepRecord& s) {
+  Query q;
+  GROVE_RETURN_IF_ERROR(db.Prepare(
+      "INSERT INTO steps (build_id, idx, name, state, result, started_at, finished_at, "
+      "result_json) SELECT $1, $2, $3, 'finished', $4, $5, $6, $7 "
+      "WHERE EXISTS (SELECT 1 FROM builds WHERE id = $1) "
+      "ON CONFLICT (build_id, idx) DO UPDATE SET state = 'finished', result = excluded.result, "
+      "finished_at = excluded.finished_at, "
+      "result_json = COALESCE(excluded.result_json, steps.result_json)",
+      &q));
+  q.Bind(1, s.build_id)
+      .Bind(2, int64_t{s.idx})
+      .Bind(3, s.name)
+      .Bind(4, int64_t{s.result})
+      .Bind(5, s.started_at)
+      .Bind(6, s.finished_at);
+  if (s.result_json.is_null())
+    q.BindNull(7);
+  else
+    q.Bind(7, Dump(s.result_json));
+  return UpdatedOne(q, "build " + std::to_string(s.build_id));
+}
+
+Status FinishBuildWith(sql::Db& db, int64_t build_id, const std::string& worker,
+                       const Json& properties, Result result, int64_t now) {
+  Query q;
+  GROVE_RETURN_IF_ERROR(
+      db.Prepare("UPDATE builds SET worker = $2, properties = $3, state = 'finished', "
+                 "result = $4, finished_at = $5 WHERE id = $1",
+                 &q));
+  q.Bind(1, build_id)
+      .Bind(2, worker)
+      .Bind(3, Dump(properties))
+      .Bind(4, static_cast<int64_t>(result))
+      .Bind(5, now);
+  return UpdatedOne(q, "build " + std::to_string(build_id));
 }
 
 Status SetStepTests(sql::Db& db, int64_t build_id, int idx, const Json& tests) {

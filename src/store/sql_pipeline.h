@@ -11,6 +11,9 @@ namespace grove::sql_pipeline {
 
 Status SetBuildProperties(sql::Db& db, int64_t build_id, const Json& properties);
 Status AdoptBuild(sql::Db& db, int64_t build_id, const std::string& worker, const Json& properties);
+Status RecordStep(sql::Db& db, const StepRecord& s);
+Status FinishBuildWith(sql::Db& db, int64_t build_id, const std::string& worker,
+                       const Json& properties, Result result, int64_t now);
 Status FinishStepWithResult(sql::Db& db, int64_t build_id, int idx, Result result, int64_t now,
                             const Json& result_json);
 Status SetStepTests(sql::Db& db, int64_t build_id, int idx, const Json& tests);

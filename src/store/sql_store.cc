@@ -1027,6 +1027,11 @@ class SqlStore final : public Store {
   Status AdoptBuild(int64_t build_id, const std::string& worker, const Json& properties) override {
     return sql_pipeline::AdoptBuild(*db_, build_id, worker, properties);
   }
+  Status RecordStep(const StepRecord& s) override { return sql_pipeline::RecordStep(*db_, s); }
+  Status FinishBuildWith(int64_t build_id, const std::string& worker, const Json& properties,
+                         Result result, int64_t now) override {
+    return sql_pipeline::FinishBuildWith(*db_, build_id, worker, properties, result, now);
+  }
   Status FinishStepWithResult(int64_t build_id, int idx, Result result, int64_t now,
                               const Json& result_json) override {
     return sql_pipeline::FinishStepWithResult(*db_, build_id, idx, result, now, result_json);

@@ -275,6 +275,14 @@ class Store {
   // FinishStep and SetStepResult in one write (a consume step's end).
   virtual Status FinishStepWithResult(int64_t build_id, int idx, Result result, int64_t now,
                                       const Json& result_json);
+  // A step that started and ended in one batch of events, stored in one write: inserted as
+  // finished (|s|'s result, finished_at and result_json, null for none), or, started before (a
+  // resend), ended as FinishStep / FinishStepWithResult would.
+  virtual Status RecordStep(const StepRecord& s);
+  // AdoptBuild and FinishBuild in one write: a build whose worker or properties changed in the
+  // batch of events that ends it.
+  virtual Status FinishBuildWith(int64_t build_id, const std::string& worker,
+                                 const Json& properties, Result result, int64_t now);
   virtual Status SetStepTests(int64_t build_id, int idx, const Json& tests);
   virtual Status SetStepResult(int64_t build_id, int idx, const Json& result);
   virtual Status ListBuildTests(int64_t build_id, std::vector<StepTestsRecord>* out);

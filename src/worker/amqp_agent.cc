@@ -138,6 +138,7 @@ class AmqpAgent : public EventSink {
                         std::move(on_confirmed), opts_.name + ".events"});
   }
   bool Congested() const override { return publisher_.pending() > 20000; }
+  bool MergesEvents() const override { return master_merges_; }
 
  private:
   struct Settle {
@@ -403,6 +404,7 @@ class AmqpAgent : public EventSink {
     if (!welcomed_) spdlog::info("worker {}: accepted by the master", opts_.name);
     welcomed_ = true;
     master_frames_ = IntOr(msg, "v", 1) >= 2;
+    master_merges_ = IntOr(msg, "v", 1) >= kMergedEventsVersion;
     std::vector<std::string> tags = opts_.tags;
     int capacity = opts_.capacity;
     auto t = msg.find("tags");
@@ -626,6 +628,9 @@ class AmqpAgent : public EventSink {
   std::atomic<bool> paused_{false};
   std::atomic<bool> draining_{false};  // stopping: take no more jobs
   bool master_frames_ = false;  // the master's welcome says it takes binary log frames (io thread)
+  // ... and merged events (io thread). Before a welcome a worker sends the separate events,
+  // which any master takes.
+  bool master_merges_ = false;
   std::atomic<bool> welcomed_{
       false};  // the master accepted our hello  // by the master (POST /api/v1/workers/NAME/pause)
   std::atomic<bool> hello_pending_{false};  // a hello awaits its confirm

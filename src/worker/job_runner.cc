@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <filesystem>
+#include <utility>
 
 #include "core/interpolate.h"
 #include "core/json_fields.h"
@@ -53,6 +54,16 @@ struct JobRunner::Impl {
   int64_t step_bytes = 0;
   bool output_exceeded = false;
   std::unique_ptr<SecretMasker> masker;
+  // Merged events (a master that takes them, EventSink::MergesEvents): job.started waits here
+  // for the first step's start, and a step's step.finished for what follows it (the next
+  // step's start, or job.finished, which then carries it). Both are emitted or merged before
+  // anything else is, so the events keep their order.
+  Json opening;
+  Json closing;
+
+  void EmitClosing() {
+    if (!closing.is_null()) sink.Emit(std::exchange(closing, Json()));
+  }
 
   Json Event(const char* type) const {
     return {{"type", type}, {"request", owner.job_.request_id}, {"attempt", owner.job_.attempt}};
@@ -69,7 +80,9 @@ struct JobRunner::Impl {
     step_bytes = 0;
     output_exceeded = false;
     report = Json::object();
-    Json ev = Event(event::kStepStarted);
+    EmitClosing();
+    // job.started + the first step's start in one event (docs/protocol.md).
+    Json ev = opening.is_null() ? Event(event::kStepStarted) : std::exchange(opening, Json());
     ev["step"] = step;
     ev["name"] = spec.name;
     if (spec.options.contains("description")) ev["description"] = spec.options["description"];
@@ -195,7 +208,10 @@ struct JobRunner::Impl {
     }
     if (report.contains("tests")) ev["tests"] = report["tests"];
     if (report.contains("result_json")) ev["result_json"] = report["result_json"];
-    sink.Emit(std::move(ev));
+    if (sink.MergesEvents())
+      closing = std::move(ev);  // emitted by the next step's start, or merged by Finish
+    else
+      sink.Emit(std::move(ev));
     // What a failure does to the build: flunk_on_failure (default) fails it, warn_on_failure
     // makes it warnings, neither leaves it alone.
     Result effect = r;
@@ -211,7 +227,15 @@ struct JobRunner::Impl {
 
   void Finish() {
     if (cancelled) result = cancel_result;
+    if (!opening.is_null()) sink.Emit(std::exchange(opening, Json()));  // no step ran
     Json ev = Event(event::kJobFinished);
+    if (!closing.is_null()) {
+      // The last step's end in job.finished: its "result" is the job's, the step's is
+      // "step_result" (docs/protocol.md).
+      ev = std::exchange(closing, Json());
+      ev["type"] = event::kJobFinished;
+      ev["step_result"] = std::move(ev["result"]);
+    }
     ev["result"] = ResultName(result);
     sink.Emit(std::move(ev));
     Result r = result;
@@ -232,7 +256,10 @@ void JobRunner::Start() {
   std::filesystem::create_directories(Utf8Path(builddir_), ec);
   Json ev = impl_->Event(event::kJobStarted);
   ev["builddir"] = builddir_;
-  impl_->sink.Emit(std::move(ev));
+  if (impl_->sink.MergesEvents() && !job_.steps.empty())
+    impl_->opening = std::move(ev);  // the first step's start carries it (RunStep)
+  else
+    impl_->sink.Emit(std::move(ev));
   std::vector<std::string> secret_values;  // (the owner's job_ is set only after Impl is made)
   for (const auto& [name, value] : job_.secrets) secret_values.push_back(value);
   impl_->masker = std::make_unique<SecretMasker>(std::move(secret_values));

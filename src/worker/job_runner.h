@@ -24,6 +24,10 @@ class EventSink {
   // True while too much is waiting for the master: runners stop reading their commands' output
   // until Resume is called, so a step printing gigabytes keeps the worker's memory flat.
   virtual bool Congested() const = 0;
+  // True when the master takes merged events (its welcome's "v" is kMergedEventsVersion or
+  // more): a runner then folds a job's first step.started into job.started and its last
+  // step.finished into job.finished (docs/protocol.md), two events per one-step job instead of 4.
+  virtual bool MergesEvents() const { return false; }
 };
 
 class JobRunner {

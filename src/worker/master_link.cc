@@ -53,6 +53,10 @@ struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
   // welcome says otherwise; frames made for a master that turns out older are turned back into
   // JSON before they are sent (ToJsonEntry).
   bool master_frames = true;
+  // The master takes merged events (welcome "v" >= kMergedEventsVersion). Unlike frames, a
+  // merged event cannot be split again for an older master, so a worker merges only once the
+  // current connection's welcome said so (jobs come from the master after it anyway).
+  bool master_merges = false;
   std::chrono::milliseconds backoff{500};
   size_t url_index = 0;  // into opts.master_urls; opts.master_url is that one
   std::mt19937 rng{std::random_device{}()};
@@ -110,6 +114,7 @@ struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
       int v = 1;
       f.Int("v", &v);
       master_frames = v >= 2;
+      master_merges = v >= kMergedEventsVersion;
       welcomed = true;
       retired.clear();
       backoff = std::chrono::milliseconds(500);
@@ -306,6 +311,9 @@ void MasterLink::Emit(Json event) {
 }
 bool MasterLink::Congested() const {
   return impl_->outbox_bytes > impl_->opts.congestion_bytes;
+}
+bool MasterLink::MergesEvents() const {
+  return impl_->welcomed && impl_->master_merges;
 }
 bool MasterLink::Drained() const {
   return impl_->outbox.empty();

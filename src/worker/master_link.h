@@ -50,6 +50,7 @@ class MasterLink : public EventSink {
   void Stop();
   void Emit(Json event) override;
   bool Congested() const override;
+  bool MergesEvents() const override;
   // True when every event emitted so far has been acknowledged.
   bool Drained() const;
   // The master connected to (or being tried).

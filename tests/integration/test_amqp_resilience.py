@@ -51,8 +51,14 @@ class AmqpResilienceTests(AmqpTestCase):
         by_attempt = {b["attempt"]: b for b in builds}
         self.assertEqual(by_attempt[1]["result"], "retry")
         self.assertEqual(by_attempt[1]["worker"], "w1")
+        # w1 died between its merged events (job.started with the step's start, then nothing):
+        # the step it had started was stored, and ended as retry with its build.
+        self.assertEqual([(s["name"], s["state"], s["result"]) for s in by_attempt[1]["steps"]],
+                         [("work", "finished", "retry")])
         self.assertEqual(by_attempt[2]["result"], "success")
         self.assertEqual(by_attempt[2]["worker"], "w2")
+        self.assertEqual([(s["state"], s["result"]) for s in by_attempt[2]["steps"]],
+                         [("finished", "success")])
         log, _ = g.log(by_attempt[2]["id"], 0)
         self.assertEqual(log.count("done"), 1, log)
         # Nothing is left behind in RabbitMQ: the job messages were all acknowledged.

@@ -715,6 +715,62 @@ TEST_P(StoreTest, AdoptBuildAndFinishStepWithResult) {
   EXPECT_TRUE(store_->FinishStepWithResult(b.id, 5, Result::kSuccess, 1, 1).IsNotFound());
 }
 
+// Merged events (docs/protocol.md): a step started and ended in one batch is one write, and so
+// is a build's worker, properties and end; a resent end of a step stored before ends it again.
+TEST_P(StoreTest, RecordStepAndFinishBuildWith) {
+  BuildRecord b = NewBuild("consume:echo");
+  StepRecord s;
+  s.build_id = b.id;
+  s.idx = 0;
+  s.name = "consume";
+  s.result = static_cast<int>(Result::kSuccess);
+  s.started_at = 1000;
+  s.finished_at = 2000;
+  s.result_json = {{"n", 1}};
+  ASSERT_TRUE(store_->RecordStep(s).ok());
+  StepRecord plain = s;  // no result: none stored
+  plain.idx = 1;
+  plain.result_json = nullptr;
+  ASSERT_TRUE(store_->RecordStep(plain).ok());
+  // Started before (a resend): ended as FinishStep would, its result kept when none comes.
+  StartStep(b.id, 2);
+  StepRecord again = plain;
+  again.idx = 2;
+  again.result = static_cast<int>(Result::kFailure);
+  ASSERT_TRUE(store_->RecordStep(again).ok());
+  s.result_json = nullptr;
+  s.finished_at = 2500;
+  ASSERT_TRUE(store_->RecordStep(s).ok());
+  std::vector<StepRecord> steps;
+  ASSERT_TRUE(store_->ListSteps(b.id, &steps).ok());
+  ASSERT_EQ(steps.size(), 3u);
+  EXPECT_EQ(steps[0].name, "consume");
+  EXPECT_EQ(steps[0].state, "finished");
+  EXPECT_EQ(steps[0].result, static_cast<int>(Result::kSuccess));
+  EXPECT_EQ(steps[0].started_at, 1000);
+  EXPECT_EQ(steps[0].finished_at, 2500);
+  EXPECT_EQ(steps[0].result_json, (Json{{"n", 1}}));
+  EXPECT_TRUE(steps[1].result_json.is_null());
+  EXPECT_EQ(steps[2].state, "finished");
+  EXPECT_EQ(steps[2].result, static_cast<int>(Result::kFailure));
+  StepRecord orphan = plain;
+  orphan.build_id = 999999;
+  EXPECT_TRUE(store_->RecordStep(orphan).IsNotFound());
+
+  ASSERT_TRUE(store_->FinishBuildWith(b.id, "w9", {{"workername", "w9"}, {"builddir", "/x"}},
+                                      Result::kWarnings, 4000)
+                  .ok());
+  BuildRecord got;
+  ASSERT_TRUE(store_->GetBuild(b.id, &got).ok());
+  EXPECT_EQ(got.worker, "w9");
+  EXPECT_EQ(got.state, "finished");
+  EXPECT_EQ(got.result, static_cast<int>(Result::kWarnings));
+  EXPECT_EQ(got.finished_at, 4000);
+  EXPECT_EQ(got.properties["builddir"], "/x");
+  EXPECT_TRUE(
+      store_->FinishBuildWith(999999, "w9", Json::object(), Result::kSuccess, 1).IsNotFound());
+}
+
 TEST_P(StoreTest, ListBuildsNewestFirstWithPaging) {
   for (int i = 0; i < 5; ++i) NewBuild("linux");
   NewBuild("win32");
