@@ -430,7 +430,7 @@ class PgDb final : public Db {
     }
     if (PQexitPipelineMode(c) != 1 || !sent) {
       // Results left unread or a broken connection: it cannot be trusted any more.
-      return Lost(OneLine(PQerrorMessage(c)));
+      return Lost(PgOneLine(PQerrorMessage(c)));
     }
     GROVE_RETURN_IF_ERROR(Check(begin.get(), "BEGIN"));
     *out = std::move(stmt);
