@@ -18,7 +18,8 @@ std::string SafeDirName(const std::string& name) {
 }
 
 std::string BuildDirs::Acquire(const std::string& builder) {
-  std::string base = PathUtf8(std::filesystem::absolute(Utf8Path(workdir_)) / SafeDirName(builder));
+  if (absolute_.empty()) absolute_ = PathUtf8(std::filesystem::absolute(Utf8Path(workdir_)));
+  std::string base = PathUtf8(Utf8Path(absolute_) / SafeDirName(builder));
   std::string dir = base;
   for (int n = 2; busy_.count(dir); ++n) dir = base + "." + std::to_string(n);
   busy_.insert(dir);

@@ -18,6 +18,7 @@ class BuildDirs {
 
  private:
   std::string workdir_;
+  std::string absolute_;  // workdir_ made absolute once: the worker never changes directory
   std::set<std::string> busy_;
 };
 

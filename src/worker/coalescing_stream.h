@@ -52,6 +52,9 @@ class CoalescingStream {
   next_layer_type& next_layer() noexcept { return next_; }
   const next_layer_type& next_layer() const noexcept { return next_; }
 
+  // send(2) calls started so far (for tests and the curious).
+  uint64_t sends() const noexcept { return state_->sends; }
+
   // Reads go straight through.
   template <class MutableBufferSequence, class ReadHandler>
   auto async_read_some(const MutableBufferSequence& buffers, ReadHandler&& handler) {
@@ -90,6 +93,7 @@ class CoalescingStream {
     std::string sending;  // being sent
     std::deque<std::unique_ptr<Waiter>> waiters;
     uint64_t appends = 0;
+    uint64_t sends = 0;
     bool in_send = false;
     bool flush_posted = false;
     bool dead = false;
@@ -137,6 +141,7 @@ class CoalescingStream {
   void StartSend() {
     State& s = *state_;
     s.in_send = true;
+    ++s.sends;
     s.sending.swap(s.queued);
     s.queued.clear();
     // The waiters whose bytes are in this send complete with it.
