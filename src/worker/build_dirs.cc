@@ -18,7 +18,16 @@ std::string SafeDirName(const std::string& name) {
 }
 
 std::string BuildDirs::Acquire(const std::string& builder) {
-  std::string base = PathUtf8(std::filesystem::absolute(Utf8Path(workdir_)) / SafeDirName(builder));
+  if (absolute_.empty()) absolute_ = PathUtf8(std::filesystem::absolute(Utf8Path(workdir_)));
+  auto [it, added] = bases_.try_emplace(builder);
+  if (added) {
+    if (bases_.size() > 4096) {  // builders come and go with the config: bounded
+      bases_.clear();
+      it = bases_.try_emplace(builder).first;
+    }
+    it->second = PathUtf8(Utf8Path(absolute_) / SafeDirName(builder));
+  }
+  const std::string& base = it->second;
   std::string dir = base;
   for (int n = 2; busy_.count(dir); ++n) dir = base + "." + std::to_string(n);
   busy_.insert(dir);

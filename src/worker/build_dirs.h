@@ -3,6 +3,7 @@
 // BUILDER.2, and so on, so concurrent builds never share a checkout.
 #pragma once
 
+#include <map>
 #include <set>
 #include <string>
 
@@ -18,6 +19,8 @@ class BuildDirs {
 
  private:
   std::string workdir_;
+  std::string absolute_;  // workdir_ made absolute once: the worker never changes directory
+  std::map<std::string, std::string> bases_;  // builder -> its directory (paths are not cheap)
   std::set<std::string> busy_;
 };
 

@@ -42,6 +42,9 @@ namespace {
 namespace asio = boost::asio;
 using std::chrono::milliseconds;
 
+// The read buffer starts small (most steps print little or nothing: a 64 KiB buffer, zeroed,
+// cost a memset and fresh pages per spawn) and grows to its full size once a read fills it.
+constexpr size_t kFirstReadBufferSize = 4 * 1024;
 constexpr size_t kReadBufferSize = 64 * 1024;
 
 // Once the main process has exited, the rest of its group is SIGKILLed, so the pipe normally
@@ -255,7 +258,8 @@ class ChildState : public std::enable_shared_from_this<ChildState> {
         kill_timer_(io),
         eof_timer_(io),
         poll_timer_(io),
-        buffer_(kReadBufferSize) {}
+        buffer_(std::make_unique_for_overwrite<char[]>(kFirstReadBufferSize)),
+        buffer_size_(kFirstReadBufferSize) {}
 
   void Begin(const ChildOptions& opts) {
     kill_grace_ = opts.kill_grace;
@@ -353,14 +357,20 @@ class ChildState : public std::enable_shared_from_this<ChildState> {
   void StartRead() {
     if (read_pending_ || paused_ || pipe_eof_ || detached_ || in_output_callback_ || stashed_ > 0)
       return;
+    if (last_read_ == buffer_size_ && buffer_size_ < kReadBufferSize) {
+      // The last read filled the buffer (delivered by now): a chatty step, read in large chunks.
+      buffer_ = std::make_unique_for_overwrite<char[]>(kReadBufferSize);
+      buffer_size_ = kReadBufferSize;
+    }
     read_pending_ = true;
-    pipe_.async_read_some(asio::buffer(buffer_),
+    pipe_.async_read_some(asio::buffer(buffer_.get(), buffer_size_),
                           [self = shared_from_this()](const boost::system::error_code& ec,
                                                       size_t n) { self->OnRead(ec, n); });
   }
 
   void OnRead(const boost::system::error_code& ec, size_t n) {
     read_pending_ = false;
+    last_read_ = n;
     if (detached_ || finished_) return;
     if (n > 0) {
       // A read that was already under way when PauseOutput() was called: keep it in the buffer
@@ -392,7 +402,7 @@ class ChildState : public std::enable_shared_from_this<ChildState> {
 
   void Deliver(size_t n) {
     in_output_callback_ = true;
-    if (on_output_) on_output_(std::string_view(buffer_.data(), n));
+    if (on_output_) on_output_(std::string_view(buffer_.get(), n));
     in_output_callback_ = false;
     if (detached_) {
       on_output_ = nullptr;
@@ -528,7 +538,9 @@ class ChildState : public std::enable_shared_from_this<ChildState> {
   asio::steady_timer kill_timer_;
   asio::steady_timer eof_timer_;  // guards the pipe after the main process has exited
   asio::steady_timer poll_timer_;
-  std::vector<char> buffer_;
+  std::unique_ptr<char[]> buffer_;
+  size_t buffer_size_;
+  size_t last_read_ = 0;  // bytes the last read brought
   milliseconds kill_grace_{0};
   milliseconds poll_interval_{0};
   pid_t pid_ = -1;

@@ -3,6 +3,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include "worker/coalescing_stream.h"
 #include "worker/link_transport.h"
 
 #ifndef _WIN32
@@ -41,7 +42,7 @@ namespace {
 class BeastTransport : public LinkTransport {
  public:
   BeastTransport(asio::io_context& io, MasterAddress addr)
-      : io_(io), addr_(std::move(addr)), resolver_(io), stream_(io) {}
+      : io_(io), addr_(std::move(addr)), resolver_(io), stream_(io.get_executor()) {}
 
   void Connect(Done done) override {
     resolver_.async_resolve(
@@ -104,7 +105,8 @@ class BeastTransport : public LinkTransport {
   asio::io_context& io_;
   MasterAddress addr_;
   tcp::resolver resolver_;
-  ws::stream<beast::tcp_stream> stream_;
+  // Writes of consecutive handlers (a job's events) go out in one send: coalescing_stream.h.
+  ws::stream<CoalescingStream> stream_;
   beast::flat_buffer in_;
 };
 

@@ -133,8 +133,9 @@ struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
       int64_t from = 0;
       if (f.Int("from", &from, 0, INT64_MAX, Need::kRequired).ok()) Resend(from);
     } else if (type == "job") {
-      Json job;
-      if (f.Object("job", &job, Need::kRequired).ok()) handler.OnJob(job);
+      // Checked, then handed over in place: a job is the largest message (steps, properties,
+      // secrets), and a copy of its tree cost an allocation per node.
+      if (f.CheckObject("job", Need::kRequired).ok()) handler.OnJob(msg["job"]);
     } else if (type == "cancel") {
       int64_t request = 0;
       int attempt = 0;
@@ -262,7 +263,8 @@ struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
     Entry e{next_id, nullptr, false, 0, false, 0, 0};
     // A log chunk goes compressed, in a binary frame: no JSON escaping here, no parsing on the
     // master, and the master stores the compressed bytes as they are.
-    if (master_frames && StringOr(ev, "type") == event::kLog) {
+    const std::string type = StringOr(ev, "type");
+    if (master_frames && type == event::kLog) {
       std::string frame;
       if (EncodeLogEvent(ev, &frame).ok()) {
         e.text = std::make_shared<const std::string>(std::move(frame));
@@ -275,7 +277,7 @@ struct MasterLink::Impl : std::enable_shared_from_this<MasterLink::Impl> {
       e.text = std::make_shared<const std::string>(
           ev.dump(-1, ' ', false, Json::error_handler_t::replace));
     ++next_id;
-    if (StringOr(ev, "type") == event::kJobFinished) {
+    if (type == event::kJobFinished) {
       e.finishes_job = true;
       e.request = IntOr(ev, "request", 0);
       e.attempt = static_cast<int>(IntOr(ev, "attempt", 0));
