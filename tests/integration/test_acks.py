@@ -5,7 +5,6 @@ stored: an event after a hole in the ids, or a log chunk after a hole in a step'
 applied; the master asks for a resend, and a log chunk that a resend does not bring ends the
 build as an exception that says why in the log (never a success with part of the log missing).
 """
-import signal
 import unittest
 
 from grove_harness import GroveTestCase
@@ -35,44 +34,17 @@ class AckTests(GroveTestCase):
     def send(self, id_, type_, **fields):
         self.ws.send_json({"id": id_, "type": type_, **self.key, **fields})
 
-    def until(self, wanted, timeout=20):
-        """Messages from the master up to the first of type |wanted| (returned last)."""
-        seen = []
-
-        def late(*_):
-            raise AssertionError(f"no {wanted} from the master within {timeout} s; seen {seen}")
-        # The master's pings keep the socket busy: a deadline of our own.
-        previous = signal.signal(signal.SIGALRM, late)
-        signal.alarm(timeout)
-        try:
-            while True:
-                m = self.ws.recv_json()
-                self.assertIsNotNone(m, f"the master closed the connection; seen {seen}")
-                seen.append(m)
-                if m["type"] == wanted:
-                    return seen
-        finally:
-            signal.alarm(0)
-            signal.signal(signal.SIGALRM, previous)
-
-    def acked(self, upto):
-        while True:
-            m = self.until("ack")[-1]
-            if m["upto"] >= upto:
-                self.assertEqual(m["upto"], upto)
-                return
-
     def test_an_event_after_a_hole_in_the_ids_is_not_applied_and_asked_again(self):
         self.send(1, "job.started")
         self.send(2, "step.started", step=0, name="hi")
         self.send(4, "log", step=0, seq=0, data="lost?\n")  # 3 never sent
-        resend = self.until("resend")[-1]
+        resend = self.ws.until("resend")[-1]
         self.assertEqual(resend["from"], 3)
         self.send(3, "log", step=0, seq=0, data="hello\n")
         self.send(4, "log", step=0, seq=1, data="world\n")
         self.send(5, "step.finished", step=0, result="success", log_chunks=2)
         self.send(6, "job.finished", result="success")
-        self.acked(6)
+        self.ws.acked(6)
         req = self.g.wait_request(self.rid)
         self.assertEqual(req["result"], "success")
         log, _ = self.g.log(req["builds"][0]["id"], 0)
@@ -83,15 +55,15 @@ class AckTests(GroveTestCase):
         self.send(2, "step.started", step=0, name="hi")
         self.send(3, "log", step=0, seq=0, data="first\n")
         self.send(4, "log", step=0, seq=2, data="third\n")  # chunk 1 never sent
-        seen = self.until("resend")
+        seen = self.ws.until("resend")
         self.assertEqual(seen[-1]["from"], 4)
         self.assertNotIn(4, [m.get("upto") for m in seen if m["type"] == "ack"])
         # The resend does not bring chunk 1 either: it is lost, and the build says so.
         self.send(4, "log", step=0, seq=2, data="third\n")
-        self.until("cancel")
+        self.ws.until("cancel")
         self.send(5, "step.finished", step=0, result="success", log_chunks=3)
         self.send(6, "job.finished", result="success")
-        self.acked(6)
+        self.ws.acked(6)
         req = self.g.wait_request(self.rid)
         self.assertEqual(req["result"], "exception")
         build = self.g.build(req["builds"][0]["id"])
@@ -107,12 +79,12 @@ class AckTests(GroveTestCase):
         self.send(2, "step.started", step=0, name="hi")
         self.send(3, "log", step=0, seq=0, data="one\n")
         self.send(4, "step.finished", step=0, result="success", log_chunks=2)
-        self.assertEqual(self.until("resend")[-1]["from"], 4)
+        self.assertEqual(self.ws.until("resend")[-1]["from"], 4)
         # The resend brings the missing chunk first this time: all is well.
         self.send(4, "log", step=0, seq=1, data="two\n")
         self.send(5, "step.finished", step=0, result="success", log_chunks=2)
         self.send(6, "job.finished", result="success")
-        self.acked(6)
+        self.ws.acked(6)
         req = self.g.wait_request(self.rid)
         self.assertEqual(req["result"], "success")
         log, _ = self.g.log(req["builds"][0]["id"], 0)

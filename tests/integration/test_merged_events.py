@@ -6,7 +6,6 @@ stores is what the separate events stored (steps, results, log, properties, test
 result_json); the missing-chunk and hand-back rules apply to the merged end as to step.finished;
 and Grove's own worker sends merged events, also when it is killed between them.
 """
-import signal
 import unittest
 
 from grove_harness import GroveTestCase, wait_for
@@ -49,38 +48,13 @@ class MergedEventTests(GroveTestCase):
     def send(self, id_, type_, **fields):
         self.ws.send_json({"id": id_, "type": type_, **self.key, **fields})
 
-    def until(self, wanted, timeout=20):
-        seen = []
-
-        def late(*_):
-            raise AssertionError(f"no {wanted} from the master within {timeout} s; seen {seen}")
-        previous = signal.signal(signal.SIGALRM, late)
-        signal.alarm(timeout)
-        try:
-            while True:
-                m = self.ws.recv_json()
-                self.assertIsNotNone(m, f"the master closed the connection; seen {seen}")
-                seen.append(m)
-                if m["type"] == wanted:
-                    return seen
-        finally:
-            signal.alarm(0)
-            signal.signal(signal.SIGALRM, previous)
-
-    def acked(self, upto):
-        while True:
-            m = self.until("ack")[-1]
-            if m["upto"] >= upto:
-                self.assertEqual(m["upto"], upto)
-                return
-
     def test_a_one_step_job_in_two_events_stores_all_the_four_did(self):
         self.connect("hello")
         self.send(1, "job.started", builddir="/tmp/grove-merged", step=0, name="hi")
         self.send(2, "log", step=0, seq=0, data="hi\n")
         self.send(3, "job.finished", result="failure", step=0, step_result="failure",
                   log_chunks=1, properties={"got_revision": "abc"}, tests=TESTS)
-        self.acked(3)
+        self.ws.acked(3)
         req = self.g.wait_request(self.rid)
         self.assertEqual(req["result"], "failure")
         build = self.g.build(req["builds"][0]["id"])
@@ -106,7 +80,7 @@ class MergedEventTests(GroveTestCase):
         self.send(3, "step.started", step=1, name="b")
         self.send(4, "job.finished", result="warnings", step=1, step_result="warnings",
                   result_json={"n": 1})
-        self.acked(4)
+        self.ws.acked(4)
         req = self.g.wait_request(self.rid)
         self.assertEqual(req["result"], "warnings")
         build = self.g.build(req["builds"][0]["id"])
@@ -118,14 +92,14 @@ class MergedEventTests(GroveTestCase):
     def test_the_steps_show_running_between_the_merged_events(self):
         self.connect("hello")
         self.send(1, "job.started", builddir="/tmp/grove-run", step=0, name="hi")
-        self.acked(1)
+        self.ws.acked(1)
         req = self.g.get(f"/api/v1/requests/{self.rid}")
         build = self.g.build(req["builds"][0]["id"])
         self.assertEqual(build["state"], "running")
         self.assertEqual([(s["name"], s["state"]) for s in build["steps"]], [("hi", "running")])
         self.assertEqual(build["properties"]["builddir"], "/tmp/grove-run")
         self.send(2, "job.finished", result="success", step=0, step_result="success")
-        self.acked(2)
+        self.ws.acked(2)
         self.assertEqual(self.g.wait_request(self.rid)["result"], "success")
 
     def test_a_merged_end_before_its_last_log_chunk_is_refused_until_the_chunk_comes(self):
@@ -134,11 +108,11 @@ class MergedEventTests(GroveTestCase):
         self.send(2, "log", step=0, seq=0, data="one\n")
         self.send(3, "job.finished", result="success", step=0, step_result="success",
                   log_chunks=2)
-        self.assertEqual(self.until("resend")[-1]["from"], 3)
+        self.assertEqual(self.ws.until("resend")[-1]["from"], 3)
         self.send(3, "log", step=0, seq=1, data="two\n")
         self.send(4, "job.finished", result="success", step=0, step_result="success",
                   log_chunks=2)
-        self.acked(4)
+        self.ws.acked(4)
         req = self.g.wait_request(self.rid)
         self.assertEqual(req["result"], "success")
         log, _ = self.g.log(req["builds"][0]["id"], 0)
@@ -149,7 +123,7 @@ class MergedEventTests(GroveTestCase):
         self.connect("hello")
         self.send(1, "job.started", step=0, name="hi")
         self.send(2, "job.finished", result="retry", step=0, step_result="retry")
-        self.acked(2)
+        self.ws.acked(2)
         # The next attempt goes to another worker (this one is taken for a stopping one).
         self.g.start_worker("w2")
         req = self.g.wait_request(self.rid, timeout=60)

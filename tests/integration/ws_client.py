@@ -3,6 +3,7 @@ Grove's worker protocol from docs/protocol.md in tests."""
 import base64
 import json
 import os
+import signal
 import socket
 import struct
 
@@ -73,6 +74,36 @@ class WsClient:
     def recv_json(self):
         text = self.recv()
         return None if text is None else json.loads(text)
+
+    def until(self, wanted, timeout=20):
+        """Messages from the master up to the first of type |wanted| (returned last)."""
+        seen = []
+
+        def late(*_):
+            raise AssertionError(f"no {wanted} from the master within {timeout} s; seen {seen}")
+        # The master's pings keep the socket busy: a deadline of our own.
+        previous = signal.signal(signal.SIGALRM, late)
+        signal.alarm(timeout)
+        try:
+            while True:
+                m = self.recv_json()
+                if m is None:
+                    raise AssertionError(f"the master closed the connection; seen {seen}")
+                seen.append(m)
+                if m["type"] == wanted:
+                    return seen
+        finally:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, previous)
+
+    def acked(self, upto):
+        """Waits for the master's cumulative ack to reach exactly |upto|."""
+        while True:
+            m = self.until("ack")[-1]
+            if m["upto"] >= upto:
+                if m["upto"] != upto:
+                    raise AssertionError(f"acked up to {m['upto']}, expected {upto}")
+                return
 
     def close(self):
         self.sock.close()
