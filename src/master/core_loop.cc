@@ -89,6 +89,10 @@ void CoreLoop::Run() {
       if (!st.ok()) stats_.rollbacks += 1;
     }
     if (!st.ok()) {
+      // A lost connection shows here when BEGIN waits for the first statement (PostgreSQL):
+      // changes are refused with 503 from now on, as when Begin() itself fails.
+      if (st.code() == Status::Code::kUnavailable && store_available_.exchange(false))
+        spdlog::error("store: {}; work waits until it is back", st.message());
       std::deque<Task> unrun(std::make_move_iterator(batch.begin() + ran),
                              std::make_move_iterator(batch.end()));
       spdlog::error("store: {} tasks rolled back ({}); {} to run again", ran, st.message(),
