@@ -757,8 +757,9 @@ TEST_P(StoreTest, RecordStepAndFinishBuildWith) {
   orphan.build_id = 999999;
   EXPECT_TRUE(store_->RecordStep(orphan).IsNotFound());
 
-  ASSERT_TRUE(store_->FinishBuildWith(b.id, "w9", {{"workername", "w9"}, {"builddir", "/x"}},
-                                      Result::kWarnings, 4000)
+  ASSERT_TRUE(store_
+                  ->FinishBuildWith(b.id, "w9", {{"workername", "w9"}, {"builddir", "/x"}},
+                                    Result::kWarnings, 4000)
                   .ok());
   BuildRecord got;
   ASSERT_TRUE(store_->GetBuild(b.id, &got).ok());
@@ -1533,22 +1534,27 @@ TEST_P(StoreTest, ALostConnectionIsUnavailableThenTheStoreReconnects) {
   EXPECT_TRUE(store_->GetRequest(after, &r).ok());
 }
 
+// A row into table t (k BIGINT PRIMARY KEY), and t's row count: the transaction tests' probes.
+Status InsertKey(sql::Db* db, int64_t k) {
+  sql::Query q;
+  Status st = db->Prepare("INSERT INTO t (k) VALUES ($1)", &q);
+  return st.ok() ? q.Bind(1, k).Run() : st;
+}
+
+int64_t CountKeys(sql::Db* db) {
+  sql::Query q;
+  bool row = false;
+  EXPECT_TRUE(db->Prepare("SELECT COUNT(*) FROM t", &q).ok());
+  EXPECT_TRUE(q.Step(&row).ok());
+  return q.Int(0);
+}
+
 TEST_P(StoreTest, AFailedStatementNeverCommitsHalfATransaction) {
   std::unique_ptr<sql::Db> db;
   ASSERT_TRUE(OpenEmptyDb("half", &db).ok());
   ASSERT_TRUE(db->Exec("CREATE TABLE t (k BIGINT PRIMARY KEY)").ok());
-  auto insert = [&](int64_t k) {
-    sql::Query q;
-    Status st = db->Prepare("INSERT INTO t (k) VALUES ($1)", &q);
-    return st.ok() ? q.Bind(1, k).Run() : st;
-  };
-  auto count = [&] {
-    sql::Query q;
-    bool row = false;
-    EXPECT_TRUE(db->Prepare("SELECT COUNT(*) FROM t", &q).ok());
-    EXPECT_TRUE(q.Step(&row).ok());
-    return q.Int(0);
-  };
+  auto insert = [&](int64_t k) { return InsertKey(db.get(), k); };
+  auto count = [&] { return CountKeys(db.get()); };
   // A failure inside a WriteScope is undone by its savepoint; the transaction goes on.
   ASSERT_TRUE(db->BeginWrite().ok());
   ASSERT_TRUE(insert(1).ok());
@@ -1586,18 +1592,8 @@ TEST_P(StoreTest, TheFirstStatementOfATransactionCarriesItsBegin) {
   std::unique_ptr<sql::Db> db;
   ASSERT_TRUE(OpenEmptyDb("first", &db).ok());
   ASSERT_TRUE(db->Exec("CREATE TABLE t (k BIGINT PRIMARY KEY)").ok());
-  auto insert = [&](int64_t k) {
-    sql::Query q;
-    Status st = db->Prepare("INSERT INTO t (k) VALUES ($1)", &q);
-    return st.ok() ? q.Bind(1, k).Run() : st;
-  };
-  auto count = [&] {
-    sql::Query q;
-    bool row = false;
-    EXPECT_TRUE(db->Prepare("SELECT COUNT(*) FROM t", &q).ok());
-    EXPECT_TRUE(q.Step(&row).ok());
-    return q.Int(0);
-  };
+  auto insert = [&](int64_t k) { return InsertKey(db.get(), k); };
+  auto count = [&] { return CountKeys(db.get()); };
   ASSERT_TRUE(db->BeginWrite().ok());
   EXPECT_TRUE(db->InTransaction());
   EXPECT_TRUE(db->Commit().ok());
