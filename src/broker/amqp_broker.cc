@@ -192,7 +192,9 @@ void AmqpBroker::Stop() {
 void AmqpBroker::PublishJob(const std::vector<std::string>& tags, Json msg) {
   std::string q = JobQueueFor(tags);
   // The message is the job object itself (what a third party may publish too).
-  Json job = msg.contains("job") ? msg["job"] : msg;
+  // Moved out, not copied: a job's tree is a few dozen nodes.
+  auto it = msg.find("job");
+  Json job = it != msg.end() ? std::move(*it) : std::move(msg);
   // The queue is declared before the first job of each connection goes to it: a builder added
   // by a reconfig may have a tag set no queue existed for, and RabbitMQ drops what it cannot
   // route.
@@ -499,7 +501,7 @@ Status AmqpBroker::State::ConsumeOnce(AmqpConnection& c) {
         std::vector<std::pair<int64_t, uint64_t>> keep;
         for (auto& [id, tag] : w.unacked) {
           if (id <= upto)
-            GROVE_RETURN_IF_ERROR(c.Ack(tag));
+            c.AckLater(tag);
           else
             keep.emplace_back(id, tag);
         }
@@ -521,6 +523,9 @@ Status AmqpBroker::State::ConsumeOnce(AmqpConnection& c) {
         w.unacked.swap(keep);
       }
     }
+    // The events (and submissions) stored since the last round, in one frame where that is
+    // exact: every delivery below the first one still open.
+    GROVE_RETURN_IF_ERROR(c.FlushAcks());
     if (!active) return Status::Unavailable("the events queue is handed to another master");
     // 2. Workers that went silent.
     const int64_t now = NowMs();
@@ -755,7 +760,7 @@ Status AmqpBroker::State::SettleSubmissions(AmqpConnection& c) {
   for (const auto& s : settles) {
     if (s.generation != generation) continue;  // its delivery died with an older connection
     if (s.status.ok()) {
-      GROVE_RETURN_IF_ERROR(c.Ack(s.tag));
+      c.AckLater(s.tag);  // sent by FlushAcks in this round
     } else if (s.status.IsInvalid() || s.status.IsNotFound()) {
       spdlog::warn("AMQP submission refused ({}); dead-lettered", s.status.message());
       GROVE_RETURN_IF_ERROR(c.Reject(s.tag, false));

@@ -356,6 +356,7 @@ Status AmqpConnection::Next(int timeout_ms, Delivery* out, bool* got) {
     return Status::Unavailable(ReplyError(r, "consume"));
   }
   out->tag = env.delivery_tag;
+  ledger_.Delivered(env.delivery_tag);
   out->redelivered = env.redelivered;
   out->exchange.assign(static_cast<char*>(env.exchange.bytes), env.exchange.len);
   out->routing_key.assign(static_cast<char*>(env.routing_key.bytes), env.routing_key.len);
@@ -375,13 +376,30 @@ bool AmqpConnection::HasBuffered() const {
 }
 
 Status AmqpConnection::Ack(uint64_t tag) {
+  ledger_.Settled(tag);
   int rc = amqp_basic_ack(impl_->conn, 1, tag, 0);
   if (rc != AMQP_STATUS_OK)
     return Status::Unavailable(std::string("ack: ") + amqp_error_string2(rc));
   return Status::Ok();
 }
 
+Status AmqpConnection::FlushAcks() {
+  DeliveryLedger::Acks acks = ledger_.TakeAcks();
+  if (acks.multiple_upto) {
+    int rc = amqp_basic_ack(impl_->conn, 1, acks.multiple_upto, 1);
+    if (rc != AMQP_STATUS_OK)
+      return Status::Unavailable(std::string("ack: ") + amqp_error_string2(rc));
+  }
+  for (uint64_t tag : acks.singles) {
+    int rc = amqp_basic_ack(impl_->conn, 1, tag, 0);
+    if (rc != AMQP_STATUS_OK)
+      return Status::Unavailable(std::string("ack: ") + amqp_error_string2(rc));
+  }
+  return Status::Ok();
+}
+
 Status AmqpConnection::Reject(uint64_t tag, bool requeue) {
+  ledger_.Settled(tag);
   int rc = amqp_basic_reject(impl_->conn, 1, tag, requeue);
   if (rc != AMQP_STATUS_OK)
     return Status::Unavailable(std::string("reject: ") + amqp_error_string2(rc));
@@ -398,6 +416,7 @@ Status AmqpConnection::Peek(const std::string& queue, int limit, std::vector<Del
     auto* ok = static_cast<amqp_basic_get_ok_t*>(r.reply.decoded);
     Delivery d;
     d.tag = ok->delivery_tag;
+    ledger_.Delivered(ok->delivery_tag);
     d.redelivered = ok->redelivered;
     d.exchange.assign(static_cast<char*>(ok->exchange.bytes), ok->exchange.len);
     d.routing_key.assign(static_cast<char*>(ok->routing_key.bytes), ok->routing_key.len);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "broker/amqp_url.h"
+#include "broker/delivery_ledger.h"
 #include "core/status.h"
 
 namespace grove::amqp {
@@ -93,6 +94,11 @@ class AmqpConnection {
   // handled inside. An error means the connection is unusable: drop it and reconnect.
   Status Next(int timeout_ms, Delivery* out, bool* got);
   Status Ack(uint64_t tag);
+  // Queues the acknowledgement of |tag| for FlushAcks, which sends what was queued as one
+  // basic.ack multiple=true where that settles nothing else (DeliveryLedger), so a round that
+  // settles many deliveries sends one frame and RabbitMQ handles one ack.
+  void AckLater(uint64_t tag) { ledger_.AckLater(tag); }
+  Status FlushAcks();
   // basic.reject: requeue=false sends the message to the queue's dead-letter exchange.
   Status Reject(uint64_t tag, bool requeue);
 
@@ -115,6 +121,7 @@ class AmqpConnection {
   uint64_t published_ = 0;
   uint64_t confirmed_ = 0;
   std::vector<std::string> consumer_tags_;
+  DeliveryLedger ledger_;  // deliveries of the channel not settled yet
 };
 
 }  // namespace grove::amqp

@@ -85,9 +85,13 @@ void AmqpPublisher::Publish(Outgoing msg) {
   bool wake;
   {
     std::lock_guard lock(mu_);
+    // Only a message the thread can take now wakes it: one behind another is taken after it,
+    // and a mergeable one while merged messages fill their window waits for a confirm. Events
+    // come one by one, and waking the thread for each that it cannot send cost a context
+    // switch per event.
+    wake = waiting_ && queue_.empty() && (msg.merge_key.empty() || waiting_merged_);
     queue_.push_back(std::move(msg));
-    wake = waiting_;
-    waiting_ = false;  // one wake-up is enough
+    if (wake) waiting_ = false;  // one wake-up is enough
   }
   if (wake) wake_->Notify();
 }
@@ -119,6 +123,7 @@ void AmqpPublisher::Wait(const AmqpConnection* conn, int ms, bool for_queue) {
     std::lock_guard lock(mu_);
     if (for_queue && !queue_.empty() && CanTake(queue_.front())) return;
     waiting_ = for_queue;
+    waiting_merged_ = for_queue && merged_in_flight_ < kWindowMerged;
     if (stopping_) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                             stop_deadline_ - std::chrono::steady_clock::now())

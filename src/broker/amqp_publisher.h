@@ -80,7 +80,11 @@ class AmqpPublisher {
   std::deque<Outgoing> queue_;
   size_t in_flight_ = 0;
   bool stopping_ = false;
-  bool waiting_ = false;  // the thread sleeps in Wait: Publish must wake it
+  // The thread sleeps in Wait and would take a new message now: Publish must wake it.
+  // |waiting_merged_|: a mergeable one too (the window of merged messages has room); while it
+  // is full, what is merged waits for a confirm, which wakes the thread anyway.
+  bool waiting_ = false;
+  bool waiting_merged_ = false;
   std::chrono::steady_clock::time_point stop_deadline_;
   std::unique_ptr<Wakeup> wake_;
   // Publisher thread only.

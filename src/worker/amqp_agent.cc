@@ -573,8 +573,13 @@ class AmqpAgent : public EventSink {
           unwelcomed.push_back(s);
           continue;
         }
-        GROVE_RETURN_IF_ERROR(s.ack ? jobs->Ack(s.tag) : jobs->Reject(s.tag, false));
+        if (s.ack)
+          jobs->AckLater(s.tag);
+        else
+          GROVE_RETURN_IF_ERROR(jobs->Reject(s.tag, false));
       }
+      // The deliveries settled in this round, in one frame where that is exact.
+      GROVE_RETURN_IF_ERROR(jobs->FlushAcks());
       if (stop_consumer_) return Status::Ok();
       if (want.version != applied) {
         // Other tags or capacity (the master's welcome): the deliveries held stay ours.
