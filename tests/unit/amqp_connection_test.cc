@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "broker/amqp_publisher.h"
+#include "broker/delivery_ledger.h"
 
 namespace grove::amqp {
 namespace {
@@ -218,6 +219,91 @@ TEST_F(AmqpConnectionTest, ConfirmedPublishThenConsumeWithManualAcks) {
   }
   EXPECT_EQ(bodies.size(), 500u);
   EXPECT_EQ(redelivered, 3);
+}
+
+// Acknowledgements queued in a round go out as one multiple ack only below the first delivery
+// still open: a job still running (tag 3 here) is never acknowledged with its neighbours, and
+// comes back when the connection dies.
+TEST_F(AmqpConnectionTest, FlushAcksNeverAcknowledgesAnOpenDelivery) {
+  auto pub = Connect();
+  ASSERT_TRUE(pub);
+  const std::string ex = prefix_ + ".jobs", q = prefix_ + ".q";
+  ASSERT_TRUE(pub->DeclareExchange(ex, "direct").ok());
+  ASSERT_TRUE(pub->DeclareQueue(q, {}).ok());
+  ASSERT_TRUE(pub->Bind(q, ex, "k").ok());
+  ASSERT_TRUE(pub->EnableConfirms().ok());
+  for (int i = 1; i <= 6; ++i) ASSERT_TRUE(pub->Publish(ex, "k", std::to_string(i)).ok());
+  ASSERT_TRUE(pub->WaitConfirms(10000).ok());
+  {
+    auto c = Connect();
+    ASSERT_TRUE(c->Consume(q, 10).ok());
+    std::vector<Delivery> got_all;
+    for (int i = 0; i < 100 && got_all.size() < 6; ++i) {
+      Delivery d;
+      bool got = false;
+      ASSERT_TRUE(c->Next(200, &d, &got).ok());
+      if (got) got_all.push_back(d);
+    }
+    ASSERT_EQ(got_all.size(), 6u);
+    // 1, 2 and 5 acknowledged, 6 rejected to nowhere (no dead-letter exchange: dropped), 3 and
+    // 4 still open; then 4 too: a multiple ack up to 2, single ones for 4 and 5.
+    c->AckLater(got_all[0].tag);
+    c->AckLater(got_all[1].tag);
+    c->AckLater(got_all[4].tag);
+    ASSERT_TRUE(c->Reject(got_all[5].tag, false).ok());
+    ASSERT_TRUE(c->FlushAcks().ok());
+    c->AckLater(got_all[3].tag);
+    ASSERT_TRUE(c->FlushAcks().ok());
+    // The connection goes with 3 unacknowledged.
+  }
+  auto c = Connect();
+  ASSERT_TRUE(c->Consume(q, 10).ok());
+  std::vector<std::string> left;
+  for (int i = 0; i < 10; ++i) {
+    Delivery d;
+    bool got = false;
+    ASSERT_TRUE(c->Next(300, &d, &got).ok());
+    if (!got) continue;
+    left.push_back(d.body);
+    EXPECT_TRUE(d.redelivered);
+    c->AckLater(d.tag);
+  }
+  ASSERT_TRUE(c->FlushAcks().ok());
+  EXPECT_EQ(left, std::vector<std::string>{"3"});
+}
+
+TEST(DeliveryLedgerTest, OneMultipleAckBelowTheFirstOpenDeliveryThenSingles) {
+  DeliveryLedger l;
+  for (uint64_t t = 1; t <= 6; ++t) l.Delivered(t);
+  l.AckLater(2);
+  l.AckLater(1);
+  l.AckLater(5);
+  l.AckLater(9);  // never delivered: ignored
+  l.Settled(4);   // rejected one by one
+  DeliveryLedger::Acks a = l.TakeAcks();
+  EXPECT_EQ(a.multiple_upto, 2u);
+  EXPECT_EQ(a.singles, std::vector<uint64_t>{5});
+  EXPECT_EQ(l.open(), 2u);  // 3 and 6
+  a = l.TakeAcks();
+  EXPECT_EQ(a.multiple_upto, 0u);
+  EXPECT_TRUE(a.singles.empty());
+  l.AckLater(3);
+  l.AckLater(6);
+  a = l.TakeAcks();
+  EXPECT_EQ(a.multiple_upto, 6u);  // 4 and 5 are settled: nothing else is covered
+  EXPECT_TRUE(a.singles.empty());
+  EXPECT_EQ(l.open(), 0u);
+}
+
+TEST(DeliveryLedgerTest, ATagOutOfSequenceTurnsMultipleAcksOff) {
+  DeliveryLedger l;
+  l.Delivered(1);
+  l.Delivered(3);  // 2 went past the ledger: a multiple ack up to 3 could settle it unseen
+  l.AckLater(1);
+  l.AckLater(3);
+  DeliveryLedger::Acks a = l.TakeAcks();
+  EXPECT_EQ(a.multiple_upto, 0u);
+  EXPECT_EQ(a.singles, (std::vector<uint64_t>{1, 3}));
 }
 
 // The publisher keeps sending while earlier messages await their confirms: every message
