@@ -198,15 +198,19 @@ void AmqpBroker::PublishJob(const std::vector<std::string>& tags, Json msg) {
   // The queue is declared before the first job of each connection goes to it: a builder added
   // by a reconfig may have a tag set no queue existed for, and RabbitMQ drops what it cannot
   // route.
-  Outgoing out{kJobsExchange, q, job.dump(), nullptr};
+  Outgoing out{kJobsExchange, q, "", nullptr};
   out.needs = q;
   // Consumer jobs that pile up travel several to a message, when every worker takes that: the
   // broker's work is per message, and a consumer job is small and short.
-  if (state_->batch_jobs && StringOr(job, "builder").rfind(kConsumerBuilderPrefix, 0) == 0) {
+  auto builder = job.find("builder");
+  if (state_->batch_jobs && builder != job.end() && builder->is_string() &&
+      builder->get_ref<const std::string&>().rfind(kConsumerBuilderPrefix, 0) == 0) {
     out.merge_key = q;
     out.merge_max_count = kMaxJobsPerMessage;
     out.merge_max_bytes = kMaxJobBatchBytes;
   }
+  // Serialized by the publisher's thread: this one is the master's core loop.
+  out.json = std::move(job);
   state_->publisher->Publish(std::move(out));
 }
 

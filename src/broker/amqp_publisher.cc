@@ -160,6 +160,12 @@ void AmqpPublisher::Run() {
       }
       in_flight_ = batch.size() + unconfirmed_.size();
     }
+    for (Outgoing& m : batch) {
+      if (!m.body.empty() || m.json.is_null()) continue;
+      // Text that is not UTF-8 is replaced rather than thrown about on this thread.
+      m.body = m.json.dump(-1, ' ', false, Json::error_handler_t::replace);
+      m.json = Json();
+    }
     if (batch.empty() && unconfirmed_.empty()) {
       Wait(nullptr, 1000, true);
       continue;

@@ -21,6 +21,7 @@
 
 #include "broker/amqp_connection.h"
 #include "broker/amqp_wait.h"
+#include "core/json_fields.h"
 
 namespace grove::amqp {
 
@@ -41,6 +42,9 @@ struct Outgoing {
   // bytes (0: 1 MiB).
   size_t merge_max_count = 0;
   size_t merge_max_bytes = 0;
+  // When |body| is empty: the message as JSON, serialized on the publisher thread, so that a
+  // caller on a busy thread (the master's core loop publishing jobs) does not pay for it.
+  Json json;
 };
 
 class AmqpPublisher {

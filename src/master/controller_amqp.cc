@@ -54,9 +54,10 @@ void Controller::DispatchToQueues(Txn& txn) {
 }
 
 void Controller::PublishClaimed(Txn& txn, const BuilderConfig& bc, const JobSpec& job) {
-  txn.AfterCommit([this, tags = bc.tags, msg = JobMessage(job)](const Status& st) {
-    // A claim that did not reach the disk is not published; it is found queued again.
-    if (st.ok()) broker_->PublishJob(tags, msg);
+  txn.AfterCommit([this, tags = bc.tags, msg = JobMessage(job)](const Status& st) mutable {
+    // A claim that did not reach the disk is not published; it is found queued again. The
+    // message is moved, not copied: the callback runs once.
+    if (st.ok()) broker_->PublishJob(tags, std::move(msg));
   });
   if (!events_active_) {
     // A standby does not follow the job: the master applying events loads it from the store.
