@@ -404,7 +404,9 @@ void Controller::OnMessages(ConnId conn, const std::string& worker, std::vector<
         if (w->resend_from && id >= w->resend_from) w->resend_from = 0;
       }
     }
-    FlushDeferred(txn);
+    // The writes put off are made once per batch: a job whose events came in other tasks of
+    // the same batch (its start and its end) then costs one write per row too.
+    txn.BeforeCommitOnce(&deferred_, [this](Txn& t) { FlushDeferred(t); });
     if (w->applied_upto >= 0 && broker_) {
       RecordAppliedEvents(txn, *w);
       // One ack per connection and batch, sent after its commit: a worker sends each event as
