@@ -627,6 +627,18 @@ void Controller::Defer(const JobKey& key, ActiveJob& job) {
 }
 
 void Controller::WriteDeferred(Txn& txn, ActiveJob& job) {
+  if (job.pending_step && job.build_dirty && job.build_id &&
+      job.build_id == job.pending_step->build_id) {
+    // A job's start: its step and its build's directory in one write.
+    Status st = txn.store().StartStepWith(*job.pending_step, job.worker, job.properties);
+    if (!st.ok())
+      spdlog::warn(
+          "build {}: cannot store the start of step {} with the build's worker and "
+          "properties: {}",
+          job.build_id, job.pending_step->idx, st.message());
+    job.pending_step.reset();
+    job.build_dirty = false;
+  }
   if (job.pending_step) {
     Status st = txn.store().StartStep(*job.pending_step);
     if (!st.ok())

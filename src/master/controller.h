@@ -162,9 +162,10 @@ class Controller : public BrokerListener {
     // For the duration metrics (ms; 0 = not known, e.g. a job recovered after a restart).
     int64_t started_at = 0;
     int64_t step_started_at = 0;
-    // Writes put off to the end of the batch of events being applied (FlushDeferred), so that
-    // a job whose events come together costs one write per row: the build's worker and
-    // properties go with its end (FinishBuildWith), a step's start with its end (RecordStep).
+    // Writes put off to the end of the core loop's batch (FlushDeferred, before its commit), so
+    // that a job whose events run in one batch costs one write per row: the build's worker and
+    // properties go with its end (FinishJobRows) or its step's start (StartStepWith), a step's
+    // start with its end (RecordStep).
     bool build_dirty = false;                // job.worker / job.properties not stored yet
     std::optional<StepRecord> pending_step;  // started, not stored yet
     // The last step's end (index, result) when the job's end comes with it (a merged

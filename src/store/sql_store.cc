@@ -224,6 +224,14 @@ constexpr std::string_view kFinishJobPg = GROVE_FINISH_JOB_PG("");
 constexpr std::string_view kAdoptFinishJobPg =
     GROVE_FINISH_JOB_PG("worker = $7, properties = $8, ");
 #undef GROVE_FINISH_JOB_PG
+// StartStepWith on PostgreSQL: kInsertStep and the build's worker and properties in one
+// statement.
+constexpr std::string_view kStartStepWithPg =
+    "WITH b AS (UPDATE builds SET worker = $8, properties = $9 WHERE id = $1 RETURNING 1), "
+    "s AS (INSERT INTO steps (build_id, idx, name, state, result, started_at, finished_at) "
+    "SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM builds WHERE id = $1) "
+    "ON CONFLICT (build_id, idx) DO NOTHING RETURNING 1) "
+    "SELECT (SELECT count(*) FROM b), (SELECT count(*) FROM s)";
 // A batch of requests: kInsertRequest with |n| rows (its VALUES repeated, $13 onwards).
 std::string InsertRequestsSql(size_t n) {
   std::string sql(kInsertRequest.substr(0, kInsertRequest.find("VALUES") + 7));
@@ -840,6 +848,31 @@ class SqlStore final : public Store {
     if (inserted > 0) return Status::Ok();
     q.Reset();
     return RequireBuild(s.build_id);  // Ok: started before, nothing changes
+  }
+
+  Status StartStepWith(const StepRecord& s, const std::string& worker,
+                       const Json& properties) override {
+    if (db_->dialect() != sql::Dialect::kPostgres)
+      return Store::StartStepWith(s, worker, properties);
+    if (s.idx < 0) return Status::Invalid("store: negative step index");
+    Query q;
+    GROVE_RETURN_IF_ERROR(db_->Prepare(kStartStepWithPg, &q));
+    q.Bind(1, s.build_id)
+        .Bind(2, s.idx)
+        .Bind(3, s.name)
+        .Bind(4, s.state.empty() ? std::string_view("running") : std::string_view(s.state))
+        .Bind(5, s.result)
+        .Bind(6, s.started_at)
+        .Bind(7, s.finished_at)
+        .Bind(8, worker)
+        .Bind(9, Dump(properties));
+    bool row = false;
+    GROVE_RETURN_IF_ERROR(q.Step(&row));
+    if (!row) return Status::IoError("store: a step's start returned no row");
+    const bool build = q.Int(0) > 0;
+    q.Reset();
+    // No step inserted while the build is there: started before, nothing changes (StartStep).
+    return build ? Status::Ok() : NotFound("build", s.build_id);
   }
 
   Status FinishStep(int64_t build_id, int idx, Result result, int64_t now) override {

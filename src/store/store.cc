@@ -100,6 +100,13 @@ Status Store::AddClaimedRequest(int64_t now, RequestRecord* r, BuildRecord* b) {
   return Status::Ok();
 }
 
+Status Store::StartStepWith(const StepRecord& s, const std::string& worker,
+                            const Json& properties) {
+  Status step = StartStep(s);
+  Status build = AdoptBuild(s.build_id, worker, properties);
+  return step.ok() ? build : step;
+}
+
 Status Store::FinishJobRows(const JobEnd& end) {
   Status first;
   auto keep = [&first](Status st) {

@@ -307,6 +307,11 @@ class Store {
   // and FinishRequest as one write: the first refusal is returned, every write is made as its
   // own call would make it. PostgreSQL: one statement (one round trip instead of three).
   virtual Status FinishJobRows(const JobEnd& end);
+  // StartStep(|s|) and AdoptBuild(s.build_id, |worker|, |properties|) as one write (a job's
+  // start: its first step and the directory its worker chose). The first refusal is returned,
+  // both writes made as their own calls would make them. PostgreSQL: one statement.
+  virtual Status StartStepWith(const StepRecord& s, const std::string& worker,
+                               const Json& properties);
   virtual Status SetStepTests(int64_t build_id, int idx, const Json& tests);
   virtual Status SetStepResult(int64_t build_id, int idx, const Json& result);
   virtual Status ListBuildTests(int64_t build_id, std::vector<StepTestsRecord>* out);

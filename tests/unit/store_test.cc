@@ -731,6 +731,46 @@ TEST_P(StoreTest, FinishJobRowsEndsTheStepTheBuildAndTheRequest) {
   EXPECT_TRUE(store_->FinishJobRows(missing_build).IsNotFound());
 }
 
+// A job's start in one call: its first step and its build's worker and properties.
+TEST_P(StoreTest, StartStepWithStartsTheStepAndAdoptsTheBuild) {
+  BuildRecord b = NewBuild("linux");
+  StepRecord s;
+  s.build_id = b.id;
+  s.idx = 0;
+  s.name = "true";
+  s.started_at = 3000;
+  const Json props = {{"workername", "w7"}, {"builddir", "/b/linux"}};
+  ASSERT_TRUE(store_->StartStepWith(s, "w7", props).ok());
+  std::vector<StepRecord> steps;
+  ASSERT_TRUE(store_->ListSteps(b.id, &steps).ok());
+  ASSERT_EQ(steps.size(), 1u);
+  EXPECT_EQ(steps[0].name, "true");
+  EXPECT_EQ(steps[0].state, "running");
+  EXPECT_EQ(steps[0].started_at, 3000);
+  BuildRecord got;
+  ASSERT_TRUE(store_->GetBuild(b.id, &got).ok());
+  EXPECT_EQ(got.worker, "w7");
+  EXPECT_EQ(got.properties["builddir"], "/b/linux");
+  EXPECT_EQ(got.state, "running");
+
+  // Started before (a resend): the step stays as first started, the build takes the new values.
+  StepRecord again = s;
+  again.started_at = 3500;
+  ASSERT_TRUE(store_->StartStepWith(again, "w8", {{"builddir", "/c"}}).ok());
+  ASSERT_TRUE(store_->ListSteps(b.id, &steps).ok());
+  ASSERT_EQ(steps.size(), 1u);
+  EXPECT_EQ(steps[0].started_at, 3000);
+  ASSERT_TRUE(store_->GetBuild(b.id, &got).ok());
+  EXPECT_EQ(got.worker, "w8");
+
+  StepRecord orphan = s;
+  orphan.build_id = 999999;
+  EXPECT_TRUE(store_->StartStepWith(orphan, "w7", props).IsNotFound());
+  StepRecord negative = s;
+  negative.idx = -1;
+  EXPECT_FALSE(store_->StartStepWith(negative, "w7", props).ok());
+}
+
 // A batch of submissions is claimed in one statement and its builds numbered in one per
 // builder: the same rows as one claim and one start each.
 TEST_P(StoreTest, ClaimRequestRecordsAndStartBuildsTakeABatch) {
