@@ -6,6 +6,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
+#include <tuple>
+#include <utility>
 
 #include "core/clock.h"
 #include "core/json_fields.h"
@@ -402,7 +404,9 @@ void Controller::OnMessages(ConnId conn, const std::string& worker, std::vector<
         if (w->resend_from && id >= w->resend_from) w->resend_from = 0;
       }
     }
-    FlushDeferred(txn);
+    // The writes put off are made once per batch: a job whose events came in other tasks of
+    // the same batch (its start and its end) then costs one write per row too.
+    txn.BeforeCommitOnce(&deferred_, [this](Txn& t) { FlushDeferred(t); });
     if (w->applied_upto >= 0 && broker_) {
       RecordAppliedEvents(txn, *w);
       // One ack per connection and batch, sent after its commit: a worker sends each event as
@@ -596,6 +600,9 @@ Status Controller::FinishStepOf(Txn& txn, ConnectedWorker& w, const JobKey& key,
     st = store.RecordStep(s);
   } else if (e.result_json && build_id) {
     st = store.FinishStepWithResult(build_id, step, r, now, MaskJob(job, *e.result_json));
+  } else if (e.type == EventType::kJobFinished && build_id) {
+    // Merged into the job's end, which follows at once: written with it (FinishJob).
+    job.ending_step.emplace(step, r);
   } else {
     st = store.FinishStep(build_id, step, r, now);
   }
@@ -620,6 +627,18 @@ void Controller::Defer(const JobKey& key, ActiveJob& job) {
 }
 
 void Controller::WriteDeferred(Txn& txn, ActiveJob& job) {
+  if (job.pending_step && job.build_dirty && job.build_id &&
+      job.build_id == job.pending_step->build_id) {
+    // A job's start: its step and its build's directory in one write.
+    Status st = txn.store().StartStepWith(*job.pending_step, job.worker, job.properties);
+    if (!st.ok())
+      spdlog::warn(
+          "build {}: cannot store the start of step {} with the build's worker and "
+          "properties: {}",
+          job.build_id, job.pending_step->idx, st.message());
+    job.pending_step.reset();
+    job.build_dirty = false;
+  }
   if (job.pending_step) {
     Status st = txn.store().StartStep(*job.pending_step);
     if (!st.ok())
@@ -635,6 +654,14 @@ void Controller::WriteDeferred(Txn& txn, ActiveJob& job) {
                    st.message());
   }
   job.build_dirty = false;
+  if (job.ending_step) {
+    const auto [idx, result] = *job.ending_step;
+    job.ending_step.reset();
+    Status st = txn.store().FinishStep(job.build_id, idx, result, NowMs());
+    if (!st.ok())
+      spdlog::warn("build {}: cannot store the end of step {}: {}", job.build_id, idx,
+                   st.message());
+  }
 }
 
 void Controller::FlushDeferred(Txn& txn) {
@@ -758,20 +785,29 @@ void Controller::FinishJob(Txn& txn, const JobKey& key, Result result) {
   if (it == active_.end()) return;
   const int64_t now = NowMs();
   ActiveJob& job = it->second;
+  // The last step's end (merged into job.finished) goes with the build's and the request's.
+  const auto ending = std::exchange(job.ending_step, std::nullopt);
   if (job.pending_step) WriteDeferred(txn, job);  // a step that never ended (still stored)
-  if (job.build_id) {
+  JobEnd end;
+  end.build_id = job.build_id;
+  end.request_id = key.request;
+  end.result = result;
+  end.now = now;
+  if (ending) std::tie(end.step, end.step_result) = *ending;
+  if (job.build_dirty) {
     // The worker and properties the batch changed go with the end: one write.
-    (void)(job.build_dirty
-               ? txn.store().FinishBuildWith(job.build_id, job.worker, job.properties, result, now)
-               : txn.store().FinishBuild(job.build_id, result, now));
+    end.worker = &job.worker;
+    end.properties = &job.properties;
   }
+  if (Status st = txn.store().FinishJobRows(end); !st.ok() && txn.status().ok())
+    spdlog::warn("request {}: cannot store the end of its build {}: {}", key.request, job.build_id,
+                 st.message());
   job.build_dirty = false;
   RecordOnCommit(txn, [b = it->second.builder, r = std::string(ResultName(result)),
                        s = it->second.started_at ? (now - it->second.started_at) / 1000.0 : -1] {
     metrics::BuildFinished(b, r, s);
   });
   QueueNotices(txn, it->second.build_id, "finished");
-  (void)txn.store().FinishRequest(key.request, result, now);
   Notify(txn, {{"type", "build"},
                {"id", it->second.build_id},
                {"request", key.request},
@@ -913,17 +949,63 @@ bool Controller::ClaimJob(Txn& txn, int64_t request_id, const BuilderConfig& bc,
   if (!fresh || !ClaimFresh(txn, *fresh, bc, worker, &req, &build)) {
     if (!ClaimQueued(txn, request_id, worker, &req)) return false;
   }
-  JobKey key{request_id, req.attempt};
+  req.id = request_id;
+  Claimed(txn, bc, worker, req, build, job);
+  return true;
+}
+
+void Controller::Claimed(Txn& txn, const BuilderConfig& bc, const std::string& worker,
+                         RequestRecord& req, BuildRecord& build, JobSpec* job) {
+  JobKey key{req.id, req.attempt};
   ActiveJob& active = active_[key];
   active = ActiveJob{worker, bc.name, 0, {}, {}};
   TakeLocks(bc, worker, active);  // AMQP mode (no worker yet): master locks only
-  if (build.id) BuildStarted(txn, active, build, request_id);
+  if (build.id) BuildStarted(txn, active, build, req.id);
   MakeJob(txn, key, active, bc, job, &req);
   if (req.submitted_at)
     RecordOnCommit(txn, [s = (NowMs() - req.submitted_at) / 1000.0] { metrics::QueueWait(s); });
-  Notify(txn,
-         {{"type", "request"}, {"id", request_id}, {"builder", bc.name}, {"state", "claimed"}});
-  return true;
+  Notify(txn, {{"type", "request"}, {"id", req.id}, {"builder", bc.name}, {"state", "claimed"}});
+}
+
+Status Controller::RunAtOnce(Txn& txn, RequestRecord* r, const BuilderConfig& bc, bool* ran) {
+  *ran = false;
+  // Anything queued may have to come first (a higher priority, an older request of the same
+  // builder, a lock): then the queue decides, as it always did. So does the broker in
+  // distributed mode, and a pool that may start an instance for it.
+  if (!broker_ || broker_->RoutesJobs() || !pools_.empty() || !queue_.empty() ||
+      !bc.locks.empty() || r->attempt != 0 || !workers_.AnyFree())
+    return Status::Ok();
+  ConnectedWorker* w = workers_.PickFor(bc);
+  if (!w) return Status::Ok();
+  GROVE_RETURN_IF_ERROR(txn.status());
+  const int64_t now = NowMs();
+  r->priority = bc.priority;
+  if (r->submitted_at == 0) r->submitted_at = now;
+  BuildRecord build;
+  build.builder = bc.name;
+  build.worker = w->name;
+  build.state = "running";
+  build.started_at = now;
+  build.properties = StartingProperties(bc.name, *r, w->name);
+  // The request, its claim and its build in one store call: one write fewer than inserting it
+  // queued and claiming it (on PostgreSQL, one round trip for all three).
+  GROVE_RETURN_IF_ERROR(txn.store().AddClaimedRequest(now, r, &build));
+  *ran = true;
+  // As if queued and claimed at once: the same live events, in the same order.
+  Notify(txn, {{"type", "request"}, {"id", r->id}, {"builder", r->builder}, {"state", "queued"}});
+  JobSpec job;
+  Claimed(txn, bc, w->name, *r, build, &job);
+  SendJob(txn, *w, std::move(job));
+  return Status::Ok();
+}
+
+void Controller::SendJob(Txn& txn, ConnectedWorker& w, JobSpec job) {
+  w.running.insert({job.request_id, job.attempt});
+  w.last_job_at = NowMs();
+  txn.AfterCommit([this, conn = w.conn, msg = JobMessage(job)](const Status& st) {
+    // A job whose claim did not reach the disk is not sent; it will be found queued again.
+    if (st.ok()) broker_->Send(conn, msg);
+  });
 }
 
 bool Controller::ClaimQueued(Txn& txn, int64_t request_id, const std::string& worker,
@@ -977,13 +1059,7 @@ void Controller::Dispatch(Txn& txn) {
       it = queue_.Erase(it);
       continue;
     }
-    w->running.insert({job.request_id, job.attempt});
-    w->last_job_at = NowMs();
-    ConnId conn = w->conn;
-    txn.AfterCommit([this, conn, msg = JobMessage(job)](const Status& st) {
-      // A job whose claim did not reach the disk is not sent; it will be found queued again.
-      if (st.ok()) broker_->Send(conn, msg);
-    });
+    SendJob(txn, *w, std::move(job));
     it = queue_.Erase(it);
   }
 }
@@ -1051,6 +1127,14 @@ Status Controller::EnqueueBatch(Txn& txn, const std::vector<ForceArgs>& batch, c
 }
 
 Status Controller::Submit(Txn& txn, RequestRecord* r, const std::vector<int64_t>& changes) {
+  if (const BuilderConfig* bc = config_->FindBuilder(r->builder)) {
+    bool ran = false;
+    GROVE_RETURN_IF_ERROR(RunAtOnce(txn, r, *bc, &ran));
+    if (ran) {
+      if (!changes.empty()) GROVE_RETURN_IF_ERROR(txn.store().LinkRequestChanges(r->id, changes));
+      return Status::Ok();
+    }
+  }
   GROVE_RETURN_IF_ERROR(AddQueued(txn, r, changes));
   Dispatch(txn);
   return Status::Ok();

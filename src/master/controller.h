@@ -162,12 +162,16 @@ class Controller : public BrokerListener {
     // For the duration metrics (ms; 0 = not known, e.g. a job recovered after a restart).
     int64_t started_at = 0;
     int64_t step_started_at = 0;
-    // Writes put off to the end of the batch of events being applied (FlushDeferred), so that
-    // a job whose events come together costs one write per row: the build's worker and
-    // properties go with its end (FinishBuildWith), a step's start with its end (RecordStep).
+    // Writes put off to the end of the core loop's batch (FlushDeferred, before its commit), so
+    // that a job whose events run in one batch costs one write per row: the build's worker and
+    // properties go with its end (FinishJobRows) or its step's start (StartStepWith), a step's
+    // start with its end (RecordStep).
     bool build_dirty = false;                // job.worker / job.properties not stored yet
     std::optional<StepRecord> pending_step;  // started, not stored yet
-    bool deferred = false;                   // listed in deferred_
+    // The last step's end (index, result) when the job's end comes with it (a merged
+    // job.finished): written with the build's and the request's (Store::FinishJobRows).
+    std::optional<std::pair<int, Result>> ending_step;
+    bool deferred = false;  // listed in deferred_
   };
   struct Orphan {
     std::string worker;
@@ -198,6 +202,16 @@ class Controller : public BrokerListener {
   // the build in one store call. False, with nothing changed, when it is not queued at attempt 0.
   bool ClaimFresh(Txn& txn, const RequestRecord& fresh, const BuilderConfig& bc,
                   const std::string& worker, RequestRecord* claimed, BuildRecord* build);
+  // A request that can run at once (Submit): nothing waits in the queue, its builder takes no
+  // lock and a worker is free. Inserted claimed, with its build, and its job sent after the
+  // commit (*ran true); *ran false, with nothing written, when it must be queued (AddQueued).
+  Status RunAtOnce(Txn& txn, RequestRecord* r, const BuilderConfig& bc, bool* ran);
+  // What follows a claim (ClaimJob, RunAtOnce): the job is active on |worker| and |job| made;
+  // |build| is the build started with the claim (id 0: none yet).
+  void Claimed(Txn& txn, const BuilderConfig& bc, const std::string& worker, RequestRecord& req,
+               BuildRecord& build, JobSpec* job);
+  // |job| runs on |w|: sent once |txn| commits.
+  void SendJob(Txn& txn, ConnectedWorker& w, JobSpec job);
   // The usual claim: the request's row comes back with it. False when it was not claimed.
   bool ClaimQueued(Txn& txn, int64_t request_id, const std::string& worker, RequestRecord* req);
   // A build was stored as running for |job|: the job remembers it and it is announced.

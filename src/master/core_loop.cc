@@ -75,6 +75,16 @@ void CoreLoop::Run() {
         if (!st.ok()) break;  // the rest would only be rolled back: they run again later
       }
     }
+    // A hook may register another (it runs too) or fail the batch.
+    for (size_t i = 0; st.ok() && i < txn.before_.size(); ++i) {
+      try {
+        auto fn = std::move(txn.before_[i].second);
+        fn(txn);
+      } catch (const std::exception& e) {
+        spdlog::error("internal error before a commit: {}", e.what());
+      }
+      st = txn.status();
+    }
     if (st.ok()) {
       const auto commit_start = std::chrono::steady_clock::now();
       st = store_->Commit();

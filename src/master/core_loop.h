@@ -25,6 +25,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "store/store.h"
@@ -37,6 +38,14 @@ class Txn {
   Store& store() { return store_; }
   // Runs after the transaction's commit with its outcome.
   void AfterCommit(std::function<void(const Status&)> fn) { after_.push_back(std::move(fn)); }
+  // Runs once after the batch's last task, before its commit (not when a task failed it):
+  // writes that several tasks of a batch may share (a job's events that came apart in time but
+  // run together). One per |owner| per batch: a second registration is ignored.
+  void BeforeCommitOnce(const void* owner, std::function<void(Txn&)> fn) {
+    for (const auto& [o, f] : before_)
+      if (o == owner) return;
+    before_.emplace_back(owner, std::move(fn));
+  }
   // Rolls the whole batch back instead of committing it: a write that must not be lost failed.
   void Fail(Status why) {
     if (failure_.ok()) failure_ = std::move(why);
@@ -48,6 +57,7 @@ class Txn {
   friend class CoreLoop;
   Store& store_;
   std::vector<std::function<void(const Status&)>> after_;
+  std::vector<std::pair<const void*, std::function<void(Txn&)>>> before_;
   Status failure_;
 };
 

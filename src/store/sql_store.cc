@@ -190,6 +190,48 @@ constexpr std::string_view kClaimFreshRequestPg =
     "started_at, finished_at, properties) SELECT $1, 1, $5, n.last_number, $2, $6, $7, $8, $9, $10 "
     "FROM n ON CONFLICT (request_id, attempt) DO NOTHING RETURNING id) "
     "SELECT n.last_number, (SELECT id FROM b) FROM n";
+// AddClaimedRequest: a request inserted claimed (SQLite; its build is then started as
+// StartBuild does).
+constexpr std::string_view kInsertClaimedRequest =
+    "INSERT INTO requests (builder, reason, properties, source, state, attempt, priority, "
+    "worker, result, submitted_at, claimed_at, finished_at, master) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id";
+// AddClaimedRequest on PostgreSQL: the request, its number and its build in one round trip.
+constexpr std::string_view kInsertClaimedRequestPg =
+    "WITH r AS (INSERT INTO requests (builder, reason, properties, source, state, attempt, "
+    "priority, worker, result, submitted_at, claimed_at, finished_at, master) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id), "
+    "n AS (INSERT INTO builder_numbers (builder, last_number) SELECT $1, 1 FROM r "
+    "ON CONFLICT (builder) DO UPDATE SET last_number = builder_numbers.last_number + 1 "
+    "RETURNING last_number), "
+    "b AS (INSERT INTO builds (request_id, attempt, builder, number, worker, state, result, "
+    "started_at, finished_at, properties) SELECT r.id, $6, $1, n.last_number, $8, $14, $15, $16, "
+    "$17, $18 FROM r, n RETURNING id) "
+    "SELECT (SELECT id FROM r), (SELECT last_number FROM n), (SELECT id FROM b)";
+// FinishJobRows on PostgreSQL: the last step's end (when $5 is not negative), the build's
+// (kFinishBuildJobPg or, with its worker and properties, kAdoptFinishBuildJobPg) and the
+// request's in one statement. Each row counts: the first missing one is reported.
+#define GROVE_FINISH_JOB_PG(BUILD_SET)                                                         \
+  "WITH s AS (UPDATE steps SET state = 'finished', result = $6, finished_at = $4 "             \
+  "WHERE build_id = $1 AND idx = $5 RETURNING 1), "                                            \
+  "b AS (UPDATE builds SET " BUILD_SET                                                         \
+  "state = 'finished', result = $3, finished_at = $4 "                                         \
+  "WHERE id = $1 RETURNING 1), "                                                               \
+  "r AS (UPDATE requests SET state = 'finished', result = $3, finished_at = $4 WHERE id = $2 " \
+  "RETURNING 1) "                                                                              \
+  "SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM b), (SELECT count(*) FROM r)"
+constexpr std::string_view kFinishJobPg = GROVE_FINISH_JOB_PG("");
+constexpr std::string_view kAdoptFinishJobPg =
+    GROVE_FINISH_JOB_PG("worker = $7, properties = $8, ");
+#undef GROVE_FINISH_JOB_PG
+// StartStepWith on PostgreSQL: kInsertStep and the build's worker and properties in one
+// statement.
+constexpr std::string_view kStartStepWithPg =
+    "WITH b AS (UPDATE builds SET worker = $8, properties = $9 WHERE id = $1 RETURNING 1), "
+    "s AS (INSERT INTO steps (build_id, idx, name, state, result, started_at, finished_at) "
+    "SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM builds WHERE id = $1) "
+    "ON CONFLICT (build_id, idx) DO NOTHING RETURNING 1) "
+    "SELECT (SELECT count(*) FROM b), (SELECT count(*) FROM s)";
 // A batch of requests: kInsertRequest with |n| rows (its VALUES repeated, $13 onwards).
 std::string InsertRequestsSql(size_t n) {
   std::string sql(kInsertRequest.substr(0, kInsertRequest.find("VALUES") + 7));
@@ -500,6 +542,83 @@ class SqlStore final : public Store {
     return db_->TransactionStatus();
   }
 
+  Status AddClaimedRequest(int64_t now, RequestRecord* r, BuildRecord* b) override {
+    if (r->builder.empty()) return Status::Invalid("store: a request needs a builder");
+    if (b->builder.empty()) return Status::Invalid("store: a build needs a builder");
+    if (b->state.empty()) b->state = "running";
+    r->state = "claimed";
+    r->attempt = 1;
+    r->worker = b->worker;
+    r->claimed_at = now;
+    if (r->submitted_at == 0) r->submitted_at = NowMs();
+    b->attempt = 1;
+    const bool pg = db_->dialect() == sql::Dialect::kPostgres;
+    Query q;
+    if (pg)
+      GROVE_RETURN_IF_ERROR(db_->Prepare(kInsertClaimedRequestPg, &q));
+    else
+      GROVE_RETURN_IF_ERROR(db_->PrepareInsert(kInsertClaimedRequest, &q));
+    q.Bind(1, r->builder)
+        .Bind(2, r->reason)
+        .Bind(3, Dump(r->properties))
+        .Bind(4, Dump(r->source))
+        .Bind(5, r->state)
+        .Bind(6, r->attempt)
+        .Bind(7, r->priority)
+        .Bind(8, r->worker)
+        .Bind(9, r->result)
+        .Bind(10, r->submitted_at)
+        .Bind(11, r->claimed_at)
+        .Bind(12, r->finished_at)
+        .Bind(13, master_);
+    if (!pg) {
+      GROVE_RETURN_IF_ERROR(q.RunInsert(&r->id));
+      if (r->id == 0) return Status::IoError("store: request insert returned no row");
+      q.Reset();
+      b->request_id = r->id;
+      // Claimed now: a build that cannot start leaves id 0 for the caller to start it again.
+      if (!StartBuild(b).ok()) b->id = 0;
+      return db_->TransactionStatus();
+    }
+    q.Bind(14, b->state)
+        .Bind(15, b->result)
+        .Bind(16, b->started_at)
+        .Bind(17, b->finished_at)
+        .Bind(18, Dump(b->properties));
+    bool row = false;
+    GROVE_RETURN_IF_ERROR(q.Step(&row));
+    if (!row || q.IsNull(0)) return Status::IoError("store: request insert returned no row");
+    r->id = q.Int(0);
+    b->request_id = r->id;
+    b->number = q.Int(1);
+    b->id = q.IsNull(2) ? 0 : q.Int(2);
+    return Status::Ok();
+  }
+
+  Status FinishJobRows(const JobEnd& end) override {
+    if (db_->dialect() != sql::Dialect::kPostgres || end.build_id == 0)
+      return Store::FinishJobRows(end);
+    const bool adopt = end.worker && end.properties;
+    Query q;
+    GROVE_RETURN_IF_ERROR(db_->Prepare(adopt ? kAdoptFinishJobPg : kFinishJobPg, &q));
+    q.Bind(1, end.build_id)
+        .Bind(2, end.request_id)
+        .Bind(3, static_cast<int64_t>(end.result))
+        .Bind(4, end.now)
+        .Bind(5, int64_t{end.step})
+        .Bind(6, static_cast<int64_t>(end.step_result));
+    if (adopt) q.Bind(7, *end.worker).Bind(8, Dump(*end.properties));
+    bool row = false;
+    GROVE_RETURN_IF_ERROR(q.Step(&row));
+    if (!row) return Status::IoError("store: the end of a job returned no row");
+    const bool step = q.Int(0) > 0, build = q.Int(1) > 0, request = q.Int(2) > 0;
+    q.Reset();
+    if (end.step >= 0 && !step) return StepNotFound(end.build_id, end.step);
+    if (!build) return NotFound("build", end.build_id);
+    if (!request) return NotFound("request", end.request_id);
+    return Status::Ok();
+  }
+
   Status ClaimRequest(int64_t id, const std::string& worker, int64_t now, int* attempt) override {
     Query q;
     GROVE_RETURN_IF_ERROR(db_->Prepare(kClaimRequest, &q));
@@ -729,6 +848,31 @@ class SqlStore final : public Store {
     if (inserted > 0) return Status::Ok();
     q.Reset();
     return RequireBuild(s.build_id);  // Ok: started before, nothing changes
+  }
+
+  Status StartStepWith(const StepRecord& s, const std::string& worker,
+                       const Json& properties) override {
+    if (db_->dialect() != sql::Dialect::kPostgres)
+      return Store::StartStepWith(s, worker, properties);
+    if (s.idx < 0) return Status::Invalid("store: negative step index");
+    Query q;
+    GROVE_RETURN_IF_ERROR(db_->Prepare(kStartStepWithPg, &q));
+    q.Bind(1, s.build_id)
+        .Bind(2, s.idx)
+        .Bind(3, s.name)
+        .Bind(4, s.state.empty() ? std::string_view("running") : std::string_view(s.state))
+        .Bind(5, s.result)
+        .Bind(6, s.started_at)
+        .Bind(7, s.finished_at)
+        .Bind(8, worker)
+        .Bind(9, Dump(properties));
+    bool row = false;
+    GROVE_RETURN_IF_ERROR(q.Step(&row));
+    if (!row) return Status::IoError("store: a step's start returned no row");
+    const bool build = q.Int(0) > 0;
+    q.Reset();
+    // No step inserted while the build is there: started before, nothing changes (StartStep).
+    return build ? Status::Ok() : NotFound("build", s.build_id);
   }
 
   Status FinishStep(int64_t build_id, int idx, Result result, int64_t now) override {

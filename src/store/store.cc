@@ -88,6 +88,41 @@ Status Store::ClaimFreshRequest(int64_t now, BuildRecord* b) {
   return TransactionStatus();
 }
 
+Status Store::AddClaimedRequest(int64_t now, RequestRecord* r, BuildRecord* b) {
+  r->attempt = 0;
+  GROVE_RETURN_IF_ERROR(AddRequest(r));
+  b->request_id = r->id;
+  GROVE_RETURN_IF_ERROR(ClaimFreshRequest(now, b));
+  r->state = "claimed";
+  r->attempt = b->attempt;
+  r->worker = b->worker;
+  r->claimed_at = now;
+  return Status::Ok();
+}
+
+Status Store::StartStepWith(const StepRecord& s, const std::string& worker,
+                            const Json& properties) {
+  Status step = StartStep(s);
+  Status build = AdoptBuild(s.build_id, worker, properties);
+  return step.ok() ? build : step;
+}
+
+Status Store::FinishJobRows(const JobEnd& end) {
+  Status first;
+  auto keep = [&first](Status st) {
+    if (first.ok()) first = std::move(st);
+  };
+  if (end.build_id && end.step >= 0)
+    keep(FinishStep(end.build_id, end.step, end.step_result, end.now));
+  if (end.build_id) {
+    keep(end.worker && end.properties
+             ? FinishBuildWith(end.build_id, *end.worker, *end.properties, end.result, end.now)
+             : FinishBuild(end.build_id, end.result, end.now));
+  }
+  keep(FinishRequest(end.request_id, end.result, end.now));
+  return first;
+}
+
 Status Store::AddRequests(std::vector<RequestRecord>* rs) {
   for (RequestRecord& r : *rs) GROVE_RETURN_IF_ERROR(AddRequest(&r));
   return Status::Ok();

@@ -145,6 +145,20 @@ struct NotificationRecord {
   int64_t sent_at = 0;
 };
 
+// The end of a job, written in one call (Store::FinishJobRows): its last step's end when |step|
+// is not negative, its build's (with the worker and properties when |worker| is set), and its
+// request's.
+struct JobEnd {
+  int64_t build_id = 0;  // 0: no build (only the request ends)
+  int64_t request_id = 0;
+  Result result = Result::kException;
+  int64_t now = 0;
+  int step = -1;
+  Result step_result = Result::kException;
+  const std::string* worker = nullptr;  // with |properties|: FinishBuildWith's write
+  const Json* properties = nullptr;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -183,6 +197,12 @@ class Store {
   // (the caller then claims it with ClaimRequestRecord). Claimed but with no build started
   // (unexpected), b->id is 0. PostgreSQL: one statement.
   virtual Status ClaimFreshRequest(int64_t now, BuildRecord* b);
+  // AddRequest and ClaimFreshRequest in one call, for a request that runs at once (its worker is
+  // free): |r| is inserted claimed by b->worker at attempt 1 (r->state, attempt, worker,
+  // claimed_at set here, r->id too), and its build started as ClaimFreshRequest starts it (b->id
+  // 0 when it could not start). SQLite: the claim costs no write of its own; PostgreSQL: one
+  // statement for the request, its number and its build.
+  virtual Status AddClaimedRequest(int64_t now, RequestRecord* r, BuildRecord* b);
   // claimed → queued (the attempt failed for reasons outside the build, e.g. a lost worker).
   virtual Status RequeueRequest(int64_t id) = 0;
   virtual Status FinishRequest(int64_t id, Result result, int64_t now) = 0;
@@ -283,6 +303,15 @@ class Store {
   // batch of events that ends it.
   virtual Status FinishBuildWith(int64_t build_id, const std::string& worker,
                                  const Json& properties, Result result, int64_t now);
+  // FinishStep (when end.step >= 0), FinishBuild or FinishBuildWith (when end.worker is set)
+  // and FinishRequest as one write: the first refusal is returned, every write is made as its
+  // own call would make it. PostgreSQL: one statement (one round trip instead of three).
+  virtual Status FinishJobRows(const JobEnd& end);
+  // StartStep(|s|) and AdoptBuild(s.build_id, |worker|, |properties|) as one write (a job's
+  // start: its first step and the directory its worker chose). The first refusal is returned,
+  // both writes made as their own calls would make them. PostgreSQL: one statement.
+  virtual Status StartStepWith(const StepRecord& s, const std::string& worker,
+                               const Json& properties);
   virtual Status SetStepTests(int64_t build_id, int idx, const Json& tests);
   virtual Status SetStepResult(int64_t build_id, int idx, const Json& result);
   virtual Status ListBuildTests(int64_t build_id, std::vector<StepTestsRecord>* out);

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <future>
 #include <string>
+#include <vector>
 
 #include "store/migrations.h"
 #include "store/sql_store.h"
@@ -130,6 +131,60 @@ TEST_F(CoreLoopTest, ATaskCanFailItsBatch) {
   } else {
     EXPECT_TRUE(Exists(id));  // committed in an earlier batch than the failing task
   }
+}
+
+TEST_F(CoreLoopTest, BeforeCommitRunsOncePerBatchAfterItsTasksAndItsWritesCommit) {
+  // Three tasks in one batch register the same hook: it runs once, after all of them, inside
+  // the batch's transaction (its write commits with it).
+  int ran = 0;
+  std::vector<std::string> order;
+  auto done = std::make_shared<std::promise<std::pair<Status, int64_t>>>();
+  auto result = done->get_future();
+  for (int i = 0; i < 3; ++i) {
+    core_->Post([&, i, done](Txn& txn) {
+      order.push_back("task" + std::to_string(i));
+      txn.BeforeCommitOnce(&ran, [&, done](Txn& t) {
+        ++ran;
+        order.push_back("hook");
+        RequestRecord r;
+        r.builder = "b";
+        Status st = t.store().AddRequest(&r);
+        if (!st.ok()) return done->set_value({st, 0});
+        t.AfterCommit([done, id = r.id](const Status& st) { done->set_value({st, id}); });
+      });
+    });
+  }
+  core_->Start();
+  auto [st, id] = result.get();
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(ran, 1);
+  EXPECT_EQ(order, (std::vector<std::string>{"task0", "task1", "task2", "hook"}));
+  EXPECT_TRUE(Exists(id));
+}
+
+TEST_F(CoreLoopTest, AHookThatCannotWriteRollsItsBatchBack) {
+  core_->Start();
+  auto first = AddRequest(100);
+  ASSERT_TRUE(first.get().first.ok());
+  // The hook's write does not fit: the tasks' writes of the batch go too, and every
+  // AfterCommit callback hears it.
+  std::promise<Status> small_done;
+  core_->Post([&](Txn& txn) {
+    RequestRecord r;
+    r.builder = "b";
+    ASSERT_TRUE(txn.store().AddRequest(&r).ok());
+    txn.AfterCommit([&](const Status& st) { small_done.set_value(st); });
+    txn.BeforeCommitOnce(this, [](Txn& t) {
+      RequestRecord big;
+      big.builder = "b";
+      big.reason.assign(4 << 20, 'x');
+      for (size_t i = 0; i < big.reason.size(); ++i)
+        big.reason[i] = static_cast<char>('a' + (i * 7919) % 26);
+      (void)t.store().AddRequest(&big);
+    });
+  });
+  EXPECT_FALSE(small_done.get_future().get().ok());
+  EXPECT_EQ(core_->stats().rollbacks, 1u);
 }
 
 }  // namespace

@@ -603,6 +603,174 @@ TEST_P(StoreTest, ClaimFreshRequestClaimsAndStartsTheBuild) {
   EXPECT_EQ(NewBuild("linux").number, 2);  // the refusals used no number
 }
 
+// A request that runs at once: inserted claimed, with its build, in one call; the same rows
+// as AddRequest then ClaimFreshRequest.
+TEST_P(StoreTest, AddClaimedRequestInsertsItClaimedWithItsBuild) {
+  store_->SetMasterName("m1");
+  EXPECT_EQ(NewBuild("linux").number, 1);
+  RequestRecord r;
+  r.builder = "linux";
+  r.reason = "forced";
+  r.priority = 3;
+  r.properties = {{"a", 1}};
+  r.submitted_at = 40;
+  BuildRecord b;
+  b.builder = "linux";
+  b.worker = "w1";
+  b.started_at = 42;
+  b.properties = {{"a", 1}, {"buildername", "linux"}};
+  ASSERT_TRUE(store_->AddClaimedRequest(41, &r, &b).ok());
+  EXPECT_GT(r.id, 0);
+  EXPECT_EQ(r.state, "claimed");
+  EXPECT_EQ(r.attempt, 1);
+  EXPECT_EQ(b.request_id, r.id);
+  EXPECT_GT(b.id, 0);
+  EXPECT_EQ(b.attempt, 1);
+  EXPECT_EQ(b.number, 2);
+  EXPECT_EQ(b.state, "running");
+
+  RequestRecord got;
+  ASSERT_TRUE(store_->GetRequest(r.id, &got).ok());
+  EXPECT_EQ(got.builder, "linux");
+  EXPECT_EQ(got.reason, "forced");
+  EXPECT_EQ(got.priority, 3);
+  EXPECT_EQ(got.properties, (Json{{"a", 1}}));
+  EXPECT_EQ(got.state, "claimed");
+  EXPECT_EQ(got.attempt, 1);
+  EXPECT_EQ(got.worker, "w1");
+  EXPECT_EQ(got.submitted_at, 40);
+  EXPECT_EQ(got.claimed_at, 41);
+  std::vector<ClaimedRequest> claimed;
+  ASSERT_TRUE(store_->ClaimedByOthers("m2", &claimed).ok());
+  ASSERT_EQ(claimed.size(), 2u);  // the master that runs it is recorded with the claim
+  EXPECT_EQ(claimed[1].id, r.id);
+  EXPECT_EQ(claimed[1].master, "m1");
+  std::vector<RequestRecord> queued;
+  ASSERT_TRUE(store_->ListRequests("queued", 10, &queued).ok());
+  EXPECT_TRUE(queued.empty());
+  BuildRecord stored;
+  ASSERT_TRUE(store_->FindBuild(r.id, 1, &stored).ok());
+  EXPECT_EQ(stored.id, b.id);
+  EXPECT_EQ(stored.number, 2);
+  EXPECT_EQ(stored.worker, "w1");
+  EXPECT_EQ(stored.state, "running");
+  EXPECT_EQ(stored.started_at, 42);
+  EXPECT_EQ(stored.properties["a"], 1);
+  EXPECT_EQ(stored.properties["buildnumber"], 2);
+  EXPECT_EQ(NewBuild("linux").number, 3);
+
+  RequestRecord nameless;
+  BuildRecord nb;
+  nb.builder = "linux";
+  EXPECT_EQ(store_->AddClaimedRequest(43, &nameless, &nb).code(), Status::Code::kInvalid);
+}
+
+// The end of a job in one call: the last step's, the build's (with its worker and properties
+// or without) and the request's, each as its own call would write it.
+TEST_P(StoreTest, FinishJobRowsEndsTheStepTheBuildAndTheRequest) {
+  BuildRecord b = NewBuild("linux");
+  StartStep(b.id, 0);
+  JobEnd end;
+  end.build_id = b.id;
+  end.request_id = b.request_id;
+  end.result = Result::kWarnings;
+  end.now = 5000;
+  end.step = 0;
+  end.step_result = Result::kFailure;
+  ASSERT_TRUE(store_->FinishJobRows(end).ok());
+  std::vector<StepRecord> steps;
+  ASSERT_TRUE(store_->ListSteps(b.id, &steps).ok());
+  ASSERT_EQ(steps.size(), 1u);
+  EXPECT_EQ(steps[0].state, "finished");
+  EXPECT_EQ(steps[0].result, static_cast<int>(Result::kFailure));
+  EXPECT_EQ(steps[0].finished_at, 5000);
+  BuildRecord got;
+  ASSERT_TRUE(store_->GetBuild(b.id, &got).ok());
+  EXPECT_EQ(got.state, "finished");
+  EXPECT_EQ(got.result, static_cast<int>(Result::kWarnings));
+  EXPECT_EQ(got.finished_at, 5000);
+  RequestRecord req;
+  ASSERT_TRUE(store_->GetRequest(b.request_id, &req).ok());
+  EXPECT_EQ(req.state, "finished");
+  EXPECT_EQ(req.result, static_cast<int>(Result::kWarnings));
+  EXPECT_EQ(req.finished_at, 5000);
+
+  // No step; the worker and properties with the build's end.
+  BuildRecord other = NewBuild("linux");
+  const std::string worker = "w9";
+  const Json props = {{"workername", "w9"}, {"builddir", "/x"}};
+  JobEnd adopt;
+  adopt.build_id = other.id;
+  adopt.request_id = other.request_id;
+  adopt.result = Result::kSuccess;
+  adopt.now = 6000;
+  adopt.worker = &worker;
+  adopt.properties = &props;
+  ASSERT_TRUE(store_->FinishJobRows(adopt).ok());
+  ASSERT_TRUE(store_->GetBuild(other.id, &got).ok());
+  EXPECT_EQ(got.worker, "w9");
+  EXPECT_EQ(got.properties["builddir"], "/x");
+  EXPECT_EQ(got.state, "finished");
+  EXPECT_EQ(got.result, static_cast<int>(Result::kSuccess));
+  ASSERT_TRUE(store_->GetRequest(other.request_id, &req).ok());
+  EXPECT_EQ(req.state, "finished");
+  EXPECT_EQ(req.finished_at, 6000);
+
+  // What is missing is named (and the rest still written).
+  BuildRecord third = NewBuild("linux");
+  JobEnd missing_step = end;
+  missing_step.build_id = third.id;
+  missing_step.request_id = third.request_id;
+  missing_step.step = 7;
+  EXPECT_TRUE(store_->FinishJobRows(missing_step).IsNotFound());
+  ASSERT_TRUE(store_->GetRequest(third.request_id, &req).ok());
+  EXPECT_EQ(req.state, "finished");
+  JobEnd missing_build = end;
+  missing_build.build_id = 999999;
+  missing_build.step = -1;
+  EXPECT_TRUE(store_->FinishJobRows(missing_build).IsNotFound());
+}
+
+// A job's start in one call: its first step and its build's worker and properties.
+TEST_P(StoreTest, StartStepWithStartsTheStepAndAdoptsTheBuild) {
+  BuildRecord b = NewBuild("linux");
+  StepRecord s;
+  s.build_id = b.id;
+  s.idx = 0;
+  s.name = "true";
+  s.started_at = 3000;
+  const Json props = {{"workername", "w7"}, {"builddir", "/b/linux"}};
+  ASSERT_TRUE(store_->StartStepWith(s, "w7", props).ok());
+  std::vector<StepRecord> steps;
+  ASSERT_TRUE(store_->ListSteps(b.id, &steps).ok());
+  ASSERT_EQ(steps.size(), 1u);
+  EXPECT_EQ(steps[0].name, "true");
+  EXPECT_EQ(steps[0].state, "running");
+  EXPECT_EQ(steps[0].started_at, 3000);
+  BuildRecord got;
+  ASSERT_TRUE(store_->GetBuild(b.id, &got).ok());
+  EXPECT_EQ(got.worker, "w7");
+  EXPECT_EQ(got.properties["builddir"], "/b/linux");
+  EXPECT_EQ(got.state, "running");
+
+  // Started before (a resend): the step stays as first started, the build takes the new values.
+  StepRecord again = s;
+  again.started_at = 3500;
+  ASSERT_TRUE(store_->StartStepWith(again, "w8", {{"builddir", "/c"}}).ok());
+  ASSERT_TRUE(store_->ListSteps(b.id, &steps).ok());
+  ASSERT_EQ(steps.size(), 1u);
+  EXPECT_EQ(steps[0].started_at, 3000);
+  ASSERT_TRUE(store_->GetBuild(b.id, &got).ok());
+  EXPECT_EQ(got.worker, "w8");
+
+  StepRecord orphan = s;
+  orphan.build_id = 999999;
+  EXPECT_TRUE(store_->StartStepWith(orphan, "w7", props).IsNotFound());
+  StepRecord negative = s;
+  negative.idx = -1;
+  EXPECT_FALSE(store_->StartStepWith(negative, "w7", props).ok());
+}
+
 // A batch of submissions is claimed in one statement and its builds numbered in one per
 // builder: the same rows as one claim and one start each.
 TEST_P(StoreTest, ClaimRequestRecordsAndStartBuildsTakeABatch) {
