@@ -36,14 +36,14 @@ struct Page {
   bool lean = false;
   int64_t limit = 0, offset = 0;
   std::string q;
-  // The client reads zstd: a whole list joined from pieces is zstd-compressed only for such
-  // clients (it is the one coding that costs a pass over the whole list per change).
-  bool zstd = false;
+  // The client reads zstd but not gzip: the whole list (sent as gzip pieces to the others) is
+  // zstd-compressed for it, a pass over the whole list per change.
+  bool zstd_only = false;
   std::string Key() const {
     const std::string key =
         whole ? "all"
               : (lean ? "s" : "f") + std::to_string(limit) + ":" + std::to_string(offset) + ":" + q;
-    return zstd ? key + "|z" : key;
+    return zstd_only ? key + "|z" : key;
   }
 };
 
@@ -94,9 +94,9 @@ struct Snapshot {
   std::vector<std::shared_ptr<const BuilderEntry>> entries;  // in config->builders' order
   mutable PageCache pages;
   mutable std::mutex making;  // one page made at a time; guards the pieces
-  // The whole list in each view, deflated kPieceBuilders entries at a time (for gzip; zstd,
-  // much faster, compresses the joined list); a piece is null until made, and taken over by
-  // the next snapshot unless one of its builders changed.
+  // The whole list in each view, deflated kPieceBuilders entries at a time and sent as these
+  // pieces (gzip or identity, no zstd: EncodedBody's parts); a piece is null until made, and
+  // taken over by the next snapshot unless one of its builders changed.
   mutable std::vector<std::shared_ptr<const http::EncodedPiece>> lean_pieces, full_pieces;
 };
 
@@ -236,7 +236,7 @@ std::shared_ptr<const http::EncodedBody> WholeList(const Snapshot& s, bool lean,
 PageBody MakePage(const Snapshot& s, const Page& p) {
   const auto n = static_cast<int64_t>(s.entries.size());
   if (p.q.empty() && p.offset == 0 && p.limit >= n && n > static_cast<int64_t>(kPieceBuilders)) {
-    if (auto body = WholeList(s, p.lean, p.zstd)) return {std::move(body), n};
+    if (auto body = WholeList(s, p.lean, p.zstd_only)) return {std::move(body), n};
   }
   int64_t total = 0;
   std::vector<const std::string*> picked;
@@ -320,7 +320,9 @@ class BuildersCache {
     if (!QueryInt(req, "limit", kMaxPage, 1, kMaxPage, &p.limit, respond)) return;
     if (!QueryInt(req, "offset", 0, 0, INT64_MAX, &p.offset, respond)) return;
     p.q = Lower(req.Query("q"));
-    p.zstd = http::ChooseCoding(req.Header("accept-encoding")) == http::Coding::kZstd;
+    const std::string accept = req.Header("accept-encoding");
+    p.zstd_only = http::ChooseCoding(accept, false) == http::Coding::kIdentity &&
+                  http::ChooseCoding(accept) == http::Coding::kZstd;
     // Without limit a filtered or summary list is whole too (`grove status`, scripts).
     if (req.Query("limit").empty()) p.limit = INT64_MAX;
 
@@ -372,6 +374,7 @@ class BuildersCache {
         st = store.LastBuildsPerBuilder(kRecentBuilds, &recent);
         if (st.ok()) snap = FullSnapshot(std::move(recent), config, gen);
       }
+      if (snap) MakeAskedPages(*snap);
       std::vector<Waiter> ready, later;
       bool again = false;
       {
@@ -389,6 +392,29 @@ class BuildersCache {
       for (auto& w : ready) w.respond(snap ? Answer(PageOf(*snap, w.page)) : ErrorResponse(st));
       if (again) Rebuild();
     });
+  }
+
+  // Makes, before |snap| is published, the pages its waiters ask and the whole list in each
+  // view the snapshot before had made (what `grove status` and scripts keep asking: a piece
+  // or two to deflate after a change). Published with them, the snapshot answers those on the
+  // network thread: no reader queues on the read pool behind the one making a page.
+  void MakeAskedPages(const Snapshot& snap) {
+    std::vector<Page> pages;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& w : waiters_)
+        if (w.gen <= snap.gen) pages.push_back(w.page);
+    }
+    // Not published yet: no other thread sees its pieces.
+    Page whole;  // no parameter
+    whole.limit = INT64_MAX;
+    if (!snap.full_pieces.empty()) pages.push_back(whole);
+    if (!snap.lean_pieces.empty()) {
+      whole.whole = false;  // ?view=summary
+      whole.lean = true;
+      pages.push_back(whole);
+    }
+    for (const Page& p : pages) PageOf(snap, p);
   }
 
   ReadPool& reads_;
