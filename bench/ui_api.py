@@ -12,7 +12,9 @@ while a worker runs builds, and the time for the whole page's data. Requests say
 
 --loaded-runs N repeats the last phase (the whole list while builds run) N times on the same master
 and prints each run's p99, then min/median/max and how many runs were above 20 ms: its p99 swings
-from run to run, so one run says little. --loaded-only skips the phases before it.
+from run to run, so one run says little (wrk corrects for coordinated omission: one stall of all
+connections for T ms adds about connections x T / (turnaround) samples, so a single 100 ms stall
+can make the p99). --loaded-only skips the phases before it.
 
 Needs GROVE_BIN (default build/cli/grove) and wrk (installed with apt-get when missing).
 """
@@ -151,6 +153,8 @@ def main():
                 rps, p99, p50 = wrk(g.url + path, args.duration, args.connections, args.encoding)
                 print(f"{path:<48} {rps:>9.1f} {p50:>9.2f} {p99:>9.2f} {len(get(path)):>9} {len(get(path, '')):>9}")
 
+        if args.loaded_only:
+            get(WHOLE_LIST)  # made and cached, as the phases before leave it
         # The same whole list while builds run (a worker, --build-rate forced builds a second on
         # random builders, each with a step and its log): every change makes the cached list
         # older, and a reader that comes after it must wait for one that includes it.
