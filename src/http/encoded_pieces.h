@@ -4,8 +4,9 @@
 // sync flush (byte-aligned, not final; no run refers back into another), closed by an empty
 // final block, with the CRC-32 combined from the pieces' (pigz writes the same). The answer is
 // kept and sent as the pieces themselves (EncodedBody's parts), so that a change costs one
-// piece's deflate, not a pass over the whole (no zstd: it would be one; content of several
-// zstd frames is valid, RFC 8878, but not every client reads past the first).
+// piece's deflate, not a pass over the whole; zstd, which would be one (content of several
+// zstd frames is valid, RFC 8878, but not every client reads past the first), is made only for
+// clients that read no gzip.
 #pragma once
 
 #include <cstdint>
