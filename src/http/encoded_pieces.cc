@@ -9,9 +9,10 @@ namespace {
 
 // A piece is deflated once and sent in every answer until one of its items changes: zlib's
 // default level (a fifth smaller than level 1 for a builders list, at 2.5 times the CPU, which
-// only a full rebuild pays in one go). zstd compresses the whole joined body per change: its
-// fastest level, as MakeEncodedBody's for big bodies.
+// only a full rebuild pays in one go).
 constexpr int kDeflateLevel = 6;
+// zstd (only for clients that read no gzip) compresses the whole joined body per change: its
+// fastest level, as MakeEncodedBody's for big bodies.
 constexpr int kZstdLevel = 1;
 
 // gzip member header: magic, deflate, no flags, no time, no extra flags, unknown OS.
@@ -56,32 +57,43 @@ std::shared_ptr<const EncodedPiece> MakeEncodedPiece(std::string identity) {
 }
 
 std::shared_ptr<const EncodedBody> JoinEncodedPieces(
-    const std::vector<std::shared_ptr<const EncodedPiece>>& pieces, bool with_zstd) {
-  size_t plain = 0, deflated = 0;
-  for (const auto& p : pieces) {
-    plain += p->identity.size();
-    deflated += p->deflate.size();
-  }
+    std::vector<std::shared_ptr<const EncodedPiece>> pieces, bool with_zstd) {
+  // What the parts point into: the pieces and the gzip member's header and trailer.
+  struct Owner {
+    std::vector<std::shared_ptr<const EncodedPiece>> pieces;
+    std::string head, tail;
+  };
+  auto owner = std::make_shared<Owner>();
+  owner->pieces = std::move(pieces);
+  size_t plain = 0;
+  for (const auto& p : owner->pieces) plain += p->identity.size();
   if (plain > std::numeric_limits<uint32_t>::max()) return nullptr;
   auto b = std::make_shared<EncodedBody>();
-  b->identity.reserve(plain);
-  for (const auto& p : pieces) b->identity += p->identity;
-  if (plain < kMinCompressBytes) return b;  // as MakeEncodedBody: identity only
-
-  uLong crc = crc32(0, nullptr, 0);
-  b->gzip.reserve(sizeof(kGzipHeader) + deflated + sizeof(kFinalEmptyBlock) + 8);
-  b->gzip.append(kGzipHeader, sizeof(kGzipHeader));
-  for (const auto& p : pieces) {
-    if (p->identity.empty()) continue;
-    b->gzip += p->deflate;
-    crc = crc32_combine(crc, p->crc, static_cast<z_off_t>(p->identity.size()));
+  b->identity_parts.reserve(owner->pieces.size());
+  for (const auto& p : owner->pieces) b->identity_parts.push_back(p->identity);
+  if (plain >= kMinCompressBytes) {  // as MakeEncodedBody: identity only below
+    uLong crc = crc32(0, nullptr, 0);
+    owner->head.assign(kGzipHeader, sizeof(kGzipHeader));
+    b->gzip_parts.reserve(owner->pieces.size() + 2);
+    b->gzip_parts.push_back(owner->head);
+    for (const auto& p : owner->pieces) {
+      if (p->identity.empty()) continue;
+      b->gzip_parts.push_back(p->deflate);
+      crc = crc32_combine(crc, p->crc, static_cast<z_off_t>(p->identity.size()));
+    }
+    owner->tail.assign(kFinalEmptyBlock, sizeof(kFinalEmptyBlock));
+    PutLe32(static_cast<uint32_t>(crc), &owner->tail);
+    PutLe32(static_cast<uint32_t>(plain), &owner->tail);
+    b->gzip_parts.push_back(owner->tail);
+    if (with_zstd) {
+      std::string joined;
+      joined.reserve(plain);
+      for (const auto& p : owner->pieces) joined += p->identity;
+      b->zstd = Compress(Coding::kZstd, joined, kZstdLevel);
+      if (b->zstd.empty()) return nullptr;
+    }
   }
-  b->gzip.append(kFinalEmptyBlock, sizeof(kFinalEmptyBlock));
-  PutLe32(static_cast<uint32_t>(crc), &b->gzip);
-  PutLe32(static_cast<uint32_t>(plain), &b->gzip);
-  if (!with_zstd) return b;
-  b->zstd = Compress(Coding::kZstd, b->identity, kZstdLevel);
-  if (b->zstd.empty()) return nullptr;
+  b->parts_owner = std::move(owner);
   return b;
 }
 

@@ -73,7 +73,7 @@ std::string Zstd(std::string_view data, int level) {
 
 }  // namespace
 
-Coding ChooseCoding(std::string_view accept) {
+Coding ChooseCoding(std::string_view accept, bool zstd_available) {
   double gzip = 0, zstd = 0, star = -1;
   bool gzip_named = false;
   while (!accept.empty()) {
@@ -93,6 +93,7 @@ Coding ChooseCoding(std::string_view accept) {
     }
   }
   if (!gzip_named && star > 0) gzip = star;
+  if (!zstd_available) zstd = 0;
   if (zstd > 0 && zstd >= gzip) return Coding::kZstd;
   if (gzip > 0) return Coding::kGzip;
   if (zstd > 0) return Coding::kZstd;
@@ -129,6 +130,41 @@ std::string Compress(Coding c, std::string_view data, int level) {
       break;
   }
   return {};
+}
+
+size_t EncodedBody::size() const {
+  if (!in_parts()) return identity.size();
+  size_t n = 0;
+  for (std::string_view p : identity_parts) n += p.size();
+  return n;
+}
+
+Coding EncodedBody::Parts(Coding c, std::vector<std::string_view>* out) const {
+  out->clear();
+  if (in_parts()) {
+    if (c == Coding::kZstd && !zstd.empty()) {
+      out->push_back(zstd);
+      return Coding::kZstd;
+    }
+    const bool gz = c == Coding::kGzip && !gzip_parts.empty();
+    const auto& parts = gz ? gzip_parts : identity_parts;
+    for (std::string_view p : parts)
+      if (!p.empty()) out->push_back(p);
+    return gz ? Coding::kGzip : Coding::kIdentity;
+  }
+  const std::string& bytes = For(c);
+  out->push_back(bytes);
+  if (&bytes == &gzip) return Coding::kGzip;
+  if (&bytes == &zstd) return Coding::kZstd;
+  return Coding::kIdentity;
+}
+
+std::string EncodedBody::Joined(Coding c) const {
+  std::vector<std::string_view> parts;
+  Parts(c, &parts);
+  std::string out;
+  for (std::string_view p : parts) out += p;
+  return out;
 }
 
 const std::string& EncodedBody::For(Coding c) const {

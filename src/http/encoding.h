@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace grove::http {
 
@@ -17,7 +18,8 @@ constexpr size_t kMinCompressBytes = 1024;
 
 // The coding to send given the request's Accept-Encoding value: zstd when accepted (smaller and
 // cheaper), else gzip, else identity. Codings with q=0 are refused; "*" stands for gzip.
-Coding ChooseCoding(std::string_view accept_encoding);
+// Without |zstd_available| (a body kept without zstd) the choice is between gzip and identity.
+Coding ChooseCoding(std::string_view accept_encoding, bool zstd_available = true);
 const char* CodingName(Coding c);  // "gzip", "zstd", "" for identity
 
 // True for the types worth compressing: text/*, JSON, JavaScript, SVG.
@@ -32,6 +34,21 @@ struct EncodedBody {
   std::string identity;
   std::string gzip;
   std::string zstd;
+  // Or a body kept in parts (http/encoded_pieces.h): the body is the concatenation of
+  // |identity_parts| (gzip: of |gzip_parts|, empty when too small to compress), views into
+  // what |parts_owner| keeps alive, and |zstd| only when made for a client that reads no gzip.
+  // Sent part after part: a change to one part costs that part, never a copy of the whole.
+  std::vector<std::string_view> identity_parts, gzip_parts;
+  std::shared_ptr<const void> parts_owner;
+
+  bool in_parts() const { return parts_owner != nullptr; }
+  size_t size() const;  // of the identity
+  // The bytes to send for |c| (the identity when the body has no such coding), in order, and
+  // the coding they are in.
+  Coding Parts(Coding c, std::vector<std::string_view>* out) const;
+  // The same bytes joined (tests, small bodies).
+  std::string Joined(Coding c) const;
+  // A whole (not in parts) body's bytes for |c|, or its identity when it has no such coding.
   const std::string& For(Coding c) const;
 };
 // Compresses |identity| both ways (at stronger levels than per-request compression, as it is

@@ -198,6 +198,38 @@ class SocketSink : public StreamSink, public std::enable_shared_from_this<Socket
   std::array<char, 512> scratch_;
 };
 
+// A Beast body made of parts (EncodedBody's): sent with gathered writes, never joined.
+struct PartsBody {
+  struct value_type {
+    std::vector<std::string_view> parts;
+  };
+  static std::uint64_t size(const value_type& v) {
+    std::uint64_t n = 0;
+    for (std::string_view p : v.parts) n += p.size();
+    return n;
+  }
+  class writer {
+   public:
+    using const_buffers_type = std::vector<asio::const_buffer>;
+    template <bool isRequest, class Fields>
+    writer(const bhttp::header<isRequest, Fields>&, const value_type& v) {
+      buffers_.reserve(v.parts.size());
+      for (std::string_view p : v.parts) buffers_.emplace_back(p.data(), p.size());
+    }
+    void init(beast::error_code& ec) { ec = {}; }
+    boost::optional<std::pair<const_buffers_type, bool>> get(beast::error_code& ec) {
+      ec = {};
+      if (done_ || buffers_.empty()) return boost::none;
+      done_ = true;
+      return std::make_pair(buffers_, false);
+    }
+
+   private:
+    const_buffers_type buffers_;
+    bool done_ = false;
+  };
+};
+
 // One keep-alive HTTP connection: read a request, route it, write the answer, repeat.
 class Session : public std::enable_shared_from_this<Session> {
  public:
@@ -250,6 +282,7 @@ class Session : public std::enable_shared_from_this<Session> {
     version_ = msg.version();
     Request req = FromBeast(std::move(msg), remote_);
     coding_ = ChooseCoding(req.Header("accept-encoding"));
+    coding_without_zstd_ = ChooseCoding(req.Header("accept-encoding"), false);
 
     int status = 404;
     const Handler* handler = server_->router.Match(&req, &status);
@@ -286,7 +319,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // whose form depends on Accept-Encoding with Vary so that caches keep them apart.
   static void Encode(Response* resp, Coding coding) {
     if (resp->on_stream || resp->headers.count("Content-Encoding")) return;
-    const size_t size = resp->encoded ? resp->encoded->identity.size() : resp->body.size();
+    const size_t size = resp->encoded ? resp->encoded->size() : resp->body.size();
     if (size < kMinCompressBytes || !Compressible(resp->content_type)) return;
     resp->headers["Vary"] = "Accept-Encoding";
     if (resp->encoded || coding == Coding::kIdentity) return;  // encoded: chosen in WriteNow
@@ -299,12 +332,14 @@ class Session : public std::enable_shared_from_this<Session> {
   void WriteNow(Response resp, bool keep_alive) {
     if (resp.on_stream) return StartStream(std::move(resp));
     if (resp.encoded) {
-      // A shared body: sent from the cache's memory, which the write keeps alive.
+      // A shared body: sent from the cache's memory, part after part, which the write keeps
+      // alive.
       auto shared = std::move(resp.encoded);
-      const std::string& bytes = shared->For(coding_);
-      if (&bytes != &shared->identity) resp.headers["Content-Encoding"] = CodingName(coding_);
-      auto res = std::make_shared<bhttp::response<bhttp::span_body<const char>>>();
-      res->body() = bhttp::span_body<const char>::value_type(bytes.data(), bytes.size());
+      auto res = std::make_shared<bhttp::response<PartsBody>>();
+      const Coding sent =
+          shared->Parts(shared->in_parts() && shared->zstd.empty() ? coding_without_zstd_ : coding_,
+                        &res->body().parts);
+      if (sent != Coding::kIdentity) resp.headers["Content-Encoding"] = CodingName(sent);
       return Send(std::move(res), resp, keep_alive, std::move(shared));
     }
     auto res = std::make_shared<bhttp::response<bhttp::string_body>>();
@@ -360,7 +395,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string remote_;
   bool keep_alive_ = true;
   unsigned version_ = 11;
-  Coding coding_ = Coding::kIdentity;  // what the current request's client accepts
+  Coding coding_ = Coding::kIdentity;               // what the current request's client accepts
+  Coding coding_without_zstd_ = Coding::kIdentity;  // the same for a body without zstd
 };
 
 }  // namespace

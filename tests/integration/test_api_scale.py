@@ -181,6 +181,31 @@ class WholeListTests(GroveTestCase):
             self.assertEqual(unzstd(packed), plain)
         return json.loads(plain)
 
+    def test_a_browser_gets_the_whole_list_as_gzip_pieces_that_follow_changes(self):
+        """A browser says it reads zstd and gzip: the whole list (kept as deflated pieces, a
+        change re-deflating one) goes out in gzip, one valid member whose length is announced;
+        a page with a limit, made whole per change, still goes out in zstd."""
+        g = self.g
+        browser = "gzip, deflate, br, zstd"
+        for n, name in enumerate([None, "m-000", "m-070"]):
+            if name:
+                g.wait_request(g.force(name))
+            for path in ("/api/v1/builders", "/api/v1/builders?view=summary"):
+                _, plain, _ = fetch(g, path)
+                status, packed, headers = fetch(g, path, browser)
+                self.assertEqual(status, 200)
+                self.assertEqual(headers["Content-Encoding"], "gzip", (n, path))
+                self.assertEqual(int(headers["Content-Length"]), len(packed))
+                self.assertEqual(headers["Vary"], "Accept-Encoding")
+                self.assertEqual(gzip.decompress(packed), plain, (n, path))
+                if name:
+                    entry = {b["name"]: b for b in json.loads(plain)}[name]
+                    self.assertEqual(entry["recent_builds"][0]["state"], "finished", (n, path))
+        if shutil.which("zstd"):
+            status, packed, headers = fetch(g, "/api/v1/builders?limit=50", browser)
+            self.assertEqual(headers["Content-Encoding"], "zstd")
+            self.assertEqual(len(json.loads(unzstd(packed))), 50)
+
     def test_the_whole_list_follows_changes_in_every_coding(self):
         g = self.g
         self.assertEqual(len(self.whole()), MANY)

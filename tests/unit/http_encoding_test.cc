@@ -103,29 +103,47 @@ TEST(HttpEncoding, PiecesJoinIntoOneBodyInEveryCoding) {
   }
   auto body = JoinEncodedPieces(pieces);
   ASSERT_TRUE(body);
-  EXPECT_EQ(body->identity, all);
-  EXPECT_EQ(Gunzip(body->For(Coding::kGzip)), all);
-  EXPECT_EQ(Unzstd(body->For(Coding::kZstd)), all);
-  // One zstd frame: not every client reads past the first.
-  EXPECT_EQ(ZSTD_findFrameCompressedSize(body->zstd.data(), body->zstd.size()), body->zstd.size());
-  EXPECT_LT(body->gzip.size(), all.size() / 4);
+  ASSERT_TRUE(body->in_parts());
+  EXPECT_EQ(body->size(), all.size());
+  EXPECT_EQ(body->Joined(Coding::kIdentity), all);
+  EXPECT_EQ(Gunzip(body->Joined(Coding::kGzip)), all);
+  EXPECT_LT(body->Joined(Coding::kGzip).size(), all.size() / 4);
+  // No zstd (it would be a pass over the whole body per change): the identity, which a server
+  // sends only to a client that reads neither (ChooseCoding without zstd).
+  std::vector<std::string_view> parts;
+  EXPECT_EQ(body->Parts(Coding::kZstd, &parts), Coding::kIdentity);
+  EXPECT_EQ(ChooseCoding("gzip, deflate, br, zstd", /*zstd_available=*/false), Coding::kGzip);
+  EXPECT_EQ(ChooseCoding("zstd", /*zstd_available=*/false), Coding::kIdentity);
+  // The parts are the pieces' own bytes, not a copy: a change costs its piece only.
+  EXPECT_EQ(body->Parts(Coding::kGzip, &parts), Coding::kGzip);
+  EXPECT_EQ(parts[1].data(), pieces[0]->deflate.data());
+  body->Parts(Coding::kIdentity, &parts);
+  EXPECT_EQ(parts[0].data(), pieces[0]->identity.data());
 
   // The same pieces in another order and one twice: still a valid answer.
   std::vector<std::shared_ptr<const EncodedPiece>> again = {pieces[3], pieces[2], pieces[3]};
   const std::string expect = texts[3] + texts[2] + texts[3];
   auto other = JoinEncodedPieces(again);
-  EXPECT_EQ(Gunzip(other->For(Coding::kGzip)), expect);
-  EXPECT_EQ(Unzstd(other->For(Coding::kZstd)), expect);
+  EXPECT_EQ(Gunzip(other->Joined(Coding::kGzip)), expect);
+  EXPECT_EQ(other->Joined(Coding::kIdentity), expect);
 
-  // Without zstd (the client does not read it): gzip only.
-  auto gzip_only = JoinEncodedPieces(pieces, /*with_zstd=*/false);
-  EXPECT_EQ(Gunzip(gzip_only->For(Coding::kGzip)), all);
-  EXPECT_EQ(&gzip_only->For(Coding::kZstd), &gzip_only->identity);
+  // For a client that reads zstd but no gzip: one zstd frame of the whole (not every client
+  // reads past the first).
+  auto with_zstd = JoinEncodedPieces(pieces, /*with_zstd=*/true);
+  EXPECT_EQ(with_zstd->Parts(Coding::kZstd, &parts), Coding::kZstd);
+  ASSERT_EQ(parts.size(), 1u);
+  EXPECT_EQ(Unzstd(std::string(parts[0])), all);
+  EXPECT_EQ(ZSTD_findFrameCompressedSize(parts[0].data(), parts[0].size()), parts[0].size());
+  EXPECT_EQ(Gunzip(with_zstd->Joined(Coding::kGzip)), all);
+
+  // The body keeps its pieces alive.
+  auto kept = JoinEncodedPieces({MakeEncodedPiece(std::string(5000, 'y'))});
+  EXPECT_EQ(Gunzip(kept->Joined(Coding::kGzip)), std::string(5000, 'y'));
 
   // Small joins are kept as they are, as MakeEncodedBody does.
   auto small = JoinEncodedPieces({MakeEncodedPiece("["), MakeEncodedPiece("]")});
-  EXPECT_EQ(small->identity, "[]");
-  EXPECT_EQ(&small->For(Coding::kGzip), &small->identity);
+  EXPECT_EQ(small->Joined(Coding::kIdentity), "[]");
+  EXPECT_EQ(small->Parts(Coding::kGzip, &parts), Coding::kIdentity);
 }
 
 }  // namespace
