@@ -190,17 +190,22 @@ void AmqpBroker::Stop() {
 }
 
 void AmqpBroker::PublishJob(const std::vector<std::string>& tags, Json msg) {
-  std::string q = JobQueueFor(tags);
   // The message is the job object itself (what a third party may publish too).
-  Json job = msg.contains("job") ? msg["job"] : msg;
+  const Json& job = msg.contains("job") ? msg["job"] : msg;
+  PublishJobText(tags, job.dump(), StringOr(job, "builder").rfind(kConsumerBuilderPrefix, 0) == 0);
+}
+
+void AmqpBroker::PublishJobText(const std::vector<std::string>& tags, std::string job_text,
+                                bool consumer) {
+  std::string q = JobQueueFor(tags);
   // The queue is declared before the first job of each connection goes to it: a builder added
   // by a reconfig may have a tag set no queue existed for, and RabbitMQ drops what it cannot
   // route.
-  Outgoing out{kJobsExchange, q, job.dump(), nullptr};
+  Outgoing out{kJobsExchange, q, std::move(job_text), nullptr};
   out.needs = q;
   // Consumer jobs that pile up travel several to a message, when every worker takes that: the
   // broker's work is per message, and a consumer job is small and short.
-  if (state_->batch_jobs && StringOr(job, "builder").rfind(kConsumerBuilderPrefix, 0) == 0) {
+  if (state_->batch_jobs && consumer) {
     out.merge_key = q;
     out.merge_max_count = kMaxJobsPerMessage;
     out.merge_max_bytes = kMaxJobBatchBytes;

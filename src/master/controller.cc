@@ -92,6 +92,7 @@ Controller::~Controller() {
 void Controller::Reconfigure(std::shared_ptr<const Config> config) {
   core_.Post([this, config = std::move(config)](Txn& txn) {
     config_ = config;
+    steps_text_.clear();
     for (const auto& wc : config_->workers) {
       if (auto* w = workers_.Find(wc.name)) w->tags = {wc.tags.begin(), wc.tags.end()};
     }
@@ -173,6 +174,7 @@ Status Controller::ReloadAfterRollback(Store& store, bool takeover) {
   queue_ = JobQueue();
   for (const auto& r : queued) queue_.Add({r.id, r.priority, r.builder});
   deferred_.clear();  // rolled back with the batch
+  ends_ = BatchedEnds();
   std::map<JobKey, ActiveJob> before = std::move(active_);
   std::map<JobKey, Orphan> orphans_before = std::move(orphans_);
   active_.clear();
@@ -356,6 +358,7 @@ void Controller::OnMessages(ConnId conn, const std::string& worker, std::vector<
   core_.Post([this, conn, worker, msgs = std::move(msgs)](Txn& txn) mutable {
     ConnectedWorker* w = workers_.Find(worker);
     if (!w || w->conn != conn) return;
+    if (!ends_.empty()) FlushEnds(txn);  // left by a batch an exception cut short
     const int64_t now = NowMs();
     w->last_seen = now;
     // RabbitMQ delivers what it requeued after later messages: one batch may hold several
@@ -497,6 +500,8 @@ Status Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev) {
       StartStepOf(txn, key, job, w.name, e, now);
       break;
     case EventType::kLog: {
+      // A chunk needs its step's row: a step ended in this batch is written first.
+      if (!ends_.steps.empty()) FlushEnds(txn);
       const int64_t build_id = EnsureBuild(txn, key, job, w.name);
       // A chunk grows its step's row: the row is written first.
       if (job.pending_step) WriteDeferred(txn, job);
@@ -517,21 +522,24 @@ Status Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev) {
       break;
     }
     case EventType::kJobFinished: {
+      Result r = ParseResult(e.result).value_or(Result::kException);
+      // The usual end (a job that is not handed back, no notifier reading the build's end in
+      // this transaction) is written with the batch's other ends: a few rows per statement.
+      const bool batch = r != Result::kRetry && !(notices_ && !config_->notify.empty());
       if (e.has_step_result) {
         // Merged: the last step's end first, as if its step.finished had come.
         bool applied = true;
-        Status fs = FinishStepOf(txn, w, key, job, e, e.step_result, now, &applied);
+        Status fs = FinishStepOf(txn, w, key, job, e, e.step_result, now, &applied, batch);
         if (!applied) return fs;
       }
       EnsureBuild(txn, key, job, w.name);
-      Result r = ParseResult(e.result).value_or(Result::kException);
       if (r == Result::kRetry) {
         // Handed back by a stopping worker: the next attempt runs now, elsewhere (the worker
         // takes nothing new until it reconnects).
         w.paused = true;
         LoseJob(txn, key, "worker " + w.name + " stopped and handed it back");
       } else {
-        FinishJob(txn, key, r);
+        FinishJob(txn, key, r, batch);
       }
       break;
     }
@@ -565,7 +573,7 @@ void Controller::StartStepOf(Txn& txn, const JobKey& key, ActiveJob& job, const 
 
 Status Controller::FinishStepOf(Txn& txn, ConnectedWorker& w, const JobKey& key, ActiveJob& job,
                                 const EventView& e, std::string_view result, int64_t now,
-                                bool* applied) {
+                                bool* applied, bool batch) {
   Store& store = txn.store();
   const int step = e.step;
   const int64_t build_id = EnsureBuild(txn, key, job, w.name);
@@ -593,7 +601,11 @@ Status Controller::FinishStepOf(Txn& txn, ConnectedWorker& w, const JobKey& key,
     s.finished_at = now;
     // A consume step's result (docs/protocol.md) is stored with the step's end.
     if (e.result_json && build_id) s.result_json = MaskJob(job, *e.result_json);
-    st = store.RecordStep(s);
+    // Batched unless its report writes more of the step (tests) or it is there twice (a resend).
+    if (batch && build_id && !e.tests && ends_.step_keys.insert({build_id, step}).second)
+      ends_.steps.push_back(std::move(s));
+    else
+      st = store.RecordStep(s);
   } else if (e.result_json && build_id) {
     st = store.FinishStepWithResult(build_id, step, r, now, MaskJob(job, *e.result_json));
   } else {
@@ -645,6 +657,24 @@ void Controller::FlushDeferred(Txn& txn) {
     WriteDeferred(txn, it->second);
   }
   deferred_.clear();
+  FlushEnds(txn);
+}
+
+void Controller::FlushEnds(Txn& txn) {
+  if (ends_.empty()) return;
+  BatchedEnds ends = std::move(ends_);
+  ends_ = BatchedEnds();
+  Store& store = txn.store();
+  // As the rows one at a time were: a refused write is logged (nothing retries it), a failed
+  // one dooms the transaction (the batch comes again).
+  if (Status st = store.RecordSteps(ends.steps); !st.ok())
+    spdlog::warn("cannot store the end of {} steps: {}", ends.steps.size(), st.message());
+  if (Status st = store.FinishBuildsWith(ends.builds); !st.ok())
+    spdlog::warn("cannot store the end of {} builds: {}", ends.builds.size(), st.message());
+  for (const auto& [end, ids] : ends.requests) {
+    if (Status st = store.FinishRequests(ids, static_cast<Result>(end.first), end.second); !st.ok())
+      spdlog::warn("cannot store the end of {} requests: {}", ids.size(), st.message());
+  }
 }
 
 // A JSON chunk ("data") is masked and compressed here; a binary frame's ("zdata", checked and
@@ -753,13 +783,16 @@ void Controller::AnnounceBuildStarted(Txn& txn, const BuildRecord& b, int64_t re
                {"state", "running"}});
 }
 
-void Controller::FinishJob(Txn& txn, const JobKey& key, Result result) {
+void Controller::FinishJob(Txn& txn, const JobKey& key, Result result, bool batch) {
   auto it = active_.find(key);
   if (it == active_.end()) return;
   const int64_t now = NowMs();
   ActiveJob& job = it->second;
   if (job.pending_step) WriteDeferred(txn, job);  // a step that never ended (still stored)
-  if (job.build_id) {
+  if (batch && job.build_id && job.properties.is_object()) {
+    // The build's worker and properties as the batch left them (the job goes: moved).
+    ends_.builds.push_back({job.build_id, result, now, job.worker, std::move(job.properties)});
+  } else if (job.build_id) {
     // The worker and properties the batch changed go with the end: one write.
     (void)(job.build_dirty
                ? txn.store().FinishBuildWith(job.build_id, job.worker, job.properties, result, now)
@@ -771,7 +804,10 @@ void Controller::FinishJob(Txn& txn, const JobKey& key, Result result) {
     metrics::BuildFinished(b, r, s);
   });
   QueueNotices(txn, it->second.build_id, "finished");
-  (void)txn.store().FinishRequest(key.request, result, now);
+  if (batch)
+    ends_.requests[{static_cast<int>(result), now}].push_back(key.request);
+  else
+    (void)txn.store().FinishRequest(key.request, result, now);
   Notify(txn, {{"type", "build"},
                {"id", it->second.build_id},
                {"request", key.request},
@@ -942,7 +978,7 @@ bool Controller::ClaimQueued(Txn& txn, int64_t request_id, const std::string& wo
 }
 
 void Controller::MakeJob(Txn& txn, const JobKey& key, ActiveJob& active, const BuilderConfig& bc,
-                         JobSpec* job, const RequestRecord* claimed) {
+                         JobSpec* job, const RequestRecord* claimed, bool with_steps) {
   RequestRecord read;
   if (!claimed) (void)txn.store().GetRequest(key.request, &read);
   const RequestRecord& req = claimed ? *claimed : read;
@@ -952,7 +988,7 @@ void Controller::MakeJob(Txn& txn, const JobKey& key, ActiveJob& active, const B
   job->source = req.source;
   job->properties = bc.properties;
   for (auto& [k, v] : req.properties.items()) job->properties[k] = v;
-  job->steps = bc.steps;
+  if (with_steps) job->steps = bc.steps;
   if (job_token_) job->api_token = job_token_(key.request, key.attempt);
   PrepareJob(txn, key, active, bc, req, job);  // allocates the build: buildnumber is known
 }

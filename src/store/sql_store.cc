@@ -14,6 +14,7 @@
 #include "store/pg_log_batch.h"
 #include "store/sql_changes.h"
 #include "store/sql_cluster.h"
+#include "store/sql_job_batch.h"
 #include "store/sql_log_append.h"
 #include "store/sql_notify.h"
 #include "store/sql_pipeline.h"
@@ -558,7 +559,8 @@ class SqlStore final : public Store {
       if (b.state.empty()) b.state = "running";
       const int64_t number = numbers[b.builder].second++;
       Query q;
-      GROVE_RETURN_IF_ERROR(db_->Prepare(kInsertBuild, &q));
+      // Without RETURNING on SQLite (PrepareInsert): no temporary table per build.
+      GROVE_RETURN_IF_ERROR(db_->PrepareInsert(kInsertBuild, &q));
       q.Bind(1, b.request_id)
           .Bind(2, b.attempt)
           .Bind(3, b.builder)
@@ -569,10 +571,10 @@ class SqlStore final : public Store {
           .Bind(8, b.started_at)
           .Bind(9, b.finished_at)
           .Bind(10, Dump(b.properties));
-      bool row = false;
-      GROVE_RETURN_IF_ERROR(q.Step(&row));
-      if (row) {
-        b.id = q.Int(0);
+      int64_t id = 0;
+      GROVE_RETURN_IF_ERROR(q.RunInsert(&id));
+      if (id != 0) {
+        b.id = id;
         b.number = number;
         continue;
       }
@@ -1028,6 +1030,19 @@ class SqlStore final : public Store {
     return sql_pipeline::AdoptBuild(*db_, build_id, worker, properties);
   }
   Status RecordStep(const StepRecord& s) override { return sql_pipeline::RecordStep(*db_, s); }
+  Status RecordSteps(const std::vector<StepRecord>& steps) override {
+    return sql_job_batch::RecordSteps(*db_, steps);
+  }
+  Status FinishBuildsWith(const std::vector<BuildEnd>& ends) override {
+    return sql_job_batch::FinishBuildsWith(*db_, ends);
+  }
+  Status FinishRequests(const std::vector<int64_t>& ids, Result result, int64_t now) override {
+    return sql_job_batch::FinishRequests(*db_, ids, result, now);
+  }
+  Status ClaimFreshRequests(const std::vector<int64_t>& ids, const std::string& worker, int64_t now,
+                            std::vector<int64_t>* claimed) override {
+    return sql_job_batch::ClaimFreshRequests(*db_, ids, worker, now, master_, claimed);
+  }
   Status FinishBuildWith(int64_t build_id, const std::string& worker, const Json& properties,
                          Result result, int64_t now) override {
     return sql_pipeline::FinishBuildWith(*db_, build_id, worker, properties, result, now);
