@@ -102,9 +102,9 @@ std::string FinishRequestsSql(size_t n) {
 // As sql_pipeline::RecordStep, without its check that the build exists (the caller's builds
 // are running: they exist).
 std::string RecordStepsSql(size_t n) {
-  return "INSERT INTO steps (build_id, idx, name, state, result, started_at, finished_at, "
-         "result_json) VALUES " +
-         Placeholders(n, 1, 7) +
+  return "INSERT INTO steps (build_id, idx, name, result, started_at, finished_at, result_json, "
+         "state) VALUES " +
+         Placeholders(n, 1, 7, "", ", 'finished'") +
          " ON CONFLICT (build_id, idx) DO UPDATE SET state = 'finished', "
          "result = excluded.result, finished_at = excluded.finished_at, "
          "result_json = COALESCE(excluded.result_json, steps.result_json)";
