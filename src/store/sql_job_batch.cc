@@ -118,6 +118,16 @@ std::string FinishBuildsSql(size_t n) {
          Placeholders(n, 1, 5) + ") AS v WHERE builds.id = v.column1";
 }
 
+// StartBuild's insert for several builds: a row only where the request exists, none where the
+// attempt has a build already.
+std::string InsertBuildsSql(size_t n) {
+  return "INSERT INTO builds (request_id, attempt, builder, number, worker, state, result, "
+         "started_at, finished_at, properties) SELECT * FROM (VALUES " +
+         Placeholders(n, 1, 10) +
+         ") AS v WHERE EXISTS (SELECT 1 FROM requests WHERE requests.id = v.column1) "
+         "ON CONFLICT (request_id, attempt) DO NOTHING RETURNING id, request_id";
+}
+
 // Runs |run(from, rows)| over [0, total) in the row counts of kRowsPerStatement.
 template <typename Run>
 Status InRowChunks(size_t total, Run run) {
@@ -187,6 +197,42 @@ Status FinishBuildsWith(sql::Db& db, const std::vector<Store::BuildEnd>& ends) {
           .Bind(p + 5, Dump(e.properties));
     }
     return q.Run();
+  });
+}
+
+Status InsertBuilds(sql::Db& db, std::vector<BuildRecord>* builds,
+                    const std::vector<int64_t>& numbers) {
+  std::vector<BuildRecord>& all = *builds;
+  return InRowChunks(all.size(), [&](size_t from, size_t rows) {
+    Query q;
+    GROVE_RETURN_IF_ERROR(db.Prepare(Shape<InsertBuildsSql>(kRowsPerStatement, rows), &q));
+    for (size_t i = 0; i < rows; ++i) {
+      const BuildRecord& b = all[from + i];
+      const int p = static_cast<int>(i * 10);
+      q.Bind(p + 1, b.request_id)
+          .Bind(p + 2, int64_t{b.attempt})
+          .Bind(p + 3, b.builder)
+          .Bind(p + 4, numbers[from + i])
+          .Bind(p + 5, b.worker)
+          .Bind(p + 6, b.state)
+          .Bind(p + 7, int64_t{b.result})
+          .Bind(p + 8, b.started_at)
+          .Bind(p + 9, b.finished_at)
+          .Bind(p + 10, Dump(b.properties));
+    }
+    for (;;) {
+      bool row = false;
+      GROVE_RETURN_IF_ERROR(q.Step(&row));
+      if (!row) break;
+      const int64_t id = q.Int(0), request = q.Int(1);
+      for (size_t i = from; i < from + rows; ++i) {
+        if (all[i].request_id != request || all[i].id != 0) continue;
+        all[i].id = id;
+        all[i].number = numbers[i];
+        break;
+      }
+    }
+    return Status::Ok();
   });
 }
 

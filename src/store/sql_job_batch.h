@@ -13,6 +13,10 @@ namespace grove::sql_job_batch {
 
 Status ClaimFreshRequests(sql::Db& db, const std::vector<int64_t>& ids, const std::string& worker,
                           int64_t now, const std::string& master, std::vector<int64_t>* claimed);
+// StartBuild's insert for each of |builds| (ids 0), with |numbers| (one each): the inserted get
+// their id and number; one whose request is missing or whose attempt has a build keeps id 0.
+Status InsertBuilds(sql::Db& db, std::vector<BuildRecord>* builds,
+                    const std::vector<int64_t>& numbers);
 Status RecordSteps(sql::Db& db, const std::vector<StepRecord>& steps);
 Status FinishBuildsWith(sql::Db& db, const std::vector<Store::BuildEnd>& ends);
 Status FinishRequests(sql::Db& db, const std::vector<int64_t>& ids, Result result, int64_t now);

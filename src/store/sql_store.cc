@@ -543,7 +543,7 @@ class SqlStore final : public Store {
   }
 
   Status StartBuilds(std::vector<BuildRecord>* builds) override {
-    // The numbers first, one statement per builder; then each build, as StartBuild inserts it.
+    // The numbers first, one statement per builder; then the builds, as StartBuild inserts them.
     std::map<std::string, std::pair<int64_t, int64_t>> numbers;  // builder -> (count, next)
     for (const BuildRecord& b : *builds) ++numbers[b.builder].first;
     for (auto& [builder, range] : numbers) {
@@ -554,31 +554,18 @@ class SqlStore final : public Store {
       GROVE_RETURN_IF_ERROR(StepReturning(num, &last, "build numbers"));
       range.second = last - range.first + 1;
     }
+    std::vector<int64_t> taken;
+    taken.reserve(builds->size());
     for (BuildRecord& b : *builds) {
       if (b.builder.empty()) return Status::Invalid("store: a build needs a builder");
       if (b.state.empty()) b.state = "running";
-      const int64_t number = numbers[b.builder].second++;
-      Query q;
-      // Without RETURNING on SQLite (PrepareInsert): no temporary table per build.
-      GROVE_RETURN_IF_ERROR(db_->PrepareInsert(kInsertBuild, &q));
-      q.Bind(1, b.request_id)
-          .Bind(2, b.attempt)
-          .Bind(3, b.builder)
-          .Bind(4, number)
-          .Bind(5, b.worker)
-          .Bind(6, b.state)
-          .Bind(7, b.result)
-          .Bind(8, b.started_at)
-          .Bind(9, b.finished_at)
-          .Bind(10, Dump(b.properties));
-      int64_t id = 0;
-      GROVE_RETURN_IF_ERROR(q.RunInsert(&id));
-      if (id != 0) {
-        b.id = id;
-        b.number = number;
-        continue;
-      }
-      q.Reset();
+      b.id = 0;
+      taken.push_back(numbers[b.builder].second++);
+    }
+    // Several rows per statement (sql_job_batch.cc).
+    GROVE_RETURN_IF_ERROR(sql_job_batch::InsertBuilds(*db_, builds, taken));
+    for (BuildRecord& b : *builds) {
+      if (b.id != 0) continue;
       // The attempt had a build (it is the one), or the request is missing (none).
       if (!FindBuild(b.request_id, b.attempt, &b).ok()) b.id = 0;
       GROVE_RETURN_IF_ERROR(db_->TransactionStatus());
