@@ -512,7 +512,7 @@ Status Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev) {
         GROVE_RETURN_IF_ERROR(store.NextLogSeq(build_id, e.step, &next));
         if (next < e.seq) return MissingLogChunks(txn, w, key, job, e.step, next, e.seq);
       }
-      Notify(txn, {{"type", "log"}, {"build", job.build_id}, {"step", e.step}});
+      if (Live(txn)) Notify(txn, {{"type", "log"}, {"build", job.build_id}, {"step", e.step}});
       break;
     }
     case EventType::kStepFinished: {
@@ -558,7 +558,8 @@ void Controller::StartStepOf(Txn& txn, const JobKey& key, ActiveJob& job, const 
                              const EventView& e, int64_t now) {
   const int64_t build_id = EnsureBuild(txn, key, job, worker);
   job.step_started_at = now;
-  Notify(txn, {{"type", "step"}, {"build", build_id}, {"step", e.step}, {"state", "running"}});
+  if (Live(txn))
+    Notify(txn, {{"type", "step"}, {"build", build_id}, {"step", e.step}, {"state", "running"}});
   // A step started again (a resend) stays as first started, as the store's insert would keep it.
   if (job.pending_step && job.pending_step->idx == e.step) return;
   if (job.pending_step) WriteDeferred(txn, job);
@@ -617,11 +618,12 @@ Status Controller::FinishStepOf(Txn& txn, ConnectedWorker& w, const JobKey& key,
   if (job.step_started_at)
     RecordOnCommit(txn, [s = (now - job.step_started_at) / 1000.0] { metrics::StepFinished(s); });
   HandleStepReport(txn, key, job, e);
-  Notify(txn, {{"type", "step"},
-               {"build", job.build_id},
-               {"step", step},
-               {"state", "finished"},
-               {"result", std::string(ResultName(r))}});
+  if (Live(txn))
+    Notify(txn, {{"type", "step"},
+                 {"build", job.build_id},
+                 {"step", step},
+                 {"state", "finished"},
+                 {"result", std::string(ResultName(r))}});
   return txn.status();
 }
 
@@ -904,6 +906,20 @@ void Controller::SendCancel(ConnId conn, const JobKey& key) {
   broker_->Send(conn, msg);
 }
 
+bool Controller::Live(Txn& txn) {
+  if (!hub_) return false;
+  if (hub_->Listened()) return true;
+  if (!resync_armed_) {
+    resync_armed_ = true;
+    txn.AfterCommit([this, hub = hub_](const Status&) {
+      resync_armed_ = false;
+      // A page that subscribed while this transaction left its events out reads after it.
+      if (hub->Listened()) hub->Resync();
+    });
+  }
+  return false;
+}
+
 void Controller::Notify(Txn& txn, Json event) {
   if (!hub_) return;
   // One callback publishes all of a transaction's events, in order, at the place of the first
@@ -957,8 +973,9 @@ bool Controller::ClaimJob(Txn& txn, int64_t request_id, const BuilderConfig& bc,
   MakeJob(txn, key, active, bc, job, &req);
   if (req.submitted_at)
     RecordOnCommit(txn, [s = (NowMs() - req.submitted_at) / 1000.0] { metrics::QueueWait(s); });
-  Notify(txn,
-         {{"type", "request"}, {"id", request_id}, {"builder", bc.name}, {"state", "claimed"}});
+  if (Live(txn))
+    Notify(txn,
+           {{"type", "request"}, {"id", request_id}, {"builder", bc.name}, {"state", "claimed"}});
   return true;
 }
 
@@ -1116,7 +1133,8 @@ void Controller::Queued(Txn& txn, const RequestRecord& r) {
   }
   queue_.Add({r.id, r.priority, r.builder, std::move(fresh)});
   CollapseOlder(txn, r);
-  Notify(txn, {{"type", "request"}, {"id", r.id}, {"builder", r.builder}, {"state", "queued"}});
+  if (Live(txn))
+    Notify(txn, {{"type", "request"}, {"id", r.id}, {"builder", r.builder}, {"state", "queued"}});
 }
 
 void Controller::DescribeWorkers(std::function<void(Json)> done) {

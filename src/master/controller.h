@@ -298,6 +298,11 @@ class Controller : public BrokerListener {
   void SendCancel(ConnId conn, const JobKey& key);
   // Publishes |event| to the EventHub once |txn| is committed.
   void Notify(Txn& txn, Json event);
+  // Whether the events only pages read ("request", "step", "log") are worth making: false when
+  // no page nor other master listens (then, should a page subscribe before |txn| commits, it
+  // is told to read its data again after the commit).
+  bool Live(Txn& txn);
+  bool resync_armed_ = false;  // Live registered its after-commit check in the open transaction
   // The events of the open transaction, published after its commit (Notify). Core thread.
   std::vector<Json> pending_events_;
   // Queues the notifiers' notices about |build_id| ("started" | "finished") in |txn|, the

@@ -135,8 +135,9 @@ void Controller::ClaimBatchToQueues(Txn& txn, const std::vector<ToClaim>& batch)
     }
     if (req.submitted_at)
       RecordOnCommit(txn, [s = (now - req.submitted_at) / 1000.0] { metrics::QueueWait(s); });
-    Notify(txn,
-           {{"type", "request"}, {"id", req.id}, {"builder", req.builder}, {"state", "claimed"}});
+    if (Live(txn))
+      Notify(txn,
+             {{"type", "request"}, {"id", req.id}, {"builder", req.builder}, {"state", "claimed"}});
     JobSpec job;
     MakeJob(txn, key, active, bc, &job, &req, /*with_steps=*/false);
     PublishClaimed(txn, bc, job);
