@@ -125,7 +125,7 @@ std::string InsertBuildsSql(size_t n) {
          "started_at, finished_at, properties) SELECT * FROM (VALUES " +
          Placeholders(n, 1, 10) +
          ") AS v WHERE EXISTS (SELECT 1 FROM requests WHERE requests.id = v.column1) "
-         "ON CONFLICT (request_id, attempt) DO NOTHING RETURNING id, number";
+         "ON CONFLICT (request_id, attempt) DO NOTHING RETURNING id, request_id, number";
 }
 
 // Runs |run(from, rows)| over [0, total) in the row counts of kRowsPerStatement.
@@ -224,11 +224,11 @@ Status InsertBuilds(sql::Db& db, std::vector<BuildRecord>* builds,
       bool row = false;
       GROVE_RETURN_IF_ERROR(q.Step(&row));
       if (!row) break;
-      // Matched by number (each row has its own): the engine may insert the rows in any
-      // order, and of two rows for one attempt either may be the one inserted.
-      const int64_t id = q.Int(0), number = q.Int(1);
+      // Matched by request and number (numbers are per builder): the engine may insert the
+      // rows in any order, and of two rows for one attempt either may be the one inserted.
+      const int64_t id = q.Int(0), request = q.Int(1), number = q.Int(2);
       for (size_t i = from; i < from + rows; ++i) {
-        if (numbers[i] != number) continue;
+        if (all[i].request_id != request || numbers[i] != number) continue;
         all[i].id = id;
         all[i].number = number;
         break;

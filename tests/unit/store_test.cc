@@ -674,7 +674,7 @@ TEST_P(StoreTest, ClaimRequestRecordsAndStartBuildsTakeABatch) {
 // still queued at attempt 0 are claimed, and their builds start 32, 8 and 1 rows per statement.
 TEST_P(StoreTest, ClaimFreshRequestsAndManyBuildsInFewStatements) {
   std::vector<int64_t> ids;
-  for (int i = 0; i < 45; ++i) ids.push_back(AddRequest("linux"));
+  for (int i = 0; i < 45; ++i) ids.push_back(AddRequest(i % 5 == 4 ? "win32" : "linux"));
   RequestRecord taken;  // claimed before (another master): left out
   ASSERT_TRUE(store_->ClaimRequestRecord(ids[3], "", 1, &taken).ok());
   std::vector<int64_t> claimed;
@@ -695,7 +695,7 @@ TEST_P(StoreTest, ClaimFreshRequestsAndManyBuildsInFewStatements) {
     BuildRecord b;
     b.request_id = id;
     b.attempt = 1;
-    b.builder = "linux";
+    b.builder = (id - ids[0]) % 5 == 4 ? "win32" : "linux";  // numbered apart, same numbers
     b.properties = {{"k", id}};
     builds.push_back(b);
   }
@@ -708,11 +708,12 @@ TEST_P(StoreTest, ClaimFreshRequestsAndManyBuildsInFewStatements) {
     ASSERT_TRUE(store_->GetBuild(builds[i].id, &stored).ok());
     EXPECT_EQ(stored.request_id, builds[i].request_id);
     EXPECT_EQ(stored.number, builds[i].number);
+    EXPECT_EQ(stored.builder, builds[i].builder);
     EXPECT_EQ(stored.properties["k"], builds[i].request_id);
   }
   EXPECT_EQ(builds[20].id, builds[5].id);
   EXPECT_EQ(builds[0].number, 1);
-  EXPECT_EQ(builds[43].number, 44);
+  EXPECT_EQ(builds[3].number, 1);  // ids[4], win32's first
 }
 
 // The ends of a batch of jobs: as RecordStep, FinishBuildWith and FinishRequest row by row.
