@@ -189,29 +189,47 @@ void AmqpBroker::Stop() {
   if (s.publisher) s.publisher->Stop();
 }
 
-void AmqpBroker::PublishJob(const std::vector<std::string>& tags, Json msg) {
+namespace {
+
+// A job's message to its queue; |merge|: it may travel with others (consumer jobs).
+Outgoing JobOutgoing(const std::vector<std::string>& tags, std::string body, bool merge) {
   std::string q = JobQueueFor(tags);
-  // The message is the job object itself (what a third party may publish too).
-  // Moved out, not copied: a job's tree is a few dozen nodes.
-  auto it = msg.find("job");
-  Json job = it != msg.end() ? std::move(*it) : std::move(msg);
   // The queue is declared before the first job of each connection goes to it: a builder added
   // by a reconfig may have a tag set no queue existed for, and RabbitMQ drops what it cannot
   // route.
-  Outgoing out{kJobsExchange, q, "", nullptr};
+  Outgoing out{kJobsExchange, q, std::move(body), nullptr};
   out.needs = q;
   // Consumer jobs that pile up travel several to a message, when every worker takes that: the
   // broker's work is per message, and a consumer job is small and short.
-  auto builder = job.find("builder");
-  if (state_->batch_jobs && builder != job.end() && builder->is_string() &&
-      builder->get_ref<const std::string&>().rfind(kConsumerBuilderPrefix, 0) == 0) {
+  if (merge) {
     out.merge_key = q;
     out.merge_max_count = kMaxJobsPerMessage;
     out.merge_max_bytes = kMaxJobBatchBytes;
   }
+  return out;
+}
+
+}  // namespace
+
+void AmqpBroker::PublishJob(const std::vector<std::string>& tags, Json msg) {
+  // The message is the job object itself (what a third party may publish too). Moved out, not
+  // copied: a job's tree is a few dozen nodes.
+  auto it = msg.find("job");
+  Json job = it != msg.end() ? std::move(*it) : std::move(msg);
+  auto builder = job.find("builder");
+  const bool consumer =
+      builder != job.end() && builder->is_string() &&
+      builder->get_ref<const std::string&>().rfind(kConsumerBuilderPrefix, 0) == 0;
+  Outgoing out = JobOutgoing(tags, "", state_->batch_jobs && consumer);
   // Serialized by the publisher's thread: this one is the master's core loop.
   out.json = std::move(job);
   state_->publisher->Publish(std::move(out));
+}
+
+void AmqpBroker::PublishJobText(const std::vector<std::string>& tags, std::string job_text,
+                                bool consumer) {
+  state_->publisher->Publish(
+      JobOutgoing(tags, std::move(job_text), state_->batch_jobs && consumer));
 }
 
 void AmqpBroker::Send(ConnId conn, Json msg) {

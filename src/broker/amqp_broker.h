@@ -44,6 +44,8 @@ class AmqpBroker : public Broker {
   void Close(ConnId conn, const std::string& reason) override;
   bool RoutesJobs() const override { return true; }
   void PublishJob(const std::vector<std::string>& tags, Json msg) override;
+  void PublishJobText(const std::vector<std::string>& tags, std::string job_text,
+                      bool consumer) override;
 
   // The dead-letter queue (up to |limit| messages, oldest first; left in the queue), answered
   // from the broker's consumer thread: {"count": N, "messages": [{"exchange", "routing_key",

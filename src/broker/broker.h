@@ -47,6 +47,12 @@ class Broker {
   // its first event.
   virtual bool RoutesJobs() const { return false; }
   virtual void PublishJob(const std::vector<std::string>& /*tags*/, Json /*msg*/) {}
+  // PublishJob of a job already serialized: |job_text| is the job object's JSON (JobText, not
+  // the {"type": "job"} envelope); |consumer| when its builder is a consumer's.
+  virtual void PublishJobText(const std::vector<std::string>& tags, std::string job_text,
+                              bool /*consumer*/) {
+    PublishJob(tags, Json{{"type", "job"}, {"job", Json::parse(job_text)}});
+  }
   // Distributed mode: how many jobs wait (ready, taken by no worker) in each of |queues|, for
   // the on-demand pools. Answered on the broker's thread; a broker without queues answers an
   // empty map.

@@ -94,6 +94,7 @@ Controller::~Controller() {
 void Controller::Reconfigure(std::shared_ptr<const Config> config) {
   core_.Post([this, config = std::move(config)](Txn& txn) {
     config_ = config;
+    steps_text_.clear();
     for (const auto& wc : config_->workers) {
       if (auto* w = workers_.Find(wc.name)) w->tags = {wc.tags.begin(), wc.tags.end()};
     }
@@ -175,6 +176,7 @@ Status Controller::ReloadAfterRollback(Store& store, bool takeover) {
   queue_ = JobQueue();
   for (const auto& r : queued) queue_.Add({r.id, r.priority, r.builder});
   deferred_.clear();  // rolled back with the batch
+  ends_ = BatchedEnds();
   std::map<JobKey, ActiveJob> before = std::move(active_);
   std::map<JobKey, Orphan> orphans_before = std::move(orphans_);
   active_.clear();
@@ -358,6 +360,7 @@ void Controller::OnMessages(ConnId conn, const std::string& worker, std::vector<
   core_.Post([this, conn, worker, msgs = std::move(msgs)](Txn& txn) mutable {
     ConnectedWorker* w = workers_.Find(worker);
     if (!w || w->conn != conn) return;
+    if (!ends_.empty()) FlushEnds(txn);  // left by a batch an exception cut short
     const int64_t now = NowMs();
     w->last_seen = now;
     // RabbitMQ delivers what it requeued after later messages: one batch may hold several
@@ -501,6 +504,8 @@ Status Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev) {
       StartStepOf(txn, key, job, w.name, e, now);
       break;
     case EventType::kLog: {
+      // A chunk needs its step's row: a step ended in this batch is written first.
+      if (!ends_.steps.empty()) FlushEnds(txn);
       const int64_t build_id = EnsureBuild(txn, key, job, w.name);
       // A chunk grows its step's row: the row is written first.
       if (job.pending_step) WriteDeferred(txn, job);
@@ -511,7 +516,7 @@ Status Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev) {
         GROVE_RETURN_IF_ERROR(store.NextLogSeq(build_id, e.step, &next));
         if (next < e.seq) return MissingLogChunks(txn, w, key, job, e.step, next, e.seq);
       }
-      Notify(txn, {{"type", "log"}, {"build", job.build_id}, {"step", e.step}});
+      if (Live(txn)) Notify(txn, {{"type", "log"}, {"build", job.build_id}, {"step", e.step}});
       break;
     }
     case EventType::kStepFinished: {
@@ -521,21 +526,24 @@ Status Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev) {
       break;
     }
     case EventType::kJobFinished: {
+      Result r = ParseResult(e.result).value_or(Result::kException);
+      // The usual end (a job that is not handed back, no notifier reading the build's end in
+      // this transaction) is written with the batch's other ends: a few rows per statement.
+      const bool batch = r != Result::kRetry && !(notices_ && !config_->notify.empty());
       if (e.has_step_result) {
         // Merged: the last step's end first, as if its step.finished had come.
         bool applied = true;
-        Status fs = FinishStepOf(txn, w, key, job, e, e.step_result, now, &applied);
+        Status fs = FinishStepOf(txn, w, key, job, e, e.step_result, now, &applied, batch);
         if (!applied) return fs;
       }
       EnsureBuild(txn, key, job, w.name);
-      Result r = ParseResult(e.result).value_or(Result::kException);
       if (r == Result::kRetry) {
         // Handed back by a stopping worker: the next attempt runs now, elsewhere (the worker
         // takes nothing new until it reconnects).
         w.paused = true;
         LoseJob(txn, key, "worker " + w.name + " stopped and handed it back");
       } else {
-        FinishJob(txn, key, r);
+        FinishJob(txn, key, r, batch);
       }
       break;
     }
@@ -554,7 +562,8 @@ void Controller::StartStepOf(Txn& txn, const JobKey& key, ActiveJob& job, const 
                              const EventView& e, int64_t now) {
   const int64_t build_id = EnsureBuild(txn, key, job, worker);
   job.step_started_at = now;
-  Notify(txn, {{"type", "step"}, {"build", build_id}, {"step", e.step}, {"state", "running"}});
+  if (Live(txn))
+    Notify(txn, {{"type", "step"}, {"build", build_id}, {"step", e.step}, {"state", "running"}});
   // A step started again (a resend) stays as first started, as the store's insert would keep it.
   if (job.pending_step && job.pending_step->idx == e.step) return;
   if (job.pending_step) WriteDeferred(txn, job);
@@ -569,7 +578,7 @@ void Controller::StartStepOf(Txn& txn, const JobKey& key, ActiveJob& job, const 
 
 Status Controller::FinishStepOf(Txn& txn, ConnectedWorker& w, const JobKey& key, ActiveJob& job,
                                 const EventView& e, std::string_view result, int64_t now,
-                                bool* applied) {
+                                bool* applied, bool batch) {
   Store& store = txn.store();
   const int step = e.step;
   const int64_t build_id = EnsureBuild(txn, key, job, w.name);
@@ -597,7 +606,11 @@ Status Controller::FinishStepOf(Txn& txn, ConnectedWorker& w, const JobKey& key,
     s.finished_at = now;
     // A consume step's result (docs/protocol.md) is stored with the step's end.
     if (e.result_json && build_id) s.result_json = MaskJob(job, *e.result_json);
-    st = store.RecordStep(s);
+    // Batched unless its report writes more of the step (tests) or it is there twice (a resend).
+    if (batch && build_id && !e.tests && ends_.step_keys.insert({build_id, step}).second)
+      ends_.steps.push_back(std::move(s));
+    else
+      st = store.RecordStep(s);
   } else if (e.result_json && build_id) {
     st = store.FinishStepWithResult(build_id, step, r, now, MaskJob(job, *e.result_json));
   } else if (e.type == EventType::kJobFinished && build_id) {
@@ -612,11 +625,12 @@ Status Controller::FinishStepOf(Txn& txn, ConnectedWorker& w, const JobKey& key,
   if (job.step_started_at)
     RecordOnCommit(txn, [s = (now - job.step_started_at) / 1000.0] { metrics::StepFinished(s); });
   HandleStepReport(txn, key, job, e);
-  Notify(txn, {{"type", "step"},
-               {"build", job.build_id},
-               {"step", step},
-               {"state", "finished"},
-               {"result", std::string(ResultName(r))}});
+  if (Live(txn))
+    Notify(txn, {{"type", "step"},
+                 {"build", job.build_id},
+                 {"step", step},
+                 {"state", "finished"},
+                 {"result", std::string(ResultName(r))}});
   return txn.status();
 }
 
@@ -672,6 +686,24 @@ void Controller::FlushDeferred(Txn& txn) {
     WriteDeferred(txn, it->second);
   }
   deferred_.clear();
+  FlushEnds(txn);
+}
+
+void Controller::FlushEnds(Txn& txn) {
+  if (ends_.empty()) return;
+  BatchedEnds ends = std::move(ends_);
+  ends_ = BatchedEnds();
+  Store& store = txn.store();
+  // As the rows one at a time were: a refused write is logged (nothing retries it), a failed
+  // one dooms the transaction (the batch comes again).
+  if (Status st = store.RecordSteps(ends.steps); !st.ok())
+    spdlog::warn("cannot store the end of {} steps: {}", ends.steps.size(), st.message());
+  if (Status st = store.FinishBuildsWith(ends.builds); !st.ok())
+    spdlog::warn("cannot store the end of {} builds: {}", ends.builds.size(), st.message());
+  for (const auto& [end, ids] : ends.requests) {
+    if (Status st = store.FinishRequests(ids, static_cast<Result>(end.first), end.second); !st.ok())
+      spdlog::warn("cannot store the end of {} requests: {}", ids.size(), st.message());
+  }
 }
 
 // A JSON chunk ("data") is masked and compressed here; a binary frame's ("zdata", checked and
@@ -780,7 +812,7 @@ void Controller::AnnounceBuildStarted(Txn& txn, const BuildRecord& b, int64_t re
                {"state", "running"}});
 }
 
-void Controller::FinishJob(Txn& txn, const JobKey& key, Result result) {
+void Controller::FinishJob(Txn& txn, const JobKey& key, Result result, bool batch) {
   auto it = active_.find(key);
   if (it == active_.end()) return;
   const int64_t now = NowMs();
@@ -788,20 +820,34 @@ void Controller::FinishJob(Txn& txn, const JobKey& key, Result result) {
   // The last step's end (merged into job.finished) goes with the build's and the request's.
   const auto ending = std::exchange(job.ending_step, std::nullopt);
   if (job.pending_step) WriteDeferred(txn, job);  // a step that never ended (still stored)
-  JobEnd end;
-  end.build_id = job.build_id;
-  end.request_id = key.request;
-  end.result = result;
-  end.now = now;
-  if (ending) std::tie(end.step, end.step_result) = *ending;
-  if (job.build_dirty) {
-    // The worker and properties the batch changed go with the end: one write.
-    end.worker = &job.worker;
-    end.properties = &job.properties;
+  if (batch && job.build_id && job.properties.is_object()) {
+    // Written with the batch's other ends, a few rows per statement. A last step started in an
+    // earlier batch (not among those ends) is ended here.
+    if (ending) {
+      if (Status st = txn.store().FinishStep(job.build_id, ending->first, ending->second, now);
+          !st.ok())
+        spdlog::warn("build {}: cannot store the end of step {}: {}", job.build_id, ending->first,
+                     st.message());
+    }
+    // The build's worker and properties as the batch left them (the job goes: moved).
+    ends_.builds.push_back({job.build_id, result, now, job.worker, std::move(job.properties)});
+    ends_.requests[{static_cast<int>(result), now}].push_back(key.request);
+  } else {
+    JobEnd end;
+    end.build_id = job.build_id;
+    end.request_id = key.request;
+    end.result = result;
+    end.now = now;
+    if (ending) std::tie(end.step, end.step_result) = *ending;
+    if (job.build_dirty) {
+      // The worker and properties the batch changed go with the end: one write.
+      end.worker = &job.worker;
+      end.properties = &job.properties;
+    }
+    if (Status st = txn.store().FinishJobRows(end); !st.ok() && txn.status().ok())
+      spdlog::warn("request {}: cannot store the end of its build {}: {}", key.request,
+                   job.build_id, st.message());
   }
-  if (Status st = txn.store().FinishJobRows(end); !st.ok() && txn.status().ok())
-    spdlog::warn("request {}: cannot store the end of its build {}: {}", key.request, job.build_id,
-                 st.message());
   job.build_dirty = false;
   RecordOnCommit(txn, [b = it->second.builder, r = std::string(ResultName(result)),
                        s = it->second.started_at ? (now - it->second.started_at) / 1000.0 : -1] {
@@ -904,6 +950,20 @@ void Controller::SendCancel(ConnId conn, const JobKey& key) {
   broker_->Send(conn, msg);
 }
 
+bool Controller::Live(Txn& txn) {
+  if (!hub_) return false;
+  if (hub_->Listened()) return true;
+  if (!resync_armed_) {
+    resync_armed_ = true;
+    txn.AfterCommit([this, hub = hub_](const Status&) {
+      resync_armed_ = false;
+      // A page that subscribed while this transaction left its events out reads after it.
+      if (hub->Listened()) hub->Resync();
+    });
+  }
+  return false;
+}
+
 void Controller::Notify(Txn& txn, Json event) {
   if (!hub_) return;
   // One callback publishes all of a transaction's events, in order, at the place of the first
@@ -964,7 +1024,8 @@ void Controller::Claimed(Txn& txn, const BuilderConfig& bc, const std::string& w
   MakeJob(txn, key, active, bc, job, &req);
   if (req.submitted_at)
     RecordOnCommit(txn, [s = (NowMs() - req.submitted_at) / 1000.0] { metrics::QueueWait(s); });
-  Notify(txn, {{"type", "request"}, {"id", req.id}, {"builder", bc.name}, {"state", "claimed"}});
+  if (Live(txn))
+    Notify(txn, {{"type", "request"}, {"id", req.id}, {"builder", bc.name}, {"state", "claimed"}});
 }
 
 Status Controller::RunAtOnce(Txn& txn, RequestRecord* r, const BuilderConfig& bc, bool* ran) {
@@ -992,7 +1053,8 @@ Status Controller::RunAtOnce(Txn& txn, RequestRecord* r, const BuilderConfig& bc
   GROVE_RETURN_IF_ERROR(txn.store().AddClaimedRequest(now, r, &build));
   *ran = true;
   // As if queued and claimed at once: the same live events, in the same order.
-  Notify(txn, {{"type", "request"}, {"id", r->id}, {"builder", r->builder}, {"state", "queued"}});
+  if (Live(txn))
+    Notify(txn, {{"type", "request"}, {"id", r->id}, {"builder", r->builder}, {"state", "queued"}});
   JobSpec job;
   Claimed(txn, bc, w->name, *r, build, &job);
   SendJob(txn, *w, std::move(job));
@@ -1024,7 +1086,7 @@ bool Controller::ClaimQueued(Txn& txn, int64_t request_id, const std::string& wo
 }
 
 void Controller::MakeJob(Txn& txn, const JobKey& key, ActiveJob& active, const BuilderConfig& bc,
-                         JobSpec* job, const RequestRecord* claimed) {
+                         JobSpec* job, const RequestRecord* claimed, bool with_steps) {
   RequestRecord read;
   if (!claimed) (void)txn.store().GetRequest(key.request, &read);
   const RequestRecord& req = claimed ? *claimed : read;
@@ -1034,7 +1096,7 @@ void Controller::MakeJob(Txn& txn, const JobKey& key, ActiveJob& active, const B
   job->source = req.source;
   job->properties = bc.properties;
   for (auto& [k, v] : req.properties.items()) job->properties[k] = v;
-  job->steps = bc.steps;
+  if (with_steps) job->steps = bc.steps;
   if (job_token_) job->api_token = job_token_(key.request, key.attempt);
   PrepareJob(txn, key, active, bc, req, job);  // allocates the build: buildnumber is known
 }
@@ -1164,7 +1226,8 @@ void Controller::Queued(Txn& txn, const RequestRecord& r) {
   }
   queue_.Add({r.id, r.priority, r.builder, std::move(fresh)});
   CollapseOlder(txn, r);
-  Notify(txn, {{"type", "request"}, {"id", r.id}, {"builder", r.builder}, {"state", "queued"}});
+  if (Live(txn))
+    Notify(txn, {{"type", "request"}, {"id", r.id}, {"builder", r.builder}, {"state", "queued"}});
 }
 
 void Controller::DescribeWorkers(std::function<void(Json)> done) {

@@ -186,13 +186,23 @@ class Controller : public BrokerListener {
   // Distributed mode (controller_amqp.cc): the broker routes jobs to tag queues; the worker
   // that runs a job is known from its first event (AdoptJob).
   void DispatchToQueues(Txn& txn);
-  // DispatchToQueues for queued requests whose builders take no lock (|ids|, in queue order):
-  // claimed in one statement, their builds numbered in one per builder, published in order.
-  void ClaimBatchToQueues(Txn& txn,
-                          const std::vector<std::pair<int64_t, const BuilderConfig*>>& batch);
+  // A queued request to claim in a batch: its row when the queue entry kept it.
+  struct ToClaim {
+    int64_t id = 0;
+    const BuilderConfig* bc = nullptr;
+    std::shared_ptr<const RequestRecord> fresh;
+  };
+  // DispatchToQueues for queued requests whose builders take no lock (|batch|, in queue
+  // order): claimed in one statement (those whose rows are kept without reading them back),
+  // their builds numbered in one per builder, published in order.
+  void ClaimBatchToQueues(Txn& txn, const std::vector<ToClaim>& batch);
   // After a claim in distributed mode: |job| is published once |txn| commits; a standby drops
-  // it from memory (the master applying events loads it from the store).
+  // it from memory (the master applying events loads it from the store). |job|'s steps are
+  // not read: they are |bc|'s (StepsTextOf).
   void PublishClaimed(Txn& txn, const BuilderConfig& bc, const JobSpec& job);
+  // The JSON text of |bc|'s steps, made once per builder and configuration.
+  const std::string& StepsTextOf(const BuilderConfig& bc);
+  std::map<std::string, std::string> steps_text_;  // builder -> StepsText; cleared by reconfig
   // Claims queued request |request_id| for |worker| ("" when the broker chooses), allocates its
   // build and fills |job|. False when the claim failed (the caller drops it from the queue).
   // |fresh|: the request's row as inserted, when its queue entry kept it (Queued).
@@ -220,8 +230,9 @@ class Controller : public BrokerListener {
   // false when the job has no build yet to store them in.
   // The job a worker gets for |key| (also run again at recovery: the build, the secrets).
   // |claimed|: the request's row when the caller has it (the claim returns it).
+  // |with_steps| false: job->steps stays empty (PublishClaimed writes |bc|'s from StepsTextOf).
   void MakeJob(Txn& txn, const JobKey& key, ActiveJob& active, const BuilderConfig& bc,
-               JobSpec* job, const RequestRecord* claimed = nullptr);
+               JobSpec* job, const RequestRecord* claimed = nullptr, bool with_steps = true);
   // |defer|: the build's worker and properties are written at the end of the batch of events
   // (FlushDeferred) rather than now.
   bool AdoptJob(Txn& txn, ConnectedWorker& w, const JobKey& key, ActiveJob& job,
@@ -247,8 +258,10 @@ class Controller : public BrokerListener {
   // (|*applied| false, the status says why) when log chunks are missing.
   void StartStepOf(Txn& txn, const JobKey& key, ActiveJob& job, const std::string& worker,
                    const EventView& e, int64_t now);
+  // |batch|: a step started in this batch is stored with the batch's other ends (FlushEnds).
   Status FinishStepOf(Txn& txn, ConnectedWorker& w, const JobKey& key, ActiveJob& job,
-                      const EventView& e, std::string_view result, int64_t now, bool* applied);
+                      const EventView& e, std::string_view result, int64_t now, bool* applied,
+                      bool batch = false);
   // Deferred writes (ActiveJob::build_dirty, pending_step): |job| is listed for FlushDeferred;
   // WriteDeferred stores what |job| has pending now (before anything that reads those rows).
   void Defer(const JobKey& key, ActiveJob& job);
@@ -277,7 +290,21 @@ class Controller : public BrokerListener {
   // where neither sets them, buildername and workername (buildnumber, buildid: the store's).
   Json StartingProperties(const std::string& builder, const RequestRecord& req,
                           const std::string& worker) const;
-  void FinishJob(Txn& txn, const JobKey& key, Result result);
+  // |batch|: the build's and the request's ends are written with the other ends of the batch
+  // of events (FlushEnds), several rows per statement.
+  void FinishJob(Txn& txn, const JobKey& key, Result result, bool batch = false);
+  // The ends a batch of events collected (FinishJob and FinishStepOf with |batch|): jobs that
+  // left active_, whose rows nothing else in the batch reads (LoadClaimedJob, a log chunk and
+  // a rollback see to it). Written by FlushEnds, at the end of the batch (FlushDeferred).
+  struct BatchedEnds {
+    std::vector<StepRecord> steps;
+    std::set<std::pair<int64_t, int>> step_keys;  // (build, idx) in |steps|
+    std::vector<Store::BuildEnd> builds;
+    std::map<std::pair<int, int64_t>, std::vector<int64_t>> requests;  // by (result, time)
+    bool empty() const { return steps.empty() && builds.empty() && requests.empty(); }
+  };
+  BatchedEnds ends_;
+  void FlushEnds(Txn& txn);
   // The job's worker is gone for good: its build becomes "retry", its request queued again.
   void LoseJob(Txn& txn, const JobKey& key, const std::string& why);
   void ReapOrphans(Txn& txn);
@@ -285,6 +312,11 @@ class Controller : public BrokerListener {
   void SendCancel(ConnId conn, const JobKey& key);
   // Publishes |event| to the EventHub once |txn| is committed.
   void Notify(Txn& txn, Json event);
+  // Whether the events only pages read ("request", "step", "log") are worth making: false when
+  // no page nor other master listens (then, should a page subscribe before |txn| commits, it
+  // is told to read its data again after the commit).
+  bool Live(Txn& txn);
+  bool resync_armed_ = false;  // Live registered its after-commit check in the open transaction
   // The events of the open transaction, published after its commit (Notify). Core thread.
   std::vector<Json> pending_events_;
   // Queues the notifiers' notices about |build_id| ("started" | "finished") in |txn|, the

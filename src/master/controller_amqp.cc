@@ -17,6 +17,7 @@
 #include <unordered_map>
 
 #include "core/clock.h"
+#include "core/job_text.h"
 #include "core/log.h"
 #include "master/controller.h"
 #include "master/metrics_hooks.h"
@@ -26,7 +27,7 @@ namespace grove {
 
 void Controller::DispatchToQueues(Txn& txn) {
   // Requests of builders without locks, claimed together below.
-  std::vector<std::pair<int64_t, const BuilderConfig*>> batch;
+  std::vector<ToClaim> batch;
   for (auto it = queue_.begin(); it != queue_.end();) {
     const BuilderConfig* bc = config_->FindBuilder(it->builder);
     if (!bc || !LocksFree(*bc, "")) {
@@ -35,7 +36,7 @@ void Controller::DispatchToQueues(Txn& txn) {
       continue;
     }
     if (bc->locks.empty()) {
-      batch.emplace_back(it->id, bc);
+      batch.push_back({it->id, bc, it->fresh});
       it = queue_.Erase(it);
       continue;
     }
@@ -46,19 +47,20 @@ void Controller::DispatchToQueues(Txn& txn) {
   }
   if (batch.size() == 1) {
     JobSpec job;  // one request: the claim that returns its row
-    if (ClaimJob(txn, batch[0].first, *batch[0].second, "", &job))
-      PublishClaimed(txn, *batch[0].second, job);
+    if (ClaimJob(txn, batch[0].id, *batch[0].bc, "", &job)) PublishClaimed(txn, *batch[0].bc, job);
     return;
   }
   if (!batch.empty()) ClaimBatchToQueues(txn, batch);
 }
 
 void Controller::PublishClaimed(Txn& txn, const BuilderConfig& bc, const JobSpec& job) {
-  txn.AfterCommit([this, tags = bc.tags, msg = JobMessage(job)](const Status& st) mutable {
-    // A claim that did not reach the disk is not published; it is found queued again. The
-    // message is moved, not copied: the callback runs once.
-    if (st.ok()) broker_->PublishJob(tags, std::move(msg));
-  });
+  txn.AfterCommit(
+      [this, tags = &bc.tags, config = config_, text = JobText(job, StepsTextOf(bc)),
+       consumer = bc.name.rfind(kConsumerBuilderPrefix, 0) == 0](const Status& st) mutable {
+        // A claim that did not reach the disk is not published; it is found queued again. (|config|
+        // keeps |tags| alive across a reconfig.)
+        if (st.ok()) broker_->PublishJobText(*tags, std::move(text), consumer);
+      });
   if (!events_active_) {
     // A standby does not follow the job: the master applying events loads it from the store.
     if (auto a = active_.find({job.request_id, job.attempt}); a != active_.end()) {
@@ -68,44 +70,59 @@ void Controller::PublishClaimed(Txn& txn, const BuilderConfig& bc, const JobSpec
   }
 }
 
-void Controller::ClaimBatchToQueues(
-    Txn& txn, const std::vector<std::pair<int64_t, const BuilderConfig*>>& batch) {
+void Controller::ClaimBatchToQueues(Txn& txn, const std::vector<ToClaim>& batch) {
   const int64_t now = NowMs();
-  std::vector<int64_t> ids;
-  ids.reserve(batch.size());
-  for (const auto& [id, bc] : batch) ids.push_back(id);
-  std::vector<RequestRecord> rows;
-  if (Status st = txn.store().ClaimRequestRecords(ids, "", now, &rows); !st.ok()) {
+  // The rows this master inserted (kept by their queue entries) are claimed without reading
+  // them back; the others (requeued, recovered) come back with their claim.
+  std::vector<int64_t> fresh_ids, other_ids, claimed_fresh;
+  for (const ToClaim& c : batch) (c.fresh ? fresh_ids : other_ids).push_back(c.id);
+  std::vector<RequestRecord> read;
+  Status st;
+  if (!fresh_ids.empty()) st = txn.store().ClaimFreshRequests(fresh_ids, "", now, &claimed_fresh);
+  if (st.ok() && !other_ids.empty())
+    st = txn.store().ClaimRequestRecords(other_ids, "", now, &read);
+  if (!st.ok()) {
     // The requests left the queue in memory: the rollback reads them back from the store.
-    spdlog::error("cannot claim {} requests: {}", ids.size(), st.message());
+    spdlog::error("cannot claim {} requests: {}", batch.size(), st.message());
     return txn.Fail(st);
   }
   // In queue order (priority, then age): numbered and published in that order. An id not
   // claimed was taken by another master.
   std::unordered_map<int64_t, size_t> order;
-  for (size_t i = 0; i < ids.size(); ++i) order.emplace(ids[i], i);
-  std::sort(rows.begin(), rows.end(), [&](const RequestRecord& a, const RequestRecord& b) {
-    return order[a.id] < order[b.id];
-  });
-  std::vector<const BuilderConfig*> configs(rows.size());
-  std::vector<BuildRecord> builds(rows.size());
-  for (size_t i = 0; i < rows.size(); ++i) {
-    configs[i] = batch[order[rows[i].id]].second;
+  for (size_t i = 0; i < batch.size(); ++i) order.emplace(batch[i].id, i);
+  struct Claimed {
+    size_t at;                 // in |batch|
+    const RequestRecord* row;  // as claimed, but for state, attempt, worker and claimed_at
+    int attempt;
+  };
+  std::vector<Claimed> claimed;
+  claimed.reserve(claimed_fresh.size() + read.size());
+  for (int64_t id : claimed_fresh) {
+    const size_t at = order[id];
+    claimed.push_back({at, batch[at].fresh.get(), 1});
+  }
+  for (const RequestRecord& r : read) claimed.push_back({order[r.id], &r, r.attempt});
+  std::sort(claimed.begin(), claimed.end(),
+            [](const Claimed& a, const Claimed& b) { return a.at < b.at; });
+  std::vector<BuildRecord> builds(claimed.size());
+  for (size_t i = 0; i < claimed.size(); ++i) {
+    const RequestRecord& row = *claimed[i].row;
     BuildRecord& b = builds[i];
-    b.request_id = rows[i].id;
-    b.attempt = rows[i].attempt;
-    b.builder = rows[i].builder;
+    b.request_id = row.id;
+    b.attempt = claimed[i].attempt;
+    b.builder = row.builder;
     b.state = "running";
     b.started_at = now;
-    b.properties = StartingProperties(rows[i].builder, rows[i], "");
+    b.properties = StartingProperties(row.builder, row, "");
   }
   if (Status st = txn.store().StartBuilds(&builds); !st.ok()) {
-    spdlog::error("cannot record the builds of {} requests: {}", rows.size(), st.message());
+    spdlog::error("cannot record the builds of {} requests: {}", claimed.size(), st.message());
     if (!txn.status().ok()) return;  // rolled back: the queue is read again
   }
-  for (size_t i = 0; i < rows.size(); ++i) {
-    const RequestRecord& req = rows[i];
-    const JobKey key{req.id, req.attempt};
+  for (size_t i = 0; i < claimed.size(); ++i) {
+    const RequestRecord& req = *claimed[i].row;
+    const BuilderConfig& bc = *batch[claimed[i].at].bc;
+    const JobKey key{req.id, claimed[i].attempt};
     ActiveJob& active = active_[key];
     active = ActiveJob{"", req.builder, 0, {}, {}};
     if (BuildRecord& b = builds[i]; b.id) {
@@ -118,12 +135,19 @@ void Controller::ClaimBatchToQueues(
     }
     if (req.submitted_at)
       RecordOnCommit(txn, [s = (now - req.submitted_at) / 1000.0] { metrics::QueueWait(s); });
-    Notify(txn,
-           {{"type", "request"}, {"id", req.id}, {"builder", req.builder}, {"state", "claimed"}});
+    if (Live(txn))
+      Notify(txn,
+             {{"type", "request"}, {"id", req.id}, {"builder", req.builder}, {"state", "claimed"}});
     JobSpec job;
-    MakeJob(txn, key, active, *configs[i], &job, &req);
-    PublishClaimed(txn, *configs[i], job);
+    MakeJob(txn, key, active, bc, &job, &req, /*with_steps=*/false);
+    PublishClaimed(txn, bc, job);
   }
+}
+
+const std::string& Controller::StepsTextOf(const BuilderConfig& bc) {
+  auto it = steps_text_.find(bc.name);
+  if (it == steps_text_.end()) it = steps_text_.emplace(bc.name, StepsText(bc.steps)).first;
+  return it->second;
 }
 
 bool Controller::AdoptJob(Txn& txn, ConnectedWorker& w, const JobKey& key, ActiveJob& job,
@@ -197,6 +221,8 @@ void Controller::ForgetJobs() {
 std::map<JobKey, Controller::ActiveJob>::iterator Controller::LoadClaimedJob(Txn& txn,
                                                                              const JobKey& key) {
   if (!events_active_) return active_.end();
+  // A job that ended in this batch is not loaded again: its end is written first.
+  FlushEnds(txn);
   RequestRecord r;
   if (!txn.store().GetRequest(key.request, &r).ok() || r.state != "claimed" ||
       r.attempt != key.attempt)

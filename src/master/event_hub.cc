@@ -46,6 +46,16 @@ void EventHub::Broadcast(const std::string& frame) {
       sinks_.end());
 }
 
+bool EventHub::Listened() const {
+  if (forward_) return true;
+  std::lock_guard<std::mutex> lock(mu_);
+  return !sinks_.empty();
+}
+
+void EventHub::Resync() {
+  Broadcast("event: hello\ndata: {}\n\n");
+}
+
 size_t EventHub::subscribers() const {
   std::lock_guard<std::mutex> lock(mu_);
   return sinks_.size();

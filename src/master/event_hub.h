@@ -40,6 +40,12 @@ class EventHub {
   // A comment frame that keeps proxies from timing the stream out and finds dead subscribers.
   void Ping();
   size_t subscribers() const;
+  // Whether anything but the observers receives events now (a subscriber, the forwarder): if
+  // not, a publisher may leave out the events no observer reads ("request", "step", "log"),
+  // and call Resync after its change if a subscriber came meanwhile.
+  bool Listened() const;
+  // Sends every subscriber the "hello" frame again: the page reads its data once more.
+  void Resync();
   // Counts every Publish (subscribers or not): a cached answer built at generation G is still
   // right while generation() == G.
   uint64_t generation() const { return generation_.load(); }

@@ -14,6 +14,7 @@
 #include "store/pg_log_batch.h"
 #include "store/sql_changes.h"
 #include "store/sql_cluster.h"
+#include "store/sql_job_batch.h"
 #include "store/sql_log_append.h"
 #include "store/sql_notify.h"
 #include "store/sql_pipeline.h"
@@ -661,7 +662,7 @@ class SqlStore final : public Store {
   }
 
   Status StartBuilds(std::vector<BuildRecord>* builds) override {
-    // The numbers first, one statement per builder; then each build, as StartBuild inserts it.
+    // The numbers first, one statement per builder; then the builds, as StartBuild inserts them.
     std::map<std::string, std::pair<int64_t, int64_t>> numbers;  // builder -> (count, next)
     for (const BuildRecord& b : *builds) ++numbers[b.builder].first;
     for (auto& [builder, range] : numbers) {
@@ -672,30 +673,18 @@ class SqlStore final : public Store {
       GROVE_RETURN_IF_ERROR(StepReturning(num, &last, "build numbers"));
       range.second = last - range.first + 1;
     }
+    std::vector<int64_t> taken;
+    taken.reserve(builds->size());
     for (BuildRecord& b : *builds) {
       if (b.builder.empty()) return Status::Invalid("store: a build needs a builder");
       if (b.state.empty()) b.state = "running";
-      const int64_t number = numbers[b.builder].second++;
-      Query q;
-      GROVE_RETURN_IF_ERROR(db_->Prepare(kInsertBuild, &q));
-      q.Bind(1, b.request_id)
-          .Bind(2, b.attempt)
-          .Bind(3, b.builder)
-          .Bind(4, number)
-          .Bind(5, b.worker)
-          .Bind(6, b.state)
-          .Bind(7, b.result)
-          .Bind(8, b.started_at)
-          .Bind(9, b.finished_at)
-          .Bind(10, Dump(b.properties));
-      bool row = false;
-      GROVE_RETURN_IF_ERROR(q.Step(&row));
-      if (row) {
-        b.id = q.Int(0);
-        b.number = number;
-        continue;
-      }
-      q.Reset();
+      b.id = 0;
+      taken.push_back(numbers[b.builder].second++);
+    }
+    // Several rows per statement (sql_job_batch.cc).
+    GROVE_RETURN_IF_ERROR(sql_job_batch::InsertBuilds(*db_, builds, taken));
+    for (BuildRecord& b : *builds) {
+      if (b.id != 0) continue;
       // The attempt had a build (it is the one), or the request is missing (none).
       if (!FindBuild(b.request_id, b.attempt, &b).ok()) b.id = 0;
       GROVE_RETURN_IF_ERROR(db_->TransactionStatus());
@@ -1172,6 +1161,19 @@ class SqlStore final : public Store {
     return sql_pipeline::AdoptBuild(*db_, build_id, worker, properties);
   }
   Status RecordStep(const StepRecord& s) override { return sql_pipeline::RecordStep(*db_, s); }
+  Status RecordSteps(const std::vector<StepRecord>& steps) override {
+    return sql_job_batch::RecordSteps(*db_, steps);
+  }
+  Status FinishBuildsWith(const std::vector<BuildEnd>& ends) override {
+    return sql_job_batch::FinishBuildsWith(*db_, ends);
+  }
+  Status FinishRequests(const std::vector<int64_t>& ids, Result result, int64_t now) override {
+    return sql_job_batch::FinishRequests(*db_, ids, result, now);
+  }
+  Status ClaimFreshRequests(const std::vector<int64_t>& ids, const std::string& worker, int64_t now,
+                            std::vector<int64_t>* claimed) override {
+    return sql_job_batch::ClaimFreshRequests(*db_, ids, worker, now, master_, claimed);
+  }
   Status FinishBuildWith(int64_t build_id, const std::string& worker, const Json& properties,
                          Result result, int64_t now) override {
     return sql_pipeline::FinishBuildWith(*db_, build_id, worker, properties, result, now);

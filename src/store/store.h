@@ -203,6 +203,11 @@ class Store {
   // 0 when it could not start). SQLite: the claim costs no write of its own; PostgreSQL: one
   // statement for the request, its number and its build.
   virtual Status AddClaimedRequest(int64_t now, RequestRecord* r, BuildRecord* b);
+  // ClaimRequestRecords for requests the caller has the rows of (it inserted them): only those
+  // queued at attempt 0 are claimed (attempt 1), and only their ids come back (in |claimed|, in
+  // no particular order), so that no row is read back. The others are left as they are.
+  virtual Status ClaimFreshRequests(const std::vector<int64_t>& ids, const std::string& worker,
+                                    int64_t now, std::vector<int64_t>* claimed);
   // claimed → queued (the attempt failed for reasons outside the build, e.g. a lost worker).
   virtual Status RequeueRequest(int64_t id) = 0;
   virtual Status FinishRequest(int64_t id, Result result, int64_t now) = 0;
@@ -312,6 +317,21 @@ class Store {
   // both writes made as their own calls would make them. PostgreSQL: one statement.
   virtual Status StartStepWith(const StepRecord& s, const std::string& worker,
                                const Json& properties);
+  // The ends of a batch of jobs in few statements (SqlStore: sql_job_batch.cc; the defaults
+  // write row by row). Only for rows known to exist: the builds of running jobs.
+  // RecordStep for each of |steps| (each (build_id, idx) at most once).
+  virtual Status RecordSteps(const std::vector<StepRecord>& steps);
+  // FinishBuildWith for each of |ends|.
+  struct BuildEnd {
+    int64_t id = 0;
+    Result result = Result::kSuccess;
+    int64_t finished_at = 0;
+    std::string worker;
+    Json properties;
+  };
+  virtual Status FinishBuildsWith(const std::vector<BuildEnd>& ends);
+  // FinishRequest for each of |ids|, all with |result|.
+  virtual Status FinishRequests(const std::vector<int64_t>& ids, Result result, int64_t now);
   virtual Status SetStepTests(int64_t build_id, int idx, const Json& tests);
   virtual Status SetStepResult(int64_t build_id, int idx, const Json& result);
   virtual Status ListBuildTests(int64_t build_id, std::vector<StepTestsRecord>* out);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "core/duration.h"
+#include "core/job_text.h"
 #include "core/protocol.h"
 #include "core/result.h"
 #include "core/utf8.h"
@@ -98,6 +99,30 @@ TEST(Protocol, JobRoundTrips) {
   EXPECT_EQ(back.steps[0].timeout_s, 60);
   EXPECT_EQ(back.steps[1].argv, (std::vector<std::string>{"ctest", "-j2"}));
   EXPECT_FALSE(back.steps[1].halt_on_failure);
+}
+
+// The job's text written directly is ToJson's dump, byte for byte: optional fields present or
+// not, strings that need escaping, the steps' text made apart (once per builder).
+TEST(Protocol, JobTextIsTheDumpOfToJson) {
+  JobSpec job;
+  job.request_id = 7;
+  job.builder = "consume:echo";
+  job.properties = {{"payload", {{"n", 1}, {"s", "tab\t \"quoted\" \u00e9"}}}, {"buildid", 3}};
+  StepSpec s;
+  s.name = "consume";
+  s.type = "consume";
+  s.options = {{"consumer", "echo"}};
+  job.steps = {s};
+  EXPECT_EQ(JobText(job), ToJson(job).dump());
+  EXPECT_EQ(JobText(job, StepsText(job.steps)), ToJson(job).dump());
+  job.build_id = 3;
+  job.token = "t\"ok";
+  job.api_token = "a\\b";
+  job.secrets = {{"pw", "p\nq"}};
+  job.source = {{"branch", "main"}};
+  EXPECT_EQ(JobText(job, StepsText(job.steps)), ToJson(job).dump());
+  job.builder = std::string("bad \xff utf-8");  // replaced, never thrown
+  EXPECT_EQ(JobText(job), ToJson(job).dump(-1, ' ', false, Json::error_handler_t::replace));
 }
 
 TEST(Protocol, RejectsMalformedJobs) {

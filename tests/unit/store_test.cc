@@ -838,6 +838,108 @@ TEST_P(StoreTest, ClaimRequestRecordsAndStartBuildsTakeABatch) {
   EXPECT_NE(first.id, 0);
 }
 
+// A batch this master inserted is claimed without its rows coming back: only the requests
+// still queued at attempt 0 are claimed, and their builds start 32, 8 and 1 rows per statement.
+TEST_P(StoreTest, ClaimFreshRequestsAndManyBuildsInFewStatements) {
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 45; ++i) ids.push_back(AddRequest(i % 5 == 4 ? "win32" : "linux"));
+  RequestRecord taken;  // claimed before (another master): left out
+  ASSERT_TRUE(store_->ClaimRequestRecord(ids[3], "", 1, &taken).ok());
+  std::vector<int64_t> claimed;
+  ASSERT_TRUE(store_->ClaimFreshRequests(ids, "", 77, &claimed).ok());
+  std::sort(claimed.begin(), claimed.end());
+  std::vector<int64_t> want = ids;
+  want.erase(want.begin() + 3);
+  EXPECT_EQ(claimed, want);
+  RequestRecord r;
+  ASSERT_TRUE(store_->GetRequest(ids[10], &r).ok());
+  EXPECT_EQ((std::pair{r.state, r.attempt}), (std::pair{std::string("claimed"), 1}));
+  EXPECT_EQ(r.claimed_at, 77);
+  ASSERT_TRUE(store_->ClaimFreshRequests(ids, "", 78, &claimed).ok());
+  EXPECT_TRUE(claimed.empty());  // none is queued any more
+
+  std::vector<BuildRecord> builds;
+  for (int64_t id : want) {
+    BuildRecord b;
+    b.request_id = id;
+    b.attempt = 1;
+    b.builder = (id - ids[0]) % 5 == 4 ? "win32" : "linux";  // numbered apart, same numbers
+    b.properties = {{"k", id}};
+    builds.push_back(b);
+  }
+  builds[20] = builds[5];  // twice in one statement: the second gets the first's build
+  ASSERT_TRUE(store_->StartBuilds(&builds).ok());
+  for (size_t i = 0; i < builds.size(); ++i) {
+    SCOPED_TRACE(i);
+    ASSERT_NE(builds[i].id, 0);
+    BuildRecord stored;
+    ASSERT_TRUE(store_->GetBuild(builds[i].id, &stored).ok());
+    EXPECT_EQ(stored.request_id, builds[i].request_id);
+    EXPECT_EQ(stored.number, builds[i].number);
+    EXPECT_EQ(stored.builder, builds[i].builder);
+    EXPECT_EQ(stored.properties["k"], builds[i].request_id);
+  }
+  EXPECT_EQ(builds[20].id, builds[5].id);
+  EXPECT_EQ(builds[0].number, 1);
+  EXPECT_EQ(builds[3].number, 1);  // ids[4], win32's first
+}
+
+// The ends of a batch of jobs: as RecordStep, FinishBuildWith and FinishRequest row by row.
+TEST_P(StoreTest, TheEndsOfABatchOfJobsAreTheRowsOneByOneWouldBe) {
+  std::vector<BuildRecord> bs;
+  std::vector<StepRecord> steps;
+  std::vector<Store::BuildEnd> ends;
+  std::vector<int64_t> failed, succeeded;
+  for (int i = 0; i < 41; ++i) {  // 32 + 8 + 1
+    bs.push_back(NewBuild("linux"));
+    StepRecord s;
+    s.build_id = bs.back().id;
+    s.name = "consume";
+    s.result = i % 3 ? 0 : 2;
+    s.started_at = 10;
+    s.finished_at = 20 + i;
+    if (i % 2) s.result_json = {{"n", i}};
+    steps.push_back(s);
+    ends.push_back({bs.back().id, i % 3 ? Result::kSuccess : Result::kFailure, 30 + i, "w9",
+                    Json{{"workername", "w9"}, {"i", i}}});
+    (i % 3 ? succeeded : failed).push_back(bs.back().request_id);
+  }
+  StartStep(bs[7].id, 0);  // started before (a resend): ended, result_json kept when none comes
+  ASSERT_TRUE(store_->SetStepResult(bs[7].id, 0, Json{{"kept", true}}).ok());
+  steps[7].result_json = nullptr;
+  ASSERT_TRUE(store_->RecordSteps(steps).ok());
+  ASSERT_TRUE(store_->FinishBuildsWith(ends).ok());
+  ASSERT_TRUE(store_->FinishRequests(succeeded, Result::kSuccess, 500).ok());
+  ASSERT_TRUE(store_->FinishRequests(failed, Result::kFailure, 501).ok());
+  for (int i = 0; i < 41; ++i) {
+    SCOPED_TRACE(i);
+    std::vector<StepRecord> got;
+    ASSERT_TRUE(store_->ListSteps(bs[i].id, &got).ok());
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].state, "finished");
+    EXPECT_EQ(got[0].result, i % 3 ? 0 : 2);
+    EXPECT_EQ(got[0].finished_at, 20 + i);
+    if (i == 7)
+      EXPECT_EQ(got[0].result_json, (Json{{"kept", true}}));
+    else if (i % 2)
+      EXPECT_EQ(got[0].result_json, (Json{{"n", i}}));
+    else
+      EXPECT_TRUE(got[0].result_json.is_null());
+    BuildRecord b;
+    ASSERT_TRUE(store_->GetBuild(bs[i].id, &b).ok());
+    EXPECT_EQ(b.state, "finished");
+    EXPECT_EQ(b.result, static_cast<int>(i % 3 ? Result::kSuccess : Result::kFailure));
+    EXPECT_EQ(b.finished_at, 30 + i);
+    EXPECT_EQ(b.worker, "w9");
+    EXPECT_EQ(b.properties["i"], i);
+    RequestRecord r;
+    ASSERT_TRUE(store_->GetRequest(bs[i].request_id, &r).ok());
+    EXPECT_EQ(r.state, "finished");
+    EXPECT_EQ(r.result, b.result);
+    EXPECT_EQ(r.finished_at, i % 3 ? 500 : 501);
+  }
+}
+
 // A batch of requests is inserted several rows per statement; the ids follow the batch's order.
 TEST_P(StoreTest, AddRequestsGivesIdsInOrder) {
   std::vector<RequestRecord> rs(45);  // 32 + 8 + 5 one by one

@@ -1,0 +1,257 @@
+#include "store/sql_job_batch.h"
+
+#include <array>
+#include <mutex>
+
+namespace grove {
+
+// Defaults for Store implementations without batches (test doubles): row by row.
+Status Store::ClaimFreshRequests(const std::vector<int64_t>& ids, const std::string& worker,
+                                 int64_t now, std::vector<int64_t>* claimed) {
+  claimed->clear();
+  for (int64_t id : ids) {
+    RequestRecord r;
+    if (!GetRequest(id, &r).ok() || r.state != "queued" || r.attempt != 0) continue;
+    RequestRecord row;
+    Status st = ClaimRequestRecord(id, worker, now, &row);
+    if (st.IsConflict() || st.IsNotFound()) continue;
+    GROVE_RETURN_IF_ERROR(st);
+    claimed->push_back(id);
+  }
+  return Status::Ok();
+}
+Status Store::RecordSteps(const std::vector<StepRecord>& steps) {
+  for (const StepRecord& s : steps) GROVE_RETURN_IF_ERROR(RecordStep(s));
+  return Status::Ok();
+}
+Status Store::FinishBuildsWith(const std::vector<BuildEnd>& ends) {
+  for (const BuildEnd& e : ends)
+    GROVE_RETURN_IF_ERROR(FinishBuildWith(e.id, e.worker, e.properties, e.result, e.finished_at));
+  return Status::Ok();
+}
+Status Store::FinishRequests(const std::vector<int64_t>& ids, Result result, int64_t now) {
+  for (int64_t id : ids) GROVE_RETURN_IF_ERROR(FinishRequest(id, result, now));
+  return Status::Ok();
+}
+
+namespace sql_job_batch {
+namespace {
+
+using sql::Query;
+
+std::string Dump(const Json& j) {
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+// Rows per statement of the VALUES lists: a batch is cut into these (the last shape is one
+// row), so that the connection's statement cache holds three shapes, not one per batch size.
+constexpr std::array<size_t, 3> kRowsPerStatement = {32, 8, 1};
+// IN lists: up to |n| ids padded to one of these sizes (an id twice in IN is harmless).
+constexpr std::array<size_t, 3> kInSizes = {8, 32, 128};
+
+// "$first, $first+1, ..." |n| placeholders, as "(...), (...)" groups of |per_row| when
+// |per_row| > 0.
+std::string Placeholders(size_t n, int first, size_t per_row, std::string_view row_head = "",
+                         std::string_view row_tail = "") {
+  std::string out;
+  int p = first;
+  if (per_row == 0) {
+    for (size_t i = 0; i < n; ++i) out += (i ? ", $" : "$") + std::to_string(p++);
+    return out;
+  }
+  for (size_t r = 0; r < n; ++r) {
+    out += r ? ", (" : "(";
+    out += row_head;
+    for (size_t c = 0; c < per_row; ++c) out += (c ? ", $" : "$") + std::to_string(p++);
+    out += row_tail;
+    out += ")";
+  }
+  return out;
+}
+
+// The SQL of each shape of |Make|, made once (the statement cache is keyed by the text).
+template <std::string (*Make)(size_t), size_t N>
+const std::string& Shape(const std::array<size_t, N>& sizes, size_t size) {
+  static std::once_flag once;
+  static std::array<std::string, N> sql;
+  std::call_once(once, [&] {
+    for (size_t i = 0; i < N; ++i) sql[i] = Make(sizes[i]);
+  });
+  for (size_t i = 0; i < N; ++i)
+    if (sizes[i] == size) return sql[i];
+  return sql[N - 1];
+}
+
+size_t InSize(size_t n) {
+  for (size_t s : kInSizes)
+    if (s >= n) return s;
+  return kInSizes.back();
+}
+
+std::string ClaimFreshSql(size_t n) {
+  return "UPDATE requests SET state = 'claimed', attempt = 1, worker = $1, claimed_at = $2, "
+         "master = $3 WHERE state = 'queued' AND attempt = 0 AND id IN (" +
+         Placeholders(n, 4, 0) + ") RETURNING id";
+}
+
+std::string FinishRequestsSql(size_t n) {
+  return "UPDATE requests SET state = 'finished', result = $1, finished_at = $2 WHERE id IN (" +
+         Placeholders(n, 3, 0) + ")";
+}
+
+// As sql_pipeline::RecordStep, without its check that the build exists (the caller's builds
+// are running: they exist).
+std::string RecordStepsSql(size_t n) {
+  return "INSERT INTO steps (build_id, idx, name, result, started_at, finished_at, result_json, "
+         "state) VALUES " +
+         Placeholders(n, 1, 7, "", ", 'finished'") +
+         " ON CONFLICT (build_id, idx) DO UPDATE SET state = 'finished', "
+         "result = excluded.result, finished_at = excluded.finished_at, "
+         "result_json = COALESCE(excluded.result_json, steps.result_json)";
+}
+
+// UPDATE ... FROM: SQLite 3.33 and PostgreSQL; a VALUES list's columns are column1, column2...
+// in both.
+std::string FinishBuildsSql(size_t n) {
+  return "UPDATE builds SET state = 'finished', result = v.column2, finished_at = v.column3, "
+         "worker = v.column4, properties = v.column5 FROM (VALUES " +
+         Placeholders(n, 1, 5) + ") AS v WHERE builds.id = v.column1";
+}
+
+// StartBuild's insert for several builds: a row only where the request exists, none where the
+// attempt has a build already.
+std::string InsertBuildsSql(size_t n) {
+  return "INSERT INTO builds (request_id, attempt, builder, number, worker, state, result, "
+         "started_at, finished_at, properties) SELECT * FROM (VALUES " +
+         Placeholders(n, 1, 10) +
+         ") AS v WHERE EXISTS (SELECT 1 FROM requests WHERE requests.id = v.column1) "
+         "ON CONFLICT (request_id, attempt) DO NOTHING RETURNING id, request_id, number";
+}
+
+// Runs |run(from, rows)| over [0, total) in the row counts of kRowsPerStatement.
+template <typename Run>
+Status InRowChunks(size_t total, Run run) {
+  size_t from = 0;
+  for (size_t rows : kRowsPerStatement)
+    for (; total - from >= rows; from += rows) GROVE_RETURN_IF_ERROR(run(from, rows));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ClaimFreshRequests(sql::Db& db, const std::vector<int64_t>& ids, const std::string& worker,
+                          int64_t now, const std::string& master, std::vector<int64_t>* claimed) {
+  claimed->clear();
+  for (size_t from = 0; from < ids.size();) {
+    const size_t n = std::min(ids.size() - from, kInSizes.back());
+    const size_t size = InSize(n);
+    Query q;
+    GROVE_RETURN_IF_ERROR(db.Prepare(Shape<ClaimFreshSql>(kInSizes, size), &q));
+    q.Bind(1, worker).Bind(2, now).Bind(3, master);
+    for (size_t i = 0; i < size; ++i)
+      q.Bind(static_cast<int>(i + 4), ids[from + std::min(i, n - 1)]);
+    for (;;) {
+      bool row = false;
+      GROVE_RETURN_IF_ERROR(q.Step(&row));
+      if (!row) break;
+      claimed->push_back(q.Int(0));
+    }
+    from += n;
+  }
+  return Status::Ok();
+}
+
+Status RecordSteps(sql::Db& db, const std::vector<StepRecord>& steps) {
+  return InRowChunks(steps.size(), [&](size_t from, size_t rows) {
+    Query q;
+    GROVE_RETURN_IF_ERROR(db.Prepare(Shape<RecordStepsSql>(kRowsPerStatement, rows), &q));
+    for (size_t i = 0; i < rows; ++i) {
+      const StepRecord& s = steps[from + i];
+      const int p = static_cast<int>(i * 7);
+      q.Bind(p + 1, s.build_id)
+          .Bind(p + 2, int64_t{s.idx})
+          .Bind(p + 3, s.name)
+          .Bind(p + 4, int64_t{s.result})
+          .Bind(p + 5, s.started_at)
+          .Bind(p + 6, s.finished_at);
+      if (s.result_json.is_null())
+        q.BindNull(p + 7);
+      else
+        q.Bind(p + 7, Dump(s.result_json));
+    }
+    return q.Run();
+  });
+}
+
+Status FinishBuildsWith(sql::Db& db, const std::vector<Store::BuildEnd>& ends) {
+  return InRowChunks(ends.size(), [&](size_t from, size_t rows) {
+    Query q;
+    GROVE_RETURN_IF_ERROR(db.Prepare(Shape<FinishBuildsSql>(kRowsPerStatement, rows), &q));
+    for (size_t i = 0; i < rows; ++i) {
+      const Store::BuildEnd& e = ends[from + i];
+      const int p = static_cast<int>(i * 5);
+      q.Bind(p + 1, e.id)
+          .Bind(p + 2, static_cast<int64_t>(e.result))
+          .Bind(p + 3, e.finished_at)
+          .Bind(p + 4, e.worker)
+          .Bind(p + 5, Dump(e.properties));
+    }
+    return q.Run();
+  });
+}
+
+Status InsertBuilds(sql::Db& db, std::vector<BuildRecord>* builds,
+                    const std::vector<int64_t>& numbers) {
+  std::vector<BuildRecord>& all = *builds;
+  return InRowChunks(all.size(), [&](size_t from, size_t rows) {
+    Query q;
+    GROVE_RETURN_IF_ERROR(db.Prepare(Shape<InsertBuildsSql>(kRowsPerStatement, rows), &q));
+    for (size_t i = 0; i < rows; ++i) {
+      const BuildRecord& b = all[from + i];
+      const int p = static_cast<int>(i * 10);
+      q.Bind(p + 1, b.request_id)
+          .Bind(p + 2, int64_t{b.attempt})
+          .Bind(p + 3, b.builder)
+          .Bind(p + 4, numbers[from + i])
+          .Bind(p + 5, b.worker)
+          .Bind(p + 6, b.state)
+          .Bind(p + 7, int64_t{b.result})
+          .Bind(p + 8, b.started_at)
+          .Bind(p + 9, b.finished_at)
+          .Bind(p + 10, Dump(b.properties));
+    }
+    for (;;) {
+      bool row = false;
+      GROVE_RETURN_IF_ERROR(q.Step(&row));
+      if (!row) break;
+      // Matched by request and number (numbers are per builder): the engine may insert the
+      // rows in any order, and of two rows for one attempt either may be the one inserted.
+      const int64_t id = q.Int(0), request = q.Int(1), number = q.Int(2);
+      for (size_t i = from; i < from + rows; ++i) {
+        if (all[i].request_id != request || numbers[i] != number) continue;
+        all[i].id = id;
+        all[i].number = number;
+        break;
+      }
+    }
+    return Status::Ok();
+  });
+}
+
+Status FinishRequests(sql::Db& db, const std::vector<int64_t>& ids, Result result, int64_t now) {
+  for (size_t from = 0; from < ids.size();) {
+    const size_t n = std::min(ids.size() - from, kInSizes.back());
+    const size_t size = InSize(n);
+    Query q;
+    GROVE_RETURN_IF_ERROR(db.Prepare(Shape<FinishRequestsSql>(kInSizes, size), &q));
+    q.Bind(1, static_cast<int64_t>(result)).Bind(2, now);
+    for (size_t i = 0; i < size; ++i)
+      q.Bind(static_cast<int>(i + 3), ids[from + std::min(i, n - 1)]);
+    GROVE_RETURN_IF_ERROR(q.Run());
+    from += n;
+  }
+  return Status::Ok();
+}
+
+}  // namespace sql_job_batch
+}  // namespace grove
