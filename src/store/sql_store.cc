@@ -399,24 +399,29 @@ class SqlStore final : public Store {
 
   // --- Requests ---
 
+  // The columns of kInsertRequest and kInsertClaimedRequest(Pg), in their order (1 to 12).
+  static void BindRequestColumns(Query& q, const RequestRecord& r) {
+    q.Bind(1, r.builder)
+        .Bind(2, r.reason)
+        .Bind(3, Dump(r.properties))
+        .Bind(4, Dump(r.source))
+        .Bind(5, r.state)
+        .Bind(6, r.attempt)
+        .Bind(7, r.priority)
+        .Bind(8, r.worker)
+        .Bind(9, r.result)
+        .Bind(10, r.submitted_at)
+        .Bind(11, r.claimed_at)
+        .Bind(12, r.finished_at);
+  }
+
   Status AddRequest(RequestRecord* r) override {
     if (r->builder.empty()) return Status::Invalid("store: a request needs a builder");
     r->state = "queued";
     if (r->submitted_at == 0) r->submitted_at = NowMs();
     Query q;
     GROVE_RETURN_IF_ERROR(db_->PrepareInsert(kInsertRequest, &q));
-    q.Bind(1, r->builder)
-        .Bind(2, r->reason)
-        .Bind(3, Dump(r->properties))
-        .Bind(4, Dump(r->source))
-        .Bind(5, r->state)
-        .Bind(6, r->attempt)
-        .Bind(7, r->priority)
-        .Bind(8, r->worker)
-        .Bind(9, r->result)
-        .Bind(10, r->submitted_at)
-        .Bind(11, r->claimed_at)
-        .Bind(12, r->finished_at);
+    BindRequestColumns(q, *r);
     GROVE_RETURN_IF_ERROR(q.RunInsert(&r->id));
     if (r->id == 0) return Status::IoError("store: request insert returned no row");
     return Status::Ok();
@@ -559,19 +564,8 @@ class SqlStore final : public Store {
       GROVE_RETURN_IF_ERROR(db_->Prepare(kInsertClaimedRequestPg, &q));
     else
       GROVE_RETURN_IF_ERROR(db_->PrepareInsert(kInsertClaimedRequest, &q));
-    q.Bind(1, r->builder)
-        .Bind(2, r->reason)
-        .Bind(3, Dump(r->properties))
-        .Bind(4, Dump(r->source))
-        .Bind(5, r->state)
-        .Bind(6, r->attempt)
-        .Bind(7, r->priority)
-        .Bind(8, r->worker)
-        .Bind(9, r->result)
-        .Bind(10, r->submitted_at)
-        .Bind(11, r->claimed_at)
-        .Bind(12, r->finished_at)
-        .Bind(13, master_);
+    BindRequestColumns(q, *r);
+    q.Bind(13, master_);
     if (!pg) {
       GROVE_RETURN_IF_ERROR(q.RunInsert(&r->id));
       if (r->id == 0) return Status::IoError("store: request insert returned no row");
