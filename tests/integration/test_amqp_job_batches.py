@@ -16,9 +16,13 @@ from grove_harness import wait_for
 
 QUEUE = "grove.jobs._any"
 
-# A consumer command: payload on stdin, the same JSON on stdout, after a pause long enough for
-# the test to kill its worker mid-batch.
-SLOW_ECHO = "import sys, time; data = sys.stdin.read(); time.sleep(0.4); sys.stdout.write(data)"
+# A consumer command: payload on stdin, the same JSON on stdout, after a pause of argv[1] seconds.
+ECHO = "import sys, time; data = sys.stdin.read(); time.sleep(float(sys.argv[1])); sys.stdout.write(data)"
+# Long enough for a test to kill or stop its worker mid-batch.
+SLOW = 0.4
+# Long enough for two jobs of a message to overlap (capacity 2), short enough for a burst of 150
+# to run in seconds (at SLOW, 150 jobs two at a time waited 30 s).
+QUICK = 0.1
 
 CONFIG = r'''
 worker "w1" { secret = secret "w1", capacity = 2 }
@@ -35,9 +39,13 @@ class AmqpJobBatchTests(AmqpTestCase):
         self.g = self.make(CONFIG, workers=["w1", "w2"])
         script = os.path.join(self.g.root, "echo.py")
         with open(script, "w") as f:
-            f.write(SLOW_ECHO)
-        self.consumer = ["--consumer", f"echo=/usr/bin/python3 {script}"]
+            f.write(ECHO)
+        self.script = script
         self.g.start_master()
+
+    def consumer(self, pause):
+        """The worker's --consumer flag for an echo that takes |pause| seconds a job."""
+        return ["--consumer", f"echo=/usr/bin/python3 {self.script} {pause}"]
 
     def channel(self):
         conn = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
@@ -128,7 +136,7 @@ class AmqpJobBatchTests(AmqpTestCase):
             self.assertEqual(ok[0]["steps"][0]["result_json"], payload, ok[0])
 
     def test_piled_up_consumer_jobs_travel_together_and_all_run(self):
-        self.g.start_worker("w1", extra=self.consumer)
+        self.g.start_worker("w1", extra=self.consumer(QUICK))
         self.pause("w1")  # connected (a v 3 worker), not consuming: the queue can be read
         n = 150
         self.submit_burst(n)
@@ -156,7 +164,7 @@ class AmqpJobBatchTests(AmqpTestCase):
                  what="an empty job queue")
 
     def test_worker_killed_holding_a_multi_job_message_loses_and_doubles_nothing(self):
-        self.g.start_worker("w1", extra=self.consumer)
+        self.g.start_worker("w1", extra=self.consumer(SLOW))
         self.pause("w1")
         n = 12
         for i in range(n):
@@ -174,7 +182,7 @@ class AmqpJobBatchTests(AmqpTestCase):
         finished = {r["id"]: r for r in self.requests(n) if r["state"] == "finished"}
         self.assertGreaterEqual(len(finished), len(done_before))
         self.assertLess(len(finished), n, "w1 finished everything before it was killed")
-        self.g.start_worker("w2", extra=self.consumer)
+        self.g.start_worker("w2", extra=self.consumer(QUICK))
         self.assert_each_ran_once(n)
         for rid, before in finished.items():
             # Finished by w1: not run again under its attempt, its result kept.
@@ -186,7 +194,7 @@ class AmqpJobBatchTests(AmqpTestCase):
                  what="an empty job queue")
 
     def test_stopping_worker_hands_back_the_jobs_it_had_not_started(self):
-        self.g.start_worker("w1", extra=self.consumer)
+        self.g.start_worker("w1", extra=self.consumer(SLOW))
         self.pause("w1")
         n = 10
         for i in range(n):
@@ -199,7 +207,7 @@ class AmqpJobBatchTests(AmqpTestCase):
                  timeout=60, what="w1 to finish a few of the jobs")
         self.g.workers["w1"].stop()  # SIGTERM: the running jobs end as retry
         self.assertIn("handed back", self.g.workers["w1"].output())
-        self.g.start_worker("w2", extra=self.consumer)
+        self.g.start_worker("w2", extra=self.consumer(QUICK))
         self.assert_each_ran_once(n)
         # Handed back is no loss: no delivery was counted, nothing was dead-lettered.
         self.assertNotIn("delivered again", self.g.workers["w2"].output())
@@ -207,7 +215,7 @@ class AmqpJobBatchTests(AmqpTestCase):
         self.assertEqual(ch.queue_declare("grove.deadletters", passive=True).method.message_count, 0)
 
     def test_no_arrays_while_a_worker_that_does_not_speak_v3_is_connected(self):
-        self.g.start_worker("w1", extra=self.consumer)
+        self.g.start_worker("w1", extra=self.consumer(0))
         self.pause("w1")
         # w2 as a worker of protocol v 1 (the python example, older Grove workers): a hello
         # every 2 s, and it consumes nothing.
