@@ -9,6 +9,8 @@
 #   scripts/rabbitmq.sh stop DIR      stops that node and removes DIR.
 #   scripts/rabbitmq.sh restart DIR   stops and starts that node (same port, same data).
 #   scripts/rabbitmq.sh vhost DIR NAME adds a vhost to that node and prints its URL.
+#   scripts/rabbitmq.sh vhost-pool DIR COUNT adds COUNT vhosts at once, for the tests to take
+#                                     (listed in DIR/vhost-pool).
 #   scripts/rabbitmq.sh user DIR NAME PASSWORD VHOST adds a user with all rights on VHOST.
 #   scripts/rabbitmq.sh tls-url DIR [VHOST] prints the amqps:// URL of that node's TLS listener
 #                                     (cacertfile=DIR/tls/ca.pem; VHOST defaults to "/").
@@ -182,6 +184,29 @@ vhost() {
   echo "amqp://guest:guest@127.0.0.1:$AMQP_PORT/$name"
 }
 
+# COUNT fresh vhosts at once (guest may use them), listed as empty files in DIR/vhost-pool for
+# the tests to take (tests/integration/amqp_harness.py takes one per test class, and falls back
+# to `vhost` when the pool is empty). One rabbitmqctl call for all of them: each call boots an
+# Erlang VM (about a second of CPU, and tens of seconds seen on a loaded machine), and `vhost`
+# makes two.
+vhost_pool() {
+  local dir="${1:-}" count="${2:-}"
+  [ -n "$dir" ] && [ -f "$dir/ports" ] && [[ "$count" =~ ^[0-9]+$ ]] ||
+    die "usage: rabbitmq.sh vhost-pool DIR COUNT"
+  ensure_installed
+  node_env "$dir"
+  local prefix="p$$-$(date +%s)-"  # unique per call: several pools may be made for one node
+  "$SBIN/rabbitmqctl" -q eval "[begin
+      V = list_to_binary(\"$prefix\" ++ integer_to_list(I)),
+      ok = rabbit_vhost:add(V, <<\"rabbitmq.sh\">>),
+      ok = rabbit_auth_backend_internal:set_permissions(<<\"guest\">>, V, <<\".*\">>,
+          <<\".*\">>, <<\".*\">>, <<\"rabbitmq.sh\">>)
+    end || I <- lists:seq(1, $count)]." >/dev/null
+  mkdir -p "$dir/vhost-pool"
+  local i
+  for i in $(seq 1 "$count"); do : >"$dir/vhost-pool/$prefix$i"; done
+}
+
 # A user of its own (tests that check a password never reaches a log need one that is not
 # also the user name, as guest's is).
 user() {
@@ -208,9 +233,11 @@ case "${1:-}" in
   start) shift; start "$@" ;;
   stop) shift; stop "$@" ;;
   vhost) shift; vhost "$@" ;;
+  vhost-pool) shift; vhost_pool "$@" ;;
   restart) shift; restart "$@" ;;
   user) shift; user "$@" ;;
   tls-url) shift; tls_url "$@" ;;
   *) die "usage: rabbitmq.sh start [DIR] | stop DIR | restart DIR | vhost DIR NAME |" \
+       "vhost-pool DIR COUNT |" \
        "user DIR NAME PASSWORD VHOST | tls-url DIR [VHOST]" ;;
 esac

@@ -16,9 +16,21 @@ SKIP_REASON = "GROVE_TEST_AMQP_URL is unset (scripts/test.sh starts RabbitMQ and
 
 
 def fresh_vhost_url():
-    """A vhost of its own for one test file, when the node is ours (scripts/test.sh)."""
+    """A vhost of its own for one test class, when the node is ours (scripts/test.sh): one of
+    those `rabbitmq.sh vhost-pool` made beforehand when there is one left, else a new one."""
     if not RABBITMQ_DIR:
         return AMQP_URL
+    pool = os.path.join(RABBITMQ_DIR, "vhost-pool")
+    try:
+        names = sorted(os.listdir(pool))
+    except FileNotFoundError:
+        names = []
+    for name in names:
+        try:
+            os.unlink(os.path.join(pool, name))  # taken: exactly one test class succeeds
+        except FileNotFoundError:
+            continue
+        return AMQP_URL.rsplit("/", 1)[0] + "/" + name
     name = "t-" + uuid.uuid4().hex[:12]
     out = subprocess.run([RABBITMQ_SH, "vhost", RABBITMQ_DIR, name], check=True,
                          capture_output=True, text=True, timeout=120)

@@ -2,29 +2,21 @@
 URLs connects to one and moves to the next when it is lost; a request made through any master
 runs on a free worker connected to any other; when a master dies, the builds running through it
 are finished through another master (their workers reconnect there with their outboxes) or
-retried after the grace by one survivor: never lost, never run twice to success.
+retried after the grace by one survivor: never lost, never run twice to success. (Three masters
+and four workers under kills, the longest test, is test_multi_master_chaos: a ctest entry of its
+own, run beside this one.)
 
 Real processes on one real PostgreSQL database. Needs GROVE_TEST_PG_URL and GROVE_TEST_STORE=
 postgres (ctest's integration.pg.test_multi_master_workers); skipped without them."""
-import collections
 import os
-import re
 import tempfile
 import signal
 import subprocess
-import threading
 import time
 import unittest
 import urllib.error
 
 from grove_harness import GROVE, GroveTestCase, Proc, free_port, psql, store_backend, wait_for
-
-
-def git(cwd, *args):
-    env = dict(os.environ, GIT_AUTHOR_NAME="Ada Lovelace", GIT_AUTHOR_EMAIL="ada@example.org",
-               GIT_COMMITTER_NAME="Ada Lovelace", GIT_COMMITTER_EMAIL="ada@example.org")
-    return subprocess.run(["git"] + list(args), cwd=cwd, env=env, check=True,
-                          capture_output=True, text=True).stdout.strip()
 
 
 class Cluster:
@@ -143,13 +135,16 @@ class MasterListFlagTests(unittest.TestCase):
                 self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
 
 
-class MultiMasterWorkersTests(GroveTestCase):
+class ClusterTestCase(GroveTestCase):
+    """Tests of masters made by cluster() on one PostgreSQL database (no test of its own:
+    test_multi_master_chaos imports it)."""
+
     def setUp(self):
         super().setUp()
         if not os.environ.get("GROVE_TEST_PG_URL") or store_backend() != "postgres":
             self.skipTest("several masters need PostgreSQL: GROVE_TEST_PG_URL is not set or "
                           "GROVE_TEST_STORE is not postgres (ctest's "
-                          "integration.pg.test_multi_master_workers sets both)")
+                          f"integration.pg.{type(self).__module__} sets both)")
         self.clusters = []
 
     def cluster(self, names, workers):
@@ -162,6 +157,9 @@ class MultiMasterWorkersTests(GroveTestCase):
         for c in getattr(self, "clusters", []):
             c.stop()
         super().tearDown()
+
+
+class MultiMasterWorkersTests(ClusterTestCase):
 
     def test_worker_with_two_masters_survives_its_masters_death(self):
         c = self.cluster(["alpha", "beta"], workers=["w1"])
@@ -274,166 +272,9 @@ builder "slow" { tags = { "linux" }, steps = { shell { "echo start; sleep 5; ech
         self.assertIn("is gone: request", c.procs["beta"][-1].output())
         self.assertEqual(c.sql("SELECT count(*) FROM builds WHERE state = 'running'"), ["0"])
 
-    def test_three_masters_four_workers_kills_lose_nothing_and_run_nothing_twice(self):
-        names = ["alpha", "beta", "gamma"]
-        workers = ["w1", "w2", "w3", "w4"]
-        c = self.cluster(names, workers=workers)
-        origin = os.path.join(c.first.root, "origin.git")
-        work = os.path.join(c.first.root, "work")
-        git(c.first.root, "init", "-q", "--bare", "-b", "main", origin)
-        git(c.first.root, "clone", "-q", origin, work)
-        git(work, "checkout", "-q", "-b", "main")
-        with open(os.path.join(work, "README"), "w") as f:
-            f.write("hello\n")
-        git(work, "add", "README")
-        git(work, "commit", "-q", "-m", "first")
-        git(work, "push", "-q", "origin", "main")
-        worker_lines = "".join(
-            f'worker "{w}" {{ secret = secret "{w}", tags = {{ "linux" }}, capacity = 2 }}\n'
-            for w in workers)
-        c.write_config(worker_lines + f'''
-builder "job" {{ tags = {{ "linux" }}, steps = {{ shell {{ "sleep 1; echo done" }} }} }}
-builder "tick" {{ tags = {{ "linux" }}, steps = {{ shell {{ "true" }} }} }}
-builder "ci" {{ tags = {{ "linux" }}, steps = {{ shell {{ "true" }} }} }}
-schedule.cron {{ "every2s", "*/2 * * * * *", builders = {{ "tick" }} }}
-local app = git {{ url = "{origin}", branches = {{ "main" }}, poll = "1s" }}
-schedule.on_change {{ "ci", source = app, builders = {{ "ci" }} }}
-''')
-        for n in names:
-            c.start(n)
-        # Each worker knows every master, in a different order: they spread over the masters.
-        orders = [names, names[1:] + names[:1], names[2:] + names[:2], names]
-        for w, order in zip(workers, orders):
-            c.start_worker(w, order)
-        for w in workers:
-            wait_for(lambda w=w: c.connected_to(w), timeout=30, what=f"{w} to connect")
-        wait_for(lambda: c.lease_holder(), timeout=20, what="a schedulers lease holder")
-        wait_for(lambda: c.lease_holder("git-poller"), timeout=20, what="a git-poller holder")
-        wait_for(lambda: "first poll" in "".join(
-            p.output() for ps in c.procs.values() for p in ps), timeout=30, what="first poll")
-
-        # The load: forced builds through every master in turn, commits pushed, until stopped.
-        acked = []  # (master, request id) of every request a master acknowledged
-        pushed = []
-        stop = threading.Event()
-        errors = collections.Counter()
-
-        def force_loop():
-            i = 0
-            while not stop.is_set():
-                g = c.groves[names[i % 3]]
-                i += 1
-                try:
-                    acked.append((g.name, g.force("job")))
-                except (AssertionError, urllib.error.URLError, ConnectionError, OSError):
-                    errors[g.name] += 1  # that master is down: not acknowledged
-                time.sleep(0.4)
-
-        def push_loop():
-            n = 0
-            while not stop.is_set():
-                n += 1
-                with open(os.path.join(work, "counter"), "w") as f:
-                    f.write(f"{n}\n")
-                git(work, "add", "counter")
-                git(work, "commit", "-q", "-m", f"commit {n}")
-                git(work, "push", "-q", "origin", "main")
-                pushed.append(git(work, "rev-parse", "HEAD"))
-                stop.wait(1.5)
-
-        threads = [threading.Thread(target=force_loop), threading.Thread(target=push_loop)]
-        for t in threads:
-            t.start()
-        try:
-            time.sleep(8)
-            # kill -9 the lease holder, twice (a new one each time), and one other master once;
-            # each is restarted after the others took over.
-            for round_ in range(2):
-                holder = c.lease_holder()
-                self.assertIsNotNone(holder)
-                c.kill(holder)
-                new = wait_for(lambda: (h := c.lease_holder()) and h != holder and h, timeout=30,
-                               what="another master to take the schedulers lease")
-                print(f"round {round_}: {holder} killed, {new} holds the leases")
-                time.sleep(4)
-                c.start(holder)
-                time.sleep(6)
-            holder = c.lease_holder()
-            other = next(n for n in names if n != holder)
-            c.kill(other)
-            print(f"{other} (not the holder) killed")
-            time.sleep(10)  # past the lease expiry: its builds are taken over if not adopted
-            c.start(other)
-            time.sleep(6)
-        finally:
-            stop.set()
-            for t in threads:
-                t.join()
-        self.assertGreater(len(acked), 50, errors)
-
-        # Every acknowledged request ends with exactly one successful build.
-        survivor = c.live()[0]
-        for master, r in acked:
-            done = survivor.wait_request(r, timeout=240)
-            results = [b["result"] for b in done["builds"]]
-            self.assertEqual(results.count("success"), 1, (master, r, done))
-            self.assertEqual(set(results) - {"success", "retry"}, set(), (master, r, done))
-        # No build is left running, whatever builder.
-        wait_for(lambda: c.sql("SELECT count(*) FROM builds WHERE state = 'running'") == ["0"],
-                 timeout=120, what="no build left running")
-        wait_for(lambda: c.sql("SELECT count(*) FROM requests WHERE state <> 'finished'") ==
-                 ["0"], timeout=120, what="every request finished")
-        twice = c.sql("SELECT request_id FROM builds WHERE result = 0 GROUP BY request_id "
-                      "HAVING count(*) > 1")
-        self.assertEqual(twice, [], "requests with two successful builds")
-
-        # Every cron slot in the window fired at most once, in order; the only holes are the
-        # two failovers of the lease (catch_up "none": slots of the gap are skipped).
-        reasons = c.sql("SELECT reason FROM requests WHERE builder = 'tick' ORDER BY id")
-        fired = [re.search(r" at (\S+)", r).group(1) for r in reasons]
-        self.assertEqual(len(fired), len(set(fired)), f"a slot fired twice: {fired}")
-        self.assertEqual(fired, sorted(fired), fired)
-        epochs = [time.mktime(time.strptime(s[:19], "%Y-%m-%dT%H:%M:%S")) for s in fired]
-        gaps = [b - a for a, b in zip(epochs, epochs[1:])]
-        self.assertLessEqual(max(gaps), 14, fired)
-        self.assertLessEqual(sum(1 for g in gaps if g > 2), 2, fired)
-
-        # Every pushed commit became exactly one change.
-        def changes():
-            rows = c.sql("SELECT revision FROM changes WHERE branch = 'main'")
-            return collections.Counter(rows)
-        wait_for(lambda: all(changes()[rev] >= 1 for rev in pushed), timeout=60,
-                 what="every pushed commit to become a change")
-        seen = changes()
-        self.assertEqual({rev: seen[rev] for rev in pushed}, {rev: 1 for rev in pushed})
-
-        outputs = "".join(p.output() for ps in c.procs.values() for p in ps)
-        adopted = outputs.count("from another master; adopted")
-        taken = outputs.count("taken over")
-        print(f"{len(acked)} requests, {len(pushed)} commits, {len(fired)} cron fires; "
-              f"{adopted} jobs adopted by another master, {taken} taken over from a gone one")
-        self.assertGreater(adopted, 0, "no running job moved with its worker")
-
-
-class StopThroughAnyMasterTests(GroveTestCase):
+class StopThroughAnyMasterTests(ClusterTestCase):
     """POST /api/v1/builds/{id}/stop through a master whose workers do not run the build: it is
     relayed to the master that does (docs/api.md)."""
-
-    def setUp(self):
-        super().setUp()
-        if not os.environ.get("GROVE_TEST_PG_URL") or store_backend() != "postgres":
-            self.skipTest("several masters need PostgreSQL (integration.pg.test_multi_master_workers)")
-        self.clusters = []
-
-    def cluster(self, names, workers):
-        c = Cluster(self, names, workers)
-        self.clusters.append(c)
-        return c
-
-    def tearDown(self):
-        for c in getattr(self, "clusters", []):
-            c.stop()  # before the harness drops the database under them
-        super().tearDown()
 
     def test_a_build_running_on_another_masters_worker_is_stopped_through_this_one(self):
         c = self.cluster(["alpha", "beta"], workers=["w1"])
