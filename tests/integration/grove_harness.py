@@ -18,10 +18,36 @@ GROVE = os.environ.get("GROVE_BIN") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "cli", "grove")
 
 
+# Ports free_port() handed out: to this process, and (one empty file per port) to every test
+# process of the machine in the last PORT_HOLD seconds. The port is free when probed, but only
+# bound later, by a master or a test server: without this, ctest's parallel test processes were
+# seen to get the same port, one test's master answering another's SMTP greeting.
+_HANDED_OUT = set()
+PORT_DIR = os.path.join(tempfile.gettempdir(), "grove-test-ports")
+PORT_HOLD = 900
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    os.makedirs(PORT_DIR, exist_ok=True)
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port in _HANDED_OUT:
+            continue
+        path = os.path.join(PORT_DIR, str(port))
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            try:
+                if time.time() - os.path.getmtime(path) < PORT_HOLD:
+                    continue  # another test process has it
+                os.utime(path)  # an old claim: this port is ours now
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError("free_port: no port left unclaimed in 200 tries")
 
 
 def wait_for(predicate, timeout=20.0, interval=0.05, what="condition"):
