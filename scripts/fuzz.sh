@@ -27,12 +27,14 @@ cmake -S "$GROVE_ROOT" -B "$BUILD" -G Ninja -DGROVE_FUZZ=ON -DCMAKE_BUILD_TYPE=R
   -DCMAKE_C_COMPILER="$CLANG" -DCMAKE_CXX_COMPILER="$CLANGXX" \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
   -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" >/dev/null
+t0=$SECONDS
 if ! ninja -C "$BUILD" -j "${GROVE_FUZZ_JOBS:-2}" grove_fuzz >"$BUILD/ninja.log" 2>&1; then
   grep -E "error|FAILED|undefined reference" "$BUILD/ninja.log" | head -20 >&2
   echo "fuzz: the fuzz targets did not build (whole output: $BUILD/ninja.log)" >&2
   exit 1
 fi
 
+echo "fuzz: targets built in $((SECONDS - t0)) s"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   for f in "$GROVE_ROOT"/tests/fuzz/fuzz_*.cc; do targets+=("$(basename "$f" .cc)"); done
@@ -55,6 +57,7 @@ run_target() {  # TARGET: fuzzes it, then writes its exit status to $BUILD/TARGE
   echo "$rc" >"$BUILD/$t.rc"
 }
 running=0
+t0=$SECONDS
 for t in "${targets[@]}"; do
   rm -f "$BUILD/$t.rc"
   if ((running >= parallel)); then
@@ -65,6 +68,7 @@ for t in "${targets[@]}"; do
   running=$((running + 1))
 done
 wait || true
+echo "fuzz: ${#targets[@]} targets fuzzed, $parallel at a time, in $((SECONDS - t0)) s"
 
 failed=0
 printf '%-15s %12s %8s\n' target executions crashes
