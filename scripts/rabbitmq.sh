@@ -136,11 +136,14 @@ CONF
   echo '[].' >"$dir/enabled_plugins"
   node_env "$dir"
   setsid "$SBIN/rabbitmq-server" >"$dir/log/stdout.log" 2>&1 </dev/null &
-  local i
-  for i in $(seq 1 120); do
-    if "$SBIN/rabbitmqctl" -q ping >/dev/null 2>&1; then break; fi
-    sleep 0.5
-    [ "$i" -lt 120 ] || { tail -n 20 "$dir/log/stdout.log" >&2; die "node did not start (state in $dir)"; }
+  # The node is reachable once it registered its name with epmd (a small C program asked
+  # here: each `rabbitmqctl ping` this loop ran before boots an Erlang VM, about a second of
+  # CPU, several times per start on a loaded machine).
+  local i node="${RABBITMQ_NODENAME%@*}"
+  for i in $(seq 1 240); do
+    if epmd -names 2>/dev/null | grep -q "^name $node at port "; then break; fi
+    sleep 0.25
+    [ "$i" -lt 240 ] || { tail -n 20 "$dir/log/stdout.log" >&2; die "node did not start (state in $dir)"; }
   done
   "$SBIN/rabbitmqctl" -q await_startup >/dev/null 2>&1 ||
     { tail -n 20 "$dir/log/stdout.log" >&2; die "node did not finish starting (state in $dir)"; }
