@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs Grove's whole test suite: installs missing packages, builds once (Release), and runs
 # every test through ctest, GROVE_TEST_JOBS at a time (default 4 on 2 cores: most tests wait on
-# processes, sockets and sleeps, not the CPU; 4 took 441 s where 3 took 530 on the same loaded
-# machine). GROVE_SANITIZE=1 builds and runs the unit tests with AddressSanitizer and UBSan as well. At the end it prints how long
-# each phase took and the slowest tests (ctest's own record), so a slow run says why.
+# processes, sockets and sleeps, not the CPU; 4 took 441 s where 3 took 530, both at a load
+# average of 7-10). GROVE_SANITIZE=1 builds and runs the unit tests with AddressSanitizer and
+# UBSan as well. At the end it prints how long each phase took and the slowest tests (ctest's own
+# record), so a slow run says why.
 set -euo pipefail
 GROVE_ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 source "$GROVE_ROOT/scripts/deps.sh"
