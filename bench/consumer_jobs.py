@@ -126,9 +126,11 @@ def run(args, url, n_workers, consumer_bin, node_dir, raw_rate):
             if s["queued_count"] or s["running_count"]:
                 return False
             # Published to grove.submit, the last jobs may still wait in RabbitMQ when the
-            # master's queue is empty: done once the last one is there.
-            status, _, _ = g.call("GET", f"/api/v1/requests/{total}")
-            return status == 200
+            # master's queue is empty: done once the last one is there, and stored as finished
+            # (the status comes from the master's memory, which a batch of events updates before
+            # its commit: the last job's end may still be on its way to the store).
+            status, body, _ = g.call("GET", f"/api/v1/requests/{total}")
+            return status == 200 and body.get("state") == "finished"
 
         wait_for(finished, timeout=900, interval=0.05, what="the jobs to finish")
         elapsed = time.monotonic() - t0

@@ -96,6 +96,18 @@ void AmqpPublisher::Publish(Outgoing msg) {
   if (wake) wake_->Notify();
 }
 
+void AmqpPublisher::Publish(std::vector<Outgoing> msgs) {
+  if (msgs.empty()) return;
+  bool wake;
+  {
+    std::lock_guard lock(mu_);
+    wake = waiting_ && queue_.empty() && (msgs.front().merge_key.empty() || waiting_merged_);
+    for (Outgoing& m : msgs) queue_.push_back(std::move(m));
+    if (wake) waiting_ = false;
+  }
+  if (wake) wake_->Notify();
+}
+
 size_t AmqpPublisher::pending() const {
   std::lock_guard lock(mu_);
   return queue_.size() + in_flight_;

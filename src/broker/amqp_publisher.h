@@ -57,6 +57,9 @@ class AmqpPublisher {
   ~AmqpPublisher();
   void Start();
   void Publish(Outgoing msg);
+  // Queues |msgs| in order at once: the thread takes them together, so a run of mergeable ones
+  // travels as one message (one at a time, the thread could wake for the first alone).
+  void Publish(std::vector<Outgoing> msgs);
   // Stops after what is queued was confirmed, or after |grace_ms|.
   void Stop(int grace_ms = 3000);
   size_t pending() const;

@@ -15,6 +15,7 @@
 #include <random>
 #include <set>
 #include <thread>
+#include <utility>
 
 #include "broker/amqp_connection.h"
 #include "broker/amqp_publisher.h"
@@ -38,6 +39,12 @@ namespace {
 
 constexpr auto kHelloEvery = std::chrono::seconds(3);
 
+// Events gathered before they go to the publisher (AmqpAgent::Gather): how long the first one
+// waits for others, and how many (or how many bytes) go at once.
+constexpr auto kGatherWindow = std::chrono::milliseconds(10);
+constexpr size_t kGatherMaxEvents = 256;
+constexpr size_t kGatherMaxBytes = 256 * 1024;
+
 std::string NewInstanceId() {
   std::random_device rd;
   return std::to_string(getpid()) + "-" + std::to_string(rd()) + std::to_string(rd());
@@ -53,7 +60,8 @@ class AmqpAgent : public EventSink {
         url_(std::move(url)),
         instance_(NewInstanceId()),
         publisher_(url_, [this](AmqpConnection& c) { return DeclareBase(c); }),
-        hello_timer_(io) {
+        hello_timer_(io),
+        gather_timer_(io) {
     subscription_.tags = opts_.tags;
     subscription_.capacity = opts_.capacity > 0 ? opts_.capacity : 1;
     if (opts_.in_process) opts_.in_process->set_max_threads(subscription_.capacity);
@@ -89,6 +97,7 @@ class AmqpAgent : public EventSink {
     stopping_ = true;
     draining_ = true;  // the consumer thread cancels its consumers: no new deliveries
     wake_.Notify();
+    FlushGathered();  // and from now on every event goes at once
     for (auto& [key, r] : runners_) r->Cancel(Result::kRetry);
     HandBackWaiting();
     WaitDrained(std::chrono::steady_clock::now() + std::chrono::seconds(5));
@@ -128,16 +137,19 @@ class AmqpAgent : public EventSink {
     // welcome said it takes them: an older master would dead-letter it.
     if (master_frames_ && type == event::kLog) {
       std::string frame;
-      if (EncodeLogEvent(ev, &frame).ok())
+      if (EncodeLogEvent(ev, &frame).ok()) {
+        FlushGathered();  // the events before it first: the master applies them in id order
         return publisher_.Publish(
             {kEventsExchange, opts_.name + "." + type, std::move(frame), std::move(on_confirmed)});
+      }
     }
-    // Events published while the previous batch awaits its confirms travel together, as one
-    // JSON array: under load a message carries many events (docs/protocol.md).
-    publisher_.Publish({kEventsExchange, opts_.name + "." + type, ev.dump(),
-                        std::move(on_confirmed), opts_.name + ".events"});
+    // Events gathered here, and those published while the previous batch awaits its confirms,
+    // travel together as one JSON array: a message carries many events (docs/protocol.md).
+    Gather({kEventsExchange, opts_.name + "." + type, ev.dump(), std::move(on_confirmed),
+            opts_.name + ".events"},
+           type == event::kJobFinished);
   }
-  bool Congested() const override { return publisher_.pending() > 20000; }
+  bool Congested() const override { return publisher_.pending() + gathered_.size() > 20000; }
   bool MergesEvents() const override { return master_merges_; }
 
  private:
@@ -147,6 +159,42 @@ class AmqpAgent : public EventSink {
     bool ack;             // false: reject to the dead-letter queue
     bool ran = false;     // the ack of a job this worker ran: waits for the master's welcome
   };
+
+  // Jobs that end spread over time (a command consumer's: a process each, a few ms apart) sent
+  // their events a message each, and RabbitMQ's work per message (a persistent write, a
+  // confirm, a delivery, the master's acknowledgement) and the master's (a batch of events, a
+  // commit) made such a job cost ten times an SDK job, whose events pile up and merge anyway.
+  // So an event waits here up to kGatherWindow for others, and they go to the publisher
+  // together. Except when a job ends and no job of this worker waits for a slot: the next job
+  // then comes only in a new delivery, which needs the acknowledgement that this job's
+  // job.finished leads to (the prefetch counts unacknowledged messages), so it goes at once
+  // rather than idling the slots. A worker killed meanwhile loses only events, of jobs whose
+  // delivery is unacknowledged: RabbitMQ delivers them again, as before.
+  void Gather(Outgoing m, bool job_end) {
+    gathered_bytes_ += m.body.size();
+    gathered_.push_back(std::move(m));
+    if (stopping_ || (job_end && waiting_.empty()) || gathered_.size() >= kGatherMaxEvents ||
+        gathered_bytes_ >= kGatherMaxBytes)
+      return FlushGathered();
+    if (gather_armed_) return;
+    gather_armed_ = true;
+    gather_timer_.expires_after(kGatherWindow);
+    gather_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;  // cancelled: flushed before the window ended
+      gather_armed_ = false;
+      FlushGathered();
+    });
+  }
+
+  void FlushGathered() {
+    if (gather_armed_) {
+      gather_armed_ = false;
+      gather_timer_.cancel();
+    }
+    if (gathered_.empty()) return;
+    gathered_bytes_ = 0;
+    publisher_.Publish(std::exchange(gathered_, {}));
+  }
 
   void QueueSettle(uint64_t tag, uint64_t generation, bool ack, bool ran = false) {
     {
@@ -163,6 +211,7 @@ class AmqpAgent : public EventSink {
       running.push_back({{"request", key.first}, {"attempt", key.second}});
     // One hello waiting for its confirm is enough: while RabbitMQ is down they would pile up.
     if (hello_pending_.exchange(true)) return ArmHelloTimer();
+    FlushGathered();  // the hello's "running" after the events of the jobs that ended
     Json hello = {{"type", "hello"},          {"v", kAmqpProtocolVersion},
                   {"worker", opts_.name},     {"secret", opts_.secret},
                   {"instance", instance_},    {"capacity", opts_.capacity},
@@ -627,6 +676,11 @@ class AmqpAgent : public EventSink {
   std::string instance_;
   AmqpPublisher publisher_;
   asio::steady_timer hello_timer_;
+  // Events not yet handed to the publisher (Gather; io thread).
+  std::vector<Outgoing> gathered_;
+  size_t gathered_bytes_ = 0;
+  asio::steady_timer gather_timer_;
+  bool gather_armed_ = false;
   std::thread consumer_;
   std::atomic<bool> stop_consumer_{false};
   std::atomic<uint64_t> generation_{0};

@@ -363,6 +363,58 @@ TEST_F(AmqpConnectionTest, PublisherPipelinesConfirmsInOrderAndCapsMergedArrays)
   EXPECT_GE(messages, static_cast<size_t>(kN / 32));
 }
 
+// Messages queued together (the worker's gathered events) reach an idle publisher together: one
+// array, not the first alone and the rest behind it; each on_confirmed runs once, in order.
+TEST_F(AmqpConnectionTest, PublisherSendsMessagesQueuedTogetherAsOneArray) {
+  const std::string q = prefix_ + ".together";
+  auto setup = [&q](AmqpConnection& c) { return c.DeclareQueue(q, {}); };
+  AmqpPublisher pub(url_, setup);
+  pub.Start();
+  std::mutex mu;
+  std::vector<int> confirmed;
+  auto message = [&](int i) {
+    return Outgoing{"", q, std::to_string(i),
+                    [&mu, &confirmed, i] {
+                      std::lock_guard lock(mu);
+                      confirmed.push_back(i);
+                    },
+                    q};
+  };
+  pub.Publish(message(0));  // connects; then the publisher sleeps, nothing in flight
+  for (int i = 0; i < 300 && pub.pending() > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(pub.pending(), 0u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  constexpr int kN = 20;
+  std::vector<Outgoing> batch;
+  for (int i = 1; i <= kN; ++i) batch.push_back(message(i));
+  pub.Publish(std::move(batch));
+  for (int i = 0; i < 300 && pub.pending() > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(pub.pending(), 0u);
+  pub.Stop();
+  {
+    std::lock_guard lock(mu);
+    ASSERT_EQ(confirmed.size(), static_cast<size_t>(kN + 1));
+    for (int i = 0; i <= kN; ++i) EXPECT_EQ(confirmed[i], i);
+  }
+  auto c = Connect();
+  ASSERT_TRUE(c->Consume(q, 100).ok());
+  std::vector<std::string> bodies;
+  for (int i = 0; i < 20 && bodies.size() < 2; ++i) {
+    Delivery d;
+    bool got = false;
+    ASSERT_TRUE(c->Next(200, &d, &got).ok());
+    if (!got) continue;
+    ASSERT_TRUE(c->Ack(d.tag).ok());
+    bodies.push_back(d.body);
+  }
+  std::string all = "[1";
+  for (int i = 2; i <= kN; ++i) all += "," + std::to_string(i);
+  all += "]";
+  EXPECT_EQ(bodies, (std::vector<std::string>{"0", all}));
+}
+
 TEST_F(AmqpConnectionTest, RejectedMessageGoesToTheDeadLetterQueue) {
   auto c = Connect();
   const std::string dlx = prefix_ + ".dlx", dlq = prefix_ + ".dead", q = prefix_ + ".q";
