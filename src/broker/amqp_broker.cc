@@ -11,6 +11,7 @@
 #include "broker/amqp_topology.h"
 #include "broker/amqp_wait.h"
 #include "core/clock.h"
+#include "core/event_parse.h"
 #include "core/json_fields.h"
 #include "core/log.h"
 #include "core/log_frame.h"
@@ -118,7 +119,12 @@ struct AmqpBroker::State {
   // queue that does not exist closes its channel, which must not be the consumer's).
   std::unique_ptr<AmqpConnection> depth_conn;
   Status ConsumeOnce(AmqpConnection& c);
-  void Deliver(AmqpConnection& c, Delivery& d, std::map<std::string, std::vector<Json>>* batch);
+  using Batch = std::map<std::string, std::vector<WorkerEvent>>;
+  void Deliver(AmqpConnection& c, Delivery& d, Batch* batch);
+  // Deliver's usual path: the events of a job read without a tree (core/event_parse.h), from
+  // an accepted worker. False leaves the message to the tree's way, which checks it in depth.
+  bool DeliverParsed(AmqpConnection& c, Delivery& d, Batch* batch);
+  std::vector<WorkerEvent> parsed;  // DeliverParsed's, kept for its capacity
   void OnHelloEvent(const std::string& name, const Json& ev);
   // The worker process behind |w| stopped or went silent.
   void Gone(const std::string& name, Worker& w) {
@@ -559,7 +565,7 @@ Status AmqpBroker::State::ConsumeOnce(AmqpConnection& c) {
     }
     UpdateBatching();
     // 3. New events, in batches (the controller commits a batch in one transaction).
-    std::map<std::string, std::vector<Json>> batch;
+    Batch batch;
     Delivery d;
     bool got = false;
     GROVE_RETURN_IF_ERROR(c.Next(0, &d, &got));
@@ -580,7 +586,7 @@ Status AmqpBroker::State::ConsumeOnce(AmqpConnection& c) {
     }
     for (auto& [name, msgs] : batch) {
       auto& w = workers[name];
-      listener->OnMessages(w.conn, name, std::move(msgs));
+      listener->OnEvents(w.conn, name, std::move(msgs));
     }
   }
   return Status::Ok();
@@ -604,11 +610,12 @@ Status CheckEvents(const std::vector<Json>& events) {
 }  // namespace
 
 // A message is one event object or an array of events of one worker (docs/protocol.md).
-void AmqpBroker::State::Deliver(AmqpConnection& c, Delivery& d,
-                                std::map<std::string, std::vector<Json>>* batch) {
+void AmqpBroker::State::Deliver(AmqpConnection& c, Delivery& d, Batch* batch) {
   if (d.exchange == kSubmitExchange) return OnSubmission(c, d);
   std::vector<Json> events;
-  if (IsLogFrame(d.body)) {
+  const bool frame = IsLogFrame(d.body);
+  if (!frame && DeliverParsed(c, d, batch)) return;
+  if (frame) {
     // A binary log frame: one "log" event, its payload proved whole here (core/log_frame.h).
     Json ev;
     if (Status st = DecodeLogFrame(d.body, &ev); !st.ok()) {
@@ -676,8 +683,30 @@ void AmqpBroker::State::Deliver(AmqpConnection& c, Delivery& d,
       continue;
     }
     if (carries_tag) w.unacked.emplace_back(ack_id, tag);
-    (*batch)[name].push_back(std::move(ev));
+    (*batch)[name].emplace_back(std::move(ev));
   }
+}
+
+bool AmqpBroker::State::DeliverParsed(AmqpConnection& c, Delivery& d, Batch* batch) {
+  std::string name, instance;
+  if (!ParseEventsFast(d.body, &parsed, &name, &instance)) return false;
+  auto it = workers.find(name);
+  // Held until its hello is accepted, or refused: the tree's way, as rare as it is.
+  if (it == workers.end() || !it->second.conn || !it->second.accepted) return false;
+  Worker& w = it->second;
+  if (!instance.empty() && w.refused.count(instance)) return false;
+  w.last_seen = NowMs();
+  // As Deliver: settled once its last event with an id is durable (this path has no hellos).
+  int64_t ack_id = -1;
+  for (const WorkerEvent& ev : parsed) ack_id = std::max(ack_id, ev.id);
+  if (ack_id < 0)
+    (void)c.Ack(d.tag);
+  else
+    w.unacked.emplace_back(ack_id, d.tag);
+  std::vector<WorkerEvent>& to = (*batch)[name];
+  for (WorkerEvent& ev : parsed) to.push_back(std::move(ev));
+  parsed.clear();
+  return true;
 }
 
 void AmqpBroker::State::OnHelloEvent(const std::string& name, const Json& ev) {

@@ -11,6 +11,7 @@
 
 #include "core/protocol.h"
 #include "core/status.h"
+#include "core/worker_event.h"
 #include "core/worker_messages.h"
 
 namespace grove {
@@ -27,6 +28,10 @@ class BrokerListener {
   virtual void OnHello(ConnId conn, WorkerHello hello, std::function<void(Status)> reply) = 0;
   // Messages from an accepted worker, in the order they arrived.
   virtual void OnMessages(ConnId conn, const std::string& worker, std::vector<Json> msgs) = 0;
+  // The same, as the AMQP broker reads them: each a tree or its fields read without one
+  // (core/event_parse.h).
+  virtual void OnEvents(ConnId conn, const std::string& worker,
+                        std::vector<WorkerEvent> events) = 0;
   virtual void OnClosed(ConnId conn, const std::string& worker) = 0;
   // Distributed mode: a submission (a build or consumer job to enqueue) an application
   // published to grove.submit. |done| is called once, from any thread, when it is durable (ok),

@@ -356,80 +356,110 @@ void Controller::OnClosed(ConnId conn, const std::string& worker) {
   });
 }
 
+namespace {
+
+// An event's id, INT64_MIN when it has none.
+int64_t EventId(const Json& m) {
+  auto it = m.find("id");
+  return it != m.end() && it->is_number_integer() ? it->get<int64_t>() : INT64_MIN;
+}
+int64_t EventId(const WorkerEvent& m) {
+  if (!m.tree.is_null()) return EventId(m.tree);
+  return m.id >= 0 ? m.id : INT64_MIN;
+}
+
+// For the log line of an event that could not be applied.
+std::string Describe(const Json& m) {
+  return m.dump(-1, ' ', false, Json::error_handler_t::replace).substr(0, 200);
+}
+std::string Describe(const WorkerEvent& m) {
+  if (!m.tree.is_null()) return Describe(m.tree);
+  return m.type + " " + std::to_string(m.id) + " of request " + std::to_string(m.request);
+}
+
+}  // namespace
+
 void Controller::OnMessages(ConnId conn, const std::string& worker, std::vector<Json> msgs) {
   core_.Post([this, conn, worker, msgs = std::move(msgs)](Txn& txn) mutable {
-    ConnectedWorker* w = workers_.Find(worker);
-    if (!w || w->conn != conn) return;
-    if (!ends_.empty()) FlushEnds(txn);  // left by a batch an exception cut short
-    const int64_t now = NowMs();
-    w->last_seen = now;
-    // RabbitMQ delivers what it requeued after later messages: one batch may hold several
-    // deliveries out of order.
-    auto id_of = [](const Json& m) {
-      auto it = m.find("id");
-      return it != m.end() && it->is_number_integer() ? it->get<int64_t>() : INT64_MIN;
-    };
-    std::stable_sort(msgs.begin(), msgs.end(),
-                     [&](const Json& a, const Json& b) { return id_of(a) < id_of(b); });
-    // Applied strictly in id order, up to the first event that is not: what follows it is
-    // dropped and comes again with the resend, so the stored events are always a prefix.
-    for (const auto& m : msgs) {
-      const int64_t id = id_of(m);
-      const bool has_id = id != INT64_MIN;
-      if (has_id) {
-        // The first event of a connection: what came before it was acknowledged earlier.
-        if (w->applied_upto < 0) w->stored_upto = w->applied_upto = FirstUnapplied(txn, *w, id);
-        if (id <= w->applied_upto) continue;  // applied already (a resend crossed an ack)
-        if (id > w->applied_upto + 1 && !GiveUpWaiting(*w, id, now)) {
-          RequestResend(*w);  // one before it was not applied
-          break;
-        }
-      }
-      Status st;
-      try {
-        st = HandleEvent(txn, *w, m);
-      } catch (const Json::exception& e) {
-        // Events are checked where they enter (CheckEvent); should one slip through, it costs
-        // that event only (acknowledged and dropped), not the rest of the batch nor the master.
-        spdlog::error("worker {}: event {} not applied: {}", worker,
-                      m.dump(-1, ' ', false, Json::error_handler_t::replace).substr(0, 200),
-                      e.what());
-      }
-      if (!st.ok()) {
-        // Not applied. When the store failed, the whole batch is rolled back and the resend
-        // asked by the rollback; otherwise (a missing log chunk) it is asked here.
-        if (txn.status().ok()) RequestResend(*w);
+    ApplyEvents(txn, conn, worker, msgs);
+  });
+}
+
+void Controller::OnEvents(ConnId conn, const std::string& worker, std::vector<WorkerEvent> events) {
+  core_.Post([this, conn, worker, events = std::move(events)](Txn& txn) mutable {
+    ApplyEvents(txn, conn, worker, events);
+  });
+}
+
+template <typename Msg>
+void Controller::ApplyEvents(Txn& txn, ConnId conn, const std::string& worker,
+                             std::vector<Msg>& msgs) {
+  ConnectedWorker* w = workers_.Find(worker);
+  if (!w || w->conn != conn) return;
+  if (!ends_.empty()) FlushEnds(txn);  // left by a batch an exception cut short
+  const int64_t now = NowMs();
+  w->last_seen = now;
+  // RabbitMQ delivers what it requeued after later messages: one batch may hold several
+  // deliveries out of order. (Usually it is in order: then nothing is moved.)
+  auto by_id = [](const Msg& a, const Msg& b) { return EventId(a) < EventId(b); };
+  if (!std::is_sorted(msgs.begin(), msgs.end(), by_id))
+    std::stable_sort(msgs.begin(), msgs.end(), by_id);
+  // Applied strictly in id order, up to the first event that is not: what follows it is
+  // dropped and comes again with the resend, so the stored events are always a prefix.
+  for (const auto& m : msgs) {
+    const int64_t id = EventId(m);
+    const bool has_id = id != INT64_MIN;
+    if (has_id) {
+      // The first event of a connection: what came before it was acknowledged earlier.
+      if (w->applied_upto < 0) w->stored_upto = w->applied_upto = FirstUnapplied(txn, *w, id);
+      if (id <= w->applied_upto) continue;  // applied already (a resend crossed an ack)
+      if (id > w->applied_upto + 1 && !GiveUpWaiting(*w, id, now)) {
+        RequestResend(*w);  // one before it was not applied
         break;
       }
-      if (has_id) {
-        w->applied_upto = id;
-        w->gap_since = 0;
-        if (w->resend_from && id >= w->resend_from) w->resend_from = 0;
-      }
     }
-    // The writes put off are made once per batch: a job whose events came in other tasks of
-    // the same batch (its start and its end) then costs one write per row too.
-    txn.BeforeCommitOnce(&deferred_, [this](Txn& t) { FlushDeferred(t); });
-    if (w->applied_upto >= 0 && broker_) {
-      RecordAppliedEvents(txn, *w);
-      // One ack per connection and batch, sent after its commit: a worker sends each event as
-      // a message of its own, and a batch holds several of them (acks are cumulative).
-      auto [ack, first] = batch_acks_.try_emplace(conn, w->applied_upto);
-      ack->second = w->applied_upto;
-      if (first) {
-        txn.AfterCommit([this, conn, worker](const Status& st) {
-          auto node = batch_acks_.extract(conn);
-          // Only what is durable is acknowledged; after a failed commit the events come again.
-          if (!st.ok() || node.empty()) return;
-          const int64_t upto = node.mapped();
-          if (ConnectedWorker* w = workers_.Find(worker); w && w->conn == conn)
-            w->stored_upto = std::max(w->stored_upto, upto);
-          broker_->Send(conn, Json{{"type", "ack"}, {"upto", upto}});
-        });
-      }
+    Status st;
+    try {
+      st = HandleEvent(txn, *w, m);
+    } catch (const Json::exception& e) {
+      // Events are checked where they enter (CheckEvent); should one slip through, it costs
+      // that event only (acknowledged and dropped), not the rest of the batch nor the master.
+      spdlog::error("worker {}: event {} not applied: {}", worker, Describe(m), e.what());
     }
-    Dispatch(txn);
-  });
+    if (!st.ok()) {
+      // Not applied. When the store failed, the whole batch is rolled back and the resend
+      // asked by the rollback; otherwise (a missing log chunk) it is asked here.
+      if (txn.status().ok()) RequestResend(*w);
+      break;
+    }
+    if (has_id) {
+      w->applied_upto = id;
+      w->gap_since = 0;
+      if (w->resend_from && id >= w->resend_from) w->resend_from = 0;
+    }
+  }
+  // The writes put off are made once per batch: a job whose events came in other tasks of
+  // the same batch (its start and its end) then costs one write per row too.
+  txn.BeforeCommitOnce(&deferred_, [this](Txn& t) { FlushDeferred(t); });
+  if (w->applied_upto >= 0 && broker_) {
+    RecordAppliedEvents(txn, *w);
+    // One ack per connection and batch, sent after its commit: a worker sends each event as
+    // a message of its own, and a batch holds several of them (acks are cumulative).
+    auto [ack, first] = batch_acks_.try_emplace(conn, w->applied_upto);
+    ack->second = w->applied_upto;
+    if (first) {
+      txn.AfterCommit([this, conn, worker](const Status& st) {
+        auto node = batch_acks_.extract(conn);
+        // Only what is durable is acknowledged; after a failed commit the events come again.
+        if (!st.ok() || node.empty()) return;
+        const int64_t upto = node.mapped();
+        if (ConnectedWorker* w = workers_.Find(worker); w && w->conn == conn)
+          w->stored_upto = std::max(w->stored_upto, upto);
+        broker_->Send(conn, Json{{"type", "ack"}, {"upto", upto}});
+      });
+    }
+  }
+  Dispatch(txn);
 }
 
 bool Controller::GiveUpWaiting(ConnectedWorker& w, int64_t id, int64_t now) {
@@ -464,7 +494,15 @@ void Controller::RequestResend(ConnectedWorker& w) {
 }
 
 Status Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev) {
-  const EventView e = ReadEvent(ev);
+  return HandleEvent(txn, w, ReadEvent(ev), &ev);
+}
+
+Status Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const WorkerEvent& ev) {
+  if (!ev.tree.is_null()) return HandleEvent(txn, w, ev.tree);
+  return HandleEvent(txn, w, ReadEvent(ev), nullptr);
+}
+
+Status Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const EventView& e, const Json* tree) {
   if (e.type == EventType::kHeartbeat) return Status::Ok();
   if (e.type == EventType::kUnknown) {
     spdlog::warn("worker {}: unknown event type '{}' ignored", w.name, e.type_name);
@@ -510,7 +548,9 @@ Status Controller::HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev) {
       // A chunk grows its step's row: the row is written first.
       if (job.pending_step) WriteDeferred(txn, job);
       Store& store = txn.store();
-      st = AppendLogEvent(store, job, build_id, e.step, e.seq, ev);
+      // A log chunk always comes as a tree (core/event_parse.h reads no "log" event).
+      st = tree ? AppendLogEvent(store, job, build_id, e.step, e.seq, *tree)
+                : Status::Invalid("a log chunk without its JSON");
       if (st.IsConflict() && txn.status().ok()) {
         int64_t next = 0;
         GROVE_RETURN_IF_ERROR(store.NextLogSeq(build_id, e.step, &next));

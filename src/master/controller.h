@@ -81,6 +81,7 @@ class Controller : public BrokerListener {
   // BrokerListener: called on the network thread, handled on the core loop.
   void OnHello(ConnId conn, WorkerHello hello, std::function<void(Status)> reply) override;
   void OnMessages(ConnId conn, const std::string& worker, std::vector<Json> msgs) override;
+  void OnEvents(ConnId conn, const std::string& worker, std::vector<WorkerEvent> events) override;
   void OnClosed(ConnId conn, const std::string& worker) override;
   void OnSubmission(Json msg, std::function<void(Status)> done) override;
 
@@ -253,6 +254,12 @@ class Controller : public BrokerListener {
   // Ok when the event is applied (or refused for good: it is acknowledged all the same); an
   // error when it was not and must come again (the store failed, a log chunk is missing).
   Status HandleEvent(Txn& txn, ConnectedWorker& w, const Json& ev);
+  Status HandleEvent(Txn& txn, ConnectedWorker& w, const WorkerEvent& ev);
+  // |tree|: the event's JSON when it came as a tree (a log chunk's data is read from it).
+  Status HandleEvent(Txn& txn, ConnectedWorker& w, const EventView& e, const Json* tree);
+  // OnMessages' and OnEvents' work on the core loop: |Msg| is Json or WorkerEvent.
+  template <typename Msg>
+  void ApplyEvents(Txn& txn, ConnId conn, const std::string& worker, std::vector<Msg>& msgs);
   // The parts of an event (a merged one has two, docs/protocol.md). A step's start is kept in
   // the job (pending_step) until its end or the end of the batch; a step's end is not applied
   // (|*applied| false, the status says why) when log chunks are missing.

@@ -90,4 +90,25 @@ EventView ReadEvent(const Json& ev) {
   return e;
 }
 
+EventView ReadEvent(const WorkerEvent& ev) {
+  if (!ev.tree.is_null()) return ReadEvent(ev.tree);
+  EventView e;
+  e.type_name = ev.type;
+  e.type = TypeOf(e.type_name);
+  e.request = ev.request;
+  e.attempt = ev.attempt;
+  e.has_step = ev.has_step;
+  e.step = ev.step;
+  e.log_chunks = ev.log_chunks;
+  e.name = ev.name;
+  e.result = ev.result;
+  e.has_step_result = ev.has_step_result;
+  e.step_result = ev.step_result;
+  e.has_builddir = ev.has_builddir;
+  e.builddir = ev.builddir;
+  if (ev.properties.is_object()) e.properties = &ev.properties;
+  if (!ev.result_json.is_null()) e.result_json = &ev.result_json;
+  return e;
+}
+
 }  // namespace grove

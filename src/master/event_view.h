@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "core/protocol.h"
+#include "core/worker_event.h"
 
 namespace grove {
 
@@ -46,5 +47,7 @@ struct EventView {
 
 // |ev| passed CheckEvent (core/worker_messages.h); a field of another type is taken as absent.
 EventView ReadEvent(const Json& ev);
+// The same of an event the broker handed over as a tree or as fields (views into |ev|).
+EventView ReadEvent(const WorkerEvent& ev);
 
 }  // namespace grove

@@ -30,8 +30,10 @@ Status GetAppliedEvents(sql::Db& db, const std::string& worker, const std::strin
 
 // One row per worker: its latest process. The update is conditional so that two masters that
 // apply the same events at once (the RabbitMQ consumer handed over while a batch was open)
-// cannot both commit: the second finds the row already there and gets no row back.
-// PostgreSQL re-checks the WHERE on the row as the first transaction left it.
+// cannot both commit: the second finds the row already there and changes nothing.
+// PostgreSQL re-checks the WHERE on the row as the first transaction left it. Whether a row
+// changed is the statement's count, not a RETURNING row: SQLite opens a temporary b-tree for
+// the rows of every RETURNING statement, and this one runs with each batch of events.
 Status AdvanceAppliedEvents(sql::Db& db, const std::string& worker, const std::string& instance,
                             int64_t upto) {
   Query q;
@@ -40,12 +42,12 @@ Status AdvanceAppliedEvents(sql::Db& db, const std::string& worker, const std::s
                  "ON CONFLICT (worker) DO UPDATE SET instance = excluded.instance, "
                  "applied_upto = excluded.applied_upto "
                  "WHERE worker_events.instance <> excluded.instance "
-                 "OR worker_events.applied_upto < excluded.applied_upto RETURNING applied_upto",
+                 "OR worker_events.applied_upto < excluded.applied_upto",
                  &q));
   q.Bind(1, worker).Bind(2, instance).Bind(3, upto);
-  bool row = false;
-  GROVE_RETURN_IF_ERROR(q.Step(&row));
-  if (!row)
+  int64_t changed = 0;
+  GROVE_RETURN_IF_ERROR(q.RunCounting(&changed));
+  if (changed == 0)
     return Status::Conflict("store: events of " + worker + " up to " + std::to_string(upto) +
                             " were applied already");
   return Status::Ok();

@@ -81,6 +81,59 @@ class AmqpMessageRobustnessTests(AmqpTestCase):
         self.assertEqual(g.wait_request(g.force("b"), timeout=30)["result"], "success")
         self.assertTrue(g.master.alive())
 
+    def test_malformed_event_arrays_of_a_connected_worker_are_dead_lettered_without_loss(self):
+        """The master reads a connected worker's usual events without a JSON tree
+        (core/event_parse.h); a message with any event or field out of place still goes the
+        checked way and is dead-lettered, alone: the worker's own events around it are all
+        applied."""
+        g = self.make('worker "w1" { secret = secret "w1", tags = { "linux" } }\n'
+                      'builder "b" { tags = { "linux" }, steps = { shell { "true" } } }\n',
+                      workers=["w1"])
+        g.start_master()
+        g.start_worker("w1")
+        first = [g.force("b") for _ in range(5)]
+        for rid in first:
+            self.assertEqual(g.wait_request(rid, timeout=30)["result"], "success")
+        conn = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
+        self.addCleanup(conn.close)
+        ch = conn.channel()
+        ok = {"worker": "w1", "type": "job.started", "request": 999999, "attempt": 1,
+              "step": 0, "name": "x"}
+        deep = "1"
+        for _ in range(101):
+            deep = '{"a":' + deep + "}"
+        bad = [json.dumps([ok, {**ok, "type": "job.finished", "id": "x"}]),
+               json.dumps([ok, {**ok, "worker": "w2"}]),
+               json.dumps([ok, 5]),
+               json.dumps([{**ok, "step": -1}]),
+               json.dumps([{**ok, "attempt": 2 ** 31}]),
+               json.dumps({**ok, "type": "job.finished", "result": 7}),
+               json.dumps([{**ok, "type": "job.finished", "properties": [1]}]),
+               json.dumps([{**ok, "worker": None}]),
+               '{"worker": "w1", "type": "job.started", "type": 5}',
+               '[{"worker": "w1", "type": "job.finished", "result_json": ' + deep + "}]",
+               '[{"worker": "w1", "type": "job.started"',
+               "[]"]
+        for body in bad:
+            ch.basic_publish("grove.events", "w1.job.started", body.encode(),
+                             pika.BasicProperties(delivery_mode=2))
+        later = [g.force("b") for _ in range(5)]
+        wait_for(lambda: self.queue_depth("grove.deadletters") >= len(bad),
+                 what="the dead letters")
+        for rid in first + later:
+            req = g.wait_request(rid, timeout=30)
+            self.assertEqual(req["result"], "success", req)
+            build = g.build(req["builds"][0]["id"])
+            self.assertEqual(build["worker"], "w1")
+            self.assertEqual([(s["state"], s["result"]) for s in build["steps"]],
+                             [("finished", "success")])
+        self.assertEqual(self.queue_depth("grove.deadletters"), len(bad))
+        log = g.master.output()
+        self.assertIn("events of more than one worker", log)
+        self.assertIn("'step' must be between 0 and", log)
+        self.assertTrue(g.master.alive())
+        self.assertTrue(g.workers["w1"].alive())
+
 
 # Only the AMQP variant runs from this file (test_robustness runs the embedded one).
 del test_robustness

@@ -938,6 +938,26 @@ TEST_P(StoreTest, TheEndsOfABatchOfJobsAreTheRowsOneByOneWouldBe) {
     EXPECT_EQ(r.result, b.result);
     EXPECT_EQ(r.finished_at, i % 3 ? 500 : 501);
   }
+  // One end alone (the shape of a batch of one: a plain UPDATE, no IN list nor FROM) ends
+  // that row only.
+  const BuildRecord alone = NewBuild("linux"), other = NewBuild("linux");
+  ASSERT_TRUE(
+      store_->FinishBuildsWith({{alone.id, Result::kSuccess, 700, "w8", Json{{"one", 1}}}}).ok());
+  ASSERT_TRUE(store_->FinishRequests({alone.request_id}, Result::kSuccess, 701).ok());
+  BuildRecord b;
+  ASSERT_TRUE(store_->GetBuild(alone.id, &b).ok());
+  EXPECT_EQ(b.state, "finished");
+  EXPECT_EQ(b.finished_at, 700);
+  EXPECT_EQ(b.worker, "w8");
+  EXPECT_EQ(b.properties["one"], 1);
+  ASSERT_TRUE(store_->GetBuild(other.id, &b).ok());
+  EXPECT_NE(b.state, "finished");
+  RequestRecord r;
+  ASSERT_TRUE(store_->GetRequest(alone.request_id, &r).ok());
+  EXPECT_EQ(r.state, "finished");
+  EXPECT_EQ(r.finished_at, 701);
+  ASSERT_TRUE(store_->GetRequest(other.request_id, &r).ok());
+  EXPECT_NE(r.state, "finished");
 }
 
 // A batch of requests is inserted several rows per statement; the ids follow the batch's order.
