@@ -252,7 +252,10 @@ Status InsertBuilds(sql::Db& db, std::vector<BuildRecord>* builds,
 
 Status FinishRequests(sql::Db& db, const std::vector<int64_t>& ids, Result result, int64_t now) {
   for (size_t from = 0; from < ids.size();) {
-    const size_t n = std::min(ids.size() - from, kFinishInSizes.back());
+    size_t n = std::min(ids.size() - from, kFinishInSizes.back());
+    // PostgreSQL: a few ends (a batch that ended two or three builds) one by key each, as
+    // statements sent together (RunDeferred), rather than an IN list its plan may scan for.
+    if (db.dialect() == sql::Dialect::kPostgres && n < kFinishInSizes[1]) n = 1;
     const size_t size = InSizeOf(n, kFinishInSizes);
     Query q;
     GROVE_RETURN_IF_ERROR(db.Prepare(Shape<FinishRequestsSql>(kFinishInSizes, size), &q));
