@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """K forced builds of a builder whose one step is `true`: one worker of capacity 4, the
-embedded broker, SQLite and/or PostgreSQL. Prints builds/s, request-to-step-start latency,
-master RSS idle and peak, master CPU per build (and, on PostgreSQL, the database backends' CPU
-per build), side by side when both stores run.
+embedded broker, SQLite and/or PostgreSQL. Prints builds/s (the burst ends at its last build's
+stored end), how long its POSTs took, store commits per build (GET /metrics), request-to-step-start
+latency, master RSS idle and peak, master, worker and client CPU per build (and, on PostgreSQL,
+the database backends' CPU per build), side by side when both stores run.
 
   GROVE_BIN=build/cli/grove python3 bench/e2e_builds.py [--builds 1000] [--latency-builds 100]
       [--store sqlite|postgres|both]
