@@ -34,7 +34,7 @@ if [ "$quick" = 1 ]; then
   CMD=(--jobs 1000 --workers 4 --raw-messages 20000); LOG_BYTES=200000000
   UI=(--duration 4); PEERS=(--spawns 1000 --bytes 200000000); WIN=(--builds 30)
 else
-  E2E=(--builds 500 --latency-builds 100); SDK=(--jobs 10000 --workers 1,2,4)
+  E2E=(--builds 1000 --latency-builds 100); SDK=(--jobs 10000 --workers 1,2,4)
   CMD=(--jobs 3000 --workers 1,4); LOG_BYTES=1000000000
   UI=(--duration 10); PEERS=(--spawns 3000 --bytes 1000000000); WIN=(--builds 100)
 fi

@@ -2,8 +2,10 @@
 //
 // Tasks posted from any thread run here in order. All tasks found waiting are run inside ONE
 // transaction and committed together (group commit): a burst of a thousand worker events costs
-// one fsync, not a thousand. Work that must wait for durability (acknowledging an event,
-// answering an API call, sending a job) is registered with Txn::AfterCommit.
+// one fsync, not a thousand. Tasks posted while a batch runs join it, up to 2 ms after it
+// began, rather than wait for its commit and commit on their own. Work that must wait for
+// durability (acknowledging an event, answering an API call, sending a job) is registered with
+// Txn::AfterCommit.
 //
 // A batch is all or nothing. When the store cannot write (a full disk, an I/O error: the
 // store dooms the transaction) or a task calls Txn::Fail, the whole batch is rolled back, the
@@ -85,7 +87,8 @@ class CoreLoop {
   struct Stats {
     uint64_t tasks = 0;
     uint64_t commits = 0;
-    uint64_t rollbacks = 0;  // batches the store could not commit
+    uint64_t rollbacks = 0;      // batches the store could not commit
+    uint64_t joined_rounds = 0;  // times tasks posted during a batch joined it before its commit
   };
   Stats stats() const;
 
@@ -94,6 +97,9 @@ class CoreLoop {
   bool store_available() const { return store_available_.load(std::memory_order_relaxed); }
 
  private:
+  // How long after a batch began tasks posted meanwhile may still join it (Run).
+  static constexpr std::chrono::milliseconds kJoinWithin{2};
+
   void Run();
   // Rolls the failed batch back; |unrun| goes back to the front of the queue.
   void RecoverFrom(std::deque<Task> unrun);

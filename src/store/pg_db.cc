@@ -197,6 +197,7 @@ class PgStmt final : public Stmt {
   }
 
   Status Step(bool* row) override;
+  Status RunDeferred() override;
 
   bool IsNull(int col) override { return PQgetisnull(result_.get(), row_, col) != 0; }
   int64_t Int(int col) override {
@@ -282,7 +283,13 @@ class PgStmt final : public Stmt {
 
   Status Execute();
   Status ExecuteOnce();
+  // Whether the server-side statement fits the bound parameters (else PrepareOnServer
+  // prepares it, in round trips of its own).
+  bool PreparedAsBound() const;
   Status PrepareOnServer();
+  // The bound values as libpq takes them, checked against the prepared types.
+  Status Values(std::vector<const char*>* values, std::vector<int>* lengths,
+                std::vector<int>* formats) const;
 
   PgDb* db_;
   std::string sql_;
@@ -337,6 +344,7 @@ class PgDb final : public Db {
   }
 
   Status Exec(std::string_view sql) override {
+    GROVE_RETURN_IF_ERROR(Settle());
     GROVE_RETURN_IF_ERROR(Usable());
     const bool first = begin_pending_;
     Status begun = SendBegin();
@@ -448,6 +456,8 @@ class PgDb final : public Db {
       begin_pending_ = false;
       return doom_;
     }
+    if (!deferred_.empty() && doom_.ok()) return CommitPipelined();
+    if (!deferred_.empty() && !Settle().ok() && conn_ == nullptr) return lost_error_;
     if (!doom_.ok()) {
       // A batch is all or nothing: a statement the server could not carry out for want of
       // resources (a full disk) fails the whole transaction, even after its savepoint's undo.
@@ -480,6 +490,8 @@ class PgDb final : public Db {
       return Status::Ok();
     }
     if (lost) return Status::Ok();  // the server dropped it with the connection
+    (void)Settle();                 // their errors do not matter any more
+    if (conn_ == nullptr) return Status::Ok();
     ResultPtr r(PQexec(conn_.get(), "ROLLBACK"));
     return Check(r.get(), "ROLLBACK");
   }
@@ -561,11 +573,93 @@ class PgDb final : public Db {
     return Check(out->get(), sql);
   }
 
+  // --- Deferred writes (Stmt::RunDeferred) ---
+  //
+  // A write nobody reads the outcome of (a batch's ends: its steps', builds' and requests'
+  // rows) is sent in libpq's pipeline mode without waiting for its answer. The answers are read
+  // with the COMMIT's, in its one round trip (CommitPipelined), or before any other statement
+  // (Settle): a batch's ends cost no round trip of their own. An error the server met in one of
+  // them fails the statement or the commit that reads it; a PostgreSQL transaction ends at its
+  // first error in any case, so the batch is all or nothing as before.
+
+  // False when the connection cannot enter pipeline mode: then the caller runs it now.
+  bool Defer(const std::string& name, const std::string& sql, int n, const char* const* values,
+             const int* lengths, const int* formats, Status* st) {
+    PGconn* c = conn_.get();
+    if (deferred_.empty() && PQenterPipelineMode(c) != 1) return false;
+    if (PQsendQueryPrepared(c, name.c_str(), n, values, lengths, formats, 1) != 1) {
+      *st = Lost(PgOneLine(PQerrorMessage(c)));
+      return true;
+    }
+    deferred_.push_back(&sql);
+    *st = Status::Ok();
+    return true;
+  }
+
+  // Reads the answers of the deferred writes: the first error among them, if any.
+  Status Settle() {
+    if (deferred_.empty()) return Status::Ok();
+    PGconn* c = conn_.get();
+    if (PQpipelineSync(c) != 1) return Lost(PgOneLine(PQerrorMessage(c)));
+    Status first = ReadDeferred();
+    if (conn_ == nullptr) return first;  // lost meanwhile
+    ResultPtr sync(PQgetResult(c));
+    if (PQexitPipelineMode(c) != 1) return Lost(PgOneLine(PQerrorMessage(c)));
+    return first;
+  }
+
+  // Sends COMMIT after the deferred writes and reads every answer: one round trip.
+  Status CommitPipelined() {
+    PGconn* c = conn_.get();
+    if (PQsendQueryParams(c, "COMMIT", 0, nullptr, nullptr, nullptr, nullptr, 0) != 1 ||
+        PQpipelineSync(c) != 1)
+      return Lost(PgOneLine(PQerrorMessage(c)));
+    Status first = ReadDeferred();
+    if (conn_ == nullptr) return first;
+    ResultPtr commit(PQgetResult(c));
+    if (commit) Drain(c);
+    ResultPtr sync(PQgetResult(c));
+    if (PQexitPipelineMode(c) != 1) return Lost(PgOneLine(PQerrorMessage(c)));
+    if (!first.ok()) {
+      // The COMMIT was skipped: the transaction is aborted, and ended here.
+      ResultPtr r(PQexec(c, "ROLLBACK"));
+      (void)Check(r.get(), "ROLLBACK");
+      if (first.code() == Status::Code::kUnavailable) return first;
+      return Status::IoError("postgresql: the transaction was rolled back after an error: " +
+                             first.message());
+    }
+    Status st = Check(commit.get(), "COMMIT");
+    if (st.ok() && std::string_view(PQcmdStatus(commit.get())) == "ROLLBACK") {
+      return Status::IoError("postgresql: the transaction was rolled back: " +
+                             abort_error_.message());
+    }
+    return st;
+  }
+
+  // Each deferred write's answer, in order; after the first error the rest were skipped.
+  Status ReadDeferred() {
+    std::vector<const std::string*> sent = std::move(deferred_);
+    deferred_.clear();
+    PGconn* c = conn_.get();
+    Status first;
+    for (const std::string* sql : sent) {
+      ResultPtr r(PQgetResult(c));
+      if (r) Drain(c);
+      if (!first.ok()) continue;
+      first = Check(r.get(), *sql);
+      if (conn_ == nullptr) return first;  // Check found the connection broken
+      // Check cannot tell the transaction's state in pipeline mode: it is aborted.
+      if (!first.ok() && abort_error_.ok()) abort_error_ = first;
+    }
+    return first;
+  }
+
   // The connection broke: drop it, and with it any transaction and every server-side statement.
   Status Lost(const std::string& why) {
     lost_error_ = Status::Unavailable("the store " + redacted_ + " is unavailable: " + why);
     conn_.reset();
     begin_pending_ = false;
+    deferred_.clear();
     for (auto& [sql, stmt] : cache_) stmt->Forget();
     if (txn_ == TxnState::kOpen) txn_ = TxnState::kLost;
     // Try again at once on the next call (a restarted server may be back already); later
@@ -590,19 +684,26 @@ class PgDb final : public Db {
   Clock::time_point next_attempt_{};
   std::chrono::milliseconds backoff_ = kFirstBackoff;
   std::unordered_map<std::string, std::unique_ptr<PgStmt>, StringHash, std::equal_to<>> cache_;
+  // The SQL of the writes sent in pipeline mode whose answers are not read yet (Defer).
+  std::vector<const std::string*> deferred_;
 };
+
+bool PgStmt::PreparedAsBound() const {
+  if (prepared_generation_ != db_->generation()) return false;
+  // Prepared on this connection; again only when a parameter's type changed (a NULL fits any
+  // type).
+  bool same = params_.size() <= prepared_types_.size();
+  for (size_t i = 0; same && i < params_.size(); ++i)
+    same = params_[i].null || params_[i].type == prepared_types_[i];
+  return same;
+}
 
 Status PgStmt::PrepareOnServer() {
   std::vector<Oid> types(params_.size());
   for (size_t i = 0; i < params_.size(); ++i) types[i] = params_[i].type;
   PGconn* conn = db_->conn();
   if (prepared_generation_ == db_->generation()) {
-    // Prepared on this connection; again only when a parameter's type changed (a NULL fits
-    // any type).
-    bool same = params_.size() <= prepared_types_.size();
-    for (size_t i = 0; same && i < params_.size(); ++i)
-      same = params_[i].null || types[i] == prepared_types_[i];
-    if (same) return Status::Ok();
+    if (PreparedAsBound()) return Status::Ok();
     std::string dealloc = "DEALLOCATE " + name_;
     ResultPtr r(PQexec(conn, dealloc.c_str()));
     GROVE_RETURN_IF_ERROR(db_->Check(r.get(), dealloc));
@@ -628,7 +729,27 @@ Status PgStmt::Execute() {
   return st;
 }
 
+Status PgStmt::Values(std::vector<const char*>* values, std::vector<int>* lengths,
+                      std::vector<int>* formats) const {
+  const int n = prepared_params_;
+  values->assign(n, nullptr);
+  lengths->assign(n, 0);
+  formats->assign(n, 1);
+  for (int i = 0; i < n && i < static_cast<int>(params_.size()); ++i) {
+    const Param& p = params_[i];
+    if (p.null) continue;
+    if (p.type != prepared_types_[i]) {
+      return Status::Invalid("postgresql: parameter $" + std::to_string(i + 1) +
+                             " has the wrong type (in: " + Abbreviate(sql_) + ")");
+    }
+    (*values)[i] = p.value.data();
+    (*lengths)[i] = static_cast<int>(p.value.size());
+  }
+  return Status::Ok();
+}
+
 Status PgStmt::ExecuteOnce() {
+  GROVE_RETURN_IF_ERROR(db_->Settle());  // deferred writes first: their answers come first
   GROVE_RETURN_IF_ERROR(db_->Usable());
   PGconn* conn = db_->conn();
   if (utility_) {
@@ -640,23 +761,37 @@ Status PgStmt::ExecuteOnce() {
   }
   GROVE_RETURN_IF_ERROR(PrepareOnServer());
   const int n = prepared_params_;
-  std::vector<const char*> values(n, nullptr);
-  std::vector<int> lengths(n, 0), formats(n, 1);
-  for (int i = 0; i < n && i < static_cast<int>(params_.size()); ++i) {
-    const Param& p = params_[i];
-    if (p.null) continue;
-    if (p.type != prepared_types_[i]) {
-      return Status::Invalid("postgresql: parameter $" + std::to_string(i + 1) +
-                             " has the wrong type (in: " + Abbreviate(sql_) + ")");
-    }
-    values[i] = p.value.data();
-    lengths[i] = static_cast<int>(p.value.size());
-  }
+  std::vector<const char*> values;
+  std::vector<int> lengths, formats;
+  GROVE_RETURN_IF_ERROR(Values(&values, &lengths, &formats));
   if (db_->begin_pending())
     return db_->RunFirst(name_, n, values.data(), lengths.data(), formats.data(), sql_, &result_);
   result_.reset(PQexecPrepared(conn, name_.c_str(), n, values.data(), lengths.data(),
                                formats.data(), /*resultFormat=*/1));
   return db_->Check(result_.get(), sql_);
+}
+
+Status PgStmt::RunDeferred() {
+  if (!bind_error_.ok()) return bind_error_;
+  // Outside a transaction a write's answer is its commit: it is waited for. A transaction's
+  // first statement goes with its BEGIN (RunFirst), which may find the connection dead and
+  // start over on a new one: that is only known from its answer.
+  if (utility_ || executed_ || !db_->in_transaction_block() || db_->begin_pending())
+    return Stmt::RunDeferred();
+  GROVE_RETURN_IF_ERROR(db_->Usable());
+  if (!PreparedAsBound()) {
+    GROVE_RETURN_IF_ERROR(db_->Settle());
+    GROVE_RETURN_IF_ERROR(PrepareOnServer());
+  }
+  std::vector<const char*> values;
+  std::vector<int> lengths, formats;
+  GROVE_RETURN_IF_ERROR(Values(&values, &lengths, &formats));
+  Status st;
+  if (!db_->Defer(name_, sql_, prepared_params_, values.data(), lengths.data(), formats.data(),
+                  &st))
+    return Stmt::RunDeferred();
+  executed_ = true;
+  return st;
 }
 
 Status PgStmt::Step(bool* row) {

@@ -44,6 +44,12 @@ Status Query::Run() {
   return Status::Ok();
 }
 
+Status Stmt::RunDeferred() {
+  bool row = true;
+  while (row) GROVE_RETURN_IF_ERROR(Step(&row));
+  return Status::Ok();
+}
+
 Status Query::RunCounting(int64_t* changed) {
   *changed = 0;
   GROVE_RETURN_IF_ERROR(Run());

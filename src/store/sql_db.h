@@ -55,6 +55,12 @@ class Stmt {
   // Ends the current execution (resets the statement, forgets the bindings) so the cache can
   // hand the statement out again.
   virtual void Release() = 0;
+  // Runs a write whose rows and counts nobody reads, to completion or later: PostgreSQL sends it
+  // without waiting for its answer when a write transaction is open (pg_db.cc: it is read with
+  // the next statement's or the COMMIT's, in their round trip). An error it meets then fails
+  // that statement or the commit (a failed statement ends a PostgreSQL transaction anyway).
+  // SQLite, and PostgreSQL outside a transaction: run now, as Query::Run.
+  virtual Status RunDeferred();
 };
 
 // A prepared statement in use: a move-only handle that releases the statement when it goes
@@ -89,6 +95,8 @@ class Query {
   Status Step(bool* row) { return stmt_->Step(row); }
   // Runs the statement to completion, discarding any rows.
   Status Run();
+  // A write whose outcome only the transaction's commit needs to know (Stmt::RunDeferred).
+  Status RunDeferred() { return stmt_->RunDeferred(); }
   // Runs it (a write without RETURNING) and sets *changed to the rows it changed.
   Status RunCounting(int64_t* changed);
   // Runs an insert of at most one row prepared by Db::PrepareInsert: *id as Stmt::RunInsert.

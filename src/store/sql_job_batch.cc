@@ -48,8 +48,6 @@ std::string Dump(const Json& j) {
 constexpr std::array<size_t, 3> kRowsPerStatement = {32, 8, 1};
 // IN lists: up to |n| ids padded to one of these sizes (an id twice in IN is harmless).
 constexpr std::array<size_t, 3> kInSizes = {8, 32, 128};
-// FinishRequests' shapes: one id alone too (the end of one job, when jobs are few).
-constexpr std::array<size_t, 4> kFinishInSizes = {1, 8, 32, 128};
 
 // "$first, $first+1, ..." |n| placeholders, as "(...), (...)" groups of |per_row| when
 // |per_row| > 0.
@@ -84,10 +82,22 @@ const std::string& Shape(const std::array<size_t, N>& sizes, size_t size) {
   return sql[N - 1];
 }
 
-size_t InSize(size_t n) {
-  for (size_t s : kInSizes)
+// FinishRequests' sizes: one id alone is "id IN ($3)", which both engines read as "id = $3".
+// PostgreSQL plans a prepared statement once for all its runs after the first five, with the
+// table's size at that time: on a young database the IN list of eight was planned as a scan of
+// the whole table (cheaper for a few pages) and kept so as the table grew, one scan per batch
+// of ends, most of which end one build (issue 14: 1,500 scans of 2,000 rows in a
+// 3,000-build burst). An equality on the key is an index lookup whatever the table's size.
+constexpr std::array<size_t, 4> kFinishInSizes = {1, 8, 32, 128};
+
+template <size_t N>
+size_t InSizeOf(size_t n, const std::array<size_t, N>& sizes) {
+  for (size_t s : sizes)
     if (s >= n) return s;
-  return kInSizes.back();
+  return sizes.back();
+}
+size_t InSize(size_t n) {
+  return InSizeOf(n, kInSizes);
 }
 
 std::string ClaimFreshSql(size_t n) {
@@ -189,7 +199,7 @@ Status RecordSteps(sql::Db& db, const std::vector<StepRecord>& steps) {
       else
         q.Bind(p + 7, Dump(s.result_json));
     }
-    return q.Run();
+    return q.RunDeferred();
   });
 }
 
@@ -206,7 +216,7 @@ Status FinishBuildsWith(sql::Db& db, const std::vector<Store::BuildEnd>& ends) {
           .Bind(p + 4, e.worker)
           .Bind(p + 5, Dump(e.properties));
     }
-    return q.Run();
+    return q.RunDeferred();
   });
 }
 
@@ -250,14 +260,17 @@ Status InsertBuilds(sql::Db& db, std::vector<BuildRecord>* builds,
 
 Status FinishRequests(sql::Db& db, const std::vector<int64_t>& ids, Result result, int64_t now) {
   for (size_t from = 0; from < ids.size();) {
-    const size_t n = std::min(ids.size() - from, kInSizes.back());
-    const size_t size = n == 1 ? 1 : InSize(n);
+    size_t n = std::min(ids.size() - from, kFinishInSizes.back());
+    // PostgreSQL: a few ends (a batch that ended two or three builds) one by key each, as
+    // statements sent together (RunDeferred), rather than an IN list its plan may scan for.
+    if (db.dialect() == sql::Dialect::kPostgres && n < kFinishInSizes[1]) n = 1;
+    const size_t size = InSizeOf(n, kFinishInSizes);
     Query q;
     GROVE_RETURN_IF_ERROR(db.Prepare(Shape<FinishRequestsSql>(kFinishInSizes, size), &q));
     q.Bind(1, static_cast<int64_t>(result)).Bind(2, now);
     for (size_t i = 0; i < size; ++i)
       q.Bind(static_cast<int>(i + 3), ids[from + std::min(i, n - 1)]);
-    GROVE_RETURN_IF_ERROR(q.Run());
+    GROVE_RETURN_IF_ERROR(q.RunDeferred());
     from += n;
   }
   return Status::Ok();

@@ -17,6 +17,8 @@ Status ClaimFreshRequests(sql::Db& db, const std::vector<int64_t>& ids, const st
 // their id and number; one whose request is missing or whose attempt has a build keeps id 0.
 Status InsertBuilds(sql::Db& db, std::vector<BuildRecord>* builds,
                     const std::vector<int64_t>& numbers);
+// The three writes of a batch's ends: on PostgreSQL, inside a transaction, sent without waiting
+// for their answers (Stmt::RunDeferred), which come with the next statement's or the commit's.
 Status RecordSteps(sql::Db& db, const std::vector<StepRecord>& steps);
 Status FinishBuildsWith(sql::Db& db, const std::vector<Store::BuildEnd>& ends);
 Status FinishRequests(sql::Db& db, const std::vector<int64_t>& ids, Result result, int64_t now);

@@ -318,7 +318,9 @@ class Store {
   virtual Status StartStepWith(const StepRecord& s, const std::string& worker,
                                const Json& properties);
   // The ends of a batch of jobs in few statements (SqlStore: sql_job_batch.cc; the defaults
-  // write row by row). Only for rows known to exist: the builds of running jobs.
+  // write row by row). Only for rows known to exist: the builds of running jobs. On
+  // PostgreSQL their answers are read with the next statement's or the commit's: an error in
+  // them fails that statement or the commit (the transaction is lost at its first error).
   // RecordStep for each of |steps| (each (build_id, idx) at most once).
   virtual Status RecordSteps(const std::vector<StepRecord>& steps);
   // FinishBuildWith for each of |ends|.

@@ -21,6 +21,7 @@
 #include "store/migrations.h"
 #include "store/pg_db.h"
 #include "store/sql_db.h"
+#include "store/sql_job_batch.h"
 #include "store/sql_store.h"
 #include "store/sqlite_db.h"
 #include "store/store_copy.h"
@@ -958,6 +959,114 @@ TEST_P(StoreTest, TheEndsOfABatchOfJobsAreTheRowsOneByOneWouldBe) {
   EXPECT_EQ(r.finished_at, 701);
   ASSERT_TRUE(store_->GetRequest(other.request_id, &r).ok());
   EXPECT_NE(r.state, "finished");
+}
+
+// Inside a transaction (the core loop's batch) the ends are written as the master writes them:
+// on PostgreSQL sent without waiting for their answers, which come with the next statement's
+// (a read in the same transaction sees them) or with the commit's.
+TEST_P(StoreTest, TheEndsOfABatchAreSeenInItsTransactionAndCommittedWithIt) {
+  std::vector<BuildRecord> bs;
+  for (int i = 0; i < 3; ++i) bs.push_back(NewBuild("linux"));
+  auto end_of = [&](const BuildRecord& b, int64_t now) {
+    StepRecord s;
+    s.build_id = b.id;
+    s.name = "true";
+    s.result = 0;
+    s.started_at = 10;
+    s.finished_at = now;
+    ASSERT_TRUE(store_->RecordSteps({s}).ok());
+    ASSERT_TRUE(
+        store_->FinishBuildsWith({{b.id, Result::kSuccess, now, "w2", Json{{"n", now}}}}).ok());
+  };
+  ASSERT_TRUE(store_->Begin().ok());
+  end_of(bs[0], 100);
+  ASSERT_TRUE(store_->FinishRequests({bs[0].request_id}, Result::kSuccess, 100).ok());
+  RequestRecord r;
+  ASSERT_TRUE(store_->GetRequest(bs[0].request_id, &r).ok());
+  EXPECT_EQ(r.state, "finished");
+  BuildRecord b;
+  ASSERT_TRUE(store_->GetBuild(bs[0].id, &b).ok());
+  EXPECT_EQ(b.state, "finished");
+  // The transaction's last writes: their answers come with the commit's.
+  end_of(bs[1], 200);
+  end_of(bs[2], 200);
+  ASSERT_TRUE(
+      store_->FinishRequests({bs[1].request_id, bs[2].request_id}, Result::kSuccess, 200).ok());
+  Status st = store_->Commit();
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  Reopen();  // read back through a new connection: committed
+  for (int i = 0; i < 3; ++i) {
+    SCOPED_TRACE(i);
+    ASSERT_TRUE(store_->GetRequest(bs[i].request_id, &r).ok());
+    EXPECT_EQ(r.state, "finished");
+    EXPECT_EQ(r.finished_at, i ? 200 : 100);
+    ASSERT_TRUE(store_->GetBuild(bs[i].id, &b).ok());
+    EXPECT_EQ(b.state, "finished");
+    EXPECT_EQ(b.worker, "w2");
+    std::vector<StepRecord> steps;
+    ASSERT_TRUE(store_->ListSteps(bs[i].id, &steps).ok());
+    ASSERT_EQ(steps.size(), 1u);
+    EXPECT_EQ(steps[0].state, "finished");
+  }
+}
+
+// PostgreSQL ends a transaction at its first error: an end refused by the server fails the
+// commit, whether its answer is read by the commit or by a statement after it, and nothing of
+// the transaction stays. (SQLite refuses the statement at once and goes on.)
+TEST_P(StoreTest, AnEndTheServerRefusesFailsItsTransactionOnPostgres) {
+  if (!postgres()) GTEST_SKIP() << "PostgreSQL's transactions";
+  StepRecord orphan;
+  orphan.build_id = 999999;  // no such build: the steps' foreign key refuses it
+  orphan.name = "true";
+  orphan.finished_at = 5;
+  for (bool read_after : {false, true}) {
+    SCOPED_TRACE(read_after);
+    ASSERT_TRUE(store_->Begin().ok());
+    const int64_t id = AddRequest("linux");
+    (void)store_->RecordSteps({orphan});
+    if (read_after) {
+      RequestRecord r;
+      EXPECT_FALSE(store_->GetRequest(id, &r).ok());
+    }
+    Status st = store_->Commit();
+    EXPECT_FALSE(st.ok()) << "a transaction with a refused write was committed";
+    Reopen();
+    RequestRecord r;
+    EXPECT_TRUE(store_->GetRequest(id, &r).IsNotFound())
+        << "the request of the failed batch stayed";
+  }
+}
+
+// A batch that ends one request, or a few, finds each by its key however young the database:
+// PostgreSQL plans a prepared statement once for its later runs, and an IN list of eight planned
+// on a small table scanned the whole table every time after (one scan per trivial build, growing
+// with the table).
+TEST_P(StoreTest, EndingAFewRequestsAtATimeDoesNotScanTheRequests) {
+  if (!postgres()) GTEST_SKIP() << "PostgreSQL's plans";
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 200; ++i) ids.push_back(AddRequest("linux"));
+  std::unique_ptr<sql::Db> db;
+  ASSERT_TRUE(OpenDb(&db).ok());
+  ASSERT_TRUE(db->BeginWrite().ok());
+  for (int64_t id : ids)
+    ASSERT_TRUE(sql_job_batch::FinishRequests(*db, {id}, Result::kSuccess, 5).ok());
+  // A batch that ended a few builds at once.
+  for (size_t i = 0; i + 3 <= ids.size(); i += 3)
+    ASSERT_TRUE(
+        sql_job_batch::FinishRequests(*db, {ids[i], ids[i + 1], ids[i + 2]}, Result::kFailure, 6)
+            .ok());
+  sql::Query q;
+  ASSERT_TRUE(db->Prepare("SELECT seq_scan, idx_scan FROM pg_stat_xact_user_tables "
+                          "WHERE relname = 'requests'",
+                          &q)
+                  .ok());
+  bool row = false;
+  ASSERT_TRUE(q.Step(&row).ok());
+  ASSERT_TRUE(row);
+  EXPECT_LT(q.Int(0), 10) << "scans of the whole requests table for 266 batches of ends";
+  EXPECT_GE(q.Int(1), 390);
+  q.Reset();
+  ASSERT_TRUE(db->Commit().ok());
 }
 
 // A batch of requests is inserted several rows per statement; the ids follow the batch's order.
