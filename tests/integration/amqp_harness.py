@@ -129,6 +129,33 @@ class AmqpTestCase(GroveTestCase):
         finally:
             conn.close()
 
+    def channel(self):
+        """A pika connection and channel to this class's vhost, closed when the test ends."""
+        import pika
+        conn = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
+        self.addCleanup(lambda: conn.is_open and conn.close())
+        return conn, conn.channel()
+
+    def merge_into_one_message(self, queue, n):
+        """Takes every job message from |queue| (n jobs in all, one or several per message)
+        and publishes the jobs back as ONE message, a JSON array of the master's job objects
+        (docs/protocol.md), as the master does when jobs pile up."""
+        import json
+        import pika
+        conn, ch = self.channel()
+        jobs = []
+        while True:
+            method, _, body = ch.basic_get(queue, auto_ack=True)
+            if method is None:
+                break
+            msg = json.loads(body)
+            jobs.extend(msg if isinstance(msg, list) else [msg])
+        self.assertEqual(len(jobs), n)
+        ch.confirm_delivery()
+        ch.basic_publish("grove.jobs", queue, json.dumps(jobs).encode(),
+                         pika.BasicProperties(delivery_mode=2, content_type="application/json"))
+        conn.close()
+
     def queue_depth(self, queue):
         """Messages ready in |queue| (not counting those delivered and not yet acknowledged)."""
         import pika

@@ -47,11 +47,6 @@ class AmqpEventGatherTests(AmqpTestCase):
         ch.queue_delete(SPY)
         conn.close()
 
-    def channel(self):
-        conn = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
-        self.addCleanup(lambda: conn.is_open and conn.close())
-        return conn, conn.channel()
-
     def spied(self):
         """The event messages published so far, each as a list of events (hellos and byes
         left out: they are not numbered events)."""
@@ -96,19 +91,7 @@ class AmqpEventGatherTests(AmqpTestCase):
             finally:
                 conn.close()
         wait_for(lambda: jobs_waiting() == n, timeout=60, what=f"{n} jobs in {QUEUE}")
-        conn, ch = self.channel()
-        jobs = []
-        while True:
-            method, _, body = ch.basic_get(QUEUE, auto_ack=True)
-            if method is None:
-                break
-            msg = json.loads(body)
-            jobs.extend(msg if isinstance(msg, list) else [msg])
-        self.assertEqual(len(jobs), n)
-        ch.confirm_delivery()
-        ch.basic_publish("grove.jobs", QUEUE, json.dumps(jobs).encode(),
-                         pika.BasicProperties(delivery_mode=2, content_type="application/json"))
-        conn.close()
+        self.merge_into_one_message(QUEUE, n)
 
     def assert_all_succeeded(self, n):
         for rid in range(1, n + 1):

@@ -47,11 +47,6 @@ class AmqpJobBatchTests(AmqpTestCase):
         """The worker's --consumer flag for an echo that takes |pause| seconds a job."""
         return ["--consumer", f"echo=/usr/bin/python3 {self.script} {pause}"]
 
-    def channel(self):
-        conn = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
-        self.addCleanup(lambda: conn.is_open and conn.close())
-        return conn, conn.channel()
-
     def pause(self, name):
         status, body, _ = self.g.call("POST", f"/api/v1/workers/{name}/pause")
         self.assertEqual(status, 200, body)
@@ -102,19 +97,7 @@ class AmqpJobBatchTests(AmqpTestCase):
         """Once the master published n jobs to QUEUE, puts them all into ONE message (a JSON
         array of the master's job objects, as docs/protocol.md describes it)."""
         self.wait_published(n)
-        conn, ch = self.channel()
-        jobs = []
-        while True:
-            method, _, body = ch.basic_get(QUEUE, auto_ack=True)
-            if method is None:
-                break
-            msg = json.loads(body)
-            jobs.extend(msg if isinstance(msg, list) else [msg])
-        self.assertEqual(len(jobs), n)
-        ch.confirm_delivery()
-        ch.basic_publish("grove.jobs", QUEUE, json.dumps(jobs).encode(),
-                         pika.BasicProperties(delivery_mode=2, content_type="application/json"))
-        conn.close()
+        self.merge_into_one_message(QUEUE, n)
 
     def requests(self, n):
         return [self.g.get(f"/api/v1/requests/{rid}") for rid in range(1, n + 1)]
