@@ -11,6 +11,7 @@ BUILD_PACKAGES=(
   libexpat1-dev
   librabbitmq-dev
   libpq-dev
+  libjemalloc-dev
 )
 # The unit tests and benchmarks (GROVE_TESTS, GROVE_BENCH), and what the integration tests run.
 TEST_PACKAGES=(libgtest-dev libgmock-dev libbenchmark-dev python3 procps curl openssl rabbitmq-server python3-pika postgresql python3-aiosmtpd ngircd
