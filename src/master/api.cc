@@ -137,14 +137,17 @@ class Api {
   }
 
   void Workers(const Request&, Responder respond) {
-    controller_.DescribeWorkers([respond](Json j) { respond(Response::Json(200, j)); });
+    controller_.DescribeWorkers([respond](Status st, Json j) {
+      respond(st.ok() ? Response::Json(200, j) : ErrorResponse(st));
+    });
   }
 
   void StatusInfo(const Request&, Responder respond) {
     auto config = config_();
     // Read here, on the network thread: the cluster's snapshot is not the core loop's.
     Json masters = masters_ ? masters_() : Json();
-    controller_.DescribeQueue([respond, config, masters = std::move(masters)](Json j) {
+    controller_.DescribeQueue([respond, config, masters = std::move(masters)](Status st, Json j) {
+      if (!st.ok()) return respond(ErrorResponse(st));
       j["project"] = {{"name", config->project_name}, {"url", config->project_url}};
       j["builders_count"] = config->builders.size();
       if (!masters.is_null()) j["masters"] = masters;

@@ -1270,8 +1270,14 @@ void Controller::Queued(Txn& txn, const RequestRecord& r) {
     Notify(txn, {{"type", "request"}, {"id", r.id}, {"builder", r.builder}, {"state", "queued"}});
 }
 
-void Controller::DescribeWorkers(std::function<void(Json)> done) {
-  core_.Post([this, done = std::move(done)](Txn& txn) {
+void Controller::AnswerCommitted(Txn& txn, Json answer, std::function<void(Status, Json)> done) {
+  txn.AfterCommit([answer = std::move(answer), done = std::move(done)](const Status& st) mutable {
+    done(st, st.ok() ? std::move(answer) : Json());
+  });
+}
+
+void Controller::DescribeWorkers(std::function<void(Status, Json)> done) {
+  core_.Post([this, done = std::move(done)](Txn& txn) mutable {
     std::vector<WorkerRecord> known;
     (void)txn.store().ListWorkers(&known);
     std::map<std::string, WorkerRecord> by_name;
@@ -1329,21 +1335,22 @@ void Controller::DescribeWorkers(std::function<void(Json)> done) {
       }
       out.push_back(j);
     }
-    done(out);
+    AnswerCommitted(txn, std::move(out), std::move(done));
   });
 }
 
-void Controller::DescribeQueue(std::function<void(Json)> done) {
-  core_.Post([this, done = std::move(done)](Txn&) {
+void Controller::DescribeQueue(std::function<void(Status, Json)> done) {
+  core_.Post([this, done = std::move(done)](Txn& txn) mutable {
     Json queued = Json::array();
     for (const auto& q : queue_) {
       if (queued.size() >= 100) break;
       queued.push_back({{"request", q.id}, {"builder", q.builder}, {"priority", q.priority}});
     }
-    done({{"queued_count", queue_.size()},
-          {"running_count", active_.size()},
-          {"queued", queued},
-          {"workers_connected", workers_.all().size()}});
+    Json j = {{"queued_count", queue_.size()},
+              {"running_count", active_.size()},
+              {"queued", queued},
+              {"workers_connected", workers_.all().size()}};
+    AnswerCommitted(txn, std::move(j), std::move(done));
   });
 }
 

@@ -104,10 +104,10 @@ class Controller : public BrokerListener {
   void SetJobTokenMaker(std::function<std::string(int64_t request, int attempt)> fn) {
     job_token_ = std::move(fn);
   }
-  // The workers as the API shows them.
-  void DescribeWorkers(std::function<void(Json)> done);
-  // Queue length and running jobs, for the home page and `grove status`.
-  void DescribeQueue(std::function<void(Json)> done);
+  // The workers as the API shows them, as of a commit.
+  void DescribeWorkers(std::function<void(Status, Json)> done);
+  // Queue length and running jobs, for the home page and `grove status`, as of a commit.
+  void DescribeQueue(std::function<void(Status, Json)> done);
   // On the core thread: the queue and the workers as metrics::QueueState (GET /metrics and
   // the home page's charts, controller_metrics.cc).
   void SnapshotQueue(std::function<void(const metrics::QueueState&)> done);
@@ -180,6 +180,10 @@ class Controller : public BrokerListener {
   };
 
   void Dispatch(Txn& txn);
+  // Answers |done| with |answer| once |txn| commits, or with the commit's error: memory, and
+  // reads inside a batch, run ahead of the store until then, and an answer must not say a
+  // build is over while the store still has it running.
+  static void AnswerCommitted(Txn& txn, Json answer, std::function<void(Status, Json)> done);
   // Submit without the dispatch (a batch dispatches once, after its last request).
   Status AddQueued(Txn& txn, RequestRecord* r, const std::vector<int64_t>& changes = {});
   // Stored request |r| joins the queue (and collapses older ones of its builder).

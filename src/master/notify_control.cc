@@ -20,7 +20,7 @@ class MasterBuildControl : public notify::BuildControl {
     controller_.Force(std::move(args), std::move(done));
   }
 
-  void DescribeQueue(std::function<void(Json)> done) override {
+  void DescribeQueue(std::function<void(Status, Json)> done) override {
     controller_.DescribeQueue(std::move(done));
   }
 

@@ -18,8 +18,8 @@ class BuildControl {
   // Queues a build of |builder|; |done| gets the request id, or why not.
   virtual void Force(const std::string& builder, const std::string& reason,
                      std::function<void(Status, int64_t)> done) = 0;
-  // { "queued_count", "running_count", ... } as GET /api/v1/status answers.
-  virtual void DescribeQueue(std::function<void(Json)> done) = 0;
+  // { "queued_count", "running_count", ... } as GET /api/v1/status answers (or why not).
+  virtual void DescribeQueue(std::function<void(Status, Json)> done) = 0;
   // The newest build of |builder| as GET /api/v1/builds/{id} shows it (null: none yet).
   virtual void LastBuild(const std::string& builder, std::function<void(Status, Json)> done) = 0;
 };

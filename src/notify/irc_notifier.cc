@@ -317,7 +317,8 @@ class IrcBot : public std::enable_shared_from_this<IrcBot> {
       reply("commands: status · last BUILDER · force BUILDER [reason] · help");
     } else if (cmd == "status") {
       if (!control_) return reply("status is not available");
-      control_->DescribeQueue([reply](Json j) {
+      control_->DescribeQueue([reply](Status st, Json j) {
+        if (!st.ok()) return reply("status is not available: " + st.message());
         reply(std::to_string(j.value("queued_count", 0)) + " queued, " +
               std::to_string(j.value("running_count", 0)) + " running, " +
               std::to_string(j.value("workers_connected", 0)) + " workers connected");

@@ -1,9 +1,10 @@
 """The API's answers to bad requests, and the configuration checks users see first."""
 import os
 import subprocess
+import threading
 import unittest
 
-from grove_harness import GROVE, GroveTestCase
+from grove_harness import GROVE, GroveTestCase, PgDatabase, psql, wait_for
 
 CONFIG = r'''
 worker "w1" { secret = secret "w1", tags = { "linux" } }
@@ -100,6 +101,57 @@ class ConfigCheckTests(GroveTestCase):
         for cmd in ("init", "master", "worker", "checkconfig", "force", "status", "reconfig", "cron"):
             res = subprocess.run([GROVE, cmd, "--help"], capture_output=True, text=True)
             self.assertEqual(res.returncode, 0, cmd)
+
+
+SLOW_COMMIT = r'''
+CREATE FUNCTION slow_commit() RETURNS trigger AS $$
+BEGIN PERFORM pg_sleep(0.4); RETURN NULL; END $$ LANGUAGE plpgsql;
+CREATE CONSTRAINT TRIGGER slow_finish AFTER UPDATE ON requests DEFERRABLE INITIALLY DEFERRED
+  FOR EACH ROW WHEN (NEW.state = 'finished') EXECUTE FUNCTION slow_commit();
+CREATE FUNCTION slow_write() RETURNS trigger AS $$
+BEGIN PERFORM pg_sleep(0.003); RETURN NULL; END $$ LANGUAGE plpgsql;
+''' + "".join(f"CREATE TRIGGER slow_{t} BEFORE INSERT OR UPDATE ON {t} FOR EACH STATEMENT "
+                 "EXECUTE FUNCTION slow_write();\n"
+                 for t in ("builds", "steps", "workers", "worker_events", "log_chunks"))
+
+
+class StatusConsistencyTests(GroveTestCase):
+    """GET /api/v1/status and /api/v1/workers say what the store has committed."""
+
+    def test_status_says_idle_only_when_the_store_agrees(self):
+        # They answered from the core loop's memory, which runs ahead of its batch's commit: a
+        # script that waits for "nothing running" then read its request as still running. A
+        # commit that takes 0.4 s (a deferred trigger on PostgreSQL) holds that window open.
+        db = PgDatabase()
+        self.addCleanup(db.drop)
+        g = self.make(CONFIG, workers=["w1"])
+        g.store_url = db.url
+        g.write_config(CONFIG)
+        g.start_master()
+        psql(db.url, SLOW_COMMIT)
+        g.start_worker("w1")
+        stop = threading.Event()
+
+        def poll():  # status tasks join the core loop's batches, as a busy home page's do
+            while not stop.is_set():
+                g.get("/api/v1/status")
+        pollers = [threading.Thread(target=poll) for _ in range(4)]
+        for t in pollers:
+            t.start()
+        try:
+            for _ in range(5):
+                rid = g.force("hello")
+                wait_for(lambda: g.get(f"/api/v1/requests/{rid}")["builds"], timeout=30,
+                         what="the build to start")
+                wait_for(lambda: g.get("/api/v1/status")["running_count"] == 0, timeout=30,
+                         interval=0.001, what="status to show nothing running")
+                self.assertEqual(g.get(f"/api/v1/requests/{rid}")["state"], "finished")
+                self.assertEqual(g.get("/api/v1/workers")[0]["running"], [])
+                self.assertEqual(g.get(f"/api/v1/requests/{rid}")["state"], "finished")
+        finally:
+            stop.set()
+            for t in pollers:
+                t.join()
 
 
 if __name__ == "__main__":
