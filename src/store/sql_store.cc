@@ -1161,6 +1161,18 @@ class SqlStore final : public Store {
   Status FinishBuildsWith(const std::vector<BuildEnd>& ends) override {
     return sql_job_batch::FinishBuildsWith(*db_, ends);
   }
+  Status FinishSteps(const std::vector<StepEnd>& ends) override {
+    return sql_job_batch::FinishSteps(*db_, ends);
+  }
+  Status FinishJobs(const std::vector<StepRecord>& steps, const std::vector<StepEnd>& step_ends,
+                    const std::vector<BuildEnd>& builds) override {
+    // A few ends (a batch of events that ended one or two builds): a statement per job saves
+    // PostgreSQL's per-statement work; many: several rows per statement saves more.
+    if (db_->dialect() == sql::Dialect::kPostgres && !builds.empty() &&
+        builds.size() < sql_job_batch::kFewJobEnds)
+      return sql_job_batch::FinishFewJobs(*db_, steps, step_ends, builds);
+    return Store::FinishJobs(steps, step_ends, builds);
+  }
   Status FinishRequests(const std::vector<int64_t>& ids, Result result, int64_t now) override {
     return sql_job_batch::FinishRequests(*db_, ids, result, now);
   }
