@@ -1069,6 +1069,198 @@ TEST_P(StoreTest, EndingAFewRequestsAtATimeDoesNotScanTheRequests) {
   ASSERT_TRUE(db->Commit().ok());
 }
 
+// Store::FinishJobs: every end of a batch in one call. A few ends (PostgreSQL: one statement per
+// job, its step, build and request together) and many (several rows per statement), each with
+// the three kinds of step: started and ended in the batch, started in an earlier one, none; a
+// step of a build that goes on, and a second step of an ending build, go on their own.
+TEST_P(StoreTest, FinishJobsEndsEachJobsStepBuildAndRequest) {
+  for (int jobs : {3, 10}) {
+    SCOPED_TRACE(jobs);
+    std::vector<BuildRecord> bs;
+    std::vector<StepRecord> steps;
+    std::vector<Store::StepEnd> step_ends;
+    std::vector<Store::BuildEnd> ends;
+    for (int i = 0; i < jobs; ++i) {
+      bs.push_back(NewBuild("linux"));
+      const int64_t id = bs.back().id;
+      if (i % 3 == 0) {  // started and ended in this batch: inserted finished
+        StepRecord s;
+        s.build_id = id;
+        s.name = "true";
+        s.result = 2;
+        s.started_at = 10;
+        s.finished_at = 40 + i;
+        if (i == 0) s.result_json = {{"n", i}};
+        steps.push_back(s);
+      } else if (i % 3 == 1) {  // started in an earlier batch: ended
+        StartStep(id, 0, "earlier");
+        step_ends.push_back({id, 0, Result::kFailure, 50 + i});
+      }
+      ends.push_back({id, i % 2 ? Result::kSuccess : Result::kFailure, 60 + i, "w7",
+                      Json{{"workername", "w7"}, {"i", i}}, bs.back().request_id});
+    }
+    // A second step of the first build, and a step of a build that goes on.
+    StepRecord second;
+    second.build_id = bs[0].id;
+    second.idx = 1;
+    second.name = "second";
+    second.result = 0;
+    second.finished_at = 70;
+    steps.push_back(second);
+    const BuildRecord goes_on = NewBuild("linux");
+    StepRecord of_running = second;
+    of_running.build_id = goes_on.id;
+    of_running.idx = 0;
+    steps.push_back(of_running);
+    StartStep(goes_on.id, 1, "also running");
+    step_ends.push_back({goes_on.id, 1, Result::kSuccess, 71});
+
+    ASSERT_TRUE(store_->Begin().ok());
+    Status st = store_->FinishJobs(steps, step_ends, ends);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    st = store_->Commit();
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    Reopen();  // read back through a new connection: committed
+    for (int i = 0; i < jobs; ++i) {
+      SCOPED_TRACE(i);
+      std::vector<StepRecord> got;
+      ASSERT_TRUE(store_->ListSteps(bs[i].id, &got).ok());
+      ASSERT_EQ(got.size(), i == 0 ? 2u : i % 3 == 2 ? 0u : 1u);
+      if (i % 3 == 0) {
+        EXPECT_EQ(got[0].name, "true");
+        EXPECT_EQ(got[0].state, "finished");
+        EXPECT_EQ(got[0].result, 2);
+        EXPECT_EQ(got[0].started_at, 10);
+        EXPECT_EQ(got[0].finished_at, 40 + i);
+        EXPECT_EQ(got[0].result_json, (i == 0 ? Json{{"n", 0}} : Json()));
+      } else if (i % 3 == 1) {
+        EXPECT_EQ(got[0].name, "earlier");
+        EXPECT_EQ(got[0].state, "finished");
+        EXPECT_EQ(got[0].result, static_cast<int>(Result::kFailure));
+        EXPECT_EQ(got[0].started_at, 2000);
+        EXPECT_EQ(got[0].finished_at, 50 + i);
+      }
+      if (i == 0) {
+        EXPECT_EQ(got[1].name, "second");
+        EXPECT_EQ(got[1].state, "finished");
+        EXPECT_EQ(got[1].finished_at, 70);
+      }
+      BuildRecord b;
+      ASSERT_TRUE(store_->GetBuild(bs[i].id, &b).ok());
+      EXPECT_EQ(b.state, "finished");
+      EXPECT_EQ(b.result, static_cast<int>(i % 2 ? Result::kSuccess : Result::kFailure));
+      EXPECT_EQ(b.finished_at, 60 + i);
+      EXPECT_EQ(b.worker, "w7");
+      EXPECT_EQ(b.properties["i"], i);
+      RequestRecord r;
+      ASSERT_TRUE(store_->GetRequest(bs[i].request_id, &r).ok());
+      EXPECT_EQ(r.state, "finished");
+      EXPECT_EQ(r.result, b.result);
+      EXPECT_EQ(r.finished_at, 60 + i);
+    }
+    BuildRecord b;
+    ASSERT_TRUE(store_->GetBuild(goes_on.id, &b).ok());
+    EXPECT_EQ(b.state, "running");
+    RequestRecord r;
+    ASSERT_TRUE(store_->GetRequest(goes_on.request_id, &r).ok());
+    EXPECT_EQ(r.state, "claimed");
+    std::vector<StepRecord> got;
+    ASSERT_TRUE(store_->ListSteps(goes_on.id, &got).ok());
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].state, "finished");
+    EXPECT_EQ(got[0].finished_at, 70);
+    EXPECT_EQ(got[1].state, "finished");
+    EXPECT_EQ(got[1].finished_at, 71);
+  }
+}
+
+// A refused end: SQLite reports a step that is not there and still makes the other writes;
+// PostgreSQL (whose answers come with the commit's) fails the commit when the server refuses
+// one, and nothing of the batch stays: it comes again whole.
+TEST_P(StoreTest, FinishJobsWithARefusedEnd) {
+  const BuildRecord b = NewBuild("linux");
+  const Store::BuildEnd end{b.id, Result::kSuccess, 90, "w1", Json::object(), b.request_id};
+  if (!postgres()) {
+    Status st = store_->FinishJobs({}, {{b.id, 3, Result::kSuccess, 90}}, {end});
+    EXPECT_TRUE(st.IsNotFound()) << st.ToString();
+    BuildRecord got;
+    ASSERT_TRUE(store_->GetBuild(b.id, &got).ok());
+    EXPECT_EQ(got.state, "finished");
+    RequestRecord r;
+    ASSERT_TRUE(store_->GetRequest(b.request_id, &r).ok());
+    EXPECT_EQ(r.state, "finished");
+    return;
+  }
+  StepRecord orphan;
+  orphan.build_id = 999999;  // no such build: the steps' foreign key refuses it
+  orphan.name = "true";
+  orphan.finished_at = 5;
+  for (const Store::BuildEnd& bad :
+       {Store::BuildEnd{999999, Result::kSuccess, 90, "w1", Json::object(), b.request_id}, end}) {
+    // The refused row in the job's own statement (a step of a missing build), then in a
+    // statement of its own after a good job's.
+    const bool own = bad.id == 999999;
+    SCOPED_TRACE(own);
+    ASSERT_TRUE(store_->Begin().ok());
+    const int64_t id = AddRequest("linux");
+    (void)store_->FinishJobs({orphan}, {}, {bad});
+    Status st = store_->Commit();
+    EXPECT_FALSE(st.ok()) << "a batch with a refused end was committed";
+    Reopen();
+    RequestRecord r;
+    EXPECT_TRUE(store_->GetRequest(id, &r).IsNotFound()) << "the failed batch's request stayed";
+    ASSERT_TRUE(store_->GetRequest(b.request_id, &r).ok());
+    EXPECT_EQ(r.state, "claimed");
+    BuildRecord got;
+    ASSERT_TRUE(store_->GetBuild(b.id, &got).ok());
+    EXPECT_EQ(got.state, "running");
+  }
+}
+
+// The statements of a job's end (PostgreSQL: kept planned for all their later runs) find each
+// row by its key however young the database: no scan of the steps, builds or requests.
+TEST_P(StoreTest, FinishJobsOneAtATimeScansNoTable) {
+  if (!postgres()) GTEST_SKIP() << "PostgreSQL's plans";
+  std::vector<BuildRecord> bs;
+  for (int i = 0; i < 60; ++i) bs.push_back(NewBuild("linux"));
+  for (int i = 0; i < 60; i += 3) StartStep(bs[i + 1].id, 0);
+  std::unique_ptr<sql::Db> db;
+  ASSERT_TRUE(OpenDb(&db).ok());
+  ASSERT_TRUE(db->BeginWrite().ok());
+  for (int i = 0; i < 60; ++i) {
+    StepRecord s;
+    s.build_id = bs[i].id;
+    s.name = "true";
+    s.finished_at = 5;
+    std::vector<StepRecord> steps;
+    std::vector<Store::StepEnd> step_ends;
+    if (i % 3 == 0) steps.push_back(s);
+    if (i % 3 == 1) step_ends.push_back({bs[i].id, 0, Result::kSuccess, 5});
+    Status st = sql_job_batch::FinishFewJobs(
+        *db, steps, step_ends,
+        {{bs[i].id, Result::kSuccess, 5, "w1", Json::object(), bs[i].request_id}});
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  }
+  sql::Query q;
+  ASSERT_TRUE(db->Prepare("SELECT relname, seq_scan FROM pg_stat_xact_user_tables "
+                          "WHERE relname IN ('steps', 'builds', 'requests')",
+                          &q)
+                  .ok());
+  int rows = 0;
+  for (bool row = false; q.Step(&row).ok() && row;) {
+    ++rows;
+    EXPECT_LT(q.Int(1), 10) << "scans of the whole " << q.Text(0) << " table for 60 job ends";
+  }
+  EXPECT_EQ(rows, 3);
+  q.Reset();
+  ASSERT_TRUE(db->Commit().ok());
+  for (const BuildRecord& b : bs) {
+    RequestRecord r;
+    ASSERT_TRUE(store_->GetRequest(b.request_id, &r).ok());
+    EXPECT_EQ(r.state, "finished");
+  }
+}
+
 // A batch of requests is inserted several rows per statement; the ids follow the batch's order.
 TEST_P(StoreTest, AddRequestsGivesIdsInOrder) {
   std::vector<RequestRecord> rs(45);  // 32 + 8 + 5 one by one
