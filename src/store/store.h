@@ -314,7 +314,9 @@ class Store {
   virtual Status FinishJobRows(const JobEnd& end);
   // StartStep(|s|) and AdoptBuild(s.build_id, |worker|, |properties|) as one write (a job's
   // start: its first step and the directory its worker chose). The first refusal is returned,
-  // both writes made as their own calls would make them. PostgreSQL: one statement.
+  // both writes made as their own calls would make them. PostgreSQL: one statement; inside a
+  // transaction sent without waiting for its answer (as RecordSteps), so a missing build is
+  // not reported there.
   virtual Status StartStepWith(const StepRecord& s, const std::string& worker,
                                const Json& properties);
   // The ends of a batch of jobs in few statements (SqlStore: sql_job_batch.cc; the defaults

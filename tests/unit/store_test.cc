@@ -820,6 +820,42 @@ TEST_P(StoreTest, StartStepWithStartsTheStepAndAdoptsTheBuild) {
   EXPECT_FALSE(store_->StartStepWith(negative, "w7", props).ok());
 }
 
+// Inside the core loop's transaction a job's start is written as its end is (PostgreSQL: sent
+// without waiting for its answer): seen by the transaction's next read, committed with it. A
+// start for a missing build changes nothing and does not fail the batch (SQLite says so).
+TEST_P(StoreTest, StartStepWithInATransactionIsSeenAndCommitted) {
+  const BuildRecord b = NewBuild("linux");
+  StepRecord s;
+  s.build_id = b.id;
+  s.name = "true";
+  s.started_at = 3000;
+  StepRecord orphan = s;
+  orphan.build_id = 999999;
+  ASSERT_TRUE(store_->Begin().ok());
+  Status st = store_->StartStepWith(orphan, "w7", Json{{"builddir", "/x"}});
+  EXPECT_TRUE(postgres() ? st.ok() : st.IsNotFound()) << st.ToString();
+  ASSERT_TRUE(store_->StartStepWith(s, "w7", Json{{"builddir", "/b/linux"}}).ok());
+  std::vector<StepRecord> steps;
+  ASSERT_TRUE(store_->ListSteps(b.id, &steps).ok());
+  ASSERT_EQ(steps.size(), 1u);
+  StepRecord again = s;  // a resend, the transaction's last write: the step stays as started
+  again.started_at = 3500;
+  ASSERT_TRUE(store_->StartStepWith(again, "w8", Json{{"builddir", "/c"}}).ok());
+  st = store_->Commit();
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  Reopen();
+  ASSERT_TRUE(store_->ListSteps(b.id, &steps).ok());
+  ASSERT_EQ(steps.size(), 1u);
+  EXPECT_EQ(steps[0].state, "running");
+  EXPECT_EQ(steps[0].started_at, 3000);
+  BuildRecord got;
+  ASSERT_TRUE(store_->GetBuild(b.id, &got).ok());
+  EXPECT_EQ(got.worker, "w8");
+  EXPECT_EQ(got.properties["builddir"], "/c");
+  ASSERT_TRUE(store_->ListSteps(orphan.build_id, &steps).ok());
+  EXPECT_TRUE(steps.empty());
+}
+
 // A batch of submissions is claimed in one statement and its builds numbered in one per
 // builder: the same rows as one claim and one start each.
 TEST_P(StoreTest, ClaimRequestRecordsAndStartBuildsTakeABatch) {
