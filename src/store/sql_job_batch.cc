@@ -177,8 +177,8 @@ std::string InsertBuildsSql(size_t n) {
          "ON CONFLICT (request_id, attempt) DO NOTHING RETURNING id, request_id, number";
 }
 
-// FinishSteps' write, kFinishStep in sql_store.cc.
-constexpr std::string_view kFinishStep =
+// FinishSteps' write: kFinishStep of sql_store.cc.
+constexpr std::string_view kEndStepRow =
     "UPDATE steps SET state = 'finished', result = $3, finished_at = $4 "
     "WHERE build_id = $1 AND idx = $2";
 
@@ -347,7 +347,7 @@ Status FinishSteps(sql::Db& db, const std::vector<Store::StepEnd>& ends) {
   Status first;
   for (const Store::StepEnd& e : ends) {
     Query q;
-    GROVE_RETURN_IF_ERROR(db.Prepare(kFinishStep, &q));
+    GROVE_RETURN_IF_ERROR(db.Prepare(kEndStepRow, &q));
     q.Bind(1, e.build_id)
         .Bind(2, int64_t{e.idx})
         .Bind(3, static_cast<int64_t>(e.result))
