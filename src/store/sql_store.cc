@@ -186,7 +186,7 @@ constexpr std::string_view kClaimFreshRequest =
 // "(state = 'queued') IS TRUE", not "state = 'queued'": PostgreSQL's plan, made once for every
 // later run, may find the row through requests_by_state (state, priority, id) instead of the
 // key, and that walks every entry of state 'queued' — the whole queue and every request that
-// was ever queued and not yet vacuumed (issue 14: a third of the server's CPU per build in a
+// was ever queued and not yet vacuumed (issue 14: a sixth of the server's CPU per build in a
 // 3,000-build burst). The same test, written so that no index can serve it, leaves the key.
 constexpr std::string_view kClaimFreshRequestPg =
     "WITH c AS (UPDATE requests SET state = 'claimed', attempt = 1, worker = $2, claimed_at = $3, "
