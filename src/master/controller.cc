@@ -733,17 +733,12 @@ void Controller::FlushEnds(Txn& txn) {
   if (ends_.empty()) return;
   BatchedEnds ends = std::move(ends_);
   ends_ = BatchedEnds();
-  Store& store = txn.store();
   // As the rows one at a time were: a refused write is logged (nothing retries it), a failed
-  // one dooms the transaction (the batch comes again).
-  if (Status st = store.RecordSteps(ends.steps); !st.ok())
-    spdlog::warn("cannot store the end of {} steps: {}", ends.steps.size(), st.message());
-  if (Status st = store.FinishBuildsWith(ends.builds); !st.ok())
-    spdlog::warn("cannot store the end of {} builds: {}", ends.builds.size(), st.message());
-  for (const auto& [end, ids] : ends.requests) {
-    if (Status st = store.FinishRequests(ids, static_cast<Result>(end.first), end.second); !st.ok())
-      spdlog::warn("cannot store the end of {} requests: {}", ids.size(), st.message());
-  }
+  // one dooms the transaction (the batch comes again). One call: on PostgreSQL a job's step,
+  // build and request are one statement (Store::FinishJobs).
+  if (Status st = txn.store().FinishJobs(ends.steps, ends.step_ends, ends.builds); !st.ok())
+    spdlog::warn("cannot store the end of {} steps and {} builds: {}",
+                 ends.steps.size() + ends.step_ends.size(), ends.builds.size(), st.message());
 }
 
 // A JSON chunk ("data") is masked and compressed here; a binary frame's ("zdata", checked and
@@ -861,17 +856,12 @@ void Controller::FinishJob(Txn& txn, const JobKey& key, Result result, bool batc
   const auto ending = std::exchange(job.ending_step, std::nullopt);
   if (job.pending_step) WriteDeferred(txn, job);  // a step that never ended (still stored)
   if (batch && job.build_id && job.properties.is_object()) {
-    // Written with the batch's other ends, a few rows per statement. A last step started in an
-    // earlier batch (not among those ends) is ended here.
-    if (ending) {
-      if (Status st = txn.store().FinishStep(job.build_id, ending->first, ending->second, now);
-          !st.ok())
-        spdlog::warn("build {}: cannot store the end of step {}: {}", job.build_id, ending->first,
-                     st.message());
-    }
+    // Written with the batch's other ends (Store::FinishJobs), its last step's end too when
+    // that step started in an earlier batch.
+    if (ending) ends_.step_ends.push_back({job.build_id, ending->first, ending->second, now});
     // The build's worker and properties as the batch left them (the job goes: moved).
-    ends_.builds.push_back({job.build_id, result, now, job.worker, std::move(job.properties)});
-    ends_.requests[{static_cast<int>(result), now}].push_back(key.request);
+    ends_.builds.push_back(
+        {job.build_id, result, now, job.worker, std::move(job.properties), key.request});
   } else {
     JobEnd end;
     end.build_id = job.build_id;

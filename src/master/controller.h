@@ -310,9 +310,9 @@ class Controller : public BrokerListener {
   struct BatchedEnds {
     std::vector<StepRecord> steps;
     std::set<std::pair<int64_t, int>> step_keys;  // (build, idx) in |steps|
-    std::vector<Store::BuildEnd> builds;
-    std::map<std::pair<int, int64_t>, std::vector<int64_t>> requests;  // by (result, time)
-    bool empty() const { return steps.empty() && builds.empty() && requests.empty(); }
+    std::vector<Store::StepEnd> step_ends;        // last steps started in an earlier batch
+    std::vector<Store::BuildEnd> builds;          // each with its request
+    bool empty() const { return steps.empty() && step_ends.empty() && builds.empty(); }
   };
   BatchedEnds ends_;
   void FlushEnds(Txn& txn);

@@ -44,13 +44,16 @@ constexpr std::string_view kClaimedByOthers =
     "SELECT id, attempt, worker, master FROM requests WHERE state = 'claimed' AND master <> $1 "
     "ORDER BY id";
 // |worker| '' and |from| '' mean: whoever runs it, whoever owns it.
+// "(state = 'claimed') IS TRUE": the row is found by its key, not through requests_by_state
+// (sql_store.cc, kClaimFreshRequestPg, says why).
 constexpr std::string_view kMoveRequest =
-    "UPDATE requests SET master = $5 WHERE id = $1 AND attempt = $2 AND state = 'claimed' "
+    "UPDATE requests SET master = $5 WHERE id = $1 AND attempt = $2 "
+    "AND (state = 'claimed') IS TRUE "
     "AND (CAST($3 AS TEXT) = '' OR worker = $3) AND (CAST($4 AS TEXT) = '' OR master = $4) "
     "RETURNING id";
 constexpr std::string_view kRequeueOwned =
     "UPDATE requests SET state = 'queued', worker = '', claimed_at = 0 "
-    "WHERE id = $1 AND attempt = $2 AND state = 'claimed' AND master = $3 RETURNING id";
+    "WHERE id = $1 AND attempt = $2 AND (state = 'claimed') IS TRUE AND master = $3 RETURNING id";
 constexpr std::string_view kLiveMasters =
     "SELECT name FROM masters WHERE last_seen >= $1 ORDER BY name";
 constexpr std::string_view kInsertKey =

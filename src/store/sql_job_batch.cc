@@ -1,6 +1,7 @@
 #include "store/sql_job_batch.h"
 
 #include <array>
+#include <map>
 #include <mutex>
 
 namespace grove {
@@ -32,6 +33,34 @@ Status Store::FinishBuildsWith(const std::vector<BuildEnd>& ends) {
 Status Store::FinishRequests(const std::vector<int64_t>& ids, Result result, int64_t now) {
   for (int64_t id : ids) GROVE_RETURN_IF_ERROR(FinishRequest(id, result, now));
   return Status::Ok();
+}
+Status Store::FinishSteps(const std::vector<StepEnd>& ends) {
+  Status first;
+  for (const StepEnd& e : ends) {
+    Status st = FinishStep(e.build_id, e.idx, e.result, e.finished_at);
+    if (first.ok() && !st.ok()) first = std::move(st);
+  }
+  return first;
+}
+Status Store::FinishJobs(const std::vector<StepRecord>& steps,
+                         const std::vector<StepEnd>& step_ends,
+                         const std::vector<BuildEnd>& builds) {
+  // Each kind of write is made even when one before it was refused, as separate calls were.
+  Status first;
+  auto keep = [&first](Status st) {
+    if (first.ok() && !st.ok()) first = std::move(st);
+  };
+  keep(RecordSteps(steps));
+  keep(FinishSteps(step_ends));
+  keep(FinishBuildsWith(builds));
+  // The requests by (result, time): one FinishRequests each (most batches have one).
+  std::map<std::pair<int, int64_t>, std::vector<int64_t>> requests;
+  for (const BuildEnd& b : builds)
+    if (b.request_id != 0)
+      requests[{static_cast<int>(b.result), b.finished_at}].push_back(b.request_id);
+  for (const auto& [end, ids] : requests)
+    keep(FinishRequests(ids, static_cast<Result>(end.first), end.second));
+  return first;
 }
 
 namespace sql_job_batch {
@@ -148,6 +177,52 @@ std::string InsertBuildsSql(size_t n) {
          "ON CONFLICT (request_id, attempt) DO NOTHING RETURNING id, request_id, number";
 }
 
+// FinishSteps' write: kFinishStep of sql_store.cc.
+constexpr std::string_view kEndStepRow =
+    "UPDATE steps SET state = 'finished', result = $3, finished_at = $4 "
+    "WHERE build_id = $1 AND idx = $2";
+
+// FinishFewJobs: a job's end in one statement. $1 to $6 the build (id, result, time, worker,
+// properties) and $2 its request, ended with the build's result and time; the step's columns
+// follow. The main statement is the request's update: no row comes back (the answers are not
+// waited for), and every part is an equality on a key, so the plan PostgreSQL keeps for all
+// later runs is an index lookup whatever the tables' sizes.
+#define GROVE_END_JOB_PG(STEP)                                                  \
+  "WITH " STEP                                                                  \
+  "b AS (UPDATE builds SET state = 'finished', result = $3, finished_at = $4, " \
+  "worker = $5, properties = $6 WHERE id = $1) "                                \
+  "UPDATE requests SET state = 'finished', result = $3, finished_at = $4 WHERE id = $2"
+// No step ends with the job.
+constexpr std::string_view kEndJobPg = GROVE_END_JOB_PG("");
+// Its last step started and ended in this batch: inserted finished, as RecordStepsSql ($7 idx,
+// $8 name, $9 result, $10 started_at, $11 finished_at, $12 result_json).
+constexpr std::string_view kEndJobRecordStepPg = GROVE_END_JOB_PG(
+    "s AS (INSERT INTO steps (build_id, idx, name, result, started_at, finished_at, "
+    "result_json, state) VALUES ($1, $7, $8, $9, $10, $11, $12, 'finished') "
+    "ON CONFLICT (build_id, idx) DO UPDATE SET state = 'finished', result = excluded.result, "
+    "finished_at = excluded.finished_at, "
+    "result_json = COALESCE(excluded.result_json, steps.result_json)), ");
+// Its last step started in an earlier batch: ended, as kFinishStep ($7 idx, $8 result, $9
+// finished_at).
+constexpr std::string_view kEndJobFinishStepPg = GROVE_END_JOB_PG(
+    "s AS (UPDATE steps SET state = 'finished', result = $8, finished_at = $9 "
+    "WHERE build_id = $1 AND idx = $7), ");
+#undef GROVE_END_JOB_PG
+
+// A finished step's columns after its build: idx, name, result, started_at, finished_at and
+// result_json as $p+1 to $p+6.
+void BindStepColumns(Query& q, int p, const StepRecord& s) {
+  q.Bind(p + 1, int64_t{s.idx})
+      .Bind(p + 2, s.name)
+      .Bind(p + 3, int64_t{s.result})
+      .Bind(p + 4, s.started_at)
+      .Bind(p + 5, s.finished_at);
+  if (s.result_json.is_null())
+    q.BindNull(p + 6);
+  else
+    q.Bind(p + 6, Dump(s.result_json));
+}
+
 // Runs |run(from, rows)| over [0, total) in the row counts of kRowsPerStatement.
 template <typename Run>
 Status InRowChunks(size_t total, Run run) {
@@ -186,18 +261,9 @@ Status RecordSteps(sql::Db& db, const std::vector<StepRecord>& steps) {
     Query q;
     GROVE_RETURN_IF_ERROR(db.Prepare(Shape<RecordStepsSql>(kRowsPerStatement, rows), &q));
     for (size_t i = 0; i < rows; ++i) {
-      const StepRecord& s = steps[from + i];
       const int p = static_cast<int>(i * 7);
-      q.Bind(p + 1, s.build_id)
-          .Bind(p + 2, int64_t{s.idx})
-          .Bind(p + 3, s.name)
-          .Bind(p + 4, int64_t{s.result})
-          .Bind(p + 5, s.started_at)
-          .Bind(p + 6, s.finished_at);
-      if (s.result_json.is_null())
-        q.BindNull(p + 7);
-      else
-        q.Bind(p + 7, Dump(s.result_json));
+      q.Bind(p + 1, steps[from + i].build_id);
+      BindStepColumns(q, p + 1, steps[from + i]);
     }
     return q.RunDeferred();
   });
@@ -274,6 +340,79 @@ Status FinishRequests(sql::Db& db, const std::vector<int64_t>& ids, Result resul
     from += n;
   }
   return Status::Ok();
+}
+
+Status FinishSteps(sql::Db& db, const std::vector<Store::StepEnd>& ends) {
+  const bool pg = db.dialect() == sql::Dialect::kPostgres;
+  Status first;
+  for (const Store::StepEnd& e : ends) {
+    Query q;
+    GROVE_RETURN_IF_ERROR(db.Prepare(kEndStepRow, &q));
+    q.Bind(1, e.build_id)
+        .Bind(2, int64_t{e.idx})
+        .Bind(3, static_cast<int64_t>(e.result))
+        .Bind(4, e.finished_at);
+    if (pg) {
+      GROVE_RETURN_IF_ERROR(q.RunDeferred());
+      continue;
+    }
+    int64_t changed = 0;
+    Status st = q.RunCounting(&changed);
+    if (st.ok() && changed == 0)
+      st = Status::NotFound("step " + std::to_string(e.idx) + " of build " +
+                            std::to_string(e.build_id) + " not found");
+    if (first.ok() && !st.ok()) first = std::move(st);
+    GROVE_RETURN_IF_ERROR(db.TransactionStatus());
+  }
+  return first;
+}
+
+Status FinishFewJobs(sql::Db& db, const std::vector<StepRecord>& steps,
+                     const std::vector<Store::StepEnd>& step_ends,
+                     const std::vector<Store::BuildEnd>& builds) {
+  // Each build takes one step of its own with it: a step that started and ended here, else one
+  // that started before. The rest (steps of builds that go on, a second step) go on their own.
+  std::vector<bool> step_taken(steps.size()), end_taken(step_ends.size());
+  for (const Store::BuildEnd& b : builds) {
+    const StepRecord* record = nullptr;
+    const Store::StepEnd* end = nullptr;
+    for (size_t i = 0; i < steps.size() && !record; ++i)
+      if (!step_taken[i] && steps[i].build_id == b.id) {
+        step_taken[i] = true;
+        record = &steps[i];
+      }
+    for (size_t i = 0; i < step_ends.size() && !record && !end; ++i)
+      if (!end_taken[i] && step_ends[i].build_id == b.id) {
+        end_taken[i] = true;
+        end = &step_ends[i];
+      }
+    Query q;
+    GROVE_RETURN_IF_ERROR(db.Prepare(record ? kEndJobRecordStepPg
+                                     : end  ? kEndJobFinishStepPg
+                                            : kEndJobPg,
+                                     &q));
+    q.Bind(1, b.id)
+        .Bind(2, b.request_id)
+        .Bind(3, static_cast<int64_t>(b.result))
+        .Bind(4, b.finished_at)
+        .Bind(5, b.worker)
+        .Bind(6, Dump(b.properties));
+    if (record)
+      BindStepColumns(q, 6, *record);
+    else if (end)
+      q.Bind(7, int64_t{end->idx})
+          .Bind(8, static_cast<int64_t>(end->result))
+          .Bind(9, end->finished_at);
+    GROVE_RETURN_IF_ERROR(q.RunDeferred());
+  }
+  std::vector<StepRecord> other_steps;
+  for (size_t i = 0; i < steps.size(); ++i)
+    if (!step_taken[i]) other_steps.push_back(steps[i]);
+  std::vector<Store::StepEnd> other_ends;
+  for (size_t i = 0; i < step_ends.size(); ++i)
+    if (!end_taken[i]) other_ends.push_back(step_ends[i]);
+  GROVE_RETURN_IF_ERROR(RecordSteps(db, other_steps));
+  return FinishSteps(db, other_ends);
 }
 
 }  // namespace sql_job_batch

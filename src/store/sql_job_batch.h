@@ -22,5 +22,15 @@ Status InsertBuilds(sql::Db& db, std::vector<BuildRecord>* builds,
 Status RecordSteps(sql::Db& db, const std::vector<StepRecord>& steps);
 Status FinishBuildsWith(sql::Db& db, const std::vector<Store::BuildEnd>& ends);
 Status FinishRequests(sql::Db& db, const std::vector<int64_t>& ids, Result result, int64_t now);
+// FinishStep for each of |ends|, as RecordSteps sends its rows (PostgreSQL: unanswered until
+// the next statement or the commit; SQLite: a missing step is reported).
+Status FinishSteps(sql::Db& db, const std::vector<Store::StepEnd>& ends);
+// Store::FinishJobs on PostgreSQL for a batch of fewer than kFewJobEnds builds: one statement
+// per job (its step, its build, its request: data-modifying CTEs), each sent as RecordSteps
+// sends its rows; steps of builds that do not end here go as RecordSteps and FinishSteps.
+constexpr size_t kFewJobEnds = 8;
+Status FinishFewJobs(sql::Db& db, const std::vector<StepRecord>& steps,
+                     const std::vector<Store::StepEnd>& step_ends,
+                     const std::vector<Store::BuildEnd>& builds);
 
 }  // namespace grove::sql_job_batch

@@ -247,7 +247,7 @@ Status SupersedeRequest(sql::Db& db, int64_t id, int64_t by, int64_t now) {
   Query q;
   GROVE_RETURN_IF_ERROR(
       db.Prepare("UPDATE requests SET state = 'superseded', result = $2, finished_at = $3 "
-                 "WHERE id = $1 AND state = 'queued' RETURNING id",
+                 "WHERE id = $1 AND (state = 'queued') IS TRUE RETURNING id",
                  &q));
   q.Bind(1, id).Bind(2, static_cast<int64_t>(Result::kSkipped)).Bind(3, now);
   bool row = false;

@@ -314,7 +314,9 @@ class Store {
   virtual Status FinishJobRows(const JobEnd& end);
   // StartStep(|s|) and AdoptBuild(s.build_id, |worker|, |properties|) as one write (a job's
   // start: its first step and the directory its worker chose). The first refusal is returned,
-  // both writes made as their own calls would make them. PostgreSQL: one statement.
+  // both writes made as their own calls would make them. PostgreSQL: one statement; inside a
+  // transaction sent without waiting for its answer (as RecordSteps), so a missing build is
+  // not reported there.
   virtual Status StartStepWith(const StepRecord& s, const std::string& worker,
                                const Json& properties);
   // The ends of a batch of jobs in few statements (SqlStore: sql_job_batch.cc; the defaults
@@ -330,10 +332,28 @@ class Store {
     int64_t finished_at = 0;
     std::string worker;
     Json properties;
+    int64_t request_id = 0;  // FinishJobs: the request that ends with the build (0: none)
   };
   virtual Status FinishBuildsWith(const std::vector<BuildEnd>& ends);
   // FinishRequest for each of |ids|, all with |result|.
   virtual Status FinishRequests(const std::vector<int64_t>& ids, Result result, int64_t now);
+  // The end of a step started in an earlier batch (FinishStep's write).
+  struct StepEnd {
+    int64_t build_id = 0;
+    int idx = 0;
+    Result result = Result::kSuccess;
+    int64_t finished_at = 0;
+  };
+  // FinishStep for each of |ends|.
+  virtual Status FinishSteps(const std::vector<StepEnd>& ends);
+  // All the ends of a batch of jobs: RecordSteps(|steps|), FinishSteps(|step_ends|),
+  // FinishBuildsWith(|builds|) and, for each build with a request_id, FinishRequest with the
+  // build's result and time. Every write is made; the first error is returned. PostgreSQL, a
+  // batch of fewer than 8 builds: one statement per job (its step, its build, its request),
+  // sent without waiting for its answer (as RecordSteps); more: several rows per statement.
+  virtual Status FinishJobs(const std::vector<StepRecord>& steps,
+                            const std::vector<StepEnd>& step_ends,
+                            const std::vector<BuildEnd>& builds);
   virtual Status SetStepTests(int64_t build_id, int idx, const Json& tests);
   virtual Status SetStepResult(int64_t build_id, int idx, const Json& result);
   virtual Status ListBuildTests(int64_t build_id, std::vector<StepTestsRecord>* out);

@@ -604,6 +604,54 @@ TEST_P(StoreTest, ClaimFreshRequestClaimsAndStartsTheBuild) {
   EXPECT_EQ(NewBuild("linux").number, 2);  // the refusals used no number
 }
 
+// A claim finds its request by the key however young the database was when PostgreSQL planned
+// it (a prepared statement keeps its plan): through requests_by_state it walked every entry of
+// the state it tests, the whole queue and the requests queued before (issue 14: a sixth of the
+// server's CPU per trivial build in a 2,000-build burst, growing with the queue).
+TEST_P(StoreTest, AClaimFindsItsRequestByTheKeyNotThroughTheQueue) {
+  if (!postgres()) GTEST_SKIP() << "PostgreSQL's plans";
+  std::unique_ptr<sql::Db> owned;
+  ASSERT_TRUE(OpenMigratedDb(url_, dir_.string(), "", &owned).ok());
+  sql::Db* db = owned.get();
+  std::unique_ptr<Store> store = NewSqlStore(std::move(owned));
+  auto add = [&](int n) {
+    std::vector<RequestRecord> rs(n);
+    for (auto& r : rs) r.builder = "linux";
+    EXPECT_TRUE(store->AddRequests(&rs).ok());
+    std::vector<int64_t> ids;
+    for (const auto& r : rs) ids.push_back(r.id);
+    return ids;
+  };
+  auto claim = [&](const std::vector<int64_t>& ids) {
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (i % 2) {
+        RequestRecord r;
+        EXPECT_TRUE(store->ClaimRequestRecord(ids[i], "w1", 5, &r).ok());
+        continue;
+      }
+      BuildRecord b;
+      b.request_id = ids[i];
+      b.builder = "linux";
+      b.worker = "w1";
+      EXPECT_TRUE(store->ClaimFreshRequest(5, &b).ok());
+    }
+  };
+  claim(add(12));  // planned now, on a table of a few rows
+  const std::vector<int64_t> queue = add(400);
+  ASSERT_TRUE(store->Begin().ok());
+  claim(std::vector<int64_t>(queue.begin(), queue.begin() + 100));
+  // This transaction's scans of the index so far (the same connection: the store's).
+  sql::Query q;
+  ASSERT_TRUE(
+      db->Prepare("SELECT pg_stat_get_xact_numscans('requests_by_state'::regclass)", &q).ok());
+  bool row = false;
+  ASSERT_TRUE(q.Step(&row).ok());
+  ASSERT_TRUE(row);
+  EXPECT_LT(q.Int(0), 10) << "claims of 100 requests went through requests_by_state";
+  q.Reset();
+  ASSERT_TRUE(store->Commit().ok());
+}
+
 // A request that runs at once: inserted claimed, with its build, in one call; the same rows
 // as AddRequest then ClaimFreshRequest.
 TEST_P(StoreTest, AddClaimedRequestInsertsItClaimedWithItsBuild) {
@@ -770,6 +818,42 @@ TEST_P(StoreTest, StartStepWithStartsTheStepAndAdoptsTheBuild) {
   StepRecord negative = s;
   negative.idx = -1;
   EXPECT_FALSE(store_->StartStepWith(negative, "w7", props).ok());
+}
+
+// Inside the core loop's transaction a job's start is written as its end is (PostgreSQL: sent
+// without waiting for its answer): seen by the transaction's next read, committed with it. A
+// start for a missing build changes nothing and does not fail the batch (SQLite says so).
+TEST_P(StoreTest, StartStepWithInATransactionIsSeenAndCommitted) {
+  const BuildRecord b = NewBuild("linux");
+  StepRecord s;
+  s.build_id = b.id;
+  s.name = "true";
+  s.started_at = 3000;
+  StepRecord orphan = s;
+  orphan.build_id = 999999;
+  ASSERT_TRUE(store_->Begin().ok());
+  Status st = store_->StartStepWith(orphan, "w7", Json{{"builddir", "/x"}});
+  EXPECT_TRUE(postgres() ? st.ok() : st.IsNotFound()) << st.ToString();
+  ASSERT_TRUE(store_->StartStepWith(s, "w7", Json{{"builddir", "/b/linux"}}).ok());
+  std::vector<StepRecord> steps;
+  ASSERT_TRUE(store_->ListSteps(b.id, &steps).ok());
+  ASSERT_EQ(steps.size(), 1u);
+  StepRecord again = s;  // a resend, the transaction's last write: the step stays as started
+  again.started_at = 3500;
+  ASSERT_TRUE(store_->StartStepWith(again, "w8", Json{{"builddir", "/c"}}).ok());
+  st = store_->Commit();
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  Reopen();
+  ASSERT_TRUE(store_->ListSteps(b.id, &steps).ok());
+  ASSERT_EQ(steps.size(), 1u);
+  EXPECT_EQ(steps[0].state, "running");
+  EXPECT_EQ(steps[0].started_at, 3000);
+  BuildRecord got;
+  ASSERT_TRUE(store_->GetBuild(b.id, &got).ok());
+  EXPECT_EQ(got.worker, "w8");
+  EXPECT_EQ(got.properties["builddir"], "/c");
+  ASSERT_TRUE(store_->ListSteps(orphan.build_id, &steps).ok());
+  EXPECT_TRUE(steps.empty());
 }
 
 // A batch of submissions is claimed in one statement and its builds numbered in one per
@@ -1067,6 +1151,198 @@ TEST_P(StoreTest, EndingAFewRequestsAtATimeDoesNotScanTheRequests) {
   EXPECT_GE(q.Int(1), 390);
   q.Reset();
   ASSERT_TRUE(db->Commit().ok());
+}
+
+// Store::FinishJobs: every end of a batch in one call. A few ends (PostgreSQL: one statement per
+// job, its step, build and request together) and many (several rows per statement), each with
+// the three kinds of step: started and ended in the batch, started in an earlier one, none; a
+// step of a build that goes on, and a second step of an ending build, go on their own.
+TEST_P(StoreTest, FinishJobsEndsEachJobsStepBuildAndRequest) {
+  for (int jobs : {3, 10}) {
+    SCOPED_TRACE(jobs);
+    std::vector<BuildRecord> bs;
+    std::vector<StepRecord> steps;
+    std::vector<Store::StepEnd> step_ends;
+    std::vector<Store::BuildEnd> ends;
+    for (int i = 0; i < jobs; ++i) {
+      bs.push_back(NewBuild("linux"));
+      const int64_t id = bs.back().id;
+      if (i % 3 == 0) {  // started and ended in this batch: inserted finished
+        StepRecord s;
+        s.build_id = id;
+        s.name = "true";
+        s.result = 2;
+        s.started_at = 10;
+        s.finished_at = 40 + i;
+        if (i == 0) s.result_json = {{"n", i}};
+        steps.push_back(s);
+      } else if (i % 3 == 1) {  // started in an earlier batch: ended
+        StartStep(id, 0, "earlier");
+        step_ends.push_back({id, 0, Result::kFailure, 50 + i});
+      }
+      ends.push_back({id, i % 2 ? Result::kSuccess : Result::kFailure, 60 + i, "w7",
+                      Json{{"workername", "w7"}, {"i", i}}, bs.back().request_id});
+    }
+    // A second step of the first build, and a step of a build that goes on.
+    StepRecord second;
+    second.build_id = bs[0].id;
+    second.idx = 1;
+    second.name = "second";
+    second.result = 0;
+    second.finished_at = 70;
+    steps.push_back(second);
+    const BuildRecord goes_on = NewBuild("linux");
+    StepRecord of_running = second;
+    of_running.build_id = goes_on.id;
+    of_running.idx = 0;
+    steps.push_back(of_running);
+    StartStep(goes_on.id, 1, "also running");
+    step_ends.push_back({goes_on.id, 1, Result::kSuccess, 71});
+
+    ASSERT_TRUE(store_->Begin().ok());
+    Status st = store_->FinishJobs(steps, step_ends, ends);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    st = store_->Commit();
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    Reopen();  // read back through a new connection: committed
+    for (int i = 0; i < jobs; ++i) {
+      SCOPED_TRACE(i);
+      std::vector<StepRecord> got;
+      ASSERT_TRUE(store_->ListSteps(bs[i].id, &got).ok());
+      ASSERT_EQ(got.size(), i == 0 ? 2u : i % 3 == 2 ? 0u : 1u);
+      if (i % 3 == 0) {
+        EXPECT_EQ(got[0].name, "true");
+        EXPECT_EQ(got[0].state, "finished");
+        EXPECT_EQ(got[0].result, 2);
+        EXPECT_EQ(got[0].started_at, 10);
+        EXPECT_EQ(got[0].finished_at, 40 + i);
+        EXPECT_EQ(got[0].result_json, (i == 0 ? Json{{"n", 0}} : Json()));
+      } else if (i % 3 == 1) {
+        EXPECT_EQ(got[0].name, "earlier");
+        EXPECT_EQ(got[0].state, "finished");
+        EXPECT_EQ(got[0].result, static_cast<int>(Result::kFailure));
+        EXPECT_EQ(got[0].started_at, 2000);
+        EXPECT_EQ(got[0].finished_at, 50 + i);
+      }
+      if (i == 0) {
+        EXPECT_EQ(got[1].name, "second");
+        EXPECT_EQ(got[1].state, "finished");
+        EXPECT_EQ(got[1].finished_at, 70);
+      }
+      BuildRecord b;
+      ASSERT_TRUE(store_->GetBuild(bs[i].id, &b).ok());
+      EXPECT_EQ(b.state, "finished");
+      EXPECT_EQ(b.result, static_cast<int>(i % 2 ? Result::kSuccess : Result::kFailure));
+      EXPECT_EQ(b.finished_at, 60 + i);
+      EXPECT_EQ(b.worker, "w7");
+      EXPECT_EQ(b.properties["i"], i);
+      RequestRecord r;
+      ASSERT_TRUE(store_->GetRequest(bs[i].request_id, &r).ok());
+      EXPECT_EQ(r.state, "finished");
+      EXPECT_EQ(r.result, b.result);
+      EXPECT_EQ(r.finished_at, 60 + i);
+    }
+    BuildRecord b;
+    ASSERT_TRUE(store_->GetBuild(goes_on.id, &b).ok());
+    EXPECT_EQ(b.state, "running");
+    RequestRecord r;
+    ASSERT_TRUE(store_->GetRequest(goes_on.request_id, &r).ok());
+    EXPECT_EQ(r.state, "claimed");
+    std::vector<StepRecord> got;
+    ASSERT_TRUE(store_->ListSteps(goes_on.id, &got).ok());
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].state, "finished");
+    EXPECT_EQ(got[0].finished_at, 70);
+    EXPECT_EQ(got[1].state, "finished");
+    EXPECT_EQ(got[1].finished_at, 71);
+  }
+}
+
+// A refused end: SQLite reports a step that is not there and still makes the other writes;
+// PostgreSQL (whose answers come with the commit's) fails the commit when the server refuses
+// one, and nothing of the batch stays: it comes again whole.
+TEST_P(StoreTest, FinishJobsWithARefusedEnd) {
+  const BuildRecord b = NewBuild("linux");
+  const Store::BuildEnd end{b.id, Result::kSuccess, 90, "w1", Json::object(), b.request_id};
+  if (!postgres()) {
+    Status st = store_->FinishJobs({}, {{b.id, 3, Result::kSuccess, 90}}, {end});
+    EXPECT_TRUE(st.IsNotFound()) << st.ToString();
+    BuildRecord got;
+    ASSERT_TRUE(store_->GetBuild(b.id, &got).ok());
+    EXPECT_EQ(got.state, "finished");
+    RequestRecord r;
+    ASSERT_TRUE(store_->GetRequest(b.request_id, &r).ok());
+    EXPECT_EQ(r.state, "finished");
+    return;
+  }
+  StepRecord orphan;
+  orphan.build_id = 999999;  // no such build: the steps' foreign key refuses it
+  orphan.name = "true";
+  orphan.finished_at = 5;
+  for (const Store::BuildEnd& bad :
+       {Store::BuildEnd{999999, Result::kSuccess, 90, "w1", Json::object(), b.request_id}, end}) {
+    // The refused row in the job's own statement (a step of a missing build), then in a
+    // statement of its own after a good job's.
+    const bool own = bad.id == 999999;
+    SCOPED_TRACE(own);
+    ASSERT_TRUE(store_->Begin().ok());
+    const int64_t id = AddRequest("linux");
+    (void)store_->FinishJobs({orphan}, {}, {bad});
+    Status st = store_->Commit();
+    EXPECT_FALSE(st.ok()) << "a batch with a refused end was committed";
+    Reopen();
+    RequestRecord r;
+    EXPECT_TRUE(store_->GetRequest(id, &r).IsNotFound()) << "the failed batch's request stayed";
+    ASSERT_TRUE(store_->GetRequest(b.request_id, &r).ok());
+    EXPECT_EQ(r.state, "claimed");
+    BuildRecord got;
+    ASSERT_TRUE(store_->GetBuild(b.id, &got).ok());
+    EXPECT_EQ(got.state, "running");
+  }
+}
+
+// The statements of a job's end (PostgreSQL: kept planned for all their later runs) find each
+// row by its key however young the database: no scan of the steps, builds or requests.
+TEST_P(StoreTest, FinishJobsOneAtATimeScansNoTable) {
+  if (!postgres()) GTEST_SKIP() << "PostgreSQL's plans";
+  std::vector<BuildRecord> bs;
+  for (int i = 0; i < 60; ++i) bs.push_back(NewBuild("linux"));
+  for (int i = 0; i < 60; i += 3) StartStep(bs[i + 1].id, 0);
+  std::unique_ptr<sql::Db> db;
+  ASSERT_TRUE(OpenDb(&db).ok());
+  ASSERT_TRUE(db->BeginWrite().ok());
+  for (int i = 0; i < 60; ++i) {
+    StepRecord s;
+    s.build_id = bs[i].id;
+    s.name = "true";
+    s.finished_at = 5;
+    std::vector<StepRecord> steps;
+    std::vector<Store::StepEnd> step_ends;
+    if (i % 3 == 0) steps.push_back(s);
+    if (i % 3 == 1) step_ends.push_back({bs[i].id, 0, Result::kSuccess, 5});
+    Status st = sql_job_batch::FinishFewJobs(
+        *db, steps, step_ends,
+        {{bs[i].id, Result::kSuccess, 5, "w1", Json::object(), bs[i].request_id}});
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  }
+  sql::Query q;
+  ASSERT_TRUE(db->Prepare("SELECT relname, seq_scan FROM pg_stat_xact_user_tables "
+                          "WHERE relname IN ('steps', 'builds', 'requests')",
+                          &q)
+                  .ok());
+  int rows = 0;
+  for (bool row = false; q.Step(&row).ok() && row;) {
+    ++rows;
+    EXPECT_LT(q.Int(1), 10) << "scans of the whole " << q.Text(0) << " table for 60 job ends";
+  }
+  EXPECT_EQ(rows, 3);
+  q.Reset();
+  ASSERT_TRUE(db->Commit().ok());
+  for (const BuildRecord& b : bs) {
+    RequestRecord r;
+    ASSERT_TRUE(store_->GetRequest(b.request_id, &r).ok());
+    EXPECT_EQ(r.state, "finished");
+  }
 }
 
 // A batch of requests is inserted several rows per statement; the ids follow the batch's order.
