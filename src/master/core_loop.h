@@ -5,7 +5,9 @@
 // one fsync, not a thousand. Tasks posted while a batch runs join it, up to 2 ms after it
 // began, rather than wait for its commit and commit on their own. Work that must wait for
 // durability (acknowledging an event, answering an API call, sending a job) is registered with
-// Txn::AfterCommit.
+// Txn::AfterCommit; work that a worker waits for (a job to run: its slot is idle until the job
+// arrives) with Txn::AfterCommitFirst, which runs first, and whose batch commits as soon as
+// its tasks have run instead of letting more tasks join.
 //
 // A batch is all or nothing. When the store cannot write (a full disk, an I/O error: the
 // store dooms the transaction) or a task calls Txn::Fail, the whole batch is rolled back, the
@@ -40,6 +42,10 @@ class Txn {
   Store& store() { return store_; }
   // Runs after the transaction's commit with its outcome.
   void AfterCommit(std::function<void(const Status&)> fn) { after_.push_back(std::move(fn)); }
+  // The same for work somebody waits on to go on (a job message: the worker's slot idles until
+  // it comes). Runs before the AfterCommit callbacks, and the batch stops taking in tasks posted
+  // meanwhile: its commit waits for nothing more.
+  void AfterCommitFirst(std::function<void(const Status&)> fn) { first_.push_back(std::move(fn)); }
   // Runs once after the batch's last task, before its commit (not when a task failed it):
   // writes that several tasks of a batch may share (a job's events that came apart in time but
   // run together). One per |owner| per batch: a second registration is ignored.
@@ -58,6 +64,7 @@ class Txn {
  private:
   friend class CoreLoop;
   Store& store_;
+  std::vector<std::function<void(const Status&)>> first_;
   std::vector<std::function<void(const Status&)>> after_;
   std::vector<std::pair<const void*, std::function<void(Txn&)>>> before_;
   Status failure_;
@@ -87,8 +94,9 @@ class CoreLoop {
   struct Stats {
     uint64_t tasks = 0;
     uint64_t commits = 0;
-    uint64_t rollbacks = 0;      // batches the store could not commit
-    uint64_t joined_rounds = 0;  // times tasks posted during a batch joined it before its commit
+    uint64_t rollbacks = 0;       // batches the store could not commit
+    uint64_t joined_rounds = 0;   // times tasks posted during a batch joined it before its commit
+    uint64_t urgent_commits = 0;  // batches committed at once for an AfterCommitFirst
   };
   Stats stats() const;
 
