@@ -78,11 +78,8 @@ void CoreLoop::Run() {
       // Tasks posted while this batch ran (a worker's event, the next POST) join it instead of
       // waiting for its commit and then paying a commit of their own: one commit where there
       // were two, and each of them answered sooner. Bounded, so a steady stream of tasks still
-      // lets the first ones' commit through. Not when a worker waits for this commit (a job to
-      // send): the tasks joining would hold its slot idle for as long as they run.
-      if (!st.ok() || !txn.first_.empty() ||
-          std::chrono::steady_clock::now() - batch_start >= kJoinWithin)
-        break;
+      // lets the first ones' commit through.
+      if (!st.ok() || std::chrono::steady_clock::now() - batch_start >= kJoinWithin) break;
       std::lock_guard lock(mu_);
       if (queue_.empty() || stopping_) break;
       while (!queue_.empty()) {
@@ -112,7 +109,6 @@ void CoreLoop::Run() {
       std::lock_guard lock(mu_);
       stats_.tasks += ran;
       stats_.commits += 1;
-      if (!txn.first_.empty()) stats_.urgent_commits += 1;
       if (!st.ok()) stats_.rollbacks += 1;
     }
     if (!st.ok()) {

@@ -6,8 +6,7 @@
 // began, rather than wait for its commit and commit on their own. Work that must wait for
 // durability (acknowledging an event, answering an API call, sending a job) is registered with
 // Txn::AfterCommit; work that a worker waits for (a job to run: its slot is idle until the job
-// arrives) with Txn::AfterCommitFirst, which runs first, and whose batch commits as soon as
-// its tasks have run instead of letting more tasks join.
+// arrives) with Txn::AfterCommitFirst, which runs before the rest.
 //
 // A batch is all or nothing. When the store cannot write (a full disk, an I/O error: the
 // store dooms the transaction) or a task calls Txn::Fail, the whole batch is rolled back, the
@@ -43,8 +42,9 @@ class Txn {
   // Runs after the transaction's commit with its outcome.
   void AfterCommit(std::function<void(const Status&)> fn) { after_.push_back(std::move(fn)); }
   // The same for work somebody waits on to go on (a job message: the worker's slot idles until
-  // it comes). Runs before the AfterCommit callbacks, and the batch stops taking in tasks posted
-  // meanwhile: its commit waits for nothing more.
+  // it comes): runs before the AfterCommit callbacks, which may be many (a batch answers every
+  // POST and acknowledges every worker's events in it). Tasks posted meanwhile still join the
+  // batch: a commit at once cost PostgreSQL a round trip per batch and made the builds slower.
   void AfterCommitFirst(std::function<void(const Status&)> fn) { first_.push_back(std::move(fn)); }
   // Runs once after the batch's last task, before its commit (not when a task failed it):
   // writes that several tasks of a batch may share (a job's events that came apart in time but
@@ -94,9 +94,8 @@ class CoreLoop {
   struct Stats {
     uint64_t tasks = 0;
     uint64_t commits = 0;
-    uint64_t rollbacks = 0;       // batches the store could not commit
-    uint64_t joined_rounds = 0;   // times tasks posted during a batch joined it before its commit
-    uint64_t urgent_commits = 0;  // batches committed at once for an AfterCommitFirst
+    uint64_t rollbacks = 0;      // batches the store could not commit
+    uint64_t joined_rounds = 0;  // times tasks posted during a batch joined it before its commit
   };
   Stats stats() const;
 
