@@ -1106,7 +1106,7 @@ Status Controller::RunAtOnce(Txn& txn, RequestRecord* r, const BuilderConfig& bc
 void Controller::SendJob(Txn& txn, ConnectedWorker& w, JobSpec job) {
   w.running.insert({job.request_id, job.attempt});
   w.last_job_at = NowMs();
-  // First, and at once: the worker's slot idles until the job arrives.
+  // Before the batch's other callbacks: the worker's slot idles until the job arrives.
   txn.AfterCommitFirst([this, conn = w.conn, msg = JobMessage(job)](const Status& st) {
     // A job whose claim did not reach the disk is not sent; it will be found queued again.
     if (st.ok()) broker_->Send(conn, msg);
