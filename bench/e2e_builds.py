@@ -137,6 +137,29 @@ def commits(g):
     raise AssertionError("no grove_store_commit_seconds_count in /metrics")
 
 
+def slot_cycle(g, ids, sample=200):
+    """Where a worker's slot spends a build, from the stored times (ms) of |sample| builds of the
+    burst spread over it: its claim (the build's start) -> its step's start stored (the commit,
+    the job's message, the worker's spawn, job.started back) -> its end stored. A slot is free
+    again when the end is applied, and the next build is claimed in that same batch, so the
+    sum is the slot's cycle: with capacity 4 the rate is at most 4 / that."""
+    claim_to_start, start_to_end = [], []
+    for rid in ids[::max(1, len(ids) // sample)]:
+        build = g.build(g.get(f"/api/v1/requests/{rid}")["builds"][0]["id"])
+        step = build["steps"][0]
+        claim_to_start.append(step["started_at"] - build["started_at"])
+        start_to_end.append(build["finished_at"] - step["started_at"])
+    whole = [a + b for a, b in zip(claim_to_start, start_to_end)]
+    return {
+        "claim_start": sum(claim_to_start) / len(claim_to_start),
+        "claim_start_p90": bench_util.percentile(claim_to_start, 90),
+        "start_end": sum(start_to_end) / len(start_to_end),
+        "start_end_p90": bench_util.percentile(start_to_end, 90),
+        "slot_cycle": sum(whole) / len(whole),
+        "slot_cycle_p90": bench_util.percentile(whole, 90),
+    }
+
+
 def run(args, store):
     bench_util.use_store(store)
     g = Grove(CONFIG, workers=["bench"], grace="10s")
@@ -178,6 +201,7 @@ def run(args, store):
         # The burst ends when its last build is finished and stored (the master's own time), not
         # when a status poll next sees an empty queue: the poll's period is no part of the rate.
         elapsed = max(r["finished_at"] for r in last) / 1000.0 - wall0
+        cycle = slot_cycle(g, ids)
 
         # Latency: one request at a time, request submitted → its step started (stored times).
         latencies = []
@@ -200,6 +224,7 @@ def run(args, store):
             "cpu": cpu / args.builds,
             "worker_cpu": wcpu / args.builds,
             "db_cpu": None if db_cpu is None else db_cpu / args.builds,
+            **cycle,
             "idle_rss": idle_rss / 1024,
             "peak_rss": peak_rss / 1024,
         }
@@ -235,6 +260,12 @@ def main():
         ("burst drained in (s)", "elapsed", "{:.2f}"),
         ("- of it the POSTs (s)", "posting", "{:.2f}"),
         ("store commits per build", "commits", "{:.2f}"),
+        ("slot: claim -> start stored", "claim_start", "{:.2f} ms"),
+        ("- p90", "claim_start_p90", "{:.0f} ms"),
+        ("slot: start -> end stored", "start_end", "{:.2f} ms"),
+        ("- p90", "start_end_p90", "{:.0f} ms"),
+        ("slot cycle: claim -> end", "slot_cycle", "{:.2f} ms"),
+        ("- p90", "slot_cycle_p90", "{:.0f} ms"),
         ("client CPU per build", "client_cpu", "{:.2f} ms"),
         ("request -> step start p50", "p50", "{:.0f} ms"),
         ("request -> step start p90", "p90", "{:.0f} ms"),

@@ -322,7 +322,9 @@ void Controller::OnHello(ConnId conn, WorkerHello hello, std::function<void(Stat
     spdlog::info("worker {} connected from {} (capacity {}, {}{} jobs resumed)", hello.name,
                  hello.remote, added.capacity, hello.os.empty() ? "" : hello.os + ", ",
                  reported.size());
-    txn.AfterCommit([this, reply, name = hello.name, conn](const Status& st) {
+    // First among the callbacks: the welcome goes before the jobs Dispatch sends below (they
+    // run first too, registered after it).
+    txn.AfterCommitFirst([this, reply, name = hello.name, conn](const Status& st) {
       if (st.ok()) return reply(st);
       // What the hello decided is rolled back, so the worker is not welcome yet: it is closed
       // (not refused: it is not a stranger) and its next connection says hello again.
@@ -1094,7 +1096,8 @@ Status Controller::RunAtOnce(Txn& txn, RequestRecord* r, const BuilderConfig& bc
 void Controller::SendJob(Txn& txn, ConnectedWorker& w, JobSpec job) {
   w.running.insert({job.request_id, job.attempt});
   w.last_job_at = NowMs();
-  txn.AfterCommit([this, conn = w.conn, msg = JobMessage(job)](const Status& st) {
+  // Before the batch's other callbacks: the worker's slot idles until the job arrives.
+  txn.AfterCommitFirst([this, conn = w.conn, msg = JobMessage(job)](const Status& st) {
     // A job whose claim did not reach the disk is not sent; it will be found queued again.
     if (st.ok()) broker_->Send(conn, msg);
   });

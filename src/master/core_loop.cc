@@ -125,6 +125,7 @@ void CoreLoop::Run() {
       spdlog::info("store: writes succeed again");
       backoff_ = std::chrono::milliseconds(0);
     }
+    for (auto& fn : txn.first_) fn(st);
     for (auto& fn : txn.after_) fn(st);
   }
 }

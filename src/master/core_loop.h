@@ -5,7 +5,8 @@
 // one fsync, not a thousand. Tasks posted while a batch runs join it, up to 2 ms after it
 // began, rather than wait for its commit and commit on their own. Work that must wait for
 // durability (acknowledging an event, answering an API call, sending a job) is registered with
-// Txn::AfterCommit.
+// Txn::AfterCommit; work that a worker waits for (a job to run: its slot is idle until the job
+// arrives) with Txn::AfterCommitFirst, which runs before the rest.
 //
 // A batch is all or nothing. When the store cannot write (a full disk, an I/O error: the
 // store dooms the transaction) or a task calls Txn::Fail, the whole batch is rolled back, the
@@ -40,6 +41,11 @@ class Txn {
   Store& store() { return store_; }
   // Runs after the transaction's commit with its outcome.
   void AfterCommit(std::function<void(const Status&)> fn) { after_.push_back(std::move(fn)); }
+  // The same for work somebody waits on to go on (a job message: the worker's slot idles until
+  // it comes): runs before the AfterCommit callbacks, which may be many (a batch answers every
+  // POST and acknowledges every worker's events in it). Tasks posted meanwhile still join the
+  // batch: a commit at once cost PostgreSQL a round trip per batch and made the builds slower.
+  void AfterCommitFirst(std::function<void(const Status&)> fn) { first_.push_back(std::move(fn)); }
   // Runs once after the batch's last task, before its commit (not when a task failed it):
   // writes that several tasks of a batch may share (a job's events that came apart in time but
   // run together). One per |owner| per batch: a second registration is ignored.
@@ -58,6 +64,7 @@ class Txn {
  private:
   friend class CoreLoop;
   Store& store_;
+  std::vector<std::function<void(const Status&)>> first_;
   std::vector<std::function<void(const Status&)>> after_;
   std::vector<std::pair<const void*, std::function<void(Txn&)>>> before_;
   Status failure_;

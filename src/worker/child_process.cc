@@ -10,6 +10,12 @@
 // Joining exit and EOF: the exit is reported once both |reaped_| (the main process has been
 // waited for) and |pipe_eof_| (the pipe has been read to its end) are true, whichever comes
 // last calls MaybeFinish(), which fires on_exit.
+//
+// The spawn itself runs on a spawn thread (spawn_pool.h), not on the io thread, which
+// posix_spawn would block until the child has exec'ed. Its outcome waits in a SpawnSlot shared
+// with that thread and is taken on the io thread (OnSpawned); a Cancel or a timeout meanwhile is
+// carried out once the pid is known, and a handle destroyed meanwhile waits for the spawn to end
+// and kills and reaps the child itself.
 #include "worker/child_process.h"
 
 #include <fcntl.h>
@@ -22,17 +28,22 @@
 
 #include <algorithm>
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cerrno>
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
+#include <optional>
 #include <system_error>
 #include <utility>
 
 #include "core/fd_util.h"
 #include "worker/program_path.h"
+#include "worker/spawn_pool.h"
 
 extern char** environ;
 
@@ -246,6 +257,20 @@ Spawned Spawn(const ChildOptions& opts) {
   return result;  // |write_end| closes here: the child holds the only copies, so EOF can come
 }
 
+// A spawn under way on a spawn thread and its outcome, handed to the io thread (or, when the
+// handle went first, to its destructor): whoever sets |taken| owns the child.
+struct SpawnSlot {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;       // the spawn thread has finished (|result| is set)
+  bool abandoned = false;  // the handle is gone: nothing is posted to the io thread any more
+  bool taken = false;
+  pid_t pid = -1;
+  Spawned result;
+  // Keeps the io_context's run() going while nothing of the child is there to wait for yet.
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+};
+
 class ChildState : public std::enable_shared_from_this<ChildState> {
  public:
   ChildState(asio::io_context& io, ChildProcess::OutputFn on_output, ChildProcess::ExitFn on_exit)
@@ -263,15 +288,53 @@ class ChildState : public std::enable_shared_from_this<ChildState> {
 
   void Begin(const ChildOptions& opts) {
     kill_grace_ = opts.kill_grace;
-    Spawned spawned = Spawn(opts);
+    spawning_ = true;
+    slot_ = std::make_shared<SpawnSlot>();
+    slot_->work.emplace(io_.get_executor());
+    // The task holds no reference to this state: the last one must go on the io thread.
+    RunOnSpawnThread([slot = slot_, opts, weak = weak_from_this(), &io = io_] {
+      Spawned spawned = Spawn(opts);
+      std::lock_guard lock(slot->mu);
+      slot->pid = spawned.pid;
+      slot->result = std::move(spawned);
+      slot->done = true;
+      // Under the lock: once Detach() has seen |done|, this thread no longer touches |io|.
+      auto work = std::move(*slot->work);
+      slot->work.reset();
+      if (!slot->abandoned)
+        asio::post(io, [weak, work = std::move(work)] {
+          if (auto self = weak.lock()) self->OnSpawned();
+        });
+      else
+        work.reset();
+      slot->cv.notify_all();
+    });
+    if (opts.timeout.count() > 0) {
+      timeout_timer_.expires_after(opts.timeout);
+      timeout_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+        if (ec || self->detached_ || self->reaped_ || self->terminating_) return;
+        self->exit_.timed_out = true;
+        self->Terminate();
+      });
+    }
+  }
+
+  // On the io thread, once the spawn thread is done.
+  void OnSpawned() {
+    Spawned spawned;
+    {
+      std::lock_guard lock(slot_->mu);
+      if (slot_->taken) return;  // Detach() has it (and has killed and reaped the child)
+      slot_->taken = true;
+      spawned = std::move(slot_->result);
+    }
+    spawning_ = false;
+    if (detached_) return;
     if (!spawned.error.empty()) {
       exit_.error = std::move(spawned.error);
       reaped_ = pipe_eof_ = true;
-      // Reported like any other exit: never from inside Start().
-      asio::post(io_, [self = shared_from_this()] {
-        if (!self->detached_) self->MaybeFinish();
-      });
-      return;
+      CloseAll();
+      return MaybeFinish();  // a posted handler: never from inside Start()
     }
     pid_ = spawned.pid;
 
@@ -296,20 +359,33 @@ class ChildState : public std::enable_shared_from_this<ChildState> {
     } else {
       SchedulePoll();
     }
-
-    if (opts.timeout.count() > 0) {
-      timeout_timer_.expires_after(opts.timeout);
-      timeout_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-        if (ec || self->detached_ || self->reaped_ || self->terminating_) return;
-        self->exit_.timed_out = true;
-        self->Terminate();
-      });
-    }
+    // Cancelled or timed out while it was being spawned.
+    if (terminating_) Terminate();
   }
 
   // Called by the handle's destructor: no callback may run after this returns.
   void Detach() {
     detached_ = true;
+    if (spawning_) {
+      // The spawn may still be under way: wait for it, and take the child unless OnSpawned did.
+      Spawned spawned;
+      {
+        std::unique_lock lock(slot_->mu);
+        slot_->abandoned = true;
+        slot_->cv.wait(lock, [&] { return slot_->done; });
+        if (!slot_->taken) {
+          slot_->taken = true;
+          spawned = std::move(slot_->result);
+        }
+      }
+      spawning_ = false;
+      if (spawned.pid > 0) {
+        ::kill(-spawned.pid, SIGKILL);
+        int status;
+        while (::waitpid(spawned.pid, &status, 0) < 0 && errno == EINTR) {
+        }
+      }
+    }
     if (pid_ > 0 && !reaped_) {
       KillGroup(SIGKILL);
       int status;
@@ -324,7 +400,7 @@ class ChildState : public std::enable_shared_from_this<ChildState> {
   }
 
   void Cancel() {
-    if (pid_ <= 0 || reaped_ || terminating_ || detached_) return;
+    if ((pid_ <= 0 && !spawning_) || reaped_ || terminating_ || detached_) return;
     exit_.cancelled = true;
     Terminate();
   }
@@ -351,7 +427,13 @@ class ChildState : public std::enable_shared_from_this<ChildState> {
     StartRead();
   }
 
-  int pid() const { return pid_; }
+  // While the spawn is under way, waits for it (a few ms at most).
+  int pid() const {
+    if (!spawning_) return pid_;
+    std::unique_lock lock(slot_->mu);
+    slot_->cv.wait(lock, [&] { return slot_->done; });
+    return slot_->pid;
+  }
 
  private:
   void StartRead() {
@@ -494,6 +576,7 @@ class ChildState : public std::enable_shared_from_this<ChildState> {
   // (its exit SIGKILLs the rest of the group anyway).
   void Terminate() {
     terminating_ = true;
+    if (spawning_) return;  // OnSpawned terminates it once its pid is known
     KillGroup(SIGTERM);
     KillGroup(SIGCONT);  // a stopped process would not act on SIGTERM until continued
     kill_timer_.expires_after(kill_grace_);
@@ -555,6 +638,8 @@ class ChildState : public std::enable_shared_from_this<ChildState> {
   bool read_pending_ = false;
   bool in_output_callback_ = false;
   bool flush_posted_ = false;
+  bool spawning_ = false;  // the spawn thread has not been heard from yet (OnSpawned)
+  std::shared_ptr<SpawnSlot> slot_;
 };
 
 class ChildHandle final : public ChildProcess {

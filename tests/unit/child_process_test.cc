@@ -2,13 +2,18 @@
 #include "worker/child_process.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -585,6 +590,103 @@ TEST(ChildProcessTest, ManyShortProcessesLeakNoDescriptors) {
     ASSERT_TRUE(out.exit);
   }
   EXPECT_EQ(CountOpenFds(), before);
+}
+
+// A spawn that blocks: the child's stdin is a FIFO that nobody has opened for writing yet, so
+// posix_spawn's open of it (in the vfork child, before exec) waits. Opens the FIFO for writing
+// from another thread after |delay| unless |opened| says the io thread did it first.
+class BlockedSpawn {
+ public:
+  BlockedSpawn(const std::filesystem::path& dir, std::chrono::milliseconds delay)
+      : fifo_((dir / "stdin").string()) {
+    EXPECT_EQ(::mkfifo(fifo_.c_str(), 0600), 0);
+    watchdog_ = std::thread([this, delay] {
+      std::this_thread::sleep_for(delay);
+      if (!opened.exchange(true)) Open();
+    });
+  }
+  ~BlockedSpawn() { watchdog_.join(); }
+  ChildOptions Cat() const {
+    ChildOptions opts;
+    opts.argv = {"cat"};
+    opts.stdin_file = fifo_;
+    return opts;
+  }
+  // Writes "hello" into the FIFO (unblocking the spawn) and closes it: cat prints it and exits.
+  void Open() {
+    int fd = ::open(fifo_.c_str(), O_WRONLY);
+    ASSERT_GE(fd, 0);
+    EXPECT_EQ(::write(fd, "hello", 5), 5);
+    ::close(fd);
+  }
+  std::atomic<bool> opened{false};
+
+ private:
+  std::string fifo_;
+  std::thread watchdog_;
+};
+
+// The worker's io thread reads jobs, sends events and reaps exits: a spawn (posix_spawn blocks
+// its caller until the child has exec'ed) must not stop it.
+TEST(ChildProcessTest, TheIoThreadRunsWhileAChildIsBeingSpawned) {
+  TempDir tmp;
+  BlockedSpawn blocked(tmp.path(), 5000ms);
+  asio::io_context io;
+  std::string output;
+  std::optional<ChildExit> exit;
+  bool io_opened = false;
+  auto child = ChildProcess::Start(
+      io, blocked.Cat(), [&](std::string_view chunk) { output.append(chunk); },
+      [&](const ChildExit& e) { exit = e; });
+  // Runs only if Start() returned while the spawn still waits for the FIFO's writer.
+  asio::post(io, [&] {
+    if (!blocked.opened.exchange(true)) {
+      io_opened = true;
+      blocked.Open();
+    }
+  });
+  io.run_for(20s);
+  EXPECT_TRUE(io_opened) << "the io thread was blocked in the spawn until the watchdog opened it";
+  ASSERT_TRUE(exit);
+  EXPECT_EQ(exit->exit_code, 0);
+  EXPECT_EQ(output, "hello");
+}
+
+TEST(ChildProcessTest, CancelledWhileBeingSpawnedItIsKilledOnceStarted) {
+  TempDir tmp;
+  BlockedSpawn blocked(tmp.path(), 300ms);
+  asio::io_context io;
+  std::optional<ChildExit> exit;
+  ChildOptions opts = blocked.Cat();
+  opts.argv = {"/bin/sh", "-c", "cat; sleep 30"};
+  auto child = ChildProcess::Start(
+      io, opts, [](std::string_view) {}, [&](const ChildExit& e) { exit = e; });
+  child->Cancel();
+  const auto start = Clock::now();
+  io.run_for(20s);
+  ASSERT_TRUE(exit);
+  EXPECT_TRUE(exit->cancelled);
+  EXPECT_EQ(exit->signal, SIGTERM);
+  EXPECT_LT(Clock::now() - start, 10s);
+}
+
+TEST(ChildProcessTest, DestroyedWhileBeingSpawnedItsChildIsKilledAndReaped) {
+  TempDir tmp;
+  BlockedSpawn blocked(tmp.path(), 300ms);
+  asio::io_context io;
+  bool called = false;
+  ChildOptions opts = blocked.Cat();
+  opts.argv = {"sleep", "300"};
+  auto child = ChildProcess::Start(
+      io, opts, [](std::string_view) {}, [&](const ChildExit&) { called = true; });
+  child.reset();  // waits for the spawn (the watchdog lets it through), then kills and reaps
+  io.run_for(300ms);
+  EXPECT_FALSE(called);
+  // No child of this process is left, running or a zombie.
+  int status = 0;
+  errno = 0;
+  EXPECT_EQ(::waitpid(-1, &status, WNOHANG), -1);
+  EXPECT_EQ(errno, ECHILD);
 }
 
 TEST(ChildProcessTest, SequentialSpawnRate) {

@@ -234,5 +234,39 @@ TEST_F(CoreLoopTest, AStreamOfTasksDoesNotHoldABatchsCommitBack) {
   EXPECT_GT(left_at_first_commit.load(), 0) << "the first task's commit waited for the chain";
 }
 
+TEST_F(CoreLoopTest, AJobToSendGoesBeforeTheBatchsOtherCallbacks) {
+  core_->Start();
+  // A batch answers POSTs and acknowledges events (AfterCommit) and sends a job (a worker's slot
+  // idles until it arrives): the job goes first, whatever the order they were registered in,
+  // also when it comes from a task that joined the batch later.
+  std::vector<std::string> order;  // the loop's thread only
+  std::promise<void> done;
+  core_->Post([&](Txn& txn) {
+    txn.AfterCommit([&](const Status&) { order.push_back("answer"); });
+    txn.AfterCommit([&](const Status&) { order.push_back("ack"); });
+    txn.AfterCommitFirst([&](const Status& st) {
+      EXPECT_TRUE(st.ok());
+      order.push_back("job");
+    });
+    txn.AfterCommit([&](const Status&) { done.set_value(); });
+  });
+  done.get_future().get();
+  EXPECT_EQ(order, (std::vector<std::string>{"job", "answer", "ack"}));
+}
+
+TEST_F(CoreLoopTest, AJobToSendHearsOfAFailedCommit) {
+  core_->Start();
+  ASSERT_TRUE(SetLimit(0).ok());
+  std::promise<Status> sent;
+  core_->Post([&](Txn& txn) {
+    RequestRecord big;
+    big.builder = "b";
+    big.reason.assign(200000, 'x');
+    (void)txn.store().AddRequest(&big);
+    txn.AfterCommitFirst([&](const Status& st) { sent.set_value(st); });
+  });
+  EXPECT_FALSE(sent.get_future().get().ok()) << "a job whose claim was lost must not be sent";
+}
+
 }  // namespace
 }  // namespace grove
