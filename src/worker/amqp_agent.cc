@@ -22,6 +22,7 @@
 #include "broker/amqp_retry.h"
 #include "broker/amqp_topology.h"
 #include "broker/amqp_wait.h"
+#include "core/job_parse.h"
 #include "core/json_fields.h"
 #include "core/log.h"
 #include "worker/build_dirs.h"
@@ -246,18 +247,9 @@ class AmqpAgent : public EventSink {
 
   // On the io thread: a delivery from a job queue, one job object or (a master whose welcome
   // has "v" 3, for consumer builders) a JSON array of them (docs/protocol.md).
-  void OnJob(const Delivery& d, uint64_t generation) {
-    Json msg = ParseUntrusted(d.body);
-    std::vector<Json> raw;
-    if (msg.is_array()) {
-      for (auto& j : msg) raw.push_back(std::move(j));
-    } else if (!msg.is_discarded()) {
-      raw.push_back(std::move(msg));
-    }
-    std::vector<JobSpec> jobs(raw.size());
-    Status st = raw.empty() ? Status::Invalid("not a job object or a non-empty array of them")
-                            : Status::Ok();
-    for (size_t i = 0; st.ok() && i < raw.size(); ++i) st = JobFromJson(raw[i], &jobs[i]);
+  void OnJob(Delivery d, uint64_t generation) {
+    std::vector<JobSpec> jobs;
+    Status st = JobsFromText(d.body, &jobs);
     if (!st.ok()) {
       // Poison: the whole message (one element cannot be told from its neighbours' fate).
       spdlog::error("job message refused ({}); dead-lettered", st.message());
@@ -269,7 +261,7 @@ class AmqpAgent : public EventSink {
       // Came while stopping (before the consumers were cancelled): back to its queue as it
       // came, not counted as a loss, and acknowledged once that is confirmed.
       return publisher_.Publish(
-          {d.exchange, d.routing_key, d.body,
+          {d.exchange, d.routing_key, std::move(d.body),
            [this, tag = d.tag, generation] { QueueSettle(tag, generation, true); }, "", d.headers});
     }
     if (d.redelivered && !known)
@@ -302,13 +294,20 @@ class AmqpAgent : public EventSink {
       // Delivered again, not here: it finished here before the connection broke.
       if (d.redelivered) continue;
       tags_[key] = id;
-      waiting_.push_back({std::move(jobs[i]), std::move(raw[i]), id});
+      waiting_.push_back({std::move(jobs[i]), id, i});
       ++open;
     }
     if (open == 0) return QueueSettle(d.tag, generation, true);
     {
       std::lock_guard lock(mu_);
-      batches_[id] = {d.tag, generation, open, ran, d.exchange, d.routing_key, d.headers};
+      batches_[id] = {d.tag,
+                      generation,
+                      open,
+                      ran,
+                      std::move(d.exchange),
+                      std::move(d.routing_key),
+                      std::move(d.headers),
+                      std::move(d.body)};
     }
     StartWaiting();
   }
@@ -337,10 +336,12 @@ class AmqpAgent : public EventSink {
     job.master_url = opts_.master_url;
     job.consumers = opts_.consumers;
     std::string dir = dirs_.Acquire(job.builder);
-    spdlog::info("job {}.{}: builder {} in {}", job.request_id, job.attempt, job.builder, dir);
+    // At debug level: at thousands of consumer jobs a second, two lines per job were a few
+    // per cent of the worker's CPU (and of its log's disk).
+    spdlog::debug("job {}.{}: builder {} in {}", job.request_id, job.attempt, job.builder, dir);
     auto runner = std::make_unique<JobRunner>(
         io_, std::move(job), dir, *this, [this, key](JobRunner& r, Result res) {
-          spdlog::info("job {}.{}: {}", key.first, key.second, ResultName(res));
+          spdlog::debug("job {}.{}: {}", key.first, key.second, ResultName(res));
           dirs_.Release(r.builddir());
           // Destroyed later: this callback runs inside the runner.
           asio::post(io_, [this, key] {
@@ -359,14 +360,15 @@ class AmqpAgent : public EventSink {
   // message per delivery, its x-grove-deliveries kept: not a loss), and their delivery is
   // acknowledged once that is confirmed.
   void HandBackWaiting() {
-    std::map<uint64_t, std::vector<Json>> by_batch;
+    std::map<uint64_t, std::vector<size_t>> by_batch;  // the jobs' places in their delivery
     for (auto& w : waiting_) {
       tags_.erase({w.job.request_id, w.job.attempt});
-      by_batch[w.batch].push_back(std::move(w.raw));
+      by_batch[w.batch].push_back(w.index);
     }
     waiting_.clear();
-    for (auto& [id, jobs] : by_batch) {
+    for (auto& [id, places] : by_batch) {
       Outgoing out;
+      std::string body;
       {
         std::lock_guard lock(mu_);
         auto it = batches_.find(id);
@@ -374,7 +376,18 @@ class AmqpAgent : public EventSink {
         out.exchange = it->second.exchange;
         out.key = it->second.routing_key;
         out.headers = it->second.headers;
+        body = it->second.body;
       }
+      Json msg = ParseUntrusted(body);  // it was read before: it parses
+      // The jobs as they came (fields this worker does not know included).
+      std::vector<Json> jobs;
+      for (size_t at : places) {
+        if (msg.is_array() && at < msg.size())
+          jobs.push_back(std::move(msg[at]));
+        else if (msg.is_object() && at == 0)
+          jobs.push_back(std::move(msg));
+      }
+      if (jobs.empty()) continue;
       const int n = static_cast<int>(jobs.size());
       out.body = n == 1 ? jobs[0].dump() : Json(std::move(jobs)).dump();
       out.on_confirmed = [this, id = id, n] { JobsDone(id, n); };
@@ -658,7 +671,7 @@ class AmqpAgent : public EventSink {
         GROVE_RETURN_IF_ERROR(jobs->Next(0, &d, &got));
         if (!got) break;
         any = true;
-        asio::post(io_, [this, d = std::move(d), gen] { OnJob(d, gen); });
+        asio::post(io_, [this, d = std::move(d), gen]() mutable { OnJob(std::move(d), gen); });
       }
       GROVE_RETURN_IF_ERROR(control->Next(0, &d, &got));
       if (got) {
@@ -716,13 +729,14 @@ class AmqpAgent : public EventSink {
     bool ran;             // one of its jobs ran here: the ack waits for the master's welcome
     std::string exchange, routing_key;
     Headers headers;
+    std::string body;  // the delivery's, to hand its jobs back when they never started
   };
   std::map<uint64_t, Batch> batches_;  // under mu_
   // A job of a delivery, waiting for a free slot (io thread).
   struct Waiting {
     JobSpec job;
-    Json raw;  // as it came, to hand it back
     uint64_t batch;
+    size_t index;  // in its delivery (an array of jobs, or 0), to hand it back as it came
   };
   std::deque<Waiting> waiting_;
   uint64_t next_batch_ = 1;
