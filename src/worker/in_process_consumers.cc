@@ -1,9 +1,12 @@
 #include "worker/in_process_consumers.h"
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 namespace grove {
 
@@ -26,6 +29,7 @@ struct InProcessConsumers::Pool {
   size_t free = 0;   // threads awake and not running a call: each looks at the queue soon
   size_t max_threads = 0;
   bool stopping = false;
+  bool wake_posted = false;  // a deferred EnsureLooker waits in an io_context
 
   ~Pool() {
     {
@@ -51,11 +55,38 @@ struct InProcessConsumers::Pool {
     // Else every thread runs a call: the first to return takes the next.
   }
 
-  void Submit(std::function<void()> task) {
+  void Submit(std::function<void()> task, boost::asio::io_context* io,
+              const std::shared_ptr<Pool>& self) {
     std::lock_guard lock(mu);
     tasks.push_back(std::move(task));
-    EnsureLooker();
+    if (!io) return EnsureLooker();
+    if (free > 0 || wake_posted) return;
+    // Posted from io's own thread: it runs after the handlers io has ready (no system call).
+    wake_posted = true;
+    boost::asio::post(*io, WakeLater(self));
   }
+
+  // The deferred EnsureLooker. Dropped without running (its io_context stopped and destroyed),
+  // it clears wake_posted, so the next Submit posts another.
+  struct WakeLater {
+    std::weak_ptr<Pool> pool;  // empty once run or moved from
+    explicit WakeLater(const std::shared_ptr<Pool>& p) : pool(p) {}
+    WakeLater(WakeLater&& o) noexcept : pool(std::move(o.pool)) {}
+    WakeLater& operator=(WakeLater&&) = delete;
+    void operator()() {
+      if (auto p = std::exchange(pool, {}).lock()) {
+        std::lock_guard lock(p->mu);
+        p->wake_posted = false;
+        p->EnsureLooker();
+      }
+    }
+    ~WakeLater() {
+      if (auto p = pool.lock()) {
+        std::lock_guard lock(p->mu);
+        p->wake_posted = false;
+      }
+    }
+  };
 
   // Started (or woken) counted in |free| by EnsureLooker.
   void Loop() {
@@ -83,7 +114,7 @@ struct InProcessConsumers::Pool {
   }
 };
 
-InProcessConsumers::InProcessConsumers() : pool_(std::make_unique<Pool>()) {}
+InProcessConsumers::InProcessConsumers() : pool_(std::make_shared<Pool>()) {}
 InProcessConsumers::~InProcessConsumers() = default;
 
 void InProcessConsumers::Add(std::string name, InProcessConsumerFn fn) {
@@ -106,8 +137,8 @@ void InProcessConsumers::set_max_threads(int n) {
   pool_->max_threads = n > 0 ? static_cast<size_t>(n) : 0;
 }
 
-void InProcessConsumers::Submit(std::function<void()> task) {
-  pool_->Submit(std::move(task));
+void InProcessConsumers::Submit(std::function<void()> task, boost::asio::io_context* io) {
+  pool_->Submit(std::move(task), io, pool_);
 }
 
 }  // namespace grove

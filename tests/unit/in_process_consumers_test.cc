@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <chrono>
 #include <future>
 #include <thread>
@@ -97,6 +99,46 @@ TEST(InProcessConsumers, AQueuedCallRunsWhenAThreadFreesUp) {
   while (!second && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   EXPECT_TRUE(second.load());
+}
+
+// Submitted from an io_context's thread, a call's wake-up waits for that context's ready
+// handlers; the calls still all run, a blocking one holding back none, and a wake-up dropped with
+// its io_context (stopped, destroyed) does not stop the next call from waking a thread.
+TEST(InProcessConsumers, WakeUpsDeferredToTheIoContextStillRunEveryCall) {
+  InProcessConsumers c;
+  c.set_max_threads(4);
+  std::promise<void> release;
+  std::shared_future<void> go = release.get_future().share();
+  std::atomic<int> quick_done{0};
+  auto wait_quick = [&](int n) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (quick_done < n && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    return quick_done.load();
+  };
+  {
+    boost::asio::io_context io;
+    boost::asio::post(io, [&] {
+      c.Submit([go] { go.wait(); }, &io);
+      for (int i = 0; i < 10; ++i) c.Submit([&] { ++quick_done; }, &io);
+    });
+    io.run();
+    EXPECT_EQ(wait_quick(10), 10);
+  }
+  {
+    // Its wake-up posted, never run: the io_context goes first.
+    boost::asio::io_context io;
+    boost::asio::post(io, [&] {
+      c.Submit([&] { ++quick_done; }, &io);
+      io.stop();
+    });
+    io.run();
+  }
+  boost::asio::io_context io;
+  boost::asio::post(io, [&] { c.Submit([&] { ++quick_done; }, &io); });
+  io.run();
+  EXPECT_EQ(wait_quick(12), 12);
+  release.set_value();
 }
 
 TEST(InProcessConsumers, DestructionWaitsForRunningCalls) {
