@@ -70,7 +70,8 @@ constexpr uint32_t Bit(Field f) {
 }
 
 // nlohmann's SAX interface: each call returns false to stop the parse (the message then goes
-// the checked way).
+// the checked way). Strings and keys are copied, not moved, out of the lexer's buffer: moved, the
+// buffer would grow again from nothing, a few reallocations for each of a job's long tokens.
 class JobsHandler {
  public:
   explicit JobsHandler(std::vector<JobSpec>* out) : out_(out) {}
@@ -111,17 +112,17 @@ class JobsHandler {
     return OtherField();
   }
   bool string(std::string& v) {
-    if (capturing()) return Put(Json(std::move(v)));
+    if (capturing()) return Put(Json(v));
     if (skip_) return true;
     switch (Top()) {
       case State::kSecrets:
-        job().secrets.insert_or_assign(std::move(key_), std::move(v));
+        job().secrets.insert_or_assign(key_, v);
         return true;
       case State::kEnv:
-        step().env.insert_or_assign(std::move(key_), std::move(v));
+        step().env.insert_or_assign(key_, v);
         return true;
       case State::kArgv:
-        step().argv.push_back(std::move(v));
+        step().argv.push_back(v);
         return true;
       case State::kJob:
         switch (field_) {
@@ -243,7 +244,7 @@ class JobsHandler {
   }
   bool key(std::string& k) {
     if (capturing() || Top() == State::kSecrets || Top() == State::kEnv) {
-      key_ = std::move(k);
+      key_ = k;
       return true;
     }
     if (skip_) return true;
@@ -285,7 +286,7 @@ class JobsHandler {
   }
   bool Take(std::string* to, std::string& v) {
     Set(field_);
-    *to = std::move(v);
+    *to = v;
     return true;
   }
   // A scalar of a type no known field takes: fine for an unknown field of a job or step only.
