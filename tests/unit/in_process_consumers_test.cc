@@ -125,6 +125,8 @@ TEST(InProcessConsumers, WakeUpsDeferredToTheIoContextStillRunEveryCall) {
     io.run();
     EXPECT_EQ(wait_quick(10), 10);
   }
+  // The pool threads idle (one blocked), so the next call needs a wake-up.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
   {
     // Its wake-up posted, never run: the io_context goes first.
     boost::asio::io_context io;
