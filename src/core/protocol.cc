@@ -66,9 +66,13 @@ Status StepFromJson(const Json& in, StepSpec* out) {
       .Bool("halt_on_failure", &out->halt_on_failure)
       .Object("options", &out->options);
   GROVE_RETURN_IF_ERROR(f.status());
-  GROVE_RETURN_IF_ERROR(CheckCommonOptions(out->options, out->name));
-  if (out->type == "shell" && out->command.empty() && out->argv.empty())
-    return Status::Invalid("shell step '" + out->name + "' has no command");
+  return CheckStep(*out);
+}
+
+Status CheckStep(const StepSpec& step) {
+  GROVE_RETURN_IF_ERROR(CheckCommonOptions(step.options, step.name));
+  if (step.type == "shell" && step.command.empty() && step.argv.empty())
+    return Status::Invalid("shell step '" + step.name + "' has no command");
   return Status::Ok();
 }
 

@@ -55,6 +55,9 @@ Json ToJson(const JobSpec& j);
 // {"type": "job", "job": ToJson(job)}: the message that carries |job| to a worker.
 Json JobMessage(const JobSpec& job);
 Status StepFromJson(const Json& in, StepSpec* out);
+// What StepFromJson checks beyond the fields' types: the options every step type shares, and
+// that a shell step has a command.
+Status CheckStep(const StepSpec& step);
 Status JobFromJson(const Json& in, JobSpec* out);
 
 // Event types sent by workers.

@@ -22,6 +22,8 @@
 #include "broker/amqp_retry.h"
 #include "broker/amqp_topology.h"
 #include "broker/amqp_wait.h"
+#include "core/job_parse.h"
+#include "core/json_append.h"
 #include "core/json_fields.h"
 #include "core/log.h"
 #include "worker/build_dirs.h"
@@ -117,12 +119,10 @@ class AmqpAgent : public EventSink {
 
   // EventSink, on the io thread.
   void Emit(Json ev) override {
-    ev["id"] = next_id_++;
-    ev["worker"] = opts_.name;
-    ev["instance"] = instance_;
+    const int64_t id = next_id_++;
     const std::string type = StringOr(ev, "type");
     std::function<void()> on_confirmed;
-    if (type == "job.finished") {
+    if (type == event::kJobFinished) {
       Key key{IntOr(ev, "request", 0), static_cast<int>(IntOr(ev, "attempt", 0))};
       auto it = tags_.find(key);
       if (it != tags_.end()) {
@@ -136,6 +136,7 @@ class AmqpAgent : public EventSink {
     // A log chunk goes compressed, alone in a message, as a binary log frame, once a master's
     // welcome said it takes them: an older master would dead-letter it.
     if (master_frames_ && type == event::kLog) {
+      AddIdentity(ev, id);
       std::string frame;
       if (EncodeLogEvent(ev, &frame).ok()) {
         FlushGathered();  // the events before it first: the master applies them in id order
@@ -145,14 +146,44 @@ class AmqpAgent : public EventSink {
     }
     // Events gathered here, and those published while the previous batch awaits its confirms,
     // travel together as one JSON array: a message carries many events (docs/protocol.md).
-    Gather({kEventsExchange, opts_.name + "." + type, ev.dump(), std::move(on_confirmed),
-            opts_.name + ".events"},
+    Gather({kEventsExchange, opts_.name + "." + type, EventText(std::move(ev), id),
+            std::move(on_confirmed), opts_.name + ".events"},
            type == event::kJobFinished);
   }
   bool Congested() const override { return publisher_.pending() + gathered_.size() > 20000; }
   bool MergesEvents() const override { return master_merges_; }
 
  private:
+  void AddIdentity(Json& ev, int64_t id) const {
+    ev["id"] = id;
+    ev["worker"] = opts_.name;
+    ev["instance"] = instance_;
+  }
+
+  // |ev| with its id, this worker's name and instance, as JSON text: the three written after
+  // the event's own fields rather than added to its tree (three tree nodes and their strings
+  // allocated and freed per event, a few per cent of an SDK worker's CPU per job).
+  std::string EventText(Json ev, int64_t id) {
+    std::string text;
+    text.reserve(256);
+    AppendJson(ev, &text);  // dump()'s text, faster
+    if (text.size() <= 2 || text.back() != '}' || ev.contains("id") || ev.contains("worker") ||
+        ev.contains("instance")) {
+      AddIdentity(ev, id);  // not an event of the job runner's: the tree's way
+      text.clear();
+      AppendJson(ev, &text);
+      return text;
+    }
+    if (identity_.empty())
+      identity_ = ",\"instance\":" + Json(instance_).dump() +
+                  ",\"worker\":" + Json(opts_.name).dump() + "}";
+    text.back() = ',';
+    text += "\"id\":";
+    text += std::to_string(id);
+    text += identity_;
+    return text;
+  }
+
   struct Settle {
     uint64_t tag;
     uint64_t generation;  // the consumer connection the tag belongs to
@@ -246,18 +277,9 @@ class AmqpAgent : public EventSink {
 
   // On the io thread: a delivery from a job queue, one job object or (a master whose welcome
   // has "v" 3, for consumer builders) a JSON array of them (docs/protocol.md).
-  void OnJob(const Delivery& d, uint64_t generation) {
-    Json msg = ParseUntrusted(d.body);
-    std::vector<Json> raw;
-    if (msg.is_array()) {
-      for (auto& j : msg) raw.push_back(std::move(j));
-    } else if (!msg.is_discarded()) {
-      raw.push_back(std::move(msg));
-    }
-    std::vector<JobSpec> jobs(raw.size());
-    Status st = raw.empty() ? Status::Invalid("not a job object or a non-empty array of them")
-                            : Status::Ok();
-    for (size_t i = 0; st.ok() && i < raw.size(); ++i) st = JobFromJson(raw[i], &jobs[i]);
+  void OnJob(Delivery d, uint64_t generation) {
+    std::vector<JobSpec> jobs;
+    Status st = JobsFromText(d.body, &jobs);
     if (!st.ok()) {
       // Poison: the whole message (one element cannot be told from its neighbours' fate).
       spdlog::error("job message refused ({}); dead-lettered", st.message());
@@ -269,7 +291,7 @@ class AmqpAgent : public EventSink {
       // Came while stopping (before the consumers were cancelled): back to its queue as it
       // came, not counted as a loss, and acknowledged once that is confirmed.
       return publisher_.Publish(
-          {d.exchange, d.routing_key, d.body,
+          {d.exchange, d.routing_key, std::move(d.body),
            [this, tag = d.tag, generation] { QueueSettle(tag, generation, true); }, "", d.headers});
     }
     if (d.redelivered && !known)
@@ -302,13 +324,20 @@ class AmqpAgent : public EventSink {
       // Delivered again, not here: it finished here before the connection broke.
       if (d.redelivered) continue;
       tags_[key] = id;
-      waiting_.push_back({std::move(jobs[i]), std::move(raw[i]), id});
+      waiting_.push_back({std::move(jobs[i]), id, i});
       ++open;
     }
     if (open == 0) return QueueSettle(d.tag, generation, true);
     {
       std::lock_guard lock(mu_);
-      batches_[id] = {d.tag, generation, open, ran, d.exchange, d.routing_key, d.headers};
+      batches_[id] = {d.tag,
+                      generation,
+                      open,
+                      ran,
+                      std::move(d.exchange),
+                      std::move(d.routing_key),
+                      std::move(d.headers),
+                      std::move(d.body)};
     }
     StartWaiting();
   }
@@ -337,10 +366,12 @@ class AmqpAgent : public EventSink {
     job.master_url = opts_.master_url;
     job.consumers = opts_.consumers;
     std::string dir = dirs_.Acquire(job.builder);
-    spdlog::info("job {}.{}: builder {} in {}", job.request_id, job.attempt, job.builder, dir);
+    // At debug level: at thousands of consumer jobs a second, two lines per job were a few
+    // per cent of the worker's CPU (and of its log's disk).
+    spdlog::debug("job {}.{}: builder {} in {}", job.request_id, job.attempt, job.builder, dir);
     auto runner = std::make_unique<JobRunner>(
         io_, std::move(job), dir, *this, [this, key](JobRunner& r, Result res) {
-          spdlog::info("job {}.{}: {}", key.first, key.second, ResultName(res));
+          spdlog::debug("job {}.{}: {}", key.first, key.second, ResultName(res));
           dirs_.Release(r.builddir());
           // Destroyed later: this callback runs inside the runner.
           asio::post(io_, [this, key] {
@@ -359,14 +390,15 @@ class AmqpAgent : public EventSink {
   // message per delivery, its x-grove-deliveries kept: not a loss), and their delivery is
   // acknowledged once that is confirmed.
   void HandBackWaiting() {
-    std::map<uint64_t, std::vector<Json>> by_batch;
+    std::map<uint64_t, std::vector<size_t>> by_batch;  // the jobs' places in their delivery
     for (auto& w : waiting_) {
       tags_.erase({w.job.request_id, w.job.attempt});
-      by_batch[w.batch].push_back(std::move(w.raw));
+      by_batch[w.batch].push_back(w.index);
     }
     waiting_.clear();
-    for (auto& [id, jobs] : by_batch) {
+    for (auto& [id, places] : by_batch) {
       Outgoing out;
+      std::string body;
       {
         std::lock_guard lock(mu_);
         auto it = batches_.find(id);
@@ -374,7 +406,18 @@ class AmqpAgent : public EventSink {
         out.exchange = it->second.exchange;
         out.key = it->second.routing_key;
         out.headers = it->second.headers;
+        body = it->second.body;
       }
+      Json msg = ParseUntrusted(body);  // it was read before: it parses
+      // The jobs as they came (fields this worker does not know included).
+      std::vector<Json> jobs;
+      for (size_t at : places) {
+        if (msg.is_array() && at < msg.size())
+          jobs.push_back(std::move(msg[at]));
+        else if (msg.is_object() && at == 0)
+          jobs.push_back(std::move(msg));
+      }
+      if (jobs.empty()) continue;
       const int n = static_cast<int>(jobs.size());
       out.body = n == 1 ? jobs[0].dump() : Json(std::move(jobs)).dump();
       out.on_confirmed = [this, id = id, n] { JobsDone(id, n); };
@@ -658,7 +701,7 @@ class AmqpAgent : public EventSink {
         GROVE_RETURN_IF_ERROR(jobs->Next(0, &d, &got));
         if (!got) break;
         any = true;
-        asio::post(io_, [this, d = std::move(d), gen] { OnJob(d, gen); });
+        asio::post(io_, [this, d = std::move(d), gen]() mutable { OnJob(std::move(d), gen); });
       }
       GROVE_RETURN_IF_ERROR(control->Next(0, &d, &got));
       if (got) {
@@ -674,6 +717,7 @@ class AmqpAgent : public EventSink {
   AmqpWorkerOptions opts_;
   AmqpUrl url_;
   std::string instance_;
+  std::string identity_;  // ,"instance":...,"worker":...} (EventText; io thread)
   AmqpPublisher publisher_;
   asio::steady_timer hello_timer_;
   // Events not yet handed to the publisher (Gather; io thread).
@@ -716,13 +760,14 @@ class AmqpAgent : public EventSink {
     bool ran;             // one of its jobs ran here: the ack waits for the master's welcome
     std::string exchange, routing_key;
     Headers headers;
+    std::string body;  // the delivery's, to hand its jobs back when they never started
   };
   std::map<uint64_t, Batch> batches_;  // under mu_
   // A job of a delivery, waiting for a free slot (io thread).
   struct Waiting {
     JobSpec job;
-    Json raw;  // as it came, to hand it back
     uint64_t batch;
+    size_t index;  // in its delivery (an array of jobs, or 0), to hand it back as it came
   };
   std::deque<Waiting> waiting_;
   uint64_t next_batch_ = 1;

@@ -153,7 +153,7 @@ void ConsumeStep::StartInProcess(const StepContext& ctx, const std::string& name
   in.log = [call, log](std::string_view text) {
     call->Post([log, text = std::string(text)] { log(text); }, call);
   };
-  ctx.in_process->Submit([call, fn, in = std::move(in), log, done, report] {
+  auto task = [call, fn, in = std::move(in), log, done, report] {
     InProcessReply reply;
     try {
       reply = (*fn)(in);
@@ -188,7 +188,10 @@ void ConsumeStep::StartInProcess(const StepContext& ctx, const std::string& name
           done(r);
         },
         call);
-  });
+  };
+  // With the io_context: a pool thread's wake-up waits for the io thread's ready handlers, and
+  // the consumer calls of the jobs they start share it (InProcessConsumers::Submit).
+  ctx.in_process->Submit(std::move(task), ctx.io);
 }
 
 void ConsumeStep::Start(const StepContext& ctx, std::function<void(Result)> done) {

@@ -20,6 +20,10 @@
 #include "core/protocol.h"
 #include "core/result.h"
 
+namespace boost::asio {
+class io_context;
+}
+
 namespace grove {
 
 // What a consumer is given: everything here is valid until the consumer returns.
@@ -60,13 +64,15 @@ class InProcessConsumers {
 
   // At most |n| pool threads (0: no limit; the worker's capacity bounds the calls anyway).
   void set_max_threads(int n);
-  // Runs |task| on a pool thread. |task| must not throw.
-  void Submit(std::function<void()> task);
+  // Runs |task| on a pool thread. |task| must not throw. With |io| (the caller runs on its
+  // thread), a pool thread that must be woken for it is woken once |io| has run the handlers it
+  // had ready: the calls they submit share that wake-up instead of taking one each.
+  void Submit(std::function<void()> task, boost::asio::io_context* io = nullptr);
 
  private:
   struct Pool;
   std::map<std::string, InProcessConsumerFn> fns_;
-  std::unique_ptr<Pool> pool_;
+  std::shared_ptr<Pool> pool_;  // shared with the deferred wake-ups posted to an io_context
 };
 
 }  // namespace grove

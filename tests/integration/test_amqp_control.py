@@ -98,7 +98,9 @@ class AmqpControlTests(AmqpTestCase):
         wait_for(lambda: self.queue_depth("grove.jobs.linux") == 1, what="the job in RabbitMQ")
         g.master.stop()
         # With no master to refuse it, a worker with a wrong secret runs the job to the end...
-        impostor = g.start_worker("w1", secret="not-the-secret", wait=False)
+        # (--log-level debug: the worker logs each job's end at debug level.)
+        impostor = g.start_worker("w1", secret="not-the-secret", wait=False,
+                                  extra=["--log-level", "debug"])
         wait_for(lambda: f"job {rid}.1: success" in impostor.output(), what="the job to run")
         impostor.stop()
         # ... but acknowledged nothing: the job is still there for the workers the master accepts.

@@ -119,7 +119,7 @@ class AmqpJobBatchTests(AmqpTestCase):
             self.assertEqual(ok[0]["steps"][0]["result_json"], payload, ok[0])
 
     def test_piled_up_consumer_jobs_travel_together_and_all_run(self):
-        self.g.start_worker("w1", extra=self.consumer(QUICK))
+        self.g.start_worker("w1", extra=self.consumer(QUICK) + ["--log-level", "debug"])
         self.pause("w1")  # connected (a v 3 worker), not consuming: the queue can be read
         n = 150
         self.submit_burst(n)
@@ -131,8 +131,9 @@ class AmqpJobBatchTests(AmqpTestCase):
         self.assertEqual(sorted(j["request"] for j in jobs), list(range(1, n + 1)))
         self.resume("w1")
         self.assert_each_ran_once(n)
-        # At most `capacity` (2) at a time, whatever a message carries: the worker logs
-        # "job R.A: builder B in DIR" when it starts one and "job R.A: RESULT" when it ends.
+        # At most `capacity` (2) at a time, whatever a message carries: the worker logs (at
+        # debug level) "job R.A: builder B in DIR" when it starts one and "job R.A: RESULT"
+        # when it ends.
         running = peak = 0
         for line in self.g.workers["w1"].output().splitlines():
             if re.search(r"job \d+\.\d+: builder ", line):
