@@ -11,7 +11,7 @@ namespace grove {
 namespace {
 
 // The fields JobFromJson and StepFromJson read; kOther is any other key (skipped, any type).
-enum class Field {
+enum class JobKey {
   kOther,
   // a job's
   kV,
@@ -37,35 +37,35 @@ enum class Field {
   kOptions,
 };
 
-Field JobField(std::string_view k) {
-  if (k == "v") return Field::kV;
-  if (k == "request") return Field::kRequest;
-  if (k == "attempt") return Field::kAttempt;
-  if (k == "builder") return Field::kBuilder;
-  if (k == "source") return Field::kSource;
-  if (k == "properties") return Field::kProperties;
-  if (k == "secrets") return Field::kSecrets;
-  if (k == "build") return Field::kBuild;
-  if (k == "token") return Field::kToken;
-  if (k == "api_token") return Field::kApiToken;
-  if (k == "steps") return Field::kSteps;
-  return Field::kOther;
+JobKey JobField(std::string_view k) {
+  if (k == "v") return JobKey::kV;
+  if (k == "request") return JobKey::kRequest;
+  if (k == "attempt") return JobKey::kAttempt;
+  if (k == "builder") return JobKey::kBuilder;
+  if (k == "source") return JobKey::kSource;
+  if (k == "properties") return JobKey::kProperties;
+  if (k == "secrets") return JobKey::kSecrets;
+  if (k == "build") return JobKey::kBuild;
+  if (k == "token") return JobKey::kToken;
+  if (k == "api_token") return JobKey::kApiToken;
+  if (k == "steps") return JobKey::kSteps;
+  return JobKey::kOther;
 }
 
-Field StepField(std::string_view k) {
-  if (k == "name") return Field::kName;
-  if (k == "type") return Field::kType;
-  if (k == "command") return Field::kCommand;
-  if (k == "argv") return Field::kArgv;
-  if (k == "env") return Field::kEnv;
-  if (k == "workdir") return Field::kWorkdir;
-  if (k == "timeout") return Field::kTimeout;
-  if (k == "halt_on_failure") return Field::kHaltOnFailure;
-  if (k == "options") return Field::kOptions;
-  return Field::kOther;
+JobKey StepField(std::string_view k) {
+  if (k == "name") return JobKey::kName;
+  if (k == "type") return JobKey::kType;
+  if (k == "command") return JobKey::kCommand;
+  if (k == "argv") return JobKey::kArgv;
+  if (k == "env") return JobKey::kEnv;
+  if (k == "workdir") return JobKey::kWorkdir;
+  if (k == "timeout") return JobKey::kTimeout;
+  if (k == "halt_on_failure") return JobKey::kHaltOnFailure;
+  if (k == "options") return JobKey::kOptions;
+  return JobKey::kOther;
 }
 
-constexpr uint32_t Bit(Field f) {
+constexpr uint32_t Bit(JobKey f) {
   return 1u << static_cast<int>(f);
 }
 
@@ -87,8 +87,8 @@ class JobsHandler {
   bool boolean(bool v) {
     if (capturing()) return Put(Json(v));
     if (skip_) return true;
-    if (Top() == State::kStep && field_ == Field::kHaltOnFailure) {
-      Set(Field::kHaltOnFailure);
+    if (Top() == State::kStep && field_ == JobKey::kHaltOnFailure) {
+      Set(JobKey::kHaltOnFailure);
       step().halt_on_failure = v;
       return true;
     }
@@ -126,24 +126,24 @@ class JobsHandler {
         return true;
       case State::kJob:
         switch (field_) {
-          case Field::kBuilder:
+          case JobKey::kBuilder:
             return Take(&job().builder, v);
-          case Field::kToken:
+          case JobKey::kToken:
             return Take(&job().token, v);
-          case Field::kApiToken:
+          case JobKey::kApiToken:
             return Take(&job().api_token, v);
           default:
             return OtherField();
         }
       case State::kStep:
         switch (field_) {
-          case Field::kName:
+          case JobKey::kName:
             return Take(&step().name, v);
-          case Field::kType:
+          case JobKey::kType:
             return Take(&step().type, v);
-          case Field::kCommand:
+          case JobKey::kCommand:
             return Take(&step().command, v);
-          case Field::kWorkdir:
+          case JobKey::kWorkdir:
             return Take(&step().workdir, v);
           default:
             return OtherField();
@@ -168,25 +168,25 @@ class JobsHandler {
         return Push(State::kStep);
       case State::kJob:
         switch (field_) {
-          case Field::kSource:
-            Set(Field::kSource);
+          case JobKey::kSource:
+            Set(JobKey::kSource);
             return Capture(&job().source, Json::object());
-          case Field::kProperties:
-            Set(Field::kProperties);
+          case JobKey::kProperties:
+            Set(JobKey::kProperties);
             return Capture(&job().properties, Json::object());
-          case Field::kSecrets:
-            Set(Field::kSecrets);
+          case JobKey::kSecrets:
+            Set(JobKey::kSecrets);
             return Push(State::kSecrets);
           default:
             return SkipOther();
         }
       case State::kStep:
         switch (field_) {
-          case Field::kOptions:
-            Set(Field::kOptions);
+          case JobKey::kOptions:
+            Set(JobKey::kOptions);
             return Capture(&step().options, Json::object());
-          case Field::kEnv:
-            Set(Field::kEnv);
+          case JobKey::kEnv:
+            Set(JobKey::kEnv);
             return Push(State::kEnv);
           default:
             return SkipOther();
@@ -206,7 +206,7 @@ class JobsHandler {
       return CheckStep(step()).ok();
     }
     if (s == State::kJob) {
-      constexpr uint32_t kRequired = Bit(Field::kV) | Bit(Field::kRequest) | Bit(Field::kSteps);
+      constexpr uint32_t kRequired = Bit(JobKey::kV) | Bit(JobKey::kRequest) | Bit(JobKey::kSteps);
       return (have_job_ & kRequired) == kRequired;
     }
     return true;  // secrets, env
@@ -219,14 +219,14 @@ class JobsHandler {
       case State::kNone:
         return Push(State::kJobs);
       case State::kJob:
-        if (field_ == Field::kSteps) {
-          Set(Field::kSteps);
+        if (field_ == JobKey::kSteps) {
+          Set(JobKey::kSteps);
           return Push(State::kSteps);
         }
         return SkipOther();
       case State::kStep:
-        if (field_ == Field::kArgv) {
-          Set(Field::kArgv);
+        if (field_ == JobKey::kArgv) {
+          Set(JobKey::kArgv);
           return Push(State::kArgv);
         }
         return SkipOther();
@@ -250,7 +250,7 @@ class JobsHandler {
     if (skip_) return true;
     const bool job_level = Top() == State::kJob;
     field_ = job_level ? JobField(k) : StepField(k);
-    if (field_ == Field::kOther) return true;
+    if (field_ == JobKey::kOther) return true;
     // A field twice: the tree keeps the last one; this read leaves it to the checked way.
     uint32_t& seen = job_level ? seen_job_ : seen_step_;
     if (seen & Bit(field_)) return false;
@@ -277,11 +277,11 @@ class JobsHandler {
   JobSpec& job() { return out_->back(); }
   StepSpec& step() { return out_->back().steps.back(); }
 
-  static bool Required(Field f) {
-    return f == Field::kV || f == Field::kRequest || f == Field::kSteps;
+  static bool Required(JobKey f) {
+    return f == JobKey::kV || f == JobKey::kRequest || f == JobKey::kSteps;
   }
   // A field of the job with a value (not null): the required ones must have one.
-  void Set(Field f) {
+  void Set(JobKey f) {
     if (Top() == State::kJob) have_job_ |= Bit(f);
   }
   bool Take(std::string* to, std::string& v) {
@@ -290,7 +290,7 @@ class JobsHandler {
     return true;
   }
   // A scalar of a type no known field takes: fine for an unknown field of a job or step only.
-  bool OtherField() const { return InObject() && field_ == Field::kOther; }
+  bool OtherField() const { return InObject() && field_ == JobKey::kOther; }
   // A container as the value of an unknown field: skipped whole.
   bool SkipOther() {
     if (!OtherField()) return false;
@@ -300,26 +300,26 @@ class JobsHandler {
   bool Int(int64_t v) {
     constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
     if (Top() == State::kStep) {
-      if (field_ != Field::kTimeout) return OtherField();
+      if (field_ != JobKey::kTimeout) return OtherField();
       if (v < 0 || v > kInt32Max) return false;
       step().timeout_s = v;
       return true;
     }
     if (Top() != State::kJob) return false;
     switch (field_) {
-      case Field::kV:
-        Set(Field::kV);
+      case JobKey::kV:
+        Set(JobKey::kV);
         return v == kProtocolVersion;  // another version: the checked way names it
-      case Field::kRequest:
+      case JobKey::kRequest:
         if (v < 0) return false;
-        Set(Field::kRequest);
+        Set(JobKey::kRequest);
         job().request_id = v;
         return true;
-      case Field::kAttempt:
+      case JobKey::kAttempt:
         if (v < 0 || v > kInt32Max) return false;
         job().attempt = static_cast<int>(v);
         return true;
-      case Field::kBuild:
+      case JobKey::kBuild:
         if (v < 0) return false;
         job().build_id = v;
         return true;
@@ -358,7 +358,7 @@ class JobsHandler {
   std::vector<State> stack_;
   int depth_ = 0;
   int skip_ = 0;  // the nesting of a value of an unknown field being skipped (0: none)
-  Field field_ = Field::kOther;            // the key of the job's or step's field being read
+  JobKey field_ = JobKey::kOther;          // the key of the job's or step's field being read
   uint32_t seen_job_ = 0, seen_step_ = 0;  // the fields read so far
   uint32_t have_job_ = 0;                  // the job's fields read with a value (not null)
   std::vector<Json*> capture_;             // the containers open in a captured value
