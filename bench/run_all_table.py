@@ -65,9 +65,12 @@ def main():
 
     e2e = read(out, "e2e_builds")
     if e2e is not None:
+        # Each burst's limit is the serial spawn rate measured right before and after it.
+        spawn_beside = side_by_side(e2e, "bare spawn+wait, serial")
         for store, v in side_by_side(e2e, "throughput (builds/s)").items() or [("?", None)]:
             add("e2e_builds", f"trivial builds/s, {store}, capacity 4", v, "builds/s",
-                "bare spawn rate, 1 at a time", spawn1, "spawns/s", (">=", 0.8))
+                "bare spawn rate, 1 at a time, beside it", spawn_beside.get(store, spawn1),
+                "spawns/s", (">=", 0.8))
         for store, v in side_by_side(e2e, "request -> step start p50").items():
             add("e2e_builds", f"request -> step start p50, {store}", v, "ms")
         for store, v in side_by_side(e2e, "master CPU per build").items():
