@@ -292,7 +292,7 @@ class ChildState : public std::enable_shared_from_this<ChildState> {
     slot_ = std::make_shared<SpawnSlot>();
     slot_->work.emplace(io_.get_executor());
     // The task holds no reference to this state: the last one must go on the io thread.
-    RunOnSpawnThread([slot = slot_, opts, weak = weak_from_this(), &io = io_] {
+    RunOnSpawnThread(io_, [slot = slot_, opts, weak = weak_from_this(), &io = io_] {
       Spawned spawned = Spawn(opts);
       std::lock_guard lock(slot->mu);
       slot->pid = spawned.pid;

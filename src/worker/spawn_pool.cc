@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <boost/asio/io_context.hpp>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -13,9 +14,12 @@
 namespace grove {
 namespace {
 
-class SpawnPool {
+class SpawnPool final : public boost::asio::execution_context::service {
  public:
-  SpawnPool() {
+  static boost::asio::execution_context::id id;
+
+  explicit SpawnPool(boost::asio::execution_context& owner)
+      : boost::asio::execution_context::service(owner) {
     // Two spawns can then be under way while the io thread goes on; more threads would only
     // add children competing for the same cores.
     const unsigned n = std::clamp(std::thread::hardware_concurrency(), 2u, 4u);
@@ -26,13 +30,18 @@ class SpawnPool {
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   }
 
-  ~SpawnPool() {
+  ~SpawnPool() override { shutdown(); }
+
+  // Called as the io_context is destroyed, before its scheduler: a spawn that finishes now
+  // may still post its outcome (the handler is dropped undelivered).
+  void shutdown() override {
     {
       std::lock_guard lock(mu_);
       stopping_ = true;
     }
     cv_.notify_all();
-    for (auto& t : threads_) t.join();
+    for (auto& t : threads_)
+      if (t.joinable()) t.join();
   }
 
   void Run(std::function<void()> task) {
@@ -65,11 +74,12 @@ class SpawnPool {
   std::vector<std::thread> threads_;
 };
 
+boost::asio::execution_context::id SpawnPool::id;
+
 }  // namespace
 
-void RunOnSpawnThread(std::function<void()> task) {
-  static SpawnPool pool;
-  pool.Run(std::move(task));
+void RunOnSpawnThread(boost::asio::io_context& io, std::function<void()> task) {
+  boost::asio::use_service<SpawnPool>(io).Run(std::move(task));
 }
 
 }  // namespace grove
