@@ -1212,6 +1212,7 @@ Status Controller::EnqueueBatch(Txn& txn, const std::vector<ForceArgs>& batch, c
     rs[i].properties = batch[i].properties;
     rs[i].priority = config_->FindBuilder(batch[i].builder)->priority;
   }
+  if (ClaimsAtInsert(rs)) return EnqueueClaimed(txn, &rs, ids);
   if (Status st = txn.store().AddRequests(&rs); !st.ok()) {
     // Half a batch must not stay: the whole transaction goes (the other tasks in it are
     // retried or told, as after any failed write).
