@@ -1137,7 +1137,7 @@ void Controller::MakeJob(Txn& txn, const JobKey& key, ActiveJob& active, const B
   job->properties = bc.properties;
   for (auto& [k, v] : req.properties.items()) job->properties[k] = v;
   if (with_steps) job->steps = bc.steps;
-  if (job_token_) job->api_token = job_token_(key.request, key.attempt);
+  if (job_token_ && StepsUseTokens(bc)) job->api_token = job_token_(key.request, key.attempt);
   PrepareJob(txn, key, active, bc, req, job);  // allocates the build: buildnumber is known
 }
 

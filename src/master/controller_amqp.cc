@@ -152,6 +152,12 @@ void Controller::StartClaimedToQueues(Txn& txn, int64_t now,
   }
 }
 
+bool Controller::StepsUseTokens(const BuilderConfig& bc) {
+  if (bc.name.rfind(kConsumerBuilderPrefix, 0) != 0) return true;
+  return !std::all_of(bc.steps.begin(), bc.steps.end(),
+                      [](const StepSpec& s) { return s.type == "consume"; });
+}
+
 bool Controller::ClaimsAtInsert(const std::vector<RequestRecord>& rs) const {
   // Anything queued may have to come first (a higher priority, a lock it holds); a pool may
   // start an instance; a collapsing builder's later request supersedes the earlier ones.
