@@ -210,11 +210,11 @@ class Controller : public BrokerListener {
   // that follows it (nothing queued before them, no lock, no pool, no collapse): inserted
   // claimed, one write per request fewer. False when the batch must take the queue's way.
   bool ClaimsAtInsert(const std::vector<RequestRecord>& rs) const;
+  Status EnqueueClaimed(Txn& txn, std::vector<RequestRecord>* rs, std::vector<int64_t>* ids);
   // False for a consumer builder (its one consume step neither calls the API, as a trigger step
   // does with the job's api_token, nor the artifact store, as upload and download steps do with
   // its token): its jobs carry no token, two HMACs and about 150 bytes per job fewer.
   static bool StepsUseTokens(const BuilderConfig& bc);
-  Status EnqueueClaimed(Txn& txn, std::vector<RequestRecord>* rs, std::vector<int64_t>* ids);
   // After a claim in distributed mode: |job| is published once |txn| commits; a standby drops
   // it from memory (the master applying events loads it from the store). |job|'s steps are
   // not read: they are |bc|'s (StepsTextOf).
