@@ -452,7 +452,13 @@ class SqlStore final : public Store {
     size_t from = 0;
     for (size_t rows : kInsertRowsPerStatement) {
       for (; all.size() - from >= rows; from += rows) {
-        const std::string sql = InsertRequestsSql(rows, claimed);
+        // The statement's text, made once per shape (the statement cache is keyed by it).
+        static const std::string kSql[2][2] = {
+            {InsertRequestsSql(kInsertRowsPerStatement[0]),
+             InsertRequestsSql(kInsertRowsPerStatement[1])},
+            {InsertRequestsSql(kInsertRowsPerStatement[0], true),
+             InsertRequestsSql(kInsertRowsPerStatement[1], true)}};
+        const std::string& sql = kSql[claimed][rows == kInsertRowsPerStatement[0] ? 0 : 1];
         Query q;
         GROVE_RETURN_IF_ERROR(db_->Prepare(sql, &q));
         for (size_t i = 0; i < rows; ++i) {
