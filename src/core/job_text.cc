@@ -9,7 +9,14 @@ void Append(std::string* out, const Json& j) {
 }
 
 void AppendString(std::string* out, std::string_view s) {
-  Append(out, Json(s));
+  // Tokens, builder names: printable ASCII that needs no escape is written as it is (what
+  // dump writes for it), without a JSON value made and dumped for each.
+  for (char c : s) {
+    if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') return Append(out, Json(s));
+  }
+  *out += '"';
+  *out += s;
+  *out += '"';
 }
 
 void Key(std::string* out, std::string_view key) {

@@ -1130,7 +1130,7 @@ void Controller::MakeJob(Txn& txn, const JobKey& key, ActiveJob& active, const B
   job->properties = bc.properties;
   for (auto& [k, v] : req.properties.items()) job->properties[k] = v;
   if (with_steps) job->steps = bc.steps;
-  if (job_token_) job->api_token = job_token_(key.request, key.attempt);
+  if (job_token_ && StepsUseTokens(bc)) job->api_token = job_token_(key.request, key.attempt);
   PrepareJob(txn, key, active, bc, req, job);  // allocates the build: buildnumber is known
 }
 
@@ -1205,6 +1205,7 @@ Status Controller::EnqueueBatch(Txn& txn, const std::vector<ForceArgs>& batch, c
     rs[i].properties = batch[i].properties;
     rs[i].priority = config_->FindBuilder(batch[i].builder)->priority;
   }
+  if (ClaimsAtInsert(rs)) return EnqueueClaimed(txn, &rs, ids);
   if (Status st = txn.store().AddRequests(&rs); !st.ok()) {
     // Half a batch must not stay: the whole transaction goes (the other tasks in it are
     // retried or told, as after any failed write).

@@ -104,6 +104,14 @@ void Controller::ClaimBatchToQueues(Txn& txn, const std::vector<ToClaim>& batch)
   for (const RequestRecord& r : read) claimed.push_back({order[r.id], &r, r.attempt});
   std::sort(claimed.begin(), claimed.end(),
             [](const Claimed& a, const Claimed& b) { return a.at < b.at; });
+  std::vector<ClaimedRow> rows;
+  rows.reserve(claimed.size());
+  for (const Claimed& c : claimed) rows.push_back({c.row, c.attempt, batch[c.at].bc});
+  StartClaimedToQueues(txn, now, rows);
+}
+
+void Controller::StartClaimedToQueues(Txn& txn, int64_t now,
+                                      const std::vector<ClaimedRow>& claimed) {
   std::vector<BuildRecord> builds(claimed.size());
   for (size_t i = 0; i < claimed.size(); ++i) {
     const RequestRecord& row = *claimed[i].row;
@@ -121,7 +129,7 @@ void Controller::ClaimBatchToQueues(Txn& txn, const std::vector<ToClaim>& batch)
   }
   for (size_t i = 0; i < claimed.size(); ++i) {
     const RequestRecord& req = *claimed[i].row;
-    const BuilderConfig& bc = *batch[claimed[i].at].bc;
+    const BuilderConfig& bc = *claimed[i].bc;
     const JobKey key{req.id, claimed[i].attempt};
     ActiveJob& active = active_[key];
     active = ActiveJob{"", req.builder, 0, {}, {}};
@@ -142,6 +150,52 @@ void Controller::ClaimBatchToQueues(Txn& txn, const std::vector<ToClaim>& batch)
     MakeJob(txn, key, active, bc, &job, &req, /*with_steps=*/false);
     PublishClaimed(txn, bc, job);
   }
+}
+
+bool Controller::StepsUseTokens(const BuilderConfig& bc) {
+  if (bc.name.rfind(kConsumerBuilderPrefix, 0) != 0) return true;
+  return !std::all_of(bc.steps.begin(), bc.steps.end(),
+                      [](const StepSpec& s) { return s.type == "consume"; });
+}
+
+bool Controller::ClaimsAtInsert(const std::vector<RequestRecord>& rs) const {
+  // Anything queued may have to come first (a higher priority, a lock it holds); a pool may
+  // start an instance; a collapsing builder's later request supersedes the earlier ones.
+  if (!broker_ || !broker_->RoutesJobs() || !pools_.empty() || !queue_.empty()) return false;
+  for (const RequestRecord& r : rs) {
+    const BuilderConfig* bc = config_->FindBuilder(r.builder);
+    if (!bc || !bc->locks.empty() || bc->collapse || r.attempt != 0) return false;
+  }
+  return true;
+}
+
+Status Controller::EnqueueClaimed(Txn& txn, std::vector<RequestRecord>* rs,
+                                  std::vector<int64_t>* ids) {
+  const int64_t now = NowMs();
+  for (RequestRecord& r : *rs)
+    if (r.submitted_at == 0) r.submitted_at = now;
+  if (Status st = txn.store().AddClaimedRequests(now, "", rs); !st.ok()) {
+    txn.Fail(st);  // as EnqueueBatch: half a batch must not stay
+    return st;
+  }
+  ids->clear();
+  ids->reserve(rs->size());
+  std::vector<ClaimedRow> claimed;
+  claimed.reserve(rs->size());
+  const bool live = Live(txn);
+  for (const RequestRecord& r : *rs) {
+    ids->push_back(r.id);
+    // As if queued and claimed at once: the same live events, in the same order.
+    if (live)
+      Notify(txn, {{"type", "request"}, {"id", r.id}, {"builder", r.builder}, {"state", "queued"}});
+    claimed.push_back({&r, r.attempt, config_->FindBuilder(r.builder)});
+  }
+  // In the queue's order (priority, then age), as Dispatch would have claimed them.
+  std::stable_sort(claimed.begin(), claimed.end(), [](const ClaimedRow& a, const ClaimedRow& b) {
+    return a.row->priority > b.row->priority;
+  });
+  StartClaimedToQueues(txn, now, claimed);
+  return Status::Ok();
 }
 
 const std::string& Controller::StepsTextOf(const BuilderConfig& bc) {

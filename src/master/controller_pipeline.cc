@@ -73,7 +73,7 @@ void Controller::PrepareJob(Txn& txn, const JobKey& key, ActiveJob& job, const B
     spec->properties["buildnumber"] = job.build_number;
     spec->properties["buildid"] = build_id;
     spec->build_id = build_id;
-    if (artifact_tokens_) spec->token = artifact_tokens_->For(build_id);
+    if (artifact_tokens_ && StepsUseTokens(bc)) spec->token = artifact_tokens_->For(build_id);
   }
   // Only the secrets its steps name travel with the job.
   for (auto& [name, value] : JobSecrets(bc)) {

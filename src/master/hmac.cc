@@ -1,76 +1,70 @@
+// OpenSSL 3 deprecates the SHA256_* functions in favour of EVP, whose contexts are allocated,
+// looked up in a provider and freed per use: copying a keyed EVP_MAC context and freeing it was
+// most of a token's cost. The plain hash state is a struct that copies by value.
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "master/hmac.h"
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
+#include <cstring>
 #include <map>
-#include <memory>
 #include <string>
 
 namespace grove {
 
-namespace {
-
-struct MacFree {
-  void operator()(EVP_MAC* m) const { EVP_MAC_free(m); }
-};
-struct MacCtxFree {
-  void operator()(EVP_MAC_CTX* c) const { EVP_MAC_CTX_free(c); }
-};
-using MacCtxPtr = std::unique_ptr<EVP_MAC_CTX, MacCtxFree>;
-
-// HMAC() looks the algorithms up and keys a new context on every call: with a token or two per
-// job, that was a visible part of the master's CPU per job. A context keyed once per key (a
-// master has a few: job tokens, artifact tokens, webhook secrets) is copied per call instead.
-EVP_MAC_CTX* KeyedContext(std::string_view key) {
-  thread_local std::unique_ptr<EVP_MAC, MacFree> mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
-  thread_local std::map<std::string, MacCtxPtr, std::less<>> keyed;
-  if (!mac) return nullptr;
-  auto it = keyed.find(key);
-  if (it != keyed.end()) return it->second.get();
-  if (keyed.size() >= 16) keyed.clear();  // webhook secrets come and go with reconfigs
-  MacCtxPtr ctx(EVP_MAC_CTX_new(mac.get()));
-  if (!ctx) return nullptr;
-  char digest[] = "SHA256";
-  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-                         OSSL_PARAM_construct_end()};
-  if (EVP_MAC_init(ctx.get(), reinterpret_cast<const unsigned char*>(key.data()), key.size(),
-                   params) != 1)
-    return nullptr;
-  return keyed.emplace(std::string(key), std::move(ctx)).first->second.get();
+HmacSha256Key::HmacSha256Key(std::string_view key) {
+  unsigned char block[SHA256_CBLOCK] = {};
+  if (key.size() > SHA256_CBLOCK) {
+    // RFC 2104: a key longer than the block is hashed first.
+    SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), block);
+  } else if (!key.empty()) {
+    std::memcpy(block, key.data(), key.size());
+  }
+  unsigned char pad[SHA256_CBLOCK];
+  for (size_t i = 0; i < sizeof pad; ++i) pad[i] = block[i] ^ 0x36;
+  SHA256_Init(&inner_);
+  SHA256_Update(&inner_, pad, sizeof pad);
+  for (size_t i = 0; i < sizeof pad; ++i) pad[i] = block[i] ^ 0x5c;
+  SHA256_Init(&outer_);
+  SHA256_Update(&outer_, pad, sizeof pad);
+  OPENSSL_cleanse(block, sizeof block);
+  OPENSSL_cleanse(pad, sizeof pad);
 }
 
-bool KeyedHmac(std::string_view key, std::string_view data, unsigned char* mac, size_t* len) {
-  EVP_MAC_CTX* keyed = KeyedContext(key);
-  if (!keyed) return false;
-  MacCtxPtr ctx(EVP_MAC_CTX_dup(keyed));
-  return ctx &&
-         EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(data.data()),
-                        data.size()) == 1 &&
-         EVP_MAC_final(ctx.get(), mac, len, EVP_MAX_MD_SIZE) == 1;
+void HmacSha256Key::AppendHex(std::string_view data, std::string* out) const {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256_CTX ctx = inner_;
+  SHA256_Update(&ctx, data.data(), data.size());
+  SHA256_Final(digest, &ctx);
+  ctx = outer_;
+  SHA256_Update(&ctx, digest, sizeof digest);
+  SHA256_Final(digest, &ctx);
+  static constexpr char kHex[] = "0123456789abcdef";
+  const size_t at = out->size();
+  out->resize(at + 2 * sizeof digest);
+  char* p = out->data() + at;
+  for (unsigned char c : digest) {
+    *p++ = kHex[c >> 4];
+    *p++ = kHex[c & 15];
+  }
 }
 
-}  // namespace
+std::string HmacSha256Key::Hex(std::string_view data) const {
+  std::string out;
+  out.reserve(2 * SHA256_DIGEST_LENGTH);
+  AppendHex(data, &out);
+  return out;
+}
 
 std::string HmacSha256Hex(std::string_view key, std::string_view data) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  size_t len = 0;
-  if (!KeyedHmac(key, data, mac, &len)) {
-    unsigned int n = 0;
-    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-         reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &n);
-    len = n;
+  // A master has a few keys (job tokens, artifact tokens, webhook secrets).
+  thread_local std::map<std::string, HmacSha256Key, std::less<>> keyed;
+  auto it = keyed.find(key);
+  if (it == keyed.end()) {
+    if (keyed.size() >= 16) keyed.clear();  // webhook secrets come and go with reconfigs
+    it = keyed.emplace(std::string(key), HmacSha256Key(key)).first;
   }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(len * 2);
-  for (size_t i = 0; i < len; ++i) {
-    out.push_back(kHex[mac[i] >> 4]);
-    out.push_back(kHex[mac[i] & 15]);
-  }
-  return out;
+  return it->second.Hex(data);
 }
 
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {

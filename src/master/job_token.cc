@@ -48,8 +48,16 @@ Status JobTokens::LoadOrCreateKey(const std::string& path, std::string* key) {
 }
 
 std::string JobTokens::Make(int64_t request, int attempt) const {
-  std::string id = std::to_string(request) + "." + std::to_string(attempt);
-  return id + "." + HmacSha256Hex(key_, id);
+  char id[48];
+  auto r1 = std::to_chars(id, id + sizeof id, request);
+  *r1.ptr = '.';
+  auto r2 = std::to_chars(r1.ptr + 1, id + sizeof id, attempt);
+  const std::string_view text(id, static_cast<size_t>(r2.ptr - id));
+  std::string token;
+  token.reserve(text.size() + 1 + 2 * SHA256_DIGEST_LENGTH);
+  token.append(text).push_back('.');
+  key_.AppendHex(text, &token);
+  return token;
 }
 
 bool JobTokens::Check(const std::string& token, int64_t* request, int* attempt) const {
@@ -57,8 +65,8 @@ bool JobTokens::Check(const std::string& token, int64_t* request, int* attempt) 
   if (a == std::string::npos) return false;
   size_t b = token.find('.', a + 1);
   if (b == std::string::npos) return false;
-  std::string id = token.substr(0, b);
-  if (!ConstantTimeEquals(token.substr(b + 1), HmacSha256Hex(key_, id))) return false;
+  const std::string_view id(token.data(), b);
+  if (!ConstantTimeEquals(std::string_view(token).substr(b + 1), key_.Hex(id))) return false;
   auto r1 = std::from_chars(token.data(), token.data() + a, *request);
   auto r2 = std::from_chars(token.data() + a + 1, token.data() + b, *attempt);
   return r1.ec == std::errc() && r1.ptr == token.data() + a && r2.ec == std::errc() &&

@@ -8,14 +8,16 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "core/status.h"
+#include "master/hmac.h"
 
 namespace grove {
 
 class JobTokens {
  public:
-  explicit JobTokens(std::string key) : key_(std::move(key)) {}
+  explicit JobTokens(std::string_view key) : key_(key) {}
 
   // Reads |path|, or creates it (mode 0600) with a fresh random key.
   static Status LoadOrCreateKey(const std::string& path, std::string* key);
@@ -25,7 +27,7 @@ class JobTokens {
   bool Check(const std::string& token, int64_t* request, int* attempt) const;
 
  private:
-  std::string key_;
+  HmacSha256Key key_;
 };
 
 }  // namespace grove

@@ -248,12 +248,16 @@ constexpr std::string_view kStartStepWithPgUnanswered =
     "INSERT INTO steps (build_id, idx, name, state, result, started_at, finished_at) "
     "SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM builds WHERE id = $1) "
     "ON CONFLICT (build_id, idx) DO NOTHING";
-// A batch of requests: kInsertRequest with |n| rows (its VALUES repeated, $13 onwards).
-std::string InsertRequestsSql(size_t n) {
-  std::string sql(kInsertRequest.substr(0, kInsertRequest.find("VALUES") + 7));
+// A batch of requests: kInsertRequest with |n| rows (its VALUES repeated, $13 onwards);
+// |claimed|: kInsertClaimedRequest's 13 columns, $14 onwards.
+std::string InsertRequestsSql(size_t n, bool claimed = false) {
+  const std::string_view base = claimed ? kInsertClaimedRequest : kInsertRequest;
+  const int columns = claimed ? 13 : 12;
+  std::string sql(base.substr(0, base.find("VALUES") + 7));
   for (size_t i = 0; i < n; ++i) {
     sql += i ? ", (" : "(";
-    for (int c = 1; c <= 12; ++c) sql += (c > 1 ? ", $" : "$") + std::to_string(i * 12 + c);
+    for (int c = 1; c <= columns; ++c)
+      sql += (c > 1 ? ", $" : "$") + std::to_string(i * columns + c);
     sql += ")";
   }
   return sql + " RETURNING id";
@@ -443,19 +447,41 @@ class SqlStore final : public Store {
   }
 
   Status AddRequests(std::vector<RequestRecord>* rs) override {
+    return InsertRequests(rs, /*claimed=*/false);
+  }
+
+  Status AddClaimedRequests(int64_t now, const std::string& worker,
+                            std::vector<RequestRecord>* rs) override {
+    for (RequestRecord& r : *rs) {
+      r.attempt = 1;
+      r.worker = worker;
+      r.claimed_at = now;
+    }
+    return InsertRequests(rs, /*claimed=*/true);
+  }
+
+  // AddRequests' rows, queued or (|claimed|) as AddClaimedRequests sets them.
+  Status InsertRequests(std::vector<RequestRecord>* rs, bool claimed) {
     std::vector<RequestRecord>& all = *rs;
+    const int columns = claimed ? 13 : 12;
     size_t from = 0;
     for (size_t rows : kInsertRowsPerStatement) {
       for (; all.size() - from >= rows; from += rows) {
-        const std::string sql = InsertRequestsSql(rows);
+        // The statement's text, made once per shape (the statement cache is keyed by it).
+        static const std::string kSql[2][2] = {
+            {InsertRequestsSql(kInsertRowsPerStatement[0]),
+             InsertRequestsSql(kInsertRowsPerStatement[1])},
+            {InsertRequestsSql(kInsertRowsPerStatement[0], true),
+             InsertRequestsSql(kInsertRowsPerStatement[1], true)}};
+        const std::string& sql = kSql[claimed][rows == kInsertRowsPerStatement[0] ? 0 : 1];
         Query q;
         GROVE_RETURN_IF_ERROR(db_->Prepare(sql, &q));
         for (size_t i = 0; i < rows; ++i) {
           RequestRecord* r = &all[from + i];
           if (r->builder.empty()) return Status::Invalid("store: a request needs a builder");
-          r->state = "queued";
+          r->state = claimed ? "claimed" : "queued";
           if (r->submitted_at == 0) r->submitted_at = NowMs();
-          const int p = static_cast<int>(i * 12);
+          const int p = static_cast<int>(i) * columns;
           q.Bind(p + 1, r->builder)
               .Bind(p + 2, r->reason)
               .Bind(p + 3, Dump(r->properties))
@@ -468,6 +494,7 @@ class SqlStore final : public Store {
               .Bind(p + 10, r->submitted_at)
               .Bind(p + 11, r->claimed_at)
               .Bind(p + 12, r->finished_at);
+          if (claimed) q.Bind(p + 13, master_);
         }
         // RETURNING's order is the engine's; the ids of one statement increase in VALUES order.
         std::vector<int64_t> ids;
@@ -482,7 +509,22 @@ class SqlStore final : public Store {
         for (size_t i = 0; i < rows; ++i) all[from + i].id = ids[i];
       }
     }
-    for (; from < all.size(); ++from) GROVE_RETURN_IF_ERROR(AddRequest(&all[from]));
+    for (; from < all.size(); ++from) {
+      if (!claimed) {
+        GROVE_RETURN_IF_ERROR(AddRequest(&all[from]));
+        continue;
+      }
+      RequestRecord* r = &all[from];
+      if (r->builder.empty()) return Status::Invalid("store: a request needs a builder");
+      r->state = "claimed";
+      if (r->submitted_at == 0) r->submitted_at = NowMs();
+      Query q;
+      GROVE_RETURN_IF_ERROR(db_->PrepareInsert(kInsertClaimedRequest, &q));
+      BindRequestColumns(q, *r);
+      q.Bind(13, master_);
+      GROVE_RETURN_IF_ERROR(q.RunInsert(&r->id));
+      if (r->id == 0) return Status::IoError("store: request insert returned no row");
+    }
     return Status::Ok();
   }
 

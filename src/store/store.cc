@@ -128,6 +128,21 @@ Status Store::AddRequests(std::vector<RequestRecord>* rs) {
   return Status::Ok();
 }
 
+Status Store::AddClaimedRequests(int64_t now, const std::string& worker,
+                                 std::vector<RequestRecord>* rs) {
+  for (RequestRecord& r : *rs) {
+    r.attempt = 0;
+    GROVE_RETURN_IF_ERROR(AddRequest(&r));
+    int attempt = 0;
+    GROVE_RETURN_IF_ERROR(ClaimRequest(r.id, worker, now, &attempt));
+    r.state = "claimed";
+    r.attempt = attempt;
+    r.worker = worker;
+    r.claimed_at = now;
+  }
+  return Status::Ok();
+}
+
 Status Store::ClaimRequestRecords(const std::vector<int64_t>& ids, const std::string& worker,
                                   int64_t now, std::vector<RequestRecord>* claimed) {
   claimed->clear();

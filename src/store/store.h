@@ -203,6 +203,11 @@ class Store {
   // 0 when it could not start). SQLite: the claim costs no write of its own; PostgreSQL: one
   // statement for the request, its number and its build.
   virtual Status AddClaimedRequest(int64_t now, RequestRecord* r, BuildRecord* b);
+  // AddRequests for a batch its caller claims in the same transaction (distributed mode: no
+  // worker to wait for): each is inserted claimed by |worker| at attempt 1 (state, attempt,
+  // worker, claimed_at and id set here), one write per request fewer than queued then claimed.
+  virtual Status AddClaimedRequests(int64_t now, const std::string& worker,
+                                    std::vector<RequestRecord>* rs);
   // ClaimRequestRecords for requests the caller has the rows of (it inserted them): only those
   // queued at attempt 0 are claimed (attempt 1), and only their ids come back (in |claimed|, in
   // no particular order), so that no row is read back. The others are left as they are.

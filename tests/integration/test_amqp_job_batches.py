@@ -147,6 +147,33 @@ class AmqpJobBatchTests(AmqpTestCase):
         wait_for(lambda: ch.queue_declare(QUEUE, passive=True).method.message_count == 0,
                  what="an empty job queue")
 
+    def test_a_posted_batch_is_claimed_at_once_and_its_jobs_carry_no_tokens(self):
+        # No worker: the jobs wait in RabbitMQ. A batch POSTed in distributed mode is claimed
+        # in the transaction that inserts it (nothing queued before it): each request is
+        # claimed at attempt 1 with its build numbered in the batch's order, and a consumer's
+        # job carries neither the API token nor the artifact token (its consume step uses
+        # neither; docs/protocol.md).
+        n = 40
+        status, body, _ = self.g.call("POST", "/api/v1/jobs", {
+            "jobs": [{"consumer": "echo", "payload": {"n": i}} for i in range(n)]})
+        self.assertEqual(status, 201, body)
+        self.assertEqual(body["requests"], list(range(1, n + 1)))
+        jobs = sorted((j for m in self.wait_published(n) for j in m), key=lambda j: j["request"])
+        self.assertEqual([j["request"] for j in jobs], list(range(1, n + 1)))
+        for i, job in enumerate(jobs):
+            self.assertNotIn("api_token", job)
+            self.assertNotIn("token", job)
+            self.assertEqual(job["attempt"], 1)
+            self.assertEqual(job["properties"]["payload"], {"n": i})
+            self.assertEqual(job["properties"]["buildnumber"], i + 1)
+        for req in self.requests(n):
+            self.assertEqual(req["state"], "claimed", req)
+            self.assertEqual(len(req["builds"]), 1, req)
+        self.assertEqual(self.g.get("/api/v1/status")["queued_count"], 0)
+        # They all run, once each, when a worker comes.
+        self.g.start_worker("w1", extra=self.consumer(0))
+        self.assert_each_ran_once(n)
+
     def test_worker_killed_holding_a_multi_job_message_loses_and_doubles_nothing(self):
         self.g.start_worker("w1", extra=self.consumer(SLOW))
         self.pause("w1")

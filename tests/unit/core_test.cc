@@ -125,6 +125,19 @@ TEST(Protocol, JobTextIsTheDumpOfToJson) {
   EXPECT_EQ(JobText(job), ToJson(job).dump(-1, ' ', false, Json::error_handler_t::replace));
 }
 
+// Plain strings are written as they are, the others through the JSON dump: every byte value
+// in a string gives the dump's text.
+TEST(Protocol, JobTextStringsMatchTheDumpForEveryByte) {
+  JobSpec job;
+  job.request_id = 1;
+  for (int c = 0; c < 256; ++c) {
+    job.builder = std::string("b") + static_cast<char>(c) + "e";
+    job.api_token = std::string(1, static_cast<char>(c));
+    EXPECT_EQ(JobText(job), ToJson(job).dump(-1, ' ', false, Json::error_handler_t::replace))
+        << "byte " << c;
+  }
+}
+
 TEST(Protocol, RejectsMalformedJobs) {
   JobSpec out;
   EXPECT_FALSE(JobFromJson(Json::array(), &out).ok());

@@ -3,9 +3,12 @@
 #include "schedulers/schedulers.h"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <cctype>
 #include <filesystem>
+#include <random>
 
 #include "changes/webhooks.h"
 #include "master/hmac.h"
@@ -52,6 +55,32 @@ TEST(Hmac, CachedKeysStayApart) {
   }
   EXPECT_NE(HmacSha256Hex("a", "x"), HmacSha256Hex("b", "x"));
   EXPECT_EQ(HmacSha256Hex("", "x").size(), 64u);
+}
+
+// The keyed hash states give OpenSSL's HMAC for keys shorter than, as long as and longer than
+// SHA-256's 64-byte block (hashed first), and for data of any length.
+TEST(Hmac, KeyedStatesMatchOpenSsl) {
+  std::mt19937 rng(14);
+  for (size_t key_len : {0, 1, 20, 63, 64, 65, 100, 200}) {
+    std::string key(key_len, '\0');
+    for (char& c : key) c = static_cast<char>(rng());
+    const HmacSha256Key keyed(key);
+    for (size_t data_len : {0, 1, 55, 56, 64, 65, 1000}) {
+      std::string data(data_len, '\0');
+      for (char& c : data) c = static_cast<char>(rng());
+      unsigned char mac[EVP_MAX_MD_SIZE];
+      unsigned int n = 0;
+      HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+           reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &n);
+      std::string want;
+      for (unsigned i = 0; i < n; ++i) {
+        want += "0123456789abcdef"[mac[i] >> 4];
+        want += "0123456789abcdef"[mac[i] & 15];
+      }
+      EXPECT_EQ(keyed.Hex(data), want) << key_len << " " << data_len;
+      EXPECT_EQ(HmacSha256Hex(key, data), want) << key_len << " " << data_len;
+    }
+  }
 }
 
 TEST(JobTokens, RoundTripAndTampering) {

@@ -1370,6 +1370,72 @@ TEST_P(StoreTest, AddRequestsGivesIdsInOrder) {
   }
 }
 
+// Distributed mode: a batch of submissions the same transaction claims is inserted claimed
+// (attempt 1, its master recorded as a claim records it), several rows per statement, ids in
+// the batch's order; nothing of it is left queued, and its builds start and end as a claim's.
+TEST_P(StoreTest, AddClaimedRequestsInsertsThemClaimed) {
+  store_->SetMasterName("m1");
+  std::vector<RequestRecord> rs(45);  // 32 + 8 + 5 one by one
+  for (size_t i = 0; i < rs.size(); ++i) {
+    rs[i].builder = "consume:echo";
+    rs[i].reason = "r" + std::to_string(i);
+    rs[i].properties = {{"n", i}};
+    rs[i].priority = static_cast<int>(i % 3);
+  }
+  ASSERT_TRUE(store_->AddClaimedRequests(77, "", &rs).ok());
+  for (size_t i = 0; i < rs.size(); ++i) {
+    if (i) {
+      EXPECT_EQ(rs[i].id, rs[i - 1].id + 1);
+    }
+    EXPECT_EQ(rs[i].state, "claimed");
+    EXPECT_EQ(rs[i].attempt, 1);
+    RequestRecord got;
+    ASSERT_TRUE(store_->GetRequest(rs[i].id, &got).ok());
+    EXPECT_EQ(got.reason, "r" + std::to_string(i));
+    EXPECT_EQ(got.properties["n"], i);
+    EXPECT_EQ(got.priority, static_cast<int>(i % 3));
+    EXPECT_EQ(got.state, "claimed");
+    EXPECT_EQ(got.attempt, 1);
+    EXPECT_EQ(got.worker, "");
+    EXPECT_EQ(got.claimed_at, 77);
+    EXPECT_GT(got.submitted_at, 0);
+  }
+  std::vector<RequestRecord> listed;
+  ASSERT_TRUE(store_->ListRequests("queued", 100, &listed).ok());
+  EXPECT_TRUE(listed.empty());
+  ASSERT_TRUE(store_->ListRequests("claimed", 100, &listed).ok());
+  EXPECT_EQ(listed.size(), rs.size());
+  std::vector<ClaimedRequest> others;
+  ASSERT_TRUE(store_->ClaimedByOthers("m2", &others).ok());
+  ASSERT_EQ(others.size(), rs.size());
+  EXPECT_EQ(others[0].master, "m1");
+  EXPECT_EQ(others[0].attempt, 1);
+  // Claimed already: a claim of the queue's finds nothing to take.
+  std::vector<int64_t> claimed;
+  ASSERT_TRUE(store_->ClaimFreshRequests({rs[0].id, rs[1].id}, "", 78, &claimed).ok());
+  EXPECT_TRUE(claimed.empty());
+  int attempt = 0;
+  EXPECT_EQ(store_->ClaimRequest(rs[0].id, "w1", 78, &attempt).code(), Status::Code::kConflict);
+
+  std::vector<BuildRecord> builds(2);
+  for (size_t i = 0; i < builds.size(); ++i) {
+    builds[i].request_id = rs[i].id;
+    builds[i].attempt = 1;
+    builds[i].builder = "consume:echo";
+    builds[i].state = "running";
+  }
+  ASSERT_TRUE(store_->StartBuilds(&builds).ok());
+  EXPECT_GT(builds[0].id, 0);
+  EXPECT_EQ(builds[1].number, builds[0].number + 1);
+  ASSERT_TRUE(store_->FinishRequests({rs[0].id, rs[1].id}, Result::kSuccess, 90).ok());
+  RequestRecord done;
+  ASSERT_TRUE(store_->GetRequest(rs[1].id, &done).ok());
+  EXPECT_EQ(done.state, "finished");
+
+  std::vector<RequestRecord> nameless(1);
+  EXPECT_EQ(store_->AddClaimedRequests(79, "", &nameless).code(), Status::Code::kInvalid);
+}
+
 // Distributed mode's adoption and a consume step's end: one write each, same result as two.
 TEST_P(StoreTest, AdoptBuildAndFinishStepWithResult) {
   BuildRecord b = NewBuild("consume:echo");
