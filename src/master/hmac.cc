@@ -1,7 +1,7 @@
 // OpenSSL 3 deprecates the SHA256_* functions in favour of EVP, whose contexts are allocated,
 // looked up in a provider and freed per use: copying a keyed EVP_MAC context and freeing it was
-// most of a token's cost. The plain hash state is a struct that copies by value.
-#define OPENSSL_SUPPRESS_DEPRECATED
+// most of a token's cost. The plain hash state is a struct that copies by value. (A pragma, not
+// OPENSSL_SUPPRESS_DEPRECATED: in a unity build the headers were included before this file.)
 #include "master/hmac.h"
 
 #include <openssl/crypto.h>
@@ -9,6 +9,9 @@
 #include <cstring>
 #include <map>
 #include <string>
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 
 namespace grove {
 
@@ -48,6 +51,8 @@ void HmacSha256Key::AppendHex(std::string_view data, std::string* out) const {
     *p++ = kHex[c & 15];
   }
 }
+
+#pragma GCC diagnostic pop
 
 std::string HmacSha256Key::Hex(std::string_view data) const {
   std::string out;
