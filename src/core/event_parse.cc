@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "core/json_capture.h"
 #include "core/json_fields.h"
 
 namespace grove {
@@ -98,7 +99,7 @@ class EventsHandler {
   bool null() {
     switch (Where()) {
       case At::kCapture:
-        return Put(Json());
+        return capture_.Put(key_, Json());
       case At::kSkip:
         return true;
       case At::kField:
@@ -166,7 +167,7 @@ class EventsHandler {
 
   bool start_object(std::size_t) {
     if (++depth_ > kMaxJsonDepth) return false;
-    if (capturing()) return Open(Json::object());
+    if (capturing()) return capture_.Open(key_, Json::object());
     if (skip_from_) return true;
     if (depth_ == 1 || (depth_ == 2 && top_is_array_)) {
       event_depth_ = depth_;
@@ -197,7 +198,7 @@ class EventsHandler {
   }
   bool start_array(std::size_t) {
     if (++depth_ > kMaxJsonDepth) return false;
-    if (capturing()) return Open(Json::array());
+    if (capturing()) return capture_.Open(key_, Json::array());
     if (skip_from_) return true;
     if (depth_ == 1) {
       top_is_array_ = true;
@@ -249,7 +250,7 @@ class EventsHandler {
   bool Scalar(Json v) {
     switch (Where()) {
       case At::kCapture:
-        return Put(std::move(v));
+        return capture_.Put(key_, std::move(v));
       case At::kSkip:
         return true;
       case At::kField:
@@ -262,7 +263,7 @@ class EventsHandler {
     if (depth_-- == skip_from_) skip_from_ = 0;
     return true;
   }
-  bool capturing() const { return !stack_.empty(); }
+  bool capturing() const { return capture_.active(); }
   // Fields whose type is not checked: any value goes.
   bool Typeless() const { return field_ == Field::kOther || field_ == Field::kResultJson; }
   bool Any(Json v) {
@@ -303,29 +304,12 @@ class EventsHandler {
   // A nested value of "properties" or "result_json", built as a tree of its own.
   bool Capture(Json root) {
     WorkerEvent& e = out_->back();
-    Json& slot = field_ == Field::kProperties ? e.properties : e.result_json;
-    slot = std::move(root);
-    stack_.push_back(&slot);
-    return true;
-  }
-  Json& Slot(Json v) {
-    Json& parent = *stack_.back();
-    if (parent.is_object()) return parent[key_] = std::move(v);
-    parent.push_back(std::move(v));
-    return parent.back();
-  }
-  bool Put(Json v) {
-    Slot(std::move(v));
-    return true;
-  }
-  bool Open(Json container) {
-    stack_.push_back(&Slot(std::move(container)));
-    return true;
+    return capture_.Begin(field_ == Field::kProperties ? &e.properties : &e.result_json,
+                          std::move(root));
   }
   bool Close() {
-    stack_.pop_back();
     --depth_;
-    return true;
+    return capture_.Close();
   }
 
   std::vector<WorkerEvent>* out_;
@@ -335,9 +319,9 @@ class EventsHandler {
   Field field_ = Field::kOther;  // the key of the event's field being read
   uint32_t seen_ = 0;            // the event's fields read so far
   bool has_worker_ = false;
-  int skip_from_ = 0;         // the depth of a value of an unknown field being skipped (0: none)
-  std::vector<Json*> stack_;  // the containers open in a captured value
-  std::string key_;           // the key of a captured object's next value
+  int skip_from_ = 0;    // the depth of a value of an unknown field being skipped (0: none)
+  JsonCapture capture_;  // a "properties" or "result_json" value, built as a tree
+  std::string key_;      // the key of a captured object's next value
 };
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <limits>
 #include <utility>
 
+#include "core/json_capture.h"
 #include "core/json_fields.h"
 
 namespace grove {
@@ -77,7 +78,7 @@ class JobsHandler {
   explicit JobsHandler(std::vector<JobSpec>* out) : out_(out) {}
 
   bool null() {
-    if (capturing()) return Put(Json());
+    if (capture_.active()) return capture_.Put(key_, Json());
     if (skip_) return true;
     // As JsonFields: a null field is an absent one (a required one is missing: the checked
     // way says so). Null anywhere else (an element of argv, a value of env) is a wrong type.
@@ -85,7 +86,7 @@ class JobsHandler {
     return !Required(field_);
   }
   bool boolean(bool v) {
-    if (capturing()) return Put(Json(v));
+    if (capture_.active()) return capture_.Put(key_, Json(v));
     if (skip_) return true;
     if (Top() == State::kStep && field_ == JobKey::kHaltOnFailure) {
       Set(JobKey::kHaltOnFailure);
@@ -95,24 +96,24 @@ class JobsHandler {
     return OtherField();
   }
   bool number_integer(Json::number_integer_t v) {
-    if (capturing()) return Put(Json(v));
+    if (capture_.active()) return capture_.Put(key_, Json(v));
     if (skip_) return true;
     return Int(v);
   }
   bool number_unsigned(Json::number_unsigned_t v) {
-    if (capturing()) return Put(Json(v));
+    if (capture_.active()) return capture_.Put(key_, Json(v));
     if (skip_) return true;
     // Above INT64_MAX fits no field (out of range, as JsonFields says): an unknown field's only.
     if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return OtherField();
     return Int(static_cast<int64_t>(v));
   }
   bool number_float(Json::number_float_t v, const std::string&) {
-    if (capturing()) return Put(Json(v));
+    if (capture_.active()) return capture_.Put(key_, Json(v));
     if (skip_) return true;
     return OtherField();
   }
   bool string(std::string& v) {
-    if (capturing()) return Put(Json(v));
+    if (capture_.active()) return capture_.Put(key_, Json(v));
     if (skip_) return true;
     switch (Top()) {
       case State::kSecrets:
@@ -156,7 +157,7 @@ class JobsHandler {
 
   bool start_object(std::size_t) {
     if (++depth_ > kMaxJsonDepth) return false;
-    if (capturing()) return Open(Json::object());
+    if (capture_.active()) return capture_.Open(key_, Json::object());
     if (skip_) return ++skip_ > 0;
     switch (Top()) {
       case State::kNone:
@@ -170,10 +171,10 @@ class JobsHandler {
         switch (field_) {
           case JobKey::kSource:
             Set(JobKey::kSource);
-            return Capture(&job().source, Json::object());
+            return capture_.Begin(&job().source, Json::object());
           case JobKey::kProperties:
             Set(JobKey::kProperties);
-            return Capture(&job().properties, Json::object());
+            return capture_.Begin(&job().properties, Json::object());
           case JobKey::kSecrets:
             Set(JobKey::kSecrets);
             return Push(State::kSecrets);
@@ -184,7 +185,7 @@ class JobsHandler {
         switch (field_) {
           case JobKey::kOptions:
             Set(JobKey::kOptions);
-            return Capture(&step().options, Json::object());
+            return capture_.Begin(&step().options, Json::object());
           case JobKey::kEnv:
             Set(JobKey::kEnv);
             return Push(State::kEnv);
@@ -197,7 +198,7 @@ class JobsHandler {
   }
   bool end_object() {
     --depth_;
-    if (capturing()) return Close();
+    if (capture_.active()) return capture_.Close();
     if (skip_) return --skip_, true;
     const State s = Top();
     stack_.pop_back();
@@ -213,7 +214,7 @@ class JobsHandler {
   }
   bool start_array(std::size_t) {
     if (++depth_ > kMaxJsonDepth) return false;
-    if (capturing()) return Open(Json::array());
+    if (capture_.active()) return capture_.Open(key_, Json::array());
     if (skip_) return ++skip_ > 0;
     switch (Top()) {
       case State::kNone:
@@ -236,14 +237,14 @@ class JobsHandler {
   }
   bool end_array() {
     --depth_;
-    if (capturing()) return Close();
+    if (capture_.active()) return capture_.Close();
     if (skip_) return --skip_, true;
     const State s = Top();
     stack_.pop_back();
     return s != State::kJobs || !out_->empty();  // the top level array: at least one job
   }
   bool key(std::string& k) {
-    if (capturing() || Top() == State::kSecrets || Top() == State::kEnv) {
+    if (capture_.active() || Top() == State::kSecrets || Top() == State::kEnv) {
       key_ = k;
       return true;
     }
@@ -328,32 +329,6 @@ class JobsHandler {
     }
   }
 
-  // A value of "source", "properties" or "options", built as a tree of its own.
-  bool capturing() const { return !capture_.empty(); }
-  bool Capture(Json* slot, Json root) {
-    *slot = std::move(root);
-    capture_.push_back(slot);
-    return true;
-  }
-  Json& Slot(Json v) {
-    Json& parent = *capture_.back();
-    if (parent.is_object()) return parent[key_] = std::move(v);
-    parent.push_back(std::move(v));
-    return parent.back();
-  }
-  bool Put(Json v) {
-    Slot(std::move(v));
-    return true;
-  }
-  bool Open(Json container) {
-    capture_.push_back(&Slot(std::move(container)));
-    return true;
-  }
-  bool Close() {
-    capture_.pop_back();
-    return true;
-  }
-
   std::vector<JobSpec>* out_;
   std::vector<State> stack_;
   int depth_ = 0;
@@ -361,8 +336,8 @@ class JobsHandler {
   JobKey field_ = JobKey::kOther;          // the key of the job's or step's field being read
   uint32_t seen_job_ = 0, seen_step_ = 0;  // the fields read so far
   uint32_t have_job_ = 0;                  // the job's fields read with a value (not null)
-  std::vector<Json*> capture_;             // the containers open in a captured value
-  std::string key_;  // the key of a captured object's, secrets' or env's next value
+  JsonCapture capture_;  // a "source", "properties" or "options" value, built as a tree
+  std::string key_;      // the key of a captured object's, secrets' or env's next value
 };
 
 }  // namespace
